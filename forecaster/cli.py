@@ -1,0 +1,351 @@
+"""Command-line interface: each command parses its options and makes one library call.
+
+Exit codes: 0 success; 1 a data, model or configuration error (one line on stderr);
+2 a malformed command line; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+
+from .errors import ForecasterError
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="forecaster",
+    help="Forecasts and anomaly flags for CSV time series with recurrent neural networks (LSTM, GRU, RNN).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+DEFAULT_MODEL_DIR = Path("forecaster-model")
+ON_DUPLICATE = ("error", "mean", "last", "first")
+CELLS = ("lstm", "gru", "rnn")
+
+
+# --- options shared by several commands -------------------------------------------------------
+
+ModelDir = Annotated[
+    Path, typer.Option("--model-dir", "-m", help="Model directory to write (train) or read.", show_default=True)
+]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")]
+Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]
+Output = Annotated[
+    Optional[str],
+    typer.Option("--output", "-o", help="CSV file to write (atomically); '-' or nothing writes to stdout."),
+]
+OptionalData = Annotated[
+    Optional[Path],
+    typer.Argument(
+        help="CSV to read, with the column options used at training. Omitted: the data the model was trained on.",
+        show_default=False,
+    ),
+]
+
+
+def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optional[Path]:
+    """Read a TOML file of option defaults; flags on the command line win over it.
+
+    Keys are option names (``lookback``, ``val-fraction`` or ``val_fraction``), at the top
+    level or in a table named after the command (``[train]``).
+    """
+    if value is None:
+        return value
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    try:
+        table = tomllib.loads(value.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {value}: {exc.strerror}", param=param) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise typer.BadParameter(f"{value} is not valid TOML: {exc}", param=param) from None
+    command = ctx.info_name or ""
+    section = table.get(command, {}) if isinstance(table.get(command), dict) else {}
+    flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    flat.update(section)
+    known = {p.name for p in ctx.command.params if p.name and p.name != "config"}
+    defaults = {}
+    for key, item in flat.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            raise typer.BadParameter(f"{value}: unknown option '{key}' for '{command}'", param=param)
+        defaults[name] = item
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    return value
+
+
+def _run(action: Callable[[], T], debug: bool, quiet: bool) -> T:
+    """Run a library call, turning its errors into one line on stderr and an exit code."""
+    if quiet:
+        warnings.simplefilter("ignore")
+    try:
+        return action()
+    except ForecasterError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("Interrupted.", err=True)
+        raise typer.Exit(130) from None
+    except OSError as exc:
+        if debug:
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+        raise typer.Exit(1) from None
+    except Exception as exc:
+        if debug:
+            raise
+        typer.echo(
+            f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback and report it)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
+
+
+def _reporter(quiet: bool):
+    from .report import Reporter
+
+    return Reporter(quiet=quiet)
+
+
+def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise typer.BadParameter(f"must be one of {', '.join(allowed)}, not '{value}'", param_hint=option)
+    return value
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Argument(help="CSV file with one or many time series.", show_default=False)],
+    model_dir: ModelDir = DEFAULT_MODEL_DIR,
+    time_col: Annotated[Optional[str], typer.Option(help="Time column (default: the one column of timestamps).")] = None,
+    id_col: Annotated[Optional[str], typer.Option(help="Series key column of a long file (one series per value).")] = None,
+    target: Annotated[
+        Optional[list[str]], typer.Option(help="Column to forecast; repeatable. Default: every numeric column (wide).")
+    ] = None,
+    covariate: Annotated[
+        Optional[list[str]], typer.Option(help="Extra numeric input column, not forecast; repeatable.")
+    ] = None,
+    max_gap: Annotated[int, typer.Option(min=0, help="Longest run of missing steps filled by interpolation.")] = 3,
+    on_duplicate: Annotated[
+        str, typer.Option(help="Duplicate timestamps: error, or combine by mean, last or first.")
+    ] = "error",
+    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (SimpleRNN).")] = "lstm",
+    layers: Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")] = 1,
+    units: Annotated[int, typer.Option(min=1, help="Units per recurrent layer.")] = 32,
+    bidirectional: Annotated[bool, typer.Option(help="Wrap each recurrent layer in a bidirectional layer.")] = False,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.95, help="Input dropout of each recurrent layer.")] = 0.0,
+    lookback: Annotated[
+        Optional[int], typer.Option(min=1, help="Steps of history per window [default: two seasonal periods].")
+    ] = None,
+    horizon: Annotated[
+        Optional[int], typer.Option(min=1, help="Steps to forecast [default: one seasonal period, 6 to 48].")
+    ] = None,
+    val_fraction: Annotated[
+        float, typer.Option(min=0.01, max=0.9, help="Share of each series' end kept for validation.")
+    ] = 0.2,
+    epochs: Annotated[int, typer.Option(min=1, help="Most epochs; early stopping usually ends sooner.")] = 100,
+    patience: Annotated[int, typer.Option(min=1, help="Epochs without validation improvement before stopping.")] = 10,
+    batch_size: Annotated[int, typer.Option(min=1, help="Windows per training batch.")] = 64,
+    learning_rate: Annotated[float, typer.Option(min=1e-7, help="Adam learning rate.")] = 1e-3,
+    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible training and outputs.")] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option(
+            help="TOML file of option defaults (keys as option names); flags win.",
+            is_eager=True,
+            callback=_load_config,
+        ),
+    ] = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Train a model on DATA and write it to the model directory."""
+    from .data import DataOptions
+    from .training import TrainOptions, train as train_model
+
+    _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
+    _choice(cell, CELLS, "--cell")
+    reporter = _reporter(quiet)
+
+    def action():
+        data_options = DataOptions(
+            time_col=time_col,
+            id_col=id_col,
+            targets=tuple(target or ()),
+            covariates=tuple(covariate or ()),
+            max_gap=max_gap,
+            on_duplicate=on_duplicate,
+        )
+        options = TrainOptions(
+            lookback=lookback, horizon=horizon, cell=cell, layers=layers, units=units,
+            bidirectional=bidirectional, dropout=dropout, epochs=epochs, batch_size=batch_size,
+            learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
+        )  # fmt: skip
+        return train_model(data, data_options, options, model_dir, reporter)
+
+    result = _run(action, debug, quiet)
+    _report_training(result, reporter)
+
+
+def _report_training(result, reporter) -> None:
+    names = {"model": f"{result.options.cell.upper()} model", "seasonal_naive": "seasonal naive"}
+    reporter.table(
+        "Validation error (data units)",
+        ["", "MAE", "RMSE"],
+        [[names[k], v["mae"], v["rmse"]] for k, v in result.metrics.items()],
+    )
+    if 1 < len(result.series_metrics) <= 20:
+        reporter.table(
+            "Validation MAE per series",
+            ["series", "model", "seasonal naive"],
+            [[name, m["model"]["mae"], m["seasonal_naive"]["mae"]] for name, m in result.series_metrics.items()],
+        )
+    reporter.info(
+        f"Stopped after {result.epochs_run} epochs (best {result.best_epoch}) in {result.seconds:.1f} s; "
+        f"seed {result.options.seed}. Model written to {result.model_dir}"
+    )
+
+
+@app.command()
+def predict(
+    data: OptionalData = None,
+    model_dir: ModelDir = DEFAULT_MODEL_DIR,
+    output: Output = None,
+    coverage: Annotated[
+        float, typer.Option(min=0.01, max=0.999, help="Probability that the interval [lower, upper] holds the value.")
+    ] = 0.9,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Forecast the next steps of each series, with intervals, as CSV."""
+    from .forecasting import forecast
+    from .outputs import write_csv
+
+    reporter = _reporter(quiet)
+
+    def action():
+        frame = forecast(model_dir, data, coverage, reporter)
+        write_csv(frame, output)
+        return frame
+
+    frame = _run(action, debug, quiet)
+    if output not in (None, "-"):
+        reporter.info(f"Wrote {len(frame)} forecast rows for {frame['series'].nunique()} series to {output}")
+
+
+@app.command("detect-anomalies")
+def detect_anomalies(
+    data: OptionalData = None,
+    model_dir: ModelDir = DEFAULT_MODEL_DIR,
+    output: Output = None,
+    threshold: Annotated[
+        Optional[float], typer.Option(min=0.0, help="Flag scores at or above this [default: calibrated at training].")
+    ] = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Score every point against the model's expectation and flag the unusual ones, as CSV."""
+    from .anomaly import detect_anomalies as detect
+    from .outputs import write_csv
+
+    reporter = _reporter(quiet)
+
+    def action():
+        result = detect(model_dir, data, threshold, reporter)
+        write_csv(result.frame, output)
+        return result
+
+    result = _run(action, debug, quiet)
+    frame = result.frame
+    reporter.info(
+        f"Flagged {result.n_flagged} of {int(frame['score'].notna().sum())} scored points "
+        f"(threshold {result.threshold:.2f})" + (f"; wrote {output}" if output not in (None, "-") else "")
+    )
+    strongest = result.strongest(5)
+    if len(strongest):
+        reporter.table(
+            "Strongest anomalies",
+            ["series", "timestamp", "value", "expected", "score"],
+            [[r.series, str(r.timestamp), r.value, r.expected, r.score] for r in strongest.itertuples()],
+        )
+
+
+@app.command()
+def info(
+    model_dir: ModelDir = DEFAULT_MODEL_DIR,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON instead of tables.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Describe a trained model: what it is, what it was trained on and how well it did."""
+    from .artifacts import read_metadata
+
+    metadata = _run(lambda: read_metadata(model_dir), debug, False)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(metadata, indent=2))
+        return
+    from .report import Reporter
+
+    _describe(metadata, Reporter(file=sys.stdout))
+
+
+def _describe(metadata: dict[str, Any], reporter) -> None:
+    network, options, data = metadata["network"], metadata["train_options"], metadata["data_options"]
+    training = metadata["training"]
+    architecture = (
+        f"{'bidirectional ' if network['bidirectional'] else ''}{network['cell'].upper()}, "
+        f"{network['layers']} layer(s) of {network['units']} units, dropout {network['dropout']}"
+    )
+    rows = [
+        ["network", architecture],
+        ["lookback / horizon", f"{network['lookback']} / {network['horizon']} steps"],
+        ["trained", f"{metadata['created']} with forecaster {metadata['forecaster_version']}, Keras {metadata['keras_version']}"],
+        ["data", f"{metadata['data_file']} ({metadata['format']} format)"],
+        ["time column", str(data["time_col"])],
+        ["targets", ", ".join(data["targets"])],
+        ["covariates", ", ".join(data["covariates"]) or "none"],
+        ["series", f"{len(metadata['series'])}"],
+        ["epochs", f"{training['epochs_run']} run, best {training['best_epoch']} ({training['seconds']} s)"],
+        ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],
+        ["options", ", ".join(f"{k}={v}" for k, v in options.items())],
+        ["anomaly threshold", f"{metadata['anomaly_threshold']:.3f}"],
+    ]
+    reporter.table("Model", ["", ""], rows)
+    metrics = metadata["metrics"]
+    reporter.table(
+        "Validation error (data units)",
+        ["", "MAE", "RMSE"],
+        [[name.replace("_", " "), m["mae"], m["rmse"]] for name, m in metrics.items()],
+    )
+    series = metadata["series"]
+    reporter.table(
+        "Series",
+        ["series", "frequency", "from", "to", "rows", "validation MAE"],
+        [[s["name"], s["freq"], s["start"], s["end"], s["n_steps"], s["metrics"]["model"]["mae"]] for s in series[:20]],
+    )
+    if len(series) > 20:
+        reporter.info(f"... and {len(series) - 20} more series")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Forecast the steps after the end of each series, with intervals from validation residuals."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .artifacts import Artifact, load_artifact
+from .errors import ConfigError, DataError
+from .report import QUIET, Reporter
+from .scaling import SeriesScaler
+from .windows import relative_to_level, window_level
+
+#: Quantile levels at which the absolute normalised validation residuals are stored.
+INTERVAL_LEVELS = np.linspace(0.0, 1.0, 201)
+PREDICT_BATCH = 4096
+
+
+def relative_inputs(inputs: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Express windows relative to their level, as the network sees them.
+
+    Args:
+        inputs: `(n_windows, lookback, n_features)` scaled.
+        targets: `(n_windows, horizon)` scaled, or None.
+
+    Returns:
+        shifted inputs `(n_windows, lookback, n_features)` float32 and shifted targets
+        `(n_windows, horizon)` float32 (None when no targets were given).
+    """
+    level = window_level(inputs)
+    shifted_targets = None if targets is None else (targets - level[:, None]).astype(np.float32)
+    return relative_to_level(inputs, level), shifted_targets
+
+
+def predict_scaled(network: Any, inputs: np.ndarray) -> np.ndarray:
+    """Run the network on scaled windows.
+
+    Args:
+        inputs: `(n_windows, lookback, n_features)` scaled.
+
+    Returns:
+        `(n_windows, horizon)` scaled forecasts (window level added back).
+    """
+    if len(inputs) == 0:
+        return np.empty((0, network.output_shape[-1]))
+    shifted, _ = relative_inputs(inputs)
+    outputs = network.predict(shifted, batch_size=PREDICT_BATCH, verbose=0)
+    return outputs.astype(np.float64) + window_level(inputs)[:, None]
+
+
+def interval_calibration(normalized_residuals: np.ndarray) -> dict[str, Any]:
+    """Summarise validation residuals for split-conformal intervals.
+
+    Args:
+        normalized_residuals: `(n_windows, horizon)` residuals, each series' divided by its own
+            residual scale so that series of different noise share one distribution.
+
+    Returns:
+        JSON-safe ``{"n": n_windows, "abs_quantiles": (horizon, len(INTERVAL_LEVELS))}``.
+    """
+    quantiles = np.quantile(np.abs(normalized_residuals), INTERVAL_LEVELS, axis=0).T
+    return {"n": int(len(normalized_residuals)), "abs_quantiles": quantiles.round(6).tolist()}
+
+
+def interval_halfwidths(calibration: dict[str, Any], coverage: float) -> np.ndarray:
+    """Normalised half-width per horizon step for a central interval of ``coverage``.
+
+    Uses the split-conformal level ``ceil((n + 1) * coverage) / n`` so that the coverage holds
+    in finite samples for exchangeable residuals.
+
+    Returns:
+        `(horizon,)`.
+    """
+    n = calibration["n"]
+    level = min(1.0, math.ceil((n + 1) * coverage) / n)
+    table = np.asarray(calibration["abs_quantiles"], dtype=np.float64)
+    return np.array([np.interp(level, INTERVAL_LEVELS, row) for row in table])
+
+
+@dataclass
+class SeriesInput:
+    """One series as predict / detect-anomalies see it.
+
+    Attributes:
+        meta: the series' entry in ``metadata.json``.
+        index: `(n_steps,)` timestamps.
+        raw: `(n_steps, n_features)` values in the data's units, target first.
+        missing: `(n_steps,)` True where the target was absent in the data and filled.
+    """
+
+    meta: dict[str, Any]
+    index: Any
+    raw: np.ndarray
+    missing: np.ndarray
+
+    @property
+    def scaler(self) -> SeriesScaler:
+        return SeriesScaler.from_dict(self.meta["scaler"])
+
+
+def series_inputs(
+    artifact: Artifact, data_path: str | os.PathLike | None, reporter: Reporter, full_history: bool
+) -> list[SeriesInput]:
+    """The series to predict from: a fresh export of the training data, or what training stored.
+
+    A data file is read with the options used at training, so no flag needs repeating, and
+    must carry the same series at the same frequency.
+    """
+    import pandas as pd
+
+    from .data import DataOptions, load_dataset
+
+    metadata = artifact.metadata
+    by_name = {meta["name"]: meta for meta in metadata["series"]}
+    lookback = metadata["network"]["lookback"]
+    if data_path is None:
+        if full_history:
+            return [
+                SeriesInput(meta, _stored_index(meta, meta["n_steps"]), stored["values"], stored["missing"])
+                for meta, stored in zip(metadata["series"], artifact.history())
+            ]
+        return [
+            SeriesInput(
+                meta,
+                _stored_index(meta, len(meta["last_values"])),
+                np.asarray(meta["last_values"], dtype=np.float64),
+                np.zeros(len(meta["last_values"]), dtype=bool),
+            )
+            for meta in metadata["series"]
+        ]
+
+    dataset = load_dataset(data_path, DataOptions.from_dict(metadata["data_options"]), reporter)
+    unknown = [s.name for s in dataset.series if s.name not in by_name]
+    if unknown:
+        raise DataError(
+            f"{dataset.path}: series {', '.join(repr(n) for n in unknown[:5])} "
+            f"{'was' if len(unknown) == 1 else 'were'} not in the training data of {artifact.path}; "
+            "retrain with them or remove them from the file"
+        )
+    absent = [name for name in by_name if name not in {s.name for s in dataset.series}]
+    if absent:
+        reporter.warn(f"{len(absent)} trained series not in {dataset.path} (e.g. '{absent[0]}'); skipping them")
+    inputs = []
+    for series in dataset.series:
+        meta = by_name[series.name]
+        if pd.tseries.frequencies.to_offset(series.freq) != pd.tseries.frequencies.to_offset(meta["freq"]):
+            raise DataError(
+                f"{dataset.path}: series '{series.name}' has frequency {series.freq} but the model was trained "
+                f"on {meta['freq']}; resample the data or retrain"
+            )
+        if len(series.values) < lookback:
+            raise DataError(
+                f"{dataset.path}: series '{series.name}' has {len(series.values)} rows after cleaning but the model "
+                f"needs the last {lookback} (its lookback); export more history"
+            )
+        raw = np.column_stack([series.values, series.covariates]) if series.covariates.size else series.values[:, None]
+        inputs.append(SeriesInput(meta, series.index, raw, series.missing))
+    return inputs
+
+
+def _stored_index(meta: dict[str, Any], n_steps: int):
+    """The last ``n_steps`` timestamps of a series stored at training."""
+    import pandas as pd
+
+    end = pd.Timestamp(meta["end"])
+    if meta.get("tz"):
+        try:
+            end = end.tz_convert(meta["tz"])
+        except (TypeError, ValueError, KeyError):
+            pass  # a fixed offset parsed from the ISO string is already right
+    return pd.date_range(end=end, periods=n_steps, freq=meta["freq"])
+
+
+def forecast(
+    model_dir: str | os.PathLike = "forecaster-model",
+    data_path: str | os.PathLike | None = None,
+    coverage: float = 0.9,
+    reporter: Reporter = QUIET,
+):
+    """Forecast ``horizon`` steps after the end of each series.
+
+    Args:
+        data_path: a fresher export of the training data; None forecasts from the end of the
+            data the model was trained on.
+        coverage: nominal probability that the actual value lies in ``[lower, upper]``.
+
+    Returns:
+        A DataFrame with columns ``series, timestamp, step, forecast, lower, upper``, one row
+        per series per step.
+    """
+    import pandas as pd
+
+    from .data import future_index
+
+    if not 0.0 < coverage < 1.0:
+        raise ConfigError(f"--coverage must be between 0 and 1 (exclusive), got {coverage}")
+    artifact = load_artifact(model_dir)
+    metadata = artifact.metadata
+    lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
+    inputs = series_inputs(artifact, data_path, reporter, full_history=False)
+    windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])
+    predicted = predict_scaled(artifact.network, windows)  # (n_series, horizon)
+    halfwidths = interval_halfwidths(metadata["intervals"], coverage)  # (horizon,)
+
+    frames = []
+    for item, scaled in zip(inputs, predicted):
+        scaler = item.scaler
+        spread = halfwidths * item.meta["residual_scale"]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "series": item.meta["name"],
+                    "timestamp": future_index(item.index[-1], item.meta["freq"], horizon),
+                    "step": np.arange(1, horizon + 1),
+                    "forecast": scaler.target_to_original(scaled),
+                    "lower": scaler.target_to_original(scaled - spread),
+                    "upper": scaler.target_to_original(scaled + spread),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,50 @@
+"""Output files that are never half-written: a temporary file beside the target, then a rename."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import ForecasterError
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike) -> Iterator[TextIO]:
+    """Open a text file for writing that appears at ``path`` only once complete.
+
+    The data goes to a temporary file in the same directory, which replaces ``path`` on
+    success; on any failure ``path`` is left as it was and the temporary file removed.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ForecasterError(f"output '{target}' is a directory; name a file")
+    if not target.parent.exists():
+        raise ForecasterError(f"output directory '{target.parent}' does not exist; create it first")
+    handle = tempfile.NamedTemporaryFile(
+        "w", encoding="utf-8", newline="", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
+    )
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+
+
+def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | None = None) -> None:
+    """Write a DataFrame as CSV to ``output`` atomically, or to stdout for ``None`` / ``-``."""
+    if output is None or str(output) == "-":
+        (stdout or sys.stdout).write(frame.to_csv(index=False, lineterminator="\n"))
+        return
+    with atomic_output(output) as handle:
+        frame.to_csv(handle, index=False, lineterminator="\n")
+

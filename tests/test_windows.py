@@ -1,0 +1,92 @@
+import numpy as np
+import pytest
+
+from forecaster.baselines import seasonal_naive
+from forecaster.metrics import mae, rmse
+from forecaster.scaling import SeriesScaler
+from forecaster.windows import (
+    input_windows,
+    min_length,
+    relative_to_level,
+    split_point,
+    supervised_windows,
+    train_validation_windows,
+    window_level,
+)
+
+
+def test_input_windows_shape_and_order():
+    features = np.arange(20, dtype=float).reshape(10, 2)
+    windows = input_windows(features, 3)
+    assert windows.shape == (8, 3, 2)
+    np.testing.assert_array_equal(windows[0], features[0:3])
+    np.testing.assert_array_equal(windows[-1], features[7:10])
+
+
+def test_supervised_windows_align_inputs_and_targets():
+    target = np.arange(30, dtype=float)
+    features = target[:, None]
+    inputs, targets = supervised_windows(features, target, lookback=4, horizon=3, first=4, last=27)
+    assert inputs.shape == (24, 4, 1) and targets.shape == (24, 3)
+    for x, y in zip(inputs, targets):
+        # the first target step immediately follows the last input step
+        assert y[0] == x[-1, 0] + 1
+        np.testing.assert_array_equal(y, np.arange(y[0], y[0] + 3))
+
+
+@pytest.mark.parametrize("n_steps,lookback,horizon,fraction", [(100, 10, 5, 0.2), (57, 7, 3, 0.1), (500, 48, 24, 0.3)])
+def test_training_windows_never_touch_validation(n_steps, lookback, horizon, fraction):
+    target = np.arange(n_steps, dtype=float)
+    (x_train, y_train), (x_val, y_val) = train_validation_windows(target[:, None], target, lookback, horizon, fraction)
+    split = split_point(n_steps, horizon, fraction)
+    assert y_train.max() < split and x_train.max() < split
+    assert y_val.min() == split and y_val.max() == n_steps - 1
+    # every possible window is used exactly once
+    assert len(x_train) == split - horizon - lookback + 1
+    assert len(x_val) == n_steps - split - horizon + 1
+
+
+def test_min_length_is_the_shortest_that_works():
+    for lookback, horizon, fraction in [(10, 5, 0.2), (48, 24, 0.2), (3, 1, 0.5)]:
+        n = min_length(lookback, horizon, fraction)
+        target = np.arange(n, dtype=float)
+        (x_train, _), (x_val, _) = train_validation_windows(target[:, None], target, lookback, horizon, fraction)
+        assert len(x_train) >= 1 and len(x_val) >= 1
+        shorter = np.arange(n - 1, dtype=float)
+        (x_short, _), _ = train_validation_windows(shorter[:, None], shorter, lookback, horizon, fraction)
+        assert len(x_short) == 0
+
+
+def test_level_is_removed_from_the_target_channel_only():
+    inputs = np.random.default_rng(0).normal(size=(5, 6, 2))
+    level = window_level(inputs)
+    shifted = relative_to_level(inputs, level)
+    np.testing.assert_allclose(shifted[:, :, 0].mean(axis=1), 0, atol=1e-6)
+    np.testing.assert_allclose(shifted[:, :, 1], inputs[:, :, 1], atol=1e-6)
+
+
+def test_scaler_fitted_on_given_rows_and_inverts():
+    rng = np.random.default_rng(1)
+    data = np.column_stack([rng.normal(50, 5, 200), rng.normal(-3, 2, 200)])
+    scaler = SeriesScaler.fit(data[:150])
+    np.testing.assert_allclose(scaler.mean, data[:150].mean(axis=0))
+    scaled = scaler.transform(data)
+    np.testing.assert_allclose(scaler.target_to_original(scaled[:, 0]), data[:, 0], rtol=1e-5)
+    assert SeriesScaler.from_dict(scaler.to_dict()).to_dict() == scaler.to_dict()
+
+
+def test_seasonal_naive_repeats_the_last_season_before_the_start():
+    history = np.arange(50, dtype=float)
+    forecasts = seasonal_naive(history, np.array([20, 30]), horizon=6, season=4)
+    # step h forecasts value at start + h - 4 * (h // 4 + 1)
+    np.testing.assert_array_equal(forecasts[0], [16, 17, 18, 19, 16, 17])
+    np.testing.assert_array_equal(forecasts[1], [26, 27, 28, 29, 26, 27])
+    assert np.isnan(seasonal_naive(history, np.array([1]), 3, 4)).all()
+
+
+def test_metrics_by_hand_and_ignore_nan():
+    actual = np.array([1.0, 2.0, 3.0, np.nan])
+    predicted = np.array([2.0, 2.0, 5.0, 1.0])
+    assert mae(actual, predicted) == pytest.approx(1.0)
+    assert rmse(actual, predicted) == pytest.approx(np.sqrt(5 / 3))
+    assert np.isnan(mae(np.array([np.nan]), np.array([1.0])))
