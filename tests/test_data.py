@@ -1,0 +1,457 @@
+import io
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.data import DataOptions, Dataset, future_index, load_dataset, seasonal_period
+from forecaster.errors import ConfigError, DataError
+from forecaster.report import Reporter
+
+
+def write(tmp_path, text, name="data.csv"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def hourly(n, start="2024-01-01", **columns):
+    """CSV text: a `time` column of n hours and the given columns (lists, None = empty)."""
+    frame = pd.DataFrame({"time": pd.date_range(start, periods=n, freq="h").strftime("%Y-%m-%d %H:%M"), **columns})
+    return frame.to_csv(index=False)
+
+
+def same_freq(freq, alias):
+    to_offset = pd.tseries.frequencies.to_offset
+    return isinstance(freq, str) and to_offset(freq) == to_offset(alias)
+
+
+def load(path, options=None):
+    """Load with a reporter writing to a buffer; return the dataset and what was reported."""
+    buf = io.StringIO()
+    dataset = load_dataset(path, options or DataOptions(), Reporter(file=buf))
+    return dataset, buf.getvalue()
+
+
+def data_error(path, options, *parts):
+    """Load, expect a DataError, check it is one line naming the file and each of ``parts``."""
+    with pytest.raises(DataError) as info:
+        load_dataset(path, options)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ")
+    assert "\n" not in message
+    for part in parts:
+        assert part in message, f"{part!r} not in {message!r}"
+    return message
+
+
+# --- reading the file -------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    data_error(str(tmp_path / "nope.csv"), DataOptions(), "file not found")
+
+
+def test_directory_instead_of_file(tmp_path):
+    data_error(str(tmp_path), DataOptions(), "directory")
+
+
+@pytest.mark.parametrize("text", ["", "  \n\n \n"])
+def test_empty_file(tmp_path, text):
+    data_error(write(tmp_path, text), DataOptions(), "file is empty")
+
+
+def test_header_only(tmp_path):
+    data_error(write(tmp_path, "time,a\n"), DataOptions(), "has a header but no data rows")
+
+
+def test_semicolon_separated_file(tmp_path):
+    data_error(write(tmp_path, "time;a\n2024-01-01;1\n"), DataOptions(), "only one column", "';'")
+
+
+def test_path_like_is_accepted_and_kept_for_messages(tmp_path):
+    path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5]))
+    dataset = load_dataset(tmp_path / "data.csv")
+    assert isinstance(dataset, Dataset) and dataset.path == os.fspath(tmp_path / "data.csv") == path
+
+
+# --- columns ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options,flag,column",
+    [
+        (DataOptions(time_col="tme"), "--time-col", "tme"),
+        (DataOptions(targets=("sale",)), "--target", "sale"),
+        (DataOptions(covariates=("temp",)), "--covariate", "temp"),
+        (DataOptions(id_col="store", targets=("a",)), "--id-col", "store"),
+    ],
+)
+def test_named_column_that_does_not_exist(tmp_path, options, flag, column):
+    path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], b=[2.0, 1, 2, 1, 2]))
+    data_error(path, options, f"column '{column}' named by {flag} does not exist", "columns are: time, a, b")
+
+
+def test_long_file_needs_targets(tmp_path):
+    path = write(tmp_path, hourly(4, store=["x", "x", "y", "y"], a=[1.0, 2, 3, 4]))
+    data_error(path, DataOptions(id_col="store"), "--target")
+
+
+def test_column_with_two_roles(tmp_path):
+    path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], b=[2.0, 1, 2, 1, 2]))
+    data_error(path, DataOptions(targets=("a",), covariates=("a",)), "'a'", "--target", "--covariate")
+
+
+def test_time_column_is_detected_anywhere(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "region": ["north"] * 6,
+            "value": [1.0, 3, 2, 5, 4, 6],
+            "when": pd.date_range("2024-01-01", periods=6, freq="D").strftime("%Y-%m-%d"),
+        }
+    )
+    dataset, log = load(write(tmp_path, frame.to_csv(index=False)))
+    assert dataset.options.time_col == "when"
+    assert dataset.options.targets == ("value",)
+    assert [s.name for s in dataset.series] == ["value"]
+    assert "ignoring non-numeric column 'region'" in log
+
+
+def test_no_time_column(tmp_path):
+    path = write(tmp_path, "name,a\nx,1\ny,2\nz,3\n")
+    data_error(path, DataOptions(), "no column looks like timestamps", "--time-col")
+
+
+def test_several_time_columns(tmp_path):
+    text = "start,end,a\n2024-01-01,2024-01-02,1\n2024-01-02,2024-01-03,2\n2024-01-03,2024-01-04,3\n"
+    data_error(write(tmp_path, text), DataOptions(), "'start'", "'end'", "choose one with --time-col")
+
+
+def test_no_numeric_column(tmp_path):
+    path = write(tmp_path, hourly(4, note=["a", "b", "c", "d"]))
+    data_error(path, DataOptions(), "no numeric column to forecast")
+
+
+# --- timestamps -------------------------------------------------------------------------------
+
+
+def test_unparsable_timestamp_names_value_and_row(tmp_path):
+    text = "time,a\n2024-01-01,1\n2024-01-02,2\nlast tuesday,3\n2024-01-04,4\n"
+    data_error(write(tmp_path, text), DataOptions(time_col="time"), "column 'time', row 4", "'last tuesday'")
+
+
+def test_empty_timestamp_names_row(tmp_path):
+    text = "time,a\n2024-01-01,1\n,2\n2024-01-03,3\n2024-01-04,4\n"
+    data_error(write(tmp_path, text), DataOptions(time_col="time"), "column 'time', row 3", "empty")
+
+
+def test_mixed_time_zone_offsets(tmp_path):
+    text = "time,a\n2024-03-30T00:00+01:00,1\n2024-03-31T00:00+01:00,2\n2024-04-01T00:00+02:00,3\n"
+    data_error(write(tmp_path, text), DataOptions(time_col="time"), "mixed time zone offsets")
+
+
+def test_time_zone_is_kept(tmp_path):
+    text = "time,a\n" + "".join(f"2024-01-01T{h:02d}:00+01:00,{h % 3}\n" for h in range(6))
+    dataset, _ = load(write(tmp_path, text))
+    series = dataset.series[0]
+    assert series.index.tz is not None
+    assert series.index[0] == pd.Timestamp("2024-01-01T00:00+01:00")
+    assert series.index[0].utcoffset() == pd.Timedelta(hours=1)
+    assert same_freq(series.freq, "h")
+
+
+def test_unsorted_rows_are_sorted_and_rows_counted_in_the_file(tmp_path):
+    # A blank line must not shift the row numbers used in messages.
+    text = "time,a\n2024-01-03,3\n\n2024-01-01,1\n2024-01-02,2\n2024-01-04,1\n"
+    dataset, _ = load(write(tmp_path, text))
+    series = dataset.series[0]
+    assert list(series.index.strftime("%Y-%m-%d")) == ["2024-01-01", "2024-01-02", "2024-01-03", "2024-01-04"]
+    np.testing.assert_array_equal(series.values, [1, 2, 3, 1])
+    assert series.first_row == 4
+
+
+# --- numbers ----------------------------------------------------------------------------------
+
+
+def test_text_in_target_names_column_row_and_value(tmp_path):
+    sales = [str(i % 7) for i in range(20)]
+    sales[15] = "abc"
+    path = write(tmp_path, hourly(20, sales=sales))
+    data_error(path, DataOptions(), "column 'sales', row 17: 'abc' is not a number; fix or remove that value")
+
+
+def test_text_in_covariate(tmp_path):
+    temp = ["1", "2", "3", "warm", "5"]
+    path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], temp=temp))
+    data_error(path, DataOptions(covariates=("temp",)), "column 'temp', row 5: 'warm' is not a number")
+
+
+def test_padded_numbers_are_numbers(tmp_path):
+    text = "time,a\n2024-01-01, 1 \n2024-01-02,2\n2024-01-03, \n2024-01-04,x4\n"
+    data_error(write(tmp_path, text), DataOptions(), "column 'a', row 5: 'x4'")
+    text = text.replace("x4", "4")
+    dataset, _ = load(write(tmp_path, text))
+    np.testing.assert_array_equal(dataset.series[0].values, [1, 2, 3, 4])
+
+
+def test_infinity(tmp_path):
+    path = write(tmp_path, hourly(5, a=["1", "2", "inf", "4", "5"]))
+    data_error(path, DataOptions(), "column 'a', row 4", "finite")
+
+
+def test_all_empty_column(tmp_path):
+    path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], b=[None] * 5))
+    data_error(path, DataOptions(), "column 'b'", "no values")
+
+
+def test_constant_column(tmp_path):
+    path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], c=[3.0, 3, None, 3, 3]))
+    data_error(path, DataOptions(), "column 'c' is constant (every value is 3.0)", "drop it")
+
+
+def test_constant_series_in_long_file_names_the_id(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "time": list(pd.date_range("2024-01-01", periods=4, freq="D").strftime("%Y-%m-%d")) * 2,
+            "store": ["s1"] * 4 + ["s2"] * 4,
+            "sales": [1.0, 2, 3, 4, 7, 7, 7, 7],
+        }
+    )
+    path = write(tmp_path, frame.to_csv(index=False))
+    data_error(path, DataOptions(id_col="store", targets=("sales",)), "column 'sales'", "'s2'", "constant")
+
+
+# --- layouts ----------------------------------------------------------------------------------
+
+
+def test_wide_with_targets_and_shared_covariate(tmp_path):
+    path = write(tmp_path, hourly(6, a=[1.0, 2, 3, 4, 5, 6], b=[6.0, 5, 4, 3, 2, 1], temp=[0.5, 1, 1, 2, 3, 5]))
+    dataset, _ = load(path, DataOptions(covariates=("temp",)))
+    assert dataset.options.targets == ("a", "b")
+    assert dataset.options.time_col == "time"
+    assert [(s.name, s.target) for s in dataset.series] == [("a", "a"), ("b", "b")]
+    for series in dataset.series:
+        assert same_freq(series.freq, "h")
+        assert series.values.dtype == np.float64 and series.values.shape == (6,)
+        assert series.covariates.shape == (6, 1)
+        np.testing.assert_array_equal(series.covariates[:, 0], [0.5, 1, 1, 2, 3, 5])
+        assert not series.missing.any()
+        assert series.first_row == 2
+    assert dataset.n_filled == 0
+
+
+def test_long_with_several_ids_and_covariate(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "time": list(pd.date_range("2024-01-01", periods=5, freq="D").strftime("%Y-%m-%d")) * 2,
+            "store": [7] * 5 + [3] * 5,
+            "sales": [1.0, 2, 3, 4, 5, 9, 8, 7, 9, 8],
+            "price": [1.0] * 5 + [2.0, 2, 3, 3, 2],
+        }
+    )
+    frame = frame.sample(frac=1, random_state=0)  # order in the file must not matter
+    path = write(tmp_path, frame.to_csv(index=False))
+    dataset, _ = load(path, DataOptions(id_col="store", targets=("sales",), covariates=("price",)))
+    by_name = {s.name: s for s in dataset.series}
+    assert set(by_name) == {"7", "3"}
+    np.testing.assert_array_equal(by_name["7"].values, [1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(by_name["3"].covariates[:, 0], [2, 2, 3, 3, 2])
+    assert all(same_freq(s.freq, "D") and s.target == "sales" for s in dataset.series)
+
+
+def test_long_with_several_targets_names_id_and_target(tmp_path):
+    frame = pd.DataFrame(
+        {
+            "time": list(pd.date_range("2024-01-01", periods=4, freq="h").strftime("%Y-%m-%d %H:%M")) * 2,
+            "id": ["a"] * 4 + ["b"] * 4,
+            "x": [1.0, 2, 3, 4, 4, 3, 2, 1],
+            "y": [5.0, 6, 5, 6, 1, 0, 1, 0],
+        }
+    )
+    dataset, _ = load(write(tmp_path, frame.to_csv(index=False)), DataOptions(id_col="id", targets=("x", "y")))
+    assert [s.name for s in dataset.series] == ["a/x", "a/y", "b/x", "b/y"]
+    assert dataset.series[3].first_row == 6
+
+
+# --- gaps -------------------------------------------------------------------------------------
+
+
+def test_short_gaps_are_filled_and_marked(tmp_path):
+    a = [1.0, None, None, 4, 5, 6, None, 8, 9, 10]
+    # row 5 (03:00) is absent from the file altogether
+    text = hourly(10, a=a, temp=[1.0, 2, None, 4, 5, 6, 7, 8, 9, 10])
+    lines = text.splitlines(keepends=True)
+    del lines[4]
+    dataset, log = load(write(tmp_path, "".join(lines)), DataOptions(covariates=("temp",)))
+    series = dataset.series[0]
+    assert len(series.index) == 10 and same_freq(series.freq, "h")
+    np.testing.assert_allclose(series.values, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    np.testing.assert_array_equal(series.missing, [0, 1, 1, 1, 0, 0, 1, 0, 0, 0])
+    np.testing.assert_allclose(series.covariates[:, 0], np.arange(1, 11))
+    assert dataset.n_filled == 4 + 2  # target: 3 + 1; covariate: 03:00 absent and 02:00 empty
+    assert "filled 6 missing values in 3 gaps of at most 3 steps (--max-gap)" in log
+
+
+def test_leading_and_trailing_missing_values_are_trimmed(tmp_path):
+    path = write(tmp_path, hourly(7, a=[None, None, 1.0, 2, 3, 4, None], b=[1.0, 2, 3, 4, 5, 6, 7]))
+    dataset, log = load(path)
+    a = dataset.series[0]
+    assert a.index[0] == pd.Timestamp("2024-01-01 02:00") and len(a.values) == 4
+    assert not a.missing.any()
+    assert a.first_row == 4
+    assert len(dataset.series[1].values) == 7
+    assert "series 'a': dropped 2 leading and 1 trailing step(s)" in log
+
+
+def test_too_long_gap(tmp_path):
+    load_values = [float(i % 5) for i in range(20)]
+    load_values[5:12] = [None] * 7
+    path = write(tmp_path, hourly(20, start="2024-03-01", load=load_values))
+    data_error(
+        path,
+        DataOptions(),
+        "column 'load': 7 consecutive missing steps from 2024-03-01 05:00 to 2024-03-01 11:00 (after row 6)",
+        "--max-gap 3",
+    )
+    dataset, _ = load(path, DataOptions(max_gap=7))
+    assert dataset.series[0].missing.sum() == 7
+
+
+def test_too_long_gap_in_long_file_names_the_series(tmp_path):
+    times = pd.date_range("2024-01-01", periods=10, freq="h")
+    keep = [0, 1, 2, 8, 9]  # 5 absent timestamps
+    frame = pd.DataFrame(
+        {
+            "time": list(times.strftime("%Y-%m-%d %H:%M")) + list(times[keep].strftime("%Y-%m-%d %H:%M")),
+            "store": ["s1"] * 10 + ["store_3"] * 5,
+            "load": [float(i % 4) for i in range(10)] + [1.0, 2, 3, 4, 5],
+        }
+    )
+    path = write(tmp_path, frame.to_csv(index=False))
+    data_error(
+        path,
+        DataOptions(id_col="store", targets=("load",)),
+        "column 'load' (series 'store_3'): 5 consecutive",
+        "row 14",
+    )
+
+
+# --- duplicates -------------------------------------------------------------------------------
+
+DUPLICATED = "time,a,b\n2024-01-01,1,5\n2024-01-02,2,6\n2024-01-03,3,7\n2024-01-02,4,\n2024-01-04,5,8\n"
+
+
+def test_duplicate_timestamps_are_an_error(tmp_path):
+    data_error(write(tmp_path, DUPLICATED), DataOptions(), "2024-01-02", "rows 3 and 5", "--on-duplicate")
+
+
+@pytest.mark.parametrize(
+    "how,a,b_filled",
+    # mean skips the empty cell; last keeps the whole last row, whose empty b is then filled
+    [("mean", 3.0, False), ("first", 2.0, False), ("last", 4.0, True)],
+)
+def test_duplicate_timestamps_combined(tmp_path, how, a, b_filled):
+    dataset, _ = load(write(tmp_path, DUPLICATED), DataOptions(on_duplicate=how))
+    series_a, series_b = dataset.series
+    assert len(series_a.index) == 4 and series_a.index.is_unique
+    assert series_a.values[1] == a and series_b.values[1] == 6.0
+    assert series_b.missing[1] == b_filled
+
+
+# --- frequency --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("freq,season", [("h", 24), ("D", 7), ("15min", 96), ("MS", 12), ("W-SUN", 52), ("B", 5)])
+def test_frequency_inferred_with_and_without_a_hole(tmp_path, freq, season):
+    index = pd.date_range("2024-01-01", periods=30, freq=freq)
+    # spelled as the installed pandas spells it ("h" in pandas >= 2.2, "H" before)
+    expected = pd.tseries.frequencies.to_offset(freq).freqstr
+    values = np.sin(np.arange(30.0))
+    full = pd.DataFrame({"time": index.strftime("%Y-%m-%d %H:%M"), "y": values})
+    for frame in (full, full.drop(index=[10])):
+        dataset, _ = load(write(tmp_path, frame.to_csv(index=False)))
+        series = dataset.series[0]
+        assert series.freq == expected and json.loads(json.dumps(series.freq)) == expected
+        assert len(series.index) == 30 and series.missing.sum() == len(full) - len(frame)
+        assert seasonal_period(series.freq) == season
+
+
+def test_month_end_with_a_missing_month(tmp_path):
+    index = pd.date_range("2023-01-31", periods=12, freq=pd.offsets.MonthEnd()).delete(4)
+    text = pd.DataFrame({"time": index.strftime("%Y-%m-%d"), "y": np.arange(11.0) ** 2}).to_csv(index=False)
+    series = load(write(tmp_path, text))[0].series[0]
+    assert isinstance(pd.tseries.frequencies.to_offset(series.freq), pd.offsets.MonthEnd)
+    assert len(series.index) == 12 and series.missing[4]
+
+
+def test_timestamps_off_the_grid(tmp_path):
+    text = "time,a\n" + "".join(f"2024-01-01 {h:02d}:00,{h}\n" for h in range(6)) + "2024-01-01 06:30,1\n"
+    text += "2024-01-01 07:00,2\n"
+    data_error(write(tmp_path, text), DataOptions(), "not on a regular grid", "row 8", "2024-01-01 06:30", "resample")
+
+
+def test_fewer_than_three_rows(tmp_path):
+    data_error(write(tmp_path, "time,a\n2024-01-01,1\n2024-01-02,2\n"), DataOptions(), "at least 3")
+
+
+def test_seasonal_period_table():
+    # offsets rather than aliases: pandas 2.1 spells them "H", "T", "AS-JAN", "M"
+    o = pd.offsets
+    expected = [
+        (o.Hour(), 24), (o.Day(), 7), (o.BusinessDay(), 5), (o.Week(weekday=6), 52), (o.MonthBegin(), 12),
+        (o.MonthEnd(), 12), (o.QuarterBegin(startingMonth=1), 4), (o.YearBegin(), 1), (o.Minute(15), 96),
+        (o.Minute(5), 288), (o.Minute(30), 48), (o.Hour(2), 12), (o.Second(), 60), (o.Day(7), 52), (o.Hour(5), 1),
+    ]  # fmt: skip
+    assert [(offset.freqstr, seasonal_period(offset.freqstr)) for offset, _ in expected] == [
+        (offset.freqstr, season) for offset, season in expected
+    ]
+
+
+def test_future_index_hourly():
+    index = future_index(pd.Timestamp("2024-01-01 23:00"), "h", 3)
+    assert list(index) == list(pd.date_range("2024-01-02 00:00", periods=3, freq="h"))
+
+
+def test_future_index_monthly():
+    index = future_index(pd.Timestamp("2024-11-01"), "MS", 3)
+    assert list(index.strftime("%Y-%m-%d")) == ["2024-12-01", "2025-01-01", "2025-02-01"]
+
+
+def test_future_index_keeps_time_zone():
+    last = pd.Timestamp("2024-03-30 00:00", tz="Europe/Berlin")
+    index = future_index(last, "D", 2)
+    assert str(index.tz) == "Europe/Berlin"
+    # across the switch to summer time, days stay at local midnight
+    assert list(index.strftime("%Y-%m-%d %H:%M")) == ["2024-03-31 00:00", "2024-04-01 00:00"]
+    assert len(future_index(last, "h", 0)) == 0
+
+
+# --- options ----------------------------------------------------------------------------------
+
+
+def test_options_round_trip_through_json():
+    options = DataOptions(time_col="t", id_col="store", targets=("a", "b"), covariates=("c",), max_gap=5,
+                          on_duplicate="mean")  # fmt: skip
+    assert DataOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
+    assert DataOptions.from_dict(json.loads(json.dumps(DataOptions().to_dict()))) == DataOptions()
+
+
+def test_resolved_options_reread_the_same_file(tmp_path):
+    path = write(tmp_path, hourly(6, a=[1.0, 2, 3, 4, 5, 6], b=[6.0, 5, 4, 3, 2, 1]))
+    first = load(path)[0]
+    again = load(path, DataOptions.from_dict(json.loads(json.dumps(first.options.to_dict()))))[0]
+    assert again.options == first.options
+    assert [s.name for s in again.series] == ["a", "b"]
+
+
+@pytest.mark.parametrize("kwargs", [{"on_duplicate": "median"}, {"max_gap": -1}])
+def test_invalid_options(kwargs):
+    with pytest.raises(ConfigError):
+        DataOptions(**kwargs)
+
+
+def test_unknown_option_key():
+    with pytest.raises(ConfigError, match="colour"):
+        DataOptions.from_dict({"colour": "red"})
