@@ -19,8 +19,17 @@ $(INSTALLED): pyproject.toml
 test: $(INSTALLED)
 	$(BIN)/python -m pytest -q
 
+# The same commands a user types: train on the sample hourly load (the table it prints
+# compares the LSTM with seasonal naive), forecast the next day, score every hour.
 demo: $(INSTALLED)
-	$(BIN)/python -m forecaster.demo --output-dir $(DEMO_DIR)
+	$(BIN)/forecaster train sample_data/hourly_load.csv --target load --covariate temperature \
+		--model-dir $(DEMO_DIR)/model --seed 42
+	$(BIN)/forecaster predict --model-dir $(DEMO_DIR)/model --output $(DEMO_DIR)/forecast.csv
+	$(BIN)/forecaster detect-anomalies --model-dir $(DEMO_DIR)/model --output $(DEMO_DIR)/anomalies.csv
+	@echo
+	@echo "Model:     $(DEMO_DIR)/model (see: $(BIN)/forecaster info --model-dir $(DEMO_DIR)/model)"
+	@echo "Forecast:  $(DEMO_DIR)/forecast.csv"
+	@echo "Anomalies: $(DEMO_DIR)/anomalies.csv (injected ones are listed in sample_data/hourly_load_labels.csv)"
 
 sample-data: $(INSTALLED)
 	$(BIN)/python sample_data/generate.py

@@ -35,7 +35,7 @@ CELLS = ("lstm", "gru", "rnn")
 # --- options shared by several commands -------------------------------------------------------
 
 ModelDir = Annotated[
-    Path, typer.Option("--model-dir", "-m", help="Model directory to write (train) or read.", show_default=True)
+    Path, typer.Option("--model-dir", "-m", help="Model directory: written by train, read by the other commands.", show_default=True)
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]
@@ -150,10 +150,10 @@ def train(
     bidirectional: Annotated[bool, typer.Option(help="Wrap each recurrent layer in a bidirectional layer.")] = False,
     dropout: Annotated[float, typer.Option(min=0.0, max=0.95, help="Input dropout of each recurrent layer.")] = 0.0,
     lookback: Annotated[
-        Optional[int], typer.Option(min=1, help="Steps of history per window [default: two seasonal periods].")
+        Optional[int], typer.Option(min=1, help="Steps of history per window.", show_default="two seasonal periods")
     ] = None,
     horizon: Annotated[
-        Optional[int], typer.Option(min=1, help="Steps to forecast [default: one seasonal period, 6 to 48].")
+        Optional[int], typer.Option(min=1, help="Steps to forecast.", show_default="one seasonal period, 6 to 48")
     ] = None,
     val_fraction: Annotated[
         float, typer.Option(min=0.01, max=0.9, help="Share of each series' end kept for validation.")
@@ -227,7 +227,7 @@ def predict(
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     output: Output = None,
     coverage: Annotated[
-        float, typer.Option(min=0.01, max=0.999, help="Probability that the interval [lower, upper] holds the value.")
+        float, typer.Option(min=0.01, max=0.999, help="Probability that the interval from lower to upper holds the value.")
     ] = 0.9,
     quiet: Quiet = False,
     debug: Debug = False,
@@ -254,7 +254,7 @@ def detect_anomalies(
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     output: Output = None,
     threshold: Annotated[
-        Optional[float], typer.Option(min=0.0, help="Flag scores at or above this [default: calibrated at training].")
+        Optional[float], typer.Option(min=0.0, help="Flag scores at or above this.", show_default="calibrated at training")
     ] = None,
     quiet: Quiet = False,
     debug: Debug = False,
