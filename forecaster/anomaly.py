@@ -121,8 +121,8 @@ def detect_anomalies(
     from .artifacts import load_artifact
     from .forecasting import series_inputs
 
-    if threshold is not None and not threshold > 0:
-        raise ConfigError(f"--threshold must be positive, got {threshold}")
+    if threshold is not None and not threshold >= 0:
+        raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
     artifact = load_artifact(model_dir)
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]

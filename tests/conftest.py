@@ -1,0 +1,51 @@
+"""Shared fixtures: real models trained once per test session on the committed sample data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from forecaster.cli import app
+
+SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
+HOURLY = SAMPLE_DATA / "hourly_load.csv"
+HOURLY_LABELS = SAMPLE_DATA / "hourly_load_labels.csv"
+STORES = SAMPLE_DATA / "stores_daily.csv"
+
+
+def run_cli(*args: object):
+    """Invoke the CLI in-process; returns the result with ``exit_code``, ``stdout``, ``stderr``."""
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def read_metadata(model_dir: Path) -> dict:
+    return json.loads((model_dir / "metadata.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def hourly_model(tmp_path_factory) -> tuple[Path, object]:
+    """The demo's model: default network and training settings on the hourly sample, fixed seed.
+
+    Returns the model directory and the CLI result of ``train`` (its stderr holds the report).
+    """
+    model_dir = tmp_path_factory.mktemp("hourly") / "model"
+    result = run_cli(
+        "train", HOURLY, "--target", "load", "--covariate", "temperature", "-m", model_dir, "--seed", 42
+    )
+    assert result.exit_code == 0, result.stderr
+    return model_dir, result
+
+
+@pytest.fixture(scope="session")
+def stores_model(tmp_path_factory) -> Path:
+    """A small model on the long-format sample: five stores of very different levels."""
+    model_dir = tmp_path_factory.mktemp("stores") / "model"
+    result = run_cli(
+        "train", STORES, "--id-col", "store", "--target", "sales", "--covariate", "promo",
+        "-m", model_dir, "--units", 8, "--epochs", 3, "--seed", 0, "--quiet",
+    )
+    assert result.exit_code == 0, result.stderr
+    return model_dir

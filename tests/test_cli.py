@@ -1,0 +1,340 @@
+"""End to end through the command line: train, predict, detect-anomalies and info on the sample data."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+import typer
+
+from forecaster.cli import app
+
+from .conftest import HOURLY, HOURLY_LABELS, STORES, read_metadata, run_cli
+
+FORECAST_COLUMNS = ["series", "timestamp", "step", "forecast", "lower", "upper"]
+ANOMALY_COLUMNS = ["series", "timestamp", "value", "expected", "residual", "score", "is_anomaly"]
+
+
+def small_hourly_csv(path, days=12, seed=0):
+    """A wide hourly file with a daily cycle and noise: enough for tiny, fast models."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-03-01", periods=24 * days, freq="h")
+    hour = index.hour.to_numpy()
+    frame = pd.DataFrame(
+        {
+            "timestamp": index.strftime("%Y-%m-%d %H:%M:%S"),
+            "load": 100 + 20 * np.sin(2 * np.pi * hour / 24) + rng.normal(0, 2, len(index)),
+            "temperature": 10 + 5 * np.cos(2 * np.pi * hour / 24) + rng.normal(0, 0.5, len(index)),
+        }
+    )
+    frame.to_csv(path, index=False, float_format="%.3f")
+    return path
+
+
+TINY = ("--units", 4, "--epochs", 2, "--lookback", 24, "--horizon", 6)
+
+
+def check_forecast(frame: pd.DataFrame, series_ends: dict[str, pd.Timestamp], freq: str, horizon: int) -> None:
+    assert list(frame.columns) == FORECAST_COLUMNS
+    assert set(frame["series"]) == set(series_ends)
+    for name, end in series_ends.items():
+        rows = frame[frame["series"] == name]
+        assert rows["step"].tolist() == list(range(1, horizon + 1))
+        expected = pd.date_range(end, periods=horizon + 1, freq=freq)[1:]
+        assert pd.to_datetime(rows["timestamp"]).tolist() == expected.tolist()
+    values = frame[["forecast", "lower", "upper"]].to_numpy()
+    assert np.isfinite(values).all()
+    assert (frame["lower"] <= frame["forecast"]).all() and (frame["forecast"] <= frame["upper"]).all()
+    assert (frame["upper"] > frame["lower"]).all()
+
+
+# --- train ------------------------------------------------------------------------------------
+
+
+def test_demo_model_beats_seasonal_naive_and_reports_both(hourly_model):
+    model_dir, result = hourly_model
+    metrics = read_metadata(model_dir)["metrics"]
+    assert metrics["model"]["mae"] < metrics["seasonal_naive"]["mae"]
+    report = result.stderr
+    assert "seasonal naive" in report and "LSTM model" in report
+    assert f"{metrics['model']['mae']:.2f}" in report
+    assert f"{metrics['seasonal_naive']['mae']:.2f}" in report
+    assert "epoch 1/" in report  # per-epoch progress with losses
+    assert "val_loss" in report
+    assert result.stdout == ""  # stdout is kept for data
+
+
+def test_model_directory_holds_model_metadata_and_history(hourly_model):
+    model_dir, _ = hourly_model
+    assert {p.name for p in model_dir.iterdir()} == {"model.keras", "metadata.json", "history.npz"}
+    meta = read_metadata(model_dir)
+    assert meta["schema_version"] == 1
+    assert meta["forecaster_version"]
+    assert meta["train_options"]["seed"] == 42
+    assert meta["data_options"]["targets"] == ["load"] and meta["data_options"]["covariates"] == ["temperature"]
+    (series,) = meta["series"]
+    assert series["freq"] == "h" and series["end"] == "2024-04-29T23:00:00"
+    horizon = meta["network"]["horizon"]
+    assert horizon == 24 and meta["network"]["lookback"] == 48
+    # one residual quantile grid per horizon step, for the intervals
+    assert len(meta["intervals"]["abs_quantiles"]) == horizon
+
+
+def test_scalers_are_fitted_on_the_training_part_only(hourly_model):
+    model_dir, _ = hourly_model
+    (series,) = read_metadata(model_dir)["series"]
+    frame = pd.read_csv(HOURLY, parse_dates=["timestamp"])
+    train_part = frame[frame["timestamp"] < pd.Timestamp(series["validation_start"])]
+    assert 0.7 * len(frame) < len(train_part) < len(frame)
+    np.testing.assert_allclose(series["scaler"]["mean"], train_part[["load", "temperature"]].mean(), rtol=1e-9)
+    np.testing.assert_allclose(series["scaler"]["scale"], train_part[["load", "temperature"]].std(ddof=0), rtol=1e-9)
+    # both columns drift over the months, so a scaler that had seen validation data would differ
+    assert not np.allclose(series["scaler"]["mean"], frame[["load", "temperature"]].mean(), rtol=1e-6)
+
+
+def test_same_seed_gives_identical_outputs(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    outputs = []
+    for run, seed in enumerate((5, 5, 6)):
+        model_dir = tmp_path / f"model{run}"
+        assert run_cli("train", data, "-m", model_dir, "--seed", seed, "-q", *TINY).exit_code == 0
+        outputs.append(run_cli("predict", "-m", model_dir).stdout)
+    assert outputs[0] == outputs[1]
+    assert outputs[0] != outputs[2]
+
+
+def test_config_file_supplies_defaults_and_flags_win(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    config = tmp_path / "forecaster.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [train]
+            cell = "gru"
+            units = 4
+            epochs = 1
+            lookback = 12
+            horizon = 3
+            seed = 11
+            target = ["load"]
+            """
+        )
+    )
+    model_dir = tmp_path / "model"
+    result = run_cli("train", data, "--config", config, "--units", 6, "-m", model_dir, "-q")
+    assert result.exit_code == 0, result.stderr
+    meta = read_metadata(model_dir)
+    assert meta["network"]["cell"] == "gru"
+    assert meta["network"]["units"] == 6
+    assert (meta["network"]["lookback"], meta["network"]["horizon"]) == (12, 3)
+    assert meta["training"]["epochs_run"] == 1
+    assert meta["data_options"]["targets"] == ["load"]
+
+
+def test_wide_file_trains_every_numeric_column_by_default(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "-m", model_dir, "--seed", 1, "-q", *TINY).exit_code == 0
+    assert [s["name"] for s in read_metadata(model_dir)["series"]] == ["load", "temperature"]
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
+    check_forecast(forecast, {"load": "2024-03-12 23:00", "temperature": "2024-03-12 23:00"}, "h", 6)
+
+
+# --- predict ----------------------------------------------------------------------------------
+
+
+def test_predict_writes_the_next_horizon_with_intervals(hourly_model, tmp_path):
+    model_dir, _ = hourly_model
+    out = tmp_path / "forecast.csv"
+    result = run_cli("predict", "-m", model_dir, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert str(out) in result.stderr
+    forecast = pd.read_csv(out)
+    check_forecast(forecast, {"load": "2024-04-29 23:00"}, "h", 24)
+    # the forecast is on the scale of the data (hourly load between roughly 400 and 1000)
+    assert forecast["forecast"].between(300, 1200).all()
+    assert [p.name for p in tmp_path.iterdir()] == ["forecast.csv"]  # no temporary file left behind
+
+
+def test_predict_to_stdout_matches_the_file(hourly_model, tmp_path):
+    model_dir, _ = hourly_model
+    out = tmp_path / "forecast.csv"
+    assert run_cli("predict", "-m", model_dir, "-o", out, "-q").exit_code == 0
+    for target in ([], ["-o", "-"]):
+        result = run_cli("predict", "-m", model_dir, *target)
+        assert result.exit_code == 0
+        assert result.stdout == out.read_text()
+
+
+def test_higher_coverage_gives_wider_intervals(hourly_model):
+    model_dir, _ = hourly_model
+    widths = []
+    for coverage in (0.5, 0.9, 0.99):
+        frame = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir, "--coverage", coverage).stdout))
+        widths.append((frame["upper"] - frame["lower"]).to_numpy())
+    assert (widths[0] < widths[1]).all() and (widths[1] < widths[2]).all()
+
+
+def test_predict_from_a_fresher_export_continues_that_file(hourly_model, tmp_path):
+    model_dir, _ = hourly_model
+    export = tmp_path / "export.csv"
+    frame = pd.read_csv(HOURLY)
+    frame.iloc[:2000].to_csv(export, index=False)
+    result = run_cli("predict", export, "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    forecast = pd.read_csv(io.StringIO(result.stdout))
+    check_forecast(forecast, {"load": frame["timestamp"].iloc[1999]}, "h", 24)
+    remembered = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
+    assert not np.allclose(forecast["forecast"], remembered["forecast"])
+
+
+def test_long_format_forecasts_every_id(stores_model):
+    result = run_cli("predict", "-m", stores_model)
+    assert result.exit_code == 0, result.stderr
+    forecast = pd.read_csv(io.StringIO(result.stdout))
+    stores = [f"store_{c}" for c in "abcde"]
+    assert forecast["series"].unique().tolist() == stores
+    check_forecast(forecast, {s: "2024-05-14" for s in stores}, "D", 7)
+    # each store is forecast at its own level, from about 50 to about 8000 sales a day
+    levels = forecast.groupby("series")["forecast"].mean()
+    assert levels["store_a"] < 200 < levels["store_c"] < levels["store_e"]
+    assert levels["store_e"] > 3000
+
+
+def test_predict_accepts_the_training_file_again_without_flags(stores_model):
+    remembered = run_cli("predict", "-m", stores_model).stdout
+    reread = run_cli("predict", STORES, "-m", stores_model)
+    assert reread.exit_code == 0, reread.stderr
+    assert reread.stdout == remembered
+
+
+# --- detect-anomalies -------------------------------------------------------------------------
+
+
+def test_detect_anomalies_scores_injected_anomalies_higher(hourly_model, tmp_path):
+    model_dir, _ = hourly_model
+    out = tmp_path / "anomalies.csv"
+    result = run_cli("detect-anomalies", "-m", model_dir, "-o", out)
+    assert result.exit_code == 0, result.stderr
+    scores = pd.read_csv(out, parse_dates=["timestamp"])
+    assert list(scores.columns) == ANOMALY_COLUMNS
+    # every timestamp with a full lookback of history is scored
+    assert len(scores) == 2880 - 48
+    assert scores["timestamp"].min() == pd.Timestamp("2024-01-03 00:00")
+    assert set(scores["is_anomaly"].unique()) <= {0, 1}
+    np.testing.assert_allclose(scores["residual"], scores["value"] - scores["expected"], atol=1e-6)
+
+    labels = pd.read_csv(HOURLY_LABELS, parse_dates=["timestamp"])
+    injected = scores["timestamp"].isin(labels["timestamp"])
+    assert scores.loc[injected, "score"].mean() > 3 * scores.loc[~injected, "score"].mean()
+    # the single-point spikes and dips are flagged, and clean data raises few flags
+    points = labels.loc[labels["kind"].isin(["spike", "dip"]), "timestamp"]
+    assert scores.loc[scores["timestamp"].isin(points), "is_anomaly"].all()
+    assert scores.loc[~injected, "is_anomaly"].mean() < 0.005
+
+    n_flagged = int(scores["is_anomaly"].sum())
+    assert f"Flagged {n_flagged} of {len(scores)}" in result.stderr
+    assert "2024-04-16 19:00:00" in result.stderr  # the strongest one is listed
+
+
+def test_threshold_option_overrides_the_calibrated_one(hourly_model):
+    model_dir, _ = hourly_model
+    counts = []
+    for threshold in (0, 3, 1e9):
+        frame = pd.read_csv(io.StringIO(run_cli("detect-anomalies", "-m", model_dir, "--threshold", threshold).stdout))
+        assert ((frame["score"] >= threshold) == (frame["is_anomaly"] == 1)).all()
+        counts.append(frame["is_anomaly"].sum())
+    assert counts[0] == len(frame) and 0 < counts[1] < counts[0] and counts[2] == 0
+
+
+def test_missing_values_are_never_scored_or_flagged(hourly_model, tmp_path):
+    model_dir, _ = hourly_model
+    frame = pd.read_csv(HOURLY)
+    spike = frame.index[frame["timestamp"] == "2024-04-09 10:00:00"][0]
+    frame["load"] = frame["load"].astype(object)
+    frame.loc[[spike, spike + 1], "load"] = ""  # a two-hour hole over an injected spike
+    export = tmp_path / "export.csv"
+    frame.to_csv(export, index=False)
+    result = run_cli("detect-anomalies", export, "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    assert "filled" in result.stderr  # the warning about interpolated values
+    scores = pd.read_csv(io.StringIO(result.stdout), parse_dates=["timestamp"])
+    hole = scores["timestamp"].isin(pd.to_datetime(frame.loc[[spike, spike + 1], "timestamp"]))
+    assert hole.sum() == 2
+    assert scores.loc[hole, "score"].isna().all() and scores.loc[hole, "value"].isna().all()
+    assert (scores.loc[hole, "is_anomaly"] == 0).all()
+    assert scores.loc[~hole, "score"].notna().all()
+
+
+# --- info -------------------------------------------------------------------------------------
+
+
+def test_info_describes_the_model(hourly_model):
+    model_dir, _ = hourly_model
+    result = run_cli("info", "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    for fragment in ("LSTM, 1 layer(s) of 32 units", "48 / 24 steps", "temperature", "seasonal naive", "seed=42"):
+        assert fragment in result.stdout
+    as_json = json.loads(run_cli("info", "-m", model_dir, "--json").stdout)
+    assert as_json == read_metadata(model_dir)
+
+
+# --- the command line itself ------------------------------------------------------------------
+
+
+def test_every_command_and_option_has_help_text():
+    group = typer.main.get_command(app)
+    assert set(group.commands) == {"train", "predict", "detect-anomalies", "info"}
+    for name, command in group.commands.items():
+        assert command.help, name
+        for param in command.params:
+            assert getattr(param, "help", None), f"{name} {param.name}"
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["predict"], ["detect-anomalies"], ["info"]])
+def test_help_does_not_import_heavy_libraries(command):
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from forecaster import cli
+        sys.argv = ["forecaster", *{command!r}, "--help"]
+        try:
+            cli.main()
+        except SystemExit as exit:
+            assert exit.code in (0, None), exit.code
+        heavy = [m for m in ("tensorflow", "keras", "matplotlib", "sklearn", "pandas") if m in sys.modules]
+        print("HEAVY", heavy, file=sys.stderr)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "HEAVY []" in done.stderr
+    assert "Usage" in done.stdout
+
+
+def test_quiet_prints_nothing_on_success_not_even_tensorflow_logs(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_"))}
+    model_dir = tmp_path / "model"
+    commands = [
+        ["train", str(data), "-m", str(model_dir), "--seed", "2", "--quiet", *map(str, TINY)],
+        ["predict", "-m", str(model_dir), "-o", str(tmp_path / "f.csv"), "--quiet"],
+        ["detect-anomalies", "-m", str(model_dir), "-o", str(tmp_path / "a.csv"), "-q"],
+    ]
+    for command in commands:
+        done = subprocess.run(
+            [sys.executable, "-m", "forecaster", *command], capture_output=True, text=True, env=env, timeout=300
+        )
+        assert done.returncode == 0, done.stderr
+        assert (done.stdout, done.stderr) == ("", ""), command
+    # two series (load and temperature), horizon 6, lookback 24
+    assert len(pd.read_csv(tmp_path / "f.csv")) == 2 * 6
+    assert len(pd.read_csv(tmp_path / "a.csv")) == 2 * (12 * 24 - 24)
