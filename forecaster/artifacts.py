@@ -54,6 +54,24 @@ class Artifact:
             raise ArtifactError(f"{file}: cannot read the stored training data ({exc}); retrain the model") from None
 
 
+def check_replaceable(model_dir: str | os.PathLike) -> Path:
+    """The model directory to write, refused if something that is not a model is there.
+
+    Called before training as well as when saving, so that a wrong ``--model-dir`` fails in
+    a second rather than after the whole training run.
+
+    Raises:
+        ArtifactError: ``model_dir`` exists but is not a model directory nor an empty one.
+    """
+    target = Path(model_dir)
+    if target.exists() and not (target / METADATA_FILE).is_file():
+        if not target.is_dir() or any(target.iterdir()):
+            raise ArtifactError(
+                f"{target} exists and is not a forecaster model directory; choose another --model-dir"
+            )
+    return target
+
+
 def save_artifact(
     model_dir: str | os.PathLike,
     network: Any,
@@ -70,12 +88,7 @@ def save_artifact(
     Raises:
         ArtifactError: ``model_dir`` exists but is not a model directory (it is never replaced).
     """
-    target = Path(model_dir)
-    if target.exists() and not (target / METADATA_FILE).is_file():
-        if not target.is_dir() or any(target.iterdir()):
-            raise ArtifactError(
-                f"{target} exists and is not a forecaster model directory; choose another --model-dir"
-            )
+    target = check_replaceable(model_dir)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))

@@ -155,13 +155,20 @@ class Dataset:
     n_filled: int
 
 
-def load_dataset(path: str | os.PathLike, options: DataOptions = DataOptions(), reporter: Reporter = QUIET) -> Dataset:
+def load_dataset(
+    path: str | os.PathLike,
+    options: DataOptions = DataOptions(),
+    reporter: Reporter = QUIET,
+    trained_model: str | None = None,
+) -> Dataset:
     """Read a CSV file into regular, gap-filled series.
 
     Args:
         path: the CSV file.
         options: column roles and repair settings.
         reporter: receives warnings about ignored columns, trimmed ends and filled gaps.
+        trained_model: the model directory the options come from, when they were not given
+            on this command line; a missing column is then blamed on the file not matching it.
 
     Returns:
         A :class:`Dataset` whose options are resolved.
@@ -171,8 +178,11 @@ def load_dataset(path: str | os.PathLike, options: DataOptions = DataOptions(), 
             the column and the row where it can, and says what to do.
     """
     shown = os.fspath(path)
+    # Notes on what reading did are given once the whole file is accepted: when it is not,
+    # the one-line error is all that is printed.
+    pending = _PendingNotes()
     frame, rows = _read_csv(shown)
-    options = _resolve_columns(frame, options, shown, reporter)
+    options = _resolve_columns(frame, options, shown, pending, trained_model)
     times, tz = _parse_times(frame[options.time_col], rows, shown, options.time_col)
     targets = _number_matrix(frame, options.targets, rows, shown)
     covariates = _number_matrix(frame, options.covariates, rows, shown)
@@ -190,7 +200,7 @@ def load_dataset(path: str | os.PathLike, options: DataOptions = DataOptions(), 
     codes, times, rows = codes[order], times[order], rows[order]
     targets, covariates = targets[order], covariates[order]
     codes, times, rows, targets, covariates = _combine_duplicates(
-        codes, times, rows, targets, covariates, options.on_duplicate, ids, tz, shown, reporter
+        codes, times, rows, targets, covariates, options.on_duplicate, ids, tz, shown, pending
     )
 
     reader = _SeriesBuilder(shown, options, tz)
@@ -201,6 +211,7 @@ def load_dataset(path: str | os.PathLike, options: DataOptions = DataOptions(), 
         series += reader.build(
             ids[codes[start]], times[start:end], rows[start:end], targets[start:end], covariates[start:end]
         )
+    pending.replay(reporter)
     reader.report(reporter)
     return Dataset(path=shown, options=options, series=series, n_filled=reader.n_filled)
 
@@ -309,7 +320,9 @@ def _read_csv(shown: str) -> tuple[pd.DataFrame, np.ndarray]:
     return frame, rows
 
 
-def _resolve_columns(frame: pd.DataFrame, options: DataOptions, shown: str, reporter: Reporter) -> DataOptions:
+def _resolve_columns(
+    frame: pd.DataFrame, options: DataOptions, shown: str, reporter: Reporter, trained_model: str | None
+) -> DataOptions:
     """Check every named column exists, detect the time column and the targets."""
     columns = list(frame.columns)
     listing = ", ".join(columns)
@@ -319,6 +332,11 @@ def _resolve_columns(frame: pd.DataFrame, options: DataOptions, shown: str, repo
     for flag, column in named:
         if column is None:
             continue
+        if column not in frame.columns and trained_model is not None:
+            raise DataError(
+                f"{shown}: does not match the model in {trained_model}: it has no column '{column}' "
+                f"({flag} at training); columns are: {listing}. Export the columns the model was trained on, or retrain"
+            )
         if column not in frame.columns:
             raise DataError(f"{shown}: column '{column}' named by {flag} does not exist; columns are: {listing}")
         if column in seen and seen[column] != flag:
@@ -371,7 +389,7 @@ def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str) -> str
 
 
 def _default_targets(frame: pd.DataFrame, taken: set[str], shown: str, reporter: Reporter) -> tuple[str, ...]:
-    targets = []
+    targets, ignored = [], []
     for name in frame.columns:
         if name in taken:
             continue
@@ -383,9 +401,15 @@ def _default_targets(frame: pd.DataFrame, taken: set[str], shown: str, reporter:
             # Mostly numbers: a numeric column with typos; _number_matrix names the bad cell.
             targets.append(name)
             continue
-        reporter.warn(f"ignoring non-numeric column '{name}'")
+        ignored.append(name)
     if not targets:
-        raise DataError(f"{shown}: no numeric column to forecast; the file needs at least one column of numbers")
+        text = ""
+        if ignored:
+            names = ", ".join(f"'{c}'" for c in ignored)
+            text = f" (column {names} is not numeric)" if len(ignored) == 1 else f" (columns {names} are not numeric)"
+        raise DataError(f"{shown}: no numeric column to forecast{text}; the file needs at least one column of numbers")
+    for name in ignored:
+        reporter.warn(f"ignoring non-numeric column '{name}'")
     return tuple(targets)
 
 
@@ -553,6 +577,23 @@ def _combine_duplicates(
         codes, times, rows, targets, covariates = codes[keep], times[keep], rows[keep], targets[keep], covariates[keep]
     reporter.info(f"combined {int(same.sum())} duplicate rows into others (--on-duplicate {how})")
     return codes, times, rows, targets, covariates
+
+
+class _PendingNotes:
+    """Stands in for the reporter while a file is read; :meth:`replay` passes the notes on."""
+
+    def __init__(self) -> None:
+        self.notes: list[tuple[str, str]] = []
+
+    def info(self, message: str) -> None:
+        self.notes.append(("info", message))
+
+    def warn(self, message: str) -> None:
+        self.notes.append(("warn", message))
+
+    def replay(self, reporter: Reporter) -> None:
+        for kind, message in self.notes:
+            getattr(reporter, kind)(message)
 
 
 # --- one group of rows: the whole wide file, or one id of a long file ---------------------

@@ -133,7 +133,7 @@ def series_inputs(
             for meta in metadata["series"]
         ]
 
-    dataset = load_dataset(data_path, DataOptions.from_dict(metadata["data_options"]), reporter)
+    dataset = load_dataset(data_path, DataOptions.from_dict(metadata["data_options"]), reporter, str(artifact.path))
     unknown = [s.name for s in dataset.series if s.name not in by_name]
     if unknown:
         raise DataError(

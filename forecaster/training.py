@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, forecasting
-from .artifacts import save_artifact
+from .artifacts import check_replaceable, save_artifact
 from .baselines import seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
@@ -137,6 +137,7 @@ def train(
         ConfigError: the options cannot work together.
     """
     started = time.monotonic()
+    check_replaceable(model_dir)
     dataset = load_dataset(data_path, data_options, reporter)
     options = resolve_shape(dataset, options)
     if options.seed is None:
