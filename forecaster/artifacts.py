@@ -26,6 +26,7 @@ import numpy as np
 
 from . import __version__
 from .errors import ArtifactError
+from .outputs import readable_like_new_files
 
 SCHEMA_VERSION = 1
 MODEL_FILE = "model.keras"
@@ -93,6 +94,7 @@ def save_artifact(
     parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
     try:
+        readable_like_new_files(staging, directory=True)
         network.save(staging / MODEL_FILE)
         arrays = {}
         for i, series in enumerate(history):

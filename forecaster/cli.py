@@ -48,6 +48,7 @@ OptionalData = Annotated[
     typer.Argument(
         help="CSV to read, with the column options used at training. Omitted: the data the model was trained on.",
         show_default=False,
+        metavar="DATA",
     ),
 ]
 
@@ -74,13 +75,14 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     section = table.get(command, {}) if isinstance(table.get(command), dict) else {}
     flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
     flat.update(section)
-    known = {p.name for p in ctx.command.params if p.name and p.name != "config"}
+    known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
     defaults = {}
     for key, item in flat.items():
         name = key.replace("-", "_")
         if name not in known:
             raise typer.BadParameter(f"{value}: unknown option '{key}' for '{command}'", param=param)
-        defaults[name] = item
+        # `target = "load"` reads as naturally as `target = ["load"]` for a repeatable option
+        defaults[name] = [item] if isinstance(item, str) and getattr(known[name], "multiple", False) else item
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
 
@@ -130,7 +132,7 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV file with one or many time series.", show_default=False)],
+    data: Annotated[Path, typer.Argument(help="CSV file with one or many time series.", show_default=False, metavar="DATA")],
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     time_col: Annotated[Optional[str], typer.Option(help="Time column (default: the one column of timestamps).")] = None,
     id_col: Annotated[Optional[str], typer.Option(help="Series key column of a long file (one series per value).")] = None,

@@ -692,7 +692,7 @@ class _SeriesBuilder:
             reporter.warn(f"... and {len(self.trimmed) - _MAX_TRIM_WARNINGS} more series trimmed the same way")
         if self.n_filled:
             reporter.warn(
-                f"filled {self.n_filled} missing values in {self.n_gaps} gaps of at most "
+                f"filled {self.n_filled} missing values in {self.n_gaps} gap{'s' if self.n_gaps != 1 else ''} of at most "
                 f"{self.options.max_gap} steps (--max-gap)"
             )
 

@@ -29,6 +29,7 @@ def atomic_output(path: str | os.PathLike) -> Iterator[TextIO]:
         "w", encoding="utf-8", newline="", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
     )
     try:
+        readable_like_new_files(handle.name)
         with handle:
             yield handle
             handle.flush()
@@ -38,6 +39,17 @@ def atomic_output(path: str | os.PathLike) -> Iterator[TextIO]:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
         raise
+
+
+def readable_like_new_files(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give a temporary file or directory the permissions a plain ``open`` or ``mkdir`` would.
+
+    ``tempfile`` creates them private to the owner (0600 / 0700); once renamed into place they
+    should be as readable as any other output, following the umask.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
 
 
 def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | None = None) -> None:

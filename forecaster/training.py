@@ -159,7 +159,7 @@ def train(
     val_inputs = np.concatenate([x for x, _ in val_parts])
     val_targets = np.concatenate([y for _, y in val_parts])
     reporter.info(
-        f"Training a {'bidirectional ' if options.bidirectional else ''}{options.cell.upper()} "
+        f"Training {'a bidirectional' if options.bidirectional else 'an' if options.cell == 'lstm' else 'a'} {options.cell.upper()} "
         f"({options.layers} x {options.units} units) on {len(prepared)} series: "
         f"{len(train_inputs)} training and {len(val_inputs)} validation windows, lookback {lookback}, horizon {horizon}"
     )

@@ -38,6 +38,12 @@ def small_hourly_csv(path, days=12, seed=0):
     return path
 
 
+def current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 TINY = ("--units", 4, "--epochs", 2, "--lookback", 24, "--horizon", 6)
 
 
@@ -74,6 +80,7 @@ def test_demo_model_beats_seasonal_naive_and_reports_both(hourly_model):
 def test_model_directory_holds_model_metadata_and_history(hourly_model):
     model_dir, _ = hourly_model
     assert {p.name for p in model_dir.iterdir()} == {"model.keras", "metadata.json", "history.npz"}
+    assert model_dir.stat().st_mode & 0o777 == 0o777 & ~current_umask()
     meta = read_metadata(model_dir)
     assert meta["schema_version"] == 1
     assert meta["forecaster_version"]
@@ -123,7 +130,8 @@ def test_config_file_supplies_defaults_and_flags_win(tmp_path):
             lookback = 12
             horizon = 3
             seed = 11
-            target = ["load"]
+            target = "load"
+            covariate = ["temperature"]
             """
         )
     )
@@ -136,6 +144,7 @@ def test_config_file_supplies_defaults_and_flags_win(tmp_path):
     assert (meta["network"]["lookback"], meta["network"]["horizon"]) == (12, 3)
     assert meta["training"]["epochs_run"] == 1
     assert meta["data_options"]["targets"] == ["load"]
+    assert meta["data_options"]["covariates"] == ["temperature"]
 
 
 def test_wide_file_trains_every_numeric_column_by_default(tmp_path):
@@ -162,6 +171,8 @@ def test_predict_writes_the_next_horizon_with_intervals(hourly_model, tmp_path):
     # the forecast is on the scale of the data (hourly load between roughly 400 and 1000)
     assert forecast["forecast"].between(300, 1200).all()
     assert [p.name for p in tmp_path.iterdir()] == ["forecast.csv"]  # no temporary file left behind
+    # as readable as any file the user creates (the temporary file it was renamed from was private)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
 def test_predict_to_stdout_matches_the_file(hourly_model, tmp_path):
