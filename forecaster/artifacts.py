@@ -3,7 +3,8 @@
 Layout::
 
     forecaster-model/
-        model.keras      the network (Keras 3 native format, loaded with safe_mode=True)
+        model.keras      the network (Keras 3 native format, loaded with safe_mode=True), or
+        linear.npz       the linear model's coefficients (the naive models have no file)
         metadata.json    schema version, options, columns, frequencies, scalers, calibration
         history.npz      each series' values as trained on, for detect-anomalies without data
 
@@ -30,6 +31,7 @@ from .outputs import readable_like_new_files
 
 SCHEMA_VERSION = 1
 MODEL_FILE = "model.keras"
+LINEAR_FILE = "linear.npz"
 METADATA_FILE = "metadata.json"
 HISTORY_FILE = "history.npz"
 
@@ -78,11 +80,13 @@ def save_artifact(
     network: Any,
     metadata: dict[str, Any],
     history: list[dict[str, np.ndarray]],
+    model_file: str | None = MODEL_FILE,
 ) -> Path:
     """Write a model directory atomically, replacing any previous model there.
 
     Args:
-        network: a built Keras model.
+        network: a built Keras model or a baseline predictor (anything with ``save(path)``).
+        model_file: the file ``network`` is saved to; None when it has no parameters.
         metadata: JSON-safe description; ``schema_version`` and ``forecaster_version`` are added.
         history: per series ``{"values": (n_steps, n_features), "missing": (n_steps,)}``.
 
@@ -95,7 +99,8 @@ def save_artifact(
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
     try:
         readable_like_new_files(staging, directory=True)
-        network.save(staging / MODEL_FILE)
+        if model_file is not None:
+            network.save(staging / model_file)
         arrays = {}
         for i, series in enumerate(history):
             arrays[f"values_{i}"] = np.asarray(series["values"], dtype=np.float64)
@@ -165,14 +170,34 @@ def load_artifact(model_dir: str | os.PathLike, with_network: bool = True) -> Ar
     metadata = read_metadata(path)
     artifact = Artifact(path=path, metadata=metadata)
     if with_network:
-        model_file = path / MODEL_FILE
-        if not model_file.is_file():
-            raise ArtifactError(f"{path}: {MODEL_FILE} is missing; retrain the model")
-        from .backend import load_keras
-
-        keras = load_keras()
-        try:
-            artifact.network = keras.saving.load_model(model_file, compile=False, safe_mode=True)
-        except Exception as exc:  # Keras raises many kinds for a damaged file
-            raise ArtifactError(f"{model_file}: cannot load the network ({type(exc).__name__}); retrain the model") from None
+        artifact.network = _load_predictor(path, metadata)
     return artifact
+
+
+def _load_predictor(path: Path, metadata: dict[str, Any]) -> Any:
+    """The fitted model: the Keras network (safe mode) or a baseline predictor."""
+    from .baselines import LinearAutoregression, SeasonalNaive
+
+    spec = metadata["network"]
+    kind = spec.get("model", "network")
+    name = metadata.get("model_file")
+    if kind in ("naive", "seasonal-naive"):
+        season = max(s["season"] for s in metadata["series"]) if kind == "seasonal-naive" else 1
+        return SeasonalNaive(spec["lookback"], spec["horizon"], season)
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ArtifactError(f"{path}: metadata names no valid model file; retrain the model")
+    model_file = path / name
+    if not model_file.is_file():
+        raise ArtifactError(f"{path}: {name} is missing; retrain the model")
+    if kind == "linear":
+        try:
+            return LinearAutoregression.load(model_file, spec["lookback"], spec["horizon"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise ArtifactError(f"{model_file}: cannot load the linear model ({exc}); retrain the model") from None
+    from .backend import load_keras
+
+    keras = load_keras()
+    try:
+        return keras.saving.load_model(model_file, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many kinds for a damaged file
+        raise ArtifactError(f"{model_file}: cannot load the network ({type(exc).__name__}); retrain the model") from None

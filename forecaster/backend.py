@@ -6,6 +6,7 @@ imported; cron users want silence, so every Keras import in the package goes thr
 
 from __future__ import annotations
 
+import logging
 import os
 
 
@@ -16,6 +17,9 @@ def load_keras():
     # --seed runs identical and the terminal quiet.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # Python-side warnings (e.g. about retracing when a backtest builds one model per fold)
+    # are for TensorFlow developers, not for our users
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     import keras
 
     return keras

@@ -93,6 +93,8 @@ def _run(action: Callable[[], T], debug: bool, quiet: bool) -> T:
         warnings.simplefilter("ignore")
     try:
         return action()
+    except typer.BadParameter:
+        raise  # a usage error: Typer prints it with the usage line and exits 2
     except ForecasterError as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -130,96 +132,141 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 # --- commands ---------------------------------------------------------------------------------
 
 
+# Data and training options, shared by train and evaluate.
+DataArg = Annotated[Path, typer.Argument(help="CSV file with one or many time series.", show_default=False, metavar="DATA")]
+TimeCol = Annotated[Optional[str], typer.Option(help="Time column (default: the one column of timestamps).")]
+IdCol = Annotated[Optional[str], typer.Option(help="Series key column of a long file (one series per value).")]
+Targets = Annotated[
+    Optional[list[str]], typer.Option("--target", help="Column to forecast; repeatable. Default: every numeric column (wide).")
+]
+Covariates = Annotated[
+    Optional[list[str]], typer.Option("--covariate", help="Extra numeric input column, not forecast; repeatable.")
+]
+MaxGap = Annotated[int, typer.Option(min=0, help="Longest run of missing steps filled by interpolation.")]
+OnDuplicate = Annotated[str, typer.Option(help="Duplicate timestamps: error, or combine by mean, last or first.")]
+ModelType = Annotated[
+    str,
+    typer.Option(
+        "--model",
+        help="What forecasts: network (the recurrent network below), linear (ridge regression on the "
+        "lookback window), naive (last value) or seasonal-naive (last season).",
+    ),
+]
+Cell = Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (SimpleRNN).")]
+Layers = Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")]
+Units = Annotated[int, typer.Option(min=1, help="Units per recurrent layer.")]
+Bidirectional = Annotated[bool, typer.Option(help="Wrap each recurrent layer in a bidirectional layer.")]
+Dropout = Annotated[float, typer.Option(min=0.0, max=0.95, help="Input dropout of each recurrent layer.")]
+Lookback = Annotated[
+    Optional[int], typer.Option(min=1, help="Steps of history per window.", show_default="two seasonal periods")
+]
+Horizon = Annotated[
+    Optional[int], typer.Option(min=1, help="Steps to forecast.", show_default="one seasonal period, 6 to 48")
+]
+ValFraction = Annotated[
+    float, typer.Option(min=0.01, max=0.9, help="Share of each series' end kept for validation.")
+]
+Epochs = Annotated[int, typer.Option(min=1, help="Most epochs; early stopping usually ends sooner.")]
+Patience = Annotated[int, typer.Option(min=1, help="Epochs without validation improvement before stopping.")]
+BatchSize = Annotated[int, typer.Option(min=1, help="Windows per training batch.")]
+LearningRate = Annotated[float, typer.Option(min=1e-7, help="Adam learning rate.")]
+Seed = Annotated[Optional[int], typer.Option(help="Seed for reproducible training and outputs.")]
+Config = Annotated[
+    Optional[Path],
+    typer.Option(
+        help="TOML file of option defaults (keys as option names); flags win.", is_eager=True, callback=_load_config
+    ),
+]
+
+
+def _training_options(
+    *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
+    dropout, lookback, horizon, val_fraction, epochs, patience, batch_size, learning_rate, seed,
+):  # fmt: skip
+    """The library's option objects from the command line's values; usage errors exit 2."""
+    from .data import DataOptions
+    from .training import MODEL_TYPES, TrainOptions
+
+    _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
+    _choice(model, MODEL_TYPES, "--model")
+    _choice(cell, CELLS, "--cell")
+    data_options = DataOptions(
+        time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
+        max_gap=max_gap, on_duplicate=on_duplicate,
+    )  # fmt: skip
+    options = TrainOptions(
+        lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
+        bidirectional=bidirectional, dropout=dropout, epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
+    )  # fmt: skip
+    return data_options, options
+
+
+# --- commands ---------------------------------------------------------------------------------
+
+
 @app.command()
 def train(
-    data: Annotated[Path, typer.Argument(help="CSV file with one or many time series.", show_default=False, metavar="DATA")],
+    data: DataArg,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
-    time_col: Annotated[Optional[str], typer.Option(help="Time column (default: the one column of timestamps).")] = None,
-    id_col: Annotated[Optional[str], typer.Option(help="Series key column of a long file (one series per value).")] = None,
-    target: Annotated[
-        Optional[list[str]], typer.Option(help="Column to forecast; repeatable. Default: every numeric column (wide).")
-    ] = None,
-    covariate: Annotated[
-        Optional[list[str]], typer.Option(help="Extra numeric input column, not forecast; repeatable.")
-    ] = None,
-    max_gap: Annotated[int, typer.Option(min=0, help="Longest run of missing steps filled by interpolation.")] = 3,
-    on_duplicate: Annotated[
-        str, typer.Option(help="Duplicate timestamps: error, or combine by mean, last or first.")
-    ] = "error",
-    cell: Annotated[str, typer.Option(help="Recurrent cell: lstm, gru or rnn (SimpleRNN).")] = "lstm",
-    layers: Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")] = 1,
-    units: Annotated[int, typer.Option(min=1, help="Units per recurrent layer.")] = 32,
-    bidirectional: Annotated[bool, typer.Option(help="Wrap each recurrent layer in a bidirectional layer.")] = False,
-    dropout: Annotated[float, typer.Option(min=0.0, max=0.95, help="Input dropout of each recurrent layer.")] = 0.0,
-    lookback: Annotated[
-        Optional[int], typer.Option(min=1, help="Steps of history per window.", show_default="two seasonal periods")
-    ] = None,
-    horizon: Annotated[
-        Optional[int], typer.Option(min=1, help="Steps to forecast.", show_default="one seasonal period, 6 to 48")
-    ] = None,
-    val_fraction: Annotated[
-        float, typer.Option(min=0.01, max=0.9, help="Share of each series' end kept for validation.")
-    ] = 0.2,
-    epochs: Annotated[int, typer.Option(min=1, help="Most epochs; early stopping usually ends sooner.")] = 100,
-    patience: Annotated[int, typer.Option(min=1, help="Epochs without validation improvement before stopping.")] = 10,
-    batch_size: Annotated[int, typer.Option(min=1, help="Windows per training batch.")] = 64,
-    learning_rate: Annotated[float, typer.Option(min=1e-7, help="Adam learning rate.")] = 1e-3,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible training and outputs.")] = None,
-    config: Annotated[
-        Optional[Path],
-        typer.Option(
-            help="TOML file of option defaults (keys as option names); flags win.",
-            is_eager=True,
-            callback=_load_config,
-        ),
-    ] = None,
+    time_col: TimeCol = None,
+    id_col: IdCol = None,
+    target: Targets = None,
+    covariate: Covariates = None,
+    max_gap: MaxGap = 3,
+    on_duplicate: OnDuplicate = "error",
+    model: ModelType = "network",
+    cell: Cell = "lstm",
+    layers: Layers = 1,
+    units: Units = 32,
+    bidirectional: Bidirectional = False,
+    dropout: Dropout = 0.0,
+    lookback: Lookback = None,
+    horizon: Horizon = None,
+    val_fraction: ValFraction = 0.2,
+    epochs: Epochs = 100,
+    patience: Patience = 10,
+    batch_size: BatchSize = 64,
+    learning_rate: LearningRate = 1e-3,
+    seed: Seed = None,
+    config: Config = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Train a model on DATA and write it to the model directory."""
-    from .data import DataOptions
-    from .training import TrainOptions, train as train_model
+    settings = {k: v for k, v in locals().items() if k not in ("data", "model_dir", "config", "quiet", "debug")}
+    from .training import train as train_model
 
-    _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
-    _choice(cell, CELLS, "--cell")
     reporter = _reporter(quiet)
-
-    def action():
-        data_options = DataOptions(
-            time_col=time_col,
-            id_col=id_col,
-            targets=tuple(target or ()),
-            covariates=tuple(covariate or ()),
-            max_gap=max_gap,
-            on_duplicate=on_duplicate,
-        )
-        options = TrainOptions(
-            lookback=lookback, horizon=horizon, cell=cell, layers=layers, units=units,
-            bidirectional=bidirectional, dropout=dropout, epochs=epochs, batch_size=batch_size,
-            learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
-        )  # fmt: skip
-        return train_model(data, data_options, options, model_dir, reporter)
-
-    result = _run(action, debug, quiet)
+    result = _run(lambda: train_model(data, *_training_options(**settings), model_dir, reporter), debug, quiet)
     _report_training(result, reporter)
 
 
+def _method_label(method: str, options) -> str:
+    """How a row of a comparison table is labelled: the trained model by its kind."""
+    if method == "model":
+        kind = options.cell.upper() if options.model == "network" else options.model
+        return f"{kind} model"
+    return method.replace("_", " ")
+
+
 def _report_training(result, reporter) -> None:
-    names = {"model": f"{result.options.cell.upper()} model", "seasonal_naive": "seasonal naive"}
     reporter.table(
         "Validation error (data units)",
         ["", "MAE", "RMSE"],
-        [[names[k], v["mae"], v["rmse"]] for k, v in result.metrics.items()],
+        [[_method_label(k, result.options), v["mae"], v["rmse"]] for k, v in result.metrics.items()],
     )
     if 1 < len(result.series_metrics) <= 20:
+        methods = list(result.metrics)
         reporter.table(
             "Validation MAE per series",
-            ["series", "model", "seasonal naive"],
-            [[name, m["model"]["mae"], m["seasonal_naive"]["mae"]] for name, m in result.series_metrics.items()],
+            ["series", *(_method_label(k, result.options) for k in methods)],
+            [[name, *(m[k]["mae"] for k in methods)] for name, m in result.series_metrics.items()],
         )
+    stopped = (f"Stopped after {result.epochs_run} epochs (best {result.best_epoch}) in "
+               if result.options.model == "network" else "Fitted in ")
     reporter.info(
-        f"Stopped after {result.epochs_run} epochs (best {result.best_epoch}) in {result.seconds:.1f} s; "
-        f"seed {result.options.seed}. Model written to {result.model_dir}"
+        f"{stopped}{result.seconds:.1f} s; seed {result.options.seed}. Model written to {result.model_dir}"
     )
 
 
@@ -307,17 +354,24 @@ def info(
     _describe(metadata, Reporter(file=sys.stdout))
 
 
+def _model_name(spec: dict[str, Any]) -> str:
+    kind = spec.get("model", "network")
+    if kind != "network":
+        return {"linear": "linear autoregression (ridge)", "naive": "naive (last value)"}.get(kind, kind)
+    return (
+        f"{'bidirectional ' if spec['bidirectional'] else ''}{spec['cell'].upper()}, "
+        f"{spec['layers']} layer(s) of {spec['units']} units, dropout {spec['dropout']}"
+    )
+
+
 def _describe(metadata: dict[str, Any], reporter) -> None:
     network, options, data = metadata["network"], metadata["train_options"], metadata["data_options"]
     training = metadata["training"]
-    architecture = (
-        f"{'bidirectional ' if network['bidirectional'] else ''}{network['cell'].upper()}, "
-        f"{network['layers']} layer(s) of {network['units']} units, dropout {network['dropout']}"
-    )
     rows = [
-        ["network", architecture],
+        ["model", _model_name(network)],
         ["lookback / horizon", f"{network['lookback']} / {network['horizon']} steps"],
-        ["trained", f"{metadata['created']} with forecaster {metadata['forecaster_version']}, Keras {metadata['keras_version']}"],
+        ["trained", f"{metadata['created']} with forecaster {metadata['forecaster_version']}"
+         + (f", Keras {metadata['keras_version']}" if "keras_version" in metadata else "")],
         ["data", f"{metadata['data_file']} ({metadata['format']} format)"],
         ["time column", str(data["time_col"])],
         ["targets", ", ".join(data["targets"])],

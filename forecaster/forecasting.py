@@ -62,7 +62,8 @@ def interval_calibration(normalized_residuals: np.ndarray) -> dict[str, Any]:
     Returns:
         JSON-safe ``{"n": n_windows, "abs_quantiles": (horizon, len(INTERVAL_LEVELS))}``.
     """
-    quantiles = np.quantile(np.abs(normalized_residuals), INTERVAL_LEVELS, axis=0).T
+    # NaN where a baseline had no value to repeat (a season back before the series began)
+    quantiles = np.nanquantile(np.abs(normalized_residuals), INTERVAL_LEVELS, axis=0).T
     return {"n": int(len(normalized_residuals)), "abs_quantiles": quantiles.round(6).tolist()}
 
 

@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, forecasting
-from .artifacts import check_replaceable, save_artifact
-from .baselines import seasonal_naive
+from .artifacts import LINEAR_FILE, MODEL_FILE, check_replaceable, save_artifact
+from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary
@@ -25,6 +25,10 @@ from .windows import max_lookback, min_length, split_point, train_validation_win
 
 MIN_AUTO_LOOKBACK = 4
 MAX_AUTO_LOOKBACK = 336
+#: What can be trained: the recurrent network, or one of the baselines it is compared with.
+MODEL_TYPES = ("network", "linear", "naive", "seasonal-naive")
+#: How the baselines are named in metrics, next to ``"model"``.
+BASELINES = ("naive", "seasonal_naive", "linear")
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class TrainOptions:
 
     lookback: int | None = None
     horizon: int | None = None
+    model: str = "network"
     cell: str = "lstm"
     layers: int = 1
     units: int = 32
@@ -46,6 +51,8 @@ class TrainOptions:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        if self.model not in MODEL_TYPES:
+            raise ConfigError(f"--model must be one of {', '.join(MODEL_TYPES)}, not '{self.model}'")
         for name in ("epochs", "batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
@@ -112,6 +119,10 @@ def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
         room = max_lookback(len(shortest.values), horizon, options.val_fraction)
         lookback = max(min(preferred, (room + 1) // 2), min(MIN_AUTO_LOOKBACK, room))
         lookback = max(lookback, 1)
+        if options.model == "seasonal-naive":
+            lookback = max(lookback, season)
+    if options.model == "seasonal-naive" and lookback < season:
+        raise ConfigError(f"--model seasonal-naive needs --lookback of at least one season ({season} steps), got {lookback}")
     needed = min_length(lookback, horizon, options.val_fraction)
     for series in dataset.series:
         if len(series.values) < needed:
@@ -121,6 +132,113 @@ def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
                 "fraction; give it more history or pass a smaller --lookback / --horizon"
             )
     return replace(options, lookback=lookback, horizon=horizon)
+
+
+@dataclass
+class FittedModel:
+    """A model fitted on a dataset, before it is evaluated and written.
+
+    Attributes:
+        predictor: the Keras network or a baseline predictor; takes relative windows
+            `(n_windows, lookback, n_features)` and returns `(n_windows, horizon)`.
+        options: the options with lookback, horizon and seed resolved.
+        spec: JSON-safe description of the model (type, shape, network layers).
+        prepared: each series' scaler, scaled features and split point.
+        train_windows: relative training inputs and targets of all series together.
+        val_parts: each series' validation inputs `(n, lookback, n_features)` and targets
+            `(n, horizon)`, scaled but not relative.
+    """
+
+    predictor: Any
+    options: TrainOptions
+    spec: dict[str, Any]
+    prepared: list[_PreparedSeries]
+    train_windows: tuple[np.ndarray, np.ndarray]
+    val_parts: list[tuple[np.ndarray, np.ndarray]]
+    epochs_run: int
+    best_epoch: int
+
+
+def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> FittedModel:
+    """Fit the chosen model on the training part of every series of ``dataset``.
+
+    Raises:
+        DataError: a series is too short for the lookback and horizon.
+        ConfigError: the options cannot work together.
+    """
+    options = resolve_shape(dataset, options)
+    if options.seed is None:
+        options = replace(options, seed=random.SystemRandom().randrange(2**31))
+    lookback, horizon = options.lookback, options.horizon
+    assert lookback is not None and horizon is not None
+
+    prepared = [_prepare(series, horizon, options.val_fraction) for series in dataset.series]
+    train_parts, val_parts = zip(
+        *(train_validation_windows(p.features, p.features[:, 0], lookback, horizon, options.val_fraction) for p in prepared)
+    )
+    train_inputs = np.concatenate([x for x, _ in train_parts])
+    train_targets = np.concatenate([y for _, y in train_parts])
+    val_inputs = np.concatenate([x for x, _ in val_parts])
+    val_targets = np.concatenate([y for _, y in val_parts])
+    train_windows = forecasting.relative_inputs(train_inputs, train_targets)
+    val_windows = forecasting.relative_inputs(val_inputs, val_targets)
+    n_features = prepared[0].features.shape[1]
+    spec = {"model": options.model, "lookback": lookback, "horizon": horizon, "n_features": n_features}
+
+    if options.model == "network":
+        network_spec = NetworkSpec(
+            lookback=lookback, horizon=horizon, n_features=n_features, cell=options.cell, layers=options.layers,
+            units=options.units, bidirectional=options.bidirectional, dropout=options.dropout,
+        )  # fmt: skip
+        spec.update(network_spec.to_dict())
+        reporter.info(
+            f"Training {'a bidirectional' if options.bidirectional else 'an' if options.cell == 'lstm' else 'a'} "
+            f"{options.cell.upper()} ({options.layers} x {options.units} units) on {len(prepared)} series: "
+            f"{len(train_inputs)} training and {len(val_inputs)} validation windows, "
+            f"lookback {lookback}, horizon {horizon}"
+        )
+        predictor, epochs_run, best_epoch = _fit_network(network_spec, options, train_windows, val_windows, reporter)
+    else:
+        reporter.info(
+            f"Fitting the {options.model} model on {len(prepared)} series: {len(train_inputs)} training and "
+            f"{len(val_inputs)} validation windows, lookback {lookback}, horizon {horizon}"
+        )
+        predictor, epochs_run, best_epoch = _baseline_model(options.model, dataset, lookback, horizon,
+                                                            train_windows, val_windows), 0, 0
+    return FittedModel(predictor, options, spec, prepared, train_windows, list(val_parts), epochs_run, best_epoch)
+
+
+def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows, val_windows, reporter: Reporter):
+    from .backend import load_keras, seed_everything
+
+    keras = load_keras()
+    seed_everything(options.seed)
+    network = build_network(spec, seed=options.seed)
+    network.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate), loss=keras.losses.Huber())
+    with reporter.progress("Training", total=options.epochs) as progress:
+        callbacks = [
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience, restore_best_weights=True),
+            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, options.patience // 3)),
+            _progress_callback(keras, progress, options.epochs),
+        ]
+        history = network.fit(
+            *train_windows,
+            validation_data=val_windows,
+            epochs=options.epochs,
+            batch_size=options.batch_size,
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=0,
+        )
+    val_losses = history.history["val_loss"]
+    return network, len(val_losses), int(np.argmin(val_losses)) + 1
+
+
+def _baseline_model(model: str, dataset: Dataset, lookback: int, horizon: int, train_windows, val_windows):
+    if model == "linear":
+        return LinearAutoregression.fit(train_windows, val_windows)
+    season = max(seasonal_period(s.freq) for s in dataset.series) if model == "seasonal-naive" else 1
+    return SeasonalNaive(lookback, horizon, season)
 
 
 def train(
@@ -135,90 +253,38 @@ def train(
     Raises:
         DataError: the file cannot be used (see :func:`forecaster.data.load_dataset`).
         ConfigError: the options cannot work together.
+        ArtifactError: ``model_dir`` holds something that is not a model.
     """
     started = time.monotonic()
     check_replaceable(model_dir)
     dataset = load_dataset(data_path, data_options, reporter)
-    options = resolve_shape(dataset, options)
-    if options.seed is None:
-        options = replace(options, seed=random.SystemRandom().randrange(2**31))
-    lookback, horizon = options.lookback, options.horizon
-    assert lookback is not None and horizon is not None
-
-    from .backend import load_keras, seed_everything
-
-    keras = load_keras()
-    seed_everything(options.seed)
-
-    prepared = [_prepare(series, horizon, options.val_fraction) for series in dataset.series]
-    train_parts, val_parts = zip(
-        *(train_validation_windows(p.features, p.features[:, 0], lookback, horizon, options.val_fraction) for p in prepared)
-    )
-    train_inputs = np.concatenate([x for x, _ in train_parts])
-    train_targets = np.concatenate([y for _, y in train_parts])
-    val_inputs = np.concatenate([x for x, _ in val_parts])
-    val_targets = np.concatenate([y for _, y in val_parts])
-    reporter.info(
-        f"Training {'a bidirectional' if options.bidirectional else 'an' if options.cell == 'lstm' else 'a'} {options.cell.upper()} "
-        f"({options.layers} x {options.units} units) on {len(prepared)} series: "
-        f"{len(train_inputs)} training and {len(val_inputs)} validation windows, lookback {lookback}, horizon {horizon}"
-    )
-
-    spec = NetworkSpec(
-        lookback=lookback,
-        horizon=horizon,
-        n_features=prepared[0].features.shape[1],
-        cell=options.cell,
-        layers=options.layers,
-        units=options.units,
-        bidirectional=options.bidirectional,
-        dropout=options.dropout,
-    )
-    network = build_network(spec, seed=options.seed)
-    network.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate), loss=keras.losses.Huber())
-    x_train, y_train = forecasting.relative_inputs(train_inputs, train_targets)
-    x_val, y_val = forecasting.relative_inputs(val_inputs, val_targets)
-
-    with reporter.progress("Training", total=options.epochs) as progress:
-        callbacks = [
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience, restore_best_weights=True),
-            keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, options.patience // 3)),
-            _progress_callback(keras, progress, options.epochs),
-        ]
-        history = network.fit(
-            x_train,
-            y_train,
-            validation_data=(x_val, y_val),
-            epochs=options.epochs,
-            batch_size=options.batch_size,
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=0,
-        )
-    val_losses = history.history["val_loss"]
-    best_epoch = int(np.argmin(val_losses)) + 1
-
-    evaluation = _evaluate(network, dataset, prepared, val_parts, lookback, horizon)
-    calibration = anomaly.calibrate(network, prepared_features=[p.features for p in prepared],
-                                    splits=[p.split for p in prepared], lookback=lookback)
-    metadata = _metadata(dataset, options, spec, prepared, evaluation, calibration, len(val_losses), best_epoch,
-                         len(train_inputs), len(val_inputs), time.monotonic() - started)
+    fitted = fit(dataset, options, reporter)
+    evaluation = evaluate_validation(fitted, dataset)
+    calibration = anomaly.calibrate(fitted.predictor, prepared_features=[p.features for p in fitted.prepared],
+                                    splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback)
+    seconds = time.monotonic() - started
+    metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)
     history_arrays = [
         {"values": feature_matrix(s.values, s.covariates), "missing": s.missing} for s in dataset.series
     ]
-    path = save_artifact(model_dir, network, metadata, history_arrays)
+    path = save_artifact(model_dir, fitted.predictor, metadata, history_arrays, model_file(fitted.options.model))
     return TrainResult(
         model_dir=path,
-        options=options,
-        n_series=len(prepared),
-        n_train_windows=len(train_inputs),
-        n_val_windows=len(val_inputs),
-        epochs_run=len(val_losses),
-        best_epoch=best_epoch,
+        options=fitted.options,
+        n_series=len(fitted.prepared),
+        n_train_windows=len(fitted.train_windows[0]),
+        n_val_windows=sum(len(x) for x, _ in fitted.val_parts),
+        epochs_run=fitted.epochs_run,
+        best_epoch=fitted.best_epoch,
         seconds=time.monotonic() - started,
         metrics=evaluation["overall"],
         series_metrics=evaluation["per_series"],
     )
+
+
+def model_file(model: str) -> str | None:
+    """The file in the model directory that holds the fitted parameters, if any."""
+    return {"network": MODEL_FILE, "linear": LINEAR_FILE}.get(model)
 
 
 def _prepare(series, horizon: int, val_fraction: float) -> _PreparedSeries:
@@ -240,46 +306,89 @@ def _progress_callback(keras, progress, epochs: int):
     return EpochReport()
 
 
-def _evaluate(network, dataset: Dataset, prepared, val_parts, lookback: int, horizon: int) -> dict[str, Any]:
-    """Validation errors in the data's units, for the network and seasonal naive, plus the
-    scaled residuals that calibrate the prediction intervals."""
-    model_all, naive_all, actual_all, residuals = [], [], [], []
+def method_forecasts(fitted: FittedModel, series, prep: _PreparedSeries, inputs: np.ndarray,
+                     starts: np.ndarray, linear: Any, season: int | None = None) -> dict[str, np.ndarray]:
+    """Forecasts in the data's units of the model and each baseline from the same origins.
+
+    Args:
+        inputs: `(n_windows, lookback, n_features)` scaled windows ending just before ``starts``.
+        starts: `(n_windows,)` index in ``series`` of each window's first forecast step.
+        linear: the fitted linear baseline.
+        season: seasonal period of the seasonal-naive baseline; None takes it from the frequency.
+
+    Returns:
+        ``{"model" | "naive" | "seasonal_naive" | "linear": (n_windows, horizon)}``.
+    """
+    horizon = fitted.options.horizon
+    forecasts = {
+        "model": prep.scaler.target_to_original(forecasting.predict_scaled(fitted.predictor, inputs)),
+        "naive": seasonal_naive(series.values, starts, horizon, 1),
+        "seasonal_naive": seasonal_naive(series.values, starts, horizon, season or seasonal_period(series.freq)),
+        "linear": prep.scaler.target_to_original(forecasting.predict_scaled(linear, inputs)),
+    }
+    return forecasts
+
+
+def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | None = None) -> dict[str, Any]:
+    """Validation errors in the data's units for the model and the baselines, and what
+    calibrates each one's prediction intervals.
+
+    Args:
+        season: seasonal period for the seasonal-naive baseline; None takes it from the frequency.
+
+    Returns:
+        ``overall`` and ``per_series`` error summaries by method; the fitted ``linear``
+        baseline; ``residual_scales`` (per series) and ``intervals`` of the model; and
+        ``calibration`` by method: ``{"residual_scales": [...], "intervals": {...}}``.
+    """
+    horizon = fitted.options.horizon
+    linear = (fitted.predictor if fitted.options.model == "linear"
+              else LinearAutoregression.fit(fitted.train_windows, _relative_validation(fitted)))
+    methods = ("model", *BASELINES)
+    collected: dict[str, list[np.ndarray]] = {name: [] for name in ("actual", *methods)}
+    residuals: dict[str, list[np.ndarray]] = {name: [] for name in methods}
+    scales: dict[str, list[float]] = {name: [] for name in methods}
     per_series: dict[str, dict[str, dict[str, float]]] = {}
-    residual_scales = []
-    for series, prep, (inputs, targets) in zip(dataset.series, prepared, val_parts):
-        predicted = forecasting.predict_scaled(network, inputs)  # (n_windows, horizon)
-        scaled_residuals = targets - predicted
-        scale = float(np.sqrt(np.mean(scaled_residuals**2))) or 1.0
-        residual_scales.append(scale)
-        residuals.append(scaled_residuals / scale)
+    for series, prep, (inputs, _) in zip(dataset.series, fitted.prepared, fitted.val_parts):
         starts = prep.split + np.arange(len(inputs))
+        forecasts = method_forecasts(fitted, series, prep, inputs, starts, linear, season)
         actual = series.values[starts[:, None] + np.arange(horizon)]
-        model = prep.scaler.target_to_original(predicted)
-        naive = seasonal_naive(series.values, starts, horizon, seasonal_period(series.freq))
-        per_series[series.name] = {"model": error_summary(actual, model), "seasonal_naive": error_summary(actual, naive)}
-        model_all.append(model.ravel())
-        naive_all.append(naive.ravel())
-        actual_all.append(actual.ravel())
-    actual = np.concatenate(actual_all)
-    overall = {
-        "model": error_summary(actual, np.concatenate(model_all)),
-        "seasonal_naive": error_summary(actual, np.concatenate(naive_all)),
+        per_series[series.name] = {name: error_summary(actual, values) for name, values in forecasts.items()}
+        collected["actual"].append(actual.ravel())
+        for name, values in forecasts.items():
+            collected[name].append(values.ravel())
+            # in scaled units, then divided by the series' own residual size, so that series
+            # with different noise share one distribution of normalised residuals
+            scaled = (actual - values) / prep.scaler.scale[0]
+            scale = float(np.sqrt(np.nanmean(scaled**2))) if np.isfinite(scaled).any() else 1.0
+            scales[name].append(scale or 1.0)
+            residuals[name].append(scaled / (scale or 1.0))
+    actual = np.concatenate(collected.pop("actual"))
+    calibration = {
+        name: {"residual_scales": scales[name], "intervals": forecasting.interval_calibration(np.concatenate(residuals[name]))}
+        for name in methods
     }
     return {
-        "overall": overall,
+        "overall": {name: error_summary(actual, np.concatenate(parts)) for name, parts in collected.items()},
         "per_series": per_series,
-        "residual_scales": residual_scales,
-        "intervals": forecasting.interval_calibration(np.concatenate(residuals)),
+        "linear": linear,
+        "residual_scales": calibration["model"]["residual_scales"],
+        "intervals": calibration["model"]["intervals"],
+        "calibration": calibration,
     }
 
 
-def _metadata(dataset, options, spec, prepared, evaluation, calibration, epochs_run, best_epoch,
-              n_train, n_val, seconds) -> dict[str, Any]:
-    from .backend import load_keras
+def _relative_validation(fitted: FittedModel) -> tuple[np.ndarray, np.ndarray]:
+    inputs = np.concatenate([x for x, _ in fitted.val_parts])
+    targets = np.concatenate([y for _, y in fitted.val_parts])
+    return forecasting.relative_inputs(inputs, targets)
 
+
+def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, seconds: float) -> dict[str, Any]:
+    lookback = fitted.options.lookback
     series_meta = []
-    for i, (series, prep) in enumerate(zip(dataset.series, prepared)):
-        raw_tail = feature_matrix(series.values[-spec.lookback :], series.covariates[-spec.lookback :])
+    for i, (series, prep) in enumerate(zip(dataset.series, fitted.prepared)):
+        raw_tail = feature_matrix(series.values[-lookback:], series.covariates[-lookback:])
         series_meta.append(
             {
                 "name": series.name,
@@ -298,23 +407,29 @@ def _metadata(dataset, options, spec, prepared, evaluation, calibration, epochs_
                 "metrics": evaluation["per_series"][series.name],
             }
         )
+    versions = {}
+    if fitted.options.model == "network":
+        from .backend import load_keras
+
+        versions["keras_version"] = load_keras().__version__
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "keras_version": load_keras().__version__,
+        **versions,
         "data_file": str(Path(dataset.path).resolve()) if str(dataset.path) != "-" else "-",
         "data_options": dataset.options.to_dict(),
-        "train_options": options.to_dict(),
-        "network": spec.to_dict(),
+        "train_options": fitted.options.to_dict(),
+        "network": fitted.spec,
+        "model_file": model_file(fitted.options.model),
         "format": "long" if dataset.options.id_col else "wide",
         "series": series_meta,
         "intervals": evaluation["intervals"],
         "anomaly_threshold": calibration["threshold"],
         "metrics": evaluation["overall"],
         "training": {
-            "epochs_run": epochs_run,
-            "best_epoch": best_epoch,
-            "train_windows": n_train,
-            "validation_windows": n_val,
+            "epochs_run": fitted.epochs_run,
+            "best_epoch": fitted.best_epoch,
+            "train_windows": len(fitted.train_windows[0]),
+            "validation_windows": sum(len(x) for x, _ in fitted.val_parts),
             "seconds": round(seconds, 2),
         },
     }

@@ -1,0 +1,110 @@
+"""Baselines as predictors and as models a user can train, predict and score with."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
+from forecaster.forecasting import predict_scaled
+from forecaster.windows import input_windows
+
+from .conftest import HOURLY, read_metadata, run_cli
+
+
+def test_seasonal_naive_predictor_matches_the_history_function():
+    rng = np.random.default_rng(1)
+    series = rng.normal(size=200)
+    lookback, horizon, season = 30, 17, 7
+    windows = input_windows(series[:-1, None], lookback)[:150]  # window i precedes step i + lookback
+    starts = np.arange(150) + lookback
+    predicted = predict_scaled(SeasonalNaive(lookback, horizon, season), windows)
+    np.testing.assert_allclose(predicted, seasonal_naive(series, starts, horizon, season), atol=1e-5)
+    naive = predict_scaled(SeasonalNaive(lookback, horizon), windows)
+    np.testing.assert_allclose(naive, np.repeat(series[starts - 1, None], horizon, axis=1), atol=1e-5)
+
+
+def test_seasonal_naive_needs_the_season_inside_the_window():
+    with pytest.raises(ValueError, match="season 24"):
+        SeasonalNaive(lookback=12, horizon=6, season=24)
+
+
+def test_linear_model_learns_a_linear_recurrence_and_round_trips(tmp_path):
+    # y[t] = 0.6 y[t-1] - 0.3 y[t-2] + tiny noise: the exact one-step map is linear
+    rng = np.random.default_rng(0)
+    y = np.zeros(3000)
+    for t in range(2, len(y)):
+        y[t] = 0.6 * y[t - 1] - 0.3 * y[t - 2] + rng.normal(0, 1.0)
+    windows = input_windows(y[:, None], 8)[:-1]
+    targets = y[8:, None]
+    split = 2500
+    model = LinearAutoregression.fit((windows[:split], targets[:split]), (windows[split:], targets[split:]))
+    np.testing.assert_allclose(model.coef[-2:, 0], [-0.3, 0.6], atol=0.06)
+    np.testing.assert_allclose(model.coef[:-2, 0], 0.0, atol=0.06)
+    model.save(tmp_path / "linear.npz")
+    again = LinearAutoregression.load(tmp_path / "linear.npz", 8, 1)
+    np.testing.assert_array_equal(again.predict(windows[split:]), model.predict(windows[split:]))
+    assert again.alpha == model.alpha
+
+
+@pytest.mark.parametrize("model", ["linear", "naive", "seasonal-naive"])
+def test_a_baseline_trains_predicts_and_scores_like_the_network(tmp_path, model):
+    model_dir = tmp_path / "model"
+    result = run_cli("train", HOURLY, "--target", "load", "--covariate", "temperature", "--model", model, "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    assert f"{model} model" in result.stderr
+    meta = read_metadata(model_dir)
+    assert meta["network"]["model"] == model
+    files = {p.name for p in model_dir.iterdir()}
+    assert ("linear.npz" in files) == (model == "linear") and "model.keras" not in files
+    # the naive models are exactly the baselines they are compared with
+    baseline = {"linear": "linear", "naive": "naive", "seasonal-naive": "seasonal_naive"}[model]
+    assert meta["metrics"]["model"] == pytest.approx(meta["metrics"][baseline])
+
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
+    assert len(forecast) == 24 and (forecast["lower"] <= forecast["upper"]).all()
+    scores = pd.read_csv(io.StringIO(run_cli("detect-anomalies", "-m", model_dir).stdout))
+    assert len(scores) == 2880 - 48 and scores["score"].notna().all()
+
+
+def test_linear_model_beats_seasonal_naive_and_predicts_without_tensorflow(tmp_path):
+    model_dir = tmp_path / "model"
+    assert run_cli("train", HOURLY, "--target", "load", "--model", "linear", "-m", model_dir, "-q").exit_code == 0
+    metrics = read_metadata(model_dir)["metrics"]
+    assert metrics["model"]["mae"] < metrics["seasonal_naive"]["mae"]
+    probe = textwrap.dedent(
+        f"""
+        import sys
+        from forecaster import cli
+        sys.argv = ["forecaster", "predict", "-m", {str(model_dir)!r}, "-o", {str(tmp_path / "f.csv")!r}]
+        try:
+            cli.main()
+        except SystemExit as exit:
+            assert exit.code in (0, None), exit.code
+        print("TF", "tensorflow" in sys.modules or "keras" in sys.modules, file=sys.stderr)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "TF False" in done.stderr
+    assert len(pd.read_csv(tmp_path / "f.csv")) == 24
+
+
+def test_seasonal_naive_model_refuses_a_lookback_shorter_than_a_season(tmp_path):
+    result = run_cli("train", HOURLY, "--target", "load", "--model", "seasonal-naive", "--lookback", 12,
+                     "-m", tmp_path / "m")
+    assert result.exit_code == 1
+    assert "at least one season (24 steps)" in result.stderr
+    assert not (tmp_path / "m").exists()
+
+
+def test_unknown_model_type_is_a_usage_error(tmp_path):
+    result = run_cli("train", HOURLY, "--model", "prophet", "-m", tmp_path / "m")
+    assert result.exit_code == 2
+    assert "--model" in result.stderr
