@@ -1,0 +1,434 @@
+"""Pictures for ``--plot FILE.png``: forecasts, anomaly flags and per-step evaluation errors.
+
+Each function takes the same DataFrames the CLI writes as CSV and writes one image file,
+atomically, as PNG, SVG or PDF (chosen by the file's suffix). matplotlib is imported only
+inside the functions: most runs never plot, and importing it costs time and a font cache.
+Figures are built on :class:`matplotlib.figure.Figure` with the Agg canvas rather than
+through ``pyplot``, so nothing depends on a display, on the user's ``MPLBACKEND`` or on
+pyplot's global list of open figures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+
+from .errors import ConfigError, ForecasterError
+from .outputs import readable_like_new_files
+
+#: Suffix → matplotlib format name. Agg and its vector siblings write these without extra
+#: software; other formats (JPEG, TIFF) depend on Pillow's build, so they are not offered.
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+
+DPI = 100
+WIDTH = 10.0
+#: Height of one series' panel, in inches.
+PANEL_HEIGHT = 2.6
+#: Room for the figure title and the shared legend above the panels, in inches.
+HEADER_HEIGHT = 0.7
+
+HISTORY_COLOUR = "tab:blue"
+FORECAST_COLOUR = "tab:orange"
+ANOMALY_COLOUR = "tab:red"
+EXPECTED_COLOUR = "tab:gray"
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def check_plot_path(path: str | os.PathLike) -> Path:
+    """Check that a plot can be written at ``path``, before any expensive work is done.
+
+    Args:
+        path: the image file to write; its suffix picks the format (.png, .svg or .pdf).
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ForecasterError: the path is a directory, its directory does not exist, or the
+            suffix is not one of the supported formats.
+    """
+    target = Path(path)
+    if target.is_dir():
+        raise ForecasterError(f"plot '{target}' is a directory; name a file such as {target / 'plot.png'}")
+    if not target.parent.exists():
+        raise ForecasterError(f"plot directory '{target.parent}' does not exist; create it first")
+    if target.suffix.lower() not in FORMATS:
+        shown = f"'{target.suffix}'" if target.suffix else "no suffix"
+        raise ForecasterError(f"plot '{target}' has {shown}; name a .png, .svg or .pdf file")
+    return target
+
+
+@contextlib.contextmanager
+def _atomic_binary(target: Path) -> Iterator[BinaryIO]:
+    """Like :func:`forecaster.outputs.atomic_output`, for bytes: the file appears only when complete."""
+    try:
+        handle = tempfile.NamedTemporaryFile(
+            "wb", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
+        )
+    except OSError as error:
+        raise ForecasterError(f"cannot write plot '{target}': {error.strerror or error}") from None
+    try:
+        readable_like_new_files(handle.name)
+        with handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(handle.name, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(handle.name)
+        raise
+
+
+def _save(figure: Any, target: Path) -> Path:
+    from matplotlib import rc_context
+
+    fmt = FORMATS[target.suffix.lower()]
+    # Without these, SVG and PDF embed the current date, so identical plots differ byte-wise.
+    metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
+    # A fixed salt stops SVG element ids from being random, for the same reason.
+    with _atomic_binary(target) as handle, rc_context({"svg.hashsalt": "forecaster"}):
+        # The format must be explicit: the temporary file's name ends in .tmp.
+        figure.savefig(handle, format=fmt, dpi=DPI, metadata=metadata)
+    return target
+
+
+def _new_figure(height: float) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    # Constrained layout rather than tight_layout: it also makes room for the figure-level
+    # legend and for sub-figures, which tight_layout ignores and would let overlap.
+    figure = Figure(figsize=(WIDTH, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+# --- inputs --------------------------------------------------------------------------------
+
+
+def _require_columns(frame: Any, columns: tuple[str, ...], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} frame lacks column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+
+
+def _check_max_series(max_series: int) -> None:
+    if not (isinstance(max_series, (int, np.integer)) and max_series >= 1):
+        raise ConfigError(f"the number of series to plot must be 1 or more, got {max_series!r}")
+
+
+def _with_times(frame: Any) -> tuple[Any, Any]:
+    """``frame`` with ``timestamp`` as naive UTC datetime64, and the time zone it was in.
+
+    matplotlib reads naive datetimes as UTC; giving the zone to the tick locator and
+    formatter instead of dropping it keeps the ticks in local time without folding the
+    repeated hour at the end of daylight saving time onto itself.
+    """
+    import pandas as pd
+
+    try:
+        times = pd.to_datetime(frame["timestamp"])
+    except (ValueError, TypeError):
+        # Text with mixed UTC offsets (a CSV spanning a DST change) only parses as UTC.
+        times = pd.to_datetime(frame["timestamp"], utc=True)
+    tz = times.dt.tz
+    if tz is not None:
+        times = times.dt.tz_convert("UTC").dt.tz_localize(None)
+    return frame.assign(timestamp=times), tz
+
+
+def _series_order(frame: Any) -> list[Any]:
+    import pandas as pd
+
+    return list(pd.unique(frame["series"]))
+
+
+def _shown_series(names: list[Any], max_series: int) -> tuple[list[Any], str]:
+    """The series to draw and the title note saying how many were left out."""
+    if len(names) > max_series:
+        return names[:max_series], f" (first {max_series} of {len(names)} series)"
+    return names, ""
+
+
+def _text(value: Any) -> str:
+    # A series called "$revenue $" would otherwise be typeset as mathematics.
+    return str(value).replace("$", r"\$")
+
+
+def _date_axis(axis: Any, tz: Any) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(tz=tz)
+    axis.xaxis.set_major_locator(locator)
+    axis.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz))
+
+
+def _time_label(tz: Any) -> str:
+    return "time" if tz is None else f"time ({tz})"
+
+
+def _header(figure: Any, title: str, axes: list[Any]) -> None:
+    """The figure's title with the shared legend in a row under it."""
+    # From every panel, first one wins: the first series may lack an element (no history,
+    # say) that a later one has.
+    entries: dict[str, Any] = {}
+    for axis in axes:
+        for handle, label in zip(*axis.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    handles, labels = list(entries.values()), list(entries)
+    # The title is the legend's own title: a suptitle and an "outside" figure legend share
+    # the top margin side by side, and a long title runs into the legend entries.
+    legend = figure.legend(
+        handles,
+        labels,
+        loc="outside upper left",
+        ncols=len(labels),
+        title=title,
+        title_fontsize=12,
+        alignment="left",
+        fontsize=9,
+        frameon=False,
+        borderaxespad=0.2,
+    )
+    legend.get_title().set_fontweight("bold")
+
+
+# --- the plots -----------------------------------------------------------------------------
+
+
+def plot_forecast(
+    history: Any,
+    forecast: Any,
+    path: str | os.PathLike,
+    max_series: int = 6,
+    history_steps: int | None = None,
+) -> Path:
+    """Draw each series' recent history, its forecast and the forecast's interval.
+
+    Args:
+        history: DataFrame with columns ``series, timestamp, value``: the observed values
+            before the forecast (more than will be shown is fine; missing values are NaN).
+        forecast: DataFrame with columns ``series, timestamp, step, forecast, lower, upper``,
+            as written by ``forecaster predict``.
+        path: image file to write; .png, .svg or .pdf.
+        max_series: at most this many series are drawn, one panel each, in order of first
+            appearance in ``forecast``; the title says when some were left out.
+        history_steps: how many of the last history points to show per series; None shows
+            three times that series' horizon (or all of the history if it is shorter).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ForecasterError: the path cannot be written (see :func:`check_plot_path`) or
+            ``forecast`` has no rows.
+    """
+    target = check_plot_path(path)
+    _check_max_series(max_series)
+    if history_steps is not None and not history_steps >= 0:
+        raise ConfigError(f"the number of history steps to plot must be 0 or more, got {history_steps!r}")
+    _require_columns(history, ("series", "timestamp", "value"), "history")
+    _require_columns(forecast, ("series", "timestamp", "step", "forecast", "lower", "upper"), "forecast")
+    if len(forecast) == 0:
+        raise ForecasterError("nothing to plot: the forecast has no rows")
+
+    forecast, tz = _with_times(forecast)
+    history, history_tz = _with_times(history)
+    tz = tz if tz is not None else history_tz
+    names, note = _shown_series(_series_order(forecast), max_series)
+
+    figure = _new_figure(HEADER_HEIGHT + PANEL_HEIGHT * len(names))
+    axes = figure.subplots(len(names), 1, squeeze=False)[:, 0]
+    for axis, name in zip(axes, names):
+        future = forecast[forecast["series"] == name].sort_values("step", kind="stable")
+        past = history[history["series"] == name].sort_values("timestamp", kind="stable")
+        steps = 3 * len(future) if history_steps is None else int(history_steps)
+        past = past.tail(steps) if steps > 0 else past.iloc[:0]
+        # Markers make a short horizon legible; on long ones they only blur the line.
+        marker = "o" if len(future) <= 48 else None
+
+        axis.plot(past["timestamp"], past["value"], color=HISTORY_COLOUR, linewidth=1.2, label="history")
+        axis.fill_between(
+            future["timestamp"].to_numpy(),
+            future["lower"].to_numpy(dtype=float),
+            future["upper"].to_numpy(dtype=float),
+            color=FORECAST_COLOUR,
+            alpha=0.25,
+            linewidth=0,
+            label="prediction interval",
+        )
+        axis.plot(
+            future["timestamp"],
+            future["forecast"],
+            color=FORECAST_COLOUR,
+            linewidth=1.6,
+            marker=marker,
+            markersize=3,
+            label="forecast",
+        )
+        if len(past):
+            axis.axvline(
+                past["timestamp"].iloc[-1], color="0.35", linestyle="--", linewidth=0.9, label="forecast origin"
+            )
+        axis.set_title(_text(name), loc="left", fontsize=10)
+        axis.set_ylabel("value")
+        axis.grid(True, alpha=0.3)
+        axis.margins(x=0.01)
+        _date_axis(axis, tz)
+    axes[-1].set_xlabel(_time_label(tz))
+
+    horizon = int(forecast["step"].max())
+    _header(figure, f"Forecast, {horizon} steps ahead{note}", list(axes))
+    return _save(figure, target)
+
+
+def plot_anomalies(
+    scores: Any,
+    path: str | os.PathLike,
+    max_series: int = 6,
+    threshold: float | None = None,
+) -> Path:
+    """Draw each series' values and expectations with flagged points marked, and its scores.
+
+    Every series gets two panels: the observed value with the model's one-step expectation
+    and the flagged points in red, and under it the anomaly score with the threshold.
+
+    Args:
+        scores: DataFrame with columns ``series, timestamp, value, expected, residual, score,
+            is_anomaly``, as written by ``forecaster detect-anomalies``. ``value`` and
+            ``score`` may be NaN where the data had no value; those points are left as gaps.
+        path: image file to write; .png, .svg or .pdf.
+        max_series: at most this many series are drawn, in order of first appearance; the
+            title says when some were left out (the flag count covers all series).
+        threshold: the score at or above which points were flagged, drawn as a line on the
+            score panels; None draws no line.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ForecasterError: the path cannot be written (see :func:`check_plot_path`) or
+            ``scores`` has no rows.
+    """
+    target = check_plot_path(path)
+    _check_max_series(max_series)
+    _require_columns(scores, ("series", "timestamp", "value", "expected", "score", "is_anomaly"), "anomaly")
+    if len(scores) == 0:
+        raise ForecasterError("nothing to plot: no points were scored")
+
+    scores, tz = _with_times(scores)
+    flagged_all = scores["is_anomaly"].fillna(0).astype(bool)
+    scores = scores.assign(is_anomaly=flagged_all)
+    all_names = _series_order(scores)
+    names = all_names[:max_series]
+
+    # One sub-figure per series keeps its two panels together, with a gap between series.
+    figure = _new_figure(HEADER_HEIGHT + (PANEL_HEIGHT + 0.6) * len(names))
+    subfigures = np.atleast_1d(figure.subfigures(len(names), 1))
+    for subfigure, name in zip(subfigures, names):
+        points = scores[scores["series"] == name].sort_values("timestamp", kind="stable")
+        flagged = points[points["is_anomaly"] & points["value"].notna()]
+        value_axis, score_axis = subfigure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        # Thousands of points at full width merge into a solid band; thinner lines stay legible.
+        width = 0.7 if len(points) > 2000 else 1.1
+
+        times = points["timestamp"]
+        value_axis.plot(times, points["value"], color=HISTORY_COLOUR, linewidth=width, label="value")
+        value_axis.plot(times, points["expected"], color=EXPECTED_COLOUR, linewidth=0.6, alpha=0.9, label="expected")
+        value_axis.scatter(
+            flagged["timestamp"], flagged["value"], color=ANOMALY_COLOUR, s=22, zorder=3, label="flagged"
+        )
+        value_axis.set_ylabel("value")
+        value_axis.grid(True, alpha=0.3)
+        value_axis.margins(x=0.01)
+        value_axis.set_title(
+            f"{_text(name)}: {len(flagged)} flagged of {int(points['score'].notna().sum())} scored",
+            loc="left",
+            fontsize=10,
+        )
+
+        score_axis.plot(times, points["score"], color="0.3", linewidth=0.8 * width, label="score")
+        score_axis.scatter(flagged["timestamp"], flagged["score"], color=ANOMALY_COLOUR, s=12, zorder=3)
+        if threshold is not None:
+            score_axis.axhline(
+                threshold, color=ANOMALY_COLOUR, linestyle="--", linewidth=0.9, label=f"threshold {threshold:.3g}"
+            )
+        score_axis.set_ylabel("score")
+        score_axis.set_ylim(bottom=0)
+        score_axis.grid(True, alpha=0.3)
+        _date_axis(score_axis, tz)
+
+    subfigures[-1].axes[-1].set_xlabel(_time_label(tz))
+    n_flagged = int(flagged_all.sum())
+    plural = "s" if n_flagged != 1 else ""
+    # The count covers every series, so say so when only some are drawn.
+    shown = f" (first {len(names)} shown)" if len(names) < len(all_names) else ""
+    title = f"Anomalies: {n_flagged} point{plural} flagged in {len(all_names)} series{shown}"
+    _header(figure, title, [axis for subfigure in subfigures for axis in subfigure.axes])
+    return _save(figure, target)
+
+
+def plot_evaluation(per_step: Any, path: str | os.PathLike) -> Path:
+    """Draw each method's error against the forecast horizon step.
+
+    Args:
+        per_step: DataFrame with columns ``method, step, mae`` and optionally ``coverage``
+            (the share of actual values inside the prediction interval, 0 to 1), one row per
+            method and step; e.g. methods ``model``, ``naive``, ``seasonal naive``, ``linear``.
+            When ``coverage`` has values, a second panel shows it for the methods that have it.
+        path: image file to write; .png, .svg or .pdf.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ForecasterError: the path cannot be written (see :func:`check_plot_path`) or
+            ``per_step`` has no rows.
+    """
+    from matplotlib.ticker import MaxNLocator, PercentFormatter
+
+    target = check_plot_path(path)
+    _require_columns(per_step, ("method", "step", "mae"), "per-step evaluation")
+    if len(per_step) == 0:
+        raise ForecasterError("nothing to plot: the evaluation has no rows")
+
+    with_coverage = "coverage" in per_step.columns and per_step["coverage"].notna().any()
+    figure = _new_figure(HEADER_HEIGHT + 3.8 + (2.2 if with_coverage else 0.0))
+    if with_coverage:
+        mae_axis, coverage_axis = figure.subplots(2, 1, sharex=True, height_ratios=[3.8, 2.2])
+    else:
+        mae_axis, coverage_axis = figure.subplots(1, 1), None
+
+    markers = "os^Dv<>PX*"
+    methods = list(dict.fromkeys(per_step["method"]))
+    for i, method in enumerate(methods):
+        rows = per_step[per_step["method"] == method].sort_values("step", kind="stable")
+        style = {"marker": markers[i % len(markers)], "markersize": 4, "linewidth": 1.5, "color": f"C{i % 10}"}
+        mae_axis.plot(rows["step"], rows["mae"], label=_text(method), **style)
+        if coverage_axis is not None and rows["coverage"].notna().any():
+            coverage_axis.plot(rows["step"], rows["coverage"], label=_text(method), **style)
+
+    mae_axis.set_ylabel("MAE")
+    mae_axis.set_ylim(bottom=0)
+    mae_axis.grid(True, alpha=0.3)
+    mae_axis.legend(fontsize=9, loc="best")
+    mae_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    bottom_axis = mae_axis
+    if coverage_axis is not None:
+        coverage_axis.set_ylabel("interval coverage")
+        coverage_axis.set_ylim(0, 1.05)
+        coverage_axis.yaxis.set_major_formatter(PercentFormatter(xmax=1))
+        coverage_axis.grid(True, alpha=0.3)
+        bottom_axis = coverage_axis
+    bottom_axis.set_xlabel("horizon step")
+    figure.suptitle("Error by horizon step", x=0.01, ha="left", fontsize=12, fontweight="bold")
+    return _save(figure, target)

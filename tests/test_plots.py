@@ -1,0 +1,310 @@
+"""The --plot pictures: real files from small synthetic frames, checked as images (no TensorFlow)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import plots
+from forecaster.errors import ForecasterError
+from forecaster.plots import plot_anomalies, plot_evaluation, plot_forecast
+
+HORIZON = 12
+
+
+def forecast_frames(n_series: int = 2, tz: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    rng = np.random.default_rng(0)
+    index = pd.date_range("2024-03-01", periods=96, freq="h", tz=tz)
+    future = pd.date_range(index[-1] + pd.Timedelta(hours=1), periods=HORIZON, freq="h", tz=tz)
+    history, forecast = [], []
+    for k in range(n_series):
+        name = f"series_{k}"
+        values = 50 + 10 * k + 8 * np.sin(np.arange(96) * 2 * np.pi / 24) + rng.normal(0, 1, 96)
+        history.append(pd.DataFrame({"series": name, "timestamp": index, "value": values}))
+        centre = 50 + 10 * k + 8 * np.sin(np.arange(96, 96 + HORIZON) * 2 * np.pi / 24)
+        spread = np.linspace(2, 5, HORIZON)
+        forecast.append(
+            pd.DataFrame(
+                {
+                    "series": name,
+                    "timestamp": future,
+                    "step": np.arange(1, HORIZON + 1),
+                    "forecast": centre,
+                    "lower": centre - spread,
+                    "upper": centre + spread,
+                }
+            )
+        )
+    return pd.concat(history, ignore_index=True), pd.concat(forecast, ignore_index=True)
+
+
+def anomaly_frame(n_series: int = 2, with_nan: bool = True) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    index = pd.date_range("2024-01-01", periods=200, freq="h")
+    frames = []
+    for k in range(n_series):
+        value = 100 + 20 * np.sin(np.arange(200) * 2 * np.pi / 24) + rng.normal(0, 2, 200)
+        expected = value + rng.normal(0, 2, 200)
+        value[[40, 150]] += [40, -35]
+        score = np.abs(value - expected) / 2
+        if with_nan:
+            value[60:65] = np.nan
+            score[60:65] = np.nan
+        frames.append(
+            pd.DataFrame(
+                {
+                    "series": f"sensor {k}",
+                    "timestamp": index,
+                    "value": value,
+                    "expected": expected,
+                    "residual": value - expected,
+                    "score": score,
+                    "is_anomaly": (np.nan_to_num(score) >= 8).astype(np.int8),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def evaluation_frame(coverage: bool = True) -> pd.DataFrame:
+    steps = np.arange(1, HORIZON + 1)
+    frame = pd.concat(
+        [
+            pd.DataFrame({"method": "model", "step": steps, "mae": 2 + 0.3 * steps}),
+            pd.DataFrame({"method": "naive", "step": steps, "mae": 2 + 1.0 * steps}),
+            pd.DataFrame({"method": "seasonal naive", "step": steps, "mae": np.full(HORIZON, 6.0)}),
+            pd.DataFrame({"method": "linear", "step": steps, "mae": 3 + 0.6 * steps}),
+        ],
+        ignore_index=True,
+    )
+    if coverage:
+        frame["coverage"] = np.where(frame["method"] == "model", 0.9, np.nan)
+    return frame
+
+
+def read_png(path) -> np.ndarray:
+    """The image as `(height, width, 3)` uint8 RGB."""
+    from matplotlib.image import imread
+
+    image = imread(path)  # PNG: float32 in [0, 1], RGBA
+    return np.round(image[..., :3] * 255).astype(np.uint8)
+
+
+def assert_real_picture(path, min_width: int = 600, min_height: int = 200) -> np.ndarray:
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = read_png(path)
+    height, width, _ = image.shape
+    assert width >= min_width and height >= min_height, image.shape
+    assert image.std() > 5, "the picture is (nearly) blank"
+    packed = (image[..., 0].astype(np.int32) << 16) | (image[..., 1].astype(np.int32) << 8) | image[..., 2]
+    assert np.unique(packed).size > 10, "the picture has almost no distinct colours"
+    return image
+
+
+def has_colour(image: np.ndarray, rgb: tuple[int, int, int], tolerance: int = 12) -> bool:
+    return bool((np.abs(image.astype(np.int16) - np.array(rgb)).max(axis=-1) <= tolerance).any())
+
+
+TAB_BLUE, TAB_ORANGE, TAB_RED = (31, 119, 180), (255, 127, 14), (214, 39, 40)
+
+
+@pytest.fixture
+def figures(monkeypatch):
+    """Every figure the plot functions save, to inspect its panels and title."""
+    saved = []
+    original = plots._save
+
+    def keep(figure, target):
+        saved.append(figure)
+        return original(figure, target)
+
+    monkeypatch.setattr(plots, "_save", keep)
+    return saved
+
+
+def figure_texts(figure) -> str:
+    return "\n".join(text.get_text() for text in figure.findobj(lambda a: hasattr(a, "get_text")))
+
+
+# --- the pictures --------------------------------------------------------------------------
+
+
+def test_forecast_picture(tmp_path, figures):
+    history, forecast = forecast_frames()
+    target = tmp_path / "x.png"
+    assert plot_forecast(history, forecast, target) == target
+    image = assert_real_picture(target)
+    assert has_colour(image, TAB_BLUE) and has_colour(image, TAB_ORANGE)
+    # Two panels of 2.6 in plus the header, at 100 dpi.
+    assert image.shape[:2] == (round(100 * (0.7 + 2 * 2.6)), 1000)
+    assert os.listdir(tmp_path) == ["x.png"]
+    axes = figures[0].axes
+    assert len(axes) == 2
+    # Default history: three horizons, so the x range starts 3 * 12 hours before the origin.
+    history_line = axes[0].get_lines()[0]
+    assert len(history_line.get_xdata()) == 3 * HORIZON
+
+
+def test_forecast_history_steps_and_time_zone(tmp_path, figures):
+    history, forecast = forecast_frames(n_series=1, tz="Europe/Paris")
+    assert_real_picture(plot_forecast(history, forecast, tmp_path / "x.png", history_steps=5))
+    assert len(figures[0].axes[0].get_lines()[0].get_xdata()) == 5
+    assert "Europe/Paris" in figure_texts(figures[0])
+    # More history asked for than there is: all of it.
+    plot_forecast(history, forecast, tmp_path / "y.png", history_steps=10_000)
+    assert len(figures[1].axes[0].get_lines()[0].get_xdata()) == 96
+
+
+def test_many_series_are_capped(tmp_path, figures):
+    history, forecast = forecast_frames(n_series=9)
+    image = assert_real_picture(plot_forecast(history, forecast, tmp_path / "x.png"))
+    assert image.shape[0] == round(100 * (0.7 + 6 * 2.6))
+    assert len(figures[0].axes) == 6
+    texts = figure_texts(figures[0])
+    assert "first 6 of 9 series" in texts
+    # In order of first appearance, not sorted: series_0 … series_5.
+    assert [axis.get_title(loc="left") for axis in figures[0].axes] == [f"series_{k}" for k in range(6)]
+
+    plot_anomalies(anomaly_frame(n_series=5), tmp_path / "y.png", max_series=2)
+    assert len(figures[1].axes) == 2 * 2  # a value and a score panel per series
+    assert "first 2 shown" in figure_texts(figures[1])
+
+
+def test_anomaly_picture_with_missing_values(tmp_path, figures):
+    scores = anomaly_frame()
+    assert scores["value"].isna().any() and scores["score"].isna().any()
+    image = assert_real_picture(plot_anomalies(scores, tmp_path / "x.png", threshold=8.0))
+    assert has_colour(image, TAB_RED)
+    flagged = int(scores["is_anomaly"].sum())
+    texts = figure_texts(figures[0])
+    assert f"{flagged} points flagged in 2 series" in texts
+    assert "threshold 8" in texts
+    assert os.listdir(tmp_path) == ["x.png"]
+
+
+def test_anomaly_picture_all_missing_nothing_flagged(tmp_path):
+    scores = anomaly_frame(n_series=1).assign(value=np.nan, score=np.nan, is_anomaly=0)
+    assert_real_picture(plot_anomalies(scores, tmp_path / "x.png"))
+
+
+def test_evaluation_picture(tmp_path, figures):
+    image = assert_real_picture(plot_evaluation(evaluation_frame(), tmp_path / "x.png"))
+    assert has_colour(image, TAB_BLUE) and has_colour(image, TAB_ORANGE)
+    mae_axis, coverage_axis = figures[0].axes
+    assert mae_axis.get_ylabel() == "MAE" and coverage_axis.get_xlabel() == "horizon step"
+    assert [t.get_text() for t in mae_axis.get_legend().get_texts()] == ["model", "naive", "seasonal naive", "linear"]
+    assert len(coverage_axis.get_lines()) == 1
+
+    assert_real_picture(plot_evaluation(evaluation_frame(coverage=False), tmp_path / "y.png"))
+    (only_axis,) = figures[1].axes
+    assert only_axis.get_xlabel() == "horizon step"
+
+
+def test_vector_formats_and_awkward_names(tmp_path):
+    history, forecast = forecast_frames(n_series=1)
+    # An odd "$" would otherwise be read as the start of mathematics.
+    history["series"] = forecast["series"] = "cost $ in $x^{"
+    assert plot_forecast(history, forecast, tmp_path / "x.svg").read_text().lstrip().startswith("<?xml")
+    assert plot_forecast(history, forecast, tmp_path / "x.PDF").read_bytes().startswith(b"%PDF")
+    # No embedded date: the same plot gives the same file.
+    first = (tmp_path / "x.svg").read_bytes()
+    plot_forecast(history, forecast, tmp_path / "x.svg")
+    assert (tmp_path / "x.svg").read_bytes() == first
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def test_missing_directory_is_an_error_and_writes_nothing(tmp_path):
+    history, forecast = forecast_frames(n_series=1)
+    with pytest.raises(ForecasterError, match="does not exist") as caught:
+        plot_forecast(history, forecast, tmp_path / "nowhere" / "x.png")
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ForecasterError, match="does not exist"):
+        plot_anomalies(anomaly_frame(), tmp_path / "nowhere" / "x.png")
+    with pytest.raises(ForecasterError, match="does not exist"):
+        plot_evaluation(evaluation_frame(), tmp_path / "nowhere" / "x.png")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("name", ["x.jpg", "x", "x.csv"])
+def test_unsupported_suffix_is_an_error(tmp_path, name):
+    with pytest.raises(ForecasterError, match=r"\.png, \.svg or \.pdf"):
+        plot_evaluation(evaluation_frame(), tmp_path / name)
+    assert os.listdir(tmp_path) == []
+
+
+def test_directory_as_path_is_an_error(tmp_path):
+    (tmp_path / "out.png").mkdir()
+    with pytest.raises(ForecasterError, match="is a directory"):
+        plot_evaluation(evaluation_frame(), tmp_path / "out.png")
+
+
+def test_empty_frames_are_an_error(tmp_path):
+    history, forecast = forecast_frames(n_series=1)
+    with pytest.raises(ForecasterError, match="nothing to plot"):
+        plot_forecast(history, forecast.iloc[:0], tmp_path / "x.png")
+    with pytest.raises(ForecasterError, match="nothing to plot"):
+        plot_anomalies(anomaly_frame().iloc[:0], tmp_path / "x.png")
+    assert os.listdir(tmp_path) == []
+
+
+def test_failed_save_keeps_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    target = tmp_path / "x.png"
+    target.write_bytes(b"old picture")
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        plot_evaluation(evaluation_frame(), target)
+    assert target.read_bytes() == b"old picture"
+    assert os.listdir(tmp_path) == ["x.png"]
+
+
+def test_written_file_follows_umask(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        path = plot_evaluation(evaluation_frame(coverage=False), tmp_path / "x.png")
+    finally:
+        os.umask(previous)
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_importing_the_module_does_not_import_matplotlib():
+    code = "import sys, forecaster.plots; print('matplotlib' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_pyplot_is_never_used(tmp_path):
+    """Plotting must not depend on, or add to, pyplot's global figures and backend."""
+    code = (
+        "import sys, pandas as pd; from forecaster.plots import plot_evaluation; "
+        "plot_evaluation(pd.DataFrame({'method': ['a'] * 3, 'step': [1, 2, 3], 'mae': [1.0, 2.0, 3.0]}), sys.argv[1]); "
+        "print('matplotlib.pyplot' in sys.modules)"
+    )
+    env = {**os.environ, "MPLBACKEND": "TkAgg"}  # a GUI backend that cannot start here
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path / "x.png")], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+    assert_real_picture(tmp_path / "x.png", min_height=100)
+
+
+def test_series_without_history_still_plots(tmp_path, figures):
+    history, forecast = forecast_frames(n_series=2)
+    history = history[history["series"] != "series_0"]
+    assert_real_picture(plot_forecast(history, forecast, tmp_path / "x.png"))
+    # The legend is shared, so it still names the history drawn for the second series.
+    (legend,) = figures[0].legends
+    assert "history" in [t.get_text() for t in legend.get_texts()]
