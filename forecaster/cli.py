@@ -53,6 +53,12 @@ OptionalData = Annotated[
 ]
 
 
+Plot = Annotated[
+    Optional[Path],
+    typer.Option(help="Also draw the result to this .png, .svg or .pdf file.", show_default=False, metavar="FILE"),
+]
+
+
 def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optional[Path]:
     """Read a TOML file of option defaults; flags on the command line win over it.
 
@@ -278,23 +284,40 @@ def predict(
     coverage: Annotated[
         float, typer.Option(min=0.01, max=0.999, help="Probability that the interval from lower to upper holds the value.")
     ] = 0.9,
+    plot: Plot = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
     """Forecast the next steps of each series, with intervals, as CSV."""
-    from .forecasting import forecast
+    from .forecasting import forecast_with_history
     from .outputs import write_csv
 
     reporter = _reporter(quiet)
 
     def action():
-        frame = forecast(model_dir, data, coverage, reporter)
+        plot_path = _plot_path(plot)
+        frame, history = forecast_with_history(model_dir, data, coverage, reporter, history_steps=336 if plot else 0)
         write_csv(frame, output)
+        if plot_path:
+            from .plots import plot_forecast
+
+            plot_forecast(history, frame, plot_path)
         return frame
 
     frame = _run(action, debug, quiet)
     if output not in (None, "-"):
         reporter.info(f"Wrote {len(frame)} forecast rows for {frame['series'].nunique()} series to {output}")
+    if plot:
+        reporter.info(f"Plot written to {plot}")
+
+
+def _plot_path(plot: Optional[Path]) -> Optional[Path]:
+    """Check a --plot path before any work is done, so a typo fails in a second."""
+    if plot is None:
+        return None
+    from .plots import check_plot_path
+
+    return check_plot_path(plot)
 
 
 @app.command("detect-anomalies")
@@ -305,6 +328,7 @@ def detect_anomalies(
     threshold: Annotated[
         Optional[float], typer.Option(min=0.0, help="Flag scores at or above this.", show_default="calibrated at training")
     ] = None,
+    plot: Plot = None,
     quiet: Quiet = False,
     debug: Debug = False,
 ) -> None:
@@ -315,8 +339,13 @@ def detect_anomalies(
     reporter = _reporter(quiet)
 
     def action():
+        plot_path = _plot_path(plot)
         result = detect(model_dir, data, threshold, reporter)
         write_csv(result.frame, output)
+        if plot_path:
+            from .plots import plot_anomalies
+
+            plot_anomalies(result.frame, plot_path, threshold=result.threshold)
         return result
 
     result = _run(action, debug, quiet)
@@ -332,6 +361,112 @@ def detect_anomalies(
             ["series", "timestamp", "value", "expected", "score"],
             [[r.series, str(r.timestamp), r.value, r.expected, r.score] for r in strongest.itertuples()],
         )
+    if plot:
+        reporter.info(f"Plot written to {plot}")
+
+
+@app.command()
+def evaluate(
+    data: DataArg,
+    folds: Annotated[int, typer.Option(min=1, help="Cut-offs, the last one a horizon before each series' end.")] = 3,
+    stride: Annotated[
+        Optional[int], typer.Option(min=1, help="Steps between cut-offs.", show_default="one horizon")
+    ] = None,
+    refit: Annotated[str, typer.Option(help="Train at each cut-off, or once before the first and slide.")] = "each",
+    season: Annotated[
+        Optional[int], typer.Option(min=1, help="Seasonal period for MASE and seasonal naive.", show_default="from the frequency")
+    ] = None,
+    coverage: Annotated[
+        float, typer.Option(min=0.01, max=0.999, help="Nominal probability of the lower-upper intervals.")
+    ] = 0.9,
+    output: Annotated[
+        Optional[str],
+        typer.Option("--output", "-o", help="CSV of every forecast (per series, cut-off, step and method); '-' for stdout."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
+    plot: Plot = None,
+    time_col: TimeCol = None,
+    id_col: IdCol = None,
+    target: Targets = None,
+    covariate: Covariates = None,
+    max_gap: MaxGap = 3,
+    on_duplicate: OnDuplicate = "error",
+    model: ModelType = "network",
+    cell: Cell = "lstm",
+    layers: Layers = 1,
+    units: Units = 32,
+    bidirectional: Bidirectional = False,
+    dropout: Dropout = 0.0,
+    lookback: Lookback = None,
+    horizon: Horizon = None,
+    val_fraction: ValFraction = 0.2,
+    epochs: Epochs = 100,
+    patience: Patience = 10,
+    batch_size: BatchSize = 64,
+    learning_rate: LearningRate = 1e-3,
+    seed: Seed = None,
+    config: Config = None,
+    quiet: Quiet = False,
+    debug: Debug = False,
+) -> None:
+    """Backtest the model and the baselines at rolling cut-offs: MAE, RMSE, sMAPE, MASE, coverage."""
+    settings = {k: v for k, v in locals().items() if k not in _EVALUATE_ONLY}
+    backtest_args = {"folds": folds, "stride": stride, "refit": refit, "season": season, "coverage": coverage}
+    from .backtest import REFIT, BacktestOptions, evaluate as run_backtest
+    from .outputs import write_csv
+
+    _choice(refit, REFIT, "--refit")
+    reporter = _reporter(quiet)
+
+    def action():
+        plot_path = _plot_path(plot)
+        data_options, options = _training_options(**settings)
+        result = run_backtest(data, data_options, options, BacktestOptions(**backtest_args), reporter)
+        if output is not None:
+            write_csv(result.rows, output)
+        if plot_path:
+            from .plots import plot_evaluation
+
+            plot_evaluation(result.per_step.rename(columns={"model": "method"}), plot_path)
+        return result
+
+    result = _run(action, debug, quiet)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    _report_evaluation(result, output)
+    if plot:
+        reporter.info(f"Plot written to {plot}")
+
+
+# evaluate's own options; the rest are train's and go to _training_options
+_EVALUATE_ONLY = {"data", "folds", "stride", "refit", "season", "coverage", "output", "as_json", "plot", "config",
+                  "quiet", "debug"}
+
+
+def _report_evaluation(result, output) -> None:
+    """The tables are the result of evaluate, so they go to stdout (unless the CSV does)."""
+    from .report import Reporter
+
+    reporter = Reporter(file=sys.stderr if output == "-" else sys.stdout)
+    options, backtest = result.options, result.backtest
+    title = (
+        f"Backtest: {result.n_series} series, {backtest.folds} cut-offs {backtest.stride} steps apart, "
+        f"horizon {options.horizon}, {backtest.coverage:.0%} intervals"
+    )
+    columns = ["", "MAE", "RMSE", "sMAPE %", "MASE", "coverage", "width"]
+    reporter.table(title, columns, [
+        [_method_label(r.model, options), r.mae, r.rmse, r.smape, r.mase, r.coverage, r.width]
+        for r in result.summary.itertuples()
+    ])  # fmt: skip
+    mae = result.per_step.pivot(index="step", columns="model", values="mae")[list(result.summary["model"])]
+    reporter.table(
+        "MAE per horizon step",
+        ["step", *(_method_label(m, options) for m in mae.columns)],
+        [[step, *row] for step, row in zip(mae.index, mae.to_numpy())],
+    )
 
 
 @app.command()

@@ -193,6 +193,22 @@ def forecast(
         A DataFrame with columns ``series, timestamp, step, forecast, lower, upper``, one row
         per series per step.
     """
+    return forecast_with_history(model_dir, data_path, coverage, reporter, history_steps=0)[0]
+
+
+def forecast_with_history(
+    model_dir: str | os.PathLike = "forecaster-model",
+    data_path: str | os.PathLike | None = None,
+    coverage: float = 0.9,
+    reporter: Reporter = QUIET,
+    history_steps: int = 0,
+):
+    """:func:`forecast`, plus the last ``history_steps`` values of each series it started from.
+
+    Returns:
+        The forecast DataFrame and a history DataFrame with columns ``series, timestamp,
+        value`` (NaN where the value was missing and filled), for plots.
+    """
     import pandas as pd
 
     from .data import future_index
@@ -202,12 +218,12 @@ def forecast(
     artifact = load_artifact(model_dir)
     metadata = artifact.metadata
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
-    inputs = series_inputs(artifact, data_path, reporter, full_history=False)
+    inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback)
     windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])
     predicted = predict_scaled(artifact.network, windows)  # (n_series, horizon)
     halfwidths = interval_halfwidths(metadata["intervals"], coverage)  # (horizon,)
 
-    frames = []
+    frames, histories = [], []
     for item, scaled in zip(inputs, predicted):
         scaler = item.scaler
         spread = halfwidths * item.meta["residual_scale"]
@@ -223,4 +239,16 @@ def forecast(
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+        if history_steps:
+            recent = slice(-history_steps, None)
+            histories.append(
+                pd.DataFrame(
+                    {
+                        "series": item.meta["name"],
+                        "timestamp": item.index[recent],
+                        "value": np.where(item.missing[recent], np.nan, item.raw[recent, 0]),
+                    }
+                )
+            )
+    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(columns=["series", "timestamp", "value"])
+    return pd.concat(frames, ignore_index=True), history

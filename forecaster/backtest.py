@@ -1,0 +1,240 @@
+"""Rolling-origin backtests: how the model and the baselines would have done, had they been
+trained at earlier cut-offs and asked for the next ``horizon`` steps.
+
+The same code as ``train`` fits each fold (:func:`forecaster.training.fit`), so what is
+measured is what is deployed. At a cut-off a model sees only the data before it: its
+scaler, its early stopping and its interval calibration come from that part alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from . import forecasting, metrics
+from .data import DataOptions, Dataset, Series, load_dataset, seasonal_period
+from .errors import ConfigError, DataError
+from .report import QUIET, Reporter
+from .scaling import feature_matrix
+from .training import BASELINES, FittedModel, TrainOptions, evaluate_validation, fit, method_forecasts, resolve_shape
+from .windows import input_windows, min_length
+
+REFIT = ("each", "once")
+METHODS = ("model", *BASELINES)
+ROW_COLUMNS = ["series", "cutoff", "timestamp", "step", "actual", "model", "forecast", "lower", "upper"]
+SUMMARY_COLUMNS = ["mae", "rmse", "smape", "mase", "coverage", "width"]
+
+
+@dataclass(frozen=True)
+class BacktestOptions:
+    """Where the cut-offs fall and how models are refitted.
+
+    Args:
+        folds: how many cut-offs, the last one ``horizon`` steps before each series' end.
+        stride: steps between cut-offs; None means one horizon.
+        refit: ``"each"`` trains at every cut-off; ``"once"`` trains at the first and slides.
+        season: seasonal period for MASE and seasonal naive; None takes it from the frequency.
+        coverage: nominal probability of the ``lower``/``upper`` intervals.
+    """
+
+    folds: int = 3
+    stride: int | None = None
+    refit: str = "each"
+    season: int | None = None
+    coverage: float = 0.9
+
+    def __post_init__(self) -> None:
+        if self.folds < 1:
+            raise ConfigError(f"--folds must be at least 1, got {self.folds}")
+        if self.stride is not None and self.stride < 1:
+            raise ConfigError(f"--stride must be at least 1, got {self.stride}")
+        if self.refit not in REFIT:
+            raise ConfigError(f"--refit must be one of {', '.join(REFIT)}, not '{self.refit}'")
+        if self.season is not None and self.season < 1:
+            raise ConfigError(f"--season must be at least 1, got {self.season}")
+        if not 0.0 < self.coverage < 1.0:
+            raise ConfigError(f"--coverage must be between 0 and 1 (exclusive), got {self.coverage}")
+
+
+@dataclass
+class Evaluation:
+    """What a backtest measured.
+
+    Attributes:
+        rows: one row per series, cut-off, step and method, columns :data:`ROW_COLUMNS`
+            (``model`` names the method: model, naive, seasonal_naive or linear).
+        summary: per method, columns ``model`` and :data:`SUMMARY_COLUMNS`.
+        per_step: the same per method and horizon step (column ``step``).
+        options: the training options as resolved for the first fold.
+        backtest: the backtest options, with the stride resolved.
+        n_series: how many series were evaluated.
+    """
+
+    rows: Any
+    summary: Any
+    per_step: Any
+    options: TrainOptions
+    backtest: BacktestOptions
+    n_series: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe summary (NaN becomes None)."""
+
+        def records(frame):
+            return [{k: _json_number(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+        return {
+            "train_options": self.options.to_dict(),
+            "backtest": dataclasses.asdict(self.backtest),
+            "n_series": self.n_series,
+            "summary": records(self.summary),
+            "per_step": records(self.per_step),
+        }
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, (float, np.floating)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def evaluate(
+    data_path: str | os.PathLike,
+    data_options: DataOptions = DataOptions(),
+    options: TrainOptions = TrainOptions(),
+    backtest: BacktestOptions = BacktestOptions(),
+    reporter: Reporter = QUIET,
+) -> Evaluation:
+    """Backtest the model and the baselines on every series of ``data_path``.
+
+    Raises:
+        DataError: the file cannot be used, or a series is too short for the cut-offs.
+        ConfigError: the options cannot work together.
+    """
+    dataset = load_dataset(data_path, data_options, reporter)
+    shape = resolve_shape(dataset, options)
+    horizon = shape.horizon
+    stride = backtest.stride or horizon
+    backtest = replace(backtest, stride=stride)
+    # cut-off k (0 = earliest) of a series of n steps: the first forecast step
+    offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
+    _check_room(dataset, offsets[0], shape)
+
+    rows, fitted = [], None
+    for fold, offset in enumerate(offsets):
+        if fitted is None or backtest.refit == "each":
+            truncated = _truncated(dataset, offset)
+            reporter.info(f"Fold {fold + 1}/{backtest.folds}: training on all but the last {offset} steps")
+            fitted = fit(truncated, options, reporter)
+            validation = evaluate_validation(fitted, truncated, backtest.season)
+        rows.append(_fold_rows(fitted, validation, dataset, offset, backtest))
+
+    import pandas as pd
+
+    frame = pd.concat(rows, ignore_index=True)[ROW_COLUMNS]
+    summary, per_step = _summaries(frame, dataset, offsets[0], backtest.season)
+    return Evaluation(frame, summary, per_step, fitted.options, backtest, len(dataset.series))
+
+
+def _check_room(dataset: Dataset, earliest: int, options: TrainOptions) -> None:
+    needed = min_length(options.lookback, options.horizon, options.val_fraction) + earliest
+    for series in dataset.series:
+        if len(series.values) < needed:
+            raise DataError(
+                f"{dataset.path}: series '{series.name}' has {len(series.values)} rows but the backtest needs at "
+                f"least {needed} (training before the first cut-off, {earliest} steps from the end); "
+                "use fewer --folds, a smaller --stride or a shorter --horizon"
+            )
+
+
+def _truncated(dataset: Dataset, offset: int) -> Dataset:
+    """Every series without its last ``offset`` steps."""
+    series = [
+        replace(
+            s,
+            index=s.index[:-offset],
+            values=s.values[:-offset],
+            covariates=s.covariates[:-offset],
+            missing=s.missing[:-offset],
+        )
+        for s in dataset.series
+    ]
+    return replace(dataset, series=series)
+
+
+def _fold_rows(fitted: FittedModel, validation: dict, dataset: Dataset, offset: int, backtest: BacktestOptions):
+    """Forecast rows of every method at the cut-off ``offset`` steps before each series' end."""
+    import pandas as pd
+
+    lookback, horizon = fitted.options.lookback, fitted.options.horizon
+    frames = []
+    for i, (series, prep) in enumerate(zip(dataset.series, fitted.prepared)):
+        start = len(series.values) - offset
+        features = prep.scaler.transform(feature_matrix(series.values, series.covariates))
+        window = input_windows(features[start - lookback : start], lookback)
+        forecasts = method_forecasts(fitted, series, prep, window, np.array([start]), validation["linear"],
+                                     backtest.season)
+        actual = np.where(series.missing, np.nan, series.values)[start : start + horizon]
+        for method, values in forecasts.items():
+            calibration = validation["calibration"][method]
+            spread = (forecasting.interval_halfwidths(calibration["intervals"], backtest.coverage)
+                      * calibration["residual_scales"][i] * prep.scaler.scale[0])
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "series": series.name,
+                        "cutoff": series.index[start - 1],
+                        "timestamp": series.index[start : start + horizon],
+                        "step": np.arange(1, horizon + 1),
+                        "actual": actual,
+                        "model": method,
+                        "forecast": values[0],
+                        "lower": values[0] - spread,
+                        "upper": values[0] + spread,
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _summaries(rows, dataset: Dataset, earliest: int, season: int | None):
+    """Error measures per method, overall and per step.
+
+    MASE divides each series' errors by the mean absolute seasonal difference of its history
+    before the first cut-off, so the pooled figure is the mean of the per-series MASE.
+    """
+    import pandas as pd
+
+    scales = {}
+    for s in dataset.series:
+        period = season or seasonal_period(s.freq)
+        try:
+            scales[s.name] = metrics.seasonal_scale(s.values[:-earliest], period)
+        except ValueError:
+            raise DataError(
+                f"{dataset.path}: series '{s.name}' has too little history before the first cut-off for a "
+                f"season of {period} steps (MASE); pass a smaller --season or fewer --folds"
+            ) from None
+    rows = rows.assign(scale=rows["series"].map(scales))
+
+    def measure(group) -> pd.Series:
+        # one cell per row, each scaled by its own series' seasonal difference for MASE
+        column = {name: group[name].to_numpy()[:, None] for name in ("actual", "forecast", "lower", "upper")}
+        return pd.Series(
+            metrics.forecast_summary(column["actual"], column["forecast"], column["lower"], column["upper"],
+                                     insample_scale=group["scale"].to_numpy())
+        )[SUMMARY_COLUMNS]
+
+    order = {name: i for i, name in enumerate(METHODS)}
+    summary = rows.groupby("model", sort=False).apply(measure, include_groups=False).reset_index()
+    per_step = rows.groupby(["model", "step"], sort=False).apply(measure, include_groups=False).reset_index()
+    summary = summary.sort_values("model", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    per_step = per_step.sort_values(["model", "step"], key=lambda c: c.map(order) if c.name == "model" else c,
+                                    kind="stable").reset_index(drop=True)
+    return summary, per_step

@@ -1,0 +1,136 @@
+"""Rolling-origin backtests: cut-offs, no look-ahead, metrics that match the rows, the CLI."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.backtest import ROW_COLUMNS, BacktestOptions, evaluate
+from forecaster.data import DataOptions
+from forecaster.errors import ConfigError
+from forecaster.metrics import mae, smape
+from forecaster.training import TrainOptions
+
+from .conftest import HOURLY, run_cli
+
+LOAD = DataOptions(targets=("load",), covariates=("temperature",))
+LINEAR = TrainOptions(model="linear", seed=0)
+
+
+@pytest.fixture(scope="module")
+def linear_backtest():
+    return evaluate(HOURLY, LOAD, LINEAR, BacktestOptions(folds=4, stride=12))
+
+
+def test_rows_cover_every_cutoff_step_and_method(linear_backtest):
+    rows = linear_backtest.rows
+    assert list(rows.columns) == ROW_COLUMNS
+    assert set(rows["model"]) == {"model", "naive", "seasonal_naive", "linear"}
+    cutoffs = sorted(rows["cutoff"].unique())
+    # the last cut-off leaves one horizon (24 h) before the end of the data, 2024-04-29 23:00
+    expected = pd.date_range(end="2024-04-28 23:00", periods=4, freq="12h")
+    assert [pd.Timestamp(c) for c in cutoffs] == list(expected)
+    assert len(rows) == 4 * 4 * 24
+    for cutoff, fold in rows.groupby("cutoff"):
+        assert (fold["timestamp"] > cutoff).all()
+        assert fold["step"].min() == 1 and fold["step"].max() == 24
+    assert (rows["lower"] <= rows["forecast"]).all() and (rows["forecast"] <= rows["upper"]).all()
+
+
+def test_naive_rows_repeat_the_last_value_before_the_cutoff(linear_backtest):
+    data = pd.read_csv(HOURLY, parse_dates=["timestamp"]).set_index("timestamp")["load"]
+    naive = linear_backtest.rows.query("model == 'naive'")
+    for cutoff, fold in naive.groupby("cutoff"):
+        np.testing.assert_allclose(fold["forecast"], data[cutoff])
+        np.testing.assert_allclose(fold["actual"], data[fold["timestamp"]].to_numpy())
+
+
+def test_summary_is_computed_from_the_rows(linear_backtest):
+    rows, summary = linear_backtest.rows, linear_backtest.summary.set_index("model")
+    for method, group in rows.groupby("model"):
+        assert summary.loc[method, "mae"] == pytest.approx(mae(group["actual"], group["forecast"]))
+        assert summary.loc[method, "smape"] == pytest.approx(smape(group["actual"], group["forecast"]))
+        inside = (group["actual"] >= group["lower"]) & (group["actual"] <= group["upper"])
+        assert summary.loc[method, "coverage"] == pytest.approx(inside.mean())
+    per_step = linear_backtest.per_step
+    assert len(per_step) == 4 * 24
+    first = rows[(rows["model"] == "model") & (rows["step"] == 1)]
+    assert per_step.query("model == 'model' and step == 1")["mae"].item() == pytest.approx(
+        mae(first["actual"], first["forecast"])
+    )
+    # the linear model and the linear baseline are the same fitted model
+    assert summary.loc["model", "mae"] == pytest.approx(summary.loc["linear", "mae"])
+    # MASE: errors relative to the in-sample seasonal difference; seasonal naive is close to 1
+    assert 0.3 < summary.loc["seasonal_naive", "mase"] < 3
+
+
+@pytest.mark.parametrize("refit", ["each", "once"])
+def test_forecasts_never_see_data_after_their_cutoff(tmp_path, refit):
+    frame = pd.read_csv(HOURLY)
+    backtest = BacktestOptions(folds=3, stride=24, refit=refit)
+    clean = evaluate(HOURLY, LOAD, LINEAR, backtest)
+    # wreck everything after the last cut-off: only actuals may change
+    frame.loc[len(frame) - 24 :, ["load", "temperature"]] *= 50
+    wrecked_file = tmp_path / "wrecked.csv"
+    frame.to_csv(wrecked_file, index=False)
+    wrecked = evaluate(wrecked_file, LOAD, LINEAR, backtest)
+    columns = ["forecast", "lower", "upper"]
+    np.testing.assert_allclose(wrecked.rows[columns], clean.rows[columns])
+    last = wrecked.rows["cutoff"] == wrecked.rows["cutoff"].max()
+    assert not np.allclose(wrecked.rows.loc[last, "actual"], clean.rows.loc[last, "actual"])
+
+
+def test_refit_once_trains_a_single_model(linear_backtest):
+    once = evaluate(HOURLY, LOAD, LINEAR, BacktestOptions(folds=4, stride=12, refit="once"))
+    assert list(once.rows.columns) == ROW_COLUMNS
+    # at the first cut-off both ways train on the same data
+    first = once.rows["cutoff"] == once.rows["cutoff"].min()
+    np.testing.assert_allclose(once.rows.loc[first, "forecast"], linear_backtest.rows.loc[first, "forecast"])
+
+
+def test_bad_backtest_options_are_refused():
+    with pytest.raises(ConfigError, match="--folds"):
+        BacktestOptions(folds=0)
+    with pytest.raises(ConfigError, match="--refit"):
+        BacktestOptions(refit="sometimes")
+
+
+def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
+    out, picture = tmp_path / "rows.csv", tmp_path / "errors.png"
+    args = ["evaluate", HOURLY, "--target", "load", "--model", "linear", "--folds", 2, "--seed", 0]
+    result = run_cli(*args, "-o", out, "--plot", picture)
+    assert result.exit_code == 0, result.stderr
+    for fragment in ("Backtest: 1 series, 2 cut-offs", "sMAPE", "MASE", "coverage", "seasonal naive",
+                     "linear model", "MAE per horizon step"):
+        assert fragment in result.stdout
+    rows = pd.read_csv(out)
+    assert list(rows.columns) == ROW_COLUMNS and len(rows) == 2 * 4 * 24
+    assert picture.stat().st_size > 10_000
+
+    summary = json.loads(run_cli(*args, "--json").stdout)
+    assert [s["model"] for s in summary["summary"]] == ["model", "naive", "seasonal_naive", "linear"]
+    assert summary["backtest"]["folds"] == 2 and summary["backtest"]["stride"] == 24
+    assert len(summary["per_step"]) == 4 * 24
+
+    to_stdout = run_cli(*args, "-o", "-")
+    assert pd.read_csv(io.StringIO(to_stdout.stdout)).shape == rows.shape
+
+
+def test_evaluate_with_the_network_and_a_short_series_error(tmp_path):
+    result = run_cli(
+        "evaluate", HOURLY, "--target", "load", "--folds", 2, "--units", 4, "--epochs", 2, "--seed", 0, "--json", "-q"
+    )
+    assert result.exit_code == 0, result.stderr
+    summary = {s["model"]: s for s in json.loads(result.stdout)["summary"]}
+    assert np.isfinite(summary["model"]["mae"])
+
+    short = tmp_path / "short.csv"
+    pd.read_csv(HOURLY).iloc[:130].to_csv(short, index=False)
+    failed = run_cli("evaluate", short, "--target", "load", "--folds", 3)
+    assert failed.exit_code == 1
+    assert "short.csv" in failed.stderr and "fewer --folds" in failed.stderr
+    assert run_cli("evaluate", HOURLY, "--refit", "sometimes").exit_code == 2
