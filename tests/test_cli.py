@@ -303,14 +303,14 @@ def test_info_describes_the_model(hourly_model):
 
 def test_every_command_and_option_has_help_text():
     group = typer.main.get_command(app)
-    assert set(group.commands) == {"train", "predict", "detect-anomalies", "info"}
+    assert set(group.commands) == {"train", "evaluate", "predict", "detect-anomalies", "info"}
     for name, command in group.commands.items():
         assert command.help, name
         for param in command.params:
             assert getattr(param, "help", None), f"{name} {param.name}"
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["predict"], ["detect-anomalies"], ["info"]])
+@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["detect-anomalies"], ["info"]])
 def test_help_does_not_import_heavy_libraries(command):
     probe = textwrap.dedent(
         f"""
