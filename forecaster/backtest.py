@@ -18,8 +18,8 @@ import numpy as np
 from . import forecasting, metrics
 from .data import DataOptions, Dataset, Series, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
+from .features import series_features
 from .report import QUIET, Reporter
-from .scaling import feature_matrix
 from .training import BASELINES, FittedModel, TrainOptions, evaluate_validation, fit, method_forecasts, resolve_shape
 from .windows import input_windows, min_length
 
@@ -176,7 +176,9 @@ def _fold_rows(fitted: FittedModel, validation: dict, dataset: Dataset, offset: 
     frames = []
     for i, (series, prep) in enumerate(zip(dataset.series, fitted.prepared)):
         start = len(series.values) - offset
-        features = prep.scaler.transform(feature_matrix(series.values, series.covariates))
+        features = prep.scaler.transform(
+            series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
+        )
         window = input_windows(features[start - lookback : start], lookback)
         forecasts = method_forecasts(fitted, series, prep, window, np.array([start]), validation["linear"],
                                      backtest.season)

@@ -10,6 +10,7 @@ scoring and backtests run the same way whichever model was chosen.
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -109,7 +110,11 @@ class LinearAutoregression(_WindowPredictor):
         flat_train = x_train.reshape(len(x_train), -1)
         best: tuple[float, Any, float] | None = None
         for alpha in RIDGE_ALPHAS if len(x_val) else (1.0,):
-            ridge = Ridge(alpha=alpha).fit(flat_train, y_train)
+            with warnings.catch_warnings():
+                # calendar channels repeat across a window, so the design is rank-deficient;
+                # the penalty is what makes the solution unique, as intended
+                warnings.simplefilter("ignore")
+                ridge = Ridge(alpha=alpha).fit(flat_train, y_train)
             error = float(np.mean((ridge.predict(x_val.reshape(len(x_val), -1)) - y_val) ** 2)) if len(x_val) else 0.0
             if best is None or error < best[0]:
                 best = (error, ridge, alpha)

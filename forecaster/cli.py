@@ -163,6 +163,12 @@ Layers = Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")]
 Units = Annotated[int, typer.Option(min=1, help="Units per recurrent layer.")]
 Bidirectional = Annotated[bool, typer.Option(help="Wrap each recurrent layer in a bidirectional layer.")]
 Dropout = Annotated[float, typer.Option(min=0.0, max=0.95, help="Input dropout of each recurrent layer.")]
+LinearSkip = Annotated[
+    bool, typer.Option(help="Add a linear map from the window to the output beside the recurrent layers.")
+]
+Calendar = Annotated[
+    bool, typer.Option(help="Give the model the time of day, day of week and day of year as inputs.")
+]
 Lookback = Annotated[
     Optional[int], typer.Option(min=1, help="Steps of history per window.", show_default="two seasonal periods")
 ]
@@ -187,7 +193,8 @@ Config = Annotated[
 
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
-    dropout, lookback, horizon, val_fraction, epochs, patience, batch_size, learning_rate, seed,
+    dropout, linear_skip, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size, learning_rate,
+    seed,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DataOptions
@@ -202,7 +209,8 @@ def _training_options(
     )  # fmt: skip
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
-        bidirectional=bidirectional, dropout=dropout, epochs=epochs, batch_size=batch_size,
+        bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, calendar=calendar,
+        epochs=epochs, batch_size=batch_size,
         learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
     )  # fmt: skip
     return data_options, options
@@ -227,6 +235,8 @@ def train(
     units: Units = 32,
     bidirectional: Bidirectional = False,
     dropout: Dropout = 0.0,
+    linear_skip: LinearSkip = True,
+    calendar: Calendar = True,
     lookback: Lookback = None,
     horizon: Horizon = None,
     val_fraction: ValFraction = 0.2,
@@ -397,6 +407,8 @@ def evaluate(
     units: Units = 32,
     bidirectional: Bidirectional = False,
     dropout: Dropout = 0.0,
+    linear_skip: LinearSkip = True,
+    calendar: Calendar = True,
     lookback: Lookback = None,
     horizon: Horizon = None,
     val_fraction: ValFraction = 0.2,

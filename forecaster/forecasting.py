@@ -11,6 +11,7 @@ import numpy as np
 
 from .artifacts import Artifact, load_artifact
 from .errors import ConfigError, DataError
+from .features import series_features
 from .report import QUIET, Reporter
 from .scaling import SeriesScaler
 from .windows import relative_to_level, window_level
@@ -158,7 +159,8 @@ def series_inputs(
                 f"{dataset.path}: series '{series.name}' has {len(series.values)} rows after cleaning but the model "
                 f"needs the last {lookback} (its lookback); export more history"
             )
-        raw = np.column_stack([series.values, series.covariates]) if series.covariates.size else series.values[:, None]
+        raw = series_features(series.values, series.covariates, series.index, series.freq,
+                              metadata["train_options"].get("calendar", False))
         inputs.append(SeriesInput(meta, series.index, raw, series.missing))
     return inputs
 

@@ -22,6 +22,7 @@ class NetworkSpec:
     units: int = 32
     bidirectional: bool = False
     dropout: float = 0.0
+    linear_skip: bool = True
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
@@ -40,7 +41,8 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
     """Build an uncompiled Keras model.
 
     Input `(batch, lookback, n_features)` with the target in channel 0; output
-    `(batch, horizon)`, the scaled target relative to the window level.
+    `(batch, horizon)`, the scaled target relative to the window level: the last recurrent
+    layer's state through a dense layer, plus (``linear_skip``) a dense layer on the whole window.
     """
     from .backend import load_keras
 
@@ -61,4 +63,11 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
             recurrent = keras.layers.Bidirectional(recurrent, name=f"bidirectional_{depth + 1}")
         hidden = recurrent(hidden)
     outputs = keras.layers.Dense(spec.horizon, name="horizon")(hidden)
+    if spec.linear_skip:
+        # A linear map from the whole window straight to the output (the autoregressive
+        # "highway" of LSTNet): the recurrent part then only has to learn what a linear
+        # model cannot, and the network starts no worse than the linear baseline.
+        flat = keras.layers.Flatten(name="window_flat")(inputs)
+        linear = keras.layers.Dense(spec.horizon, name="linear_skip")(flat)
+        outputs = keras.layers.Add(name="forecast")([outputs, linear])
     return keras.Model(inputs, outputs, name="forecaster")

@@ -41,8 +41,3 @@ class SeriesScaler:
     @classmethod
     def from_dict(cls, data: dict) -> SeriesScaler:
         return cls(mean=np.asarray(data["mean"], dtype=np.float64), scale=np.asarray(data["scale"], dtype=np.float64))
-
-
-def feature_matrix(values: np.ndarray, covariates: np.ndarray) -> np.ndarray:
-    """Stack a target `(n_steps,)` and its covariates `(n_steps, n_cov)` into `(n_steps, 1 + n_cov)`."""
-    return np.column_stack([values, covariates]) if covariates.size else values[:, None].astype(np.float64)

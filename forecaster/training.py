@@ -20,7 +20,8 @@ from .errors import ConfigError, DataError
 from .metrics import error_summary
 from .models import NetworkSpec, build_network
 from .report import QUIET, Reporter
-from .scaling import SeriesScaler, feature_matrix
+from .features import series_features
+from .scaling import SeriesScaler
 from .windows import max_lookback, min_length, split_point, train_validation_windows
 
 MIN_AUTO_LOOKBACK = 4
@@ -43,11 +44,13 @@ class TrainOptions:
     units: int = 32
     bidirectional: bool = False
     dropout: float = 0.0
+    linear_skip: bool = True
     epochs: int = 100
     batch_size: int = 64
     learning_rate: float = 1e-3
     val_fraction: float = 0.2
     patience: int = 10
+    calendar: bool = True
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -103,18 +106,36 @@ def default_horizon(freq: str) -> int:
     return int(min(max(seasonal_period(freq), 6), 48))
 
 
+def _steps_per_week(freq: str) -> int:
+    """Steps in a week for sub-daily data (hourly: 168), where a week fits the automatic
+    lookback: the weekly cycle is then in every window. 0 otherwise."""
+    import pandas as pd
+
+    try:
+        step = pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+    except ValueError:
+        return 0
+    week = pd.Timedelta(days=7)
+    if step >= pd.Timedelta(days=1) or week % step:
+        return 0
+    steps = int(week / step)
+    return steps if steps <= MAX_AUTO_LOOKBACK else 0
+
+
 def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
     """Fill in lookback and horizon from the data, and check every series is long enough.
 
-    The automatic lookback covers two seasonal periods (at least the horizon), shortened when
-    the shortest series could not otherwise give training windows.
+    The automatic lookback covers two seasonal periods, or a whole week of sub-daily data
+    (at least the horizon, at most :data:`MAX_AUTO_LOOKBACK`), shortened when the shortest
+    series could not otherwise give training windows.
     """
     shortest = min(dataset.series, key=lambda s: len(s.values))
     season = max(seasonal_period(s.freq) for s in dataset.series)
     horizon = options.horizon or default_horizon(dataset.series[0].freq)
     lookback = options.lookback
     if lookback is None:
-        preferred = min(max(2 * season, horizon, MIN_AUTO_LOOKBACK), MAX_AUTO_LOOKBACK)
+        week = max(_steps_per_week(s.freq) for s in dataset.series)
+        preferred = min(max(2 * season, week, horizon, MIN_AUTO_LOOKBACK), MAX_AUTO_LOOKBACK)
         # leave at least as many training windows as the lookback is long, where possible
         room = max_lookback(len(shortest.values), horizon, options.val_fraction)
         lookback = max(min(preferred, (room + 1) // 2), min(MIN_AUTO_LOOKBACK, room))
@@ -172,7 +193,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
     lookback, horizon = options.lookback, options.horizon
     assert lookback is not None and horizon is not None
 
-    prepared = [_prepare(series, horizon, options.val_fraction) for series in dataset.series]
+    prepared = [_prepare(series, horizon, options) for series in dataset.series]
     train_parts, val_parts = zip(
         *(train_validation_windows(p.features, p.features[:, 0], lookback, horizon, options.val_fraction) for p in prepared)
     )
@@ -189,6 +210,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         network_spec = NetworkSpec(
             lookback=lookback, horizon=horizon, n_features=n_features, cell=options.cell, layers=options.layers,
             units=options.units, bidirectional=options.bidirectional, dropout=options.dropout,
+            linear_skip=options.linear_skip,
         )  # fmt: skip
         spec.update(network_spec.to_dict())
         reporter.info(
@@ -265,7 +287,7 @@ def train(
     seconds = time.monotonic() - started
     metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)
     history_arrays = [
-        {"values": feature_matrix(s.values, s.covariates), "missing": s.missing} for s in dataset.series
+        {"values": _features(s, fitted.options), "missing": s.missing} for s in dataset.series
     ]
     path = save_artifact(model_dir, fitted.predictor, metadata, history_arrays, model_file(fitted.options.model))
     return TrainResult(
@@ -287,9 +309,14 @@ def model_file(model: str) -> str | None:
     return {"network": MODEL_FILE, "linear": LINEAR_FILE}.get(model)
 
 
-def _prepare(series, horizon: int, val_fraction: float) -> _PreparedSeries:
-    raw = feature_matrix(series.values, series.covariates)
-    split = split_point(len(raw), horizon, val_fraction)
+def _features(series, options: TrainOptions) -> np.ndarray:
+    """`(n_steps, n_features)` model inputs of a series, in the data's units."""
+    return series_features(series.values, series.covariates, series.index, series.freq, options.calendar)
+
+
+def _prepare(series, horizon: int, options: TrainOptions) -> _PreparedSeries:
+    raw = _features(series, options)
+    split = split_point(len(raw), horizon, options.val_fraction)
     scaler = SeriesScaler.fit(raw[:split])
     return _PreparedSeries(name=series.name, scaler=scaler, features=scaler.transform(raw), split=split)
 
@@ -388,7 +415,7 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
     lookback = fitted.options.lookback
     series_meta = []
     for i, (series, prep) in enumerate(zip(dataset.series, fitted.prepared)):
-        raw_tail = feature_matrix(series.values[-lookback:], series.covariates[-lookback:])
+        raw_tail = _features(series, fitted.options)[-lookback:]
         series_meta.append(
             {
                 "name": series.name,

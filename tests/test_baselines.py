@@ -70,7 +70,7 @@ def test_a_baseline_trains_predicts_and_scores_like_the_network(tmp_path, model)
     forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
     assert len(forecast) == 24 and (forecast["lower"] <= forecast["upper"]).all()
     scores = pd.read_csv(io.StringIO(run_cli("detect-anomalies", "-m", model_dir).stdout))
-    assert len(scores) == 2880 - 48 and scores["score"].notna().all()
+    assert len(scores) == 2880 - meta["network"]["lookback"] and scores["score"].notna().all()
 
 
 def test_linear_model_beats_seasonal_naive_and_predicts_without_tensorflow(tmp_path):

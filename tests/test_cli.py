@@ -89,7 +89,10 @@ def test_model_directory_holds_model_metadata_and_history(hourly_model):
     (series,) = meta["series"]
     assert series["freq"] == "h" and series["end"] == "2024-04-29T23:00:00"
     horizon = meta["network"]["horizon"]
-    assert horizon == 24 and meta["network"]["lookback"] == 48
+    # a week of hourly history in each window, a day ahead
+    assert horizon == 24 and meta["network"]["lookback"] == 168
+    assert meta["train_options"]["calendar"] and meta["network"]["linear_skip"]
+    assert meta["network"]["n_features"] == 1 + 1 + 4  # load, temperature, time of day and week
     # one residual quantile grid per horizon step, for the intervals
     assert len(meta["intervals"]["abs_quantiles"]) == horizon
 
@@ -100,10 +103,12 @@ def test_scalers_are_fitted_on_the_training_part_only(hourly_model):
     frame = pd.read_csv(HOURLY, parse_dates=["timestamp"])
     train_part = frame[frame["timestamp"] < pd.Timestamp(series["validation_start"])]
     assert 0.7 * len(frame) < len(train_part) < len(frame)
-    np.testing.assert_allclose(series["scaler"]["mean"], train_part[["load", "temperature"]].mean(), rtol=1e-9)
-    np.testing.assert_allclose(series["scaler"]["scale"], train_part[["load", "temperature"]].std(ddof=0), rtol=1e-9)
+    # load and temperature come first; the calendar channels follow
+    mean, scale = np.array(series["scaler"]["mean"][:2]), np.array(series["scaler"]["scale"][:2])
+    np.testing.assert_allclose(mean, train_part[["load", "temperature"]].mean(), rtol=1e-9)
+    np.testing.assert_allclose(scale, train_part[["load", "temperature"]].std(ddof=0), rtol=1e-9)
     # both columns drift over the months, so a scaler that had seen validation data would differ
-    assert not np.allclose(series["scaler"]["mean"], frame[["load", "temperature"]].mean(), rtol=1e-6)
+    assert not np.allclose(mean, frame[["load", "temperature"]].mean(), rtol=1e-6)
 
 
 def test_same_seed_gives_identical_outputs(tmp_path):
@@ -238,8 +243,8 @@ def test_detect_anomalies_scores_injected_anomalies_higher(hourly_model, tmp_pat
     scores = pd.read_csv(out, parse_dates=["timestamp"])
     assert list(scores.columns) == ANOMALY_COLUMNS
     # every timestamp with a full lookback of history is scored
-    assert len(scores) == 2880 - 48
-    assert scores["timestamp"].min() == pd.Timestamp("2024-01-03 00:00")
+    assert len(scores) == 2880 - 168
+    assert scores["timestamp"].min() == pd.Timestamp("2024-01-08 00:00")
     assert set(scores["is_anomaly"].unique()) <= {0, 1}
     np.testing.assert_allclose(scores["residual"], scores["value"] - scores["expected"], atol=1e-6)
 
@@ -292,7 +297,7 @@ def test_info_describes_the_model(hourly_model):
     model_dir, _ = hourly_model
     result = run_cli("info", "-m", model_dir)
     assert result.exit_code == 0, result.stderr
-    for fragment in ("LSTM, 1 layer(s) of 32 units", "48 / 24 steps", "temperature", "seasonal naive", "seed=42"):
+    for fragment in ("LSTM, 1 layer(s) of 32 units", "168 / 24 steps", "temperature", "seasonal naive", "seed=42"):
         assert fragment in result.stdout
     as_json = json.loads(run_cli("info", "-m", model_dir, "--json").stdout)
     assert as_json == read_metadata(model_dir)

@@ -1,0 +1,88 @@
+"""The input channels a model sees for each step of a series: the target, the covariates,
+and the position in the calendar.
+
+A window of 48 hours cannot tell a Friday from a Sunday, yet tomorrow's load depends on it.
+Encoding the time of day, day of week (and so on, by frequency) as sine/cosine pairs gives
+every window that knowledge at the cost of a few channels, and needs nothing from the user:
+it is computed from the timestamps, so predict and detect-anomalies rebuild it exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.tseries.frequencies import to_offset
+
+_DAY = pd.Timedelta(days=1)
+
+
+def calendar_cycles(freq: str) -> tuple[str, ...]:
+    """The calendar cycles worth encoding for series at ``freq``.
+
+    Returns:
+        Names among ``"day"`` (time of day), ``"week"`` (day of week), ``"year"`` (day of
+        year); only cycles longer than two steps, so that they vary within them.
+    """
+    offset = to_offset(freq)
+    try:
+        step = pd.Timedelta(offset)
+    except ValueError:  # calendar offsets (months, quarters, business days) have no fixed length
+        step = None
+    if isinstance(offset, pd.offsets.BusinessDay):
+        return ("week", "year")
+    if isinstance(offset, (pd.offsets.YearBegin, pd.offsets.YearEnd)):
+        return ()
+    if step is None or step >= 7 * _DAY:
+        return ("year",) if step is None or step < 180 * _DAY else ()
+    if step >= _DAY:
+        return ("week", "year")
+    return ("day", "week")
+
+
+def calendar_features(index: pd.DatetimeIndex, freq: str) -> np.ndarray:
+    """Sine and cosine of the position of each timestamp in each cycle of :func:`calendar_cycles`.
+
+    Args:
+        index: `(n_steps,)` timestamps (local time if the index has a time zone, as people live by it).
+        freq: the series' offset alias.
+
+    Returns:
+        `(n_steps, 2 * n_cycles)` float64 in [-1, 1].
+    """
+    phases = []
+    for cycle in calendar_cycles(freq):
+        if cycle == "day":
+            seconds = index.hour * 3600 + index.minute * 60 + index.second
+            phases.append(np.asarray(seconds, dtype=np.float64) / 86_400)
+        elif cycle == "week":
+            phases.append((np.asarray(index.day_of_week, dtype=np.float64) + _day_fraction(index)) / 7)
+        else:
+            days = np.where(index.is_leap_year, 366.0, 365.0)
+            phases.append((np.asarray(index.day_of_year, dtype=np.float64) - 1 + _day_fraction(index)) / days)
+    if not phases:
+        return np.empty((len(index), 0))
+    angles = 2 * np.pi * np.column_stack(phases)
+    return np.column_stack([np.sin(angles), np.cos(angles)])
+
+
+def _day_fraction(index: pd.DatetimeIndex) -> np.ndarray:
+    return np.asarray(index.hour * 3600 + index.minute * 60 + index.second, dtype=np.float64) / 86_400
+
+
+def series_features(values: np.ndarray, covariates: np.ndarray, index: pd.DatetimeIndex, freq: str,
+                    calendar: bool) -> np.ndarray:
+    """Every input channel of one series, target first.
+
+    Args:
+        values: `(n_steps,)` target.
+        covariates: `(n_steps, n_covariates)`.
+        index: `(n_steps,)` timestamps.
+        calendar: add :func:`calendar_features`.
+
+    Returns:
+        `(n_steps, 1 + n_covariates [+ 2 * n_cycles])` float64.
+    """
+    parts = [np.asarray(values, dtype=np.float64)[:, None], np.asarray(covariates, dtype=np.float64).reshape(len(values), -1)]
+    if calendar:
+        parts.append(calendar_features(index, freq))
+    return np.column_stack(parts)
