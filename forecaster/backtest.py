@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import forecasting, metrics
-from .data import DataOptions, Dataset, Series, load_dataset, seasonal_period
+from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter

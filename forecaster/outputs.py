@@ -8,14 +8,14 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from .errors import ForecasterError
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[TextIO]:
-    """Open a text file for writing that appears at ``path`` only once complete.
+def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]:
+    """Open a file for writing (text, or bytes if ``binary``) that appears at ``path`` only once complete.
 
     The data goes to a temporary file in the same directory, which replaces ``path`` on
     success; on any failure ``path`` is left as it was and the temporary file removed.
@@ -25,9 +25,13 @@ def atomic_output(path: str | os.PathLike) -> Iterator[TextIO]:
         raise ForecasterError(f"output '{target}' is a directory; name a file")
     if not target.parent.exists():
         raise ForecasterError(f"output directory '{target.parent}' does not exist; create it first")
-    handle = tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", newline="", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-    )
+    text = {} if binary else {"encoding": "utf-8", "newline": ""}
+    try:
+        handle = tempfile.NamedTemporaryFile(
+            "wb" if binary else "w", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False, **text
+        )
+    except OSError as error:
+        raise ForecasterError(f"cannot write '{target}': {error.strerror or error}") from None
     try:
         readable_like_new_files(handle.name)
         with handle:

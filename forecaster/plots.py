@@ -10,17 +10,14 @@ pyplot's global list of open figures.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
 from .errors import ConfigError, ForecasterError
-from .outputs import readable_like_new_files
+from .outputs import atomic_output
 
 #: Suffix → matplotlib format name. Agg and its vector siblings write these without extra
 #: software; other formats (JPEG, TIFF) depend on Pillow's build, so they are not offered.
@@ -66,28 +63,6 @@ def check_plot_path(path: str | os.PathLike) -> Path:
     return target
 
 
-@contextlib.contextmanager
-def _atomic_binary(target: Path) -> Iterator[BinaryIO]:
-    """Like :func:`forecaster.outputs.atomic_output`, for bytes: the file appears only when complete."""
-    try:
-        handle = tempfile.NamedTemporaryFile(
-            "wb", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False
-        )
-    except OSError as error:
-        raise ForecasterError(f"cannot write plot '{target}': {error.strerror or error}") from None
-    try:
-        readable_like_new_files(handle.name)
-        with handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(handle.name, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(handle.name)
-        raise
-
-
 def _save(figure: Any, target: Path) -> Path:
     from matplotlib import rc_context
 
@@ -95,7 +70,7 @@ def _save(figure: Any, target: Path) -> Path:
     # Without these, SVG and PDF embed the current date, so identical plots differ byte-wise.
     metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}.get(fmt)
     # A fixed salt stops SVG element ids from being random, for the same reason.
-    with _atomic_binary(target) as handle, rc_context({"svg.hashsalt": "forecaster"}):
+    with atomic_output(target, binary=True) as handle, rc_context({"svg.hashsalt": "forecaster"}):
         # The format must be explicit: the temporary file's name ends in .tmp.
         figure.savefig(handle, format=fmt, dpi=DPI, metadata=metadata)
     return target

@@ -1,0 +1,70 @@
+"""What every benchmark script shares: where the data is, what machine ran it, and writing its
+section of BENCHMARKS.md without touching the others'."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_BENCH_DIR = REPO.parent / "shared" / "bench"
+BENCHMARKS_FILE = REPO / "BENCHMARKS.md"
+_HEADER = (
+    "# Benchmarks\n\n"
+    "Produced by the scripts in `benchmarks/` (`make bench`, or one script at a time) on the public data\n"
+    "described in `../shared/bench/README.md`, next to the published results. Each section says the command,\n"
+    "the machine, the date and the wall time of the run that produced it.\n"
+)
+
+
+def bench_dir(argument: str | None) -> Path | None:
+    """The benchmark data folder, or None (after saying so) when it is not there."""
+    folder = Path(argument) if argument else DEFAULT_BENCH_DIR
+    if not folder.is_dir():
+        print(f"benchmark data not found at {folder}; pass --bench-dir DIR. Nothing to do.", file=sys.stderr)
+        return None
+    return folder
+
+
+def machine() -> str:
+    """One line: CPU count, platform, Python, TensorFlow and Keras versions when installed."""
+    parts = [f"{os.cpu_count()} CPUs", platform.platform(terse=True), f"Python {platform.python_version()}"]
+    from importlib.metadata import PackageNotFoundError, version
+
+    for package in ("tensorflow-cpu", "tensorflow", "keras"):
+        try:
+            parts.append(f"{package} {version(package)}")
+        except PackageNotFoundError:
+            continue
+    return ", ".join(parts)
+
+
+def run_header(command: str, seconds: float) -> str:
+    """The lines that open every section: command, machine, date and wall time."""
+    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return (
+        f"- command: `{command}`\n- machine: {machine()}\n- date: {today}\n- wall time: {seconds / 60:.1f} min\n"
+    )
+
+
+def write_section(name: str, body: str, path: Path = BENCHMARKS_FILE) -> None:
+    """Replace (or add) the section ``name`` of BENCHMARKS.md, atomically.
+
+    The section lies between ``<!-- name:start -->`` and ``<!-- name:end -->``, so every
+    script rewrites only its own.
+    """
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    block = f"{start}\n{body.rstrip()}\n{end}"
+    text = path.read_text(encoding="utf-8") if path.exists() else _HEADER
+    pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block + "\n"
+    handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent, delete=False, suffix=".tmp")
+    with handle:
+        handle.write(text)
+    os.chmod(handle.name, 0o644)
+    os.replace(handle.name, path)
