@@ -283,7 +283,8 @@ def train(
     fitted = fit(dataset, options, reporter)
     evaluation = evaluate_validation(fitted, dataset)
     calibration = anomaly.calibrate(fitted.predictor, prepared_features=[p.features for p in fitted.prepared],
-                                    splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback)
+                                    splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
+                                    missing=[s.missing for s in dataset.series])
     seconds = time.monotonic() - started
     metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)
     history_arrays = [
