@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DEMO_DIR ?= demo-output
 
-.PHONY: install demo test clean sample-data
+.PHONY: install demo test bench clean sample-data
 
 install: $(INSTALLED)
 
@@ -30,6 +30,13 @@ demo: $(INSTALLED)
 	@echo "Model:     $(DEMO_DIR)/model (see: $(BIN)/forecaster info --model-dir $(DEMO_DIR)/model)"
 	@echo "Forecast:  $(DEMO_DIR)/forecast.csv"
 	@echo "Anomalies: $(DEMO_DIR)/anomalies.csv (injected ones are listed in sample_data/hourly_load_labels.csv)"
+
+# Public benchmarks against the published tables (long: not part of `make test`). They read
+# ../shared/bench and write their sections of BENCHMARKS.md.
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/m4_metric_check.py
+	$(BIN)/python benchmarks/m4_hourly.py
+	$(BIN)/python benchmarks/etth1.py
 
 sample-data: $(INSTALLED)
 	$(BIN)/python sample_data/generate.py

@@ -1,0 +1,374 @@
+"""ETTh1, univariate target OT (the "S" setting), under the standard long-horizon protocol.
+
+The protocol is the one of the Informer / Autoformer / LTSF-Linear data loaders, as described
+in ``../shared/bench/README.md`` section 3.1:
+
+* split by row index: train rows [0, 8640), validation rows [8640, 11520), test rows
+  [11520, 14400) (12/4/4 months of 30 days); later rows are not used;
+* OT is z-scored with the mean and standard deviation (ddof 0) of the training rows; every
+  error is measured on those scaled values;
+* test windows: every window whose H targets lie in the test rows, stride 1, its L = 336
+  inputs reaching back into the validation rows; 2880 - H + 1 windows per horizon, none
+  dropped (as LTSF-Linear, ``drop_last=False``);
+* MSE and MAE over all windows x H steps, for H in 96, 192, 336, 720.
+
+Our models are trained with :func:`forecaster.training.fit`, the code ``forecaster train``
+runs. It is given the train + validation rows and a validation fraction of 2880/11520, so its
+own split falls exactly on the standard border: it fits its scaler and its windows on the
+training rows, chooses the ridge penalty (linear model) and stops early (network) on the
+standard validation rows, and never sees a test row. Nothing is tuned on the test rows.
+
+Inputs: OT plus the calendar channels (time of day, day of week) that ``forecaster`` derives
+from the timestamps (``calendar=True``). The published "S" results use OT alone as input (the
+LTSF-Linear models ignore the loaders' time features), so ours see a little more; the
+forecast target and every error are the standard ones.
+
+Usage (from the repository root):
+
+    python benchmarks/etth1.py [--bench-dir DIR] [--seed N] [--epochs N] [--horizons 96 192 ...]
+                               [--quick] [--no-write]
+
+Exit status 0, after a message, when the benchmark data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import REPO, bench_dir, run_header, write_section  # noqa: E402
+
+try:
+    import forecaster  # noqa: F401
+except ImportError:  # not installed: run from a plain checkout
+    sys.path.insert(0, str(REPO))
+
+from forecaster import forecasting  # noqa: E402
+from forecaster.data import DataOptions, Dataset, load_dataset  # noqa: E402
+from forecaster.features import series_features  # noqa: E402
+from forecaster.report import Reporter  # noqa: E402
+from forecaster.training import TrainOptions, fit  # noqa: E402
+from forecaster.windows import input_windows  # noqa: E402
+
+TARGET = "OT"
+TRAIN_END = 12 * 30 * 24  # 8640
+VAL_END = TRAIN_END + 4 * 30 * 24  # 11520
+TEST_END = VAL_END + 4 * 30 * 24  # 14400
+N_ROWS = 17420
+LOOKBACK = 336  # LTSF-Linear's input length, that of its univariate table
+HORIZONS = (96, 192, 336, 720)
+VAL_FRACTION = (VAL_END - TRAIN_END) / VAL_END  # 0.25: fit's split lands on row 8640
+PREDICT_CHUNK = 512  # test windows per predict call: (512, 336, 5) float32 is 3.4 MB
+QUICK_EPOCHS = 3
+MODELS = ("network", "linear")
+
+# The univariate ETTh1 rows of the reference table that follow this protocol (L = 336, or
+# L = 96 for the Transformer numbers), in the order shown. The Informer-paper rows use another
+# protocol (tuned input length, other horizons, drop_last) and are left out, as the README says.
+REFERENCE_ORDER = ("NLinear", "DLinear", "Linear", "FEDformer-f", "Autoformer", "Informer", "ARIMA")
+AIM_MODELS = ("DLinear", "NLinear")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bench-dir", help="the shared benchmark folder (default ../shared/bench)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the network's training (default 0)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help=f"most network epochs; early stopping on validation ends sooner "
+                             f"(default {TrainOptions.epochs}, --quick {QUICK_EPOCHS})")
+    parser.add_argument("--patience", type=int, default=TrainOptions.patience,
+                        help=f"early-stopping patience in epochs (default {TrainOptions.patience})")
+    parser.add_argument("--batch-size", type=int, default=TrainOptions.batch_size,
+                        help=f"training batch size (default {TrainOptions.batch_size})")
+    parser.add_argument("--horizons", type=int, nargs="+", default=list(HORIZONS), metavar="H",
+                        help="horizons to run (default 96 192 336 720)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"horizon 96 only, {QUICK_EPOCHS} epochs at most, BENCHMARKS.md left alone")
+    parser.add_argument("--no-write", action="store_true", help="print the results but leave BENCHMARKS.md alone")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.horizons = [96]
+        args.epochs = args.epochs or QUICK_EPOCHS
+        args.no_write = True
+    args.epochs = args.epochs or TrainOptions.epochs
+    bad = [h for h in args.horizons if not 1 <= h <= VAL_END - TRAIN_END]
+    if bad:
+        parser.error(f"horizons must be between 1 and {VAL_END - TRAIN_END}, got {bad}")
+    args.horizons = sorted(set(args.horizons))
+    return args
+
+
+def load_etth1(csv: Path, reporter: Reporter) -> Dataset:
+    """ETTh1 as one series (OT), read in place with the package's own reader, and checked."""
+    dataset = load_dataset(csv, DataOptions(time_col="date", targets=(TARGET,)), reporter)
+    if len(dataset.series) != 1:
+        raise SystemExit(f"{csv}: expected one series ({TARGET}), got {len(dataset.series)}")
+    series = dataset.series[0]
+    if len(series.values) != N_ROWS or series.missing.any() or series.freq.lower() != "h":
+        raise SystemExit(f"{csv}: expected {N_ROWS} complete hourly rows, got {len(series.values)} "
+                         f"({int(series.missing.sum())} filled) at frequency {series.freq}")
+    # the row-index borders fall where the README says
+    for row, when in ((0, "2016-07-01 00:00"), (TRAIN_END, "2017-06-26 00:00"), (VAL_END, "2017-10-24 00:00"),
+                      (TEST_END - 1, "2018-02-20 23:00")):
+        if str(series.index[row])[:16] != when:
+            raise SystemExit(f"{csv}: row {row} is {series.index[row]}, expected {when}")
+    return dataset
+
+
+def first_rows(dataset: Dataset, n: int) -> Dataset:
+    """The dataset cut to its first ``n`` rows."""
+    series = [replace(s, index=s.index[:n], values=s.values[:n], covariates=s.covariates[:n], missing=s.missing[:n])
+              for s in dataset.series]
+    return replace(dataset, series=series)
+
+
+class Protocol:
+    """The standard z-scoring and the test windows of every horizon."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.series = dataset.series[0]
+        ot = self.series.values
+        self.mean = float(ot[:TRAIN_END].mean())
+        self.std = float(ot[:TRAIN_END].std())  # ddof 0, as sklearn's StandardScaler in the loaders
+        self.z = (ot - self.mean) / self.std
+
+    def test_starts(self, horizon: int) -> np.ndarray:
+        """First target row of every test window: targets in [VAL_END, TEST_END)."""
+        return np.arange(VAL_END, TEST_END - horizon + 1)
+
+    def test_targets(self, starts: np.ndarray, horizon: int) -> np.ndarray:
+        return self.z[starts[:, None] + np.arange(horizon)]
+
+    def model_inputs(self, fitted, starts: np.ndarray) -> np.ndarray:
+        """The fitted model's scaled input windows ending just before each start (a view)."""
+        s = self.series
+        prep = fitted.prepared[0]
+        if prep.split != TRAIN_END:
+            raise SystemExit(f"fit split the data at row {prep.split}, not at the standard border {TRAIN_END}")
+        scaler = prep.scaler
+        if not (np.isclose(scaler.mean[0], self.mean, rtol=1e-9) and np.isclose(scaler.scale[0], self.std, rtol=1e-9)):
+            raise SystemExit(f"the model's OT scaler ({scaler.mean[0]}, {scaler.scale[0]}) is not the standard "
+                             f"one ({self.mean}, {self.std})")
+        end = int(starts[-1])
+        raw = series_features(s.values[:end], s.covariates[:end], s.index[:end], s.freq, fitted.options.calendar)
+        features = scaler.transform(raw)
+        lookback = fitted.options.lookback
+        return input_windows(features, lookback)[starts - lookback]
+
+
+def errors_in_chunks(predictor, inputs: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
+    """MSE and MAE of ``predict_scaled`` over all windows, a chunk of windows at a time."""
+    squared = absolute = 0.0
+    for first in range(0, len(inputs), PREDICT_CHUNK):
+        part = slice(first, first + PREDICT_CHUNK)
+        error = forecasting.predict_scaled(predictor, np.ascontiguousarray(inputs[part])) - targets[part]
+        squared += float(np.sum(error**2))
+        absolute += float(np.sum(np.abs(error)))
+    return squared / targets.size, absolute / targets.size
+
+
+def validation_mse(fitted) -> float:
+    """MSE of the fitted model on its (= the standard) validation windows, scaled units."""
+    inputs, targets = fitted.val_parts[0]
+    mse, _ = errors_in_chunks(fitted.predictor, inputs, targets.astype(np.float64))
+    return mse
+
+
+def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, reporter: Reporter) -> dict:
+    starts = protocol.test_starts(horizon)
+    targets = protocol.test_targets(starts, horizon)
+    # repeat the last input value: a sanity check of the windows and the scaling
+    last = protocol.z[starts - 1][:, None]
+    result = {"horizon": horizon, "n_test": len(starts),
+              "repeat": (float(np.mean((targets - last) ** 2)), float(np.mean(np.abs(targets - last))))}
+    for model in MODELS:
+        options = TrainOptions(lookback=LOOKBACK, horizon=horizon, model=model, calendar=True,
+                               val_fraction=VAL_FRACTION, epochs=args.epochs, patience=args.patience,
+                               batch_size=args.batch_size, seed=args.seed)
+        started = time.monotonic()
+        reporter.info(f"H={horizon}: fitting the {model} model")
+        fitted = fit(fit_data, options, reporter)
+        inputs = protocol.model_inputs(fitted, starts)
+        mse, mae = errors_in_chunks(fitted.predictor, inputs, targets)
+        seconds = time.monotonic() - started
+        result[model] = {
+            "mse": mse, "mae": mae, "val_mse": validation_mse(fitted), "seconds": seconds,
+            "epochs_run": fitted.epochs_run, "best_epoch": fitted.best_epoch,
+            "n_train": len(fitted.train_windows[0]), "n_val": len(fitted.val_parts[0][0]),
+            "alpha": getattr(fitted.predictor, "alpha", None), "n_features": fitted.spec["n_features"],
+        }
+        reporter.info(f"H={horizon} {model}: test MSE {mse:.4f}  MAE {mae:.4f}  (validation MSE "
+                      f"{result[model]['val_mse']:.4f}; {seconds:.0f} s)")
+        del fitted, inputs
+        if model == "network":
+            from forecaster.backend import load_keras
+
+            load_keras().backend.clear_session()
+    return result
+
+
+def load_reference(folder: Path) -> dict:
+    """``{model: {horizon: (mse, mae, input_len, source, note)}}`` for univariate ETTh1."""
+    import pandas as pd
+
+    frame = pd.read_csv(folder / "ett" / "ett_reference_results.csv", dtype={"input_len": str})
+    frame = frame[(frame["setting"] == "univariate") & (frame["dataset"] == "ETTh1")
+                  & (frame["input_len"].fillna("") != "tuned")]
+    reference: dict = {}
+    for row in frame.itertuples(index=False):
+        note = "" if pd.isna(row.note) else str(row.note)
+        input_len = "" if pd.isna(row.input_len) else str(row.input_len)
+        reference.setdefault(row.model, {})[int(row.horizon)] = (float(row.mse), float(row.mae), input_len,
+                                                                 str(row.source), note)
+    missing = [m for m in AIM_MODELS if m not in reference]
+    if missing:
+        raise SystemExit(f"reference table lacks {missing} for univariate ETTh1")
+    return reference
+
+
+def yes_no(flag: bool) -> str:
+    return "yes" if flag else "**no**"
+
+
+def report_body(results: list[dict], reference: dict, args, command: str, seconds: float) -> str:
+    horizons = [r["horizon"] for r in results]
+    refs = [m for m in REFERENCE_ORDER if m in reference] + sorted(set(reference) - set(REFERENCE_ORDER))
+
+    def ref_cell(model: str, h: int) -> str:
+        cell = reference[model].get(h)
+        return f"{cell[0]:.3f} / {cell[1]:.3f}" if cell else "n/a"
+
+    def input_len(model: str) -> str:
+        lengths = {v[2] for v in reference[model].values()}
+        return "L" + "/".join(sorted(lengths)) if lengths != {""} else "L ?"
+
+    lines = [run_header(command, seconds), ""]
+    lines += [
+        "ETTh1, univariate target OT (\"S\" setting), standard protocol (README §3.1): train rows [0, 8640), "
+        "validation [8640, 11520), test [11520, 14400); OT z-scored with the training rows' mean and std; "
+        f"input length L = {LOOKBACK}; every test window (stride 1, 2880 − H + 1 windows, none dropped); "
+        "MSE / MAE on the z-scored values, over all windows × H steps.",
+        "",
+        f"Our models: `fit` given rows [0, 11520) with `val_fraction` = 2880/11520, so its internal split is "
+        "exactly the standard one: scaler and training windows from the training rows, early stopping (network) "
+        "and the ridge penalty (linear) chosen on the standard validation rows; test rows unseen. Inputs: OT plus "
+        "the calendar channels derived from the timestamps (time of day, day of week; `calendar=True`), which the "
+        "published S-setting models do not use. Network: the package default (LSTM 1 × "
+        f"{TrainOptions.units}, linear skip, Huber loss, Adam {TrainOptions.learning_rate:g}), at most "
+        f"{args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}. "
+        "Linear: `model=\"linear\"`, ridge from the whole window (level-relative) to every step. Nothing was "
+        "tuned on the test rows.",
+        "",
+        "MSE / MAE (lower is better). Published numbers as in `../shared/bench/ett/ett_reference_results.csv`:",
+        "",
+    ]
+    header = ["H", "ours: network", "ours: linear", "ours: repeat last value"]
+    header += [f"{m} ({input_len(m)}){' †' if m == 'ARIMA' else ''}" for m in refs]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for r in results:
+        h = r["horizon"]
+        row = [str(h), f"**{r['network']['mse']:.4f} / {r['network']['mae']:.4f}**",
+               f"{r['linear']['mse']:.4f} / {r['linear']['mae']:.4f}",
+               f"{r['repeat'][0]:.4f} / {r['repeat'][1]:.4f}"]
+        row += [ref_cell(m, h) for m in refs]
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "Sources:"]
+    sources: dict[str, list[str]] = {}
+    for m in refs:
+        for _, _, _, source, _ in reference[m].values():
+            sources.setdefault(source, [])
+            if m not in sources[source]:
+                sources[source].append(m)
+    for source, models in sources.items():
+        lines.append(f"- {', '.join(models)}: {source}")
+    lines += [
+        "- FEDformer-f, Autoformer, Informer (L96): numbers the LTSF-Linear paper copied from the FEDformer paper.",
+        "- † ARIMA: a row in LTSF-Benchmark.md that names no paper or settings; provenance unverified.",
+        "- PatchTST's univariate ETTh1 results are only in its paper's appendix and are not in the reference table, "
+        "so they are not shown. The Informer paper's own univariate rows (LSTMa, DeepAR, ARIMA, Prophet) use "
+        "another protocol (tuned input length, other horizons, `drop_last`) and are left out.",
+        "",
+        "Targets, on MSE (the primary metric; published values have three decimals, compared as printed):",
+        "",
+        "- **floor**: our network beats our own linear baseline (lower test MSE) at every horizon;",
+        "- **aim**: our network's MSE ≤ DLinear's and ≤ NLinear's at every horizon.",
+        "",
+        "| H | network MSE | linear MSE | floor: network < linear | DLinear MSE | NLinear MSE "
+        "| network ≤ DLinear | network ≤ NLinear | aim met | our linear ≤ DLinear |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    floor_all = aim_all = True
+    for r in results:
+        h = r["horizon"]
+        net, lin = r["network"]["mse"], r["linear"]["mse"]
+        dl, nl = reference["DLinear"][h][0], reference["NLinear"][h][0]
+        floor, beat_dl, beat_nl = net < lin, net <= dl, net <= nl
+        floor_all &= floor
+        aim_all &= beat_dl and beat_nl
+        lines.append(f"| {h} | {net:.4f} | {lin:.4f} | {yes_no(floor)} | {dl:.3f} | {nl:.3f} | {yes_no(beat_dl)} "
+                     f"| {yes_no(beat_nl)} | {yes_no(beat_dl and beat_nl)} | {'yes' if lin <= dl else 'no'} |")
+    scope = "every horizon run" if horizons != list(HORIZONS) else "every horizon"
+    lines += ["", f"**Floor {'met' if floor_all else 'not met'}** and **aim {'met' if aim_all else 'not met'}** "
+              f"at {scope} ({', '.join(map(str, horizons))}).", ""]
+    lines += [
+        "Training (validation MSE: the standard validation windows, z-scored, the only thing used to choose):",
+        "",
+        "| H | model | validation MSE | epochs run (best) | ridge alpha | input channels | train / val / test "
+        "windows | seconds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        for model in MODELS:
+            m = r[model]
+            epochs = f"{m['epochs_run']} ({m['best_epoch']})" if model == "network" else "–"
+            alpha = f"{m['alpha']:g}" if m["alpha"] is not None else "–"
+            lines.append(f"| {r['horizon']} | {model} | {m['val_mse']:.4f} | {epochs} | {alpha} | {m['n_features']} "
+                         f"| {m['n_train']} / {m['n_val']} / {r['n_test']} | {m['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = shlex.join(["python", "benchmarks/etth1.py", *(sys.argv[1:] if argv is None else argv)])
+    folder = bench_dir(args.bench_dir)
+    if folder is None:
+        return 0
+    csv = folder / "ett" / "ETTh1.csv"
+    if not csv.is_file():
+        print(f"{csv} not found; nothing to do.", file=sys.stderr)
+        return 0
+    reporter = Reporter()
+    started = time.monotonic()
+    reference = load_reference(folder)
+    dataset = load_etth1(csv, reporter)
+    protocol = Protocol(dataset)
+    fit_data = first_rows(dataset, VAL_END)
+    reporter.info(f"ETTh1 OT: training mean {protocol.mean:.4f}, std {protocol.std:.4f}; horizons "
+                  f"{', '.join(map(str, args.horizons))}; lookback {LOOKBACK}; at most {args.epochs} epochs")
+    results = []
+    for horizon in args.horizons:
+        results.append(run_horizon(protocol, fit_data, horizon, args, reporter))
+        expected = TEST_END - VAL_END - horizon + 1
+        assert results[-1]["n_test"] == expected, (results[-1]["n_test"], expected)
+    seconds = time.monotonic() - started
+    body = report_body(results, reference, args, command, seconds)
+    print(body)
+    if args.no_write:
+        reporter.info("BENCHMARKS.md not written (--quick / --no-write)")
+    else:
+        write_section("etth1", "## ETTh1, univariate OT (standard long-horizon protocol)\n\n" + body)
+        reporter.info(f"Wrote the etth1 section of {REPO / 'BENCHMARKS.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

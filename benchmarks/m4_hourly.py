@@ -1,0 +1,299 @@
+"""M4 Hourly with the forecaster: one global model on the 414 series, scored as in M4.
+
+Protocol (../shared/bench/README.md §2): every series is fitted on its train row only and
+forecast h = 48 steps from the end of it; per series sMAPE and MASE (m = 24, scale from the
+series' own train row) are averaged over the series, and OWA is formed from those averages
+relative to Naive2. Naive2 is scored from the benchmark forecasts shipped with the data
+(sktime's replication, which reproduces the published 18.383 / 2.395; see m4_metric_check.py).
+
+The forecaster's own pipeline is used as a library: the train rows become in-memory
+``Series`` (M4 Hourly has no dates, so every series gets synthetic hourly timestamps from
+2000-01-01 and the calendar inputs are off), one ``Dataset`` of all of them, one global model
+per method via ``training.fit`` (horizon 48, lookback chosen by the library: 168 = a week),
+then each series is forecast from its end with its own scaler. The fit holds out the tail of
+each train row (``val_fraction``) for early stopping and for the validation table, which is
+what options may be judged by; the test rows are only scored.
+
+Methods side by side: the network (default options, ``--seed``), the linear model
+(``model="linear"``), seasonal naive and naive, next to published M4 rows.
+
+Usage (from the repository root):
+    python benchmarks/m4_hourly.py [--bench-dir DIR] [--seed N] [--epochs N] [--batch-size N]
+                                   [--patience N] [--quick N] [--no-write]
+``--quick N`` runs on the first N series only, prints and writes nothing to BENCHMARKS.md.
+Exit status 0 (with a message) when the bench data is absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # common.py, m4_metric_check.py
+from common import REPO, bench_dir, run_header, write_section  # noqa: E402
+
+if str(REPO) not in sys.path:  # a plain checkout, not installed
+    sys.path.insert(1, str(REPO))
+
+import m4_metric_check as m4  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from forecaster import forecasting, metrics  # noqa: E402
+from forecaster.baselines import seasonal_naive  # noqa: E402
+from forecaster.data import DataOptions, Dataset, Series  # noqa: E402
+from forecaster.features import series_features  # noqa: E402
+from forecaster.report import Reporter  # noqa: E402
+from forecaster.training import FittedModel, TrainOptions, fit  # noqa: E402
+
+SEASON, HORIZON = m4.SEASON, m4.HORIZON
+START = "2000-01-01"
+FLOOR_OWA = 0.627  # published sNaive
+AIM_OWA = 0.440  # published ES-RNN (Smyl), the M4 winner
+AIM_MINUTES = 30
+#: Published rows shown next to ours: (id in m4_hourly_official_results.csv, label).
+PUBLISHED = (
+    ("238", "Doornik et al. (best on Hourly)"),
+    ("118", "Smyl ES-RNN (M4 winner)"),
+    ("245", "Montero-Manso et al. FFORMA"),
+    ("sNaive", "sNaive benchmark"),
+    ("211", "Trotta CNN-TS (global CNN)"),
+    ("MLP", "MLP benchmark"),
+    ("Naive2", "Naive2 benchmark"),
+    ("RNN", "RNN benchmark (Keras SimpleRNN)"),
+)
+METHOD_LABELS = {
+    "network": "forecaster network (LSTM + linear skip)",
+    "linear": "forecaster linear (ridge on the window)",
+    "seasonal_naive": "seasonal naive (ours)",
+    "naive": "naive (ours)",
+    "naive2": "Naive2 (shipped reference forecasts)",
+}
+
+
+def build_dataset(ids: list[str], insample: list[np.ndarray]) -> Dataset:
+    """Every train row as a regular hourly ``Series`` starting at :data:`START`."""
+    series = []
+    for name, values in zip(ids, insample):
+        n = len(values)
+        series.append(
+            Series(name=name, target="value", index=pd.date_range(START, periods=n, freq="h"), freq="h",
+                   values=np.asarray(values, dtype=np.float64), covariates=np.empty((n, 0)),
+                   missing=np.zeros(n, dtype=bool), first_row=0)
+        )  # fmt: skip
+    return Dataset(path="M4 Hourly train rows (in memory)", options=DataOptions(), series=series, n_filled=0)
+
+
+def end_forecasts(fitted: FittedModel, dataset: Dataset) -> np.ndarray:
+    """`(n_series, horizon)` forecasts in the data's units from the end of every series."""
+    lookback = fitted.options.lookback
+    windows = np.stack([
+        prep.scaler.transform(
+            series_features(s.values, s.covariates, s.index, s.freq, fitted.options.calendar)[-lookback:])
+        for s, prep in zip(dataset.series, fitted.prepared)
+    ])  # fmt: skip
+    scaled = forecasting.predict_scaled(fitted.predictor, windows)
+    return np.stack([prep.scaler.target_to_original(row) for row, prep in zip(scaled, fitted.prepared)])
+
+
+def validation_forecasts(fitted: FittedModel, dataset: Dataset) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Actual values and forecasts of each method over each series' validation part (every
+    origin in the held-out tail of the train row), in the data's units."""
+    horizon = fitted.options.horizon
+    inputs = np.concatenate([x for x, _ in fitted.val_parts])
+    scaled = forecasting.predict_scaled(fitted.predictor, inputs)
+    actual, predicted, at = [], [], 0
+    for series, prep, (x, _) in zip(dataset.series, fitted.prepared, fitted.val_parts):
+        starts = prep.split + np.arange(len(x))
+        actual.append(series.values[starts[:, None] + np.arange(horizon)])
+        predicted.append(prep.scaler.target_to_original(scaled[at : at + len(x)]))
+        at += len(x)
+    return actual, predicted
+
+
+def naive_validation(fitted: FittedModel, dataset: Dataset, season: int) -> list[np.ndarray]:
+    return [
+        seasonal_naive(s.values, prep.split + np.arange(len(x)), fitted.options.horizon, season)
+        for s, prep, (x, _) in zip(dataset.series, fitted.prepared, fitted.val_parts)
+    ]
+
+
+def validation_scores(actual: list[np.ndarray], predicted: list[np.ndarray], dataset: Dataset,
+                      fitted: FittedModel) -> dict[str, float]:
+    """M4-style scores on the validation part: per series over all its origins, then the mean;
+    the MASE scale comes from the part before validation."""
+    smapes = [metrics.smape(a, p) for a, p in zip(actual, predicted)]
+    mases = [metrics.mase(a, p, s.values[: prep.split], SEASON)
+             for a, p, s, prep in zip(actual, predicted, dataset.series, fitted.prepared)]
+    return {"smape": float(np.mean(smapes)), "mase": float(np.mean(mases))}
+
+
+def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def hourly_rank(owa: float, official: pd.DataFrame) -> int:
+    """Where an OWA would place among the published hourly entries (1 = best)."""
+    return int((official["hourly_owa"].astype(float) < owa).sum()) + 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    defaults = TrainOptions()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bench-dir", help="folder holding m4/ (default: ../shared/bench)")
+    parser.add_argument("--seed", type=int, default=42, help="network seed (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="maximum epochs (default: %(default)s)")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s")
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="early-stopping patience in epochs (default: %(default)s)")
+    parser.add_argument("--quick", type=int, metavar="N", help="only the first N series; print, write nothing")
+    parser.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    command = " ".join(["python benchmarks/m4_hourly.py", *argv])
+
+    folder = bench_dir(args.bench_dir)
+    if folder is None:
+        return 0
+    if not (folder / "m4").is_dir():
+        print(f"no M4 data under {folder}; nothing to do.", file=sys.stderr)
+        return 0
+
+    reporter = Reporter()
+    started = time.monotonic()
+    insample, actual, shipped, official, ids = m4.load(folder)
+    if args.quick is not None:
+        if not 1 <= args.quick <= len(ids):
+            parser.error(f"--quick must be between 1 and {len(ids)}")
+        keep = slice(0, args.quick)
+        insample, actual, ids = insample[keep], actual[keep], ids[keep]
+        shipped = {name: values[keep] for name, values in shipped.items()}
+    dataset = build_dataset(ids, insample)
+    reporter.info(f"M4 Hourly: {len(ids)} series, train lengths {sorted({len(x) for x in insample})}, "
+                  f"horizon {HORIZON}, MASE season {SEASON}")
+
+    network_options = TrainOptions(horizon=HORIZON, calendar=False, seed=args.seed, epochs=args.epochs,
+                                   batch_size=args.batch_size, patience=args.patience)
+    forecasts, fitted_models, fit_seconds = {}, {}, {}
+    for method, options in (("network", network_options), ("linear", replace(network_options, model="linear"))):
+        tick = time.monotonic()
+        fitted = fit(dataset, options, reporter)
+        fit_seconds[method] = time.monotonic() - tick
+        fitted_models[method] = fitted
+        forecasts[method] = end_forecasts(fitted, dataset)
+        reporter.info(f"{method}: fitted in {fit_seconds[method] / 60:.1f} min"
+                      + (f", {fitted.epochs_run} epochs (best {fitted.best_epoch})" if method == "network" else ""))
+    ends = [np.array([len(x)]) for x in insample]
+    forecasts["seasonal_naive"] = np.concatenate([seasonal_naive(x, e, HORIZON, SEASON) for x, e in zip(insample, ends)])
+    forecasts["naive"] = np.concatenate([seasonal_naive(x, e, HORIZON, 1) for x, e in zip(insample, ends)])
+    forecasts["naive2"] = shipped["Naive2"]
+    # our baselines must be the M4 benchmarks: the shipped sNaive / Naive forecasts say so
+    for ours, theirs in (("seasonal_naive", "sNaive"), ("naive", "Naive")):
+        if not np.allclose(forecasts[ours], shipped[theirs]):
+            reporter.warn(f"our {ours} forecasts differ from the shipped {theirs} forecasts")
+
+    # test scores (the only use of the test rows)
+    scores = {method: m4.score(insample, actual, values) for method, values in forecasts.items()}
+    reference = scores["naive2"]
+    for result in scores.values():
+        result["owa"] = metrics.owa(result["smape"], result["mase"], reference["smape"], reference["mase"])
+
+    # validation scores: the held-out tail of each train row, from the network's fit
+    fitted = fitted_models["network"]
+    val_actual, network_val = validation_forecasts(fitted, dataset)
+    _, linear_val = validation_forecasts(fitted_models["linear"], dataset)
+    val_predicted = {
+        "network": network_val, "linear": linear_val,
+        "seasonal_naive": naive_validation(fitted, dataset, SEASON), "naive": naive_validation(fitted, dataset, 1),
+    }  # fmt: skip
+    val_scores = {m: validation_scores(val_actual, p, dataset, fitted) for m, p in val_predicted.items()}
+    snaive_val = val_scores["seasonal_naive"]
+    for result in val_scores.values():
+        result["rel"] = metrics.owa(result["smape"], result["mase"], snaive_val["smape"], snaive_val["mase"])
+    seconds = time.monotonic() - started
+
+    # --- the report -------------------------------------------------------------------------
+    opts = fitted.options
+    n_train = len(fitted.train_windows[0])
+    n_val = sum(len(x) for x, _ in fitted.val_parts)
+    ours_rows = [
+        [METHOD_LABELS[m], f"{scores[m]['smape']:.3f}", f"{scores[m]['mase']:.3f}", f"{scores[m]['owa']:.3f}",
+         str(hourly_rank(scores[m]["owa"], official)) if args.quick is None else "–"]
+        for m in ("network", "linear", "seasonal_naive", "naive", "naive2")
+    ]  # fmt: skip
+    published_rows = []
+    for key, label in PUBLISHED:
+        row = official.loc[key]
+        published_rows.append([label, f"{float(row['hourly_smape']):.3f}", f"{float(row['hourly_mase']):.3f}",
+                               f"{float(row['hourly_owa']):.3f}", str(int(row["hourly_rank_owa"]))])
+    test_table = markdown_table(["method", "sMAPE", "MASE", "OWA", "hourly rank*"], ours_rows + published_rows)
+    val_table = markdown_table(
+        ["method", "sMAPE", "MASE", "rel. to sNaive"],
+        [[METHOD_LABELS[m], f"{v['smape']:.3f}", f"{v['mase']:.3f}", f"{v['rel']:.3f}"] for m, v in val_scores.items()],
+    )
+    net_owa = scores["network"]["owa"]
+    train_minutes = fit_seconds["network"] / 60
+    floor_met = net_owa < FLOOR_OWA
+    aim_met = net_owa < AIM_OWA and train_minutes <= AIM_MINUTES
+    lowered = [f"{name} {value}" for name, value, default in (
+        ("batch size", opts.batch_size, defaults.batch_size), ("patience", opts.patience, defaults.patience),
+        ("max epochs", opts.epochs, defaults.epochs)) if value != default]  # fmt: skip
+    body = "\n".join([
+        "## M4 Hourly (414 series, h = 48, m = 24)",
+        "",
+        run_header(command, seconds).rstrip(),
+        "",
+        "Protocol of `../shared/bench/README.md` §2: each series fitted on its train row only, 48 steps forecast "
+        "from its end, sMAPE and MASE (m = 24, scale from the train row) averaged over the series, OWA from "
+        "those averages relative to Naive2 (scored here from the shipped reference forecasts: "
+        f"sMAPE {reference['smape']:.3f}, MASE {reference['mase']:.3f}). One global model per method for all "
+        "series, via `training.fit`; synthetic hourly timestamps (M4 Hourly has no dates), so `calendar=False`.",
+        "",
+        f"Network: {opts.cell.upper()} {opts.layers} x {opts.units} units, linear skip {opts.linear_skip}, "
+        f"lookback {opts.lookback}, horizon {opts.horizon}, Huber loss, Adam {opts.learning_rate:g}, "
+        f"batch {opts.batch_size}, up to {opts.epochs} epochs with patience {opts.patience} on the validation "
+        f"loss, seed {opts.seed}; default options otherwise"
+        + (f" (changed from the defaults to bound the cost: {', '.join(lowered)})" if lowered else "") + ". "
+        f"{n_train} training and {n_val} validation windows (validation: the last "
+        f"{opts.val_fraction:g} of each train row). It ran {fitted.epochs_run} epochs (best {fitted.best_epoch}) "
+        f"in {train_minutes:.1f} min; the linear model (ridge, penalty chosen on validation: "
+        f"{fitted_models['linear'].predictor.alpha:g}) took {fit_seconds['linear'] / 60:.1f} min.",
+        "",
+        "Test (the M4 test rows):",
+        "",
+        test_table,
+        "",
+        "\\* rank among the 59 published hourly entries (ours: where its OWA would place). Published rows: "
+        "`m4/m4_hourly_official_results.csv` (M4 \"Evaluation and Ranks.xlsx\").",
+        "",
+        f"- floor, network OWA below sNaive's {FLOOR_OWA}: **{'met' if floor_met else 'not met'}** "
+        f"({net_owa:.3f})",
+        f"- aim, network OWA below ES-RNN's {AIM_OWA} with at most {AIM_MINUTES} min of training on this machine: "
+        f"**{'met' if aim_met else 'not met'}** ({net_owa:.3f} after {train_minutes:.1f} min)",
+        "",
+        "Validation (every origin in the held-out tail of each train row; what options may be judged by — "
+        "\"rel. to sNaive\" is ½·(sMAPE/sMAPE_sNaive + MASE/MASE_sNaive) there):",
+        "",
+        val_table,
+    ])  # fmt: skip
+    print(body)
+    if args.quick is not None:
+        reporter.info(f"quick run on {len(ids)} series: BENCHMARKS.md not written "
+                      "(OWA here is relative to Naive2 on the same series)")
+    elif args.no_write:
+        reporter.info("--no-write: BENCHMARKS.md not written")
+    else:
+        write_section("m4_hourly", body)
+        reporter.info("wrote the m4_hourly section of BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
