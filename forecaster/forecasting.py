@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,7 +65,9 @@ def interval_calibration(normalized_residuals: np.ndarray) -> dict[str, Any]:
         JSON-safe ``{"n": n_windows, "abs_quantiles": (horizon, len(INTERVAL_LEVELS))}``.
     """
     # NaN where a baseline had no value to repeat (a season back before the series began)
-    quantiles = np.nanquantile(np.abs(normalized_residuals), INTERVAL_LEVELS, axis=0).T
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # All-NaN step: its quantiles are NaN
+        quantiles = np.nanquantile(np.abs(normalized_residuals), INTERVAL_LEVELS, axis=0).T
     return {"n": int(len(normalized_residuals)), "abs_quantiles": quantiles.round(6).tolist()}
 
 

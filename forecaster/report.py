@@ -99,6 +99,9 @@ class EpochProgress:
 
 
 def _format_cell(cell: Any) -> str:
+    # a baseline with nothing to compare (seasonal naive on a series shorter than a season)
+    if cell is None or (isinstance(cell, float) and cell != cell):
+        return "n/a"
     if isinstance(cell, float):
         return f"{cell:.4g}"
     return str(cell)

@@ -412,6 +412,12 @@ def _relative_validation(fitted: FittedModel) -> tuple[np.ndarray, np.ndarray]:
     return forecasting.relative_inputs(inputs, targets)
 
 
+def _json_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
+    """Error summaries by method with NaN (a baseline that had no value to compare, such as
+    seasonal naive on a series shorter than a season) as None, for JSON."""
+    return {method: {k: (v if np.isfinite(v) else None) for k, v in values.items()} for method, values in metrics.items()}
+
+
 def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, seconds: float) -> dict[str, Any]:
     lookback = fitted.options.lookback
     series_meta = []
@@ -432,7 +438,7 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
                 "last_values": raw_tail.tolist(),
                 "residual_scale": evaluation["residual_scales"][i],
                 "anomaly": calibration["series"][i],
-                "metrics": evaluation["per_series"][series.name],
+                "metrics": _json_metrics(evaluation["per_series"][series.name]),
             }
         )
     versions = {}
@@ -452,7 +458,7 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
         "series": series_meta,
         "intervals": evaluation["intervals"],
         "anomaly_threshold": calibration["threshold"],
-        "metrics": evaluation["overall"],
+        "metrics": _json_metrics(evaluation["overall"]),
         "training": {
             "epochs_run": fitted.epochs_run,
             "best_epoch": fitted.best_epoch,

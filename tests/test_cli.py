@@ -161,6 +161,25 @@ def test_wide_file_trains_every_numeric_column_by_default(tmp_path):
     check_forecast(forecast, {"load": "2024-03-12 23:00", "temperature": "2024-03-12 23:00"}, "h", 6)
 
 
+def test_a_series_shorter_than_its_season_trains_with_no_seasonal_naive_figures(tmp_path):
+    # 5-minute data: the season is a day (288 steps), longer than these 200 rows, so seasonal
+    # naive has nothing to repeat; training must still write a valid model and say n/a
+    index = pd.date_range("2024-03-01", periods=200, freq="5min")
+    values = 10 + np.sin(np.arange(200) / 6) + np.random.default_rng(0).normal(0, 0.1, 200)
+    data = tmp_path / "short.csv"
+    pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M:%S"), "value": values}).to_csv(data, index=False)
+    model_dir = tmp_path / "model"
+    result = run_cli("train", data, "-m", model_dir, "--seed", 1, "--units", 4, "--epochs", 2)
+    assert result.exit_code == 0, result.stderr
+    assert "n/a" in result.stderr
+    meta = read_metadata(model_dir)
+    assert meta["metrics"]["seasonal_naive"]["mae"] is None
+    assert meta["metrics"]["model"]["mae"] > 0
+    assert run_cli("info", "-m", model_dir).exit_code == 0
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
+    assert forecast["forecast"].notna().all() and (forecast["lower"] < forecast["upper"]).all()
+
+
 # --- predict ----------------------------------------------------------------------------------
 
 
