@@ -428,6 +428,9 @@ def evaluate(
     from .outputs import write_csv
 
     _choice(refit, REFIT, "--refit")
+    if as_json and output == "-":
+        raise typer.BadParameter("--json prints to stdout, so the CSV cannot go there too; give -o a file name",
+                                 param_hint="--output")
     reporter = _reporter(quiet)
 
     def action():
@@ -439,7 +442,9 @@ def evaluate(
         if plot_path:
             from .plots import plot_evaluation
 
-            plot_evaluation(result.per_step.rename(columns={"model": "method"}), plot_path)
+            per_step = result.per_step.rename(columns={"model": "method"})
+            per_step["method"] = [_method_label(m, result.options) for m in per_step["method"]]
+            plot_evaluation(per_step, plot_path, nominal=result.backtest.coverage)
         return result
 
     result = _run(action, debug, quiet)

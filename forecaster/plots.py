@@ -352,7 +352,7 @@ def plot_anomalies(
     return _save(figure, target)
 
 
-def plot_evaluation(per_step: Any, path: str | os.PathLike) -> Path:
+def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | None = None) -> Path:
     """Draw each method's error against the forecast horizon step.
 
     Args:
@@ -361,6 +361,7 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike) -> Path:
             method and step; e.g. methods ``model``, ``naive``, ``seasonal naive``, ``linear``.
             When ``coverage`` has values, a second panel shows it for the methods that have it.
         path: image file to write; .png, .svg or .pdf.
+        nominal: the intervals' nominal coverage, drawn as a dashed line on the coverage panel.
 
     Returns:
         The path written.
@@ -399,6 +400,9 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike) -> Path:
     mae_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     bottom_axis = mae_axis
     if coverage_axis is not None:
+        if nominal is not None:
+            coverage_axis.axhline(nominal, color="0.3", linestyle="--", linewidth=1, label=f"nominal {nominal:.0%}")
+            coverage_axis.legend(fontsize=8, loc="lower right")
         coverage_axis.set_ylabel("interval coverage")
         coverage_axis.set_ylim(0, 1.05)
         coverage_axis.yaxis.set_major_formatter(PercentFormatter(xmax=1))

@@ -134,3 +134,5 @@ def test_evaluate_with_the_network_and_a_short_series_error(tmp_path):
     assert failed.exit_code == 1
     assert "short.csv" in failed.stderr and "fewer --folds" in failed.stderr
     assert run_cli("evaluate", HOURLY, "--refit", "sometimes").exit_code == 2
+    both = run_cli("evaluate", HOURLY, "--target", "load", "--json", "-o", "-")
+    assert both.exit_code == 2 and "give -o a file name" in both.stderr
