@@ -37,6 +37,8 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/m4_metric_check.py
 	$(BIN)/python benchmarks/m4_hourly.py
 	$(BIN)/python benchmarks/etth1.py
+	$(BIN)/python benchmarks/nab.py
+	$(BIN)/python benchmarks/coverage.py
 
 sample-data: $(INSTALLED)
 	$(BIN)/python sample_data/generate.py

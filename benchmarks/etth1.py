@@ -54,7 +54,7 @@ from forecaster import forecasting  # noqa: E402
 from forecaster.data import DataOptions, Dataset, load_dataset  # noqa: E402
 from forecaster.features import series_features  # noqa: E402
 from forecaster.report import Reporter  # noqa: E402
-from forecaster.training import TrainOptions, fit  # noqa: E402
+from forecaster.training import TrainOptions, evaluate_validation, fit  # noqa: E402
 from forecaster.windows import input_windows  # noqa: E402
 
 TARGET = "OT"
@@ -68,6 +68,9 @@ VAL_FRACTION = (VAL_END - TRAIN_END) / VAL_END  # 0.25: fit's split lands on row
 PREDICT_CHUNK = 512  # test windows per predict call: (512, 336, 5) float32 is 3.4 MB
 QUICK_EPOCHS = 3
 MODELS = ("network", "linear")
+#: Nominal interval levels whose test coverage is measured (target: within 3 points).
+COVERAGES = (0.8, 0.95)
+COVERAGE_TOLERANCE = 0.03
 
 # The univariate ETTh1 rows of the reference table that follow this protocol (L = 336, or
 # L = 96 for the Transformer numbers), in the order shown. The Informer-paper rows use another
@@ -164,21 +167,36 @@ class Protocol:
         return input_windows(features, lookback)[starts - lookback]
 
 
-def errors_in_chunks(predictor, inputs: np.ndarray, targets: np.ndarray) -> tuple[float, float]:
-    """MSE and MAE of ``predict_scaled`` over all windows, a chunk of windows at a time."""
+def errors_in_chunks(predictor, inputs: np.ndarray, targets: np.ndarray,
+                     halfwidths: dict[float, np.ndarray] | None = None) -> tuple[float, float, dict[float, float]]:
+    """MSE and MAE of ``predict_scaled`` over all windows, a chunk of windows at a time, and
+    the share of targets within ``± halfwidths[level]`` (`(horizon,)`, scaled units) of the
+    forecast, per nominal level."""
     squared = absolute = 0.0
+    halfwidths = halfwidths or {}
+    inside = dict.fromkeys(halfwidths, 0)
     for first in range(0, len(inputs), PREDICT_CHUNK):
         part = slice(first, first + PREDICT_CHUNK)
         error = forecasting.predict_scaled(predictor, np.ascontiguousarray(inputs[part])) - targets[part]
         squared += float(np.sum(error**2))
         absolute += float(np.sum(np.abs(error)))
-    return squared / targets.size, absolute / targets.size
+        for level, width in halfwidths.items():
+            inside[level] += int(np.sum(np.abs(error) <= width))
+    return squared / targets.size, absolute / targets.size, {k: v / targets.size for k, v in inside.items()}
+
+
+def test_halfwidths(fitted, fit_data: Dataset) -> dict[float, np.ndarray]:
+    """Interval half-widths (scaled units) per nominal level, calibrated as ``forecaster
+    train`` does, on the standard validation windows only."""
+    evaluation = evaluate_validation(fitted, fit_data)
+    scale = evaluation["residual_scales"][0]
+    return {c: forecasting.interval_halfwidths(evaluation["intervals"], c) * scale for c in COVERAGES}
 
 
 def validation_mse(fitted) -> float:
     """MSE of the fitted model on its (= the standard) validation windows, scaled units."""
     inputs, targets = fitted.val_parts[0]
-    mse, _ = errors_in_chunks(fitted.predictor, inputs, targets.astype(np.float64))
+    mse, _, _ = errors_in_chunks(fitted.predictor, inputs, targets.astype(np.float64))
     return mse
 
 
@@ -197,10 +215,12 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
         reporter.info(f"H={horizon}: fitting the {model} model")
         fitted = fit(fit_data, options, reporter)
         inputs = protocol.model_inputs(fitted, starts)
-        mse, mae = errors_in_chunks(fitted.predictor, inputs, targets)
+        halfwidths = test_halfwidths(fitted, fit_data)
+        mse, mae, coverage = errors_in_chunks(fitted.predictor, inputs, targets, halfwidths)
         seconds = time.monotonic() - started
         result[model] = {
-            "mse": mse, "mae": mae, "val_mse": validation_mse(fitted), "seconds": seconds,
+            "mse": mse, "mae": mae, "val_mse": validation_mse(fitted), "seconds": seconds, "coverage": coverage,
+            "width": {c: float(2 * np.mean(w)) for c, w in halfwidths.items()},
             "epochs_run": fitted.epochs_run, "best_epoch": fitted.best_epoch,
             "n_train": len(fitted.train_windows[0]), "n_val": len(fitted.val_parts[0][0]),
             "alpha": getattr(fitted.predictor, "alpha", None), "n_features": fitted.spec["n_features"],
@@ -320,6 +340,21 @@ def report_body(results: list[dict], reference: dict, args, command: str, second
     lines += ["", f"**Floor {'met' if floor_all else 'not met'}** and **aim {'met' if aim_all else 'not met'}** "
               f"at {scope} ({', '.join(map(str, horizons))}).", ""]
     lines += [
+        "Prediction intervals on the test windows (split-conformal on the standard validation residuals, as "
+        f"`forecaster predict` computes them; target: coverage within {COVERAGE_TOLERANCE * 100:.0f} points of "
+        "nominal; width: mean interval width in z units):",
+        "",
+        "| H | model | " + " | ".join(f"coverage at {c:.0%} (width)" for c in COVERAGES) + " | within target |",
+        "|---|---|" + "---|" * len(COVERAGES) + "---|",
+    ]
+    for r in results:
+        for model in MODELS:
+            m = r[model]
+            ok = all(abs(m["coverage"][c] - c) <= COVERAGE_TOLERANCE for c in COVERAGES)
+            cells = [f"{m['coverage'][c]:.1%} ({m['width'][c]:.2f})" for c in COVERAGES]
+            lines.append(f"| {r['horizon']} | {model} | " + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
+    lines += [
+        "",
         "Training (validation MSE: the standard validation windows, z-scored, the only thing used to choose):",
         "",
         "| H | model | validation MSE | epochs run (best) | ridge alpha | input channels | train / val / test "

@@ -49,13 +49,16 @@ from forecaster.baselines import seasonal_naive  # noqa: E402
 from forecaster.data import DataOptions, Dataset, Series  # noqa: E402
 from forecaster.features import series_features  # noqa: E402
 from forecaster.report import Reporter  # noqa: E402
-from forecaster.training import FittedModel, TrainOptions, fit  # noqa: E402
+from forecaster.training import FittedModel, TrainOptions, evaluate_validation, fit  # noqa: E402
 
 SEASON, HORIZON = m4.SEASON, m4.HORIZON
 START = "2000-01-01"
 FLOOR_OWA = 0.627  # published sNaive
 AIM_OWA = 0.440  # published ES-RNN (Smyl), the M4 winner
 AIM_MINUTES = 30
+#: Nominal levels whose interval coverage is measured on the test rows (target: within 3 points).
+COVERAGES = (0.8, 0.95)
+COVERAGE_TOLERANCE = 0.03
 #: Published rows shown next to ours: (id in m4_hourly_official_results.csv, label).
 PUBLISHED = (
     ("238", "Doornik et al. (best on Hourly)"),
@@ -133,6 +136,30 @@ def validation_scores(actual: list[np.ndarray], predicted: list[np.ndarray], dat
     return {"smape": float(np.mean(smapes)), "mase": float(np.mean(mases))}
 
 
+def test_coverage(fitted: FittedModel, dataset: Dataset, forecasts: np.ndarray, actual: np.ndarray) -> list[dict]:
+    """Empirical coverage and mean width of the network's intervals on the test rows, at each
+    of :data:`COVERAGES`, calibrated as ``forecaster train`` does (validation residuals only).
+
+    Args:
+        forecasts, actual: `(n_series, horizon)` in the data's units.
+
+    Returns:
+        per nominal level: ``nominal``, ``coverage`` (share of test values inside) and
+        ``scaled_width`` (mean width over the series' MASE scale).
+    """
+    evaluation = evaluate_validation(fitted, dataset)
+    scales = np.array([metrics.seasonal_scale(s.values, SEASON) for s in dataset.series])
+    out = []
+    for nominal in COVERAGES:
+        halfwidths = forecasting.interval_halfwidths(evaluation["intervals"], nominal)
+        spread = np.stack([halfwidths * r * prep.scaler.scale[0]
+                           for r, prep in zip(evaluation["residual_scales"], fitted.prepared)])
+        lower, upper = forecasts - spread, forecasts + spread
+        out.append({"nominal": nominal, "coverage": metrics.interval_coverage(actual, lower, upper),
+                    "scaled_width": float(np.mean((upper - lower) / scales[:, None]))})
+    return out
+
+
 def markdown_table(columns: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -207,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # validation scores: the held-out tail of each train row, from the network's fit
     fitted = fitted_models["network"]
+    intervals = test_coverage(fitted, dataset, forecasts["network"], actual)
     val_actual, network_val = validation_forecasts(fitted, dataset)
     _, linear_val = validation_forecasts(fitted_models["linear"], dataset)
     val_predicted = {
@@ -277,6 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         f"({net_owa:.3f})",
         f"- aim, network OWA below ES-RNN's {AIM_OWA} with at most {AIM_MINUTES} min of training on this machine: "
         f"**{'met' if aim_met else 'not met'}** ({net_owa:.3f} after {train_minutes:.1f} min)",
+        "",
+        "Prediction intervals of the network on the test rows (split-conformal on the validation residuals, "
+        "as `forecaster predict` computes them; target: coverage within "
+        f"{COVERAGE_TOLERANCE * 100:.0f} points of nominal):",
+        "",
+        markdown_table(["nominal", "coverage", "within target", "mean width / MASE scale"], [
+            [f"{c['nominal']:.0%}", f"{c['coverage']:.1%}",
+             "yes" if abs(c["coverage"] - c["nominal"]) <= COVERAGE_TOLERANCE else "**no**", f"{c['scaled_width']:.2f}"]
+            for c in intervals]),
         "",
         "Validation (every origin in the held-out tail of each train row; what options may be judged by — "
         "\"rel. to sNaive\" is ½·(sMAPE/sMAPE_sNaive + MASE/MASE_sNaive) there):",

@@ -1,0 +1,122 @@
+"""Do the prediction intervals mean what they say? Rolling-origin backtests of the sample data
+at 80 % and 95 % nominal coverage, with ``forecaster evaluate``'s own code.
+
+For each sample file, ``forecaster.backtest.evaluate`` (what ``forecaster evaluate`` runs)
+trains once before the first of ``--folds`` cut-offs one horizon apart (``refit="once"``, so
+the model is as stale at the last cut-off as a deployed one would be) and forecasts a horizon
+from every cut-off. The intervals are calibrated on the validation part of the data before
+the first cut-off only; every forecast step after a cut-off is then checked. The target of the
+accuracy issue: coverage within 3 points of nominal, as narrow as possible.
+
+The public benchmarks' coverage is measured by their own scripts (``m4_hourly.py`` on the M4
+test rows, ``etth1.py`` on the ETTh1 test windows).
+
+Usage (from the repository root):
+    python benchmarks/coverage.py [--folds N] [--seed N] [--no-write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import REPO, run_header, write_section  # noqa: E402
+
+try:
+    import forecaster  # noqa: F401
+except ImportError:  # not installed: run from a plain checkout
+    sys.path.insert(0, str(REPO))
+
+from forecaster.backtest import BacktestOptions, evaluate  # noqa: E402
+from forecaster.data import DataOptions  # noqa: E402
+from forecaster.report import Reporter  # noqa: E402
+from forecaster.training import TrainOptions  # noqa: E402
+
+COVERAGES = (0.8, 0.95)
+TOLERANCE = 0.03
+METHOD_LABELS = {"model": "network", "linear": "linear", "seasonal_naive": "seasonal naive", "naive": "naive"}
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    path: Path
+    data: DataOptions
+
+
+CASES = (
+    Case("hourly_load", REPO / "sample_data" / "hourly_load.csv",
+         DataOptions(targets=("load",), covariates=("temperature",))),
+    Case("stores_daily", REPO / "sample_data" / "stores_daily.csv",
+         DataOptions(id_col="store", targets=("sales",), covariates=("promo",))),
+)  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--folds", type=int, default=20, help="cut-offs per file, one horizon apart (default 20)")
+    parser.add_argument("--seed", type=int, default=42, help="training seed (default 42)")
+    parser.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    command = shlex.join(["python", "benchmarks/coverage.py", *argv])
+    reporter = Reporter()
+    started = time.monotonic()
+    rows = []
+    for case in CASES:
+        for nominal in COVERAGES:
+            reporter.info(f"{case.name}: backtest at {nominal:.0%}")
+            result = evaluate(case.path, case.data, TrainOptions(seed=args.seed),
+                              BacktestOptions(folds=args.folds, refit="once", coverage=nominal), reporter)
+            for r in result.summary.itertuples():
+                rows.append((case.name, nominal, r.model, r.coverage, r.width, r.mae, result))
+    seconds = time.monotonic() - started
+
+    lines = [
+        "## Prediction interval coverage on the sample data",
+        "",
+        run_header(command, seconds).rstrip(),
+        "",
+        f"`forecaster.backtest.evaluate` with `refit=\"once\"`, {args.folds} cut-offs one horizon apart at the "
+        f"end of each file, default training options, seed {args.seed}: the model and its intervals are fitted "
+        "once on the data before the first cut-off (intervals: split-conformal on that part's validation "
+        "residuals) and every step forecast after each cut-off is checked. Width: mean of upper − lower in the "
+        f"data's units. Target: coverage within {TOLERANCE * 100:.0f} points of nominal.",
+        "",
+        "| file | series × cut-offs × steps | method | " + " | ".join(f"coverage at {c:.0%} (width)" for c in COVERAGES)
+        + " | within target |",
+        "|---|---|---|" + "---|" * len(COVERAGES) + "---|",
+    ]
+    for case in CASES:
+        for method in METHOD_LABELS:
+            cells, ok, count = [], True, ""
+            for nominal in COVERAGES:
+                match = [r for r in rows if r[0] == case.name and r[1] == nominal and r[2] == method]
+                if not match:
+                    continue
+                _, _, _, coverage, width, _, result = match[0]
+                cells.append(f"{coverage:.1%} ({width:.1f})")
+                ok &= abs(coverage - nominal) <= TOLERANCE
+                count = (f"{result.n_series} × {result.backtest.folds} × {result.options.horizon}")
+            label = METHOD_LABELS[method]
+            lines.append(f"| {case.name} | {count} | {'**' + label + '**' if method == 'model' else label} | "
+                         + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
+    lines += ["", "The baselines' intervals are calibrated the same way (each on its own validation residuals)."]
+    body = "\n".join(lines) + "\n"
+    print(body)
+    if args.no_write:
+        reporter.info("--no-write: BENCHMARKS.md not written")
+    else:
+        write_section("coverage", body)
+        reporter.info("wrote the coverage section of BENCHMARKS.md")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
