@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,8 @@ try:
 except ImportError:  # not installed: run from a plain checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import forecaster.metrics as metrics
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # common.py
 
 SEASON = 24
 HORIZON = 48
@@ -102,9 +105,12 @@ def owa_tolerance(s: float, m: float, s2: float, m2: float) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    started = time.monotonic()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bench-dir", type=Path, default=default_bench_dir(),
                         help="folder holding m4/ (default: %(default)s)")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = parser.parse_args(argv)
     if not (args.bench_dir / "m4").is_dir():
         print(f"no M4 bench data under {args.bench_dir}; nothing to check")
@@ -120,9 +126,12 @@ def main(argv: list[str] | None = None) -> int:
         scores[method]["owa_rounded_inputs"] = metrics.owa(rounded["smape"], rounded["mase"],
                                                            round(naive2["smape"], 3), round(naive2["mase"], 3))
 
-    print(f"M4 Hourly: {len(ids)} series, horizon {actual.shape[1]}, MASE season {SEASON}, "
+    lines: list[str] = []
+    say = lines.append  # every line goes to stdout and, when all match, to BENCHMARKS.md
+
+    say(f"M4 Hourly: {len(ids)} series, horizon {actual.shape[1]}, MASE season {SEASON}, "
           f"train lengths {sorted({len(x) for x in insample})}")
-    print(f"{'method':<7} {'metric':<5} {'ours':>12} {'published':>10} {'diff':>10} {'tolerance':>9}  result")
+    say(f"{'method':<7} {'metric':<5} {'ours':>12} {'published':>10} {'diff':>10} {'tolerance':>9}  result")
     failures = 0
     for method in METHODS:
         published = official.loc[OFFICIAL_IDS[method]]
@@ -138,15 +147,25 @@ def main(argv: list[str] | None = None) -> int:
             diff = ours - reference
             ok = abs(diff) <= tolerance
             failures += not ok
-            print(f"{method:<7} {name:<5} {ours:12.6f} {reference:10.3f} {diff:+10.6f} {tolerance:9.6f}  {'ok' if ok else 'MISMATCH'}")
+            say(f"{method:<7} {name:<5} {ours:12.6f} {reference:10.3f} {diff:+10.6f} {tolerance:9.6f}  {'ok' if ok else 'MISMATCH'}")
         # OWA as the spreadsheet formed it: from the averages rounded to three decimals
         ours = scores[method]["owa_rounded_inputs"]
         ok = round(ours, 3) == round(p_owa, 3)
         failures += not ok
-        print(f"{method:<7} {'OWA*':<5} {ours:12.6f} {p_owa:10.3f} {ours - p_owa:+10.6f} {'round 3':>9}  {'ok' if ok else 'MISMATCH'}")
-    print("OWA  = from the unrounded averages (the M4 protocol); Naive2 reference is our own Naive2.")
-    print("OWA* = from the averages rounded to 3 decimals, as the published table was; must round equal.")
-    print("all match" if not failures else f"{failures} mismatch(es)")
+        say(f"{method:<7} {'OWA*':<5} {ours:12.6f} {p_owa:10.3f} {ours - p_owa:+10.6f} {'round 3':>9}  {'ok' if ok else 'MISMATCH'}")
+    say("OWA  = from the unrounded averages (the M4 protocol); Naive2 reference is our own Naive2.")
+    say("OWA* = from the averages rounded to 3 decimals, as the published table was; must round equal.")
+    say("all match" if not failures else f"{failures} mismatch(es)")
+    text = "\n".join(lines)
+    sys.stdout.write(text + "\n")
+    if not args.no_write and not failures:
+        from common import run_header, write_section
+
+        command = " ".join(["python benchmarks/m4_metric_check.py", *argv])
+        write_section("m4_metric_check", "## M4 metric check (sMAPE, MASE, OWA against the published benchmarks)\n\n"
+                      + run_header(command, time.monotonic() - started) + "\n"
+                      "The metric code (`forecaster.metrics`) scores the reference forecasts shipped with the data "
+                      "and must reproduce the published M4 Hourly numbers:\n\n```text\n" + text + "\n```\n")
     return 1 if failures else 0
 
 
