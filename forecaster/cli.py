@@ -170,7 +170,12 @@ Calendar = Annotated[
     bool, typer.Option(help="Give the model the time of day, day of week and day of year as inputs.")
 ]
 Lookback = Annotated[
-    Optional[int], typer.Option(min=1, help="Steps of history per window.", show_default="two seasonal periods")
+    Optional[int],
+    typer.Option(
+        min=1,
+        help="Steps of history per window.",
+        show_default="two seasonal periods or a week of sub-daily data, at most 336, less for short series",
+    ),
 ]
 Horizon = Annotated[
     Optional[int], typer.Option(min=1, help="Steps to forecast.", show_default="one seasonal period, 6 to 48")
