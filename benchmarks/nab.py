@@ -90,16 +90,20 @@ def load_file(csv: Path, windows: list[list[str]]) -> tuple[pd.DataFrame, list[t
 
 
 def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed: int,
-             models: Path | None = None) -> pd.DataFrame:
-    """Train on the probationary rows (or reuse the model kept in ``models``), score all rows;
-    `(n_rows,)` frame of score, is_anomaly."""
+             models: Path | None = None) -> tuple[pd.DataFrame, bool]:
+    """Train on the probationary rows (or reuse the model kept in ``models``), score all rows.
+
+    Returns:
+        `(n_rows,)` frame of score and is_anomaly, and whether a kept model was reused.
+    """
     stem = name.replace("/", "__").removesuffix(".csv")
     train_csv, full_csv = workdir / f"{stem}.train.csv", workdir / f"{stem}.csv"
     model_dir = (models or workdir) / stem
     frame.iloc[:probation].to_csv(train_csv, index=False)
     frame.to_csv(full_csv, index=False)
     options = DataOptions(time_col="timestamp", targets=("value",))
-    if not (model_dir / "metadata.json").is_file():
+    reused = (model_dir / "metadata.json").is_file()
+    if not reused:
         train(train_csv, options, TrainOptions(seed=seed), model_dir)
     result = detect_anomalies(model_dir, full_csv)
     scored = result.frame.set_index(pd.to_datetime(result.frame["timestamp"]))[["score", "is_anomaly"]]
@@ -108,7 +112,7 @@ def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed
     from forecaster.backend import load_keras
 
     load_keras().backend.clear_session()
-    return out.reset_index(drop=True)
+    return out.reset_index(drop=True), reused
 
 
 def corpus_scores(files: list[dict], detect_key: str, threshold: float | None = None) -> dict[str, dict]:
@@ -249,14 +253,15 @@ def main(argv: list[str] | None = None) -> int:
         names = names[: max(1, args.files)]
     reporter = Reporter()
     started = time.monotonic()
-    files, refused = [], {}
+    files, refused, reused = [], {}, 0
     with tempfile.TemporaryDirectory(prefix="forecaster-nab-") as tmp:
         for k, name in enumerate(names, 1):
             tick = time.monotonic()
             frame, windows = load_file(nab / "data" / name, labels[name])
             probation = nab_probation(len(frame))
             try:
-                scored = run_file(name, frame, probation, Path(tmp), args.seed, args.keep_models)
+                scored, was_reused = run_file(name, frame, probation, Path(tmp), args.seed, args.keep_models)
+                reused += was_reused
             except ForecasterError as exc:  # what a user would see: the file detects nothing
                 refused[name] = str(exc).replace(f"{tmp}/", "")
                 reporter.warn(f"[{k}/{len(names)}] {name}: refused, scored as no detections: {refused[name]}")
@@ -275,6 +280,10 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - started
     scoreboard = pd.read_csv(nab / "nab_scoreboard.csv", dtype=str)
     body = report(files, ours, best, scoreboard, command, seconds, args.seed, refused)
+    if reused:
+        body = body.replace("\n\nProtocol of", f"\n- models: {reused} of {len(files)} reused from `--keep-models`, trained there "
+                            "by an earlier run of this script with the same seed (the wall time above excludes "
+                            "their training)\n\nProtocol of", 1)
     print(body)
     if args.files is not None or args.no_write:
         reporter.info("BENCHMARKS.md not written (--files / --no-write)")
