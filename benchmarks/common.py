@@ -68,3 +68,14 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS_FILE) -> None:
         handle.write(text)
     os.chmod(handle.name, 0o644)
     os.replace(handle.name, path)
+
+
+def publish(name: str, body: str, write: bool, skipped_because: str = "--no-write") -> None:
+    """Print a script's section and, when ``write``, put it into BENCHMARKS.md (to stderr:
+    what happened to it)."""
+    print(body)
+    if write:
+        write_section(name, body)
+        print(f"wrote the {name} section of {BENCHMARKS_FILE}", file=sys.stderr)
+    else:
+        print(f"{skipped_because}: BENCHMARKS.md not written", file=sys.stderr)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import REPO, run_header, write_section  # noqa: E402
+from common import REPO, publish, run_header  # noqa: E402
 
 try:
     import forecaster  # noqa: F401
@@ -109,12 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                          + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")
     lines += ["", "The baselines' intervals are calibrated the same way (each on its own validation residuals)."]
     body = "\n".join(lines) + "\n"
-    print(body)
-    if args.no_write:
-        reporter.info("--no-write: BENCHMARKS.md not written")
-    else:
-        write_section("coverage", body)
-        reporter.info("wrote the coverage section of BENCHMARKS.md")
+    publish("coverage", body, write=not args.no_write)
     return 0
 
 

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, bench_dir, run_header, write_section  # noqa: E402
+from common import REPO, bench_dir, publish, run_header  # noqa: E402
 
 try:
     import forecaster  # noqa: F401
@@ -396,12 +396,8 @@ def main(argv: list[str] | None = None) -> int:
         assert results[-1]["n_test"] == expected, (results[-1]["n_test"], expected)
     seconds = time.monotonic() - started
     body = report_body(results, reference, args, command, seconds)
-    print(body)
-    if args.no_write:
-        reporter.info("BENCHMARKS.md not written (--quick / --no-write)")
-    else:
-        write_section("etth1", "## ETTh1, univariate OT (standard long-horizon protocol)\n\n" + body)
-        reporter.info(f"Wrote the etth1 section of {REPO / 'BENCHMARKS.md'}")
+    publish("etth1", "## ETTh1, univariate OT (standard long-horizon protocol)\n\n" + body, write=not args.no_write,
+            skipped_because="--quick / --no-write")
     return 0
 
 

@@ -36,7 +36,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # common.py, m4_metric_check.py
-from common import REPO, bench_dir, run_header, write_section  # noqa: E402
+from common import REPO, bench_dir, publish, run_header  # noqa: E402
 
 if str(REPO) not in sys.path:  # a plain checkout, not installed
     sys.path.insert(1, str(REPO))
@@ -320,15 +320,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         val_table,
     ])  # fmt: skip
-    print(body)
-    if args.quick is not None:
-        reporter.info(f"quick run on {len(ids)} series: BENCHMARKS.md not written "
-                      "(OWA here is relative to Naive2 on the same series)")
-    elif args.no_write:
-        reporter.info("--no-write: BENCHMARKS.md not written")
-    else:
-        write_section("m4_hourly", body)
-        reporter.info("wrote the m4_hourly section of BENCHMARKS.md")
+    publish("m4_hourly", body, write=args.quick is None and not args.no_write,
+            skipped_because=(f"quick run on {len(ids)} series (OWA relative to Naive2 on the same series)"
+                             if args.quick is not None else "--no-write"))
     return 0
 
 

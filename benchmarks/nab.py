@@ -41,7 +41,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import REPO, bench_dir, run_header, write_section  # noqa: E402
+from common import REPO, bench_dir, publish, run_header  # noqa: E402
 
 try:
     import forecaster  # noqa: F401
@@ -284,12 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         body = body.replace("\n\nProtocol of", f"\n- models: {reused} of {len(files)} reused from `--keep-models`, trained there "
                             "by an earlier run of this script with the same seed (the wall time above excludes "
                             "their training)\n\nProtocol of", 1)
-    print(body)
-    if args.files is not None or args.no_write:
-        reporter.info("BENCHMARKS.md not written (--files / --no-write)")
-    else:
-        write_section("nab", body)
-        reporter.info("wrote the nab section of BENCHMARKS.md")
+    publish("nab", body, write=args.files is None and not args.no_write, skipped_because="--files / --no-write")
     return 0
 
 
