@@ -95,16 +95,14 @@ def nab_raw_score(
             score -= profile.fn_weight
             fn += 1
     false_rows = rows[~in_window[rows]]
-    ends = np.array([last for _, last in windows])
-    widths = np.array([last - first + 1 for first, last in windows])
-    for i in false_rows:
-        before = np.flatnonzero(ends < i)
-        if len(before):
-            k = before[-1]
-            # a one-row window has no width to measure by: treat it as two rows wide
-            score += float(scaled_sigmoid(abs(i - ends[k]) / max(widths[k] - 1, 1))) * profile.fp_weight
-        else:
-            score -= profile.fp_weight
+    ends = np.array([last for _, last in windows], dtype=np.int64)
+    widths = np.array([last - first + 1 for first, last in windows], dtype=np.int64)
+    # the last window ending before each false row (-1: none); a false row is never inside one
+    k = np.searchsorted(ends, false_rows) - 1
+    after = k >= 0
+    # a one-row window has no width to measure by: treat it as two rows wide
+    y = (false_rows[after] - ends[k[after]]) / np.maximum(widths[k[after]] - 1, 1)
+    score += float(np.sum(scaled_sigmoid(y))) * profile.fp_weight - profile.fp_weight * int(np.sum(~after))
     return {"score": score, "tp": tp, "fn": fn, "fp": int(len(false_rows))}
 
 
