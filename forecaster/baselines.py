@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 #: Ridge penalties tried on the validation windows; the data is scaled, so one grid serves all.
-RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
+RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4)
 
 
 def seasonal_naive(history: np.ndarray, starts: np.ndarray, horizon: int, season: int) -> np.ndarray:
