@@ -115,7 +115,12 @@ class LinearAutoregression(_WindowPredictor):
                 # the penalty is what makes the solution unique, as intended
                 warnings.simplefilter("ignore")
                 ridge = Ridge(alpha=alpha).fit(flat_train, y_train)
-            error = float(np.mean((ridge.predict(x_val.reshape(len(x_val), -1)) - y_val) ** 2)) if len(x_val) else 0.0
+            if len(x_val):
+                # one target column comes back as (n,): keep it (n, 1), or it broadcasts to (n, n)
+                predicted = np.asarray(ridge.predict(x_val.reshape(len(x_val), -1))).reshape(y_val.shape)
+                error = float(np.mean((predicted - y_val) ** 2))
+            else:
+                error = 0.0
             if best is None or error < best[0]:
                 best = (error, ridge, alpha)
         assert best is not None
