@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from types import SimpleNamespace
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Optional, TypeVar
@@ -534,7 +535,8 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["targets", ", ".join(data["targets"])],
         ["covariates", ", ".join(data["covariates"]) or "none"],
         ["series", f"{len(metadata['series'])}"],
-        ["epochs", f"{training['epochs_run']} run, best {training['best_epoch']} ({training['seconds']} s)"],
+        ["epochs", f"{training['epochs_run']} run, best {training['best_epoch']} ({training['seconds']} s)"
+         if network.get("model", "network") == "network" else f"none: fitted in closed form ({training['seconds']} s)"],
         ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],
         ["options", ", ".join(f"{k}={v}" for k, v in options.items())],
         ["anomaly threshold", f"{metadata['anomaly_threshold']:.3f}"],
@@ -544,7 +546,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
     reporter.table(
         "Validation error (data units)",
         ["", "MAE", "RMSE"],
-        [[name.replace("_", " "), m["mae"], m["rmse"]] for name, m in metrics.items()],
+        [[_method_label(name, SimpleNamespace(**options)), m["mae"], m["rmse"]] for name, m in metrics.items()],
     )
     series = metadata["series"]
     reporter.table(

@@ -71,6 +71,8 @@ def test_a_baseline_trains_predicts_and_scores_like_the_network(tmp_path, model)
     assert len(forecast) == 24 and (forecast["lower"] <= forecast["upper"]).all()
     scores = pd.read_csv(io.StringIO(run_cli("detect-anomalies", "-m", model_dir).stdout))
     assert len(scores) == 2880 - meta["network"]["lookback"] and scores["score"].notna().all()
+    described = run_cli("info", "-m", model_dir).stdout
+    assert f"{model} model" in described and "closed form" in described
 
 
 def test_linear_model_beats_seasonal_naive_and_predicts_without_tensorflow(tmp_path):
