@@ -22,8 +22,10 @@ published detectors are scored, but it is not what the tool flags by itself; the
 number is the ``is_anomaly`` one, which uses no label.
 
 Usage (from the repository root):
-    python benchmarks/nab.py [--bench-dir DIR] [--seed N] [--files N] [--no-write]
-``--files N`` runs the first N files (in NAB's order) only and writes nothing.
+    python benchmarks/nab.py [--bench-dir DIR] [--seed N] [--files N] [--keep-models DIR] [--no-write]
+``--files N`` runs the first N files (in NAB's order) only and writes nothing. ``--keep-models
+DIR`` keeps every file's model there and reuses the ones already there, so that scoring can be
+re-run without training again (the section then says how many models were reused).
 Exit status 0 (with a message) when the bench data is absent.
 """
 
