@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
             result = evaluate(case.path, case.data, TrainOptions(seed=args.seed),
                               BacktestOptions(folds=args.folds, refit="once", coverage=nominal), reporter)
             for r in result.summary.itertuples():
-                rows.append((case.name, nominal, r.model, r.coverage, r.width, r.mae, result))
+                rows.append((case.name, nominal, r.model, r.coverage, r.width, result))
     seconds = time.monotonic() - started
 
     lines = [
@@ -100,10 +100,10 @@ def main(argv: list[str] | None = None) -> int:
                 match = [r for r in rows if r[0] == case.name and r[1] == nominal and r[2] == method]
                 if not match:
                     continue
-                _, _, _, coverage, width, _, result = match[0]
+                _, _, _, coverage, width, result = match[0]
                 cells.append(f"{coverage:.1%} ({width:.1f})")
                 ok &= abs(coverage - nominal) <= TOLERANCE
-                count = (f"{result.n_series} × {result.backtest.folds} × {result.options.horizon}")
+                count = f"{result.n_series} × {result.backtest.folds} × {result.options.horizon}"
             label = METHOD_LABELS[method]
             lines.append(f"| {case.name} | {count} | {'**' + label + '**' if method == 'model' else label} | "
                          + " | ".join(cells) + f" | {'yes' if ok else '**no**'} |")

@@ -85,7 +85,7 @@ class Evaluation:
         """A JSON-safe summary (NaN becomes None)."""
 
         def records(frame):
-            return [{k: _json_number(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+            return [{k: metrics.json_number(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
 
         return {
             "train_options": self.options.to_dict(),
@@ -94,14 +94,6 @@ class Evaluation:
             "summary": records(self.summary),
             "per_step": records(self.per_step),
         }
-
-
-def _json_number(value: Any) -> Any:
-    if isinstance(value, (float, np.floating)):
-        return None if not np.isfinite(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
 
 
 def evaluate(

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import sys
 import warnings
-from types import SimpleNamespace
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Annotated, Any, Optional, TypeVar
 
 import typer

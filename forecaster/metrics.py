@@ -21,6 +21,16 @@ from typing import Callable
 import numpy as np
 
 
+def json_number(value):
+    """A measure as JSON wants it: NaN and infinities (nothing to measure) become None,
+    NumPy scalars plain Python numbers; anything else is returned unchanged."""
+    if isinstance(value, (float, np.floating)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
 def _pairs(actual: np.ndarray, predicted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     actual = np.asarray(actual, dtype=np.float64).ravel()
     predicted = np.asarray(predicted, dtype=np.float64).ravel()

@@ -17,7 +17,7 @@ from .artifacts import LINEAR_FILE, MODEL_FILE, check_replaceable, save_artifact
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
-from .metrics import error_summary
+from .metrics import error_summary, json_number
 from .models import NetworkSpec, build_network
 from .report import QUIET, Reporter
 from .features import series_features
@@ -415,7 +415,7 @@ def _relative_validation(fitted: FittedModel) -> tuple[np.ndarray, np.ndarray]:
 def _json_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
     """Error summaries by method with NaN (a baseline that had no value to compare, such as
     seasonal naive on a series shorter than a season) as None, for JSON."""
-    return {method: {k: (v if np.isfinite(v) else None) for k, v in values.items()} for method, values in metrics.items()}
+    return {method: {k: json_number(v) for k, v in values.items()} for method, values in metrics.items()}
 
 
 def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, seconds: float) -> dict[str, Any]:

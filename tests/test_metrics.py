@@ -284,3 +284,15 @@ def test_forecast_summary_rejects_bad_arguments():
         forecast_summary(a, np.ones((3, 2)))
     with pytest.raises(ValueError, match="same shape"):
         forecast_summary(a, a, lower=np.zeros((2, 2)), upper=np.ones((2, 2)))
+
+
+def test_json_number_turns_missing_measures_into_null():
+    import json
+
+    from forecaster.metrics import json_number
+
+    assert json_number(float("nan")) is None and json_number(np.inf) is None
+    assert json_number(np.float32(1.5)) == 1.5 and type(json_number(np.float64(2.0))) is float
+    assert json_number(np.int64(3)) == 3 and type(json_number(np.int64(3))) is int
+    assert json_number("model") == "model"
+    assert json.dumps([json_number(v) for v in (np.nan, np.float64(0.25))], allow_nan=False) == "[null, 0.25]"
