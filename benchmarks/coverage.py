@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         f"`forecaster.backtest.evaluate` with `refit=\"once\"`, {args.folds} cut-offs one horizon apart at the "
         f"end of each file, default training options, seed {args.seed}: the model and its intervals are fitted "
         "once on the data before the first cut-off (intervals: split-conformal on that part's validation "
-        "residuals) and every step forecast after each cut-off is checked. Width: mean of upper − lower in the "
+        "residuals, widened or narrowed by how much each input window moved) and every step forecast after each cut-off is checked. Width: mean of upper − lower in the "
         f"data's units. Target: coverage within {TOLERANCE * 100:.0f} points of nominal.",
         "",
         "| file | series × cut-offs × steps | method | " + " | ".join(f"coverage at {c:.0%} (width)" for c in COVERAGES)

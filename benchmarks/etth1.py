@@ -168,35 +168,40 @@ class Protocol:
 
 
 def errors_in_chunks(predictor, inputs: np.ndarray, targets: np.ndarray,
-                     halfwidths: dict[float, np.ndarray] | None = None) -> tuple[float, float, dict[float, float]]:
+                     intervals=None) -> tuple[float, float, dict[float, float], dict[float, float]]:
     """MSE and MAE of ``predict_scaled`` over all windows, a chunk of windows at a time, and
-    the share of targets within ``± halfwidths[level]`` (`(horizon,)`, scaled units) of the
-    forecast, per nominal level."""
+    per nominal level the share of targets within the interval around the forecast and the
+    interval's mean width (scaled units). ``intervals(inputs)`` gives the half-widths
+    ``{level: (n_windows, horizon)}`` of forecasts from ``inputs``; None measures no interval."""
     squared = absolute = 0.0
-    halfwidths = halfwidths or {}
-    inside = dict.fromkeys(halfwidths, 0)
+    inside: dict[float, int] = {}
+    widths: dict[float, float] = {}
     for first in range(0, len(inputs), PREDICT_CHUNK):
         part = slice(first, first + PREDICT_CHUNK)
-        error = forecasting.predict_scaled(predictor, np.ascontiguousarray(inputs[part])) - targets[part]
+        chunk = np.ascontiguousarray(inputs[part])
+        error = forecasting.predict_scaled(predictor, chunk) - targets[part]
         squared += float(np.sum(error**2))
         absolute += float(np.sum(np.abs(error)))
-        for level, width in halfwidths.items():
-            inside[level] += int(np.sum(np.abs(error) <= width))
-    return squared / targets.size, absolute / targets.size, {k: v / targets.size for k, v in inside.items()}
+        for level, halfwidth in (intervals(chunk) if intervals else {}).items():
+            inside[level] = inside.get(level, 0) + int(np.sum(np.abs(error) <= halfwidth))
+            widths[level] = widths.get(level, 0.0) + float(np.sum(2 * halfwidth))
+    return (squared / targets.size, absolute / targets.size, {k: v / targets.size for k, v in inside.items()},
+            {k: v / targets.size for k, v in widths.items()})
 
 
-def test_halfwidths(fitted, fit_data: Dataset) -> dict[float, np.ndarray]:
+def test_intervals(fitted, fit_data: Dataset):
     """Interval half-widths (scaled units) per nominal level, calibrated as ``forecaster
-    train`` does, on the standard validation windows only."""
+    train`` does, on the standard validation windows only: a function of the input windows."""
     evaluation = evaluate_validation(fitted, fit_data)
-    scale = evaluation["residual_scales"][0]
-    return {c: forecasting.interval_halfwidths(evaluation["intervals"], c) * scale for c in COVERAGES}
+    scale, reference = evaluation["residual_scales"][0], evaluation["window_spreads"][0]
+    return lambda inputs: {c: forecasting.interval_spreads(evaluation["intervals"], scale, reference, inputs, c)
+                           for c in COVERAGES}
 
 
 def validation_mse(fitted) -> float:
     """MSE of the fitted model on its (= the standard) validation windows, scaled units."""
     inputs, targets = fitted.val_parts[0]
-    mse, _, _ = errors_in_chunks(fitted.predictor, inputs, targets.astype(np.float64))
+    mse, _, _, _ = errors_in_chunks(fitted.predictor, inputs, targets.astype(np.float64))
     return mse
 
 
@@ -215,12 +220,12 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
         reporter.info(f"H={horizon}: fitting the {model} model")
         fitted = fit(fit_data, options, reporter)
         inputs = protocol.model_inputs(fitted, starts)
-        halfwidths = test_halfwidths(fitted, fit_data)
-        mse, mae, coverage = errors_in_chunks(fitted.predictor, inputs, targets, halfwidths)
+        mse, mae, coverage, width = errors_in_chunks(fitted.predictor, inputs, targets,
+                                                     test_intervals(fitted, fit_data))
         seconds = time.monotonic() - started
         result[model] = {
             "mse": mse, "mae": mae, "val_mse": validation_mse(fitted), "seconds": seconds, "coverage": coverage,
-            "width": {c: float(2 * np.mean(w)) for c, w in halfwidths.items()},
+            "width": width,
             "epochs_run": fitted.epochs_run, "best_epoch": fitted.best_epoch,
             "n_train": len(fitted.train_windows[0]), "n_val": len(fitted.val_parts[0][0]),
             "alpha": getattr(fitted.predictor, "alpha", None), "n_features": fitted.spec["n_features"],
@@ -340,7 +345,8 @@ def report_body(results: list[dict], reference: dict, args, command: str, second
     lines += ["", f"**Floor {'met' if floor_all else 'not met'}** and **aim {'met' if aim_all else 'not met'}** "
               f"at {scope} ({', '.join(map(str, horizons))}).", ""]
     lines += [
-        "Prediction intervals on the test windows (split-conformal on the standard validation residuals, as "
+        "Prediction intervals on the test windows (split-conformal on the standard validation residuals, "
+        "scaled by how much each input window moved, as "
         f"`forecaster predict` computes them; target: coverage within {COVERAGE_TOLERANCE * 100:.0f} points of "
         "nominal; width: mean interval width in z units):",
         "",

@@ -92,15 +92,19 @@ def build_dataset(ids: list[str], insample: list[np.ndarray]) -> Dataset:
     return Dataset(path="M4 Hourly train rows (in memory)", options=DataOptions(), series=series, n_filled=0)
 
 
-def end_forecasts(fitted: FittedModel, dataset: Dataset) -> np.ndarray:
-    """`(n_series, horizon)` forecasts in the data's units from the end of every series."""
+def end_windows(fitted: FittedModel, dataset: Dataset) -> np.ndarray:
+    """`(n_series, lookback, n_features)` scaled input windows at the end of every series."""
     lookback = fitted.options.lookback
-    windows = np.stack([
+    return np.stack([
         prep.scaler.transform(
             series_features(s.values, s.covariates, s.index, s.freq, fitted.options.calendar)[-lookback:])
         for s, prep in zip(dataset.series, fitted.prepared)
     ])  # fmt: skip
-    scaled = forecasting.predict_scaled(fitted.predictor, windows)
+
+
+def end_forecasts(fitted: FittedModel, dataset: Dataset) -> np.ndarray:
+    """`(n_series, horizon)` forecasts in the data's units from the end of every series."""
+    scaled = forecasting.predict_scaled(fitted.predictor, end_windows(fitted, dataset))
     return np.stack([prep.scaler.target_to_original(row) for row, prep in zip(scaled, fitted.prepared)])
 
 
@@ -150,10 +154,14 @@ def test_coverage(fitted: FittedModel, dataset: Dataset, forecasts: np.ndarray, 
     evaluation = evaluate_validation(fitted, dataset)
     scales = np.array([metrics.seasonal_scale(s.values, SEASON) for s in dataset.series])
     out = []
+    windows = end_windows(fitted, dataset)
     for nominal in COVERAGES:
-        halfwidths = forecasting.interval_halfwidths(evaluation["intervals"], nominal)
-        spread = np.stack([halfwidths * r * prep.scaler.scale[0]
-                           for r, prep in zip(evaluation["residual_scales"], fitted.prepared)])
+        spread = np.concatenate([
+            prep.scaler.scale[0] * forecasting.interval_spreads(evaluation["intervals"], scale, reference,
+                                                                window[None], nominal)
+            for scale, reference, prep, window in zip(evaluation["residual_scales"], evaluation["window_spreads"],
+                                                      fitted.prepared, windows)
+        ])  # fmt: skip
         lower, upper = forecasts - spread, forecasts + spread
         out.append({"nominal": nominal, "coverage": metrics.interval_coverage(actual, lower, upper),
                     "scaled_width": float(np.mean((upper - lower) / scales[:, None]))})
@@ -307,6 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         f"**{'met' if aim_met else 'not met'}** ({net_owa:.3f} after {train_minutes:.1f} min)",
         "",
         "Prediction intervals of the network on the test rows (split-conformal on the validation residuals, "
+        "scaled by how much each input window moved, "
         "as `forecaster predict` computes them; target: coverage within "
         f"{COVERAGE_TOLERANCE * 100:.0f} points of nominal):",
         "",

@@ -177,8 +177,9 @@ def _fold_rows(fitted: FittedModel, validation: dict, dataset: Dataset, offset: 
         actual = np.where(series.missing, np.nan, series.values)[start : start + horizon]
         for method, values in forecasts.items():
             calibration = validation["calibration"][method]
-            spread = (forecasting.interval_halfwidths(calibration["intervals"], backtest.coverage)
-                      * calibration["residual_scales"][i] * prep.scaler.scale[0])
+            spread = prep.scaler.scale[0] * forecasting.interval_spreads(
+                calibration["intervals"], calibration["residual_scales"][i], calibration["window_spreads"][i],
+                window, backtest.coverage)[0]
             frames.append(
                 pd.DataFrame(
                     {

@@ -165,7 +165,8 @@ Units = Annotated[int, typer.Option(min=1, help="Units per recurrent layer.")]
 Bidirectional = Annotated[bool, typer.Option(help="Wrap each recurrent layer in a bidirectional layer.")]
 Dropout = Annotated[float, typer.Option(min=0.0, max=0.95, help="Input dropout of each recurrent layer.")]
 LinearSkip = Annotated[
-    bool, typer.Option(help="Add a linear map from the window to the output beside the recurrent layers.")
+    bool, typer.Option(help="Start the network as the linear baseline (a frozen ridge map from the window to the "
+                            "output) and let the recurrent layers learn a correction to it.")
 ]
 Calendar = Annotated[
     bool, typer.Option(help="Give the model the time of day, day of week and day of year as inputs.")
@@ -285,11 +286,17 @@ def _report_training(result, reporter) -> None:
             ["series", *(_method_label(k, result.options) for k in methods)],
             [[name, *(m[k]["mae"] for k in methods)] for name, m in result.series_metrics.items()],
         )
-    stopped = (f"Stopped after {result.epochs_run} epochs (best {result.best_epoch}) in "
+    stopped = (f"Stopped after {_epochs_text(result.epochs_run, result.best_epoch)} in "
                if result.options.model == "network" else "Fitted in ")
     reporter.info(
         f"{stopped}{result.seconds:.1f} s; seed {result.options.seed}. Model written to {result.model_dir}"
     )
+
+
+def _epochs_text(epochs_run: int, best_epoch: int) -> str:
+    # best 0: the network starts as the linear model and no epoch bettered it on validation
+    best = f"best {best_epoch}" if best_epoch else "none better than the linear start, which was kept"
+    return f"{epochs_run} epochs ({best})"
 
 
 @app.command()
@@ -535,7 +542,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["targets", ", ".join(data["targets"])],
         ["covariates", ", ".join(data["covariates"]) or "none"],
         ["series", f"{len(metadata['series'])}"],
-        ["epochs", f"{training['epochs_run']} run, best {training['best_epoch']} ({training['seconds']} s)"
+        ["epochs", f"{_epochs_text(training['epochs_run'], training['best_epoch'])} ({training['seconds']} s)"
          if network.get("model", "network") == "network" else f"none: fitted in closed form ({training['seconds']} s)"],
         ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],
         ["options", ", ".join(f"{k}={v}" for k, v in options.items())],

@@ -66,8 +66,32 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
     if spec.linear_skip:
         # A linear map from the whole window straight to the output (the autoregressive
         # "highway" of LSTNet): the recurrent part then only has to learn what a linear
-        # model cannot, and the network starts no worse than the linear baseline.
+        # model cannot. Training sets it to the ridge baseline (see ``start_from_linear``).
         flat = keras.layers.Flatten(name="window_flat")(inputs)
         linear = keras.layers.Dense(spec.horizon, name="linear_skip")(flat)
         outputs = keras.layers.Add(name="forecast")([outputs, linear])
     return keras.Model(inputs, outputs, name="forecaster")
+
+
+def start_from_linear(network, linear) -> None:
+    """Make ``network`` compute exactly what the fitted linear baseline does, and keep it there.
+
+    The linear skip takes the ridge solution and is frozen; the recurrent head's output
+    layer starts at zero. So the network starts as the linear baseline, and the recurrent
+    part only learns a correction to it; training keeps the correction only where it lowers
+    the validation loss, so the network is never worse than the baseline there.
+    (Adam would move every weight of a trainable skip by about the learning rate per step,
+    which is as large as the ridge coefficients themselves and undoes the start at once.)
+
+    Args:
+        network: built by :func:`build_network` with ``linear_skip``, not yet compiled.
+        linear: a :class:`forecaster.baselines.LinearAutoregression` fitted on the same
+            relative windows, coefficients `(lookback * n_features, horizon)`.
+    """
+    import numpy as np
+
+    skip = network.get_layer("linear_skip")
+    skip.set_weights([np.asarray(linear.coef, dtype="float32"), np.asarray(linear.intercept, dtype="float32")])
+    skip.trainable = False
+    head = network.get_layer("horizon")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])

@@ -18,7 +18,7 @@ from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number
-from .models import NetworkSpec, build_network
+from .models import NetworkSpec, build_network, start_from_linear
 from .report import QUIET, Reporter
 from .features import series_features
 from .scaling import SeriesScaler
@@ -168,6 +168,8 @@ class FittedModel:
         train_windows: relative training inputs and targets of all series together.
         val_parts: each series' validation inputs `(n, lookback, n_features)` and targets
             `(n, horizon)`, scaled but not relative.
+        linear: the linear baseline fitted on the same windows (the network starts from it
+            and the summaries compare with it).
     """
 
     predictor: Any
@@ -178,6 +180,7 @@ class FittedModel:
     val_parts: list[tuple[np.ndarray, np.ndarray]]
     epochs_run: int
     best_epoch: int
+    linear: LinearAutoregression
 
 
 def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> FittedModel:
@@ -205,6 +208,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
     val_windows = forecasting.relative_inputs(val_inputs, val_targets)
     n_features = prepared[0].features.shape[1]
     spec = {"model": options.model, "lookback": lookback, "horizon": horizon, "n_features": n_features}
+    linear = LinearAutoregression.fit(train_windows, val_windows)
 
     if options.model == "network":
         network_spec = NetworkSpec(
@@ -219,24 +223,32 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
             f"{len(train_inputs)} training and {len(val_inputs)} validation windows, "
             f"lookback {lookback}, horizon {horizon}"
         )
-        predictor, epochs_run, best_epoch = _fit_network(network_spec, options, train_windows, val_windows, reporter)
+        predictor, epochs_run, best_epoch = _fit_network(network_spec, options, train_windows, val_windows, linear,
+                                                         reporter)
     else:
         reporter.info(
             f"Fitting the {options.model} model on {len(prepared)} series: {len(train_inputs)} training and "
             f"{len(val_inputs)} validation windows, lookback {lookback}, horizon {horizon}"
         )
-        predictor, epochs_run, best_epoch = _baseline_model(options.model, dataset, lookback, horizon,
-                                                            train_windows, val_windows), 0, 0
-    return FittedModel(predictor, options, spec, prepared, train_windows, list(val_parts), epochs_run, best_epoch)
+        predictor, epochs_run, best_epoch = _baseline_model(options.model, dataset, lookback, horizon, linear), 0, 0
+    return FittedModel(predictor, options, spec, prepared, train_windows, list(val_parts), epochs_run, best_epoch,
+                       linear)
 
 
-def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows, val_windows, reporter: Reporter):
+def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows, val_windows, linear: LinearAutoregression,
+                 reporter: Reporter):
+    """Train the network; returns it, the epochs run and the best epoch (0: no epoch improved
+    on the starting point, the linear baseline, which is then what is kept)."""
     from .backend import load_keras, seed_everything
 
     keras = load_keras()
     seed_everything(options.seed)
     network = build_network(spec, seed=options.seed)
+    if spec.linear_skip:
+        start_from_linear(network, linear)
     network.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate), loss=keras.losses.Huber())
+    start_weights = network.get_weights()
+    start_loss = float(network.evaluate(*val_windows, batch_size=forecasting.PREDICT_BATCH, verbose=0))
     with reporter.progress("Training", total=options.epochs) as progress:
         callbacks = [
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience, restore_best_weights=True),
@@ -253,12 +265,15 @@ def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows, val_wi
             verbose=0,
         )
     val_losses = history.history["val_loss"]
+    if spec.linear_skip and not min(val_losses) < start_loss:
+        network.set_weights(start_weights)
+        return network, len(val_losses), 0
     return network, len(val_losses), int(np.argmin(val_losses)) + 1
 
 
-def _baseline_model(model: str, dataset: Dataset, lookback: int, horizon: int, train_windows, val_windows):
+def _baseline_model(model: str, dataset: Dataset, lookback: int, horizon: int, linear: LinearAutoregression):
     if model == "linear":
-        return LinearAutoregression.fit(train_windows, val_windows)
+        return linear
     season = max(seasonal_period(s.freq) for s in dataset.series) if model == "seasonal-naive" else 1
     return SeasonalNaive(lookback, horizon, season)
 
@@ -366,16 +381,17 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
 
     Returns:
         ``overall`` and ``per_series`` error summaries by method; the fitted ``linear``
-        baseline; ``residual_scales`` (per series) and ``intervals`` of the model; and
-        ``calibration`` by method: ``{"residual_scales": [...], "intervals": {...}}``.
+        baseline; ``residual_scales`` and ``window_spreads`` (per series) and ``intervals``
+        of the model; and ``calibration`` by method: ``{"residual_scales": [...],
+        "window_spreads": [...], "intervals": {...}}``.
     """
     horizon = fitted.options.horizon
-    linear = (fitted.predictor if fitted.options.model == "linear"
-              else LinearAutoregression.fit(fitted.train_windows, _relative_validation(fitted)))
+    linear = fitted.linear
     methods = ("model", *BASELINES)
     collected: dict[str, list[np.ndarray]] = {name: [] for name in ("actual", *methods)}
     residuals: dict[str, list[np.ndarray]] = {name: [] for name in methods}
     scales: dict[str, list[float]] = {name: [] for name in methods}
+    spreads: list[float] = []
     per_series: dict[str, dict[str, dict[str, float]]] = {}
     for series, prep, (inputs, _) in zip(dataset.series, fitted.prepared, fitted.val_parts):
         starts = prep.split + np.arange(len(inputs))
@@ -383,17 +399,21 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
         actual = series.values[starts[:, None] + np.arange(horizon)]
         per_series[series.name] = {name: error_summary(actual, values) for name, values in forecasts.items()}
         collected["actual"].append(actual.ravel())
+        spreads.append(float(np.median(forecasting.window_spread(inputs))))
+        factors = forecasting.spread_factors(inputs, spreads[-1])[:, None]  # (n_windows, 1)
         for name, values in forecasts.items():
             collected[name].append(values.ravel())
-            # in scaled units, then divided by the series' own residual size, so that series
-            # with different noise share one distribution of normalised residuals
-            scaled = (actual - values) / prep.scaler.scale[0]
+            # in scaled units, divided by how much its window moved (calm windows get narrow
+            # intervals) and then by the series' own residual size, so that windows and
+            # series with different noise share one distribution of normalised residuals
+            scaled = (actual - values) / prep.scaler.scale[0] / factors
             scale = float(np.sqrt(np.nanmean(scaled**2))) if np.isfinite(scaled).any() else 1.0
             scales[name].append(scale or 1.0)
             residuals[name].append(scaled / (scale or 1.0))
     actual = np.concatenate(collected.pop("actual"))
     calibration = {
-        name: {"residual_scales": scales[name], "intervals": forecasting.interval_calibration(np.concatenate(residuals[name]))}
+        name: {"residual_scales": scales[name], "window_spreads": spreads,
+               "intervals": forecasting.interval_calibration(np.concatenate(residuals[name]))}
         for name in methods
     }
     return {
@@ -401,15 +421,10 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
         "per_series": per_series,
         "linear": linear,
         "residual_scales": calibration["model"]["residual_scales"],
+        "window_spreads": spreads,
         "intervals": calibration["model"]["intervals"],
         "calibration": calibration,
     }
-
-
-def _relative_validation(fitted: FittedModel) -> tuple[np.ndarray, np.ndarray]:
-    inputs = np.concatenate([x for x, _ in fitted.val_parts])
-    targets = np.concatenate([y for _, y in fitted.val_parts])
-    return forecasting.relative_inputs(inputs, targets)
 
 
 def _json_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:
@@ -437,6 +452,7 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
                 "scaler": prep.scaler.to_dict(),
                 "last_values": raw_tail.tolist(),
                 "residual_scale": evaluation["residual_scales"][i],
+                "window_spread": evaluation["window_spreads"][i],
                 "anomaly": calibration["series"][i],
                 "metrics": _json_metrics(evaluation["per_series"][series.name]),
             }

@@ -43,3 +43,52 @@ def test_bad_network_options_are_refused():
         NetworkSpec(lookback=4, horizon=2, n_features=1, units=0)
     with pytest.raises(ConfigError, match="--dropout"):
         NetworkSpec(lookback=4, horizon=2, n_features=1, dropout=1.0)
+
+
+def _linear_problem(seed: int = 0):
+    """Windows `(n, 8, 2)` whose targets `(n, 3)` are a linear map of the window plus noise."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(200, 8, 2)).astype("float32")
+    weights = rng.normal(size=(16, 3))
+    y = (x.reshape(200, -1) @ weights + rng.normal(0, 0.5, (200, 3))).astype("float32")
+    return (x[:150], y[:150]), (x[150:], y[150:])
+
+
+def test_a_network_started_from_the_linear_baseline_predicts_exactly_what_it_does():
+    from forecaster.baselines import LinearAutoregression
+    from forecaster.models import start_from_linear
+
+    train, validation = _linear_problem()
+    linear = LinearAutoregression.fit(train, validation)
+    network = build_network(NetworkSpec(lookback=8, horizon=3, n_features=2, units=4), seed=0)
+    start_from_linear(network, linear)
+    np.testing.assert_allclose(network.predict(validation[0], verbose=0), linear.predict(validation[0]), atol=1e-4)
+    assert not network.get_layer("linear_skip").trainable
+
+
+def test_training_never_leaves_the_network_worse_than_its_linear_start_on_validation():
+    """Targets that are linear plus noise: the recurrent part has nothing to add, and what it
+    learns from the noise must not be kept if it makes validation worse."""
+    import pandas as pd
+
+    from forecaster.data import Dataset, DataOptions, Series
+    from forecaster.training import TrainOptions, fit
+
+    rng = np.random.default_rng(1)
+    n = 400
+    values = np.cumsum(rng.normal(size=n)) + 50
+    index = pd.date_range("2024-01-01", periods=n, freq="h")
+    series = Series(name="x", target="x", index=index, freq="h", values=values,
+                    covariates=np.empty((n, 0)), missing=np.zeros(n, dtype=bool), first_row=0)
+    dataset = Dataset(path="random walk (in memory)", options=DataOptions(), series=[series], n_filled=0)
+    fitted = fit(dataset, TrainOptions(lookback=12, horizon=4, units=4, epochs=3, learning_rate=0.05,
+                                       calendar=False, seed=0))
+    keras = load_keras()
+    inputs, targets = fitted.val_parts[0]
+    from forecaster.forecasting import relative_inputs
+
+    shifted, shifted_targets = relative_inputs(inputs, targets)
+    huber = keras.losses.Huber()
+    network_loss = float(huber(shifted_targets, fitted.predictor.predict(shifted, verbose=0)))
+    linear_loss = float(huber(shifted_targets, fitted.linear.predict(shifted)))
+    assert network_loss <= linear_loss + 1e-6
