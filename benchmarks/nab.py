@@ -4,10 +4,11 @@ its ``is_anomaly`` flags on all 58 files, next to the published scoreboard.
 Protocol (../shared/bench/README.md §1.1): for each file, a model is trained on its
 probationary period only (the first ``min(⌊0.15·N⌋, 750)`` rows), exactly as a user would:
 the rows are written to a CSV and ``forecaster.training.train`` (what ``forecaster train``
-runs) fits the default network with the default options, calibrating the anomaly threshold on
-its own validation part. ``forecaster.anomaly.detect_anomalies`` (what ``forecaster
-detect-anomalies`` runs) then scores the whole file; its scores are causal (row t uses rows up
-to t only). A row is a detection when ``is_anomaly`` is 1; the probationary rows are not
+runs) fits the default network (or ``--model``) with the default options, fitting the
+starting estimates of the anomaly scores on its own validation part.
+``forecaster.anomaly.detect_anomalies`` (what ``forecaster detect-anomalies`` runs) then
+scores the whole file, updating those estimates as it goes, and flags at its fixed threshold;
+its scores are causal (row t uses rows up to t only). A row is a detection when ``is_anomaly`` is 1; the probationary rows are not
 scored. The raw NAB score per profile is summed over the files and normalised so that the
 null detector scores 0 and the perfect one 100.
 
@@ -22,8 +23,9 @@ published detectors are scored, but it is not what the tool flags by itself; the
 number is the ``is_anomaly`` one, which uses no label.
 
 Usage (from the repository root):
-    python benchmarks/nab.py [--bench-dir DIR] [--seed N] [--files N] [--keep-models DIR] [--no-write]
-``--files N`` runs the first N files (in NAB's order) only and writes nothing. ``--keep-models
+    python benchmarks/nab.py [--bench-dir DIR] [--seed N] [--model TYPE] [--files N] [--keep-models DIR] [--no-write]
+``--model`` picks what is trained on each file (as ``forecaster train --model``; default the
+network): ``--model linear`` fits in seconds per file, a cheap check of the scoring. ``--files N`` runs the first N files (in NAB's order) only and writes nothing. ``--keep-models
 DIR`` keeps every file's model there and reuses the ones already there, so that scoring can be
 re-run without training again (the section then says how many models were reused).
 Exit status 0 (with a message) when the bench data is absent.
@@ -63,7 +65,7 @@ from forecaster.detection_metrics import (  # noqa: E402
     nab_raw_score,
 )
 from forecaster.report import Reporter  # noqa: E402
-from forecaster.training import TrainOptions, train  # noqa: E402
+from forecaster.training import MODEL_TYPES, TrainOptions, train  # noqa: E402
 
 FLOOR = ("Twitter ADVec v1.0.0", 47.1)
 AIM = ("Numenta HTM (NuPIC 1.0)", 70.5)
@@ -92,7 +94,7 @@ def load_file(csv: Path, windows: list[list[str]]) -> tuple[pd.DataFrame, list[t
 
 
 def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed: int,
-             models: Path | None = None) -> tuple[pd.DataFrame, bool]:
+             models: Path | None = None, model: str = "network") -> tuple[pd.DataFrame, bool]:
     """Train on the probationary rows (or reuse the model kept in ``models``), score all rows.
 
     Returns:
@@ -106,7 +108,7 @@ def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed
     options = DataOptions(time_col="timestamp", targets=("value",))
     reused = (model_dir / "metadata.json").is_file()
     if not reused:
-        train(train_csv, options, TrainOptions(seed=seed), model_dir)
+        train(train_csv, options, TrainOptions(model=model, seed=seed), model_dir)
     result = detect_anomalies(model_dir, full_csv)
     scored = result.frame.set_index(pd.to_datetime(result.frame["timestamp"]))[["score", "is_anomaly"]]
     out = scored.reindex(pd.DatetimeIndex(frame["timestamp"]))
@@ -161,7 +163,7 @@ def ratio(a: int, b: int) -> str:
 
 
 def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, command: str,
-           seconds: float, seed: int, refused: dict[str, str]) -> str:
+           seconds: float, seed: int, refused: dict[str, str], model: str = "network") -> str:
     counts = totals(files)
     precision = ratio(counts["events_true"], counts["events_true"] + counts["events_false"])
     recall = ratio(counts["windows_found"], counts["windows_found"] + counts["windows_missed"])
@@ -172,9 +174,10 @@ def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, 
         run_header(command, seconds).rstrip(),
         "",
         "Protocol of `../shared/bench/README.md` §1.1. One model per file, trained by `forecaster.training.train` "
-        "with the default options (seed "
-        f"{seed}) on the file's probationary rows only (first min(⌊0.15·N⌋, 750)), its anomaly threshold "
-        "calibrated on its own validation part; `detect_anomalies` then scores the whole file causally. "
+        + ("with the default options" if model == "network" else f"with `--model {model}` and otherwise the default options")
+        + f" (seed {seed}) on the file's probationary rows only (first min(⌊0.15·N⌋, 750)), the starting estimates "
+        "of its anomaly scores fitted on its own validation part; `detect_anomalies` then scores the whole file "
+        "causally, updating them as it goes, and flags at the tool's fixed threshold. "
         "Detections are the rows with `is_anomaly` = 1 after the probationary period; the labels are used "
         "for scoring only. Files are given regular timestamps at their most common step (NAB scores rows).",
         "",
@@ -236,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bench-dir", help="folder holding nab/ (default: ../shared/bench)")
     parser.add_argument("--seed", type=int, default=42, help="training seed of every file's model (default 42)")
+    parser.add_argument("--model", default="network", choices=MODEL_TYPES,
+                        help="model trained on each file, as forecaster train --model (default: network)")
     parser.add_argument("--files", type=int, metavar="N", help="only the first N files; print, write nothing")
     parser.add_argument("--keep-models", type=Path, metavar="DIR",
                         help="keep each file's model in DIR, and reuse those already there (to rescore quickly)")
@@ -262,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
             frame, windows = load_file(nab / "data" / name, labels[name])
             probation = nab_probation(len(frame))
             try:
-                scored, was_reused = run_file(name, frame, probation, Path(tmp), args.seed, args.keep_models)
+                scored, was_reused = run_file(name, frame, probation, Path(tmp), args.seed, args.keep_models,
+                                              args.model)
                 reused += was_reused
             except ForecasterError as exc:  # what a user would see: the file detects nothing
                 refused[name] = str(exc).replace(f"{tmp}/", "")
@@ -281,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     best = optimised(files)
     seconds = time.monotonic() - started
     scoreboard = pd.read_csv(nab / "nab_scoreboard.csv", dtype=str)
-    body = report(files, ours, best, scoreboard, command, seconds, args.seed, refused)
+    body = report(files, ours, best, scoreboard, command, seconds, args.seed, refused, args.model)
     if reused:
         body = body.replace("\n\nProtocol of", f"\n- models: {reused} of {len(files)} reused from `--keep-models`, trained there "
                             "by an earlier run of this script with the same seed (the wall time above excludes "

@@ -1,46 +1,54 @@
 """Anomaly scoring: how unusual each value is, given the model's one-step-ahead expectations.
 
-Every point with ``lookback`` points of history gets a *score* (higher = more anomalous, in
-robust standard deviations of the statistic that gave it) and is flagged when the score
-reaches the *threshold*. Everything is causal: the score of step ``t`` uses steps up to ``t``
-only, so the scores of the past never change when data is appended.
+Every point with ``lookback`` points of history gets a *score* (higher = more anomalous;
+0 for a point that raises nothing new) and is flagged when the score reaches the
+*threshold*. Everything is causal: the score of step ``t`` uses steps up to ``t`` only, so
+the scores of the past never change when data is appended.
 
-Expectations: the network's one-step forecast ``ŷ_t``, except that a step whose residual lies
+Expectations: the model's one-step forecast ``ŷ_t``, except that a step whose residual lies
 ``REPLACE_ABOVE`` or more scales from the centre is replaced by its own expectation in the
 input windows of the steps after it (those are then forecast again), so that a spike does not
 make its successors look anomalous too.
 
-The score is the largest of:
+Each statistic is standardised *online*, by estimates of its typical value and spread over
+all the steps before it, updated as data arrives (in the style of the "anomaly likelihood"
+of Numenta's HTM detector and of a windowed Gaussian): a series whose residuals turn out
+noisier or more heavy-tailed than on the short validation part raises its own yardstick,
+instead of being judged forever by statistics fitted on a hundred-odd validation points.
 
-* **point**: the residual ``r_t = y_t - ŷ_t`` (scaled units) as ``z_t = (r_t - centre) / s_t``
-  with ``s_t = max(local_t, spread)``: ``local_t`` is the MAD scale of the previous
-  ``local_window`` residuals, so a noisy stretch raises its own scale and does not look like
-  an incident, and the calibrated ``spread`` is the floor, so a quiet stretch does not make
-  ordinary noise look large. Catches spikes and dips.
-* **shift**: for each window ``w`` in ``WINDOWS``, ``S_w = Σ clip(z, ±c_w)`` over the last
-  ``w`` steps, as ``|S_w - m_w| / d_w``. The clip ``c_w`` (at most ``SHIFT_CLIP_SPREADS · d_w``)
-  keeps one spike from flagging the windows that hold it; ``m_w`` and ``d_w`` are measured,
-  since consecutive residuals are correlated (``d_w`` is not ``sqrt(w)``). Catches level
-  shifts, which the network half follows after their first step.
-* **stillness**: for each window ``w``,
+* **surprise**: ``x_t = (|e_t| - μ_t) / σ_t`` with ``e_t = r_t - c_t``, the residual
+  ``r_t = y_t - ŷ_t`` (scaled units) less ``c_t``, the median of the residuals before ``t``;
+  ``μ_t`` and ``σ_t`` are the mean and standard deviation of the earlier ``|e|``. They start
+  from the calibration (``PRIOR_POINTS`` pseudo-observations of Gaussian residuals with the
+  validation spread) and move to the series' own history as it grows. Catches spikes, dips
+  and the first steps of level shifts.
+* **stillness**: for each window ``w`` in ``STILL_WINDOWS``,
   ``L_w = log((Σ|y_t - y_{t-1}|/s_t + c·n) / (Σ|ŷ_t - y_{t-1}|/s_t + c·n))``, the log ratio of
-  how much the series moved to how much the model expected it to move (``c = STILL_FLOOR``),
-  scored one-sided as ``max(0, (m_w - L_w) / d_w)``. Catches a frozen meter or a stretch where
-  the usual cycle vanishes: once the network has seen a few flat steps its residuals stay
-  within the noise, but it keeps expecting movement.
+  how much the series moved to how much the model expected it to move (``s_t`` the running
+  root mean square of ``e``, ``c = STILL_FLOOR``), standardised from below by the median and
+  lower-tail spread of its own earlier values, less ``STILL_MARGIN``:
+  ``max(0, (m_w - L_w) / d_w - STILL_MARGIN)``. Catches a frozen meter or a stretch where the
+  usual cycle vanishes, which the model soon follows step by step. It needs
+  ``STILL_MIN_HISTORY`` earlier values; the margin keeps a quiet stretch of an ordinary series
+  from looking like a fault.
 
-Calibration (:func:`calibrate`, at training) uses only data up to the end of training: the
-residual centre and spread and the window statistics' centres come from the validation part
-(out of sample, as new data will be); the window statistics' spreads are the larger of their
-validation and whole-series estimates, as a short validation part holds few independent
-windows.
+**Hold-off.** A statistic scores only by how far it exceeds the highest value it reached over
+the previous ``hold`` steps (the lookback, at least ``MIN_LOCAL_WINDOW``; for a stillness
+window, those ending at least ``w`` steps back, so that the window's own build-up is not held
+against it): ``score_t = max over statistics of max(0, x_t - max(0, max x over the hold))``.
+A spike scores its whole surprise; the steps after it score 0 unless they are more surprising
+still; a sustained change is flagged at its onset, and then not again while it lasts (the
+model's new normal) unless it grows. So an incident gives one or a few flagged points (a
+stillness build-up at most its window's length), not a run of hundreds. The first ``hold``
+scored steps (in the training data) have a shorter past to measure the peak on, so a lower bar.
 
-The threshold is fitted by peaks over threshold (POT, as in SPOT, Siffer et al. 2017) on the
-validation scores of all series: the excesses over a high quantile ``u`` are modelled by a
-generalized Pareto tail, whose ``1 - RISK`` quantile is the score clean data exceeds with
-probability ``RISK`` per point. The tail is fitted on the median excess (see
-``SHAPE_BOUNDS``), which a few true anomalies among the validation scores barely move, and
-the threshold never goes below ``MIN_THRESHOLD``.
+Calibration (:func:`calibrate`, at training) fits the starting residual centre and spread on
+the validation part (out of sample, as new data will be); the online estimates then run
+through the training data and on. The threshold ``THRESHOLD`` is in the score's own units
+(standard deviations of the statistic beyond its recent peak) and the same for every model:
+the per-series calibration is in the online standardisation. With a hold-off of 168 steps
+(an hourly model's week) about one step in ``10^4`` of Gaussian noise reaches it; with the
+shortest hold-off, 24 steps, about one in 600.
 """
 
 from __future__ import annotations
@@ -58,45 +66,45 @@ from .windows import input_windows
 
 #: MAD times this estimates the standard deviation of Gaussian noise.
 MAD_TO_SD = 1.4826
-#: Standardised residuals are clipped to ±CLIP before they are summed over a window, and to
-#: at most SHIFT_CLIP_SPREADS times the spread of that window's sum.
-CLIP = 6.0
-SHIFT_CLIP_SPREADS = 1.5
-#: Lengths (steps) of the windows over which residuals are summed and movement is compared.
-WINDOWS = (3, 6, 12)
-#: The local scale uses at least this many previous residuals (else the lookback: about two
-#: seasonal periods, so that it covers whole cycles).
+#: Mean and standard deviation of |e| for Gaussian e of unit standard deviation: the starting
+#: point of the online estimates.
+ABS_MEAN, ABS_SD = math.sqrt(2.0 / math.pi), math.sqrt(1.0 - 2.0 / math.pi)
+#: Weight, in steps, of the calibrated starting estimates in the online mean and spread of |e|:
+#: enough to steady the first steps, soon outweighed by the series' own history.
+PRIOR_POINTS = 50
+#: Lengths (steps) of the windows over which movement is compared.
+STILL_WINDOWS = (3, 6, 12)
+#: Movement per step (in residual scales) added to both sides of the stillness ratio, so
+#: that ordinary noise on a quiet stretch does not look like a frozen series.
+STILL_FLOOR = 0.5
+#: Lower-tail spreads of a stillness statistic below its median that count as ordinary: a
+#: series that often stands still for a moment (a step-like or zero-heavy series) must not
+#: flag each time.
+STILL_MARGIN = 6.0
+#: Earlier values a stillness statistic needs before it is scored.
+STILL_MIN_HISTORY = 100
+#: One-sided stillness takes its spread from this lower quantile (standard normal: LOWER_TAIL_Z).
+LOWER_TAIL = 0.05
+LOWER_TAIL_Z = 1.6449
+#: Fewest earlier residuals for their running median to replace the calibrated centre.
+MIN_FIT_POINTS = 10
+#: The local scale (used to find the extreme steps taken out of the model's inputs) uses at
+#: least this many previous residuals (else the lookback: about two seasonal periods, so that
+#: it covers whole cycles); the hold-off is as long.
 MIN_LOCAL_WINDOW = 24
 #: The local scale needs this fraction of its window observed; before that only the
 #: calibrated spread is used.
 LOCAL_MIN_FRACTION = 0.25
-#: Movement per step (in residual scales) added to both sides of the stillness ratio, so
-#: that ordinary noise on a quiet stretch does not look like a frozen series.
-STILL_FLOOR = 0.5
-#: One-sided statistics take their spread from this lower quantile (standard normal: LOWER_TAIL_Z).
-LOWER_TAIL = 0.05
-LOWER_TAIL_Z = 1.6449
-#: Fewest values to fit a window statistic's centre and spread on.
-MIN_FIT_POINTS = 10
 #: A point whose residual lies more than this many scales from the centre is not trusted as
 #: model input: the expectations of the points after it are recomputed with it replaced by
 #: its own expectation, so that a spike does not make its successors look anomalous too.
 #: (Surprises of a few scales are kept: they are often real changes the model should follow.)
 REPLACE_ABOVE = 6.0
-#: Expected fraction of clean points flagged by the calibrated threshold.
-RISK = 5e-4
-#: POT fits the tail of the validation scores above their ``1 - f`` quantile, with ``f``
-#: chosen to leave about TAIL_POINTS points in the tail, within TAIL_FRACTION_BOUNDS.
-TAIL_POINTS = 50
-TAIL_FRACTION_BOUNDS = (0.02, 0.10)
-#: Bounds on the fitted tail shape ξ. Both 0: an exponential tail, fitted on the median excess
-#: alone. That is conservative for Gaussian-like residuals (whose ξ is slightly negative), and
-#: a shape fitted on a few hundred validation scores mostly reflects the anomalies among them
-#: (a free fit on the hourly sample gives ξ ≈ 0.5 and a threshold no level shift reaches).
-SHAPE_BOUNDS = (0.0, 0.0)
-#: The calibrated threshold never goes below this: about 1 point in 15,000 of clean Gaussian
-#: noise exceeds 4 robust standard deviations.
-MIN_THRESHOLD = 4.0
+#: Score at or above which a point is flagged: two standard deviations of the statistic
+#: beyond its highest value over the hold-off.
+THRESHOLD = 2.0
+#: Version of the scoring a calibration was made for (older models have none).
+SCORING_VERSION = 2
 
 
 # --- pure scoring functions -------------------------------------------------------------------
@@ -135,7 +143,8 @@ def local_scale(residuals: np.ndarray, centre: float, window: int) -> np.ndarray
 
 
 def residual_scale(residuals: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
-    """Per step ``max(local scale, spread)``: what the residual is divided by."""
+    """Per step ``max(local scale, spread)``: what a residual is divided by to decide whether
+    it is extreme enough to be taken out of the model's inputs."""
     scale = np.full(len(residuals), float(calibration["spread"]))
     if calibration.get("local_window"):
         scale = np.fmax(local_scale(residuals, calibration["centre"], calibration["local_window"]), scale)
@@ -162,14 +171,41 @@ def trailing_sums(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarr
     return cum[upper] - cum[lower], cnt[upper] - cnt[lower]
 
 
-def shift_statistics(
-    z: np.ndarray, windows: list[int] | tuple[int, ...], clips: list[float] | tuple[float, ...] | float = CLIP
-) -> list[np.ndarray]:
-    """Per window ``w``, the sum of the last ``w`` standardised residuals, each clipped to
-    ``±clip`` (one clip for all windows, or one per window)."""
-    z = np.asarray(z, dtype=np.float64)
-    clips = [clips] * len(windows) if np.isscalar(clips) else list(clips)
-    return [trailing_sums(np.clip(z, -clip, clip), w)[0] for w, clip in zip(windows, clips)]
+def running_centre(residuals: np.ndarray, prior_centre: float) -> np.ndarray:
+    """Median of the residuals before each step; ``prior_centre`` until ``MIN_FIT_POINTS``
+    of them are observed.
+
+    Args:
+        residuals: `(n,)`, NaN where not observed (skipped).
+
+    Returns:
+        `(n,)`.
+    """
+    import pandas as pd
+
+    median = pd.Series(np.asarray(residuals, dtype=np.float64)).expanding(min_periods=MIN_FIT_POINTS).median()
+    return median.shift(1).fillna(prior_centre).to_numpy()
+
+
+def running_mean_sd(values: np.ndarray, prior_mean: float, prior_sd: float, prior_points: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of the finite ``values`` before each step, starting from
+    ``prior_points`` pseudo-observations with mean ``prior_mean`` and spread ``prior_sd``.
+
+    Args:
+        values: `(n,)`, NaN where not observed (skipped).
+
+    Returns:
+        two `(n,)` arrays; the standard deviation is positive wherever ``prior_sd`` is.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    filled = np.where(finite, values, 0.0)
+    before = lambda x: np.concatenate([[0.0], np.cumsum(x)])[:-1]  # noqa: E731  sums over steps < t
+    count = before(finite.astype(np.float64)) + prior_points
+    total = before(filled) + prior_points * prior_mean
+    squares = before(filled**2) + prior_points * (prior_sd**2 + prior_mean**2)
+    mean = total / count
+    return mean, np.sqrt(np.maximum(squares / count - mean**2, 0.0))
 
 
 def stillness_statistics(
@@ -210,6 +246,73 @@ def stillness_statistics(
     return out
 
 
+def online_stillness(statistic: np.ndarray, margin: float = STILL_MARGIN) -> np.ndarray:
+    """A stillness statistic standardised from below by its own earlier values.
+
+    Args:
+        statistic: `(n,)` one window's ``L_w`` from :func:`stillness_statistics`, NaN where
+            not defined.
+
+    Returns:
+        `(n,)` ``max(0, (m - L) / d - margin)``, with ``m`` the median of the earlier values
+        and ``d = (m - q05) / 1.645`` their lower-tail spread; NaN before
+        ``STILL_MIN_HISTORY`` earlier values, where ``L`` is NaN, or where the earlier values
+        have no spread.
+    """
+    import pandas as pd
+
+    history = pd.Series(np.asarray(statistic, dtype=np.float64)).expanding(min_periods=STILL_MIN_HISTORY)
+    median = history.median().shift(1).to_numpy()
+    spread = (median - history.quantile(LOWER_TAIL).shift(1).to_numpy()) / LOWER_TAIL_Z
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(spread > 1e-9, (median - statistic) / spread, np.nan)
+    return np.maximum(z - margin, 0.0)
+
+
+def beyond_recent_peak(statistic: np.ndarray, hold: int, gap: int = 1) -> np.ndarray:
+    """How far each value exceeds the statistic's highest value over the hold-off.
+
+    Args:
+        statistic: `(n,)`, NaN where not defined (never a peak).
+        hold: the hold-off reaches back this many steps...
+        gap: ...to the step ``gap`` steps back (``1``: the previous one).
+
+    Returns:
+        `(n,)` ``max(0, x_t - max(0, max(x_j for t - hold <= j <= t - gap)))``; NaN where
+        ``statistic`` is.
+    """
+    import pandas as pd
+
+    statistic = np.asarray(statistic, dtype=np.float64)
+    gap = max(int(gap), 1)
+    span = max(int(hold) - gap + 1, 1)
+    peak = pd.Series(np.nan_to_num(statistic, nan=0.0)).rolling(span, min_periods=1).max().shift(gap)
+    # a negative peak (a quiet stretch) does not lower the bar below the statistic itself
+    peak = np.maximum(peak.fillna(0.0).to_numpy(), 0.0)
+    return np.maximum(statistic - peak, 0.0)
+
+
+def surprise(residuals: np.ndarray, calibration: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The online-standardised absolute residual, before the hold-off.
+
+    Args:
+        residuals: `(n,)` one-step residuals in scaled units, NaN where not observed.
+        calibration: with ``centre`` and ``spread`` (the starting estimates).
+
+    Returns:
+        ``x`` `(n,)`: ``(|e_t| - μ_t) / σ_t`` (NaN where the residual is); ``e`` `(n,)`: the
+        residual less the running centre; ``rms`` `(n,)`: the running root mean square of
+        ``e`` before each step, the scale the stillness statistic measures movement in.
+    """
+    residuals = np.asarray(residuals, dtype=np.float64)
+    spread = float(calibration["spread"])
+    deviation = residuals - running_centre(residuals, float(calibration["centre"]))
+    size = np.abs(deviation)
+    prior = float(calibration.get("prior_points", PRIOR_POINTS))
+    mean, sd = running_mean_sd(size, ABS_MEAN * spread, ABS_SD * spread, prior)
+    return (size - mean) / sd, deviation, np.sqrt(mean**2 + sd**2)
+
+
 def score_residuals(
     residuals: np.ndarray, calibration: dict[str, Any], expected_steps: np.ndarray | None = None
 ) -> np.ndarray:
@@ -217,189 +320,55 @@ def score_residuals(
 
     Args:
         residuals: `(n,)` one-step residuals in scaled units, NaN where the value is missing.
-        calibration: the series' ``anomaly`` entry, from :func:`calibrate_series`. An entry
-            with only ``centre`` and ``spread`` (older models) gives the plain point score.
+        calibration: the series' ``anomaly`` entry, from :func:`calibrate_series`. Entries
+            from older models (without ``hold``) are scored the same way, with the default
+            hold-off and stillness settings.
         expected_steps: `(n,)` ``ŷ_t - y_{t-1}`` for the stillness score (None: no stillness).
 
     Returns:
         `(n,)` scores >= 0, NaN exactly where ``residuals`` is NaN.
     """
     residuals = np.asarray(residuals, dtype=np.float64)
-    scale = residual_scale(residuals, calibration)
-    z = (residuals - calibration["centre"]) / scale
-    parts = [np.abs(z)]
-    windows = calibration.get("windows", [])
-    if windows:
-        clips = calibration.get("shift_clips", CLIP)
-        for stat, centre, spread in zip(
-            shift_statistics(z, windows, clips), calibration["shift_centres"], calibration["shift_spreads"]
-        ):
-            if spread:
-                parts.append(np.abs(stat - centre) / spread)
-    if windows and expected_steps is not None and "still_centres" in calibration:
-        stills = stillness_statistics(z, expected_steps, scale, windows, calibration.get("still_floor", STILL_FLOOR))
-        for stat, centre, spread in zip(stills, calibration["still_centres"], calibration["still_spreads"]):
-            if spread:
-                parts.append(np.maximum((centre - stat) / spread, 0.0))
+    hold = int(calibration.get("hold") or local_window_for(calibration.get("local_window") or 0))
+    x, deviation, rms = surprise(residuals, calibration)
+    parts = [beyond_recent_peak(x, hold)]
+    if expected_steps is not None:
+        windows = calibration.get("still_windows", STILL_WINDOWS)
+        floor = calibration.get("still_floor", STILL_FLOOR)
+        margin = calibration.get("still_margin", STILL_MARGIN)
+        for w, stat in zip(windows, stillness_statistics(deviation / rms, expected_steps, rms, windows, floor)):
+            parts.append(beyond_recent_peak(online_stillness(stat, margin), hold, gap=w))
     score = np.fmax.reduce(parts)
     return np.where(np.isnan(residuals), np.nan, score)
 
 
-def calibrate_series(
-    residuals: np.ndarray,
-    split: int,
-    expected_steps: np.ndarray | None = None,
-    local_window: int = 2 * MIN_LOCAL_WINDOW,
-    windows: list[int] | tuple[int, ...] = WINDOWS,
-) -> dict[str, Any]:
-    """Fit one series' scoring statistics on its residuals up to the end of training.
-
-    The residual centre and spread, and the centres of the window statistics, come from the
-    validation residuals (from ``split`` on: out of sample, as new data will be). The spread
-    of each window statistic is the larger of its validation estimate and its estimate over
-    all the residuals: a short validation part holds few independent windows, and
-    underestimating a spread inflates every score.
+def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * MIN_LOCAL_WINDOW) -> dict[str, Any]:
+    """Fit one series' starting estimates on its residuals up to the end of training.
 
     Args:
         residuals: `(n,)` one-step residuals, NaN where not observed.
-        split: index of the first validation residual.
-        expected_steps: as for :func:`score_residuals`; None leaves the stillness score out.
+        split: index of the first validation residual: the centre and spread come from the
+            residuals from there on (out of sample, as new data will be).
+        local_window: steps of the local scale and of the hold-off.
 
     Returns:
-        JSON-safe ``{"centre", "spread", "local_window", "replace_above", "windows",
-        "shift_clips", "shift_centres", "shift_spreads"[, "still_floor", "still_centres",
-        "still_spreads"]}``, one entry per window in the lists; a stillness statistic that
-        cannot be fitted (too few steps, or a series that never moves) has spread None and
-        is not scored.
+        JSON-safe ``{"scoring", "centre", "spread", "local_window", "replace_above", "hold",
+        "prior_points", "still_windows", "still_floor", "still_margin"}``: the settings are
+        stored so that a model keeps scoring as it was calibrated.
     """
-    residuals = np.asarray(residuals, dtype=np.float64)
-    centre, spread = robust_centre_spread(residuals[split:])
-    windows = [int(w) for w in windows]
-    calibration: dict[str, Any] = {
+    centre, spread = robust_centre_spread(np.asarray(residuals, dtype=np.float64)[split:])
+    return {
+        "scoring": SCORING_VERSION,
         "centre": centre,
         "spread": spread,
         "local_window": int(local_window),
         "replace_above": REPLACE_ABOVE,
-        "windows": windows,
+        "hold": int(local_window),
+        "prior_points": PRIOR_POINTS,
+        "still_windows": list(STILL_WINDOWS),
+        "still_floor": STILL_FLOOR,
+        "still_margin": STILL_MARGIN,
     }
-    scale = residual_scale(residuals, calibration)
-    z = (residuals - centre) / scale
-    z_spread_all = _robust_fit(z)
-
-    def shift_fit(w: int, clip: float) -> tuple[float, float]:
-        (stat,) = shift_statistics(z, [w], clip)
-        validation, overall = _robust_fit(stat[split:]), _robust_fit(stat[w - 1 :])
-        candidates = [validation[1]] if validation else []
-        if overall and z_spread_all:
-            candidates.append(overall[1] / z_spread_all[1])  # undo the smaller in-sample residuals
-        return (validation[0] if validation else 0.0), (max(candidates) if candidates else math.sqrt(w))
-
-    centres, spreads, clips = [], [], []
-    for w in windows:
-        # one point may add at most SHIFT_CLIP_SPREADS window spreads: a lone spike must not
-        # flag the windows that hold it
-        _, first_spread = shift_fit(w, CLIP)
-        clip = min(CLIP, SHIFT_CLIP_SPREADS * first_spread)
-        centre_w, spread_w = shift_fit(w, clip)
-        centres.append(centre_w)
-        spreads.append(max(spread_w, clip / SHIFT_CLIP_SPREADS))
-        clips.append(clip)
-    calibration["shift_clips"] = clips
-    calibration["shift_centres"], calibration["shift_spreads"] = centres, spreads
-    if expected_steps is not None:
-        centres, spreads = [], []
-        for w, stat in zip(windows, stillness_statistics(z, expected_steps, scale, windows, STILL_FLOOR)):
-            validation, overall = _lower_tail_fit(stat[split:]), _lower_tail_fit(stat[w - 1 :])
-            candidates = [fit[1] for fit in (validation, overall) if fit]
-            centres.append(validation[0] if validation else 0.0)
-            spreads.append(max(candidates) if candidates else None)
-        calibration["still_floor"] = STILL_FLOOR
-        calibration["still_centres"], calibration["still_spreads"] = centres, spreads
-    return calibration
-
-
-def _lower_tail_fit(values: np.ndarray) -> tuple[float, float] | None:
-    """Median and a spread read off the lower tail, ``(median - q05) / 1.645``, for a
-    statistic scored one-sided from below whose lower tail may be longer than its upper one;
-    None as for :func:`_robust_fit`."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) < MIN_FIT_POINTS:
-        return None
-    centre, low = (float(q) for q in np.quantile(values, [0.5, LOWER_TAIL]))
-    spread = (centre - low) / LOWER_TAIL_Z
-    return (centre, spread) if spread > 1e-9 else None
-
-
-def _robust_fit(values: np.ndarray) -> tuple[float, float] | None:
-    """Median and MAD-based spread of the finite values; None with fewer than
-    ``MIN_FIT_POINTS`` of them or no spread."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) < MIN_FIT_POINTS:
-        return None
-    centre = float(np.median(values))
-    spread = MAD_TO_SD * float(np.median(np.abs(values - centre)))
-    return (centre, spread) if spread > 1e-9 else None
-
-
-def fit_threshold(
-    scores: np.ndarray,
-    risk: float = RISK,
-    tail_fraction: float | None = None,
-    floor: float = MIN_THRESHOLD,
-) -> float:
-    """The score that clean data exceeds with probability ``risk`` per point (POT).
-
-    Fits a generalized Pareto distribution to the excesses of ``scores`` over their
-    ``1 - tail_fraction`` quantile ``u`` and returns its ``1 - risk`` quantile
-    ``u + σ/ξ · ((risk / tail_fraction)^(-ξ) - 1)`` (``u + σ · log(tail_fraction / risk)``
-    for ``ξ = 0``). ``ξ`` and ``σ`` match the median and upper quartile of the excesses, with
-    ``ξ`` kept within ``SHAPE_BOUNDS`` (by default ``ξ = 0``: an exponential tail whose
-    ``σ`` is the median excess over log 2). A few true anomalies among the validation scores
-    barely move the median excess, where they would drag a maximum-likelihood fit to a very
-    heavy tail.
-
-    Args:
-        scores: validation scores, NaN ignored.
-        tail_fraction: share of the scores in the fitted tail; None: enough for
-            ``TAIL_POINTS`` points, within ``TAIL_FRACTION_BOUNDS``.
-
-    Returns:
-        The threshold, at least ``floor``.
-    """
-    scores = np.asarray(scores, dtype=np.float64)
-    scores = np.sort(scores[np.isfinite(scores)])
-    n = len(scores)
-    if n == 0:
-        return float(floor)
-    if tail_fraction is None:
-        tail_fraction = min(max(TAIL_POINTS / n, TAIL_FRACTION_BOUNDS[0]), TAIL_FRACTION_BOUNDS[1])
-    if risk >= tail_fraction:
-        return float(max(floor, np.quantile(scores, 1.0 - risk)))
-    u = float(np.quantile(scores, 1.0 - tail_fraction))
-    excess = scores[scores > u] - u
-    if len(excess) < 2:
-        return float(max(floor, scores[-1]))
-    shape, scale = _gpd_quantile_fit(excess)
-    ratio = risk / tail_fraction
-    if abs(shape) < 1e-6:
-        threshold = u - scale * math.log(ratio)
-    else:
-        threshold = u + scale / shape * (ratio ** (-shape) - 1.0)
-    return float(max(floor, threshold))
-
-
-def _gpd_quantile_fit(excess: np.ndarray) -> tuple[float, float]:
-    """Shape and scale of a generalized Pareto distribution matching the excesses' median
-    and upper quartile: for GPD, ``Q(3/4) / Q(1/2) = 2^ξ + 1``."""
-    q50, q75 = (float(q) for q in np.quantile(excess, [0.5, 0.75]))
-    if not q50 > 0 or not q75 > q50:
-        return 0.0, max(q50, 1e-9) / math.log(2.0)
-    shape = math.log2(max(q75 / q50 - 1.0, 1e-12))
-    shape = min(max(shape, SHAPE_BOUNDS[0]), SHAPE_BOUNDS[1])
-    scale = q50 / math.log(2.0) if abs(shape) < 1e-6 else q50 * shape / (2.0**shape - 1.0)
-    return shape, scale
 
 
 # --- with a network -------------------------------------------------------------------------
@@ -498,8 +467,8 @@ def cleaned_expectations(
 
 
 def local_window_for(lookback: int) -> int:
-    """Previous residuals the local scale looks at: the lookback (by default two seasonal
-    periods, so whole cycles), at least ``MIN_LOCAL_WINDOW``."""
+    """Previous residuals the local scale looks at, and the steps of the hold-off: the
+    lookback (by default two seasonal periods, so whole cycles), at least ``MIN_LOCAL_WINDOW``."""
     return max(MIN_LOCAL_WINDOW, int(lookback))
 
 
@@ -510,12 +479,11 @@ def calibrate(
     lookback: int,
     missing: list[np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Fit each series' scoring statistics and the shared threshold on the training data.
+    """Fit each series' starting estimates on the training data.
 
-    Only data up to the end of training is used: each series is scored from its first
-    ``lookback`` steps on (the training part warms up the local scale and the windows and
-    steadies the window statistics' spreads), and the threshold is fitted on the validation
-    scores of all series together.
+    Only data up to the end of training is used: the residual centre and spread come from
+    each series' validation part, once from the model's plain expectations (to find the
+    extreme steps to take out of its inputs) and once from the cleaned ones.
 
     Args:
         network: anything with ``predict(x, batch_size=..., verbose=0)`` and ``output_shape``.
@@ -525,26 +493,25 @@ def calibrate(
             None when every value was observed.
 
     Returns:
-        JSON-safe ``{"series": [calibration, …], "threshold": float}``; see
-        :func:`calibrate_series`.
+        JSON-safe ``{"series": [calibration, …], "threshold": THRESHOLD}``; see
+        :func:`calibrate_series`. The threshold is in the units of the online-standardised
+        score and so the same for every model.
     """
     local_window = local_window_for(lookback)
     n_series = len(prepared_features)
     missing = missing if missing is not None else [None] * n_series
     expected = one_step_expectations(network, prepared_features, lookback, [lookback] * n_series)
-    # first pass: scales to find the extreme steps; second: the statistics of cleaned residuals
+    # first pass: a scale to find the extreme steps; second: the estimates of cleaned residuals
     first = []
     for features, split, exp, absent in zip(prepared_features, splits, expected, missing):
         residuals, _ = residuals_and_steps(features[:, 0], exp, lookback, absent)
-        first.append(calibrate_series(residuals, split - lookback, None, local_window, ()))
+        first.append(calibrate_series(residuals, split - lookback, local_window))
     expected = cleaned_expectations(network, prepared_features, lookback, expected, first, missing)
-    per_series, scores = [], []
+    per_series = []
     for features, split, exp, absent in zip(prepared_features, splits, expected, missing):
-        residuals, steps = residuals_and_steps(features[:, 0], exp, lookback, absent)
-        calibration = calibrate_series(residuals, split - lookback, steps, local_window, WINDOWS)
-        per_series.append(calibration)
-        scores.append(score_residuals(residuals, calibration, steps)[split - lookback :])
-    return {"series": per_series, "threshold": fit_threshold(np.concatenate(scores))}
+        residuals, _ = residuals_and_steps(features[:, 0], exp, lookback, absent)
+        per_series.append(calibrate_series(residuals, split - lookback, local_window))
+    return {"series": per_series, "threshold": THRESHOLD}
 
 
 @dataclass
@@ -587,7 +554,9 @@ def detect_anomalies(
     Args:
         data_path: data to score, read with the training options; None scores the data the
             model was trained on.
-        threshold: flag scores at or above this; None uses the threshold calibrated at training.
+        threshold: flag scores at or above this; None uses the threshold stored at training
+            (:data:`THRESHOLD` for a model calibrated by an older version, whose stored
+            threshold is on another scale; ``reporter`` says so).
 
     Returns:
         An :class:`AnomalyResult`. ``expected`` is the model's one-step forecast, made from
@@ -605,8 +574,17 @@ def detect_anomalies(
     artifact = load_artifact(model_dir)
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]
-    threshold = float(metadata["anomaly_threshold"] if threshold is None else threshold)
     inputs = series_inputs(artifact, data_path, reporter, full_history=True)
+    if threshold is None:
+        threshold = float(metadata["anomaly_threshold"])
+        if any(item.meta["anomaly"].get("scoring") != SCORING_VERSION for item in inputs):
+            # its threshold was fitted to the scores of an older version, on another scale
+            reporter.warn(
+                f"{artifact.path} was calibrated by an older version of forecaster: scoring it the current way "
+                f"with the current threshold {THRESHOLD:g} instead of its {threshold:.2f}; retrain it to store "
+                "the current calibration"
+            )
+            threshold = THRESHOLD
     scaled = [item.scaler.transform(item.raw) for item in inputs]
     expected = one_step_expectations(artifact.network, scaled, lookback, [lookback] * len(inputs))
     missing = [np.asarray(item.missing, dtype=bool) for item in inputs]
