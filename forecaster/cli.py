@@ -349,7 +349,7 @@ def detect_anomalies(
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     output: Output = None,
     threshold: Annotated[
-        Optional[float], typer.Option(min=0.0, help="Flag scores at or above this.", show_default="calibrated at training")
+        Optional[float], typer.Option(min=0.0, help="Flag scores at or above this.", show_default="the model's, 2.0")
     ] = None,
     plot: Plot = None,
     quiet: Quiet = False,
