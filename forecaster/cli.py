@@ -542,7 +542,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["targets", ", ".join(data["targets"])],
         ["covariates", ", ".join(data["covariates"]) or "none"],
         ["series", f"{len(metadata['series'])}"],
-        ["epochs", f"{_epochs_text(training['epochs_run'], training['best_epoch'])} ({training['seconds']} s)"
+        ["epochs", f"{_epochs_text(training['epochs_run'], training['best_epoch'])}, {training['seconds']} s"
          if network.get("model", "network") == "network" else f"none: fitted in closed form ({training['seconds']} s)"],
         ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],
         ["options", ", ".join(f"{k}={v}" for k, v in options.items())],
