@@ -60,7 +60,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ArtifactError, ConfigError
 from .report import QUIET, Reporter
 from .windows import input_windows
 
@@ -558,6 +558,9 @@ def detect_anomalies(
             (:data:`THRESHOLD` for a model calibrated by an older version, whose stored
             threshold is on another scale; ``reporter`` says so).
 
+    Raises:
+        ArtifactError: the model was calibrated by a newer forecaster's anomaly scoring.
+
     Returns:
         An :class:`AnomalyResult`. ``expected`` is the model's one-step forecast, made from
         inputs in which extreme earlier points were replaced by their own expectations (see
@@ -575,6 +578,12 @@ def detect_anomalies(
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]
     inputs = series_inputs(artifact, data_path, reporter, full_history=True)
+    newest = max(item.meta["anomaly"].get("scoring") or 0 for item in inputs)
+    if newest > SCORING_VERSION:
+        raise ArtifactError(
+            f"{artifact.path} was calibrated for anomaly scoring version {newest}, newer than this forecaster's "
+            f"{SCORING_VERSION}; upgrade forecaster, or retrain the model with this one"
+        )
     if threshold is None:
         threshold = float(metadata["anomaly_threshold"])
         if any(item.meta["anomaly"].get("scoring") != SCORING_VERSION for item in inputs):

@@ -17,6 +17,7 @@ from forecaster.anomaly import (
     residuals_and_steps,
     score_residuals,
 )
+from forecaster.errors import ArtifactError
 from forecaster.report import Reporter
 
 from .conftest import run_cli
@@ -340,3 +341,10 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     assert old.threshold == anomaly.THRESHOLD
     assert "older version" in messages.getvalue() and "retrain" in messages.getvalue()
     np.testing.assert_allclose(old.frame["score"], frame["score"])
+
+    # ... and one calibrated by a newer version is refused, naming the versions
+    for series in metadata["series"]:
+        series["anomaly"]["scoring"] = anomaly.SCORING_VERSION + 1
+    metadata_path.write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match=f"version {anomaly.SCORING_VERSION + 1}, newer"):
+        anomaly.detect_anomalies(model_dir)
