@@ -72,6 +72,7 @@ def test_training_never_leaves_the_network_worse_than_its_linear_start_on_valida
     import pandas as pd
 
     from forecaster.data import Dataset, DataOptions, Series
+    from forecaster.forecasting import relative_inputs
     from forecaster.training import TrainOptions, fit
 
     rng = np.random.default_rng(1)
@@ -85,8 +86,6 @@ def test_training_never_leaves_the_network_worse_than_its_linear_start_on_valida
                                        calendar=False, seed=0))
     keras = load_keras()
     inputs, targets = fitted.val_parts[0]
-    from forecaster.forecasting import relative_inputs
-
     shifted, shifted_targets = relative_inputs(inputs, targets)
     huber = keras.losses.Huber()
     network_loss = float(huber(shifted_targets, fitted.predictor.predict(shifted, verbose=0)))
