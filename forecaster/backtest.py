@@ -109,6 +109,23 @@ def evaluate(
         DataError: the file cannot be used, or a series is too short for the cut-offs.
         ConfigError: the options cannot work together.
     """
+    (evaluation,) = evaluate_coverages(data_path, data_options, options, backtest, (backtest.coverage,), reporter)
+    return evaluation
+
+
+def evaluate_coverages(
+    data_path: str | os.PathLike,
+    data_options: DataOptions,
+    options: TrainOptions,
+    backtest: BacktestOptions,
+    coverages: tuple[float, ...],
+    reporter: Reporter = QUIET,
+) -> list[Evaluation]:
+    """:func:`evaluate` at several interval coverages from the same fitted models (one
+    training per fold, not one per fold and coverage); one :class:`Evaluation` per coverage,
+    in order. ``backtest.coverage`` is ignored."""
+    for coverage in coverages:
+        replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
     dataset = load_dataset(data_path, data_options, reporter)
     shape = resolve_shape(dataset, options)
     horizon = shape.horizon
@@ -118,20 +135,26 @@ def evaluate(
     offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
     _check_room(dataset, offsets[0], shape)
 
-    rows, fitted = [], None
+    rows: dict[float, list] = {coverage: [] for coverage in coverages}
+    fitted = None
     for fold, offset in enumerate(offsets):
         if fitted is None or backtest.refit == "each":
             truncated = _truncated(dataset, offset)
             reporter.info(f"Fold {fold + 1}/{backtest.folds}: training on all but the last {offset} steps")
             fitted = fit(truncated, options, reporter)
             validation = evaluate_validation(fitted, truncated, backtest.season)
-        rows.append(_fold_rows(fitted, validation, dataset, offset, backtest))
+        for coverage in coverages:
+            rows[coverage].append(_fold_rows(fitted, validation, dataset, offset, replace(backtest, coverage=coverage)))
 
     import pandas as pd
 
-    frame = pd.concat(rows, ignore_index=True)[ROW_COLUMNS]
-    summary, per_step = _summaries(frame, dataset, offsets[0], backtest.season)
-    return Evaluation(frame, summary, per_step, fitted.options, backtest, len(dataset.series))
+    evaluations = []
+    for coverage in coverages:
+        frame = pd.concat(rows[coverage], ignore_index=True)[ROW_COLUMNS]
+        summary, per_step = _summaries(frame, dataset, offsets[0], backtest.season)
+        evaluations.append(Evaluation(frame, summary, per_step, fitted.options, replace(backtest, coverage=coverage),
+                                      len(dataset.series)))
+    return evaluations
 
 
 def _check_room(dataset: Dataset, earliest: int, options: TrainOptions) -> None:

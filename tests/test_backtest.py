@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.backtest import ROW_COLUMNS, BacktestOptions, evaluate
+from forecaster.backtest import ROW_COLUMNS, BacktestOptions, evaluate, evaluate_coverages
 from forecaster.data import DataOptions
 from forecaster.errors import ConfigError
 from forecaster.metrics import mae, smape
@@ -39,6 +39,22 @@ def test_rows_cover_every_cutoff_step_and_method(linear_backtest):
         assert (fold["timestamp"] > cutoff).all()
         assert fold["step"].min() == 1 and fold["step"].max() == 24
     assert (rows["lower"] <= rows["forecast"]).all() and (rows["forecast"] <= rows["upper"]).all()
+
+
+def test_several_coverages_share_the_forecasts_and_nest(linear_backtest):
+    backtest = BacktestOptions(folds=4, stride=12)
+    narrow, wide = evaluate_coverages(HOURLY, LOAD, LINEAR, backtest, (0.5, 0.95))
+    # the 90 % default of the fixture, from the same fitted models
+    pd.testing.assert_frame_equal(narrow.rows.drop(columns=["lower", "upper"]),
+                                  linear_backtest.rows.drop(columns=["lower", "upper"]))
+    assert (narrow.backtest.coverage, wide.backtest.coverage) == (0.5, 0.95)
+    assert (wide.rows["lower"] <= narrow.rows["lower"]).all() and (narrow.rows["upper"] <= wide.rows["upper"]).all()
+    assert (wide.summary["width"] > narrow.summary["width"]).all()
+    assert (wide.summary["coverage"] >= narrow.summary["coverage"]).all()
+    (alone,) = evaluate_coverages(HOURLY, LOAD, LINEAR, backtest, (0.95,))
+    pd.testing.assert_frame_equal(alone.rows, wide.rows)
+    with pytest.raises(ConfigError):
+        evaluate_coverages(HOURLY, LOAD, LINEAR, backtest, (0.8, 1.0))
 
 
 def test_naive_rows_repeat_the_last_value_before_the_cutoff(linear_backtest):
