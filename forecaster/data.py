@@ -14,13 +14,26 @@ Two layouts are read:
 
 "Row" in every message is the line number in the file, the header being line 1, so that the
 user can jump straight to it in an editor.
+
+The file is UTF-8 (a byte-order mark is dropped), separated by ``,`` ``;`` tab or ``|``
+(sniffed, or :attr:`DataOptions.sep`), possibly gzip, bzip2 or xz compressed, or standard
+input (``"-"``). Binary files, other encodings, undeclared decimal commas and digit
+grouping, and mixed time zones are refused with a message that says which option or fix
+reads them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import dataclasses
+import gzip
+import lzma
 import os
+import re
+import sys
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +46,11 @@ from .errors import ConfigError, DataError
 from .report import QUIET, Reporter
 
 ON_DUPLICATE = ("error", "mean", "last", "first")
+# Epoch time columns (--time-unit): seconds or milliseconds since 1970-01-01 UTC.
+TIME_UNITS = ("s", "ms")
+DECIMALS = (".", ",")
+# What the separator is sniffed among when --sep is not given, in order of preference.
+SEPARATORS = (",", ";", "\t", "|")
 
 _NS_PER_DAY = 86_400 * 10**9
 _NS_PER_MINUTE = 60 * 10**9
@@ -46,6 +64,24 @@ _DETECT_SAMPLE = 1000
 _MAX_TRIM_WARNINGS = 5
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+# The start of the (decompressed) file that is looked at for the encoding and the separator.
+_PEEK_BYTES = 1 << 16
+_SNIFF_LINES = 50
+# Standard input is copied to memory up to this size, then to a temporary file.
+_SPOOL_BYTES = 64 << 20
+# Epoch values, per unit, that are taken for timestamps when detecting the time column
+# with --time-unit (1973 to 2261), and that make a hint when it is not given.
+_EPOCH_RANGE = {"s": (1e8, 9.2e9), "ms": (1e11, 9.2e12)}
+_EPOCH_DIGITS = {10: "s", 13: "ms"}
+_UNIT_NAMES = {"s": "seconds", "ms": "milliseconds"}
+# A number written with digit grouping: "1,234", "1.234.567,8", "12 345"; \1 is the grouping mark.
+_GROUPED = re.compile(r"[+-]?\d{1,3}([,.' \u00a0\u202f])\d{3}(?:\1\d{3})*(?:([.,])\d+)?")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+# Dates whose day and month order is ambiguous: 01/02/2024, 1.2.24, 01-02-2024 (no year first).
+_DAY_MONTH = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
+_YEAR_FIRST = re.compile(r"\s*\d{4}\D")
+# The UTC offset at the end of a timestamp with a time of day: Z, +01, +0100 or +01:00.
+_OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d)?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -61,9 +97,18 @@ class DataOptions:
         max_gap: the longest run of missing steps that is filled by interpolation.
         on_duplicate: what to do with rows sharing a timestamp within a series:
             ``"error"``, or combine them with ``"mean"``, ``"last"`` or ``"first"``.
+        sep: the field separator; None sniffs it among ``,`` ``;`` tab and ``|`` from the
+            first lines. ``"tab"`` and ``"\\t"`` stand for a tab.
+        decimal: the decimal mark of numbers, ``"."`` or ``","``.
+        thousands: the digit-grouping mark of numbers (``"1,234"``), None when numbers are
+            written without one.
+        dayfirst: read ambiguous dates such as ``01/02/2024`` day first (dd/mm/yyyy);
+            year-first (ISO) dates are unaffected.
+        time_unit: the time column holds Unix time in seconds (``"s"``) or milliseconds
+            (``"ms"``); the timestamps are then UTC. None reads it as dates.
 
     Raises:
-        ConfigError: ``max_gap`` is negative or ``on_duplicate`` is not one of the above.
+        ConfigError: ``max_gap`` is negative or another option is not one of the above.
     """
 
     time_col: str | None = None
@@ -72,6 +117,11 @@ class DataOptions:
     covariates: tuple[str, ...] = ()
     max_gap: int = 3
     on_duplicate: str = "error"
+    sep: str | None = None
+    decimal: str = "."
+    thousands: str | None = None
+    dayfirst: bool = False
+    time_unit: str | None = None
 
     def __post_init__(self) -> None:
         # Lists come from JSON and the CLI; a bare string would otherwise split into letters.
@@ -82,6 +132,27 @@ class DataOptions:
             raise ConfigError(f"--on-duplicate must be one of {', '.join(ON_DUPLICATE)}; got {self.on_duplicate!r}")
         if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, (int, np.integer)) or self.max_gap < 0:
             raise ConfigError(f"--max-gap must be a whole number >= 0; got {self.max_gap!r}")
+        if self.sep is not None:
+            # A shell makes typing a tab awkward: accept its usual spellings.
+            sep = "\t" if self.sep in ("tab", "\\t", "TAB") else self.sep
+            if not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n' or sep.isalnum():
+                raise ConfigError(f"--sep must be one character such as , ; | or tab; got {self.sep!r}")
+            object.__setattr__(self, "sep", sep)
+        if self.decimal not in DECIMALS:
+            raise ConfigError(f"--decimal must be . or ,; got {self.decimal!r}")
+        if self.thousands is not None and (
+            not isinstance(self.thousands, str) or len(self.thousands) != 1 or self.thousands.isalnum()
+            or self.thousands in '"\r\n' or self.thousands == self.decimal
+        ):
+            raise ConfigError(
+                f"--thousands must be one character other than the decimal mark, such as , . ' or a space; "
+                f"got {self.thousands!r}"
+            )
+        if not isinstance(self.dayfirst, (bool, np.bool_)):
+            raise ConfigError(f"dayfirst must be true or false; got {self.dayfirst!r}")
+        object.__setattr__(self, "dayfirst", bool(self.dayfirst))
+        if self.time_unit is not None and self.time_unit not in TIME_UNITS:
+            raise ConfigError(f"--time-unit must be one of {', '.join(TIME_UNITS)}; got {self.time_unit!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe values (lists, not tuples) that :meth:`from_dict` turns back."""
@@ -92,11 +163,18 @@ class DataOptions:
             "covariates": list(self.covariates),
             "max_gap": int(self.max_gap),
             "on_duplicate": self.on_duplicate,
+            "sep": self.sep,
+            "decimal": self.decimal,
+            "thousands": self.thousands,
+            "dayfirst": self.dayfirst,
+            "time_unit": self.time_unit,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataOptions:
         """Rebuild options from :meth:`to_dict` output; missing keys take their defaults.
+
+        Metadata written before an option existed lacks its key, and reads as the default.
 
         Raises:
             ConfigError: ``d`` has keys this version does not know.
@@ -164,8 +242,9 @@ def load_dataset(
     """Read a CSV file into regular, gap-filled series.
 
     Args:
-        path: the CSV file.
-        options: column roles and repair settings.
+        path: the CSV file, plain or compressed (gzip, bz2, xz: told by their first bytes),
+            or ``"-"`` for standard input.
+        options: column roles, how the file is written and repair settings.
         reporter: receives warnings about ignored columns, trimmed ends and filled gaps.
         trained_model: the model directory the options come from, when they were not given
             on this command line; a missing column is then blamed on the file not matching it.
@@ -177,15 +256,28 @@ def load_dataset(
         DataError: the file cannot be used as it is; the one-line message names the file,
             the column and the row where it can, and says what to do.
     """
-    shown = os.fspath(path)
+    path = os.fspath(path)
+    try:
+        return _load(path, options, reporter, trained_model)
+    except DataError as exc:
+        # Names and cells come from the file and may hold line breaks: the message stays one line.
+        message = str(exc)
+        if "\n" in message or "\r" in message:
+            raise DataError(message.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")) from None
+        raise
+
+
+def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: str | None) -> Dataset:
+    # "-" is standard input; messages call it so.
+    shown = "standard input" if path == "-" else path
     # Notes on what reading did are given once the whole file is accepted: when it is not,
     # the one-line error is all that is printed.
     pending = _PendingNotes()
-    frame, rows = _read_csv(shown)
+    frame, rows = _read_csv(path, shown, options)
     options = _resolve_columns(frame, options, shown, pending, trained_model)
-    times, tz = _parse_times(frame[options.time_col], rows, shown, options.time_col)
-    targets = _number_matrix(frame, options.targets, rows, shown)
-    covariates = _number_matrix(frame, options.covariates, rows, shown)
+    times, tz = _parse_times(frame[options.time_col], rows, shown, options.time_col, options)
+    targets = _number_matrix(frame, options.targets, rows, shown, options, "--target")
+    covariates = _number_matrix(frame, options.covariates, rows, shown, options, "--covariate")
     for name in (*options.targets, *options.covariates):
         if frame[name].isna().all():
             raise DataError(f"{shown}: column '{name}' has no values; fill it or leave it out")
@@ -213,7 +305,7 @@ def load_dataset(
         )
     pending.replay(reporter)
     reader.report(reporter)
-    return Dataset(path=shown, options=options, series=series, n_filled=reader.n_filled)
+    return Dataset(path=path, options=options, series=series, n_filled=reader.n_filled)
 
 
 def seasonal_period(freq: str) -> int:
@@ -273,35 +365,64 @@ def future_index(last: pd.Timestamp, freq: str, steps: int) -> pd.DatetimeIndex:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _read_csv(shown: str) -> tuple[pd.DataFrame, np.ndarray]:
+def _read_csv(path: str, shown: str, options: DataOptions) -> tuple[pd.DataFrame, np.ndarray]:
     """Read the file; return the frame without empty lines and each row's file line number.
+
+    The file is opened once, decompressed as it is read; only its first 64 KiB are looked at
+    before pandas parses it, for the encoding and the separator. Columns the options do not
+    need are not kept when the options name them all.
 
     Returns:
         The frame and `(n_rows,)` int64 line numbers (header = 1).
     """
-    file = Path(shown)
-    if not file.exists():
-        raise DataError(f"{shown}: file not found")
-    if file.is_dir():
-        raise DataError(f"{shown}: is a directory, not a CSV file; give the path of the file itself")
-    try:
-        size = file.stat().st_size
-        if size == 0 or (size < 65_536 and not file.read_bytes().strip()):
-            raise DataError(f"{shown}: file is empty")
-        # Blank lines are kept (as empty rows, dropped below) so that index + 2 is the line
-        # number; low_memory=False types each column as a whole instead of chunk by chunk.
-        frame = pd.read_csv(file, skip_blank_lines=False, low_memory=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{shown}: file is empty") from None
-    except UnicodeDecodeError:
-        raise DataError(f"{shown}: is not UTF-8 text; save it as a UTF-8 CSV file") from None
-    except pd.errors.ParserError as exc:
-        reason = str(exc).strip().splitlines()[-1]
-        raise DataError(f"{shown}: cannot be read as CSV ({reason}); check quoting and the number of fields") from None
-    except PermissionError:
-        raise DataError(f"{shown}: cannot be read (permission denied); check the file's permissions") from None
-    except OSError as exc:
-        raise DataError(f"{shown}: cannot be read ({exc.strerror or exc}); check the path and the file") from None
+    with contextlib.ExitStack() as stack:
+        stream, kind = _open_source(path, shown, stack)
+        try:
+            head = stream.read(_PEEK_BYTES)
+            complete = len(head) < _PEEK_BYTES
+            sample = _check_head(head, complete, shown)
+            sep = options.sep or _sniff_separator(sample)
+            if sample.strip():
+                _check_utf8(head if complete else head[: head.rfind(b"\n") + 1], sep, shown)
+            usecols = _wanted_columns(sample, sep, options)
+            stream.seek(0)
+            # Blank lines are kept (as empty rows, dropped below) so that index + 2 is the line
+            # number; low_memory=False types each column as a whole instead of chunk by chunk.
+            frame = pd.read_csv(
+                stream, sep=sep, decimal=options.decimal, thousands=options.thousands, encoding="utf-8-sig",
+                skip_blank_lines=False, low_memory=False, usecols=usecols,
+            )  # fmt: skip
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{shown}: file is empty") from None
+        except UnicodeDecodeError:
+            stream.seek(0)
+            _check_utf8_lines(stream, sep, shown)
+            raise DataError(f"{shown}: is not UTF-8 text; save it as a UTF-8 CSV file") from None
+        except pd.errors.ParserError as exc:
+            reason = str(exc).strip().splitlines()[-1].removeprefix("Error tokenizing data. C error: ")
+            hint = ""
+            line = re.search(r"line (\d+)", reason)
+            if line and options.decimal == "." and sep == ",":
+                stream.seek(0)
+                hint = _decimal_comma_hint(stream, int(line.group(1)))
+            raise DataError(
+                f"{shown}: cannot be read as CSV ({reason}); check quoting and the number of fields{hint}"
+            ) from None
+        except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
+            raise DataError(
+                f"{shown}: is a damaged or truncated {kind} file ({exc}); compress it again or give the plain CSV"
+            ) from None
+        except PermissionError:
+            raise DataError(f"{shown}: cannot be read (permission denied); check the file's permissions") from None
+        except OSError as exc:
+            if kind != "plain":
+                raise DataError(
+                    f"{shown}: is a damaged or truncated {kind} file ({exc}); compress it again or give the plain CSV"
+                ) from None
+            raise DataError(f"{shown}: cannot be read ({exc.strerror or exc}); check the path and the file") from None
+        except ValueError as exc:
+            # pandas refuses some combinations of separator, decimal and thousands marks.
+            raise DataError(f"{shown}: cannot be read as CSV ({exc}); check --sep, --decimal and --thousands") from None
     rows = np.arange(2, len(frame) + 2, dtype=np.int64)
     blank = frame.isna().all(axis=1).to_numpy()
     if blank.any():
@@ -311,13 +432,200 @@ def _read_csv(shown: str) -> tuple[pd.DataFrame, np.ndarray]:
     frame.columns = [str(c) for c in frame.columns]
     if len(frame.columns) == 1:
         name = frame.columns[0]
-        hint = next(
-            (f"; it seems to be separated by {sep!r}: save it with commas" for sep in ";\t|" if sep in name), ""
-        )
+        if options.sep is not None:
+            hint = f"; check --sep {_sep_name(options.sep)}"
+        else:
+            hint = "; separate the columns with , ; tab or |, or name the separator with --sep"
         raise DataError(
             f"{shown}: has only one column ('{name}'); a time column and a column of numbers are needed{hint}"
         )
     return frame, rows
+
+
+def _open_source(path: str, shown: str, stack: contextlib.ExitStack) -> tuple[Any, str]:
+    """The file (or standard input) as a seekable binary stream, decompressed; and its kind."""
+    if path == "-":
+        raw = stack.enter_context(_stdin_copy())
+    else:
+        file = Path(path)
+        if not file.exists():
+            raise DataError(f"{shown}: file not found")
+        if file.is_dir():
+            raise DataError(f"{shown}: is a directory, not a CSV file; give the path of the file itself")
+        try:
+            raw = stack.enter_context(open(file, "rb"))  # noqa: SIM115 - closed by the stack
+        except PermissionError:
+            raise DataError(f"{shown}: cannot be read (permission denied); check the file's permissions") from None
+        except OSError as exc:
+            raise DataError(f"{shown}: cannot be read ({exc.strerror or exc}); check the path and the file") from None
+    magic = raw.read(6)
+    raw.seek(0)
+    # Told by content, not by name: a .csv.gz renamed, or gzip on standard input, works too.
+    if magic.startswith(b"\x1f\x8b"):
+        return stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")), "gzip"
+    if magic.startswith(b"BZh"):
+        import bz2
+
+        return stack.enter_context(bz2.BZ2File(raw)), "bzip2"
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return stack.enter_context(lzma.LZMAFile(raw)), "xz"
+    if magic.startswith(b"PK\x03\x04"):
+        raise DataError(
+            f"{shown}: is a ZIP archive (or an Excel workbook), not a CSV file; "
+            "unzip it, or export the sheet as CSV UTF-8"
+        )
+    return raw, "plain"
+
+
+@contextlib.contextmanager
+def _stdin_copy():
+    """Standard input, copied so that it can be read twice (in memory, or on disk when large)."""
+    import shutil
+    import tempfile
+
+    stdin = sys.stdin
+    if stdin is None:
+        raise DataError("standard input: there is none; give a file name instead of -")
+    if stdin.isatty():
+        raise DataError("standard input: is a terminal, not a file; pipe or redirect the CSV into it (< data.csv)")
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+        buffer = getattr(stdin, "buffer", None)
+        if buffer is not None:
+            shutil.copyfileobj(buffer, spool)
+        else:
+            spool.write(stdin.read().encode("utf-8"))
+        spool.seek(0)
+        yield spool
+
+
+def _check_head(head: bytes, complete: bool, shown: str) -> str:
+    """Reject empty, binary and UTF-16 files from their first bytes; return the first lines as text."""
+    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
+    if complete and not body.strip():
+        raise DataError(f"{shown}: file is empty")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(body):
+        raise DataError(f"{shown}: is UTF-16 text, not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)")
+    nul = body.find(b"\0")
+    if nul >= 0:
+        line = body[:nul].count(b"\n") + 1
+        raise DataError(
+            f"{shown}: row {line}: holds binary data (a NUL byte at byte {nul + 1}), so it is not a CSV text file; "
+            "export the data as a UTF-8 CSV file"
+        )
+    if not complete:
+        # The last line may be cut in the middle of a character or a field.
+        body = body[: body.rfind(b"\n") + 1]
+    return body.decode("utf-8", errors="replace")
+
+
+def _looks_utf16(body: bytes) -> bool:
+    """UTF-16 without a byte-order mark: mostly text in which every other byte is zero."""
+    if len(body) < 8:
+        return False
+    even, odd = body[0::2], body[1::2]
+    for zeros, chars in ((odd, even), (even, odd)):
+        if zeros.count(0) > 0.9 * len(zeros) and chars.count(0) < 0.1 * len(chars):
+            return True
+    return False
+
+
+def _sniff_separator(sample: str) -> str:
+    """The separator among :data:`SEPARATORS` that splits the header and the first lines alike.
+
+    The one that gives the header at least two fields and the most lines with as many fields
+    as the header wins; ties go to the one with more fields, then to the earlier one.
+    """
+    lines = [line for line in sample.splitlines()[:_SNIFF_LINES] if line.strip()]
+    best: tuple[tuple[float, int], str] | None = None
+    for sep in SEPARATORS:
+        try:
+            rows = list(csv.reader(lines, delimiter=sep))
+        except csv.Error:
+            continue
+        if not rows or len(rows[0]) < 2:
+            continue
+        width = len(rows[0])
+        body = rows[1:]
+        agree = sum(len(row) == width for row in body) / len(body) if body else 1.0
+        if best is None or (agree, width) > best[0]:
+            best = ((agree, width), sep)
+    return best[1] if best else ","
+
+
+def _header_fields(sample: str, sep: str) -> list[str]:
+    for line in sample.splitlines():
+        if line.strip():
+            try:
+                return next(csv.reader([line], delimiter=sep))
+            except csv.Error:
+                return []
+    return []
+
+
+def _wanted_columns(sample: str, sep: str, options: DataOptions) -> Any:
+    """The columns to read when the options name every one that is used (as after training), else None."""
+    if not options.time_col or not options.targets:
+        return None
+    wanted = {options.time_col, *options.targets, *options.covariates} | ({options.id_col} if options.id_col else set())
+    header = _header_fields(sample, sep)
+    if not wanted <= set(header) or len(header) != len(set(header)):
+        return None  # read everything: the message about a missing column lists them all
+    return lambda column: str(column) in wanted
+
+
+def _check_utf8(data: bytes, sep: str, shown: str) -> None:
+    """Name the row and column of the first byte that is not UTF-8 in ``data`` (the file's start)."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _not_utf8(data, exc.start, sep, shown, header=None)
+
+
+def _check_utf8_lines(stream: Any, sep: str, shown: str) -> None:
+    """Scan the file line by line for the first byte that is not UTF-8, and name it."""
+    header = None
+    for number, line in enumerate(stream, start=1):
+        try:
+            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as exc:
+            offset = exc.start + (3 if number == 1 and line.startswith(b"\xef\xbb\xbf") else 0)
+            _not_utf8(line, offset, sep, shown, header, number)
+        if header is None:
+            header = _header_fields(text, sep)
+
+
+def _not_utf8(data: bytes, at: int, sep: str, shown: str, header: list[str] | None, line: int | None = None) -> None:
+    start = data.rfind(b"\n", 0, at) + 1
+    if line is None:
+        line = data.count(b"\n", 0, at) + 1
+    if header is None:
+        first = data[: data.find(b"\n")] if b"\n" in data else data
+        header = _header_fields(first.decode("utf-8-sig", errors="replace"), sep)
+    prefix = data[start:at].decode("utf-8", errors="replace")
+    try:
+        field = len(next(csv.reader([prefix + "x"], delimiter=sep))) - 1
+    except (csv.Error, StopIteration):
+        field = prefix.count(sep)
+    column = f"column '{header[field].strip()}', " if line > 1 and field < len(header) else ""
+    where = f"{column}row {line}" + (" (the header)" if line == 1 else "")
+    raise DataError(
+        f"{shown}: {where}: byte 0x{data[at]:02x} is not UTF-8 text (the file may be Latin-1 or Windows-1252); "
+        "save it as UTF-8 (in Excel: CSV UTF-8)"
+    )
+
+
+def _decimal_comma_hint(stream: Any, line: int) -> str:
+    """A hint when file line ``line`` of a comma-separated file holds numbers with decimal commas."""
+    for number, text in enumerate(stream, start=1):
+        if number == line:
+            if re.search(rb"\d,\d", text):
+                return "; a decimal comma in a comma-separated file must be quoted (\"1,5\") and --decimal , given"
+            return ""
+    return ""
+
+
+def _sep_name(sep: str) -> str:
+    return "tab" if sep == "\t" else repr(sep)
 
 
 def _resolve_columns(
@@ -349,17 +657,26 @@ def _resolve_columns(
             f"pass --target (columns are: {listing})"
         )
 
-    time_col = options.time_col or _detect_time_column(frame, set(seen), shown)
+    time_col = options.time_col or _detect_time_column(frame, set(seen), shown, options)
     if not targets:
         targets = _default_targets(frame, {time_col, *seen}, shown, reporter)
     return dataclasses.replace(options, time_col=time_col, targets=targets, covariates=covariates)
 
 
-def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str) -> str:
-    found = []
+def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, options: DataOptions) -> str:
+    found, epoch_like = [], []
     for name in frame.columns:
         column = frame[name]
-        if name in taken or pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        if name in taken or pd.api.types.is_bool_dtype(column):
+            continue
+        if pd.api.types.is_numeric_dtype(column):
+            # Numbers are Unix time only when --time-unit says so; otherwise they are values
+            # (a column of yyyymmdd dates needs --time-col).
+            unit = options.time_unit or _epoch_unit(column)
+            if unit is not None and _in_epoch_range(column, unit):
+                (found if options.time_unit else epoch_like).append(name)
+            continue
+        if options.time_unit:
             continue
         cells = column.dropna()
         if cells.empty:
@@ -375,17 +692,55 @@ def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str) -> str
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 # utc=True: a column with mixed offsets is still a timestamp column (rejected later).
-                parsed = pd.to_datetime(cells, format="mixed", errors="coerce", utc=True)
+                parsed = pd.to_datetime(cells, format="mixed", errors="coerce", utc=True, dayfirst=options.dayfirst)
         except (ValueError, TypeError, OverflowError):
             continue
         if (parsed.notna().to_numpy() & has_digit).mean() >= _TIME_SHARE:
             found.append(name)
+    if not found and options.time_unit:
+        other = {"s": "ms", "ms": "s"}[options.time_unit]
+        for name in frame.columns:
+            if name not in taken and _epoch_unit(frame[name]) == other and _in_epoch_range(frame[name], other):
+                raise DataError(
+                    f"{shown}: column '{name}' looks like Unix time in {_UNIT_NAMES[other]}, not "
+                    f"{_UNIT_NAMES[options.time_unit]}; pass --time-unit {other}"
+                )
+        low, high = _EPOCH_RANGE[options.time_unit]
+        raise DataError(
+            f"{shown}: no column holds Unix time in {_UNIT_NAMES[options.time_unit]} (--time-unit "
+            f"{options.time_unit}: whole numbers from {low:.0e} to {high:.1e}); name it with --time-col or check the unit"
+        )
+    if not found and epoch_like:
+        name = epoch_like[0]
+        unit = _epoch_unit(frame[name])
+        raise DataError(
+            f"{shown}: no column looks like timestamps, but column '{name}' looks like Unix time in "
+            f"{_UNIT_NAMES[unit]}; if it is, pass --time-unit {unit}"
+        )
     if not found:
         raise DataError(f"{shown}: no column looks like timestamps; name it with --time-col")
     if len(found) > 1:
         names = ", ".join(f"'{c}'" for c in found)
         raise DataError(f"{shown}: several columns look like timestamps ({names}); choose one with --time-col")
     return found[0]
+
+
+def _epoch_unit(column: pd.Series) -> str | None:
+    """"s" or "ms" when every value of a numeric column is a whole number of 10 or 13 digits."""
+    values = column.dropna()
+    if values.empty or not pd.api.types.is_numeric_dtype(values):
+        return None
+    values = values.to_numpy(dtype=np.float64)
+    if not (np.isfinite(values).all() and (values % 1 == 0).all() and (values > 0).all()):
+        return None
+    digits = np.unique(np.floor(np.log10(values)).astype(np.int64) + 1)
+    return _EPOCH_DIGITS.get(int(digits[0])) if len(digits) == 1 else None
+
+
+def _in_epoch_range(column: pd.Series, unit: str) -> bool:
+    values = column.dropna().to_numpy(dtype=np.float64)
+    low, high = _EPOCH_RANGE[unit]
+    return bool(len(values)) and bool(((values >= low) & (values <= high)).all())
 
 
 def _default_targets(frame: pd.DataFrame, taken: set[str], shown: str, reporter: Reporter) -> tuple[str, ...]:
@@ -414,13 +769,25 @@ def _default_targets(frame: pd.DataFrame, taken: set[str], shown: str, reporter:
 
 
 def _number_share(cells: pd.Series) -> float:
-    """The share of non-blank text cells that are numbers (0 when all are blank)."""
+    """The share of non-blank text cells that are numbers (0 when all are blank).
+
+    Numbers written with a decimal comma or digit grouping count: such a column is a column
+    of numbers, and reading it names the first such cell and the option that reads it.
+    """
     cells = cells.str.strip()
     cells = cells[cells != ""]
-    return float(pd.to_numeric(cells, errors="coerce").notna().mean()) if len(cells) else 0.0
+    if not len(cells):
+        return 0.0
+    numbers = pd.to_numeric(cells, errors="coerce").notna()
+    if not numbers.all():
+        written = cells[~numbers]
+        numbers[~numbers] = written.str.fullmatch(_GROUPED) | written.str.fullmatch(_DECIMAL_COMMA)
+    return float(numbers.mean())
 
 
-def _parse_times(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> tuple[np.ndarray, Any]:
+def _parse_times(
+    column: pd.Series, rows: np.ndarray, shown: str, name: str, options: DataOptions = DataOptions()
+) -> tuple[np.ndarray, Any]:
     """Parse the time column.
 
     Returns:
@@ -431,6 +798,8 @@ def _parse_times(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> 
     if empty.any():
         row = rows[np.argmax(empty)]
         raise DataError(f"{shown}: column '{name}', row {row}: the timestamp is empty; fill it or remove the row")
+    if options.time_unit:
+        return _parse_epoch(column, rows, shown, name, options.time_unit)
     if pd.api.types.is_numeric_dtype(column):
         # Numbers such as 20240131 or 2024 are dates written without separators.
         if pd.api.types.is_float_dtype(column) and (column % 1 == 0).all():
@@ -438,13 +807,15 @@ def _parse_times(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> 
         column = column.astype(str)
     # Long files repeat each timestamp once per series: parse every distinct text once.
     codes, uniques = pd.factorize(column)
-    parsed = _parse_texts(pd.Index(uniques).astype(str), shown, name)
+    texts = pd.Index(uniques).astype(str)
+    parsed = _parse_texts(texts, shown, name, options.dayfirst, lambda: _first_rows(codes, rows))
     bad = np.asarray(parsed.isna())
     if bad.any():
         first = np.flatnonzero(bad[codes])[0]
+        text = str(column.iloc[first])
         raise DataError(
-            f"{shown}: column '{name}', row {rows[first]}: {str(column.iloc[first])!r} is not a timestamp; "
-            "fix or remove that value"
+            f"{shown}: column '{name}', row {rows[first]}: {text!r} is not a timestamp"
+            f"{_time_hint(text, options.dayfirst, texts[0]) or '; fix or remove that value'}"
         )
     try:
         nanos = parsed.as_unit("ns").asi8
@@ -453,27 +824,136 @@ def _parse_times(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> 
     return nanos[codes], parsed.tz
 
 
-def _parse_texts(texts: pd.Index, shown: str, name: str) -> pd.DatetimeIndex:
-    """Parse distinct timestamp texts; unparsable ones become NaT."""
-    mixed_zones = DataError(
-        f"{shown}: column '{name}' has mixed time zone offsets (or timestamps with and without one); "
-        "write every timestamp in UTC or in one fixed offset"
-    )
+def _time_hint(text: str, dayfirst: bool, first: str) -> str:
+    """Why a timestamp may have failed, and the option that reads it."""
+    digits = re.fullmatch(r"\s*\+?(\d+)(?:\.0*)?\s*", text)
+    if digits and len(digits.group(1)) in _EPOCH_DIGITS:
+        unit = _EPOCH_DIGITS[len(digits.group(1))]
+        return f"; it looks like Unix time in {_UNIT_NAMES[unit]}: pass --time-unit {unit} to read it"
+    if _DAY_MONTH.match(text) and _DAY_MONTH.match(first):
+        if dayfirst:
+            return f" in the day/month order of the first one ({first!r}, read day first: --dayfirst); fix that value"
+        return (
+            f" in the day/month order of the first one ({first!r}, read month first); if the dates are written "
+            "dd/mm/yyyy, pass --dayfirst"
+        )
+    return ""
+
+
+def _parse_epoch(column: pd.Series, rows: np.ndarray, shown: str, name: str, unit: str) -> tuple[np.ndarray, Any]:
+    """Unix time in ``unit`` to UTC nanoseconds."""
+    what = f"Unix time in {_UNIT_NAMES[unit]} (--time-unit {unit})"
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        at = np.argmax(bad)
+        raise DataError(
+            f"{shown}: column '{name}', row {rows[at]}: {str(column.iloc[at])!r} is not {what}; "
+            "fix or remove that value, or drop --time-unit if the column holds dates"
+        )
+    low, high = _EPOCH_RANGE[unit]
+    other = {"s": "ms", "ms": "s"}[unit]
+    for at, wrong in ((np.argmax(values), values.max() > high), (np.argmin(values), values.min() < low)):
+        if wrong:
+            other_low, other_high = _EPOCH_RANGE[other]
+            guess = f"; pass --time-unit {other}" if other_low <= values[at] <= other_high else ""
+            raise DataError(
+                f"{shown}: column '{name}', row {rows[at]}: {str(column.iloc[at])!r} is not {what} "
+                f"between 1973 and 2261{guess or '; fix that value'}"
+            )
+    parsed = pd.to_datetime(values, unit=unit, utc=True)
+    return parsed.as_unit("ns").asi8, parsed.tz
+
+
+def _first_rows(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The file row where each distinct value (numbered in order of first appearance) first is."""
+    return rows[np.unique(codes, return_index=True)[1]]
+
+
+def _parse_texts(texts: pd.Index, shown: str, name: str, dayfirst: bool, first_rows: Any) -> pd.DatetimeIndex:
+    """Parse distinct timestamp texts; unparsable ones become NaT.
+
+    Args:
+        first_rows: called for messages only: `(len(texts),)` the file row where each text
+            first appears.
+    """
+    # --dayfirst is about dd/mm/yyyy; pandas would also apply it to ISO dates (2024-01-02).
+    year_first = bool(_YEAR_FIRST.match(texts[0]))
+    day = {"dayfirst": True} if dayfirst and not year_first else {}
+    attempts: list[dict[str, Any]] = [{}, {"format": "mixed"}, {"format": "mixed", "errors": "coerce"}]
+    if not year_first and _DAY_MONTH.match(texts[0]):
+        # Parsed one by one, 01/02 and 13/02 would be read in different orders: every date
+        # is read in the order of the first, and the ones that do not fit are reported.
+        attempts = [{}, {"errors": "coerce"}]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = None
         # The inferred (usually ISO) format is fast; "mixed" parses each value on its own.
-        for kwargs in ({}, {"format": "mixed"}, {"format": "mixed", "errors": "coerce"}):
+        for kwargs in attempts:
             try:
-                parsed = pd.to_datetime(texts, **kwargs)
+                parsed = pd.to_datetime(texts, **day, **kwargs)
                 break
             except (ValueError, TypeError, OverflowError) as exc:
                 if _is_mixed_zone_error(exc):
-                    raise mixed_zones from None
+                    return _parse_offsets(texts, shown, name, first_rows)
     if not isinstance(parsed, pd.DatetimeIndex):
         # pandas 2 returns objects instead of raising when offsets differ.
-        raise mixed_zones
+        return _parse_offsets(texts, shown, name, first_rows)
     return parsed
+
+
+def _parse_offsets(texts: pd.Index, shown: str, name: str, first_rows: Any) -> pd.DatetimeIndex:
+    """Timestamps whose UTC offsets differ: a zone with summer time, or a mix that is refused.
+
+    Offsets that take two values at most two hours apart and change a few times a year (as
+    summer time does) are one time zone: the timestamps are converted to UTC, where the
+    hours are regular, so no hour is invented at a change and none is doubled. Daily or
+    coarser data (every local time is midnight) keep their local dates instead, without a
+    zone. Anything else (timestamps with and without an offset, several zones) is an error.
+    """
+    found = pd.Series(texts).str.extract(_OFFSET)
+    aware = (found["z"].notna() | found["sign"].notna()).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        utc = pd.to_datetime(pd.Series(texts), format="mixed", utc=True, errors="coerce")
+    valid = utc.notna().to_numpy()
+    if not valid.any():
+        return pd.DatetimeIndex(utc)  # nothing parses: the caller names the first value
+    mixed = f"{shown}: column '{name}' mixes time zones"
+    advice = "write every timestamp in UTC, or in one zone with its offset"
+
+    def cited(k: int) -> str:
+        return f"row {first_rows()[k]}: {texts[k]!r}"
+
+    if (valid & aware).any() and (valid & ~aware).any():
+        k_aware, k_naive = np.argmax(valid & aware), np.argmax(valid & ~aware)
+        first, second = sorted((k_aware, k_naive))
+        raise DataError(
+            f"{mixed}: some timestamps have a UTC offset and some have none ({cited(first)}, {cited(second)}); {advice}"
+        )
+    sign = np.where(found["sign"].to_numpy() == "-", -1, 1)
+    hours = pd.to_numeric(found["hh"], errors="coerce").fillna(0).to_numpy()
+    minutes = pd.to_numeric(found["mm"], errors="coerce").fillna(0).to_numpy()
+    offsets = (sign * (hours * 60 + minutes)).astype(np.int64)
+    index = pd.DatetimeIndex(utc).as_unit("ns")
+    nanos = index.asi8
+    order = np.flatnonzero(valid)[np.argsort(nanos[valid], kind="stable")]
+    in_time = offsets[order]
+    distinct = np.unique(in_time)
+    changes = int((in_time[1:] != in_time[:-1]).sum())
+    same_instant = bool(((nanos[order][1:] == nanos[order][:-1]) & (in_time[1:] != in_time[:-1])).any())
+    years = (nanos[order][-1] - nanos[order][0]) / (365.25 * _NS_PER_DAY) if len(order) else 0.0
+    one_zone = len(distinct) <= 2 and np.ptp(distinct) <= 120 and changes <= 2 * years + 2 and not same_instant
+    if not one_zone:
+        k = order[np.argmax(offsets[order] != offsets[order][0])]
+        first, second = sorted((int(order[0]), int(k)))
+        raise DataError(
+            f"{mixed}: the UTC offsets change in a way summer time does not ({cited(first)}, {cited(second)}); {advice}"
+        )
+    local = index.tz_localize(None) + pd.to_timedelta(offsets, unit="min")
+    if (local[valid] == local[valid].normalize()).all():
+        return local
+    return index
 
 
 def _is_mixed_zone_error(exc: Exception) -> bool:
@@ -481,7 +961,14 @@ def _is_mixed_zone_error(exc: Exception) -> bool:
     return any(key in text for key in ("mixed timezones", "mixed time zones", "tz-aware", "tz-naive"))
 
 
-def _number_matrix(frame: pd.DataFrame, names: tuple[str, ...], rows: np.ndarray, shown: str) -> np.ndarray:
+def _number_matrix(
+    frame: pd.DataFrame,
+    names: tuple[str, ...],
+    rows: np.ndarray,
+    shown: str,
+    options: DataOptions = DataOptions(),
+    flag: str = "--target",
+) -> np.ndarray:
     """Columns as floats, rejecting text and infinities.
 
     Returns:
@@ -496,16 +983,29 @@ def _number_matrix(frame: pd.DataFrame, names: tuple[str, ...], rows: np.ndarray
             values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
             bad = column.notna().to_numpy() & np.isnan(values)
             if bad.any():
-                # Only the failed cells are looked at again: padded numbers and blank cells are fine.
+                # Only the failed cells are looked at again: padded numbers, blank cells and
+                # the declared decimal and thousands marks (pandas skips them in a column
+                # that also holds text) are fine.
                 text = column[bad].astype(str).str.strip()
                 blank = (text == "").to_numpy()
+                if options.thousands:
+                    text = text.str.replace(options.thousands, "", regex=False)
+                if options.decimal != ".":
+                    text = text.str.replace(options.decimal, ".", regex=False)
                 retry = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
                 still_bad = ~blank & np.isnan(retry)
                 if still_bad.any():
                     where = np.flatnonzero(bad)[np.argmax(still_bad)]
+                    cell = str(column.iloc[where])
+                    hint = _number_hint(cell, options)
+                    if not hint and still_bad.sum() > 0.5 * column.notna().sum():
+                        raise DataError(
+                            f"{shown}: column '{name}' ({flag}) holds text, not numbers (row {rows[where]}: "
+                            f"{cell!r}); choose a column of numbers"
+                        )
                     raise DataError(
-                        f"{shown}: column '{name}', row {rows[where]}: {str(column.iloc[where])!r} is not a number; "
-                        "fix or remove that value"
+                        f"{shown}: column '{name}', row {rows[where]}: {cell!r} is not a number"
+                        f"{hint or '; fix or remove that value'}"
                     )
                 values = values.copy()  # copy-on-write hands out read-only arrays
                 values[bad] = retry
@@ -518,6 +1018,34 @@ def _number_matrix(frame: pd.DataFrame, names: tuple[str, ...], rows: np.ndarray
             )
         matrix[:, j] = values
     return matrix
+
+
+def _number_hint(cell: str, options: DataOptions) -> str:
+    """The option that reads a number written with a decimal comma or digit grouping, if any."""
+    text = cell.strip()
+    grouped = _GROUPED.fullmatch(text)
+    if grouped and grouped.group(1) != options.thousands:
+        mark, decimal = grouped.group(1), grouped.group(2)
+        if mark == "," and decimal is None and options.decimal == ".":
+            return (
+                "; a comma is read neither as a decimal mark nor as a thousands separator unless declared: pass "
+                "--decimal , if it is a decimal comma, or --thousands ',' if it groups thousands"
+            )
+        if mark == options.decimal:
+            return f"; '{mark}' is the decimal mark (--decimal {options.decimal}): fix that value or the option"
+        flags = f"--thousands {_quoted(mark)}"
+        if decimal is not None and decimal != options.decimal:
+            flags += f" --decimal {decimal}"
+        return f"; it has thousands separators: pass {flags} to read them, or export the numbers without digit grouping"
+    if _DECIMAL_COMMA.fullmatch(text) and options.decimal != ",":
+        return "; it has a decimal comma: pass --decimal , to read decimal commas"
+    return ""
+
+
+def _quoted(mark: str) -> str:
+    """A grouping mark as typed in a shell."""
+    names = {"'": '"\'"', "\u00a0": "' ' (a no-break space)", "\u202f": "' ' (a narrow no-break space)"}
+    return names.get(mark, f"'{mark}'")
 
 
 def _series_ids(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> tuple[np.ndarray, list[str]]:

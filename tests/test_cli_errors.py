@@ -172,7 +172,6 @@ TRAIN_DATA_CASES = [
     ("empty file", "", [], ["file is empty"]),
     ("only blank lines", "\n \n\n", [], ["file is empty"]),
     ("header only", HEADER + "\n", [], ["has a header but no data rows"]),
-    ("semicolons", ["timestamp;load", "2024-01-01 00:00;1"], [], ["only one column", "save it with commas"]),
     ("decimal comma", DECIMAL_COMMA, [], ["cannot be read as CSV", "line 101", "check quoting"]),
     ("no numeric column", NO_NUMBERS, [], ["no numeric column to forecast", "'name'", "column of numbers"]),
     (

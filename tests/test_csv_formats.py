@@ -1,0 +1,265 @@
+"""CSV files as real exports write them: what load_dataset accepts, and the values it reads.
+
+Most files are the hand-written corpus in tests/data/nasty/ (see test_nasty_csvs.py for the
+ones that are refused); a few are made here where their size or their point needs code.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.data import DataOptions, load_dataset
+from forecaster.errors import ConfigError, DataError
+
+NASTY = Path(__file__).resolve().parent / "data" / "nasty"
+N = 30
+HOURS = pd.date_range("2024-01-01", periods=N, freq="h")
+# What the corpus files hold (see tests/data/nasty/README.md)
+LOAD = np.array([round(100 + 10 * ((h % 6) - 2.5) + 0.25 * h, 2) for h in range(N)])
+TEMPERATURE = np.array([round(5 + 0.5 * (h % 4), 1) for h in range(N)])
+
+
+def load(name: str, **options):
+    return load_dataset(NASTY / name, DataOptions(**options))
+
+
+def by_name(dataset) -> dict:
+    return {s.name: s for s in dataset.series}
+
+
+# --- separators, quoting, encodings, line ends, compression ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("bom_crlf.csv", {}),  # UTF-8 with a byte-order mark and Windows line ends
+        ("semicolon.csv", {}),
+        ("semicolon_decimal_comma.csv", {"decimal": ","}),
+        ("tab.tsv", {}),
+        ("pipe.csv", {}),
+        ("quoted.csv", {}),  # quoted header and fields, a quoted text column with commas and quotes
+        ("hourly.csv.gz", {}),
+        ("tab.tsv", {"sep": "tab"}),
+        ("pipe.csv", {"sep": "|"}),
+    ],
+)
+def test_wide_exports_read_to_the_same_series(name, options):
+    dataset = load(name, **options)
+    series = by_name(dataset)
+    assert dataset.options.time_col == "timestamp"  # no byte-order mark or quote left in the name
+    assert list(series) == ["load", "temperature"]
+    for s in series.values():
+        assert s.index.equals(pd.DatetimeIndex(HOURS)), name
+        assert s.freq == "h"
+        assert not s.missing.any()
+    np.testing.assert_array_equal(series["load"].values, LOAD)
+    np.testing.assert_array_equal(series["temperature"].values, TEMPERATURE)
+
+
+def test_the_sniffed_separator_is_not_stored_so_another_export_can_differ():
+    first = load("semicolon.csv")
+    assert first.options.sep is None
+    again = load_dataset(NASTY / "pipe.csv", DataOptions.from_dict(json.loads(json.dumps(first.options.to_dict()))))
+    np.testing.assert_array_equal(by_name(again)["load"].values, LOAD)
+
+
+def test_sep_overrides_a_wrong_sniff():
+    # Commas in the header names and in the values split every line into three fields alike,
+    # so the sniffer takes the comma; --sep and --decimal read it as written.
+    with pytest.raises(DataError):
+        load("sep_override.csv")
+    series = by_name(load("sep_override.csv", sep=";", decimal=","))
+    assert list(series) == ["load, kW", "temperature, C"]
+    np.testing.assert_array_equal(series["load, kW"].values, [10.5, 11.5, 14.5, 19.5, 26.5, 35.5])
+
+
+def test_thousands_separators_are_read_when_declared():
+    np.testing.assert_array_equal(load("thousands.csv", thousands=",").series[0].values[:3], [1000.5, 1007.5, 1014.5])
+    np.testing.assert_array_equal(load("thousands_quoted.csv", thousands=",").series[0].values[:3], [1000, 1007, 1014])
+
+
+def test_declared_marks_are_also_read_in_a_column_with_a_typo(tmp_path):
+    """pandas leaves a column with one bad cell as text: the decimal mark must still apply
+    to the good cells, so that the message names the bad one, not the first number."""
+    path = tmp_path / "typo.csv"
+    path.write_text("time;a\n" + "".join(f"2024-01-0{d};{d},5\n" for d in range(1, 8)).replace("3,5", "3,x"))
+    with pytest.raises(DataError, match=r"column 'a', row 4: '3,x' is not a number"):
+        load_dataset(path, DataOptions(decimal=","))
+
+
+def test_gzip_is_told_by_content_not_by_name(tmp_path):
+    path = tmp_path / "export.csv"  # no .gz
+    path.write_bytes(gzip.compress((NASTY / "semicolon.csv").read_bytes()))
+    np.testing.assert_array_equal(by_name(load_dataset(path))["load"].values, LOAD)
+
+
+def test_only_the_needed_columns_are_kept_when_the_options_name_them(tmp_path):
+    # A text column after the ones used would be read (and make the frame big) otherwise;
+    # with every role named, as predict has them from training, it is not even parsed.
+    path = tmp_path / "wide.csv"
+    path.write_text("time,a,junk\n" + "".join(f"2024-01-0{d},{d * d},x{d}\n" for d in range(1, 8)))
+    dataset = load_dataset(path, DataOptions(time_col="time", targets=("a",)))
+    np.testing.assert_array_equal(dataset.series[0].values, [1, 4, 9, 16, 25, 36, 49])
+
+
+# --- timestamps ---------------------------------------------------------------------------------
+
+
+def test_epoch_seconds_and_milliseconds_are_utc():
+    for name, unit in (("epoch_s.csv", "s"), ("epoch_ms.csv", "ms")):
+        series = load(name, time_unit=unit).series[0]
+        assert series.index.equals(pd.DatetimeIndex(HOURS).tz_localize("UTC")), name
+        np.testing.assert_array_equal(series.values, LOAD)
+
+
+def test_epoch_with_the_wrong_unit_says_which_one(tmp_path):
+    with pytest.raises(DataError, match="column 'time' looks like Unix time in milliseconds, not seconds; pass --time-unit ms"):
+        load("epoch_ms.csv", time_unit="s")
+    with pytest.raises(DataError, match="column 'time' looks like Unix time in seconds, not milliseconds; pass --time-unit s"):
+        load("epoch_s.csv", time_unit="ms")
+    # Named with --time-col, the first value out of range is named
+    with pytest.raises(DataError, match=r"column 'time', row 2: '1704067200' is not Unix time in milliseconds .*pass --time-unit s"):
+        load("epoch_s.csv", time_unit="ms", time_col="time")
+
+
+def test_integer_dates_are_not_taken_for_epoch_time(tmp_path):
+    """20240131 is a date written without separators, as before; never seconds since 1970."""
+    path = tmp_path / "ymd.csv"
+    path.write_text("day,a\n" + "".join(f"202401{d:02d},{d * d}\n" for d in range(25, 32)))
+    series = load_dataset(path, DataOptions(time_col="day")).series[0]
+    assert series.index[0] == pd.Timestamp("2024-01-25") and series.freq == "D"
+    with pytest.raises(DataError, match="no column holds Unix time in seconds"):
+        load_dataset(path, DataOptions(time_unit="s"))
+
+
+def test_epoch_numbers_are_not_guessed_without_time_unit(tmp_path):
+    with pytest.raises(DataError, match="looks like Unix time in seconds; if it is, pass --time-unit s"):
+        load("epoch_without_unit.csv")
+    with pytest.raises(DataError, match=r"column 'time', row 2: '1704067200' is not a timestamp; .* --time-unit s"):
+        load("epoch_without_unit.csv", time_col="time")
+
+
+def test_dayfirst_dates():
+    series = load("dayfirst.csv", dayfirst=True).series[0]
+    assert series.index.equals(pd.date_range("2024-01-25", periods=N, freq="D"))
+    np.testing.assert_array_equal(series.values, LOAD)
+
+
+def test_dayfirst_does_not_swap_iso_dates(tmp_path):
+    path = tmp_path / "iso.csv"
+    path.write_text("date,a\n" + "".join(f"2024-01-{d:02d},{d * d}\n" for d in range(1, 15)))
+    series = load_dataset(path, DataOptions(dayfirst=True)).series[0]
+    assert series.index.equals(pd.date_range("2024-01-01", periods=14, freq="D"))
+
+
+def test_slash_dates_are_never_read_in_two_orders():
+    """Parsed one by one, 01/02 would be 2 January and 13/02 13 February: refused instead."""
+    with pytest.raises(DataError, match=r"row 14: '13/02/2024' .* pass --dayfirst"):
+        load("dayfirst_without_flag.csv")
+    series = load("dayfirst_without_flag.csv", dayfirst=True).series[0]
+    assert series.index[0] == pd.Timestamp("2024-02-01") and series.freq == "D"
+
+
+def test_date_only_and_z_timestamps():
+    series = load("utc_z.csv").series[0]
+    assert str(series.index.tz) == "UTC" and series.index[0] == pd.Timestamp("2024-01-01T00:00Z")
+
+
+# --- time zones and summer time -----------------------------------------------------------------
+
+
+def berlin_export(tmp_path, start: str, end: str, freq: str = "h") -> tuple[Path, pd.DatetimeIndex]:
+    """Consecutive instants written as Europe/Berlin local time with their UTC offset."""
+    instants = pd.date_range(start, end, freq=freq, tz="UTC")
+    local = instants.tz_convert("Europe/Berlin")
+    path = tmp_path / "berlin.csv"
+    values = np.arange(len(instants)) % 24 + np.arange(len(instants)) / 1000
+    pd.DataFrame({"time": [t.isoformat() for t in local], "load": values}).to_csv(path, index=False)
+    return path, instants
+
+
+def test_berlin_hourly_series_across_both_summer_time_changes(tmp_path):
+    path, instants = berlin_export(tmp_path, "2024-03-01T00:00Z", "2024-11-30T23:00Z")
+    text = path.read_text()
+    # The export really crosses both changes: 02:00 is skipped in March and doubled in October.
+    assert "2024-03-31T02:00:00" not in text
+    assert "2024-10-27T02:00:00+02:00" in text and "2024-10-27T02:00:00+01:00" in text
+    series = load_dataset(path).series[0]
+    # Regular in UTC: no hour invented in March, none merged (or called a duplicate) in October.
+    assert series.freq == "h"
+    assert len(series.index) == len(instants)
+    assert series.index.equals(instants)
+    assert not series.missing.any()
+    np.testing.assert_array_equal(series.values, np.arange(len(instants)) % 24 + np.arange(len(instants)) / 1000)
+
+
+def test_berlin_daily_series_keeps_its_local_dates(tmp_path):
+    """Local midnights are 23 or 25 hours apart at a change: the dates are what counts."""
+    days = pd.date_range("2024-03-25", "2024-04-05", freq="D", tz="Europe/Berlin")
+    path = tmp_path / "daily.csv"
+    path.write_text("time,a\n" + "".join(f"{t.isoformat()},{i * i}\n" for i, t in enumerate(days)))
+    series = load_dataset(path).series[0]
+    assert series.index.tz is None and series.freq == "D"
+    assert series.index.equals(pd.date_range("2024-03-25", "2024-04-05", freq="D"))
+
+
+def test_one_fixed_offset_keeps_it():
+    series = load("berlin_spring.csv").series[0]
+    assert series.index[0] == pd.Timestamp("2024-03-30T22:00Z")
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("mixed_zones.csv", "the UTC offsets change in a way summer time does not (row 2"),
+        ("naive_and_aware.csv", "some timestamps have a UTC offset and some have none (row 2: "),
+    ],
+)
+def test_mixed_time_zones_are_refused_with_the_rows(name, fragment):
+    with pytest.raises(DataError) as info:
+        load(name)
+    assert fragment in str(info.value) and "write every timestamp in UTC" in str(info.value)
+
+
+def test_two_zones_at_the_same_instant_are_mixed(tmp_path):
+    path = tmp_path / "two.csv"
+    rows = [f"2024-01-01T{h:02d}:00+01:00,s1,{h}" for h in range(1, 6)]
+    rows += [f"2024-01-01T{h - 1:02d}:00+00:00,s2,{h * 2}" for h in range(1, 6)]
+    path.write_text("time,id,a\n" + "\n".join(rows) + "\n")
+    with pytest.raises(DataError, match="mixes time zones"):
+        load_dataset(path, DataOptions(id_col="id", targets=("a",)))
+
+
+# --- options ------------------------------------------------------------------------------------
+
+
+def test_new_options_round_trip_and_old_metadata_reads_as_defaults():
+    options = DataOptions(time_col="t", targets=("a",), sep=";", decimal=",", thousands=".", dayfirst=True,
+                          time_unit="ms")  # fmt: skip
+    assert DataOptions.from_dict(json.loads(json.dumps(options.to_dict()))) == options
+    old = {"time_col": "t", "id_col": None, "targets": ["a"], "covariates": [], "max_gap": 3, "on_duplicate": "error"}
+    restored = DataOptions.from_dict(old)
+    assert (restored.sep, restored.decimal, restored.thousands, restored.dayfirst, restored.time_unit) == (
+        None, ".", None, False, None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"sep": ";;"}, {"sep": "a"}, {"sep": '"'}, {"decimal": ";"}, {"thousands": "."}, {"thousands": "ab"},
+     {"time_unit": "us"}, {"dayfirst": "yes"}],
+)  # fmt: skip
+def test_invalid_new_options(kwargs):
+    with pytest.raises(ConfigError):
+        DataOptions(**kwargs)
+
+
+def test_tab_spellings():
+    assert DataOptions(sep="tab").sep == DataOptions(sep="\\t").sep == "\t"
