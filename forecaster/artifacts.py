@@ -5,21 +5,57 @@ Layout::
     forecaster-model/
         model.keras      the network (Keras 3 native format, loaded with safe_mode=True), or
         linear.npz       the linear model's coefficients (the naive models have no file)
-        metadata.json    schema version, options, columns, frequencies, scalers, calibration
+        metadata.json    schema version, package and library versions, the SHA-256 of every
+                         other file, options, columns, frequencies, scalers, calibration
         history.npz      each series' values as trained on, for detect-anomalies without data
 
-Nothing is pickled. The directory is written beside its final place and swapped in with
-renames, so a failed or interrupted training leaves the previous model as it was.
+Trust. Nothing is unpickled (every ``np.load`` has ``allow_pickle=False``) and the network is
+loaded in Keras safe mode. Loading refuses, in one line naming the directory and the file, a
+directory whose files are missing, truncated or edited (their SHA-256 differs from the one in
+``metadata.json``), whose metadata is not ours, or whose metadata names a file outside the
+directory (file names are plain names, must resolve inside it, and symbolic links are not
+followed). ``metadata.json`` itself stays a readable JSON document without a checksum of its
+own; an edit that breaks its structure or the checksums is caught.
+
+Schema versions. 2 added the checksums and the versions. A schema 1 directory (written before
+them) is migrated on load: it is accepted as it is, with every check but the checksums, which
+it does not have; the next ``train`` writes schema 2. A newer schema is refused with the
+version it needs.
+
+Replacing a model (``save_artifact``). The new directory is written beside the target as
+``.NAME.tmp-XXXXXXXX``, its files fsynced, then swapped in with two renames: the old directory
+to ``.NAME.old-XXXXXXXX``, the new one to ``NAME``; the old one is then deleted. SIGINT and
+SIGTERM are held off during the two renames. No symbolic links are involved. A crash leaves
+at worst a stale ``.tmp-``/``.old-`` directory; the next ``train`` into the same directory
+(which holds the lock of :mod:`forecaster.locking`) calls :func:`clean_leftovers`, which puts
+the previous model back should the crash have come between the two renames, and deletes the
+rest.
+
+Reading while a model is replaced (``load_artifact``). Every file is read, through one open
+handle on the directory, into memory, then checked against the checksums and loaded from
+there: what is loaded is one directory's files, the old model or the new one, never a mix.
+Should a file disappear under the reader (the old directory being deleted) or the directory be
+missing for the instant between the two renames, the read is retried from the new directory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
+import io
 import json
 import os
+import platform
+import re
 import shutil
+import stat
 import tempfile
+import time
 import uuid
-from dataclasses import dataclass
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,33 +63,47 @@ import numpy as np
 
 from . import __version__
 from .errors import ArtifactError
-from .outputs import readable_like_new_files
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Schema versions this forecaster reads: 1 (no checksums) is migrated on load.
+READABLE_SCHEMAS = (1, 2)
 MODEL_FILE = "model.keras"
 LINEAR_FILE = "linear.npz"
 METADATA_FILE = "metadata.json"
 HISTORY_FILE = "history.npz"
+#: Distributions whose versions are recorded (the first one installed of each group).
+LIBRARIES = {
+    "keras": ("keras",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+    "numpy": ("numpy",),
+    "pandas": ("pandas",),
+    "scikit-learn": ("scikit-learn",),
+}
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+#: How often a read that met a model being replaced is tried again.
+_ATTEMPTS = 5
 
 
 @dataclass
 class Artifact:
-    """A loaded model directory."""
+    """A loaded model directory: its metadata and the bytes of its files, as checked."""
 
     path: Path
     metadata: dict[str, Any]
     network: Any = None
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def history(self) -> list[dict[str, np.ndarray]]:
         """Each series' stored values: ``{"values": (n_steps, n_features), "missing": (n_steps,)}``."""
         file = self.path / HISTORY_FILE
         try:
-            with np.load(file, allow_pickle=False) as stored:
+            data = self.files[HISTORY_FILE] if HISTORY_FILE in self.files else _read_plain(self.path, HISTORY_FILE)
+            with np.load(io.BytesIO(data), allow_pickle=False) as stored:
                 return [
                     {"values": stored[f"values_{i}"], "missing": stored[f"missing_{i}"]}
                     for i in range(len(self.metadata["series"]))
                 ]
-        except (OSError, KeyError, ValueError) as exc:
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ArtifactError(f"{file}: cannot read the stored training data ({exc}); retrain the model") from None
 
 
@@ -61,18 +111,48 @@ def check_replaceable(model_dir: str | os.PathLike) -> Path:
     """The model directory to write, refused if something that is not a model is there.
 
     Called before training as well as when saving, so that a wrong ``--model-dir`` fails in
-    a second rather than after the whole training run.
+    a second rather than after the whole training run. A directory is replaced only if it is
+    empty or its ``metadata.json`` is forecaster's.
 
     Raises:
         ArtifactError: ``model_dir`` exists but is not a model directory nor an empty one.
     """
     target = Path(model_dir)
-    if target.exists() and not (target / METADATA_FILE).is_file():
-        if not target.is_dir() or any(target.iterdir()):
-            raise ArtifactError(
-                f"{target} exists and is not a forecaster model directory; choose another --model-dir"
-            )
+    if not target.exists():
+        return target
+    if target.is_dir() and not any(target.iterdir()):
+        return target
+    metadata = target / METADATA_FILE
+    if not target.is_dir() or not metadata.is_file():
+        raise ArtifactError(f"{target} exists and is not a forecaster model directory; choose another --model-dir")
+    try:
+        ours = _is_ours(json.loads(metadata.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, ValueError):
+        ours = False
+    if not ours:
+        raise ArtifactError(
+            f"{target} exists and its {METADATA_FILE} is not forecaster's; remove the directory or choose another "
+            "--model-dir"
+        )
     return target
+
+
+def _is_ours(metadata: Any) -> bool:
+    return isinstance(metadata, dict) and "schema_version" in metadata and "forecaster_version" in metadata
+
+
+def library_versions() -> dict[str, str | None]:
+    """The versions of forecaster, Python and the libraries a model depends on (None: not installed)."""
+    from importlib import metadata as distributions
+
+    versions: dict[str, str | None] = {"forecaster": __version__, "python": platform.python_version()}
+    for name, candidates in LIBRARIES.items():
+        versions[name] = None
+        for candidate in candidates:
+            with contextlib.suppress(distributions.PackageNotFoundError):
+                versions[name] = distributions.version(candidate)
+                break
+    return versions
 
 
 def save_artifact(
@@ -84,10 +164,13 @@ def save_artifact(
 ) -> Path:
     """Write a model directory atomically, replacing any previous model there.
 
+    Callers that may run concurrently hold :func:`forecaster.locking.model_lock` around it.
+
     Args:
         network: a built Keras model or a baseline predictor (anything with ``save(path)``).
         model_file: the file ``network`` is saved to; None when it has no parameters.
-        metadata: JSON-safe description; ``schema_version`` and ``forecaster_version`` are added.
+        metadata: JSON-safe description; ``schema_version``, ``forecaster_version``,
+            ``versions`` and ``files`` (the SHA-256 of each file) are added.
         history: per series ``{"values": (n_steps, n_features), "missing": (n_steps,)}``.
 
     Raises:
@@ -96,9 +179,9 @@ def save_artifact(
     target = check_replaceable(model_dir)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=parent))
+    staging = parent / f".{target.name}.tmp-{uuid.uuid4().hex[:8]}"
+    os.mkdir(staging)  # permissions as any new directory: 0o777 less the umask
     try:
-        readable_like_new_files(staging, directory=True)
         if model_file is not None:
             network.save(staging / model_file)
         arrays = {}
@@ -106,10 +189,18 @@ def save_artifact(
             arrays[f"values_{i}"] = np.asarray(series["values"], dtype=np.float64)
             arrays[f"missing_{i}"] = np.asarray(series["missing"], dtype=bool)
         np.savez_compressed(staging / HISTORY_FILE, **arrays)
-        full = {"schema_version": SCHEMA_VERSION, "forecaster_version": __version__, **metadata}
+        checksums = {file.name: _sha256(file.read_bytes()) for file in sorted(staging.iterdir())}
+        full = {
+            "schema_version": SCHEMA_VERSION,
+            "forecaster_version": __version__,
+            "versions": library_versions(),
+            "files": checksums,
+            **metadata,
+        }
         (staging / METADATA_FILE).write_text(json.dumps(full, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         for file in staging.iterdir():
             _fsync(file)
+        _fsync(staging)
         _swap_in(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -119,85 +210,352 @@ def save_artifact(
 
 def _swap_in(staging: Path, target: Path) -> None:
     """Move ``staging`` to ``target``; the old ``target``, if any, is removed only afterwards."""
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    retired = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-    os.replace(target, retired)
+    retired = None
+    swapped = False
     try:
-        os.replace(staging, target)
-    except BaseException:
-        os.replace(retired, target)
-        raise
-    shutil.rmtree(retired, ignore_errors=True)
+        with _signals_held():  # no Stopped between the two renames
+            if target.exists():
+                retired = _leftover_name(target, "old")
+                os.replace(target, retired)
+            try:
+                os.replace(staging, target)
+            except BaseException:
+                if retired is not None:
+                    os.replace(retired, target)
+                raise
+            swapped = True
+        with contextlib.suppress(OSError):
+            _fsync(target.parent)
+    finally:  # even if a signal held off above arrives now
+        if swapped and retired is not None:
+            shutil.rmtree(retired, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM off (they are delivered afterwards) for a few system calls."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError, ValueError):  # no POSIX signal masks
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _leftover_name(target: Path, kind: str) -> Path:
+    return target.parent / f".{target.name}.{kind}-{uuid.uuid4().hex[:8]}"
+
+
+def _leftover_pattern(target: Path) -> re.Pattern:
+    return re.compile(rf"\.{re.escape(target.name)}\.(tmp|old)-[0-9a-f]{{8}}")
+
+
+def _is_retired(leftover: Path) -> bool:
+    return leftover.name[:-8].endswith(".old-")
+
+
+def leftovers(model_dir: str | os.PathLike) -> list[Path]:
+    """The staging (``.NAME.tmp-*``) and retired (``.NAME.old-*``) directories beside ``model_dir``."""
+    target = Path(model_dir)
+    pattern = _leftover_pattern(target)
+    try:
+        return sorted(p for p in target.parent.iterdir() if pattern.fullmatch(p.name))
+    except OSError:
+        return []
+
+
+def clean_leftovers(model_dir: str | os.PathLike) -> None:
+    """Remove what an interrupted ``save_artifact`` left beside ``model_dir``.
+
+    Only call it holding the model directory's lock. If ``model_dir`` is missing because the
+    process died between the two renames of the swap, the previous model is put back first.
+    """
+    target = Path(model_dir)
+    found = leftovers(target)
+    if not target.exists() and not target.is_symlink():
+        retired = [p for p in found if _is_retired(p) and (p / METADATA_FILE).is_file()]
+        if retired:
+            newest = max(retired, key=lambda p: p.stat().st_mtime)
+            os.replace(newest, target)
+            found.remove(newest)
+    for path in found:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
 
 
 def _fsync(path: Path) -> None:
-    with open(path, "rb") as handle:
-        os.fsync(handle.fileno())
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+class _Retry(Exception):
+    """A read met a model directory being replaced; ``error`` is what to report if it persists."""
+
+    def __init__(self, error: ArtifactError, pause: float = 0.0) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.pause = pause
 
 
 def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
-    """Read and check ``metadata.json`` without touching the network (cheap: no Keras import)."""
+    """Read and check ``metadata.json`` and the checksums of the files (no Keras import)."""
+    return _snapshot(Path(model_dir))[0]
+
+
+def load_artifact(model_dir: str | os.PathLike, with_network: bool = True) -> Artifact:
+    """Load a model directory, checked; the network is loaded in Keras safe mode.
+
+    Raises:
+        ArtifactError: the directory is missing, incomplete, edited, not forecaster's, or
+            of a newer schema.
+    """
     path = Path(model_dir)
-    if not path.exists():
-        raise ArtifactError(f"model directory '{path}' not found; train one with 'forecaster train DATA.csv -m {path}'")
-    if not path.is_dir():
-        raise ArtifactError(f"'{path}' is not a directory; -m/--model-dir names the directory 'forecaster train' wrote")
-    file = path / METADATA_FILE
-    if not file.is_file():
-        raise ArtifactError(f"{path}: no {METADATA_FILE}, so this is not a forecaster model directory")
+    metadata, files = _snapshot(path)
+    artifact = Artifact(path=path, metadata=metadata, files=files)
+    _check_history(path, metadata, files)
+    if with_network:
+        artifact.network = _load_predictor(path, metadata, files)
+        artifact.files = {HISTORY_FILE: files[HISTORY_FILE]}  # the model file's bytes are done with
+    return artifact
+
+
+def _snapshot(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The checked metadata and the bytes of every file of one directory, tried again (a few
+    times) if a concurrent ``train`` replaced the directory while it was being read."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            return _read_once(path)
+        except _Retry as retry:
+            if attempt == _ATTEMPTS - 1:
+                raise retry.error from None
+            time.sleep(retry.pause * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _read_once(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     try:
-        metadata = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        directory = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except FileNotFoundError:
+        error = ArtifactError(
+            f"model directory '{path}' not found; train one with 'forecaster train DATA.csv -m {path}'"
+        )
+        if any(_is_retired(p) for p in leftovers(path)):  # between the two renames of a swap
+            raise _Retry(error, pause=0.05) from None
+        raise error from None
+    except NotADirectoryError:
+        raise ArtifactError(
+            f"'{path}' is not a directory; -m/--model-dir names the directory 'forecaster train' wrote"
+        ) from None
+    except OSError as exc:
+        raise ArtifactError(f"model directory '{path}': cannot open it ({exc.strerror}); check its permissions") from None
+    try:
+        return _read_files(path, directory)
+    except ArtifactError as error:
+        if _replaced(path, directory):
+            raise _Retry(error) from None
+        raise
+    finally:
+        os.close(directory)
+
+
+def _replaced(path: Path, directory: int) -> bool:
+    """Whether ``path`` no longer names the directory open as ``directory``."""
+    try:
+        return not os.path.samestat(os.fstat(directory), os.stat(path))
+    except OSError:
+        return True
+
+
+def _read_files(path: Path, directory: int) -> tuple[dict[str, Any], dict[str, bytes]]:
+    file = path / METADATA_FILE
+    try:
+        text = _read_at(directory, METADATA_FILE).decode("utf-8")
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: no {METADATA_FILE}, so this is not a forecaster model directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{file}: unreadable ({_reason(exc)}); retrain the model") from None
+    try:
+        metadata = json.loads(text)
+    except json.JSONDecodeError as exc:
         raise ArtifactError(f"{file}: unreadable ({exc}); retrain the model") from None
+    checksums = _check_metadata(file, metadata)
+    names = checksums if checksums is not None else _schema1_files(metadata)
+    files = {}
+    for name in names:
+        where = path / name
+        try:
+            files[name] = _read_at(directory, name)
+        except FileNotFoundError:
+            raise ArtifactError(f"{path}: {name} is missing; retrain the model") from None
+        except OSError as exc:
+            raise ArtifactError(f"{where}: unreadable ({_reason(exc)}); retrain the model") from None
+        if checksums is not None and _sha256(files[name]) != checksums[name]:
+            raise ArtifactError(
+                f"{where}: its SHA-256 differs from the one in {METADATA_FILE}, so it was truncated or changed "
+                "after training; retrain the model (or restore the directory from a backup)"
+            )
+    return metadata, files
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def _read_at(directory: int, name: str) -> bytes:
+    """A plain file's bytes, by name relative to an open directory; symbolic links refused."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(name, flags, dir_fd=directory)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(exc.errno, "a symbolic link, which a model directory may not hold") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise OSError(0, "not a plain file")
+        return handle.read()
+
+
+def _read_plain(path: Path, name: str) -> bytes:
+    directory = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        return _read_at(directory, name)
+    finally:
+        os.close(directory)
+
+
+def _check_metadata(file: Path, metadata: Any) -> dict[str, str] | None:
+    """Refuse metadata that is not ours or cannot be used; returns the checksums by file
+    name (None for schema 1, which has none)."""
     if not isinstance(metadata, dict) or "schema_version" not in metadata:
         raise ArtifactError(f"{file}: not forecaster metadata (no schema_version); retrain the model")
     version = metadata["schema_version"]
-    if version != SCHEMA_VERSION:
-        newer = isinstance(version, int) and version > SCHEMA_VERSION
+    if version not in READABLE_SCHEMAS or isinstance(version, bool):
+        newer = isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION
         raise ArtifactError(
             f"{file}: model schema version {version} "
             + ("is newer than this forecaster understands; upgrade forecaster" if newer else "is not supported; retrain the model")
             + f" (this version reads schema {SCHEMA_VERSION})"
         )
-    return metadata
+    network, series = metadata.get("network"), metadata.get("series")
+    if (
+        not isinstance(network, dict)
+        or not isinstance(network.get("model", "network"), str)
+        or not isinstance(series, list)
+        or not series
+        or not all(isinstance(s, dict) for s in series)
+    ):
+        raise ArtifactError(f"{file}: not forecaster metadata (no network or series description); retrain the model")
+    root = file.parent
+    model_file = metadata.get("model_file")
+    if model_file is not None:
+        _check_name(file, root, model_file, "model_file")
+    if version == 1:
+        return None
+    checksums = metadata.get("files")
+    if not isinstance(checksums, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and _SHA256.fullmatch(v) for k, v in checksums.items()
+    ):
+        raise ArtifactError(f"{file}: no valid checksums ('files'); the metadata was edited; retrain the model")
+    for name in checksums:
+        _check_name(file, root, name, "files")
+    for needed in (HISTORY_FILE, model_file):
+        if needed is not None and needed not in checksums:
+            raise ArtifactError(f"{file}: no checksum for {needed}; the metadata was edited; retrain the model")
+    return checksums
 
 
-def load_artifact(model_dir: str | os.PathLike, with_network: bool = True) -> Artifact:
-    """Load a model directory; the network is loaded in Keras safe mode."""
-    path = Path(model_dir)
-    metadata = read_metadata(path)
-    artifact = Artifact(path=path, metadata=metadata)
-    if with_network:
-        artifact.network = _load_predictor(path, metadata)
-    return artifact
+def _check_name(file: Path, root: Path, name: Any, key: str) -> None:
+    """A file named in the metadata must be a plain name of a file inside the directory."""
+    ok = (
+        isinstance(name, str)
+        and name not in ("", ".", "..", METADATA_FILE)
+        and not any(c in name for c in ("/", "\\", "\0"))
+        and not Path(name).is_absolute()
+    )
+    if ok:
+        base = root.resolve()
+        ok = (base / name).resolve().parent == base  # (and a link inside is refused on reading)
+    if not ok:
+        raise ArtifactError(
+            f"{file}: {key} names {name!r}, which is not a file inside the model directory; retrain the model"
+        )
 
 
-def _load_predictor(path: Path, metadata: dict[str, Any]) -> Any:
-    """The fitted model: the Keras network (safe mode) or a baseline predictor."""
+def _schema1_files(metadata: dict[str, Any]) -> list[str]:
+    names = [HISTORY_FILE]
+    if metadata.get("model_file"):
+        names.insert(0, metadata["model_file"])
+    return names
+
+
+def _check_history(path: Path, metadata: dict[str, Any], files: dict[str, bytes]) -> None:
+    """The stored training data holds one series per series of the metadata (its arrays are
+    read only when needed)."""
+    file = path / HISTORY_FILE
+    expected = {f"{kind}_{i}" for i in range(len(metadata["series"])) for kind in ("values", "missing")}
+    try:
+        with np.load(io.BytesIO(files[HISTORY_FILE]), allow_pickle=False) as stored:
+            names = set(stored.files)
+    except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{file}: cannot read the stored training data ({exc}); retrain the model") from None
+    if names != expected:
+        raise ArtifactError(
+            f"{file}: holds other series than {METADATA_FILE} describes; the directory was edited; retrain the model"
+        )
+
+
+def _load_predictor(path: Path, metadata: dict[str, Any], files: dict[str, bytes]) -> Any:
+    """The fitted model: the Keras network (safe mode) or a baseline predictor, from the
+    checked bytes of its file."""
     from .baselines import LinearAutoregression, SeasonalNaive
 
     spec = metadata["network"]
     kind = spec.get("model", "network")
     name = metadata.get("model_file")
-    if kind in ("naive", "seasonal-naive"):
-        season = max(s["season"] for s in metadata["series"]) if kind == "seasonal-naive" else 1
-        return SeasonalNaive(spec["lookback"], spec["horizon"], season)
-    if not name or "/" in name or "\\" in name or name.startswith("."):
+    try:
+        if kind in ("naive", "seasonal-naive"):
+            season = max(s["season"] for s in metadata["series"]) if kind == "seasonal-naive" else 1
+            return SeasonalNaive(spec["lookback"], spec["horizon"], season)
+        lookback, horizon = spec["lookback"], spec["horizon"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ArtifactError(f"{path / METADATA_FILE}: the model description is incomplete ({exc}); retrain the model") from None
+    if not name or name not in files:
         raise ArtifactError(f"{path}: metadata names no valid model file; retrain the model")
     model_file = path / name
-    if not model_file.is_file():
-        raise ArtifactError(f"{path}: {name} is missing; retrain the model")
     if kind == "linear":
         try:
-            return LinearAutoregression.load(model_file, spec["lookback"], spec["horizon"])
-        except (OSError, KeyError, ValueError) as exc:
+            return LinearAutoregression.load(io.BytesIO(files[name]), lookback, horizon)
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ArtifactError(f"{model_file}: cannot load the linear model ({exc}); retrain the model") from None
     from .backend import load_keras
 
     keras = load_keras()
-    try:
-        return keras.saving.load_model(model_file, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises many kinds for a damaged file
-        raise ArtifactError(f"{model_file}: cannot load the network ({type(exc).__name__}); retrain the model") from None
+    with tempfile.TemporaryDirectory(prefix="forecaster-model-") as private:
+        copy = Path(private) / MODEL_FILE  # the checked bytes, not whatever the path holds now
+        copy.write_bytes(files[name])
+        try:
+            return keras.saving.load_model(copy, compile=False, safe_mode=True)
+        except Exception as exc:  # Keras raises many kinds for a damaged file
+            raise ArtifactError(
+                f"{model_file}: cannot load the network ({type(exc).__name__}); retrain the model"
+            ) from None

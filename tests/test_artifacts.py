@@ -1,0 +1,434 @@
+"""Model directories that can be trusted: checksums, versions, schema migration, no pickle,
+no path out of the directory, and readers that never see half of a model being replaced."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from forecaster.artifacts import (
+    HISTORY_FILE,
+    LINEAR_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    SCHEMA_VERSION,
+    clean_leftovers,
+    leftovers,
+    load_artifact,
+    read_metadata,
+    save_artifact,
+)
+from forecaster.baselines import LinearAutoregression
+from forecaster.data import DataOptions
+from forecaster.errors import ArtifactError
+from forecaster.training import TrainOptions, train
+
+from .conftest import HOURLY, run_cli
+
+HOURLY_OPTIONS = DataOptions(targets=("load",))
+
+
+@pytest.fixture(scope="module")
+def linear_model(tmp_path_factory) -> Path:
+    model_dir = tmp_path_factory.mktemp("linear") / "model"
+    train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="linear", lookback=24, horizon=6, seed=0), model_dir)
+    return model_dir
+
+
+@pytest.fixture(scope="module")
+def network_model(tmp_path_factory) -> Path:
+    model_dir = tmp_path_factory.mktemp("network") / "model"
+    options = TrainOptions(model="network", units=2, epochs=1, lookback=24, horizon=6, seed=0)
+    train(HOURLY, HOURLY_OPTIONS, options, model_dir)
+    return model_dir
+
+
+@pytest.fixture
+def model(linear_model, tmp_path) -> Path:
+    """A private copy of the linear model, to damage."""
+    return Path(shutil.copytree(linear_model, tmp_path / "model"))
+
+
+@pytest.fixture
+def network(network_model, tmp_path) -> Path:
+    return Path(shutil.copytree(network_model, tmp_path / "model"))
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def edit_metadata(model_dir: Path, change) -> None:
+    file = model_dir / METADATA_FILE
+    metadata = json.loads(file.read_text())
+    change(metadata)
+    file.write_text(json.dumps(metadata))
+
+
+def set_checksum(model_dir: Path, name: str) -> None:
+    """Record the current checksum of ``name``: the file now passes as the one trained."""
+    edit_metadata(model_dir, lambda m: m["files"].__setitem__(name, sha256(model_dir / name)))
+
+
+def refused(model_dir: Path, *fragments: str) -> str:
+    """Load ``model_dir`` and the CLI's predict on it; both refuse it in one clear line."""
+    with pytest.raises(ArtifactError) as caught:
+        load_artifact(model_dir)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert str(model_dir) in message
+    for fragment in fragments:
+        assert fragment in message
+    assert "retrain" in message or "upgrade" in message
+    result = run_cli("predict", "-m", model_dir)
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: {message}\n"
+    return message
+
+
+# --- what is written -------------------------------------------------------------------------
+
+
+def test_metadata_holds_schema_versions_and_a_checksum_of_every_file(linear_model, network_model):
+    for model_dir, model_file in ((linear_model, LINEAR_FILE), (network_model, MODEL_FILE)):
+        metadata = json.loads((model_dir / METADATA_FILE).read_text())
+        assert metadata["schema_version"] == SCHEMA_VERSION == 2
+        files = {p.name for p in model_dir.iterdir()} - {METADATA_FILE}
+        assert files == {model_file, HISTORY_FILE}
+        assert metadata["files"] == {name: sha256(model_dir / name) for name in files}
+        assert metadata["model_file"] == model_file
+        versions = metadata["versions"]
+        assert set(versions) == {"forecaster", "python", "keras", "tensorflow", "numpy", "pandas", "scikit-learn"}
+        assert versions["numpy"] == np.__version__ and versions["forecaster"] == metadata["forecaster_version"]
+        assert all(versions.values())
+
+
+def test_a_checked_model_loads_and_predicts(linear_model, network_model):
+    for model_dir in (linear_model, network_model):
+        artifact = load_artifact(model_dir)
+        windows = np.zeros((1, 24, artifact.metadata["network"]["n_features"]), dtype=np.float32)
+        assert np.asarray(artifact.network.predict(windows, verbose=0)).shape == (1, 6)
+        assert artifact.history()[0]["values"].shape[0] == artifact.metadata["series"][0]["n_steps"]
+        assert read_metadata(model_dir) == artifact.metadata
+
+
+# --- damaged, edited and foreign directories -------------------------------------------------
+
+
+def truncate(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def flip_a_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+DAMAGE = {
+    "truncated linear.npz": (lambda d: truncate(d / LINEAR_FILE), [f"{LINEAR_FILE}: its SHA-256 differs"]),
+    "edited linear.npz": (lambda d: flip_a_byte(d / LINEAR_FILE), [f"{LINEAR_FILE}: its SHA-256 differs"]),
+    "edited history": (lambda d: flip_a_byte(d / HISTORY_FILE), [f"{HISTORY_FILE}: its SHA-256 differs"]),
+    "truncated history": (lambda d: truncate(d / HISTORY_FILE), [f"{HISTORY_FILE}: its SHA-256 differs"]),
+    "missing model file": (lambda d: (d / LINEAR_FILE).unlink(), [f"{LINEAR_FILE} is missing"]),
+    "missing history": (lambda d: (d / HISTORY_FILE).unlink(), [f"{HISTORY_FILE} is missing"]),
+    "model file a directory": (
+        lambda d: ((d / LINEAR_FILE).unlink(), (d / LINEAR_FILE).mkdir()),
+        [f"{LINEAR_FILE}: unreadable"],
+    ),
+    "edited checksum": (
+        lambda d: edit_metadata(d, lambda m: m["files"].__setitem__(LINEAR_FILE, "0" * 64)),
+        [f"{LINEAR_FILE}: its SHA-256 differs"],
+    ),
+    "checksums removed": (lambda d: edit_metadata(d, lambda m: m.pop("files")), ["no valid checksums"]),
+    "checksum not a digest": (
+        lambda d: edit_metadata(d, lambda m: m["files"].__setitem__(HISTORY_FILE, "abc")),
+        ["no valid checksums"],
+    ),
+    "model file without a checksum": (
+        lambda d: edit_metadata(d, lambda m: m["files"].pop(LINEAR_FILE)),
+        [f"no checksum for {LINEAR_FILE}"],
+    ),
+    "a series added to the metadata": (
+        lambda d: edit_metadata(d, lambda m: m["series"].append(dict(m["series"][0], name="extra"))),
+        [f"{HISTORY_FILE}: holds other series than {METADATA_FILE} describes"],
+    ),
+    "metadata truncated": (lambda d: truncate(d / METADATA_FILE), [f"{METADATA_FILE}: unreadable"]),
+    "metadata of another tool": (
+        lambda d: (d / METADATA_FILE).write_text('{"name": "resnet", "version": 3}'),
+        ["not forecaster metadata (no schema_version)"],
+    ),
+    "metadata a list": (lambda d: (d / METADATA_FILE).write_text("[1, 2]"), ["not forecaster metadata"]),
+    "metadata without a network": (
+        lambda d: edit_metadata(d, lambda m: m.pop("network")),
+        ["not forecaster metadata (no network or series description)"],
+    ),
+}
+
+
+def test_a_directory_without_metadata_is_not_a_model(model):
+    (model / METADATA_FILE).unlink()
+    with pytest.raises(ArtifactError, match=f"{model}: no {METADATA_FILE}, so this is not a forecaster model"):
+        load_artifact(model)
+
+
+@pytest.mark.parametrize("case", list(DAMAGE))
+def test_a_damaged_edited_or_foreign_directory_is_refused_in_one_line(model, case):
+    damage, fragments = DAMAGE[case]
+    damage(model)
+    refused(model, *fragments)
+
+
+def test_a_truncated_network_is_refused(network):
+    truncate(network / MODEL_FILE)
+    refused(network, f"{network / MODEL_FILE}: its SHA-256 differs")
+
+
+def test_a_network_file_that_keras_cannot_read_is_refused_even_with_a_matching_checksum(network):
+    (network / MODEL_FILE).write_bytes(b"PK\x03\x04 not really a zip")
+    set_checksum(network, MODEL_FILE)
+    refused(network, f"{network / MODEL_FILE}: cannot load the network")
+
+
+def test_a_newer_schema_is_refused_with_the_version_it_needs(model):
+    edit_metadata(model, lambda m: m.__setitem__("schema_version", SCHEMA_VERSION + 1))
+    refused(model, f"schema version {SCHEMA_VERSION + 1} is newer", "upgrade forecaster",
+            f"reads schema {SCHEMA_VERSION}")  # fmt: skip
+
+
+@pytest.mark.parametrize("version", [0, "2", True, None])
+def test_an_unknown_schema_is_refused(model, version):
+    edit_metadata(model, lambda m: m.__setitem__("schema_version", version))
+    refused(model, f"schema version {version} is not supported")
+
+
+# --- paths in the metadata --------------------------------------------------------------------
+
+
+@pytest.fixture
+def outside(model) -> Path:
+    """A valid linear model file outside the model directory."""
+    target = model.parent / "outside.npz"
+    shutil.copy(model / LINEAR_FILE, target)
+    return target
+
+
+@pytest.mark.parametrize("kind", ["../outside.npz", "absolute", "sub/linear.npz", "..", "", METADATA_FILE])
+def test_model_file_cannot_point_outside_the_directory(model, outside, kind):
+    name = str(outside) if kind == "absolute" else kind
+    if kind == "sub/linear.npz":
+        (model / "sub").mkdir()
+        shutil.copy(model / LINEAR_FILE, model / "sub" / LINEAR_FILE)
+
+    def point(metadata):
+        metadata["model_file"] = name
+        metadata["files"][name] = sha256(outside)
+
+    edit_metadata(model, point)
+    refused(model, f"model_file names {name!r}, which is not a file inside the model directory")
+
+
+def test_a_checksummed_file_cannot_point_outside_the_directory(model, outside):
+    edit_metadata(model, lambda m: m["files"].__setitem__("../outside.npz", sha256(outside)))
+    refused(model, "files names '../outside.npz', which is not a file inside the model directory")
+
+
+@pytest.mark.parametrize("where", ["outside", "inside"])
+def test_a_symbolic_link_in_the_directory_is_not_followed(model, outside, where):
+    (model / LINEAR_FILE).unlink()
+    if where == "outside":
+        (model / LINEAR_FILE).symlink_to(outside)
+        expected = "which is not a file inside the model directory"
+    else:
+        shutil.move(outside, model / "real.npz")
+        (model / LINEAR_FILE).symlink_to("real.npz")
+        expected = f"{LINEAR_FILE}: unreadable (a symbolic link"
+    refused(model, expected)
+
+
+# --- nothing is unpickled ---------------------------------------------------------------------
+
+
+class Trap:
+    """Unpickling it creates a file: proof that something was unpickled."""
+
+    marker: Path
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+def object_array(marker: Path) -> np.ndarray:
+    trap = Trap()
+    trap.marker = marker
+    array = np.empty(1, dtype=object)
+    array[0] = trap
+    return array
+
+
+def test_history_holding_objects_is_refused_without_unpickling(model, tmp_path):
+    marker = tmp_path / "unpickled"
+    with np.load(model / HISTORY_FILE) as stored:
+        arrays = dict(stored)
+    arrays["values_0"] = object_array(marker)
+    np.savez(model / HISTORY_FILE, **arrays)  # np.savez pickles object arrays
+    set_checksum(model, HISTORY_FILE)
+
+    artifact = load_artifact(model)  # the checked bytes; arrays are read when needed
+    with pytest.raises(ArtifactError, match=rf"{HISTORY_FILE}: cannot read the stored training data .*pickle"):
+        artifact.history()
+    result = run_cli("detect-anomalies", "-m", model)  # uses the stored history
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1
+    assert f"{HISTORY_FILE}: cannot read the stored training data" in result.stderr
+    assert not marker.exists()
+
+
+def test_a_linear_model_holding_objects_is_refused_without_unpickling(model, tmp_path):
+    marker = tmp_path / "unpickled"
+    with np.load(model / LINEAR_FILE) as stored:
+        arrays = dict(stored)
+    arrays["coef"] = object_array(marker)
+    np.savez(model / LINEAR_FILE, **arrays)
+    set_checksum(model, LINEAR_FILE)
+    refused(model, f"{LINEAR_FILE}: cannot load the linear model", "pickle")
+    assert not marker.exists()
+
+
+def test_the_trap_works(tmp_path):
+    """The two tests above would see an unpickling."""
+    marker = tmp_path / "unpickled"
+    np.savez(tmp_path / "x.npz", a=object_array(marker))
+    with np.load(tmp_path / "x.npz", allow_pickle=True) as stored:
+        stored["a"]
+    assert marker.exists()
+
+
+# --- schema 1: written before checksums -------------------------------------------------------
+
+
+def to_schema_1(model_dir: Path) -> None:
+    def downgrade(metadata):
+        metadata["schema_version"] = 1
+        del metadata["files"], metadata["versions"]
+
+    edit_metadata(model_dir, downgrade)
+
+
+def test_a_schema_1_model_is_migrated_it_loads_and_predicts_as_before(model, linear_model):
+    to_schema_1(model)
+    expected = run_cli("predict", "-m", linear_model)
+    assert expected.exit_code == 0, expected.stderr
+    result = run_cli("predict", "-m", model)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == expected.stdout
+    assert load_artifact(model).metadata["schema_version"] == 1
+
+
+def test_a_schema_1_model_still_gets_every_other_check(model, outside):
+    to_schema_1(model)
+    truncate(model / LINEAR_FILE)  # no checksum to catch it: the loader does
+    refused(model, f"{LINEAR_FILE}: cannot load the linear model")
+    edit_metadata(model, lambda m: m.__setitem__("model_file", "../outside.npz"))
+    refused(model, "model_file names '../outside.npz'")
+
+
+def test_retraining_a_schema_1_directory_writes_schema_2(model):
+    to_schema_1(model)
+    train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive", lookback=24, horizon=6, seed=0), model)
+    metadata = read_metadata(model)
+    assert metadata["schema_version"] == 2 and set(metadata["files"]) == {HISTORY_FILE}
+
+
+# --- replacing a model ------------------------------------------------------------------------
+
+
+def test_train_refuses_to_replace_a_directory_whose_metadata_is_not_ours(tmp_path):
+    foreign = tmp_path / "model"
+    foreign.mkdir()
+    (foreign / METADATA_FILE).write_text('{"name": "resnet"}')
+    (foreign / "weights.bin").write_bytes(b"precious")
+    with pytest.raises(ArtifactError, match=f"{foreign} exists and its {METADATA_FILE} is not forecaster's"):
+        train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive"), foreign)
+    assert (foreign / "weights.bin").read_bytes() == b"precious"
+
+
+def test_a_swap_cut_between_its_two_renames_is_undone_by_the_next_train(model):
+    """SIGKILL after the old directory was renamed away and before the new one was renamed in:
+    no model at its place. The next writer (holding the lock) puts the previous one back."""
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    retired = model.parent / f".model.old-{'a1b2c3d4'}"
+    staging = model.parent / f".model.tmp-{'0f0f0f0f'}"
+    os.replace(model, retired)
+    shutil.copytree(retired, staging)
+    (staging / LINEAR_FILE).write_bytes(b"half")
+    assert set(leftovers(model)) == {retired, staging}
+
+    clean_leftovers(model)
+
+    assert {p.name: p.read_bytes() for p in model.iterdir()} == before
+    assert leftovers(model) == []
+    load_artifact(model)
+
+
+def test_leftovers_of_another_model_directory_are_not_touched(model):
+    other = [model.parent / ".model.tmp-foo.tmp-12345678", model.parent / ".model2.old-12345678"]
+    for path in other:
+        path.mkdir()
+    mine = model.parent / ".model.old-12345678"
+    mine.mkdir()
+    clean_leftovers(model)
+    assert not mine.exists() and all(path.exists() for path in other)
+
+
+def small_linear(coef_value: float) -> LinearAutoregression:
+    return LinearAutoregression(3, 2, np.full((3, 2), coef_value), np.zeros(2), 1.0)
+
+
+def small_metadata(tag: int) -> dict:
+    return {"tag": tag, "network": {"model": "linear", "lookback": 3, "horizon": 2}, "model_file": LINEAR_FILE,
+            "series": [{"name": "a"}]}  # fmt: skip
+
+
+def test_a_reader_gets_the_old_or_the_new_model_never_a_mix(tmp_path):
+    """A writer swaps two models in turn while a reader loads: every load is one of them whole."""
+    target = tmp_path / "model"
+    history = [{"values": np.arange(2000.0)[:, None], "missing": np.zeros(2000, dtype=bool)}]
+    save_artifact(target, small_linear(0.0), small_metadata(0), history, LINEAR_FILE)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer():
+        try:
+            tag = 0
+            while not stop.is_set():
+                tag = 1 - tag
+                save_artifact(target, small_linear(float(tag)), small_metadata(tag), history, LINEAR_FILE)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    seen = set()
+    loads = 0
+    try:
+        while loads < 300 or (seen != {0, 1} and loads < 5000):
+            loads += 1
+            artifact = load_artifact(target)
+            tag = artifact.metadata["tag"]
+            assert np.all(artifact.network.coef == tag), "metadata of one model, weights of the other"
+            assert len(artifact.history()[0]["values"]) == 2000
+            seen.add(tag)
+    finally:
+        stop.set()
+        thread.join()
+    assert not errors
+    assert seen == {0, 1}  # the models were really swapped under the reader
+    assert leftovers(target) == []
