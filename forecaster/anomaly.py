@@ -548,6 +548,7 @@ def detect_anomalies(
     data_path: str | os.PathLike | None = None,
     threshold: float | None = None,
     reporter: Reporter = QUIET,
+    last: int | None = None,
 ) -> AnomalyResult:
     """Score every point that has ``lookback`` points of history and flag the unusual ones.
 
@@ -557,6 +558,9 @@ def detect_anomalies(
         threshold: flag scores at or above this; None uses the threshold stored at training
             (:data:`THRESHOLD` for a model calibrated by an older version, whose stored
             threshold is on another scale; ``reporter`` says so).
+        last: return only the last ``last`` points of each series (a cron job that checks
+            the newest data); they are scored with the whole history before them all the
+            same, so their scores do not depend on ``last``.
 
     Raises:
         ArtifactError: the model was calibrated by a newer forecaster's anomaly scoring.
@@ -574,7 +578,11 @@ def detect_anomalies(
 
     if threshold is not None and not threshold >= 0:
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
+    if last is not None and last < 1:
+        raise ConfigError(f"--last must be at least 1, got {last}")
     artifact = load_artifact(model_dir)
+    reporter.detail(f"Model {artifact.path}: {artifact.metadata['network'].get('model', 'network')}, "
+                    f"trained {artifact.metadata['created']} by forecaster {artifact.metadata['forecaster_version']}")
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]
     inputs = series_inputs(artifact, data_path, reporter, full_history=True)
@@ -620,6 +628,6 @@ def detect_anomalies(
                     "score": score,
                     "is_anomaly": (np.nan_to_num(score, nan=0.0) >= threshold).astype(np.int8),
                 }
-            )
+            ).iloc[-last if last else 0 :]
         )
     return AnomalyResult(frame=pd.concat(frames, ignore_index=True), threshold=threshold)

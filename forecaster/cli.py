@@ -1,7 +1,8 @@
 """Command-line interface: each command parses its options and makes one library call.
 
 Exit codes: 0 success; 1 a data, model or configuration error (one line on stderr);
-2 a malformed command line; 130 interrupted.
+2 a malformed command line; 3 ``detect-anomalies --fail-on-anomaly`` flagged something;
+130 interrupted (SIGINT, Ctrl-C); 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ app = typer.Typer(
 )
 
 DEFAULT_MODEL_DIR = Path("forecaster-model")
+#: detect-anomalies --fail-on-anomaly found some: not an error, news for cron to act on
+EXIT_ANOMALIES = 3
 ON_DUPLICATE = ("error", "mean", "last", "first")
 CELLS = ("lstm", "gru", "rnn")
 
@@ -40,6 +43,11 @@ ModelDir = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print details: resolved options, files, timings.")]
+LogFormat = Annotated[
+    str,
+    typer.Option(help="How progress and errors go to stderr: text for people, json for log collectors (one object per line)."),
+]
 Output = Annotated[
     Optional[str],
     typer.Option("--output", "-o", help="CSV file to write (atomically); '-' or nothing writes to stdout."),
@@ -94,40 +102,71 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     return value
 
 
-def _run(action: Callable[[], T], debug: bool, quiet: bool) -> T:
-    """Run a library call, turning its errors into one line on stderr and an exit code."""
-    if quiet:
+def _run(action: Callable[[], T], debug: bool, reporter, command: str,
+         counts: Callable[[T], dict[str, Any]] | None = None, report: Callable[[T], None] | None = None) -> T:
+    """Run a library call, then ``report`` its result, turning errors into one line on stderr
+    and an exit code.
+
+    With ``--log-format json`` the run is framed by ``start`` and ``finish`` events (the
+    latter with its duration and ``counts`` of the result), or ends with an ``error`` event.
+    """
+    import time
+
+    if reporter.quiet:
         warnings.simplefilter("ignore")
+    elif reporter.json:
+        # a library's warning printed as text would break the one-object-per-line log
+        warnings.showwarning = lambda message, *args, **kwargs: reporter.warn(str(message))
+    started = time.monotonic()
+    reporter.event("start", command=command)
+
+    def fail(message: str, code: int = 1):
+        reporter.error(message, code)
+        return typer.Exit(code)
+
     try:
-        return action()
+        try:
+            result = action()
+            if report is not None:
+                report(result)
+        except Exception:
+            # a signal that arrived inside an import may come out as an ImportError: the
+            # signal, not what it broke, is why the run ends
+            if _stop_requested is not None:
+                raise _stop_requested from None
+            raise
     except typer.BadParameter:
         raise  # a usage error: Typer prints it with the usage line and exits 2
     except ForecasterError as exc:
-        typer.echo(f"Error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
+        _report_exit(reporter, "Interrupted.", 130)
         raise typer.Exit(130) from None
     except OSError as exc:
         if debug:
             raise
         where = f": {exc.filename}" if exc.filename else ""
-        typer.echo(f"Error: {exc.strerror or exc}{where}", err=True)
-        raise typer.Exit(1) from None
+        raise fail(f"{exc.strerror or exc}{where}") from None
     except Exception as exc:
         if debug:
             raise
-        typer.echo(
-            f"Error: unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback and report it)",
-            err=True,
-        )
-        raise typer.Exit(1) from None
+        raise fail(f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback and report it)") from None
+    reporter.event("finish", command=command, seconds=round(time.monotonic() - started, 3),
+                   **(counts(result) if counts else {}))
+    return result
 
 
-def _reporter(quiet: bool):
-    from .report import Reporter
+_active_reporter = None
 
-    return Reporter(quiet=quiet)
+
+def _reporter(quiet: bool, verbose: bool = False, log_format: str = "text"):
+    """The run's reporter; remembered so that a signal's message is logged the same way."""
+    global _active_reporter
+    from .report import LOG_FORMATS, Reporter
+
+    _choice(log_format, LOG_FORMATS, "--log-format")
+    _active_reporter = Reporter(quiet=quiet, verbose=verbose, log_format=log_format)
+    return _active_reporter
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
@@ -151,6 +190,19 @@ Covariates = Annotated[
 ]
 MaxGap = Annotated[int, typer.Option(min=0, help="Longest run of missing steps filled by interpolation.")]
 OnDuplicate = Annotated[str, typer.Option(help="Duplicate timestamps: error, or combine by mean, last or first.")]
+Sep = Annotated[
+    Optional[str],
+    typer.Option(help="Field separator, e.g. ';', '|' or tab.", show_default="sniffed among , ; tab |"),
+]
+Decimal = Annotated[str, typer.Option(help="Decimal mark of numbers: . or , (then e.g. 1,5 reads as 1.5).")]
+Thousands = Annotated[
+    Optional[str], typer.Option(help="Thousands separator of numbers, e.g. ',' for 1,234.5.", show_default="none")
+]
+DayFirst = Annotated[bool, typer.Option("--dayfirst", help="Read dates such as 01/02/2024 day first (dd/mm/yyyy).")]
+TimeUnit = Annotated[
+    Optional[str],
+    typer.Option(help="The time column is Unix time in s (seconds) or ms (milliseconds), UTC.", show_default="dates"),
+]
 ModelType = Annotated[
     str,
     typer.Option(
@@ -201,18 +253,22 @@ Config = Annotated[
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
     dropout, linear_skip, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size, learning_rate,
-    seed,
+    seed, sep=None, decimal=".", thousands=None, dayfirst=False, time_unit=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
-    from .data import DataOptions
+    from .data import DECIMALS, TIME_UNITS, DataOptions
     from .training import MODEL_TYPES, TrainOptions
 
     _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
+    _choice(decimal, DECIMALS, "--decimal")
+    if time_unit is not None:
+        _choice(time_unit, TIME_UNITS, "--time-unit")
     _choice(model, MODEL_TYPES, "--model")
     _choice(cell, CELLS, "--cell")
     data_options = DataOptions(
         time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
-        max_gap=max_gap, on_duplicate=on_duplicate,
+        max_gap=max_gap, on_duplicate=on_duplicate, sep=sep, decimal=decimal, thousands=thousands,
+        dayfirst=dayfirst, time_unit=time_unit,
     )  # fmt: skip
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
@@ -236,6 +292,11 @@ def train(
     covariate: Covariates = None,
     max_gap: MaxGap = 3,
     on_duplicate: OnDuplicate = "error",
+    sep: Sep = None,
+    decimal: Decimal = ".",
+    thousands: Thousands = None,
+    dayfirst: DayFirst = False,
+    time_unit: TimeUnit = None,
     model: ModelType = "network",
     cell: Cell = "lstm",
     layers: Layers = 1,
@@ -252,17 +313,36 @@ def train(
     batch_size: BatchSize = 64,
     learning_rate: LearningRate = 1e-3,
     seed: Seed = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0, metavar="SECONDS",
+            help="Wait this long for another train into the same model directory to finish; by default fail at once.",
+        ),
+    ] = 0.0,
     config: Config = None,
     quiet: Quiet = False,
+    verbose: Verbose = False,
+    log_format: LogFormat = "text",
     debug: Debug = False,
 ) -> None:
     """Train a model on DATA and write it to the model directory."""
-    settings = {k: v for k, v in locals().items() if k not in ("data", "model_dir", "config", "quiet", "debug")}
+    settings = {k: v for k, v in locals().items() if k not in _NOT_TRAINING}
     from .training import train as train_model
 
-    reporter = _reporter(quiet)
-    result = _run(lambda: train_model(data, *_training_options(**settings), model_dir, reporter), debug, quiet)
-    _report_training(result, reporter)
+    reporter = _reporter(quiet, verbose, log_format)
+    _run(lambda: train_model(data, *_training_options(**settings), model_dir, reporter, wait=wait), debug,
+         reporter, "train", _training_counts, lambda result: _report_training(result, reporter))
+
+
+# train's options that are not training options
+_NOT_TRAINING = {"data", "model_dir", "config", "quiet", "verbose", "log_format", "debug", "wait"}
+
+
+def _training_counts(result) -> dict[str, Any]:
+    return {"model_dir": str(result.model_dir), "series": result.n_series, "train_windows": result.n_train_windows,
+            "validation_windows": result.n_val_windows, "epochs": result.epochs_run, "best_epoch": result.best_epoch,
+            "seed": result.options.seed}
 
 
 def _method_label(method: str, options) -> str:
@@ -309,13 +389,15 @@ def predict(
     ] = 0.9,
     plot: Plot = None,
     quiet: Quiet = False,
+    verbose: Verbose = False,
+    log_format: LogFormat = "text",
     debug: Debug = False,
 ) -> None:
     """Forecast the next steps of each series, with intervals, as CSV."""
     from .forecasting import forecast_with_history
     from .outputs import write_csv
 
-    reporter = _reporter(quiet)
+    reporter = _reporter(quiet, verbose, log_format)
 
     def action():
         plot_path = _plot_path(plot)
@@ -327,11 +409,14 @@ def predict(
             plot_forecast(history, frame, plot_path)
         return frame
 
-    frame = _run(action, debug, quiet)
-    if output not in (None, "-"):
-        reporter.info(f"Wrote {len(frame)} forecast rows for {frame['series'].nunique()} series to {output}")
-    if plot:
-        reporter.info(f"Plot written to {plot}")
+    def report(frame):
+        if output not in (None, "-"):
+            reporter.info(f"Wrote {len(frame)} forecast rows for {frame['series'].nunique()} series to {output}")
+        if plot:
+            reporter.info(f"Plot written to {plot}")
+
+    _run(action, debug, reporter, "predict",
+         lambda frame: {"rows": len(frame), "series": int(frame["series"].nunique()), "output": output or "-"}, report)
 
 
 def _plot_path(plot: Optional[Path]) -> Optional[Path]:
@@ -351,19 +436,29 @@ def detect_anomalies(
     threshold: Annotated[
         Optional[float], typer.Option(min=0.0, help="Flag scores at or above this.", show_default="the model's, 2.0")
     ] = None,
+    last: Annotated[
+        Optional[int],
+        typer.Option(min=1, metavar="N", help="Write only the last N points of each series (all are still scored "
+                     "with their whole history).", show_default="every point"),
+    ] = None,
+    fail_on_anomaly: Annotated[
+        bool, typer.Option(help="Exit with code 3 when any point written is flagged, so cron can alert.")
+    ] = False,
     plot: Plot = None,
     quiet: Quiet = False,
+    verbose: Verbose = False,
+    log_format: LogFormat = "text",
     debug: Debug = False,
 ) -> None:
     """Score every point against the model's expectation and flag the unusual ones, as CSV."""
     from .anomaly import detect_anomalies as detect
     from .outputs import write_csv
 
-    reporter = _reporter(quiet)
+    reporter = _reporter(quiet, verbose, log_format)
 
     def action():
         plot_path = _plot_path(plot)
-        result = detect(model_dir, data, threshold, reporter)
+        result = detect(model_dir, data, threshold, reporter, last=last)
         write_csv(result.frame, output)
         if plot_path:
             from .plots import plot_anomalies
@@ -371,21 +466,28 @@ def detect_anomalies(
             plot_anomalies(result.frame, plot_path, threshold=result.threshold)
         return result
 
-    result = _run(action, debug, quiet)
-    frame = result.frame
-    reporter.info(
-        f"Flagged {result.n_flagged} of {int(frame['score'].notna().sum())} scored points "
-        f"(threshold {result.threshold:.2f})" + (f"; wrote {output}" if output not in (None, "-") else "")
-    )
-    strongest = result.strongest(5)
-    if len(strongest):
-        reporter.table(
-            "Strongest anomalies",
-            ["series", "timestamp", "value", "expected", "score"],
-            [[r.series, str(r.timestamp), r.value, r.expected, r.score] for r in strongest.itertuples()],
+    def report(result):
+        reporter.info(
+            f"Flagged {result.n_flagged} of {int(result.frame['score'].notna().sum())} scored points "
+            f"(threshold {result.threshold:.2f})" + (f"; wrote {output}" if output not in (None, "-") else "")
         )
-    if plot:
-        reporter.info(f"Plot written to {plot}")
+        strongest = result.strongest(5)
+        if len(strongest):
+            reporter.table(
+                "Strongest anomalies",
+                ["series", "timestamp", "value", "expected", "score"],
+                [[r.series, str(r.timestamp), r.value, r.expected, r.score] for r in strongest.itertuples()],
+            )
+        if plot:
+            reporter.info(f"Plot written to {plot}")
+
+    result = _run(action, debug, reporter, "detect-anomalies",
+                  lambda result: {"scored": int(result.frame["score"].notna().sum()), "flagged": result.n_flagged,
+                                  "threshold": result.threshold, "output": output or "-"}, report)
+    if fail_on_anomaly and result.n_flagged:
+        _report_exit(reporter, f"Anomalies: {result.n_flagged} point(s) flagged (--fail-on-anomaly).", EXIT_ANOMALIES,
+                     "anomalies")
+        raise typer.Exit(EXIT_ANOMALIES)
 
 
 @app.command()
@@ -414,6 +516,11 @@ def evaluate(
     covariate: Covariates = None,
     max_gap: MaxGap = 3,
     on_duplicate: OnDuplicate = "error",
+    sep: Sep = None,
+    decimal: Decimal = ".",
+    thousands: Thousands = None,
+    dayfirst: DayFirst = False,
+    time_unit: TimeUnit = None,
     model: ModelType = "network",
     cell: Cell = "lstm",
     layers: Layers = 1,
@@ -432,6 +539,8 @@ def evaluate(
     seed: Seed = None,
     config: Config = None,
     quiet: Quiet = False,
+    verbose: Verbose = False,
+    log_format: LogFormat = "text",
     debug: Debug = False,
 ) -> None:
     """Backtest the model and the baselines at rolling cut-offs: MAE, RMSE, sMAPE, MASE, coverage."""
@@ -444,7 +553,7 @@ def evaluate(
     if as_json and output == "-":
         raise typer.BadParameter("--json prints to stdout, so the CSV cannot go there too; give -o a file name",
                                  param_hint="--output")
-    reporter = _reporter(quiet)
+    reporter = _reporter(quiet, verbose, log_format)
 
     def action():
         plot_path = _plot_path(plot)
@@ -460,20 +569,23 @@ def evaluate(
             plot_evaluation(per_step, plot_path, nominal=result.backtest.coverage)
         return result
 
-    result = _run(action, debug, quiet)
-    if as_json:
-        import json
+    def report(result):
+        if as_json:
+            import json
 
-        typer.echo(json.dumps(result.to_dict(), indent=2))
-        return
-    _report_evaluation(result, output)
-    if plot:
-        reporter.info(f"Plot written to {plot}")
+            typer.echo(json.dumps(result.to_dict(), indent=2))
+            return
+        _report_evaluation(result, output)
+        if plot:
+            reporter.info(f"Plot written to {plot}")
+
+    _run(action, debug, reporter, "evaluate",
+         lambda result: {"rows": len(result.rows), "series": result.n_series, "folds": result.backtest.folds}, report)
 
 
 # evaluate's own options; the rest are train's and go to _training_options
 _EVALUATE_ONLY = {"data", "folds", "stride", "refit", "season", "coverage", "output", "as_json", "plot", "config",
-                  "quiet", "debug"}
+                  "quiet", "verbose", "log_format", "debug"}
 
 
 def _report_evaluation(result, output) -> None:
@@ -508,7 +620,7 @@ def info(
     """Describe a trained model: what it is, what it was trained on and how well it did."""
     from .artifacts import read_metadata
 
-    metadata = _run(lambda: read_metadata(model_dir), debug, False)
+    metadata = _run(lambda: read_metadata(model_dir), debug, _reporter(False), "info")
     if as_json:
         import json
 
@@ -565,8 +677,53 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         reporter.info(f"... and {len(series) - 20} more series")
 
 
+class Stopped(BaseException):
+    """Raised by the signal handlers so that ``finally`` blocks and the atomic writers clean
+    up (a half-written model or output is removed) before the process exits.
+
+    A BaseException, not a KeyboardInterrupt, so that no library code in between catches it.
+    """
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_stop_requested: Stopped | None = None
+
+
+def _stop(signum: int, frame: Any) -> None:
+    global _stop_requested
+    import signal
+
+    # once is enough: a second signal during the clean-up must not interrupt it
+    signal.signal(signum, signal.SIG_IGN)
+    _stop_requested = Stopped(143, "Terminated.") if signum == signal.SIGTERM else Stopped(130, "Interrupted.")
+    raise _stop_requested
+
+
+def _report_exit(reporter, message: str, code: int, event: str = "error") -> None:
+    """Why the run ends with ``code``, when that is not an ordinary error: one plain line on
+    stderr even when quiet, or an ``event`` in a JSON log."""
+    if reporter is not None and reporter.json:
+        reporter.event(event, message=message, exit_code=code)
+    else:
+        sys.stderr.write(f"{message}\n")
+
+
 def main() -> None:
-    app()
+    import signal
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        app()
+    except (Stopped, Exception) as exc:
+        stopped = exc if isinstance(exc, Stopped) else _stop_requested
+        if stopped is None:
+            raise
+        _report_exit(_active_reporter, str(stopped), stopped.code)
+        sys.exit(stopped.code)
 
 
 if __name__ == "__main__":

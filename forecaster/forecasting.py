@@ -287,6 +287,8 @@ def forecast_with_history(
     if not 0.0 < coverage < 1.0:
         raise ConfigError(f"--coverage must be between 0 and 1 (exclusive), got {coverage}")
     artifact = load_artifact(model_dir)
+    reporter.detail(f"Model {artifact.path}: {artifact.metadata['network'].get('model', 'network')}, "
+                    f"trained {artifact.metadata['created']} by forecaster {artifact.metadata['forecaster_version']}")
     metadata = artifact.metadata
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
     inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback)

@@ -1,29 +1,56 @@
 """The one place that prints.
 
 Library code never calls ``print``: it reports through a :class:`Reporter`, which writes to
-stderr with rich (stdout is kept free for CSV output) and which ``--quiet`` silences.
+stderr (stdout is kept free for CSV output): with rich for people, or as one JSON object per
+line for log collectors (``--log-format json``). ``--quiet`` silences all but errors and
+``--verbose`` adds detail.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timezone
 from typing import Any
+
+LOG_FORMATS = ("text", "json")
 
 
 class Reporter:
-    """Human-readable progress, warnings and tables on stderr.
+    """Progress, warnings and tables on stderr, as text or as JSON lines.
 
     Args:
-        quiet: print nothing at all (errors are printed by the CLI, not here).
+        quiet: print nothing but :meth:`error` (which the CLI calls).
         file: where to write; stderr by default.
+        verbose: also print :meth:`detail` messages.
+        log_format: ``"text"`` (rich, for people) or ``"json"``: one object per event, with
+            ``time`` (ISO 8601, UTC) and ``event`` (start, message, detail, warning, epoch,
+            table, finish, error) and the event's fields.
     """
 
-    def __init__(self, quiet: bool = False, file: Any = None) -> None:
+    def __init__(self, quiet: bool = False, file: Any = None, verbose: bool = False, log_format: str = "text") -> None:
+        if log_format not in LOG_FORMATS:
+            raise ValueError(f"log format must be one of {', '.join(LOG_FORMATS)}, not {log_format!r}")
         self.quiet = quiet
+        self.verbose = verbose and not quiet
+        self.json = log_format == "json"
         self._file = file
         self._console = None
+
+    def event(self, event: str, **fields: Any) -> None:
+        """Write one JSON event (JSON format only; text readers get the same news from
+        :meth:`info` and friends). Quiet lets through only what ends a run: an error, or
+        anomalies that ``--fail-on-anomaly`` turns into an exit code."""
+        if not self.json or (self.quiet and event not in ("error", "anomalies")):
+            return
+        record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
+        record.update({k: _json_safe(v) for k, v in fields.items()})
+        stream = self._file or sys.stderr
+        stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        stream.flush()
 
     @property
     def console(self):
@@ -34,16 +61,44 @@ class Reporter:
         return self._console
 
     def info(self, message: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.json:
+            self.event("message", message=message)
+        else:
             self.console.print(message, markup=False)
 
+    def detail(self, message: str) -> None:
+        """What only ``--verbose`` shows: resolved options, timings, files."""
+        if not self.verbose:
+            return
+        if self.json:
+            self.event("detail", message=message)
+        else:
+            self.console.print(message, style="dim", markup=False)
+
     def warn(self, message: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.json:
+            self.event("warning", message=message)
+        else:
             self.console.print(f"Warning: {message}", style="yellow", markup=False)
 
+    def error(self, message: str, exit_code: int) -> None:
+        """The one line of a failed run; printed even when quiet."""
+        if self.json:
+            self.event("error", message=message, exit_code=exit_code)
+        else:
+            (self._file or sys.stderr).write(f"Error: {message}\n")
+
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Print a table; floats are shown with 4 significant digits."""
+        """Print a table; floats are shown with 4 significant digits (in JSON, in full)."""
         if self.quiet:
+            return
+        if self.json:
+            names = [column or "name" for column in columns]
+            self.event("table", title=title, rows=[dict(zip(names, row)) for row in rows])
             return
         from rich.table import Table
 
@@ -63,6 +118,9 @@ class Reporter:
         """
         if self.quiet:
             yield EpochProgress(None, None)
+            return
+        if self.json:
+            yield EpochProgress(None, None, self, description)
             return
         if not self.console.is_terminal:
             yield EpochProgress(None, None, self)
@@ -86,16 +144,41 @@ class Reporter:
 class EpochProgress:
     """Handle given to long-running loops to report each finished step."""
 
-    def __init__(self, bar: Any, task: Any, plain: Reporter | None = None) -> None:
+    def __init__(self, bar: Any, task: Any, plain: Reporter | None = None, description: str = "") -> None:
         self._bar = bar
         self._task = task
         self._plain = plain
+        self._description = description
 
-    def advance(self, detail: str = "", total: int | None = None) -> None:
+    def advance(self, detail: str = "", total: int | None = None, **fields: Any) -> None:
+        """One step done; ``detail`` is its line of text, ``fields`` the same as numbers
+        (e.g. ``epoch=3, loss=0.12``) for JSON logs."""
         if self._bar is not None:
             self._bar.update(self._task, advance=1, detail=detail, total=total)
+        elif self._plain is not None and self._plain.json:
+            self._plain.event("epoch" if "epoch" in fields else "progress", task=self._description,
+                              **(fields or {"message": detail}))
         elif self._plain is not None and detail:
             self._plain.info(detail)
+
+
+def _json_safe(value: Any) -> Any:
+    """Numbers, strings, lists and dicts as JSON takes them: NaN and infinities become None,
+    NumPy scalars plain numbers, anything else its text."""
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) or hasattr(value, "item"):
+        number = value.item() if hasattr(value, "item") else value
+        if isinstance(number, float) and not math.isfinite(number):
+            return None
+        return number
+    return str(value)
 
 
 def _format_cell(cell: Any) -> str:

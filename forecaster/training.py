@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, forecasting
-from .artifacts import LINEAR_FILE, MODEL_FILE, check_replaceable, save_artifact
+from .artifacts import LINEAR_FILE, MODEL_FILE, check_replaceable, clean_leftovers, save_artifact
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
@@ -21,6 +21,7 @@ from .metrics import error_summary, json_number
 from .models import NetworkSpec, build_network, start_from_linear
 from .report import QUIET, Reporter
 from .features import series_features
+from .locking import model_lock
 from .scaling import SeriesScaler
 from .windows import max_lookback, min_length, split_point, train_validation_windows
 
@@ -195,6 +196,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         options = replace(options, seed=random.SystemRandom().randrange(2**31))
     lookback, horizon = options.lookback, options.horizon
     assert lookback is not None and horizon is not None
+    reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()))
 
     prepared = [_prepare(series, horizon, options) for series in dataset.series]
     train_parts, val_parts = zip(
@@ -284,28 +286,40 @@ def train(
     options: TrainOptions = TrainOptions(),
     model_dir: str | os.PathLike = "forecaster-model",
     reporter: Reporter = QUIET,
+    wait: float = 0,
 ) -> TrainResult:
     """Train on every series of ``data_path`` and write the model directory.
+
+    The model directory's lock (:mod:`forecaster.locking`) is held from before the data is
+    read until the new model is in place, so two runs never write the same directory; what an
+    earlier run killed mid-way left beside it is cleaned up first.
+
+    Args:
+        wait: seconds to wait for another ``train`` into ``model_dir`` to finish.
 
     Raises:
         DataError: the file cannot be used (see :func:`forecaster.data.load_dataset`).
         ConfigError: the options cannot work together.
         ArtifactError: ``model_dir`` holds something that is not a model.
+        LockedError: another ``train`` into ``model_dir`` still runs after ``wait`` seconds.
     """
     started = time.monotonic()
     check_replaceable(model_dir)
-    dataset = load_dataset(data_path, data_options, reporter)
-    fitted = fit(dataset, options, reporter)
-    evaluation = evaluate_validation(fitted, dataset)
-    calibration = anomaly.calibrate(fitted.predictor, prepared_features=[p.features for p in fitted.prepared],
-                                    splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
-                                    missing=[s.missing for s in dataset.series])
-    seconds = time.monotonic() - started
-    metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)
-    history_arrays = [
-        {"values": _features(s, fitted.options), "missing": s.missing} for s in dataset.series
-    ]
-    path = save_artifact(model_dir, fitted.predictor, metadata, history_arrays, model_file(fitted.options.model))
+    with model_lock(model_dir, wait):
+        clean_leftovers(model_dir)
+        check_replaceable(model_dir)  # as it is now that no one else writes it
+        dataset = load_dataset(data_path, data_options, reporter)
+        fitted = fit(dataset, options, reporter)
+        evaluation = evaluate_validation(fitted, dataset)
+        calibration = anomaly.calibrate(fitted.predictor, prepared_features=[p.features for p in fitted.prepared],
+                                        splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
+                                        missing=[s.missing for s in dataset.series])
+        seconds = time.monotonic() - started
+        metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)
+        history_arrays = [
+            {"values": _features(s, fitted.options), "missing": s.missing} for s in dataset.series
+        ]
+        path = save_artifact(model_dir, fitted.predictor, metadata, history_arrays, model_file(fitted.options.model))
     return TrainResult(
         model_dir=path,
         options=fitted.options,
@@ -341,9 +355,10 @@ def _progress_callback(keras, progress, epochs: int):
     class EpochReport(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
+            loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss", float("nan"))
             progress.advance(
-                f"epoch {epoch + 1}/{epochs}  loss {logs.get('loss', float('nan')):.4f}  "
-                f"val_loss {logs.get('val_loss', float('nan')):.4f}"
+                f"epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val_loss {val_loss:.4f}",
+                epoch=epoch + 1, epochs=epochs, loss=float(loss), val_loss=float(val_loss),
             )
 
     return EpochReport()

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import typer
 
+from forecaster.artifacts import SCHEMA_VERSION
 from forecaster.cli import app
 
 from .conftest import HOURLY, HOURLY_LABELS, STORES, read_metadata, run_cli
@@ -82,7 +83,7 @@ def test_model_directory_holds_model_metadata_and_history(hourly_model):
     assert {p.name for p in model_dir.iterdir()} == {"model.keras", "metadata.json", "history.npz"}
     assert model_dir.stat().st_mode & 0o777 == 0o777 & ~current_umask()
     meta = read_metadata(model_dir)
-    assert meta["schema_version"] == 1
+    assert meta["schema_version"] == SCHEMA_VERSION == 2
     assert meta["forecaster_version"]
     assert meta["train_options"]["seed"] == 42
     assert meta["data_options"]["targets"] == ["load"] and meta["data_options"]["covariates"] == ["temperature"]

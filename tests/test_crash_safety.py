@@ -1,0 +1,174 @@
+"""Killing ``train`` and running two at once, in real processes: the previous model survives
+byte for byte, nothing is left beside it once the next run starts, and never two writers."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from forecaster.locking import model_lock
+
+from .conftest import HOURLY
+
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+#: A training that outlasts every test: the network, stopped only by a signal.
+ENDLESS = ["--units", "2", "--epochs", "1000", "--patience", "1000"]
+QUICK = ["--model", "linear"]
+SHAPE = ["--lookback", "24", "--horizon", "6", "--seed", "0"]
+
+
+def command(*args: object) -> list[str]:
+    return [sys.executable, "-m", "forecaster", *(str(a) for a in args)]
+
+
+def forecaster(*args: object, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(command(*args), cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
+
+
+def start_train(cwd: Path, *options: str, model_dir: str = "model") -> tuple[subprocess.Popen, Path]:
+    """A ``train`` in the background; its stderr goes to a file, to be polled."""
+    log = cwd / f"train-{time.monotonic_ns()}.log"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen(
+            command("train", "data.csv", "-m", model_dir, *SHAPE, *options), cwd=cwd, env=ENV,
+            stdout=subprocess.DEVNULL, stderr=stderr,
+        )  # fmt: skip
+    return process, log
+
+
+def wait_for(log: Path, text: str, process: subprocess.Popen, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in log.read_text():
+        assert process.poll() is None, f"train ended ({process.returncode}) before '{text}': {log.read_text()}"
+        assert time.monotonic() < deadline, f"no '{text}' after {timeout} s: {log.read_text()}"
+        time.sleep(0.1)
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir())}
+
+
+def predicted(cwd: Path) -> bytes:
+    result = forecaster("predict", "-m", "model", "-o", "forecast.csv", "--quiet", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return (cwd / "forecast.csv").read_bytes()
+
+
+def beside(cwd: Path) -> set[str]:
+    """What is next to the model directory, test files aside."""
+    return {p.name for p in cwd.iterdir() if not p.name.endswith((".log", ".csv"))}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A small linear model, trained once, with its forecast (``forecast.csv``)."""
+    root = tmp_path_factory.mktemp("trained")
+    lines = HOURLY.read_text().splitlines()[:601]
+    (root / "data.csv").write_text("\n".join(",".join(line.split(",")[:2]) for line in lines) + "\n")
+    result = forecaster("train", "data.csv", "-m", "model", *SHAPE, *QUICK, "--quiet", cwd=root)
+    assert result.returncode == 0, result.stderr
+    predicted(root)
+    return root
+
+
+@pytest.fixture
+def work(trained, tmp_path) -> Path:
+    """A copy of the trained model, its data and its forecast, in a directory of its own."""
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(trained, work)
+    return work
+
+
+def assert_previous_model_intact(work: Path, trained: Path) -> None:
+    assert snapshot(work / "model") == snapshot(trained / "model")
+    assert predicted(work) == (trained / "forecast.csv").read_bytes()
+
+
+def test_sigkill_at_random_moments_leaves_the_previous_model_and_the_next_train_cleans_up(work, trained):
+    seed = random.randrange(10**6)
+    delays = [random.Random(seed).uniform(0.2, 8.0) for _ in range(2)]
+    for delay in delays:
+        process, log = start_train(work, *ENDLESS)
+        time.sleep(delay)
+        assert process.poll() is None, log.read_text()
+        process.kill()
+        assert process.wait(30) == -signal.SIGKILL
+        assert snapshot(work / "model") == snapshot(trained / "model"), f"random seed {seed}, delays {delays}"
+    assert_previous_model_intact(work, trained)
+
+    # what a SIGKILL while saving or swapping leaves: a half-written staging directory and a
+    # retired directory not yet deleted (besides the lock file, reused as the kernel freed the lock)
+    (work / ".model.tmp-0a1b2c3d").mkdir()
+    (work / ".model.tmp-0a1b2c3d" / "history.npz").write_bytes(b"half")
+    (work / ".model.old-4e5f6071").mkdir()
+    result = forecaster("train", "data.csv", "-m", "model", *SHAPE, *QUICK, "--quiet", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert beside(work) == {"model"}  # no .model.tmp-*, .model.old-*, .model.lock
+    assert predicted(work)
+
+
+@pytest.mark.parametrize(("signum", "code", "message"), [(signal.SIGTERM, 143, "Terminated."),
+                                                        (signal.SIGINT, 130, "Interrupted.")])  # fmt: skip
+def test_sigterm_and_sigint_stop_training_promptly_and_leave_the_previous_model(work, trained, signum, code,
+                                                                                message):  # fmt: skip
+    before = beside(work)
+    process, log = start_train(work, *ENDLESS)
+    wait_for(log, "Training", process)
+    sent = time.monotonic()
+    process.send_signal(signum)
+    assert process.wait(60) == code, log.read_text()
+    assert time.monotonic() - sent < 30
+    stderr = log.read_text()
+    assert stderr.splitlines()[-1] == message
+    assert "Traceback" not in stderr
+    assert beside(work) == before  # neither a staging directory nor the lock file
+    assert_previous_model_intact(work, trained)
+
+
+def test_two_trainings_at_once_the_second_fails_naming_the_first_or_waits_for_it(work, trained):
+    first, log = start_train(work, "--units", "2", "--epochs", "2", "--patience", "2")
+    wait_for(log, "Training", first)
+
+    second = forecaster("train", "data.csv", "-m", "model", *SHAPE, *QUICK, cwd=work)
+
+    assert first.poll() is None, "the first training ended too soon for this test"
+    assert second.returncode == 1
+    assert second.stderr.count("\n") == 1 and "Traceback" not in second.stderr
+    assert second.stderr.startswith("Error: model directory 'model' is being written by another train ")
+    assert f"(pid {first.pid} on {socket.gethostname()}, since " in second.stderr
+    assert "--wait SECONDS" in second.stderr
+    assert snapshot(work / "model") == snapshot(trained / "model")
+
+    waited = forecaster("train", "data.csv", "-m", "model", *SHAPE, *QUICK, "--wait", "120", "--quiet", cwd=work)
+
+    assert first.wait(30) == 0, log.read_text()
+    assert "Model written to model" in log.read_text()
+    assert waited.returncode == 0, waited.stderr
+    # the waiting run wrote last: its linear model is the one in place, whole
+    metadata = (work / "model" / "metadata.json").read_text()
+    assert '"model": "linear"' in metadata and not (work / "model" / "model.keras").exists()
+    assert beside(work) == {"model"}
+    assert predicted(work)
+
+
+def test_a_lock_held_too_long_fails_after_waiting_naming_the_holder(work, trained):
+    with model_lock(work / "model"):
+        started = time.monotonic()
+        result = forecaster("train", "data.csv", "-m", "model", *SHAPE, *QUICK, "--wait", "1", cwd=work)
+        assert time.monotonic() - started >= 1
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert f"(pid {os.getpid()} on {socket.gethostname()}, since " in result.stderr
+    assert "after waiting 1 s" in result.stderr and "--wait SECONDS" in result.stderr
+    assert beside(work) == {"model"}  # the holder removed its lock file on release
+    assert snapshot(work / "model") == snapshot(trained / "model")

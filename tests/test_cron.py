@@ -1,0 +1,151 @@
+"""What a cron job relies on: exit codes, JSON logs, --verbose, --last / --fail-on-anomaly,
+and the same bytes from the same seed in separate processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from .conftest import run_cli
+from .test_cli import TINY, small_hourly_csv
+
+
+def json_events(stderr: str) -> list[dict]:
+    """Every stderr line as a JSON object; fails the test on any line that is not one."""
+    events = [json.loads(line) for line in stderr.splitlines() if line.strip()]
+    for event in events:
+        assert {"time", "event"} <= set(event)
+    return events
+
+
+def with_spike(path, at: int, size: float = 200.0):
+    frame = pd.read_csv(path)
+    frame.loc[at, "load"] += size
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A tiny network on two series (load, temperature) and its data; a copy of the data has
+    a spike in its last day."""
+    folder = tmp_path_factory.mktemp("cron")
+    data = small_hourly_csv(folder / "data.csv", days=14)
+    model_dir = folder / "model"
+    result = run_cli("train", data, "-m", model_dir, "--seed", 3, "--log-format", "json", *TINY)
+    assert result.exit_code == 0, result.stderr
+    spiked = with_spike(small_hourly_csv(folder / "spiked.csv", days=14), at=24 * 14 - 5)
+    return data, spiked, model_dir, result
+
+
+def test_json_log_has_start_epochs_and_finish_with_counts(trained):
+    _, _, _, result = trained
+    events = json_events(result.stderr)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "start" and events[0]["command"] == "train"
+    assert kinds[-1] == "finish"
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["epoch"] for e in epochs] == [1, 2]
+    assert all(isinstance(e["loss"], float) and isinstance(e["val_loss"], float) for e in epochs)
+    finish = events[-1]
+    assert finish["seconds"] > 0 and finish["series"] == 2 and finish["epochs"] == 2 and finish["seed"] == 3
+    assert finish["train_windows"] > 0 and finish["validation_windows"] > 0
+    tables = [e for e in events if e["event"] == "table"]
+    assert tables and all(isinstance(row, dict) for row in tables[0]["rows"])
+
+
+def test_json_log_reports_warnings_and_errors_as_events(tmp_path, trained):
+    _, _, model_dir, _ = trained
+    gappy = tmp_path / "gappy.csv"
+    frame = pd.read_csv(small_hourly_csv(tmp_path / "data.csv", days=14)).drop(index=[100, 101])
+    frame.to_csv(gappy, index=False)
+    result = run_cli("predict", gappy, "-m", model_dir, "-o", tmp_path / "out.csv", "--log-format", "json")
+    assert result.exit_code == 0, result.stderr
+    warnings = [e for e in json_events(result.stderr) if e["event"] == "warning"]
+    assert warnings and "2" in warnings[0]["message"]
+
+    bad = tmp_path / "bad.csv"
+    frame = pd.read_csv(small_hourly_csv(tmp_path / "data.csv", days=14)).astype({"load": object})
+    frame.loc[50, "load"] = "oops"
+    frame.to_csv(bad, index=False)
+    result = run_cli("predict", bad, "-m", model_dir, "--log-format", "json", "--quiet")
+    assert result.exit_code == 1
+    (event,) = json_events(result.stderr)  # quiet: nothing but the error
+    assert event["event"] == "error" and event["exit_code"] == 1 and "bad.csv" in event["message"]
+
+
+def test_verbose_adds_detail_and_quiet_silences_it(tmp_path, trained):
+    _, _, model_dir, _ = trained
+    plain = run_cli("predict", "-m", model_dir, "-o", tmp_path / "a.csv")
+    verbose = run_cli("predict", "-m", model_dir, "-o", tmp_path / "b.csv", "-v")
+    quiet = run_cli("predict", "-m", model_dir, "-o", tmp_path / "c.csv", "-v", "-q")
+    assert plain.exit_code == verbose.exit_code == quiet.exit_code == 0
+    assert str(model_dir) in verbose.stderr and "trained" in verbose.stderr
+    assert "trained" not in plain.stderr
+    assert quiet.stderr == ""
+
+
+def test_exit_codes(tmp_path, trained):
+    data, spiked, model_dir, _ = trained
+    assert run_cli("detect-anomalies", data, "-m", model_dir, "--last", 24, "--fail-on-anomaly", "-q").exit_code == 0
+    flagged = run_cli("detect-anomalies", spiked, "-m", model_dir, "--last", 24, "--fail-on-anomaly",
+                      "-o", tmp_path / "flags.csv")
+    assert flagged.exit_code == 3, flagged.stderr
+    assert "Anomalies:" in flagged.stderr and "Error" not in flagged.stderr
+    quiet_json = run_cli("detect-anomalies", spiked, "-m", model_dir, "--last", 24, "--fail-on-anomaly", "-q",
+                         "--log-format", "json")
+    (event,) = json_events(quiet_json.stderr)
+    assert quiet_json.exit_code == 3 and event["event"] == "anomalies" and event["exit_code"] == 3
+    # the output is written all the same: the alert is about what it holds
+    assert pd.read_csv(tmp_path / "flags.csv")["is_anomaly"].sum() >= 1
+    assert run_cli("detect-anomalies", spiked, "-m", model_dir, "--last", 24, "-q").exit_code == 0
+    assert run_cli("predict", tmp_path / "missing.csv", "-m", model_dir, "-q").exit_code == 1
+    assert run_cli("predict", "-m", model_dir, "--no-such-option").exit_code == 2
+    assert run_cli("predict", "-m", model_dir, "--log-format", "xml").exit_code == 2
+
+
+def test_last_keeps_the_newest_points_with_the_same_scores(tmp_path, trained):
+    _, spiked, model_dir, _ = trained
+    assert run_cli("detect-anomalies", spiked, "-m", model_dir, "-o", tmp_path / "all.csv", "-q").exit_code == 0
+    assert run_cli("detect-anomalies", spiked, "-m", model_dir, "-o", tmp_path / "last.csv", "--last", 10,
+                   "-q").exit_code == 0
+    full, last = pd.read_csv(tmp_path / "all.csv"), pd.read_csv(tmp_path / "last.csv")
+    assert last.groupby("series").size().to_dict() == {"load": 10, "temperature": 10}
+    pd.testing.assert_frame_equal(last, full.groupby("series").tail(10).reset_index(drop=True))
+
+
+def keras_weights(model_file) -> dict[str, bytes]:
+    """The weight file inside a .keras archive (its other members carry a save date)."""
+    with zipfile.ZipFile(model_file) as archive:
+        return {name: archive.read(name) for name in archive.namelist() if name.endswith(".h5")}
+
+
+def test_same_seed_in_separate_processes_gives_identical_weights_and_bytes(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv", days=14)
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    outputs = []
+    for run in range(2):
+        model_dir = tmp_path / f"model{run}"
+        commands = [
+            ["train", data, "-m", model_dir, "--seed", 7, "-q", *TINY],
+            ["predict", "-m", model_dir, "-o", tmp_path / f"forecast{run}.csv", "-q"],
+            ["detect-anomalies", "-m", model_dir, "-o", tmp_path / f"anomalies{run}.csv", "-q"],
+        ]
+        for command in commands:
+            done = subprocess.run([sys.executable, "-m", "forecaster", *map(str, command)], env=env,
+                                  capture_output=True, text=True, timeout=600)
+            assert done.returncode == 0, done.stderr
+        outputs.append((keras_weights(model_dir / "model.keras"), (tmp_path / f"forecast{run}.csv").read_bytes(),
+                        (tmp_path / f"anomalies{run}.csv").read_bytes()))
+    (weights_a, forecast_a, anomalies_a), (weights_b, forecast_b, anomalies_b) = outputs
+    assert weights_a and weights_a == weights_b
+    assert forecast_a == forecast_b
+    assert anomalies_a == anomalies_b
+    assert np.isfinite(pd.read_csv(tmp_path / "forecast0.csv")["forecast"]).all()
