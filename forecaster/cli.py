@@ -649,6 +649,9 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["lookback / horizon", f"{network['lookback']} / {network['horizon']} steps"],
         ["trained", f"{metadata['created']} with forecaster {metadata['forecaster_version']}"
          + (f", Keras {metadata['keras_version']}" if "keras_version" in metadata else "")],
+        ["libraries", ", ".join(f"{name} {version}" for name, version in metadata.get("versions", {}).items()
+                                if name != "forecaster") or "not recorded (schema 1)"],
+        ["schema", f"{metadata['schema_version']}, {len(metadata.get('files', {}))} file(s) checksummed"],
         ["data", f"{metadata['data_file']} ({metadata['format']} format)"],
         ["time column", str(data["time_col"])],
         ["targets", ", ".join(data["targets"])],
