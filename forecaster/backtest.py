@@ -162,7 +162,7 @@ def _check_room(dataset: Dataset, earliest: int, options: TrainOptions) -> None:
     for series in dataset.series:
         if len(series.values) < needed:
             raise DataError(
-                f"{dataset.path}: series '{series.name}' has {len(series.values)} rows but the backtest needs at "
+                f"{dataset.shown}: series '{series.name}' has {len(series.values)} rows but the backtest needs at "
                 f"least {needed} (training before the first cut-off, {earliest} steps from the end); "
                 "use fewer --folds, a smaller --stride or a shorter --horizon"
             )
@@ -236,7 +236,7 @@ def _summaries(rows, dataset: Dataset, earliest: int, season: int | None):
             scales[s.name] = metrics.seasonal_scale(s.values[:-earliest], period)
         except ValueError:
             raise DataError(
-                f"{dataset.path}: series '{s.name}' has too little history before the first cut-off for a "
+                f"{dataset.shown}: series '{s.name}' has too little history before the first cut-off for a "
                 f"season of {period} steps (MASE); pass a smaller --season or fewer --folds"
             ) from None
     rows = rows.assign(scale=rows["series"].map(scales))

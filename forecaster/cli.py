@@ -203,6 +203,15 @@ TimeUnit = Annotated[
     Optional[str],
     typer.Option(help="The time column is Unix time in s (seconds) or ms (milliseconds), UTC.", show_default="dates"),
 ]
+TimeZone = Annotated[
+    Optional[str],
+    typer.Option(
+        "--tz", metavar="ZONE",
+        help="Time zone of timestamps written without an offset, e.g. Europe/Berlin: read across summer-time changes "
+        "(the repeated autumn hour in file order); hourly or finer data are then in UTC.",
+        show_default="as written",
+    ),
+]
 ModelType = Annotated[
     str,
     typer.Option(
@@ -253,7 +262,7 @@ Config = Annotated[
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
     dropout, linear_skip, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size, learning_rate,
-    seed, sep=None, decimal=".", thousands=None, dayfirst=False, time_unit=None,
+    seed, sep=None, decimal=".", thousands=None, dayfirst=False, time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DECIMALS, TIME_UNITS, DataOptions
@@ -268,7 +277,7 @@ def _training_options(
     data_options = DataOptions(
         time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
         max_gap=max_gap, on_duplicate=on_duplicate, sep=sep, decimal=decimal, thousands=thousands,
-        dayfirst=dayfirst, time_unit=time_unit,
+        dayfirst=dayfirst, time_unit=time_unit, tz=tz,
     )  # fmt: skip
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
@@ -297,6 +306,7 @@ def train(
     thousands: Thousands = None,
     dayfirst: DayFirst = False,
     time_unit: TimeUnit = None,
+    tz: TimeZone = None,
     model: ModelType = "network",
     cell: Cell = "lstm",
     layers: Layers = 1,
@@ -521,6 +531,7 @@ def evaluate(
     thousands: Thousands = None,
     dayfirst: DayFirst = False,
     time_unit: TimeUnit = None,
+    tz: TimeZone = None,
     model: ModelType = "network",
     cell: Cell = "lstm",
     layers: Layers = 1,

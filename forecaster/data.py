@@ -106,6 +106,17 @@ class DataOptions:
             year-first (ISO) dates are unaffected.
         time_unit: the time column holds Unix time in seconds (``"s"``) or milliseconds
             (``"ms"``); the timestamps are then UTC. None reads it as dates.
+        tz: the time zone (an IANA name such as ``"Europe/Berlin"``) the timestamps are
+            in. Local times written without an offset are localized to it: a time that
+            happens twice when summer time ends must appear twice in its series, and is
+            taken in file order, first as summer time and then as standard time (the other
+            way round in a series written newest first); a time the clocks skip when summer
+            time starts is an error. Timestamps that already name their instant (a
+            UTC offset, ``Z``, or Unix time) are converted to the zone rather than refused:
+            ``--tz`` then only says which local dates daily data have. Either way the series
+            is then read like an export with offsets: hourly or finer in UTC, daily or
+            coarser (every local time a midnight) by its local dates, without a zone.
+            None leaves the timestamps as written.
 
     Raises:
         ConfigError: ``max_gap`` is negative or another option is not one of the above.
@@ -122,6 +133,7 @@ class DataOptions:
     thousands: str | None = None
     dayfirst: bool = False
     time_unit: str | None = None
+    tz: str | None = None
 
     def __post_init__(self) -> None:
         # Lists come from JSON and the CLI; a bare string would otherwise split into letters.
@@ -153,6 +165,8 @@ class DataOptions:
         object.__setattr__(self, "dayfirst", bool(self.dayfirst))
         if self.time_unit is not None and self.time_unit not in TIME_UNITS:
             raise ConfigError(f"--time-unit must be one of {', '.join(TIME_UNITS)}; got {self.time_unit!r}")
+        if self.tz is not None:
+            _check_zone(self.tz)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-safe values (lists, not tuples) that :meth:`from_dict` turns back."""
@@ -168,6 +182,7 @@ class DataOptions:
             "thousands": self.thousands,
             "dayfirst": self.dayfirst,
             "time_unit": self.time_unit,
+            "tz": self.tz,
         }
 
     @classmethod
@@ -220,7 +235,8 @@ class Dataset:
     """Every series read from one file.
 
     Attributes:
-        path: the path as the user gave it, for messages.
+        path: the path as the user gave it (``"-"`` for standard input); messages use
+            :attr:`shown`.
         options: the options with ``time_col`` and ``targets`` resolved, so that reading
             another file with them needs no detection.
         series: one entry per target (wide) or per (id, target) (long).
@@ -231,6 +247,11 @@ class Dataset:
     options: DataOptions
     series: list[Series]
     n_filled: int
+
+    @property
+    def shown(self) -> str:
+        """The file as messages name it: the path, or ``standard input`` for ``"-"``."""
+        return _shown(self.path)
 
 
 def load_dataset(
@@ -268,8 +289,7 @@ def load_dataset(
 
 
 def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: str | None) -> Dataset:
-    # "-" is standard input; messages call it so.
-    shown = "standard input" if path == "-" else path
+    shown = _shown(path)
     # Notes on what reading did are given once the whole file is accepted: when it is not,
     # the one-line error is all that is printed.
     pending = _PendingNotes()
@@ -286,6 +306,9 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         codes, ids = _series_ids(frame[options.id_col], rows, shown, options.id_col)
     else:
         codes, ids = np.zeros(len(frame), dtype=np.int64), [None]
+    if options.tz:
+        # Before sorting: a repeated autumn hour is resolved in file order within each series.
+        times, tz = _apply_zone(times, tz, codes, ids, rows, frame[options.time_col], shown, options)
 
     # Sorting by row last keeps file order among equal timestamps, which "first"/"last" rely on.
     order = np.lexsort((rows, times, codes))
@@ -808,7 +831,7 @@ def _parse_times(
     # Long files repeat each timestamp once per series: parse every distinct text once.
     codes, uniques = pd.factorize(column)
     texts = pd.Index(uniques).astype(str)
-    parsed = _parse_texts(texts, shown, name, options.dayfirst, lambda: _first_rows(codes, rows))
+    parsed = _parse_texts(texts, shown, name, options.dayfirst, lambda: _first_rows(codes, rows), options.tz)
     bad = np.asarray(parsed.isna())
     if bad.any():
         first = np.flatnonzero(bad[codes])[0]
@@ -870,12 +893,15 @@ def _first_rows(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return rows[np.unique(codes, return_index=True)[1]]
 
 
-def _parse_texts(texts: pd.Index, shown: str, name: str, dayfirst: bool, first_rows: Any) -> pd.DatetimeIndex:
+def _parse_texts(
+    texts: pd.Index, shown: str, name: str, dayfirst: bool, first_rows: Any, zone: str | None = None
+) -> pd.DatetimeIndex:
     """Parse distinct timestamp texts; unparsable ones become NaT.
 
     Args:
         first_rows: called for messages only: `(len(texts),)` the file row where each text
             first appears.
+        zone: :attr:`DataOptions.tz`, for offsets that change (see :func:`_parse_offsets`).
     """
     # --dayfirst is about dd/mm/yyyy; pandas would also apply it to ISO dates (2024-01-02).
     year_first = bool(_YEAR_FIRST.match(texts[0]))
@@ -895,21 +921,24 @@ def _parse_texts(texts: pd.Index, shown: str, name: str, dayfirst: bool, first_r
                 break
             except (ValueError, TypeError, OverflowError) as exc:
                 if _is_mixed_zone_error(exc):
-                    return _parse_offsets(texts, shown, name, first_rows)
+                    return _parse_offsets(texts, shown, name, first_rows, zone)
     if not isinstance(parsed, pd.DatetimeIndex):
         # pandas 2 returns objects instead of raising when offsets differ.
-        return _parse_offsets(texts, shown, name, first_rows)
+        return _parse_offsets(texts, shown, name, first_rows, zone)
     return parsed
 
 
-def _parse_offsets(texts: pd.Index, shown: str, name: str, first_rows: Any) -> pd.DatetimeIndex:
+def _parse_offsets(
+    texts: pd.Index, shown: str, name: str, first_rows: Any, zone: str | None = None
+) -> pd.DatetimeIndex:
     """Timestamps whose UTC offsets differ: a zone with summer time, or a mix that is refused.
 
     Offsets that take two values at most two hours apart and change a few times a year (as
     summer time does) are one time zone: the timestamps are converted to UTC, where the
     hours are regular, so no hour is invented at a change and none is doubled. Daily or
     coarser data (every local time is midnight) keep their local dates instead, without a
-    zone. Anything else (timestamps with and without an offset, several zones) is an error.
+    zone (the local dates of ``zone`` when it is given, else of the offsets). Anything else
+    (timestamps with and without an offset, several zones) is an error.
     """
     found = pd.Series(texts).str.extract(_OFFSET)
     aware = (found["z"].notna() | found["sign"].notna()).to_numpy()
@@ -950,10 +979,147 @@ def _parse_offsets(texts: pd.Index, shown: str, name: str, first_rows: Any) -> p
         raise DataError(
             f"{mixed}: the UTC offsets change in a way summer time does not ({cited(first)}, {cited(second)}); {advice}"
         )
-    local = index.tz_localize(None) + pd.to_timedelta(offsets, unit="min")
-    if (local[valid] == local[valid].normalize()).all():
-        return local
-    return index
+    if zone:
+        local = index.tz_convert(zone).tz_localize(None)
+    else:
+        local = index.tz_localize(None) + pd.to_timedelta(offsets, unit="min")
+    return _local_dates_or_utc(index, local)
+
+
+def _local_dates_or_utc(utc: pd.DatetimeIndex, local: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """Timestamps of one zone with summer time, as the rest of the reading wants them.
+
+    In UTC the hours are regular: no hour is invented at the spring change and none is
+    doubled in autumn. Daily or coarser data (every local time a midnight) are 23 or 25
+    hours apart at a change instead, so they keep their local dates, without a zone.
+
+    Args:
+        utc: the instants, in UTC (NaT where a text did not parse).
+        local: the same instants as naive local wall-clock times.
+    """
+    return local if _all_midnight(local) else utc
+
+
+def _all_midnight(local: pd.DatetimeIndex) -> bool:
+    known = local[local.notna()]
+    return bool((known == known.normalize()).all())
+
+
+def _check_zone(zone: Any) -> None:
+    """Refuse a time zone name that pandas does not know, suggesting close ones."""
+    if isinstance(zone, str) and zone.strip() == zone and zone:
+        try:
+            pd.Timestamp("2024-01-01").tz_localize(zone)
+            return
+        except Exception:  # noqa: BLE001 - unknown names raise KeyError, ValueError, IndexError...
+            pass
+    import difflib
+    import zoneinfo
+
+    try:
+        names = sorted(zoneinfo.available_timezones())
+    except Exception:  # noqa: BLE001 - no time zone database to suggest from
+        names = []
+    close = difflib.get_close_matches(str(zone), names, n=3, cutoff=0.6) if isinstance(zone, str) else []
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise ConfigError(
+        f"--tz must be a time zone name such as Europe/Berlin, America/New_York or UTC; got {zone!r}{hint}"
+    )
+
+
+def _apply_zone(
+    times: np.ndarray,
+    tz: Any,
+    codes: np.ndarray,
+    ids: list[str | None],
+    rows: np.ndarray,
+    column: pd.Series,
+    shown: str,
+    options: DataOptions,
+) -> tuple[np.ndarray, Any]:
+    """Put parsed timestamps in the zone :attr:`DataOptions.tz`, as described there.
+
+    Args:
+        times: `(n,)` int64 ns as :func:`_parse_times` returns them, one per row in file
+            order (the order decides which of a repeated autumn hour is which).
+        tz: their zone (None when naive).
+        codes: `(n,)` series code of each row; ids: the ids by code, for messages.
+        rows: `(n,)` file rows; column: the time column as read, for messages.
+
+    Returns:
+        The timestamps and their zone, as :func:`_parse_times` returns them.
+    """
+    zone, name = options.tz, options.time_col
+    stamps = pd.DatetimeIndex(times.view("M8[ns]"))
+    if tz is not None:
+        # The instants are known: only the local dates of daily data depend on the zone.
+        utc = stamps.tz_localize("UTC")
+        index = _local_dates_or_utc(utc, utc.tz_convert(zone).tz_localize(None))
+    elif _all_midnight(stamps):
+        # Local dates (daily or coarser data) are what counts: no summer-time change is at
+        # midnight in most zones, and where one is, the date still exists.
+        return times, None
+    else:
+        index = _localize(stamps, codes, ids, rows, column, shown, name, zone)
+    return index.as_unit("ns").asi8, index.tz
+
+
+def _localize(
+    local: pd.DatetimeIndex,
+    codes: np.ndarray,
+    ids: list[str | None],
+    rows: np.ndarray,
+    column: pd.Series,
+    shown: str,
+    name: str,
+    zone: str,
+) -> pd.DatetimeIndex:
+    """Naive wall-clock times, one per row in file order, to UTC instants in ``zone``.
+
+    A time that happens twice when summer time ends must appear twice in its series, and
+    file order tells them apart: the first is summer time and the second standard time, or
+    the other way round in a series written newest first (its last row older than its first).
+    Anything else cannot be told apart.
+
+    Raises:
+        DataError: a time the clocks skip, or a repeated time that does not appear twice.
+    """
+    uniques, inverse = np.unique(local.asi8, return_inverse=True)
+    distinct = pd.DatetimeIndex(uniques.view("M8[ns]"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        summer = distinct.tz_localize(zone, ambiguous=np.ones(len(distinct), dtype=bool), nonexistent="NaT")
+        winter = distinct.tz_localize(zone, ambiguous=np.zeros(len(distinct), dtype=bool), nonexistent="NaT")
+    summer_ns, winter_ns = summer.as_unit("ns").asi8[inverse], winter.as_unit("ns").asi8[inverse]
+    skipped = np.asarray(summer.isna())[inverse]
+    if skipped.any():
+        at = np.argmax(skipped)
+        raise DataError(
+            f"{shown}: column '{name}', row {rows[at]}: {str(column.iloc[at])!r} does not exist in {zone} (the "
+            "clocks skip that time when summer time starts), so it cannot be a reading; fix or remove that row"
+        )
+    result = summer_ns.copy()
+    twice = np.flatnonzero(summer_ns != winter_ns)
+    if twice.size:
+        keys = pd.DataFrame({"code": codes[twice], "time": local.asi8[twice]})
+        groups = keys.groupby(["code", "time"], sort=False)
+        rank, count = groups.cumcount().to_numpy(), groups["time"].transform("size").to_numpy()
+        if (count != 2).any():
+            k = np.argmax(count != 2)
+            at = twice[k]
+            series = "" if ids[codes[at]] is None else f" in series '{ids[codes[at]]}'"
+            times = "once" if count[k] == 1 else f"{count[k]} times"
+            raise DataError(
+                f"{shown}: column '{name}', row {rows[at]}: {str(column.iloc[at])!r} happens twice in {zone} "
+                f"(the clocks go back when summer time ends) but appears {times}{series}, so it cannot be told "
+                "which it is (of two, the earlier in the file's time order is summer time); "
+                "write the timestamps with their UTC offset or in UTC, or fix that row"
+            )
+        in_file_order = pd.Series(local.asi8).groupby(codes)
+        newest_first = (in_file_order.last() < in_file_order.first()).reindex(codes[twice]).to_numpy()
+        standard = twice[(rank == 1) != newest_first]
+        result[standard] = winter_ns[standard]
+    return pd.DatetimeIndex(result.view("M8[ns]")).tz_localize("UTC")
 
 
 def _is_mixed_zone_error(exc: Exception) -> bool:
@@ -1432,6 +1598,11 @@ def _to_index(times: np.ndarray, tz: Any) -> pd.DatetimeIndex:
 def _timestamp(nanos: int, tz: Any) -> pd.Timestamp:
     stamp = pd.Timestamp(int(nanos), unit="ns")
     return stamp if tz is None else stamp.tz_localize("UTC").tz_convert(tz)
+
+
+def _shown(path: str) -> str:
+    """The file as messages name it: ``"-"`` is standard input."""
+    return "standard input" if path == "-" else path
 
 
 def _stamp(stamp: pd.Timestamp) -> str:

@@ -208,24 +208,24 @@ def series_inputs(
     unknown = [s.name for s in dataset.series if s.name not in by_name]
     if unknown:
         raise DataError(
-            f"{dataset.path}: series {', '.join(repr(n) for n in unknown[:5])} "
+            f"{dataset.shown}: series {', '.join(repr(n) for n in unknown[:5])} "
             f"{'was' if len(unknown) == 1 else 'were'} not in the training data of {artifact.path}; "
             "retrain with them or remove them from the file"
         )
     absent = [name for name in by_name if name not in {s.name for s in dataset.series}]
     if absent:
-        reporter.warn(f"{len(absent)} trained series not in {dataset.path} (e.g. '{absent[0]}'); skipping them")
+        reporter.warn(f"{len(absent)} trained series not in {dataset.shown} (e.g. '{absent[0]}'); skipping them")
     inputs = []
     for series in dataset.series:
         meta = by_name[series.name]
         if pd.tseries.frequencies.to_offset(series.freq) != pd.tseries.frequencies.to_offset(meta["freq"]):
             raise DataError(
-                f"{dataset.path}: series '{series.name}' has frequency {series.freq} but the model was trained "
+                f"{dataset.shown}: series '{series.name}' has frequency {series.freq} but the model was trained "
                 f"on {meta['freq']}; resample the data or retrain"
             )
         if len(series.values) < lookback:
             raise DataError(
-                f"{dataset.path}: series '{series.name}' has {len(series.values)} rows after cleaning but the model "
+                f"{dataset.shown}: series '{series.name}' has {len(series.values)} rows after cleaning but the model "
                 f"needs the last {lookback} (its lookback); export more history"
             )
         raw = series_features(series.values, series.covariates, series.index, series.freq,

@@ -149,7 +149,7 @@ def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
     for series in dataset.series:
         if len(series.values) < needed:
             raise DataError(
-                f"{dataset.path}: series '{series.name}' has {len(series.values)} rows after cleaning but needs at least "
+                f"{dataset.shown}: series '{series.name}' has {len(series.values)} rows after cleaning but needs at least "
                 f"{needed} for lookback {lookback} + horizon {horizon} with a {options.val_fraction:g} validation "
                 "fraction; give it more history or pass a smaller --lookback / --horizon"
             )

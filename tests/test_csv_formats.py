@@ -263,3 +263,132 @@ def test_invalid_new_options(kwargs):
 
 def test_tab_spellings():
     assert DataOptions(sep="tab").sep == DataOptions(sep="\\t").sep == "\t"
+
+
+# --- local time without offsets: --tz -------------------------------------------------------------
+
+
+def berlin_local_export(tmp_path, start: str, end: str, name: str = "local.csv") -> tuple[Path, pd.DatetimeIndex]:
+    """Consecutive instants written as Europe/Berlin wall-clock time, without offsets (oldest first)."""
+    instants = pd.date_range(start, end, freq="h", tz="UTC")
+    local = instants.tz_convert("Europe/Berlin").tz_localize(None)
+    path = tmp_path / name
+    values = np.arange(len(instants)) % 24 + np.arange(len(instants)) / 1000
+    pd.DataFrame({"time": local.strftime("%Y-%m-%d %H:%M"), "load": values}).to_csv(path, index=False)
+    return path, instants
+
+
+def test_local_berlin_time_without_offsets_is_read_with_tz(tmp_path):
+    path, instants = berlin_local_export(tmp_path, "2024-03-30T00:00Z", "2024-10-28T23:00Z")
+    lines = path.read_text().splitlines()
+    # The export really is ambiguous: no 02:00 on 31 March, two on 27 October.
+    assert not any(line.startswith("2024-03-31 02:00") for line in lines)
+    assert sum(line.startswith("2024-10-27 02:00") for line in lines) == 2
+    # Without --tz the doubled hour is a duplicate.
+    with pytest.raises(DataError, match="2024-10-27 02:00 appears in rows"):
+        load_dataset(path)
+
+    series = load_dataset(path, DataOptions(tz="Europe/Berlin")).series[0]
+    # Regular in UTC: no hour filled in March, none doubled in October, every value in its place.
+    assert series.freq == "h" and str(series.index.tz) == "UTC"
+    assert series.index.equals(instants)
+    assert not series.missing.any()
+    np.testing.assert_array_equal(series.values, np.arange(len(instants)) % 24 + np.arange(len(instants)) / 1000)
+    # The first 02:00 of 27 October is summer time (00:00 UTC), the second standard time (01:00 UTC).
+    at = {t: v for t, v in zip(series.index, series.values, strict=True)}
+    first, second = (i for i, line in enumerate(lines) if line.startswith("2024-10-27 02:00"))
+    assert at[pd.Timestamp("2024-10-27T00:00Z")] == float(lines[first].split(",")[1])
+    assert at[pd.Timestamp("2024-10-27T01:00Z")] == float(lines[second].split(",")[1])
+
+
+def test_tz_resolves_the_repeated_hour_per_series_of_a_long_file_and_newest_first(tmp_path):
+    hours = ["00:00", "01:00", "02:00", "02:00", "03:00", "04:00"]
+    rows = [f"2024-10-27 {h},{sid},{i * 10 + k}" for i, h in enumerate(hours) for k, sid in enumerate(("x", "y"))]
+    path = tmp_path / "long.csv"
+    path.write_text("time,id,a\n" + "\n".join(rows) + "\n")
+    newest = tmp_path / "newest.csv"
+    newest.write_text("time,id,a\n" + "\n".join(reversed(rows)) + "\n")
+    expected = pd.date_range("2024-10-26T22:00Z", periods=6, freq="h")
+    for file in (path, newest):
+        series = by_name(load_dataset(file, DataOptions(id_col="id", targets=("a",), tz="Europe/Berlin")))
+        for k, sid in enumerate(("x", "y")):
+            assert series[sid].index.equals(expected), file.name
+            np.testing.assert_array_equal(series[sid].values, np.arange(6) * 10 + k)
+
+
+def test_a_time_the_clocks_skip_is_a_one_line_error_naming_the_row(tmp_path):
+    path = tmp_path / "spring.csv"
+    path.write_text("time,a\n2024-03-31 00:00,1\n2024-03-31 01:00,2\n2024-03-31 02:00,3\n2024-03-31 03:00,4\n")
+    with pytest.raises(DataError) as info:
+        load_dataset(path, DataOptions(tz="Europe/Berlin"))
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: column 'time', row 4: '2024-03-31 02:00' does not exist in Europe/Berlin")
+
+
+def test_a_repeated_hour_that_appears_once_cannot_be_told(tmp_path):
+    path = tmp_path / "autumn.csv"
+    path.write_text("time,a\n2024-10-27 01:00,1\n2024-10-27 02:00,2\n2024-10-27 03:00,3\n2024-10-27 04:00,4\n")
+    with pytest.raises(DataError, match=r"column 'time', row 3: '2024-10-27 02:00' happens twice .* appears once"):
+        load_dataset(path, DataOptions(tz="Europe/Berlin"))
+
+
+def test_tz_converts_timestamps_with_offsets_and_keeps_daily_local_dates(tmp_path):
+    path, instants = berlin_export(tmp_path, "2024-03-30T00:00Z", "2024-04-02T00:00Z")
+    assert load_dataset(path, DataOptions(tz="Europe/Berlin")).series[0].index.equals(instants)
+    days = tmp_path / "days.csv"
+    days.write_text("time,a\n" + "".join(f"2024-03-{d:02d},{d * d}\n" for d in range(25, 32)))
+    series = load_dataset(days, DataOptions(tz="Europe/Berlin")).series[0]
+    assert series.index.tz is None and series.freq == "D"
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berln", "Berlin", "", "CEST+2"])
+def test_an_unknown_time_zone_is_refused(zone):
+    with pytest.raises(ConfigError, match="--tz must be a time zone name"):
+        DataOptions(tz=zone)
+
+
+def test_tz_round_trips_and_old_metadata_reads_without_it():
+    options = DataOptions(time_col="t", targets=("a",), tz="Europe/Berlin")
+    stored = json.loads(json.dumps(options.to_dict()))
+    assert stored["tz"] == "Europe/Berlin"
+    assert DataOptions.from_dict(stored) == options
+    old = {k: v for k, v in options.to_dict().items() if k != "tz"}
+    assert DataOptions.from_dict(old).tz is None
+
+
+def test_train_with_tz_then_predict_on_the_same_local_file(tmp_path):
+    from tests.conftest import read_metadata, run_cli
+
+    path, instants = berlin_local_export(tmp_path, "2024-10-20T00:00Z", "2024-10-30T05:00Z")
+    model_dir, forecast = tmp_path / "model", tmp_path / "forecast.csv"
+    naive = ["--model", "naive", "--lookback", "4", "--horizon", "3", "--quiet"]
+    result = run_cli("train", path, "--tz", "Europe/Berlin", "-m", model_dir, *naive)
+    assert result.exit_code == 0, result.stderr
+    metadata = read_metadata(model_dir)
+    assert metadata["data_options"]["tz"] == "Europe/Berlin"
+    assert metadata["series"][0]["n_steps"] == len(instants)
+
+    # A fresh export read with the stored options: no --tz repeated.
+    result = run_cli("predict", path, "-m", model_dir, "-o", forecast)
+    assert result.exit_code == 0, result.stderr
+    timestamps = pd.to_datetime(pd.read_csv(forecast)["timestamp"])
+    assert timestamps.tolist() == list(pd.date_range(instants[-1], periods=4, freq="h")[1:])
+
+    result = run_cli("train", path, "--tz", "Europe/Berln", "-m", tmp_path / "other", *naive)
+    assert result.exit_code == 1 and "--tz must be a time zone name" in result.stderr
+    assert "Europe/Berlin" in result.stderr and not (tmp_path / "other").exists()
+
+
+def test_messages_about_data_from_stdin_say_standard_input(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from forecaster.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    data = "time,load\n" + "".join(f"2024-01-01 {h:02d}:00,{h * h}\n" for h in range(10))
+    naive = ["--model", "naive", "--lookback", "20", "--horizon", "5"]
+    result = CliRunner().invoke(app, ["train", "-", "-m", "model", *naive], input=data)
+    assert result.exit_code == 1
+    assert "Error: standard input: series 'load' has 10 rows after cleaning" in result.stderr
+    assert "-: series" not in result.stderr
