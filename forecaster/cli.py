@@ -72,7 +72,9 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     """Read a TOML file of option defaults; flags on the command line win over it.
 
     Keys are option names (``lookback``, ``val-fraction`` or ``val_fraction``), at the top
-    level or in a table named after the command (``[train]``).
+    level or in a table named after the command (``[train]``). ``evaluate`` also reads the
+    ``[train]`` table, under its own, so that one file describes the model that is trained
+    and the one that is backtested; train-only keys there (``model-dir``, ``wait``) are skipped.
     """
     if value is None:
         return value
@@ -87,10 +89,12 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise typer.BadParameter(f"{value} is not valid TOML: {exc}", param=param) from None
     command = ctx.info_name or ""
-    section = table.get(command, {}) if isinstance(table.get(command), dict) else {}
-    flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    flat.update(section)
     known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
+    flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
+    if command == "evaluate" and isinstance(table.get("train"), dict):
+        flat.update({k: v for k, v in table["train"].items() if k.replace("-", "_") in known})
+    if isinstance(table.get(command), dict):
+        flat.update(table[command])
     defaults = {}
     for key, item in flat.items():
         name = key.replace("-", "_")

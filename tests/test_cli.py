@@ -153,6 +153,34 @@ def test_config_file_supplies_defaults_and_flags_win(tmp_path):
     assert meta["data_options"]["covariates"] == ["temperature"]
 
 
+def test_evaluate_reads_the_train_table_then_its_own(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    config = tmp_path / "forecaster.toml"
+    config.write_text(textwrap.dedent(
+        """
+        folds = 5
+        [train]
+        model = "linear"
+        lookback = 12
+        horizon = 3
+        target = "load"
+        model-dir = "elsewhere"
+        wait = 30
+        [evaluate]
+        folds = 2
+        """
+    ))  # fmt: skip
+    result = run_cli("evaluate", data, "--config", config, "--json", "-q")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    options = summary["train_options"]
+    assert (options["model"], options["lookback"], options["horizon"]) == ("linear", 12, 3)
+    assert summary["backtest"]["folds"] == 2 and summary["n_series"] == 1
+    config.write_text('[evaluate]\nmodel-dir = "x"\n')
+    refused = run_cli("evaluate", data, "--config", config)
+    assert refused.exit_code == 2 and "model-dir" in refused.stderr
+
+
 def test_wide_file_trains_every_numeric_column_by_default(tmp_path):
     data = small_hourly_csv(tmp_path / "data.csv")
     model_dir = tmp_path / "model"
