@@ -574,15 +574,14 @@ def detect_anomalies(
     import pandas as pd
 
     from .artifacts import load_artifact
-    from .forecasting import series_inputs
+    from .forecasting import loaded_model_text, series_inputs
 
     if threshold is not None and not threshold >= 0:
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
     if last is not None and last < 1:
         raise ConfigError(f"--last must be at least 1, got {last}")
     artifact = load_artifact(model_dir)
-    reporter.detail(f"Model {artifact.path}: {artifact.metadata['network'].get('model', 'network')}, "
-                    f"trained {artifact.metadata['created']} by forecaster {artifact.metadata['forecaster_version']}")
+    reporter.detail(loaded_model_text(artifact))
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]
     inputs = series_inputs(artifact, data_path, reporter, full_history=True)

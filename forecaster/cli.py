@@ -43,7 +43,7 @@ ModelDir = Annotated[
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print details: resolved options, files, timings.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print details: the resolved training options, the model loaded.")]
 LogFormat = Annotated[
     str,
     typer.Option(help="How progress and errors go to stderr: text for people, json for log collectors (one object per line)."),
@@ -183,7 +183,7 @@ def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
 
 
 # Data and training options, shared by train and evaluate.
-DataArg = Annotated[Path, typer.Argument(help="CSV file with one or many time series.", show_default=False, metavar="DATA")]
+DataArg = Annotated[Path, typer.Argument(help="CSV file (or .csv.gz, or - for standard input) with one or many time series.", show_default=False, metavar="DATA")]
 TimeCol = Annotated[Optional[str], typer.Option(help="Time column (default: the one column of timestamps).")]
 IdCol = Annotated[Optional[str], typer.Option(help="Series key column of a long file (one series per value).")]
 Targets = Annotated[

@@ -152,6 +152,13 @@ def interval_spreads(
     return halfwidths[None, :] * residual_scale * spread_factors(inputs, reference)[:, None]
 
 
+def loaded_model_text(artifact: Artifact) -> str:
+    """Which model a command runs on, for ``--verbose``."""
+    metadata = artifact.metadata
+    return (f"Model {artifact.path}: {metadata['network'].get('model', 'network')}, trained {metadata['created']} "
+            f"by forecaster {metadata['forecaster_version']}")
+
+
 @dataclass
 class SeriesInput:
     """One series as predict / detect-anomalies see it.
@@ -287,8 +294,7 @@ def forecast_with_history(
     if not 0.0 < coverage < 1.0:
         raise ConfigError(f"--coverage must be between 0 and 1 (exclusive), got {coverage}")
     artifact = load_artifact(model_dir)
-    reporter.detail(f"Model {artifact.path}: {artifact.metadata['network'].get('model', 'network')}, "
-                    f"trained {artifact.metadata['created']} by forecaster {artifact.metadata['forecaster_version']}")
+    reporter.detail(loaded_model_text(artifact))
     metadata = artifact.metadata
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
     inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback)

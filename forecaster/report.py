@@ -28,7 +28,7 @@ class Reporter:
         verbose: also print :meth:`detail` messages.
         log_format: ``"text"`` (rich, for people) or ``"json"``: one object per event, with
             ``time`` (ISO 8601, UTC) and ``event`` (start, message, detail, warning, epoch,
-            table, finish, error) and the event's fields.
+            table, finish, error, anomalies) and the event's fields.
     """
 
     def __init__(self, quiet: bool = False, file: Any = None, verbose: bool = False, log_format: str = "text") -> None:
@@ -69,7 +69,7 @@ class Reporter:
             self.console.print(message, markup=False)
 
     def detail(self, message: str) -> None:
-        """What only ``--verbose`` shows: resolved options, timings, files."""
+        """What only ``--verbose`` shows: the resolved options, the model loaded."""
         if not self.verbose:
             return
         if self.json:
