@@ -15,33 +15,25 @@ Two layouts are read:
 "Row" in every message is the line number in the file, the header being line 1, so that the
 user can jump straight to it in an editor.
 
-The file is UTF-8 (a byte-order mark is dropped), separated by ``,`` ``;`` tab or ``|``
-(sniffed, or :attr:`DataOptions.sep`), possibly gzip, bzip2 or xz compressed, or standard
-input (``"-"``). Binary files, other encodings, undeclared decimal commas and digit
-grouping, and mixed time zones are refused with a message that says which option or fix
-reads them.
+Opening the file (encodings, separators, compression, standard input) is
+:mod:`forecaster.csvfile`'s part. Undeclared decimal commas and digit grouping, and mixed
+time zones, are refused here with a message that says which option or fix reads them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
-import gzip
-import lzma
 import os
 import re
-import sys
 import warnings
-import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
+from .csvfile import read_csv
 from .errors import ConfigError, DataError
 from .report import QUIET, Reporter
 
@@ -49,8 +41,6 @@ ON_DUPLICATE = ("error", "mean", "last", "first")
 # Epoch time columns (--time-unit): seconds or milliseconds since 1970-01-01 UTC.
 TIME_UNITS = ("s", "ms")
 DECIMALS = (".", ",")
-# What the separator is sniffed among when --sep is not given, in order of preference.
-SEPARATORS = (",", ";", "\t", "|")
 
 _NS_PER_DAY = 86_400 * 10**9
 _NS_PER_MINUTE = 60 * 10**9
@@ -64,11 +54,6 @@ _DETECT_SAMPLE = 1000
 _MAX_TRIM_WARNINGS = 5
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _WEEKDAYS = ("MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
-# The start of the (decompressed) file that is looked at for the encoding and the separator.
-_PEEK_BYTES = 1 << 16
-_SNIFF_LINES = 50
-# Standard input is copied to memory up to this size, then to a temporary file.
-_SPOOL_BYTES = 64 << 20
 # Epoch values, per unit, that are taken for timestamps when detecting the time column
 # with --time-unit (1973 to 2261), and that make a hint when it is not given.
 _EPOCH_RANGE = {"s": (1e8, 9.2e9), "ms": (1e11, 9.2e12)}
@@ -293,7 +278,7 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
     # Notes on what reading did are given once the whole file is accepted: when it is not,
     # the one-line error is all that is printed.
     pending = _PendingNotes()
-    frame, rows = _read_csv(path, shown, options)
+    frame, rows = read_csv(path, shown, options)
     options = _resolve_columns(frame, options, shown, pending, trained_model)
     times, tz = _parse_times(frame[options.time_col], rows, shown, options.time_col, options)
     targets = _number_matrix(frame, options.targets, rows, shown, options, "--target")
@@ -383,272 +368,6 @@ def future_index(last: pd.Timestamp, freq: str, steps: int) -> pd.DatetimeIndex:
     """
     offset = to_offset(freq)
     return pd.date_range(start=pd.Timestamp(last) + offset, periods=int(steps), freq=offset)
-
-
-# --- reading -------------------------------------------------------------------------------
-
-
-def _read_csv(path: str, shown: str, options: DataOptions) -> tuple[pd.DataFrame, np.ndarray]:
-    """Read the file; return the frame without empty lines and each row's file line number.
-
-    The file is opened once, decompressed as it is read; only its first 64 KiB are looked at
-    before pandas parses it, for the encoding and the separator. Columns the options do not
-    need are not kept when the options name them all.
-
-    Returns:
-        The frame and `(n_rows,)` int64 line numbers (header = 1).
-    """
-    with contextlib.ExitStack() as stack:
-        stream, kind = _open_source(path, shown, stack)
-        try:
-            head = stream.read(_PEEK_BYTES)
-            complete = len(head) < _PEEK_BYTES
-            sample = _check_head(head, complete, shown)
-            sep = options.sep or _sniff_separator(sample)
-            if sample.strip():
-                _check_utf8(head if complete else head[: head.rfind(b"\n") + 1], sep, shown)
-            usecols = _wanted_columns(sample, sep, options)
-            stream.seek(0)
-            # Blank lines are kept (as empty rows, dropped below) so that index + 2 is the line
-            # number; low_memory=False types each column as a whole instead of chunk by chunk.
-            frame = pd.read_csv(
-                stream, sep=sep, decimal=options.decimal, thousands=options.thousands, encoding="utf-8-sig",
-                skip_blank_lines=False, low_memory=False, usecols=usecols,
-            )  # fmt: skip
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{shown}: file is empty") from None
-        except UnicodeDecodeError:
-            stream.seek(0)
-            _check_utf8_lines(stream, sep, shown)
-            raise DataError(f"{shown}: is not UTF-8 text; save it as a UTF-8 CSV file") from None
-        except pd.errors.ParserError as exc:
-            reason = str(exc).strip().splitlines()[-1].removeprefix("Error tokenizing data. C error: ")
-            hint = ""
-            line = re.search(r"line (\d+)", reason)
-            if line and options.decimal == "." and sep == ",":
-                stream.seek(0)
-                hint = _decimal_comma_hint(stream, int(line.group(1)))
-            raise DataError(
-                f"{shown}: cannot be read as CSV ({reason}); check quoting and the number of fields{hint}"
-            ) from None
-        except (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as exc:
-            raise DataError(
-                f"{shown}: is a damaged or truncated {kind} file ({exc}); compress it again or give the plain CSV"
-            ) from None
-        except PermissionError:
-            raise DataError(f"{shown}: cannot be read (permission denied); check the file's permissions") from None
-        except OSError as exc:
-            if kind != "plain":
-                raise DataError(
-                    f"{shown}: is a damaged or truncated {kind} file ({exc}); compress it again or give the plain CSV"
-                ) from None
-            raise DataError(f"{shown}: cannot be read ({exc.strerror or exc}); check the path and the file") from None
-        except ValueError as exc:
-            # pandas refuses some combinations of separator, decimal and thousands marks.
-            raise DataError(f"{shown}: cannot be read as CSV ({exc}); check --sep, --decimal and --thousands") from None
-    rows = np.arange(2, len(frame) + 2, dtype=np.int64)
-    blank = frame.isna().all(axis=1).to_numpy()
-    if blank.any():
-        frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
-    if frame.empty:
-        raise DataError(f"{shown}: has a header but no data rows")
-    frame.columns = [str(c) for c in frame.columns]
-    if len(frame.columns) == 1:
-        name = frame.columns[0]
-        if options.sep is not None:
-            hint = f"; check --sep {_sep_name(options.sep)}"
-        else:
-            hint = "; separate the columns with , ; tab or |, or name the separator with --sep"
-        raise DataError(
-            f"{shown}: has only one column ('{name}'); a time column and a column of numbers are needed{hint}"
-        )
-    return frame, rows
-
-
-def _open_source(path: str, shown: str, stack: contextlib.ExitStack) -> tuple[Any, str]:
-    """The file (or standard input) as a seekable binary stream, decompressed; and its kind."""
-    if path == "-":
-        raw = stack.enter_context(_stdin_copy())
-    else:
-        file = Path(path)
-        if not file.exists():
-            raise DataError(f"{shown}: file not found")
-        if file.is_dir():
-            raise DataError(f"{shown}: is a directory, not a CSV file; give the path of the file itself")
-        try:
-            raw = stack.enter_context(open(file, "rb"))  # noqa: SIM115 - closed by the stack
-        except PermissionError:
-            raise DataError(f"{shown}: cannot be read (permission denied); check the file's permissions") from None
-        except OSError as exc:
-            raise DataError(f"{shown}: cannot be read ({exc.strerror or exc}); check the path and the file") from None
-    magic = raw.read(6)
-    raw.seek(0)
-    # Told by content, not by name: a .csv.gz renamed, or gzip on standard input, works too.
-    if magic.startswith(b"\x1f\x8b"):
-        return stack.enter_context(gzip.GzipFile(fileobj=raw, mode="rb")), "gzip"
-    if magic.startswith(b"BZh"):
-        import bz2
-
-        return stack.enter_context(bz2.BZ2File(raw)), "bzip2"
-    if magic.startswith(b"\xfd7zXZ\x00"):
-        return stack.enter_context(lzma.LZMAFile(raw)), "xz"
-    if magic.startswith(b"PK\x03\x04"):
-        raise DataError(
-            f"{shown}: is a ZIP archive (or an Excel workbook), not a CSV file; "
-            "unzip it, or export the sheet as CSV UTF-8"
-        )
-    return raw, "plain"
-
-
-@contextlib.contextmanager
-def _stdin_copy():
-    """Standard input, copied so that it can be read twice (in memory, or on disk when large)."""
-    import shutil
-    import tempfile
-
-    stdin = sys.stdin
-    if stdin is None:
-        raise DataError("standard input: there is none; give a file name instead of -")
-    if stdin.isatty():
-        raise DataError("standard input: is a terminal, not a file; pipe or redirect the CSV into it (< data.csv)")
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
-        buffer = getattr(stdin, "buffer", None)
-        if buffer is not None:
-            shutil.copyfileobj(buffer, spool)
-        else:
-            spool.write(stdin.read().encode("utf-8"))
-        spool.seek(0)
-        yield spool
-
-
-def _check_head(head: bytes, complete: bool, shown: str) -> str:
-    """Reject empty, binary and UTF-16 files from their first bytes; return the first lines as text."""
-    body = head[3:] if head.startswith(b"\xef\xbb\xbf") else head
-    if complete and not body.strip():
-        raise DataError(f"{shown}: file is empty")
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _looks_utf16(body):
-        raise DataError(f"{shown}: is UTF-16 text, not UTF-8; save it as UTF-8 (in Excel: CSV UTF-8)")
-    nul = body.find(b"\0")
-    if nul >= 0:
-        line = body[:nul].count(b"\n") + 1
-        raise DataError(
-            f"{shown}: row {line}: holds binary data (a NUL byte at byte {nul + 1}), so it is not a CSV text file; "
-            "export the data as a UTF-8 CSV file"
-        )
-    if not complete:
-        # The last line may be cut in the middle of a character or a field.
-        body = body[: body.rfind(b"\n") + 1]
-    return body.decode("utf-8", errors="replace")
-
-
-def _looks_utf16(body: bytes) -> bool:
-    """UTF-16 without a byte-order mark: mostly text in which every other byte is zero."""
-    if len(body) < 8:
-        return False
-    even, odd = body[0::2], body[1::2]
-    for zeros, chars in ((odd, even), (even, odd)):
-        if zeros.count(0) > 0.9 * len(zeros) and chars.count(0) < 0.1 * len(chars):
-            return True
-    return False
-
-
-def _sniff_separator(sample: str) -> str:
-    """The separator among :data:`SEPARATORS` that splits the header and the first lines alike.
-
-    The one that gives the header at least two fields and the most lines with as many fields
-    as the header wins; ties go to the one with more fields, then to the earlier one.
-    """
-    lines = [line for line in sample.splitlines()[:_SNIFF_LINES] if line.strip()]
-    best: tuple[tuple[float, int], str] | None = None
-    for sep in SEPARATORS:
-        try:
-            rows = list(csv.reader(lines, delimiter=sep))
-        except csv.Error:
-            continue
-        if not rows or len(rows[0]) < 2:
-            continue
-        width = len(rows[0])
-        body = rows[1:]
-        agree = sum(len(row) == width for row in body) / len(body) if body else 1.0
-        if best is None or (agree, width) > best[0]:
-            best = ((agree, width), sep)
-    return best[1] if best else ","
-
-
-def _header_fields(sample: str, sep: str) -> list[str]:
-    for line in sample.splitlines():
-        if line.strip():
-            try:
-                return next(csv.reader([line], delimiter=sep))
-            except csv.Error:
-                return []
-    return []
-
-
-def _wanted_columns(sample: str, sep: str, options: DataOptions) -> Any:
-    """The columns to read when the options name every one that is used (as after training), else None."""
-    if not options.time_col or not options.targets:
-        return None
-    wanted = {options.time_col, *options.targets, *options.covariates} | ({options.id_col} if options.id_col else set())
-    header = _header_fields(sample, sep)
-    if not wanted <= set(header) or len(header) != len(set(header)):
-        return None  # read everything: the message about a missing column lists them all
-    return lambda column: str(column) in wanted
-
-
-def _check_utf8(data: bytes, sep: str, shown: str) -> None:
-    """Name the row and column of the first byte that is not UTF-8 in ``data`` (the file's start)."""
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        _not_utf8(data, exc.start, sep, shown, header=None)
-
-
-def _check_utf8_lines(stream: Any, sep: str, shown: str) -> None:
-    """Scan the file line by line for the first byte that is not UTF-8, and name it."""
-    header = None
-    for number, line in enumerate(stream, start=1):
-        try:
-            text = line.decode("utf-8-sig" if number == 1 else "utf-8")
-        except UnicodeDecodeError as exc:
-            offset = exc.start + (3 if number == 1 and line.startswith(b"\xef\xbb\xbf") else 0)
-            _not_utf8(line, offset, sep, shown, header, number)
-        if header is None:
-            header = _header_fields(text, sep)
-
-
-def _not_utf8(data: bytes, at: int, sep: str, shown: str, header: list[str] | None, line: int | None = None) -> None:
-    start = data.rfind(b"\n", 0, at) + 1
-    if line is None:
-        line = data.count(b"\n", 0, at) + 1
-    if header is None:
-        first = data[: data.find(b"\n")] if b"\n" in data else data
-        header = _header_fields(first.decode("utf-8-sig", errors="replace"), sep)
-    prefix = data[start:at].decode("utf-8", errors="replace")
-    try:
-        field = len(next(csv.reader([prefix + "x"], delimiter=sep))) - 1
-    except (csv.Error, StopIteration):
-        field = prefix.count(sep)
-    column = f"column '{header[field].strip()}', " if line > 1 and field < len(header) else ""
-    where = f"{column}row {line}" + (" (the header)" if line == 1 else "")
-    raise DataError(
-        f"{shown}: {where}: byte 0x{data[at]:02x} is not UTF-8 text (the file may be Latin-1 or Windows-1252); "
-        "save it as UTF-8 (in Excel: CSV UTF-8)"
-    )
-
-
-def _decimal_comma_hint(stream: Any, line: int) -> str:
-    """A hint when file line ``line`` of a comma-separated file holds numbers with decimal commas."""
-    for number, text in enumerate(stream, start=1):
-        if number == line:
-            if re.search(rb"\d,\d", text):
-                return "; a decimal comma in a comma-separated file must be quoted (\"1,5\") and --decimal , given"
-            return ""
-    return ""
-
-
-def _sep_name(sep: str) -> str:
-    return "tab" if sep == "\t" else repr(sep)
 
 
 def _resolve_columns(
