@@ -116,11 +116,6 @@ def _run(action: Callable[[], T], debug: bool, reporter, command: str,
     """
     import time
 
-    if reporter.quiet:
-        warnings.simplefilter("ignore")
-    elif reporter.json:
-        # a library's warning printed as text would break the one-object-per-line log
-        warnings.showwarning = lambda message, *args, **kwargs: reporter.warn(str(message))
     started = time.monotonic()
     reporter.event("start", command=command)
 
@@ -129,31 +124,34 @@ def _run(action: Callable[[], T], debug: bool, reporter, command: str,
         return typer.Exit(code)
 
     try:
-        try:
+        # the warning settings are this run's only, so in-process callers (tests, scripts)
+        # get theirs back
+        with warnings.catch_warnings():
+            if reporter.quiet:
+                warnings.simplefilter("ignore")
+            elif reporter.json:
+                # a library's warning printed as text would break the one-object-per-line log
+                warnings.showwarning = lambda message, *args, **kwargs: reporter.warn(str(message))
             result = action()
             if report is not None:
                 report(result)
-        except Exception:
-            # a signal that arrived inside an import may come out as an ImportError: the
-            # signal, not what it broke, is why the run ends
-            if _stop_requested is not None:
-                raise _stop_requested from None
-            raise
-    except typer.BadParameter:
-        raise  # a usage error: Typer prints it with the usage line and exits 2
-    except ForecasterError as exc:
-        raise fail(str(exc)) from None
+    except (typer.BadParameter, typer.Exit):
+        raise  # a usage error (Typer prints it with the usage line and exits 2), or a chosen exit
     except KeyboardInterrupt:
         _report_exit(reporter, "Interrupted.", 130)
         raise typer.Exit(130) from None
-    except OSError as exc:
-        if debug:
-            raise
-        where = f": {exc.filename}" if exc.filename else ""
-        raise fail(f"{exc.strerror or exc}{where}") from None
     except Exception as exc:
+        # a signal that arrived inside an import may come out as an ImportError: the
+        # signal, not what it broke, is why the run ends
+        if _stop_requested is not None:
+            raise _stop_requested from None
+        if isinstance(exc, ForecasterError):
+            raise fail(str(exc)) from None
         if debug:
             raise
+        if isinstance(exc, OSError):
+            where = f": {exc.filename}" if exc.filename else ""
+            raise fail(f"{exc.strerror or exc}{where}") from None
         raise fail(f"unexpected {type(exc).__name__}: {exc} (re-run with --debug for the traceback and report it)") from None
     reporter.event("finish", command=command, seconds=round(time.monotonic() - started, 3),
                    **(counts(result) if counts else {}))

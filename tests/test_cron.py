@@ -81,6 +81,16 @@ def test_json_log_reports_warnings_and_errors_as_events(tmp_path, trained):
     assert event["event"] == "error" and event["exit_code"] == 1 and "bad.csv" in event["message"]
 
 
+def test_a_run_leaves_the_callers_warning_settings_alone(tmp_path, trained):
+    import warnings
+
+    _, _, model_dir, _ = trained
+    before = (warnings.showwarning, list(warnings.filters))
+    assert run_cli("predict", "-m", model_dir, "-o", tmp_path / "a.csv", "--log-format", "json").exit_code == 0
+    assert run_cli("predict", "-m", model_dir, "-o", tmp_path / "b.csv", "-q").exit_code == 0
+    assert (warnings.showwarning, list(warnings.filters)) == before
+
+
 def test_verbose_adds_detail_and_quiet_silences_it(tmp_path, trained):
     _, _, model_dir, _ = trained
     plain = run_cli("predict", "-m", model_dir, "-o", tmp_path / "a.csv")
