@@ -238,7 +238,7 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
             "mse": mse, "mae": mae, "val_mse": validation_mse(fitted), "seconds": seconds, "coverage": coverage,
             "width": width,
             "epochs_run": fitted.epochs_run, "best_epoch": fitted.best_epoch,
-            "n_train": len(fitted.train_windows[0]), "n_val": len(fitted.val_parts[0][0]),
+            "n_train": len(fitted.train_windows), "n_val": len(fitted.val_parts[0][0]),
             "alpha": getattr(fitted.predictor, "alpha", None), "n_features": fitted.spec["n_features"],
         }
         reporter.info(f"H={horizon} {model}: test MSE {mse:.4f}  MAE {mae:.4f}  (validation MSE "

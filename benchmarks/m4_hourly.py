@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # --- the report -------------------------------------------------------------------------
     opts = fitted.options
-    n_train = len(fitted.train_windows[0])
+    n_train = len(fitted.train_windows)
     n_val = sum(len(x) for x, _ in fitted.val_parts)
     ours_rows = [
         [METHOD_LABELS[m], f"{scores[m]['smape']:.3f}", f"{scores[m]['mase']:.3f}", f"{scores[m]['owa']:.3f}",

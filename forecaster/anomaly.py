@@ -377,7 +377,7 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
 def one_step_expectations(network: Any, features: list[np.ndarray], lookback: int, starts: list[int]) -> list[np.ndarray]:
     """Scaled one-step-ahead expectations for every step from ``start`` to the end of each series.
 
-    All series go through the network in one batch.
+    All series go through the network together, a bounded number of windows at a time.
 
     Args:
         features: per series `(n_steps, n_features)` scaled, target in channel 0.
@@ -386,13 +386,10 @@ def one_step_expectations(network: Any, features: list[np.ndarray], lookback: in
     Returns:
         per series `(n_steps - start,)`.
     """
-    from .forecasting import predict_scaled
+    from .forecasting import predict_scaled_parts
 
     windows = [input_windows(f, lookback)[start - lookback : len(f) - lookback] for f, start in zip(features, starts)]
-    if not windows:
-        return []
-    predicted = predict_scaled(network, np.concatenate(windows))[:, 0]
-    return np.split(predicted, np.cumsum([len(w) for w in windows])[:-1])
+    return predict_scaled_parts(network, windows, step=0)
 
 
 def residuals_and_steps(
@@ -439,7 +436,7 @@ def cleaned_expectations(
     Returns:
         per series `(n_steps - lookback,)`.
     """
-    from .forecasting import predict_scaled
+    from .forecasting import predict_scaled_parts
 
     cleaned = [np.array(e, dtype=np.float64) for e in expected]
     batches, targets = [], []
@@ -459,10 +456,8 @@ def cleaned_expectations(
         affected = steps[count[steps] > count[steps - lookback]]  # an extreme step in the window
         batches.append(input_windows(inputs, lookback)[affected - lookback])
         targets.append((i, affected - lookback))
-    if batches:
-        predicted = predict_scaled(network, np.concatenate(batches))[:, 0]
-        for (i, rows), values in zip(targets, np.split(predicted, np.cumsum([len(b) for b in batches])[:-1])):
-            cleaned[i][rows] = values
+    for (i, rows), values in zip(targets, predict_scaled_parts(network, batches, step=0)):
+        cleaned[i][rows] = values
     return cleaned
 
 

@@ -188,15 +188,19 @@ def _fold_rows(fitted: FittedModel, validation: dict, dataset: Dataset, offset: 
     import pandas as pd
 
     lookback, horizon = fitted.options.lookback, fitted.options.horizon
-    frames = []
-    for i, (series, prep) in enumerate(zip(dataset.series, fitted.prepared)):
-        start = len(series.values) - offset
+    starts = [len(series.values) - offset for series in dataset.series]
+    windows = []
+    for series, prep, start in zip(dataset.series, fitted.prepared, starts):
         features = prep.scaler.transform(
             series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
         )
-        window = input_windows(features[start - lookback : start], lookback)
-        forecasts = method_forecasts(fitted, series, prep, window, np.array([start]), validation["linear"],
-                                     backtest.season)
+        windows.append(input_windows(features[start - lookback : start], lookback))
+    forecasts_of = method_forecasts(fitted, dataset, windows, [np.array([start]) for start in starts],
+                                    validation["linear"], backtest.season)
+    frames = []
+    for i, (series, prep, start, window, forecasts) in enumerate(
+        zip(dataset.series, fitted.prepared, starts, windows, forecasts_of)
+    ):
         actual = np.where(series.missing, np.nan, series.values)[start : start + horizon]
         for method, values in forecasts.items():
             calibration = validation["calibration"][method]

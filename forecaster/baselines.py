@@ -10,13 +10,21 @@ scoring and backtests run the same way whichever model was chosen.
 from __future__ import annotations
 
 import os
-import warnings
-from typing import Any
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from .windows import WindowSet
+
 #: Ridge penalties tried on the validation windows; the data is scaled, so one grid serves all.
 RIDGE_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4)
+#: Windows per chunk when summing the normal equations: a few megabytes at a time.
+CHUNK_WINDOWS = 8192
+#: Relative windows and their targets: a pair of arrays, or a set that gathers them in chunks.
+Windows = Union["WindowSet", tuple[np.ndarray, np.ndarray]]
 
 
 def seasonal_naive(history: np.ndarray, starts: np.ndarray, horizon: int, season: int) -> np.ndarray:
@@ -94,41 +102,30 @@ class LinearAutoregression(_WindowPredictor):
         self.alpha = float(alpha)
 
     @classmethod
-    def fit(
-        cls, train: tuple[np.ndarray, np.ndarray], validation: tuple[np.ndarray, np.ndarray]
-    ) -> LinearAutoregression:
+    def fit(cls, train: Windows, validation: Windows) -> LinearAutoregression:
         """Fit on training windows, choosing the penalty by validation error.
 
+        The solution is scikit-learn's ``Ridge`` (intercept unpenalised), computed from the
+        normal equations summed a chunk of windows at a time, so that millions of windows
+        never sit in memory at once and the data is read once for every penalty.
+
         Args:
-            train: relative windows `(n_windows, lookback, n_features)` and targets `(n_windows, horizon)`.
+            train: relative windows `(n_windows, lookback, n_features)` and targets
+                `(n_windows, horizon)`, as a pair of arrays or a
+                :class:`forecaster.windows.WindowSet`.
             validation: the same for the validation part; may be empty, then alpha is 1.
         """
-        from sklearn.linear_model import Ridge
-
-        (x_train, y_train), (x_val, y_val) = train, validation
-        _, lookback, _ = x_train.shape
-        flat_train = x_train.reshape(len(x_train), -1)
-        best: tuple[float, Any, float] | None = None
-        for alpha in RIDGE_ALPHAS if len(x_val) else (1.0,):
-            with warnings.catch_warnings():
-                # calendar channels repeat across a window, so the design is rank-deficient;
-                # the penalty is what makes the solution unique, as intended
-                warnings.simplefilter("ignore")
-                ridge = Ridge(alpha=alpha).fit(flat_train, y_train)
-            if len(x_val):
-                # one target column comes back as (n,): keep it (n, 1), or it broadcasts to (n, n)
-                predicted = np.asarray(ridge.predict(x_val.reshape(len(x_val), -1))).reshape(y_val.shape)
-                error = float(np.mean((predicted - y_val) ** 2))
-            else:
-                error = 0.0
-            if best is None or error < best[0]:
-                best = (error, ridge, alpha)
-        assert best is not None
-        _, ridge, alpha = best
-        horizon = y_train.shape[1]
-        # scikit-learn drops the target axis when there is a single target
-        coef = np.asarray(ridge.coef_).reshape(horizon, -1).T
-        return cls(lookback, horizon, coef, np.asarray(ridge.intercept_).reshape(horizon), alpha)
+        normal = _NormalEquations.accumulate(_chunks(train))
+        alphas = RIDGE_ALPHAS if _count(validation) else (1.0,)
+        solutions = [normal.solve(alpha) for alpha in alphas]
+        errors = np.zeros(len(alphas))
+        for x_val, y_val in _chunks(validation):
+            flat = x_val.reshape(len(x_val), -1).astype(np.float64)
+            for i, (coef, intercept) in enumerate(solutions):
+                errors[i] += np.sum((flat @ coef + intercept - y_val) ** 2)
+        best = int(np.argmin(errors))  # the first of equals, the smallest penalty
+        coef, intercept = solutions[best]
+        return cls(normal.lookback, normal.horizon, coef, intercept, alphas[best])
 
     def predict(self, windows: np.ndarray, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         flat = np.asarray(windows, dtype=np.float64).reshape(len(windows), -1)
@@ -142,3 +139,67 @@ class LinearAutoregression(_WindowPredictor):
     def load(cls, path: str | os.PathLike, lookback: int, horizon: int) -> LinearAutoregression:
         with np.load(path, allow_pickle=False) as stored:
             return cls(lookback, horizon, stored["coef"], stored["intercept"], float(stored["alpha"]))
+
+
+def _chunks(windows: Windows) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    if isinstance(windows, tuple):
+        inputs, targets = windows
+        for begin in range(0, len(inputs), CHUNK_WINDOWS):
+            yield inputs[begin : begin + CHUNK_WINDOWS], targets[begin : begin + CHUNK_WINDOWS]
+    else:
+        yield from windows.chunks(CHUNK_WINDOWS)
+
+
+def _count(windows: Windows) -> int:
+    return len(windows[0]) if isinstance(windows, tuple) else len(windows)
+
+
+@dataclass
+class _NormalEquations:
+    """Sums of a least-squares problem over windows: enough to solve the ridge problem for any
+    penalty. Sums are taken around the first chunk's means (``shift``), which keeps the
+    centring below exact in float64 however large the means are."""
+
+    lookback: int
+    horizon: int
+    n: int
+    shift_x: np.ndarray  # (n_inputs,)
+    shift_y: np.ndarray  # (horizon,)
+    sum_x: np.ndarray  # (n_inputs,)
+    sum_y: np.ndarray  # (horizon,)
+    xx: np.ndarray  # (n_inputs, n_inputs)
+    xy: np.ndarray  # (n_inputs, horizon)
+
+    @classmethod
+    def accumulate(cls, chunks: Iterator[tuple[np.ndarray, np.ndarray]]) -> _NormalEquations:
+        sums: _NormalEquations | None = None
+        for inputs, targets in chunks:
+            flat = inputs.reshape(len(inputs), -1).astype(np.float64)
+            targets = np.asarray(targets, dtype=np.float64).reshape(len(targets), -1)
+            if sums is None:
+                n_inputs, horizon = flat.shape[1], targets.shape[1]
+                sums = cls(inputs.shape[1], horizon, 0, flat.mean(axis=0), targets.mean(axis=0),
+                           np.zeros(n_inputs), np.zeros(horizon), np.zeros((n_inputs, n_inputs)),
+                           np.zeros((n_inputs, horizon)))
+            flat -= sums.shift_x
+            targets = targets - sums.shift_y
+            sums.n += len(flat)
+            sums.sum_x += flat.sum(axis=0)
+            sums.sum_y += targets.sum(axis=0)
+            sums.xx += flat.T @ flat
+            sums.xy += flat.T @ targets
+        if sums is None:
+            raise ValueError("no training windows to fit the linear model on")
+        return sums
+
+    def solve(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients `(n_inputs, horizon)` and intercept `(horizon,)` of ridge with ``alpha``."""
+        mean_x, mean_y = self.sum_x / self.n, self.sum_y / self.n
+        centred_xx = self.xx - self.n * np.outer(mean_x, mean_x)
+        centred_xy = self.xy - self.n * np.outer(mean_x, mean_y)
+        penalised = centred_xx + alpha * np.eye(len(centred_xx))
+        # calendar channels repeat across a window, so the design alone is rank-deficient; the
+        # penalty makes the system positive definite, as intended
+        coef = np.linalg.solve(penalised, centred_xy)
+        intercept = mean_y + self.shift_y - (mean_x + self.shift_x) @ coef
+        return coef, intercept

@@ -251,6 +251,11 @@ ValFraction = Annotated[
 Epochs = Annotated[int, typer.Option(min=1, help="Most epochs; early stopping usually ends sooner.")]
 Patience = Annotated[int, typer.Option(min=1, help="Epochs without validation improvement before stopping.")]
 BatchSize = Annotated[int, typer.Option(min=1, help="Windows per training batch.")]
+WindowsPerEpoch = Annotated[
+    Optional[int],
+    typer.Option(min=1, metavar="N", help="Train each epoch on N windows drawn at random (a new draw every epoch), "
+                                          "so epochs on large data stay short.", show_default="all windows"),
+]
 LearningRate = Annotated[float, typer.Option(min=1e-7, help="Adam learning rate.")]
 Seed = Annotated[Optional[int], typer.Option(help="Seed for reproducible training and outputs.")]
 Config = Annotated[
@@ -264,7 +269,7 @@ Config = Annotated[
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
     dropout, linear_skip, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size, learning_rate,
-    seed, sep=None, decimal=".", thousands=None, dayfirst=False, time_unit=None, tz=None,
+    seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False, time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DECIMALS, TIME_UNITS, DataOptions
@@ -284,7 +289,7 @@ def _training_options(
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, calendar=calendar,
-        epochs=epochs, batch_size=batch_size,
+        epochs=epochs, batch_size=batch_size, windows_per_epoch=windows_per_epoch,
         learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
     )  # fmt: skip
     return data_options, options
@@ -323,6 +328,7 @@ def train(
     epochs: Epochs = 100,
     patience: Patience = 10,
     batch_size: BatchSize = 64,
+    windows_per_epoch: WindowsPerEpoch = None,
     learning_rate: LearningRate = 1e-3,
     seed: Seed = None,
     wait: Annotated[
@@ -548,6 +554,7 @@ def evaluate(
     epochs: Epochs = 100,
     patience: Patience = 10,
     batch_size: BatchSize = 64,
+    windows_per_epoch: WindowsPerEpoch = None,
     learning_rate: LearningRate = 1e-3,
     seed: Seed = None,
     config: Config = None,

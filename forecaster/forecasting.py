@@ -15,30 +15,17 @@ from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter
 from .scaling import SeriesScaler
-from .windows import relative_to_level, window_level
+from .windows import relative_inputs, window_level
 
 #: Quantile levels at which the absolute normalised validation residuals are stored.
 INTERVAL_LEVELS = np.linspace(0.0, 1.0, 201)
 PREDICT_BATCH = 4096
+#: Bytes of input windows copied at once when many windows are forecast (see
+#: :func:`predict_scaled_parts`): memory stays bounded whatever the number of series.
+PREDICT_CHUNK_BYTES = 16 * 2**20
 #: Intervals never shrink below this share of a series' usual width, however still the
 #: window: a meter that stood still for a while may move again.
 MIN_SPREAD_FACTOR = 0.5
-
-
-def relative_inputs(inputs: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """Express windows relative to their level, as the network sees them.
-
-    Args:
-        inputs: `(n_windows, lookback, n_features)` scaled.
-        targets: `(n_windows, horizon)` scaled, or None.
-
-    Returns:
-        shifted inputs `(n_windows, lookback, n_features)` float32 and shifted targets
-        `(n_windows, horizon)` float32 (None when no targets were given).
-    """
-    level = window_level(inputs)
-    shifted_targets = None if targets is None else (targets - level[:, None]).astype(np.float32)
-    return relative_to_level(inputs, level), shifted_targets
 
 
 def predict_scaled(network: Any, inputs: np.ndarray) -> np.ndarray:
@@ -55,6 +42,50 @@ def predict_scaled(network: Any, inputs: np.ndarray) -> np.ndarray:
     shifted, _ = relative_inputs(inputs)
     outputs = network.predict(shifted, batch_size=PREDICT_BATCH, verbose=0)
     return outputs.astype(np.float64) + window_level(inputs)[:, None]
+
+
+def predict_scaled_parts(network: Any, parts: list[np.ndarray], step: int | None = None) -> list[np.ndarray]:
+    """:func:`predict_scaled` of several arrays of windows, such as views of every window of
+    each series, copying only a bounded number of windows at a time.
+
+    Args:
+        parts: each `(n_i, lookback, n_features)` scaled; all with the same window shape.
+        step: keep only this forecast step (0: one step ahead); None keeps them all.
+
+    Returns:
+        per part `(n_i, horizon)`, or `(n_i,)` with ``step``.
+    """
+    if not parts:
+        return []
+    window_bytes = 4 * int(np.prod(parts[0].shape[1:]))
+    chunk = max(PREDICT_BATCH, PREDICT_CHUNK_BYTES // max(window_bytes, 1))
+    pieces: list[list[np.ndarray]] = [[] for _ in parts]
+    group: list[tuple[int, slice]] = []
+    filled = 0
+
+    def run() -> None:
+        outputs = predict_scaled(network, np.concatenate([parts[i][rows] for i, rows in group]))
+        if step is not None:
+            outputs = outputs[:, step]
+        sizes = [rows.stop - rows.start for _, rows in group]
+        for (i, _), values in zip(group, np.split(outputs, np.cumsum(sizes)[:-1])):
+            pieces[i].append(values)
+
+    for i, part in enumerate(parts):
+        begin = 0
+        while begin < len(part):
+            take = min(chunk - filled, len(part) - begin)
+            group.append((i, slice(begin, begin + take)))
+            filled += take
+            begin += take
+            if filled == chunk:
+                run()
+                group, filled = [], 0
+    if group:
+        run()
+    horizon = network.output_shape[-1]
+    empty = np.empty((0,) if step is not None else (0, horizon))
+    return [np.concatenate(p) if p else empty for p in pieces]
 
 
 def window_spread(inputs: np.ndarray) -> np.ndarray:

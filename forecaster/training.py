@@ -23,7 +23,7 @@ from .report import QUIET, Reporter
 from .features import series_features
 from .locking import model_lock
 from .scaling import SeriesScaler
-from .windows import max_lookback, min_length, split_point, train_validation_windows
+from .windows import WindowSet, max_lookback, min_length, split_point, supervised_windows, window_spans
 
 MIN_AUTO_LOOKBACK = 4
 MAX_AUTO_LOOKBACK = 336
@@ -51,6 +51,7 @@ class TrainOptions:
     learning_rate: float = 1e-3
     val_fraction: float = 0.2
     patience: int = 10
+    windows_per_epoch: int | None = None
     calendar: bool = True
     seed: int | None = None
 
@@ -60,10 +61,10 @@ class TrainOptions:
         for name in ("epochs", "batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        for name in ("lookback", "horizon"):
+        for name in ("lookback", "horizon", "windows_per_epoch"):
             value = getattr(self, name)
             if value is not None and value < 1:
-                raise ConfigError(f"--{name} must be at least 1, got {value}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
         if not self.learning_rate > 0:
@@ -166,7 +167,7 @@ class FittedModel:
         options: the options with lookback, horizon and seed resolved.
         spec: JSON-safe description of the model (type, shape, network layers).
         prepared: each series' scaler, scaled features and split point.
-        train_windows: relative training inputs and targets of all series together.
+        train_windows: the training windows of all series together.
         val_parts: each series' validation inputs `(n, lookback, n_features)` and targets
             `(n, horizon)`, scaled but not relative.
         linear: the linear baseline fitted on the same windows (the network starts from it
@@ -177,7 +178,7 @@ class FittedModel:
     options: TrainOptions
     spec: dict[str, Any]
     prepared: list[_PreparedSeries]
-    train_windows: tuple[np.ndarray, np.ndarray]
+    train_windows: WindowSet
     val_parts: list[tuple[np.ndarray, np.ndarray]]
     epochs_run: int
     best_epoch: int
@@ -199,15 +200,11 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
     reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()))
 
     prepared = [_prepare(series, horizon, options) for series in dataset.series]
-    train_parts, val_parts = zip(
-        *(train_validation_windows(p.features, p.features[:, 0], lookback, horizon, options.val_fraction) for p in prepared)
-    )
-    train_inputs = np.concatenate([x for x, _ in train_parts])
-    train_targets = np.concatenate([y for _, y in train_parts])
-    val_inputs = np.concatenate([x for x, _ in val_parts])
-    val_targets = np.concatenate([y for _, y in val_parts])
-    train_windows = forecasting.relative_inputs(train_inputs, train_targets)
-    val_windows = forecasting.relative_inputs(val_inputs, val_targets)
+    spans = [window_spans(len(p.features), lookback, horizon, p.split) for p in prepared]
+    train_windows, val_windows = WindowSet.from_series([p.features for p in prepared], list(zip(*spans)), lookback,
+                                                       horizon)
+    val_parts = [supervised_windows(p.features, p.features[:, 0], lookback, horizon, *val_span)
+                 for p, (_, val_span) in zip(prepared, spans)]
     n_features = prepared[0].features.shape[1]
     spec = {"model": options.model, "lookback": lookback, "horizon": horizon, "n_features": n_features}
     linear = LinearAutoregression.fit(train_windows, val_windows)
@@ -222,23 +219,23 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         reporter.info(
             f"Training {'a bidirectional' if options.bidirectional else 'an' if options.cell == 'lstm' else 'a'} "
             f"{options.cell.upper()} ({options.layers} x {options.units} units) on {len(prepared)} series: "
-            f"{len(train_inputs)} training and {len(val_inputs)} validation windows, "
+            f"{len(train_windows)} training and {len(val_windows)} validation windows, "
             f"lookback {lookback}, horizon {horizon}"
         )
         predictor, epochs_run, best_epoch = _fit_network(network_spec, options, train_windows, val_windows, linear,
                                                          reporter)
     else:
         reporter.info(
-            f"Fitting the {options.model} model on {len(prepared)} series: {len(train_inputs)} training and "
-            f"{len(val_inputs)} validation windows, lookback {lookback}, horizon {horizon}"
+            f"Fitting the {options.model} model on {len(prepared)} series: {len(train_windows)} training and "
+            f"{len(val_windows)} validation windows, lookback {lookback}, horizon {horizon}"
         )
         predictor, epochs_run, best_epoch = _baseline_model(options.model, dataset, lookback, horizon, linear), 0, 0
-    return FittedModel(predictor, options, spec, prepared, train_windows, list(val_parts), epochs_run, best_epoch,
+    return FittedModel(predictor, options, spec, prepared, train_windows, val_parts, epochs_run, best_epoch,
                        linear)
 
 
-def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows, val_windows, linear: LinearAutoregression,
-                 reporter: Reporter):
+def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet,
+                 linear: LinearAutoregression, reporter: Reporter):
     """Train the network; returns it, the epochs run and the best epoch (0: no epoch improved
     on the starting point, the linear baseline, which is then what is kept)."""
     from .backend import load_keras, seed_everything
@@ -250,27 +247,65 @@ def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows, val_wi
         start_from_linear(network, linear)
     network.compile(optimizer=keras.optimizers.Adam(learning_rate=options.learning_rate), loss=keras.losses.Huber())
     start_weights = network.get_weights()
-    start_loss = float(network.evaluate(*val_windows, batch_size=forecasting.PREDICT_BATCH, verbose=0))
+    training = window_batches(train_windows, options.batch_size, seed=options.seed,
+                              per_epoch=options.windows_per_epoch)
+    validation = window_batches(val_windows, forecasting.PREDICT_BATCH)
+    start_loss = float(network.evaluate(validation, verbose=0))
     with reporter.progress("Training", total=options.epochs) as progress:
         callbacks = [
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience, restore_best_weights=True),
             keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, options.patience // 3)),
             _progress_callback(keras, progress, options.epochs),
         ]
-        history = network.fit(
-            *train_windows,
-            validation_data=val_windows,
-            epochs=options.epochs,
-            batch_size=options.batch_size,
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=0,
-        )
+        history = network.fit(training, validation_data=validation, epochs=options.epochs, shuffle=False,
+                              callbacks=callbacks, verbose=0)
     val_losses = history.history["val_loss"]
     if spec.linear_skip and not min(val_losses) < start_loss:
         network.set_weights(start_weights)
         return network, len(val_losses), 0
     return network, len(val_losses), int(np.argmin(val_losses)) + 1
+
+
+def window_batches(windows: WindowSet, batch_size: int, seed: int | None = None, per_epoch: int | None = None):
+    """Batches of ``windows`` for Keras, gathered as Keras asks for them (and prefetched by it
+    while the previous batch trains), so the windows are never all in memory at once.
+
+    Args:
+        seed: shuffle with this seed, a new order every epoch; None keeps the windows in order.
+        per_epoch: windows drawn (without repeats) each epoch; None or more than there are
+            takes them all.
+
+    Returns:
+        a ``keras.utils.PyDataset`` giving relative inputs `(batch, lookback, n_features)` and
+        targets `(batch, horizon)`.
+    """
+    from .backend import load_keras
+
+    keras = load_keras()
+
+    class WindowBatches(keras.utils.PyDataset):
+        def __init__(self) -> None:
+            super().__init__()
+            self.random = None if seed is None else np.random.default_rng(seed)
+            self.order = self._draw()
+
+        def _draw(self) -> np.ndarray:
+            if self.random is None:
+                return np.arange(len(windows))
+            order = self.random.permutation(len(windows))
+            return order[:per_epoch] if per_epoch else order
+
+        def __len__(self) -> int:
+            return -(-len(self.order) // batch_size)
+
+        def __getitem__(self, index: int):
+            return windows.gather(self.order[index * batch_size : (index + 1) * batch_size])
+
+        def on_epoch_end(self) -> None:
+            if self.random is not None:
+                self.order = self._draw()
+
+    return WindowBatches()
 
 
 def _baseline_model(model: str, dataset: Dataset, lookback: int, horizon: int, linear: LinearAutoregression):
@@ -324,7 +359,7 @@ def train(
         model_dir=path,
         options=fitted.options,
         n_series=len(fitted.prepared),
-        n_train_windows=len(fitted.train_windows[0]),
+        n_train_windows=len(fitted.train_windows),
         n_val_windows=sum(len(x) for x, _ in fitted.val_parts),
         epochs_run=fitted.epochs_run,
         best_epoch=fitted.best_epoch,
@@ -364,26 +399,34 @@ def _progress_callback(keras, progress, epochs: int):
     return EpochReport()
 
 
-def method_forecasts(fitted: FittedModel, series, prep: _PreparedSeries, inputs: np.ndarray,
-                     starts: np.ndarray, linear: Any, season: int | None = None) -> dict[str, np.ndarray]:
-    """Forecasts in the data's units of the model and each baseline from the same origins.
+def method_forecasts(fitted: FittedModel, dataset: Dataset, inputs: list[np.ndarray], starts: list[np.ndarray],
+                     linear: Any, season: int | None = None) -> list[dict[str, np.ndarray]]:
+    """Forecasts in the data's units of the model and each baseline from the same origins, for
+    every series (the models run on all series' windows together, not series by series).
 
     Args:
-        inputs: `(n_windows, lookback, n_features)` scaled windows ending just before ``starts``.
-        starts: `(n_windows,)` index in ``series`` of each window's first forecast step.
+        inputs: per series `(n_windows, lookback, n_features)` scaled windows ending just
+            before ``starts``.
+        starts: per series `(n_windows,)` index of each window's first forecast step.
         linear: the fitted linear baseline.
         season: seasonal period of the seasonal-naive baseline; None takes it from the frequency.
 
     Returns:
-        ``{"model" | "naive" | "seasonal_naive" | "linear": (n_windows, horizon)}``.
+        per series ``{"model" | "naive" | "seasonal_naive" | "linear": (n_windows, horizon)}``.
     """
     horizon = fitted.options.horizon
-    forecasts = {
-        "model": prep.scaler.target_to_original(forecasting.predict_scaled(fitted.predictor, inputs)),
-        "naive": seasonal_naive(series.values, starts, horizon, 1),
-        "seasonal_naive": seasonal_naive(series.values, starts, horizon, season or seasonal_period(series.freq)),
-        "linear": prep.scaler.target_to_original(forecasting.predict_scaled(linear, inputs)),
-    }
+    model = forecasting.predict_scaled_parts(fitted.predictor, inputs)
+    linear_forecasts = forecasting.predict_scaled_parts(linear, inputs)
+    forecasts = []
+    for series, prep, first_steps, scaled_model, scaled_linear in zip(dataset.series, fitted.prepared, starts, model,
+                                                                      linear_forecasts):
+        forecasts.append({
+            "model": prep.scaler.target_to_original(scaled_model),
+            "naive": seasonal_naive(series.values, first_steps, horizon, 1),
+            "seasonal_naive": seasonal_naive(series.values, first_steps, horizon,
+                                             season or seasonal_period(series.freq)),
+            "linear": prep.scaler.target_to_original(scaled_linear),
+        })  # fmt: skip
     return forecasts
 
 
@@ -408,9 +451,11 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
     scales: dict[str, list[float]] = {name: [] for name in methods}
     spreads: list[float] = []
     per_series: dict[str, dict[str, dict[str, float]]] = {}
-    for series, prep, (inputs, _) in zip(dataset.series, fitted.prepared, fitted.val_parts):
-        starts = prep.split + np.arange(len(inputs))
-        forecasts = method_forecasts(fitted, series, prep, inputs, starts, linear, season)
+    inputs_of = [inputs for inputs, _ in fitted.val_parts]
+    starts_of = [prep.split + np.arange(len(inputs)) for prep, inputs in zip(fitted.prepared, inputs_of)]
+    forecasts_of = method_forecasts(fitted, dataset, inputs_of, starts_of, linear, season)
+    for series, prep, inputs, starts, forecasts in zip(dataset.series, fitted.prepared, inputs_of, starts_of,
+                                                       forecasts_of):
         actual = series.values[starts[:, None] + np.arange(horizon)]
         per_series[series.name] = {name: error_summary(actual, values) for name, values in forecasts.items()}
         collected["actual"].append(actual.ravel())
@@ -493,7 +538,7 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
         "training": {
             "epochs_run": fitted.epochs_run,
             "best_epoch": fitted.best_epoch,
-            "train_windows": len(fitted.train_windows[0]),
+            "train_windows": len(fitted.train_windows),
             "validation_windows": sum(len(x) for x, _ in fitted.val_parts),
             "seconds": round(seconds, 2),
         },

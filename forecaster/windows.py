@@ -8,6 +8,8 @@ part, which is the past and so no leak).
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -72,14 +74,20 @@ def supervised_windows(
     return inputs, targets
 
 
+def window_spans(n_steps: int, lookback: int, horizon: int, split: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The ``(first, last)`` first-target steps of a series' training and of its validation
+    windows (see :func:`supervised_windows`), for a split at step ``split``."""
+    return (lookback, split - horizon), (split, n_steps - horizon)
+
+
 def train_validation_windows(
     features: np.ndarray, target: np.ndarray, lookback: int, horizon: int, val_fraction: float
 ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
     """Training and validation windows of one series, split by time."""
-    n_steps = len(target)
-    split = split_point(n_steps, horizon, val_fraction)
-    train = supervised_windows(features, target, lookback, horizon, lookback, split - horizon)
-    val = supervised_windows(features, target, lookback, horizon, split, n_steps - horizon)
+    split = split_point(len(target), horizon, val_fraction)
+    train_span, val_span = window_spans(len(target), lookback, horizon, split)
+    train = supervised_windows(features, target, lookback, horizon, *train_span)
+    val = supervised_windows(features, target, lookback, horizon, *val_span)
     return train, val
 
 
@@ -103,3 +111,93 @@ def relative_to_level(inputs: np.ndarray, level: np.ndarray) -> np.ndarray:
     shifted = np.array(inputs, dtype=np.float32, copy=True)
     shifted[:, :, 0] -= level[:, None]
     return shifted
+
+
+def relative_inputs(inputs: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Express windows relative to their level, as the models see them.
+
+    Args:
+        inputs: `(n_windows, lookback, n_features)` scaled.
+        targets: `(n_windows, horizon)` scaled, or None.
+
+    Returns:
+        shifted inputs `(n_windows, lookback, n_features)` float32 and shifted targets
+        `(n_windows, horizon)` float32 (None when no targets were given).
+    """
+    level = window_level(inputs)
+    shifted_targets = None if targets is None else (targets - level[:, None]).astype(np.float32)
+    return relative_to_level(inputs, level), shifted_targets
+
+
+class WindowSet:
+    """Supervised windows of many series, gathered a batch at a time instead of copied whole.
+
+    Every window of every series, copied, takes ``lookback + horizon`` times the memory of
+    the data itself (gigabytes for a few million rows); here the series' steps lie end to
+    end in one array and a window is only the row of its first input step, so the set costs
+    the data plus one integer per window, and a batch costs a batch.
+
+    Args:
+        features: `(n_steps_total, n_features)` scaled steps of all series end to end, target
+            in channel 0.
+        starts: `(n_windows,)` row in ``features`` of each window's first input step.
+    """
+
+    def __init__(self, features: np.ndarray, starts: np.ndarray, lookback: int, horizon: int) -> None:
+        self.features = features
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.lookback = lookback
+        self.horizon = horizon
+        self._inputs = sliding_window_view(features, lookback, axis=0)  # (n, n_features, lookback) view
+        self._targets = sliding_window_view(features[:, 0], horizon)  # (n, horizon) view
+
+    @classmethod
+    def from_series(
+        cls, features: Sequence[np.ndarray], spans: Sequence[Sequence[tuple[int, int]]], lookback: int, horizon: int
+    ) -> tuple[WindowSet, ...]:
+        """Window sets over the same series, sharing one copy of their steps.
+
+        Args:
+            features: each series' `(n_steps, n_features)` scaled steps.
+            spans: for each set, each series' ``(first, last)`` range of first-target steps
+                (as in :func:`supervised_windows`; empty when ``last < first``).
+
+        Returns:
+            one set per entry of ``spans``.
+        """
+        offsets = np.cumsum([0] + [len(f) for f in features])
+        joined = np.concatenate(features) if len(features) else np.empty((0, 1), dtype=np.float32)
+        sets = []
+        for spans_of_set in spans:
+            starts = [
+                np.arange(first - lookback, last - lookback + 1) + offset
+                for (first, last), offset in zip(spans_of_set, offsets)
+                if last >= first
+            ]
+            rows = np.concatenate(starts) if starts else np.empty(0, dtype=np.int64)
+            sets.append(cls(joined, rows, lookback, horizon))
+        return tuple(sets)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    @property
+    def n_features(self) -> int:
+        return self.features.shape[1]
+
+    def gather(self, positions: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray]:
+        """Windows at ``positions`` of this set, relative to their level (as the models see them).
+
+        Returns:
+            inputs `(n, lookback, n_features)` float32 and targets `(n, horizon)` float32.
+        """
+        rows = self.starts[positions]
+        inputs = np.ascontiguousarray(self._inputs[rows].transpose(0, 2, 1))
+        shifted, targets = relative_inputs(inputs, self._targets[rows + self.lookback])
+        assert targets is not None
+        return shifted, targets
+
+    def chunks(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Every window in order, ``size`` at a time, as :meth:`gather` gives them."""
+        for begin in range(0, len(self), size):
+            yield self.gather(slice(begin, begin + size))

@@ -110,3 +110,51 @@ def test_unknown_model_type_is_a_usage_error(tmp_path):
     result = run_cli("train", HOURLY, "--model", "prophet", "-m", tmp_path / "m")
     assert result.exit_code == 2
     assert "--model" in result.stderr
+
+
+@pytest.mark.parametrize("n_features", [1, 3])
+def test_the_linear_model_is_scikit_learns_ridge_with_the_penalty_validation_prefers(n_features):
+    from sklearn.linear_model import Ridge
+
+    from forecaster.baselines import RIDGE_ALPHAS
+
+    rng = np.random.default_rng(n_features)
+    n, lookback, horizon = 3000, 6, 3
+    x = rng.normal(size=(n, lookback, n_features)) + 40.0  # far from zero: the centring must hold
+    if n_features > 1:
+        x[:, :, 1] = x[:, :1, 1]  # a channel constant along each window, as calendar channels are
+    weights = rng.normal(size=(lookback * n_features, horizon))
+    y = x.reshape(n, -1) @ weights + rng.normal(0, 3.0, (n, horizon))
+    train, validation = (x[:2000], y[:2000]), (x[2000:], y[2000:])
+    model = LinearAutoregression.fit(train, validation)
+    errors = {}
+    for alpha in RIDGE_ALPHAS:
+        ridge = Ridge(alpha=alpha).fit(train[0].reshape(2000, -1), train[1])
+        errors[alpha] = np.mean((ridge.predict(validation[0].reshape(1000, -1)) - validation[1]) ** 2)
+        if alpha == model.alpha:
+            np.testing.assert_allclose(model.coef, ridge.coef_.T, rtol=1e-6, atol=1e-8)
+            np.testing.assert_allclose(model.intercept, ridge.intercept_, rtol=1e-6, atol=1e-6)
+    assert model.alpha == min(errors, key=errors.get)
+
+
+def test_the_linear_model_fits_the_same_from_a_window_set_as_from_copied_windows(monkeypatch):
+    from forecaster import baselines
+    from forecaster.windows import WindowSet, relative_inputs, supervised_windows, window_spans
+
+    rng = np.random.default_rng(5)
+    lookback, horizon = 8, 4
+    features = [np.cumsum(rng.normal(size=(n, 2)), axis=0).astype(np.float32) for n in (300, 500, 200)]
+    splits = [240, 400, 160]
+    spans = [window_spans(len(f), lookback, horizon, split) for f, split in zip(features, splits)]
+    train_set, val_set = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon)
+
+    def copied(which):
+        parts = [supervised_windows(f, f[:, 0], lookback, horizon, *span[which]) for f, span in zip(features, spans)]
+        return relative_inputs(np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts]))
+
+    from_arrays = LinearAutoregression.fit(copied(0), copied(1))
+    monkeypatch.setattr(baselines, "CHUNK_WINDOWS", 97)  # sums over many uneven chunks
+    from_sets = LinearAutoregression.fit(train_set, val_set)
+    assert from_sets.alpha == from_arrays.alpha
+    np.testing.assert_allclose(from_sets.coef, from_arrays.coef, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(from_sets.intercept, from_arrays.intercept, rtol=1e-9, atol=1e-12)

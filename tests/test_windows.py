@@ -90,3 +90,46 @@ def test_metrics_by_hand_and_ignore_nan():
     assert mae(actual, predicted) == pytest.approx(1.0)
     assert rmse(actual, predicted) == pytest.approx(np.sqrt(5 / 3))
     assert np.isnan(mae(np.array([np.nan]), np.array([1.0])))
+
+
+def _series_features(rng, lengths, n_features=3):
+    return [rng.normal(size=(n, n_features)).astype(np.float32) * 5 + 10 for n in lengths]
+
+
+def test_a_window_set_gathers_exactly_the_windows_each_series_would_copy():
+    from forecaster.windows import WindowSet, relative_inputs, window_spans
+
+    rng = np.random.default_rng(0)
+    lookback, horizon = 6, 4
+    features = _series_features(rng, [40, 25, 60])
+    splits = [30, 18, 45]
+    spans = [window_spans(len(f), lookback, horizon, split) for f, split in zip(features, splits)]
+    train, val = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon)
+    for windows, which in ((train, 0), (val, 1)):
+        copied = [supervised_windows(f, f[:, 0], lookback, horizon, *span[which]) for f, span in zip(features, spans)]
+        expected_x, expected_y = relative_inputs(np.concatenate([x for x, _ in copied]),
+                                                 np.concatenate([y for _, y in copied]))
+        assert len(windows) == len(expected_x)
+        positions = rng.permutation(len(windows))[:17]
+        x, y = windows.gather(positions)
+        np.testing.assert_array_equal(x, expected_x[positions])
+        np.testing.assert_array_equal(y, expected_y[positions])
+        chunks = list(windows.chunks(7))
+        assert [len(cx) for cx, _ in chunks[:-1]] == [7] * (len(chunks) - 1)
+        np.testing.assert_array_equal(np.concatenate([cx for cx, _ in chunks]), expected_x)
+        np.testing.assert_array_equal(np.concatenate([cy for _, cy in chunks]), expected_y)
+    # the sets share one copy of the steps instead of holding every window
+    assert train.features is val.features
+    assert train.features.nbytes == sum(f.nbytes for f in features)
+
+
+def test_a_window_set_skips_series_without_windows_in_a_span():
+    from forecaster.windows import WindowSet
+
+    rng = np.random.default_rng(1)
+    features = _series_features(rng, [12, 30])
+    (windows,) = WindowSet.from_series(features, [[(10, 9), (5, 20)]], 5, 3)  # first: none
+    assert len(windows) == 16
+    x, y = windows.gather(slice(0, 1))
+    np.testing.assert_allclose(x[0, :, 1:], features[1][0:5, 1:])
+    np.testing.assert_allclose(y[0] + features[1][0:5, 0].mean(), features[1][5:8, 0], rtol=1e-5)

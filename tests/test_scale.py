@@ -1,0 +1,107 @@
+"""Many windows in bounded memory: batches gathered on demand, forecasts a chunk at a time,
+and a bounded number of windows per epoch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster import forecasting
+from forecaster.baselines import LinearAutoregression
+from forecaster.data import Dataset, DataOptions, Series
+from forecaster.training import TrainOptions, fit, window_batches
+from forecaster.windows import WindowSet, input_windows, window_spans
+
+from .conftest import STORES, read_metadata, run_cli
+
+
+def _window_set(n_series=4, n_steps=90, lookback=8, horizon=3):
+    rng = np.random.default_rng(0)
+    features = [np.cumsum(rng.normal(size=(n_steps, 2)), axis=0).astype(np.float32) for _ in range(n_series)]
+    spans = [window_spans(n_steps, lookback, horizon, n_steps - 20) for _ in features]
+    train, _ = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon)
+    return train
+
+
+def test_many_series_are_forecast_a_chunk_at_a_time_with_the_same_result(monkeypatch):
+    rng = np.random.default_rng(2)
+    parts = [input_windows(rng.normal(size=(n, 2)), 6) for n in (40, 7, 100, 6, 55)]
+    linear = LinearAutoregression(6, 3, rng.normal(size=(12, 3)), rng.normal(size=3), 1.0)
+    whole = forecasting.predict_scaled(linear, np.concatenate(parts))
+    monkeypatch.setattr(forecasting, "PREDICT_BATCH", 8)
+    monkeypatch.setattr(forecasting, "PREDICT_CHUNK_BYTES", 8 * 4 * 12)  # 8 windows at a time
+    pieces = forecasting.predict_scaled_parts(linear, parts)
+    assert [len(p) for p in pieces] == [len(p) for p in parts]
+    np.testing.assert_allclose(np.concatenate(pieces), whole, rtol=1e-6)
+    first = forecasting.predict_scaled_parts(linear, parts, step=0)
+    np.testing.assert_allclose(np.concatenate(first), whole[:, 0], rtol=1e-6)
+    assert forecasting.predict_scaled_parts(linear, []) == []
+
+
+def test_training_batches_are_a_new_seeded_order_each_epoch():
+    windows = _window_set()
+    batches = window_batches(windows, batch_size=16, seed=3)
+    assert len(batches) == -(-len(windows) // 16)
+    first = np.concatenate([batches[i][0] for i in range(len(batches))])
+    assert len(first) == len(windows)
+    everything, _ = windows.gather(slice(None))
+    # every window once per epoch, shuffled
+    assert sorted(map(bytes, first)) == sorted(map(bytes, everything))
+    assert not np.array_equal(first, everything)
+    batches.on_epoch_end()
+    second = np.concatenate([batches[i][0] for i in range(len(batches))])
+    assert not np.array_equal(first, second)
+    again = window_batches(windows, batch_size=16, seed=3)
+    np.testing.assert_array_equal(np.concatenate([again[i][0] for i in range(len(again))]), first)
+    in_order = window_batches(windows, batch_size=50)
+    np.testing.assert_array_equal(np.concatenate([in_order[i][0] for i in range(len(in_order))]), everything)
+
+
+def test_windows_per_epoch_draws_that_many_distinct_windows_each_epoch():
+    windows = _window_set()
+    batches = window_batches(windows, batch_size=10, seed=0, per_epoch=45)
+    assert len(batches) == 5
+    for _ in range(3):
+        drawn = np.concatenate([batches[i][0] for i in range(len(batches))])
+        assert len(drawn) == 45
+        assert len(set(map(bytes, drawn))) == 45
+        batches.on_epoch_end()
+    assert len(window_batches(windows, batch_size=10, seed=0, per_epoch=10**6)) == -(-len(windows) // 10)
+
+
+def test_windows_per_epoch_bounds_each_epoch_of_a_real_training(tmp_path):
+    model_dir = tmp_path / "model"
+    result = run_cli("train", STORES, "--id-col", "store", "--target", "sales", "-m", model_dir, "--units", 4,
+                     "--epochs", 2, "--windows-per-epoch", 100, "--batch-size", 25, "--seed", 0, "--log-format", "json")
+    assert result.exit_code == 0, result.stderr
+    meta = read_metadata(model_dir)
+    assert meta["train_options"]["windows_per_epoch"] == 100
+    assert meta["training"]["train_windows"] > 100  # the bound is per epoch, not on the data
+    refused = run_cli("train", STORES, "--id-col", "store", "--target", "sales", "-m", tmp_path / "other",
+                      "--windows-per-epoch", 0)
+    assert refused.exit_code != 0
+    assert "--windows-per-epoch" in refused.stderr
+
+
+def test_a_fit_from_gathered_batches_is_reproducible_with_a_seed():
+    rng = np.random.default_rng(4)
+    n = 300
+    index = pd.date_range("2024-01-01", periods=n, freq="h")
+    values = np.sin(np.arange(n) / 4) * 3 + rng.normal(0, 0.3, n) + 20
+    series = Series(name="x", target="x", index=index, freq="h", values=values, covariates=np.empty((n, 0)),
+                    missing=np.zeros(n, dtype=bool), first_row=0)
+    dataset = Dataset(path="sine (in memory)", options=DataOptions(), series=[series], n_filled=0)
+    options = TrainOptions(lookback=12, horizon=4, units=4, epochs=2, calendar=False, seed=7, windows_per_epoch=64)
+    first, second = fit(dataset, options), fit(dataset, options)
+    for a, b in zip(first.predictor.get_weights(), second.predictor.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert first.epochs_run == 2
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_windows_per_epoch_must_be_positive(bad):
+    from forecaster.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--windows-per-epoch"):
+        TrainOptions(windows_per_epoch=bad)
