@@ -57,12 +57,13 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import ArtifactError
+
+if TYPE_CHECKING:  # imported where arrays are read or written: info reads none
+    import numpy as np
 
 SCHEMA_VERSION = 2
 #: Schema versions this forecaster reads: 1 (no checksums) is migrated on load.
@@ -95,6 +96,8 @@ class Artifact:
 
     def history(self) -> list[dict[str, np.ndarray]]:
         """Each series' stored values: ``{"values": (n_steps, n_features), "missing": (n_steps,)}``."""
+        import numpy as np
+
         file = self.path / HISTORY_FILE
         try:
             data = self.files[HISTORY_FILE] if HISTORY_FILE in self.files else _read_plain(self.path, HISTORY_FILE)
@@ -176,6 +179,8 @@ def save_artifact(
     Raises:
         ArtifactError: ``model_dir`` exists but is not a model directory (it is never replaced).
     """
+    import numpy as np
+
     target = check_replaceable(model_dir)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
@@ -511,6 +516,8 @@ def _schema1_files(metadata: dict[str, Any]) -> list[str]:
 def _check_history(path: Path, metadata: dict[str, Any], files: dict[str, bytes]) -> None:
     """The stored training data holds one series per series of the metadata (its arrays are
     read only when needed)."""
+    import numpy as np
+
     file = path / HISTORY_FILE
     expected = {f"{kind}_{i}" for i in range(len(metadata["series"])) for kind in ("values", "missing")}
     try:

@@ -364,27 +364,6 @@ def test_every_command_and_option_has_help_text():
             assert getattr(param, "help", None), f"{name} {param.name}"
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["evaluate"], ["predict"], ["detect-anomalies"], ["info"]])
-def test_help_does_not_import_heavy_libraries(command):
-    probe = textwrap.dedent(
-        f"""
-        import sys
-        from forecaster import cli
-        sys.argv = ["forecaster", *{command!r}, "--help"]
-        try:
-            cli.main()
-        except SystemExit as exit:
-            assert exit.code in (0, None), exit.code
-        heavy = [m for m in ("tensorflow", "keras", "matplotlib", "sklearn", "pandas") if m in sys.modules]
-        print("HEAVY", heavy, file=sys.stderr)
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert "HEAVY []" in done.stderr
-    assert "Usage" in done.stdout
-
-
 def test_quiet_prints_nothing_on_success_not_even_tensorflow_logs(tmp_path):
     data = small_hourly_csv(tmp_path / "data.csv")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_"))}
