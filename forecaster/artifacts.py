@@ -3,7 +3,10 @@
 Layout::
 
     forecaster-model/
-        model.keras      the network (Keras 3 native format, loaded with safe_mode=True), or
+        model.keras      the network (Keras 3 native format), for Keras users and for directories
+                         without network.npz, which are loaded with it (safe_mode=True), and
+        network.npz      the same network's weights as named float32 arrays, which predict and
+                         detect-anomalies evaluate with NumPy (no TensorFlow import), or
         linear.npz       the linear model's coefficients (the naive models have no file)
         metadata.json    schema version, package and library versions, the SHA-256 of every
                          other file, options, columns, frequencies, scalers, calibration
@@ -20,7 +23,10 @@ own; an edit that breaks its structure or the checksums is caught.
 Schema versions. 2 added the checksums and the versions. A schema 1 directory (written before
 them) is migrated on load: it is accepted as it is, with every check but the checksums, which
 it does not have; the next ``train`` writes schema 2. A newer schema is refused with the
-version it needs.
+version it needs. ``network.npz`` (named by ``network_file`` in the metadata and checksummed
+like every file) came later within schema 2 without a new version, because it breaks no
+reader: an earlier forecaster checks it and loads ``model.keras`` as before, and a network
+directory without it (written earlier) is loaded through Keras as before.
 
 Replacing a model (``save_artifact``). The new directory is written beside the target as
 ``.NAME.tmp-XXXXXXXX``, its files fsynced, then swapped in with two renames: the old directory
@@ -69,6 +75,8 @@ SCHEMA_VERSION = 2
 #: Schema versions this forecaster reads: 1 (no checksums) is migrated on load.
 READABLE_SCHEMAS = (1, 2)
 MODEL_FILE = "model.keras"
+#: The network for NumPy (:mod:`forecaster.numpy_network`), beside ``model.keras``.
+NETWORK_FILE = "network.npz"
 LINEAR_FILE = "linear.npz"
 METADATA_FILE = "metadata.json"
 HISTORY_FILE = "history.npz"
@@ -164,6 +172,7 @@ def save_artifact(
     metadata: dict[str, Any],
     history: list[dict[str, np.ndarray]],
     model_file: str | None = MODEL_FILE,
+    companions: dict[str, Any] | None = None,
 ) -> Path:
     """Write a model directory atomically, replacing any previous model there.
 
@@ -172,6 +181,8 @@ def save_artifact(
     Args:
         network: a built Keras model or a baseline predictor (anything with ``save(path)``).
         model_file: the file ``network`` is saved to; None when it has no parameters.
+        companions: other forms of the same model (anything with ``save(path)``) by the file
+            they are saved to, e.g. ``{"network.npz": NumpyNetwork}``; checksummed like the rest.
         metadata: JSON-safe description; ``schema_version``, ``forecaster_version``,
             ``versions`` and ``files`` (the SHA-256 of each file) are added.
         history: per series ``{"values": (n_steps, n_features), "missing": (n_steps,)}``.
@@ -189,6 +200,8 @@ def save_artifact(
     try:
         if model_file is not None:
             network.save(staging / model_file)
+        for name, companion in (companions or {}).items():
+            companion.save(staging / name)
         arrays = {}
         for i, series in enumerate(history):
             arrays[f"values_{i}"] = np.asarray(series["values"], dtype=np.float64)
@@ -327,7 +340,8 @@ def read_metadata(model_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_artifact(model_dir: str | os.PathLike, with_network: bool = True) -> Artifact:
-    """Load a model directory, checked; the network is loaded in Keras safe mode.
+    """Load a model directory, checked; a network from ``network.npz`` with NumPy, or (a
+    directory written before there was one) from ``model.keras`` in Keras safe mode.
 
     Raises:
         ArtifactError: the directory is missing, incomplete, edited, not forecaster's, or
@@ -471,9 +485,11 @@ def _check_metadata(file: Path, metadata: Any) -> dict[str, str] | None:
     ):
         raise ArtifactError(f"{file}: not forecaster metadata (no network or series description); retrain the model")
     root = file.parent
-    model_file = metadata.get("model_file")
+    model_file, network_file = metadata.get("model_file"), metadata.get("network_file")
     if model_file is not None:
         _check_name(file, root, model_file, "model_file")
+    if network_file is not None:
+        _check_name(file, root, network_file, "network_file")
     if version == 1:
         return None
     checksums = metadata.get("files")
@@ -483,7 +499,7 @@ def _check_metadata(file: Path, metadata: Any) -> dict[str, str] | None:
         raise ArtifactError(f"{file}: no valid checksums ('files'); the metadata was edited; retrain the model")
     for name in checksums:
         _check_name(file, root, name, "files")
-    for needed in (HISTORY_FILE, model_file):
+    for needed in (HISTORY_FILE, model_file, network_file):
         if needed is not None and needed not in checksums:
             raise ArtifactError(f"{file}: no checksum for {needed}; the metadata was edited; retrain the model")
     return checksums
@@ -510,6 +526,8 @@ def _schema1_files(metadata: dict[str, Any]) -> list[str]:
     names = [HISTORY_FILE]
     if metadata.get("model_file"):
         names.insert(0, metadata["model_file"])
+    if metadata.get("network_file"):  # not written with schema 1, but checked if it is named
+        names.insert(0, metadata["network_file"])
     return names
 
 
@@ -532,8 +550,9 @@ def _check_history(path: Path, metadata: dict[str, Any], files: dict[str, bytes]
 
 
 def _load_predictor(path: Path, metadata: dict[str, Any], files: dict[str, bytes]) -> Any:
-    """The fitted model: the Keras network (safe mode) or a baseline predictor, from the
-    checked bytes of its file."""
+    """The fitted model from the checked bytes of its file: the network for NumPy
+    (``network_file``), or, in a directory written before there was one, the Keras network
+    (safe mode); or a baseline predictor."""
     from .baselines import LinearAutoregression, SeasonalNaive
 
     spec = metadata["network"]
@@ -554,6 +573,17 @@ def _load_predictor(path: Path, metadata: dict[str, Any], files: dict[str, bytes
             return LinearAutoregression.load(io.BytesIO(files[name]), lookback, horizon)
         except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise ArtifactError(f"{model_file}: cannot load the linear model ({exc}); retrain the model") from None
+    network_file = metadata.get("network_file")
+    if kind == "network" and network_file is not None:
+        import zlib
+
+        from .numpy_network import NumpyNetwork
+
+        try:
+            return NumpyNetwork.load(io.BytesIO(files[network_file]), spec)
+        except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            reason = " ".join(str(exc).split())  # one line, whatever the library put in it
+            raise ArtifactError(f"{path / network_file}: cannot load the network ({reason}); retrain the model") from None
     from .backend import load_keras
 
     keras = load_keras()

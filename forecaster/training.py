@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, forecasting
-from .artifacts import LINEAR_FILE, MODEL_FILE, check_replaceable, clean_leftovers, save_artifact
+from .artifacts import LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, save_artifact
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
@@ -354,7 +354,24 @@ def train(
         history_arrays = [
             {"values": _features(s, fitted.options), "missing": s.missing} for s in dataset.series
         ]
-        path = save_artifact(model_dir, fitted.predictor, metadata, history_arrays, model_file(fitted.options.model))
+        companions = {}
+        if fitted.options.model == "network":
+            from .numpy_network import PARITY_TOLERANCE, NumpyNetwork
+
+            # predict and detect-anomalies run this copy, not Keras: it must compute the same
+            numpy_network = NumpyNetwork.from_keras(fitted.predictor, fitted.spec)
+            gap = numpy_network.difference_from(fitted.predictor, fitted.train_windows[0][:256])
+            if gap <= PARITY_TOLERANCE:
+                companions[NETWORK_FILE] = numpy_network
+                metadata["network_file"] = NETWORK_FILE
+            else:
+                reporter.warn(
+                    f"the NumPy copy of the network differs from Keras by {gap:.2g} with Keras "
+                    f"{metadata.get('keras_version')}; saved without it, so predict loads the network through "
+                    "Keras (slower); please report this"
+                )
+        path = save_artifact(model_dir, fitted.predictor, metadata, history_arrays, model_file(fitted.options.model),
+                             companions)
     return TrainResult(
         model_dir=path,
         options=fitted.options,

@@ -19,6 +19,7 @@ from forecaster.artifacts import (
     LINEAR_FILE,
     METADATA_FILE,
     MODEL_FILE,
+    NETWORK_FILE,
     SCHEMA_VERSION,
     clean_leftovers,
     leftovers,
@@ -29,6 +30,7 @@ from forecaster.artifacts import (
 from forecaster.baselines import LinearAutoregression
 from forecaster.data import DataOptions
 from forecaster.errors import ArtifactError
+from forecaster.numpy_network import NumpyNetwork
 from forecaster.training import TrainOptions, train
 
 from .conftest import HOURLY, run_cli
@@ -98,13 +100,14 @@ def refused(model_dir: Path, *fragments: str) -> str:
 
 
 def test_metadata_holds_schema_versions_and_a_checksum_of_every_file(linear_model, network_model):
-    for model_dir, model_file in ((linear_model, LINEAR_FILE), (network_model, MODEL_FILE)):
+    for model_dir, model_files in ((linear_model, {LINEAR_FILE}), (network_model, {MODEL_FILE, NETWORK_FILE})):
         metadata = json.loads((model_dir / METADATA_FILE).read_text())
         assert metadata["schema_version"] == SCHEMA_VERSION == 2
         files = {p.name for p in model_dir.iterdir()} - {METADATA_FILE}
-        assert files == {model_file, HISTORY_FILE}
+        assert files == model_files | {HISTORY_FILE}
         assert metadata["files"] == {name: sha256(model_dir / name) for name in files}
-        assert metadata["model_file"] == model_file
+        assert metadata["model_file"] == min(model_files)  # model.keras, beside network.npz
+        assert metadata.get("network_file") == (NETWORK_FILE if NETWORK_FILE in model_files else None)
         versions = metadata["versions"]
         assert set(versions) == {"forecaster", "python", "keras", "tensorflow", "numpy", "pandas", "scikit-learn"}
         assert versions["numpy"] == np.__version__ and versions["forecaster"] == metadata["forecaster_version"]
@@ -187,15 +190,82 @@ def test_a_damaged_edited_or_foreign_directory_is_refused_in_one_line(model, cas
     refused(model, *fragments)
 
 
-def test_a_truncated_network_is_refused(network):
-    truncate(network / MODEL_FILE)
-    refused(network, f"{network / MODEL_FILE}: its SHA-256 differs")
+@pytest.mark.parametrize("name", [MODEL_FILE, NETWORK_FILE])
+def test_a_truncated_network_is_refused(network, name):
+    """Both forms of the network are checked, though predict only loads network.npz."""
+    truncate(network / name)
+    refused(network, f"{network / name}: its SHA-256 differs")
+
+
+def test_a_missing_numpy_network_or_its_checksum_is_refused(network):
+    edit_metadata(network, lambda m: m["files"].pop(NETWORK_FILE))
+    refused(network, f"no checksum for {NETWORK_FILE}")
+    (network / NETWORK_FILE).unlink()
+    edit_metadata(network, lambda m: m["files"].__setitem__(NETWORK_FILE, "0" * 64))
+    refused(network, f"{NETWORK_FILE} is missing")
+
+
+def test_network_file_cannot_point_outside_the_directory(network):
+    shutil.copy(network / NETWORK_FILE, network.parent / "outside.npz")
+
+    def point(metadata):
+        metadata["network_file"] = "../outside.npz"
+        metadata["files"]["../outside.npz"] = sha256(network.parent / "outside.npz")
+
+    edit_metadata(network, point)
+    refused(network, "network_file names '../outside.npz', which is not a file inside the model directory")
+
+
+def test_a_numpy_network_that_cannot_be_read_is_refused_even_with_a_matching_checksum(network):
+    (network / NETWORK_FILE).write_bytes(b"PK\x03\x04 not really a zip")
+    set_checksum(network, NETWORK_FILE)
+    refused(network, f"{network / NETWORK_FILE}: cannot load the network")
+
+
+def test_a_numpy_network_of_another_shape_is_refused_even_with_a_matching_checksum(network):
+    with np.load(network / NETWORK_FILE) as stored:
+        arrays = dict(stored)
+    arrays["horizon_kernel"] = np.zeros((3, 6), dtype=np.float32)  # trained with 2 units
+    del arrays["horizon_bias"]
+    np.savez(network / NETWORK_FILE, **arrays)
+    set_checksum(network, NETWORK_FILE)
+    refused(network, f"{network / NETWORK_FILE}: cannot load the network", "missing horizon_bias")
+    arrays["horizon_bias"] = np.zeros(6, dtype=np.float32)
+    np.savez(network / NETWORK_FILE, **arrays)
+    set_checksum(network, NETWORK_FILE)
+    refused(network, "horizon_kernel has shape (3, 6), the network description needs (2, 6)")
 
 
 def test_a_network_file_that_keras_cannot_read_is_refused_even_with_a_matching_checksum(network):
+    """In a directory written before network.npz, where Keras loads model.keras."""
+    without_numpy_network(network)
     (network / MODEL_FILE).write_bytes(b"PK\x03\x04 not really a zip")
     set_checksum(network, MODEL_FILE)
     refused(network, f"{network / MODEL_FILE}: cannot load the network")
+
+
+def without_numpy_network(model_dir: Path) -> None:
+    """Make ``model_dir`` what training wrote before there was a network.npz."""
+    (model_dir / NETWORK_FILE).unlink()
+
+    def remove(metadata):
+        del metadata["network_file"], metadata["files"][NETWORK_FILE]
+
+    edit_metadata(model_dir, remove)
+
+
+def test_a_network_directory_without_network_npz_is_loaded_by_keras_and_predicts_the_same(network, network_model):
+    without_numpy_network(network)
+    by_keras, by_numpy = load_artifact(network), load_artifact(network_model)
+    assert isinstance(by_numpy.network, NumpyNetwork) and not isinstance(by_keras.network, NumpyNetwork)
+    windows = np.random.default_rng(0).normal(size=(20, 24, by_keras.metadata["network"]["n_features"]))
+    windows = windows.astype(np.float32)
+    difference = by_keras.network.predict(windows, verbose=0) - by_numpy.network.predict(windows)
+    assert np.max(np.abs(difference)) < 1e-4
+    expected = run_cli("predict", "-m", network_model)
+    result = run_cli("predict", "-m", network)
+    assert result.exit_code == 0 == expected.exit_code, result.stderr + expected.stderr
+    assert len(result.stdout.splitlines()) == len(expected.stdout.splitlines()) == 7
 
 
 def test_a_newer_schema_is_refused_with_the_version_it_needs(model):
@@ -299,6 +369,17 @@ def test_a_linear_model_holding_objects_is_refused_without_unpickling(model, tmp
     np.savez(model / LINEAR_FILE, **arrays)
     set_checksum(model, LINEAR_FILE)
     refused(model, f"{LINEAR_FILE}: cannot load the linear model", "pickle")
+    assert not marker.exists()
+
+
+def test_a_numpy_network_holding_objects_is_refused_without_unpickling(network, tmp_path):
+    marker = tmp_path / "unpickled"
+    with np.load(network / NETWORK_FILE) as stored:
+        arrays = dict(stored)
+    arrays["horizon_bias"] = object_array(marker)
+    np.savez(network / NETWORK_FILE, **arrays)
+    set_checksum(network, NETWORK_FILE)
+    refused(network, f"{NETWORK_FILE}: cannot load the network", "pickle")
     assert not marker.exists()
 
 

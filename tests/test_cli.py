@@ -80,7 +80,7 @@ def test_demo_model_beats_seasonal_naive_and_reports_both(hourly_model):
 
 def test_model_directory_holds_model_metadata_and_history(hourly_model):
     model_dir, _ = hourly_model
-    assert {p.name for p in model_dir.iterdir()} == {"model.keras", "metadata.json", "history.npz"}
+    assert {p.name for p in model_dir.iterdir()} == {"model.keras", "network.npz", "metadata.json", "history.npz"}
     assert model_dir.stat().st_mode & 0o777 == 0o777 & ~current_umask()
     meta = read_metadata(model_dir)
     assert meta["schema_version"] == SCHEMA_VERSION == 2
