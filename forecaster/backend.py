@@ -25,11 +25,24 @@ def load_keras():
     return keras
 
 
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and the backend, and ask TensorFlow for deterministic kernels."""
+def seed_everything(seed: int, deterministic_ops: bool = True) -> None:
+    """Seed Python, NumPy and the backend.
+
+    Args:
+        deterministic_ops: ask TensorFlow for deterministic kernels. Training compiled by XLA
+            does without: XLA's CPU code is deterministic by itself, and Keras refuses to
+            compile with XLA while the deterministic kernels are asked for. The setting is
+            process-wide, so it is set either way, not only turned on.
+    """
     keras = load_keras()
     keras.utils.set_random_seed(seed)
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        tf.config.experimental.enable_op_determinism()
+        if deterministic_ops:
+            tf.config.experimental.enable_op_determinism()
+        else:
+            # no public counterpart to enable_op_determinism
+            from tensorflow.python.framework import config as tf_config
+
+            tf_config.disable_op_determinism()
