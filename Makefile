@@ -39,6 +39,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/etth1.py
 	$(BIN)/python benchmarks/nab.py
 	$(BIN)/python benchmarks/coverage.py
+	$(BIN)/python benchmarks/perf.py
 
 sample-data: $(INSTALLED)
 	$(BIN)/python sample_data/generate.py
