@@ -70,7 +70,7 @@ def test_info_reads_the_metadata_without_numpy_pandas_or_keras(model_dir, as_jso
     done, report = run_fresh("info", "--model-dir", str(model_dir), *(["--json"] if as_json else []))
     assert report == {"code": 0, "heavy": []}
     if as_json:
-        assert json.loads(done.stdout)["files"].keys() == {"model.keras", "history.npz"}
+        assert json.loads(done.stdout)["files"].keys() == {"model.keras", "network.npz", "history.npz"}
     else:
         assert "LSTM, 1 layer(s) of 4 units" in done.stdout
 
