@@ -10,7 +10,7 @@ scoring and backtests run the same way whichever model was chosen.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Union
 
@@ -115,17 +115,40 @@ class LinearAutoregression(_WindowPredictor):
                 :class:`forecaster.windows.WindowSet`.
             validation: the same for the validation part; may be empty, then alpha is 1.
         """
+        return cls.fit_choosing_channels(train, validation, [None])[0]
+
+    @classmethod
+    def fit_choosing_channels(cls, train: Windows, validation: Windows,
+                              channel_sets: Sequence[Sequence[int] | None]) -> tuple[LinearAutoregression, int]:
+        """Fit on each set of input channels and keep the one with the lowest validation error.
+
+        One pass over the data serves every set: the normal equations of a subset of the
+        channels are a block of those of all of them.
+
+        Args:
+            train, validation: as in :meth:`fit`.
+            channel_sets: channel indices the model may see (``None``: all); the first of
+                equally good sets wins.
+
+        Returns:
+            The model fitted on the best set (its inputs are windows of those channels only,
+            `(n_windows, lookback, len(set))`) and that set's position in ``channel_sets``.
+        """
         normal = _NormalEquations.accumulate(_chunks(train))
+        n_features = len(normal.shift_x) // normal.lookback
+        sets = [np.arange(n_features) if c is None else np.asarray(c, dtype=int) for c in channel_sets]
         alphas = RIDGE_ALPHAS if _count(validation) else (1.0,)
-        solutions = [normal.solve(alpha) for alpha in alphas]
-        errors = np.zeros(len(alphas))
+        solutions = [[normal.restrict(channels).solve(alpha) for alpha in alphas] for channels in sets]
+        errors = np.zeros((len(sets), len(alphas)))
         for x_val, y_val in _chunks(validation):
-            flat = x_val.reshape(len(x_val), -1).astype(np.float64)
-            for i, (coef, intercept) in enumerate(solutions):
-                errors[i] += np.sum((flat @ coef + intercept - y_val) ** 2)
-        best = int(np.argmin(errors))  # the first of equals, the smallest penalty
-        coef, intercept = solutions[best]
-        return cls(normal.lookback, normal.horizon, coef, intercept, alphas[best])
+            for k, channels in enumerate(sets):
+                flat = x_val[:, :, channels].reshape(len(x_val), -1).astype(np.float64)
+                for i, (coef, intercept) in enumerate(solutions[k]):
+                    errors[k, i] += np.sum((flat @ coef + intercept - y_val) ** 2)
+        # the first of equals: the earliest set, then the smallest penalty
+        best_set, best_alpha = np.unravel_index(int(np.argmin(errors)), errors.shape)
+        coef, intercept = solutions[best_set][best_alpha]
+        return cls(normal.lookback, normal.horizon, coef, intercept, alphas[best_alpha]), int(best_set)
 
     def predict(self, windows: np.ndarray, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         flat = np.asarray(windows, dtype=np.float64).reshape(len(windows), -1)
@@ -191,6 +214,16 @@ class _NormalEquations:
         if sums is None:
             raise ValueError("no training windows to fit the linear model on")
         return sums
+
+    def restrict(self, channels: np.ndarray) -> _NormalEquations:
+        """The sums of the problem that sees only ``channels`` of each window's steps."""
+        n_features = len(self.shift_x) // self.lookback
+        if np.array_equal(channels, np.arange(n_features)):
+            return self
+        columns = (np.arange(self.lookback)[:, None] * n_features + channels[None, :]).ravel()
+        return _NormalEquations(self.lookback, self.horizon, self.n, self.shift_x[columns], self.shift_y,
+                                self.sum_x[columns], self.sum_y, self.xx[np.ix_(columns, columns)],
+                                self.xy[columns])
 
     def solve(self, alpha: float) -> tuple[np.ndarray, np.ndarray]:
         """Coefficients `(n_inputs, horizon)` and intercept `(horizon,)` of ridge with ``alpha``."""

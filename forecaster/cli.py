@@ -232,7 +232,12 @@ LinearSkip = Annotated[
                             "output) and let the recurrent layers learn a correction to it.")
 ]
 Calendar = Annotated[
-    bool, typer.Option(help="Give the model the time of day, day of week and day of year as inputs.")
+    Optional[bool],
+    typer.Option(
+        help="Give the model the time of day, day of week and day of year as inputs. "
+        "[default: kept if the linear model does better on validation with them]",
+        show_default=False,
+    ),
 ]
 Lookback = Annotated[
     Optional[int],
@@ -321,7 +326,7 @@ def train(
     bidirectional: Bidirectional = False,
     dropout: Dropout = 0.0,
     linear_skip: LinearSkip = True,
-    calendar: Calendar = True,
+    calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,
     val_fraction: ValFraction = 0.2,
@@ -547,7 +552,7 @@ def evaluate(
     bidirectional: Bidirectional = False,
     dropout: Dropout = 0.0,
     linear_skip: LinearSkip = True,
-    calendar: Calendar = True,
+    calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,
     val_fraction: ValFraction = 0.2,

@@ -20,7 +20,7 @@ from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number
 from .models import NetworkSpec, build_network, start_from_linear
 from .report import QUIET, Reporter
-from .features import series_features
+from .features import calendar_cycles, series_features
 from .locking import model_lock
 from .scaling import SeriesScaler
 from .windows import WindowSet, max_lookback, min_length, split_point, supervised_windows, window_spans
@@ -52,7 +52,9 @@ class TrainOptions:
     val_fraction: float = 0.2
     patience: int = 10
     windows_per_epoch: int | None = None
-    calendar: bool = True
+    #: None: offered to the model, and kept only if the linear model does better on
+    #: validation with them than without
+    calendar: bool | None = None
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -199,15 +201,28 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
     assert lookback is not None and horizon is not None
     reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()))
 
-    prepared = [_prepare(series, horizon, options) for series in dataset.series]
-    spans = [window_spans(len(p.features), lookback, horizon, p.split) for p in prepared]
-    train_windows, val_windows = WindowSet.from_series([p.features for p in prepared], list(zip(*spans)), lookback,
-                                                       horizon)
-    val_parts = [supervised_windows(p.features, p.features[:, 0], lookback, horizon, *val_span)
-                 for p, (_, val_span) in zip(prepared, spans)]
+    n_calendar = 2 * len(calendar_cycles(dataset.series[0].freq))
+    if options.calendar is None:
+        # try the calendar inputs where there are any, and keep them if they earn their place
+        # (below); on data whose cycles the window already shows they only add noise
+        options = replace(options, calendar=n_calendar > 0)
+        choose_calendar = n_calendar > 0
+    else:
+        choose_calendar = False
+    prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
+    if choose_calendar:
+        n_inputs = prepared[0].features.shape[1]
+        linear, chosen = LinearAutoregression.fit_choosing_channels(
+            train_windows, val_windows, [None, range(n_inputs - n_calendar)])
+        if chosen == 1:
+            reporter.detail("Calendar inputs left out: the linear model does better on validation without them")
+            options = replace(options, calendar=False)
+            # the same scaled columns without the calendar ones: the linear model fits as it is
+            prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
+    else:
+        linear = LinearAutoregression.fit(train_windows, val_windows)
     n_features = prepared[0].features.shape[1]
     spec = {"model": options.model, "lookback": lookback, "horizon": horizon, "n_features": n_features}
-    linear = LinearAutoregression.fit(train_windows, val_windows)
 
     if options.model == "network":
         network_spec = NetworkSpec(
@@ -433,6 +448,19 @@ def model_file(model: str) -> str | None:
 def _features(series, options: TrainOptions) -> np.ndarray:
     """`(n_steps, n_features)` model inputs of a series, in the data's units."""
     return series_features(series.values, series.covariates, series.index, series.freq, options.calendar)
+
+
+def _windows(dataset: Dataset, options: TrainOptions):
+    """Each series prepared for training, the training and validation windows of all of them,
+    and each series' validation windows as arrays (see :class:`FittedModel`)."""
+    lookback, horizon = options.lookback, options.horizon
+    prepared = [_prepare(series, horizon, options) for series in dataset.series]
+    spans = [window_spans(len(p.features), lookback, horizon, p.split) for p in prepared]
+    train_windows, val_windows = WindowSet.from_series([p.features for p in prepared], list(zip(*spans)), lookback,
+                                                       horizon)
+    val_parts = [supervised_windows(p.features, p.features[:, 0], lookback, horizon, *val_span)
+                 for p, (_, val_span) in zip(prepared, spans)]
+    return prepared, train_windows, val_windows, val_parts
 
 
 def _prepare(series, horizon: int, options: TrainOptions) -> _PreparedSeries:

@@ -158,3 +158,20 @@ def test_the_linear_model_fits_the_same_from_a_window_set_as_from_copied_windows
     assert from_sets.alpha == from_arrays.alpha
     np.testing.assert_allclose(from_sets.coef, from_arrays.coef, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(from_sets.intercept, from_arrays.intercept, rtol=1e-9, atol=1e-12)
+
+
+def test_the_linear_model_keeps_the_input_channels_that_lower_the_validation_error():
+    rng = np.random.default_rng(11)
+    n, lookback, horizon = 3000, 5, 2
+    x = rng.normal(size=(n, lookback, 3))
+    # channel 1 carries the signal of the last step; channel 2 is noise
+    y = np.column_stack([x[:, -1, 0] + 2 * x[:, -1, 1], x[:, -2, 1]]) + rng.normal(0, 0.1, (n, horizon))
+    train, validation = (x[:2000], y[:2000]), (x[2000:], y[2000:])
+    sets = [[0], [0, 2], [0, 1], None]
+    model, chosen = LinearAutoregression.fit_choosing_channels(train, validation, sets)
+    assert chosen == 2  # the smallest set with the signal; noise adds only error
+    # the model on a subset is the one fitted on windows of those channels alone
+    alone = LinearAutoregression.fit((x[:2000, :, [0, 1]], y[:2000]), (x[2000:, :, [0, 1]], y[2000:]))
+    assert model.alpha == alone.alpha
+    np.testing.assert_allclose(model.coef, alone.coef, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(model.intercept, alone.intercept, rtol=1e-9, atol=1e-12)

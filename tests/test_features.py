@@ -1,4 +1,4 @@
-"""Calendar inputs: which cycles each frequency gets, and their values."""
+"""Calendar inputs: which cycles each frequency gets, their values, and when a model keeps them."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from forecaster.data import DataOptions, Dataset, Series, load_dataset
 from forecaster.features import calendar_cycles, calendar_features, series_features
 from forecaster.models import NetworkSpec, build_network
+from forecaster.training import TrainOptions, fit
+
+from .conftest import HOURLY
 
 
 @pytest.mark.parametrize(
@@ -62,3 +66,46 @@ def test_the_linear_skip_can_be_left_out():
     assert {"linear_skip", "forecast"} <= names
     plain = NetworkSpec(lookback=8, horizon=3, n_features=2, units=4, linear_skip=False)
     assert "linear_skip" not in {layer.name for layer in build_network(plain).layers}
+
+
+def _daily_with_weekday_effect(n_days: int = 400) -> Dataset:
+    """Noise plus a weekday effect that a three-day window cannot see."""
+    index = pd.date_range("2023-01-02", periods=n_days, freq="D")
+    rng = np.random.default_rng(3)
+    weekday_effect = np.array([0.0, 1.0, 2.0, 1.5, 3.0, -2.0, -4.0])
+    values = 50 + 2 * weekday_effect[index.day_of_week] + rng.normal(0, 0.5, n_days)
+    series = Series(name="sales", target="sales", first_row=2, index=index, freq="D", values=values, covariates=np.empty((n_days, 0)),
+                    missing=np.zeros(n_days, dtype=bool))
+    return Dataset(path="weekly.csv", options=DataOptions(), series=[series], n_filled=0)
+
+
+def test_calendar_inputs_are_kept_where_they_lower_the_validation_error():
+    fitted = fit(_daily_with_weekday_effect(), TrainOptions(model="linear", lookback=3, horizon=2, seed=0))
+    assert fitted.options.calendar is True
+    assert fitted.spec["n_features"] == 1 + 4  # day of week and of year
+
+
+def test_calendar_inputs_are_left_out_where_the_window_already_shows_the_cycles():
+    # a week of hourly history: the daily and weekly cycles are in every window
+    dataset = load_dataset(HOURLY, DataOptions(targets=("load",), covariates=("temperature",)))
+    chosen = fit(dataset, TrainOptions(model="linear", seed=0))
+    assert chosen.options.calendar is False and chosen.spec["n_features"] == 2
+    # the same as asking for no calendar inputs: the model fitted on the shared sums of both
+    # choices is the one fitted on the windows without them
+    without = fit(dataset, TrainOptions(model="linear", seed=0, calendar=False))
+    assert chosen.linear.alpha == without.linear.alpha
+    np.testing.assert_allclose(chosen.linear.coef, without.linear.coef, rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(chosen.linear.intercept, without.linear.intercept, rtol=1e-6, atol=1e-9)
+    # and an explicit choice is obeyed
+    forced = fit(dataset, TrainOptions(model="linear", seed=0, calendar=True))
+    assert forced.options.calendar is True and forced.spec["n_features"] == 2 + 4
+
+
+def test_yearly_data_has_no_calendar_inputs_to_choose():
+    index = pd.date_range("1900-01-01", periods=80, freq="YS")
+    values = np.cumsum(np.random.default_rng(0).normal(size=80)) + 10
+    series = Series(name="y", target="y", first_row=2, index=index, freq="YS", values=values, covariates=np.empty((80, 0)),
+                    missing=np.zeros(80, dtype=bool))
+    dataset = Dataset(path="yearly.csv", options=DataOptions(), series=[series], n_filled=0)
+    fitted = fit(dataset, TrainOptions(model="linear", lookback=4, horizon=2, seed=0))
+    assert fitted.options.calendar is False and fitted.spec["n_features"] == 1

@@ -3,6 +3,8 @@ and a bounded number of windows per epoch."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -84,15 +86,20 @@ def test_windows_per_epoch_bounds_each_epoch_of_a_real_training(tmp_path):
     assert "--windows-per-epoch" in refused.stderr
 
 
-def test_a_fit_from_gathered_batches_is_reproducible_with_a_seed():
+def _sine_dataset(n: int = 300) -> Dataset:
     rng = np.random.default_rng(4)
-    n = 300
     index = pd.date_range("2024-01-01", periods=n, freq="h")
     values = np.sin(np.arange(n) / 4) * 3 + rng.normal(0, 0.3, n) + 20
     series = Series(name="x", target="x", index=index, freq="h", values=values, covariates=np.empty((n, 0)),
                     missing=np.zeros(n, dtype=bool), first_row=0)
-    dataset = Dataset(path="sine (in memory)", options=DataOptions(), series=[series], n_filled=0)
-    options = TrainOptions(lookback=12, horizon=4, units=4, epochs=2, calendar=False, seed=7, windows_per_epoch=64)
+    return Dataset(path="sine (in memory)", options=DataOptions(), series=[series], n_filled=0)
+
+
+TINY_SINE = TrainOptions(lookback=12, horizon=4, units=4, epochs=2, calendar=False, seed=7, windows_per_epoch=64)
+
+
+def test_a_fit_from_gathered_batches_is_reproducible_with_a_seed():
+    dataset, options = _sine_dataset(), TINY_SINE
     first, second = fit(dataset, options), fit(dataset, options)
     for a, b in zip(first.predictor.get_weights(), second.predictor.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -105,3 +112,43 @@ def test_windows_per_epoch_must_be_positive(bad):
 
     with pytest.raises(ConfigError, match="--windows-per-epoch"):
         TrainOptions(windows_per_epoch=bad)
+
+
+def test_training_starts_again_without_xla_when_xla_cannot_compile(monkeypatch):
+    import tensorflow as tf
+
+    from forecaster import training
+    from forecaster.report import Reporter
+
+    compiled = []
+    compile_network = training.compile_network
+
+    def compile_without_xla_support(network, learning_rate, xla=True):
+        compiled.append(xla)
+        if xla:  # what TensorFlow raises for an op XLA cannot lower
+            raise tf.errors.InvalidArgumentError(None, None, "Detected unsupported operations when trying to compile")
+        compile_network(network, learning_rate, xla)
+
+    monkeypatch.setattr(training, "compile_network", compile_without_xla_support)
+    messages = io.StringIO()
+    fitted = fit(_sine_dataset(), TINY_SINE, Reporter(file=messages))
+    assert compiled == [True, False]
+    assert "XLA could not compile the training step (InvalidArgumentError); training without it" in messages.getvalue()
+    assert fitted.epochs_run == TINY_SINE.epochs
+    # the recurrent head trained: it started at zero
+    assert np.abs(fitted.predictor.get_layer("horizon").get_weights()[0]).max() > 0
+    # and the run is as reproducible as one with XLA
+    again = fit(_sine_dataset(), TINY_SINE, Reporter(file=io.StringIO()))
+    for a, b in zip(fitted.predictor.get_weights(), again.predictor.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_error_of_the_data_is_not_mistaken_for_xla_failing(monkeypatch):
+    from forecaster import training
+
+    def compile_and_fail(network, learning_rate, xla=True):
+        raise ValueError("not TensorFlow's")
+
+    monkeypatch.setattr(training, "compile_network", compile_and_fail)
+    with pytest.raises(ValueError, match="not TensorFlow's"):
+        fit(_sine_dataset(), TINY_SINE)
