@@ -202,13 +202,11 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
     reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()))
 
     n_calendar = 2 * len(calendar_cycles(dataset.series[0].freq))
+    # offer the calendar inputs where there are any, and keep them only if they earn their
+    # place (below): where the window already shows the cycles they only add noise
+    choose_calendar = options.calendar is None and n_calendar > 0
     if options.calendar is None:
-        # try the calendar inputs where there are any, and keep them if they earn their place
-        # (below); on data whose cycles the window already shows they only add noise
-        options = replace(options, calendar=n_calendar > 0)
-        choose_calendar = n_calendar > 0
-    else:
-        choose_calendar = False
+        options = replace(options, calendar=choose_calendar)
     prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
     if choose_calendar:
         n_inputs = prepared[0].features.shape[1]
