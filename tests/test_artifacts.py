@@ -244,6 +244,32 @@ def test_a_network_file_that_keras_cannot_read_is_refused_even_with_a_matching_c
     refused(network, f"{network / MODEL_FILE}: cannot load the network")
 
 
+def test_a_keras_file_holding_python_code_is_refused_without_running_it(network, tmp_path):
+    """Keras safe mode: a Lambda layer's function is Python bytecode, run when it is loaded."""
+    from forecaster.backend import load_keras
+
+    keras = load_keras()
+    marker = tmp_path / "code-ran"
+    spec = json.loads((network / METADATA_FILE).read_text())["network"]
+    inputs = keras.Input(shape=(spec["lookback"], spec["n_features"]))
+    flat = keras.layers.Flatten()(inputs)
+    # the same shapes as the real network, with a side effect that shows it ran (the path is
+    # a constant of the code, as nothing else of the test's process is there when it loads)
+    touch = eval(f"lambda x: (__import__('pathlib').Path({str(marker)!r}).touch(), x)[1]")
+    outputs = keras.layers.Lambda(touch)(flat)
+    outputs = keras.layers.Dense(spec["horizon"])(outputs)
+    keras.Model(inputs, outputs).save(network / MODEL_FILE)
+    assert marker.exists()  # building it ran the function once: the trap works
+    marker.unlink()
+    without_numpy_network(network)
+    set_checksum(network, MODEL_FILE)
+    refused(network, f"{network / MODEL_FILE}: cannot load the network (ValueError)")
+    assert not marker.exists()
+    # loaded as Keras would load it without safe mode, the code runs: the trap works
+    keras.saving.load_model(network / MODEL_FILE, compile=False, safe_mode=False)
+    assert marker.exists()
+
+
 def without_numpy_network(model_dir: Path) -> None:
     """Make ``model_dir`` what training wrote before there was a network.npz."""
     (model_dir / NETWORK_FILE).unlink()
