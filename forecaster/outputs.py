@@ -39,9 +39,11 @@ def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(handle.name, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
+        if isinstance(exc, OSError):  # a full disk, a file-size limit: name what could not be written
+            raise ForecasterError(f"cannot write '{target}': {exc.strerror or exc}") from None
         raise
 
 

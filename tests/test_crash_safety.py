@@ -1,10 +1,12 @@
 """Killing ``train`` and running two at once, in real processes: the previous model survives
-byte for byte, nothing is left beside it once the next run starts, and never two writers."""
+byte for byte, nothing is left beside it once the next run starts, and never two writers.
+An output file whose write fails part-way keeps its previous content."""
 
 from __future__ import annotations
 
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -172,3 +174,38 @@ def test_a_lock_held_too_long_fails_after_waiting_naming_the_holder(work, traine
     assert "after waiting 1 s" in result.stderr and "--wait SECONDS" in result.stderr
     assert beside(work) == {"model"}  # the holder removed its lock file on release
     assert snapshot(work / "model") == snapshot(trained / "model")
+
+
+def limited_to(size: int):
+    """For ``preexec_fn``: files the process writes may not grow beyond ``size`` bytes, and going
+    past it makes the write fail with EFBIG (an OSError) rather than kill the process (SIGXFSZ)."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    return limit
+
+
+@pytest.mark.parametrize("subcommand", ["predict", "detect-anomalies"])
+def test_an_output_write_that_fails_part_way_leaves_the_old_file_and_no_temporary(work, subcommand):
+    # the whole output, as an unhindered run writes it: the limit below is half its size
+    result = forecaster(subcommand, "-m", "model", "-o", "fresh.csv", "--quiet", cwd=work)
+    assert result.returncode == 0, result.stderr
+    size = (work / "fresh.csv").stat().st_size
+    previous = b"series,timestamp,step,forecast,lower,upper\nload,2024-01-01 00:00:00,1,1.0,0.5,1.5\n"
+    (work / "out.csv").write_bytes(previous)
+    before = sorted(p.name for p in work.iterdir())
+
+    done = subprocess.run(
+        command(subcommand, "-m", "model", "-o", "out.csv"), cwd=work, env=ENV, capture_output=True, text=True,
+        timeout=120, preexec_fn=limited_to(size // 2),
+    )  # fmt: skip
+
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.count("\n") == 1 and done.stderr.startswith("Error: "), done.stderr
+    assert "cannot write 'out.csv': File too large" in done.stderr and "Traceback" not in done.stderr
+    assert not done.stderr.startswith("Error: unexpected ")  # an expected failure, not reported as a bug
+    assert done.stdout == ""
+    assert (work / "out.csv").read_bytes() == previous  # not truncated, not half-replaced
+    assert sorted(p.name for p in work.iterdir()) == before  # no .out.csv.*.tmp left behind

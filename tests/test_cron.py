@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from .conftest import run_cli
+from .conftest import read_metadata, run_cli
 from .test_cli import TINY, small_hourly_csv
 
 
@@ -59,6 +59,41 @@ def test_json_log_has_start_epochs_and_finish_with_counts(trained):
     assert finish["train_windows"] > 0 and finish["validation_windows"] > 0
     tables = [e for e in events if e["event"] == "table"]
     assert tables and all(isinstance(row, dict) for row in tables[0]["rows"])
+
+
+def test_json_log_finish_of_predict_counts_the_rows_and_series_written(tmp_path, trained):
+    data, _, model_dir, _ = trained
+    output = tmp_path / "forecast.csv"
+    result = run_cli("predict", data, "-m", model_dir, "-o", output, "--log-format", "json")
+    assert result.exit_code == 0, result.stderr
+    events = json_events(result.stderr)
+    assert events[0]["event"] == "start" and events[0]["command"] == "predict"
+    finish = events[-1]
+    assert finish["event"] == "finish" and finish["command"] == "predict"
+    assert isinstance(finish["seconds"], float) and finish["seconds"] > 0
+    written = pd.read_csv(output)
+    # the counts are those of the file, not of what was planned: 2 series, 6 steps each (TINY)
+    assert finish["rows"] == len(written) == 12
+    assert finish["series"] == written["series"].nunique() == 2
+    assert finish["output"] == str(output)
+
+
+def test_json_log_finish_of_detect_anomalies_counts_the_points_scored_and_flagged(tmp_path, trained):
+    _, spiked, model_dir, _ = trained
+    output = tmp_path / "flags.csv"
+    result = run_cli("detect-anomalies", spiked, "-m", model_dir, "-o", output, "--last", 24, "--log-format", "json")
+    assert result.exit_code == 0, result.stderr
+    events = json_events(result.stderr)
+    assert events[0]["event"] == "start" and events[0]["command"] == "detect-anomalies"
+    finish = events[-1]
+    assert finish["event"] == "finish" and finish["command"] == "detect-anomalies"
+    assert isinstance(finish["seconds"], float) and finish["seconds"] > 0
+    written = pd.read_csv(output)
+    # --last 24: the counts are of the points written, 24 of each series, not of all scored
+    assert finish["scored"] == written["score"].notna().sum() == 48
+    assert finish["flagged"] == written["is_anomaly"].sum() >= 1  # the spike
+    assert finish["threshold"] == read_metadata(model_dir)["anomaly_threshold"]
+    assert finish["output"] == str(output)
 
 
 def test_json_log_reports_warnings_and_errors_as_events(tmp_path, trained):

@@ -2,8 +2,9 @@
 
 Each refused file must exit 1 with one ``Error:`` line on stderr naming the file as given
 (and the row and column where there is one) and saying what to do, print no traceback and
-write nothing. A few accepted files go end to end: train, then predict from a fresh export
-read with the options stored at training.
+write nothing. Every accepted file is loaded with the options it needs, and its whole index
+and values are checked; a few go end to end: train, then predict from a fresh export read
+with the options stored at training.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from forecaster.cli import app
+from forecaster.data import DataOptions, load_dataset
+
+from .test_csv_formats import HOURS, LOAD, TEMPERATURE
 
 NASTY = Path(__file__).resolve().parent / "data" / "nasty"
 REPO = Path(__file__).resolve().parent.parent
@@ -134,18 +139,87 @@ def test_refused_file_gives_one_line_and_writes_nothing(in_tmp_path, name, optio
 
 
 def test_every_corpus_file_is_covered():
-    """A file added to the corpus without an expectation would test nothing."""
-    covered = {c[0] for c in REFUSED} | ACCEPTED
-    assert covered == {p.name for p in NASTY.iterdir() if p.name != "README.md"}
+    """A file added to the corpus without an expectation would test nothing; a file both
+    refused and accepted must be refused without an option it is accepted with."""
+    refused = {name: options for name, options, _ in REFUSED}
+    assert set(refused) | set(ACCEPTED) == {p.name for p in NASTY.iterdir() if p.name != "README.md"}
+    for name in set(refused) & set(ACCEPTED):
+        accepted_with = grouped(flags(ACCEPTED[name][0]))
+        assert accepted_with and not accepted_with <= grouped(refused[name]), name
 
 
 # --- accepted files ------------------------------------------------------------------------------
 
+# What the files hold (tests/data/nasty/README.md): 30 hourly rows from 2024-01-01 00:00 of
+# load and temperature unless said otherwise.
+WIDE = (HOURS, {"load": LOAD, "temperature": TEMPERATURE})
+UTC_HOURS = HOURS.tz_localize("UTC")
+# Offsets across the summer-time changes of 2024: read as one regular hourly series in UTC.
+BERLIN_VALUES = {"load": [100, 101, 102, 103, 104, 100, 101, 102]}
+# Commas in the header names, decimal commas in the values.
+SEP_OVERRIDE_VALUES = {
+    "load, kW": [10.5, 11.5, 14.5, 19.5, 26.5, 35.5],
+    "temperature, C": [3.25, 4.25, 5.25, 6.25, 7.25, 8.25],
+}
+
 ACCEPTED = {
-    "bom_crlf.csv", "semicolon.csv", "semicolon_decimal_comma.csv", "tab.tsv", "pipe.csv", "quoted.csv",
-    "hourly.csv.gz", "epoch_s.csv", "epoch_ms.csv", "dayfirst.csv", "berlin_spring.csv", "berlin_autumn.csv",
-    "utc_z.csv", "sep_override.csv",
+    # file: (DataOptions it needs, (expected index, {series: values}))
+    "bom_crlf.csv": ({}, WIDE),
+    "semicolon.csv": ({}, WIDE),
+    "semicolon_decimal_comma.csv": ({"decimal": ","}, WIDE),
+    "tab.tsv": ({}, WIDE),
+    "pipe.csv": ({}, WIDE),
+    "quoted.csv": ({}, WIDE),  # the quoted text column "note" is not a series
+    "hourly.csv.gz": ({}, WIDE),
+    "epoch_s.csv": ({"time_unit": "s"}, (UTC_HOURS, {"load": LOAD})),
+    "epoch_ms.csv": ({"time_unit": "ms"}, (UTC_HOURS, {"load": LOAD})),
+    "dayfirst.csv": ({"dayfirst": True}, (pd.date_range("2024-01-25", periods=30, freq="D"), {"sales": LOAD})),
+    # 02:00 twice (+02:00, then +01:00): two instants an hour apart, neither dropped nor merged
+    "berlin_autumn.csv": ({}, (pd.date_range("2024-10-26T22:00Z", periods=8, freq="h"), BERLIN_VALUES)),
+    # 01:00 then 03:00 local: an hour apart, so no 02:00 is invented (nor a missing value filled)
+    "berlin_spring.csv": ({}, (pd.date_range("2024-03-30T22:00Z", periods=8, freq="h"), BERLIN_VALUES)),
+    "utc_z.csv": ({}, (UTC_HOURS[:6], {"load": LOAD[:6]})),  # Z: UTC, not naive local time
+    "sep_override.csv": ({"sep": ";", "decimal": ","}, (HOURS[:6], SEP_OVERRIDE_VALUES)),
 }  # fmt: skip
+
+# The Europe/Berlin wall-clock hours of the rows, as the files write them.
+BERLIN_HOURS = {"berlin_autumn.csv": [0, 1, 2, 2, 3, 4, 5, 6], "berlin_spring.csv": [23, 0, 1, 3, 4, 5, 6, 7]}
+
+
+def flags(options: dict) -> list[str]:
+    """The command line for DataOptions keyword arguments: {"time_unit": "s"} is --time-unit s."""
+    line = []
+    for key, value in options.items():
+        line += [f"--{key.replace('_', '-')}"] + ([] if value is True else [str(value)])
+    return line
+
+
+def grouped(line: list[str]) -> set[tuple[str, ...]]:
+    """Each option of a command line with its value: {("--sep", ";"), ("--dayfirst",)}."""
+    groups: list[list[str]] = []
+    for word in line:
+        if word.startswith("--"):
+            groups.append([word])
+        else:
+            groups[-1].append(word)
+    return {tuple(group) for group in groups}
+
+
+@pytest.mark.parametrize("name", sorted(ACCEPTED))
+def test_accepted_file_loads_with_its_whole_index_and_values(name):
+    options, (index, columns) = ACCEPTED[name]
+    dataset = load_dataset(NASTY / name, DataOptions(**options))
+    assert [s.name for s in dataset.series] == list(columns)
+    for series in dataset.series:
+        # every timestamp, and the zone: UTC for offsets, Z and Unix time; naive for local dates
+        assert series.index.equals(index), (name, series.index)
+        assert series.freq == index.freqstr
+        np.testing.assert_array_equal(series.values, columns[series.name])
+        assert not series.missing.any()  # nothing filled in: no step was found missing
+    if name in BERLIN_HOURS:
+        local = dataset.series[0].index.tz_convert("Europe/Berlin")
+        assert local.hour.tolist() == BERLIN_HOURS[name]
+        assert dataset.series[0].index.is_unique
 
 
 def test_decimal_comma_trains_and_predict_rereads_with_the_stored_options(in_tmp_path):
