@@ -259,7 +259,7 @@ def test_a_keras_file_holding_python_code_is_refused_without_running_it(network,
     outputs = keras.layers.Lambda(touch)(flat)
     outputs = keras.layers.Dense(spec["horizon"])(outputs)
     keras.Model(inputs, outputs).save(network / MODEL_FILE)
-    assert marker.exists()  # building it ran the function once: the trap works
+    assert marker.exists()  # building the model ran the function once
     marker.unlink()
     without_numpy_network(network)
     set_checksum(network, MODEL_FILE)
