@@ -61,16 +61,22 @@ def test_json_log_has_start_epochs_and_finish_with_counts(trained):
     assert tables and all(isinstance(row, dict) for row in tables[0]["rows"])
 
 
+def finish_event(command: str, *args) -> dict:
+    """Run ``command`` with JSON logs; check it starts and finishes with a duration; its finish event."""
+    result = run_cli(command, *args, "--log-format", "json")
+    assert result.exit_code == 0, result.stderr
+    events = json_events(result.stderr)
+    assert events[0]["event"] == "start" and events[0]["command"] == command
+    finish = events[-1]
+    assert finish["event"] == "finish" and finish["command"] == command
+    assert isinstance(finish["seconds"], float) and finish["seconds"] > 0
+    return finish
+
+
 def test_json_log_finish_of_predict_counts_the_rows_and_series_written(tmp_path, trained):
     data, _, model_dir, _ = trained
     output = tmp_path / "forecast.csv"
-    result = run_cli("predict", data, "-m", model_dir, "-o", output, "--log-format", "json")
-    assert result.exit_code == 0, result.stderr
-    events = json_events(result.stderr)
-    assert events[0]["event"] == "start" and events[0]["command"] == "predict"
-    finish = events[-1]
-    assert finish["event"] == "finish" and finish["command"] == "predict"
-    assert isinstance(finish["seconds"], float) and finish["seconds"] > 0
+    finish = finish_event("predict", data, "-m", model_dir, "-o", output)
     written = pd.read_csv(output)
     # the counts are those of the file, not of what was planned: 2 series, 6 steps each (TINY)
     assert finish["rows"] == len(written) == 12
@@ -81,13 +87,7 @@ def test_json_log_finish_of_predict_counts_the_rows_and_series_written(tmp_path,
 def test_json_log_finish_of_detect_anomalies_counts_the_points_scored_and_flagged(tmp_path, trained):
     _, spiked, model_dir, _ = trained
     output = tmp_path / "flags.csv"
-    result = run_cli("detect-anomalies", spiked, "-m", model_dir, "-o", output, "--last", 24, "--log-format", "json")
-    assert result.exit_code == 0, result.stderr
-    events = json_events(result.stderr)
-    assert events[0]["event"] == "start" and events[0]["command"] == "detect-anomalies"
-    finish = events[-1]
-    assert finish["event"] == "finish" and finish["command"] == "detect-anomalies"
-    assert isinstance(finish["seconds"], float) and finish["seconds"] > 0
+    finish = finish_event("detect-anomalies", spiked, "-m", model_dir, "-o", output, "--last", 24)
     written = pd.read_csv(output)
     # --last 24: the counts are of the points written, 24 of each series, not of all scored
     assert finish["scored"] == written["score"].notna().sum() == 48
