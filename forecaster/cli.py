@@ -235,7 +235,8 @@ Calendar = Annotated[
     Optional[bool],
     typer.Option(
         help="Give the model the time of day, day of week and day of year as inputs. "
-        "[default: kept if the linear model does better on validation with them]",
+        "[default: given, and left out if the linear model does better without them on a validation "
+        "part that spans their longest cycle]",
         show_default=False,
     ),
 ]

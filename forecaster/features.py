@@ -14,6 +14,8 @@ import pandas as pd
 from pandas.tseries.frequencies import to_offset
 
 _DAY = pd.Timedelta(days=1)
+#: How long each cycle of :func:`calendar_cycles` lasts.
+CYCLE_LENGTHS = {"day": _DAY, "week": 7 * _DAY, "year": 365 * _DAY}
 
 
 def calendar_cycles(freq: str) -> tuple[str, ...]:

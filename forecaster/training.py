@@ -20,7 +20,7 @@ from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number
 from .models import NetworkSpec, build_network, start_from_linear
 from .report import QUIET, Reporter
-from .features import calendar_cycles, series_features
+from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
 from .scaling import SeriesScaler
 from .windows import WindowSet, max_lookback, min_length, split_point, supervised_windows, window_spans
@@ -52,8 +52,8 @@ class TrainOptions:
     val_fraction: float = 0.2
     patience: int = 10
     windows_per_epoch: int | None = None
-    #: None: offered to the model, and kept only if the linear model does better on
-    #: validation with them than without
+    #: None: given to the model, and left out if the linear model does better without them on a
+    #: validation part that spans their longest cycle
     calendar: bool | None = None
     seed: int | None = None
 
@@ -201,12 +201,16 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
     assert lookback is not None and horizon is not None
     reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()))
 
-    n_calendar = 2 * len(calendar_cycles(dataset.series[0].freq))
-    # offer the calendar inputs where there are any, and keep them only if they earn their
-    # place (below): where the window already shows the cycles they only add noise
-    choose_calendar = options.calendar is None and n_calendar > 0
+    cycles = calendar_cycles(dataset.series[0].freq)
+    n_calendar = 2 * len(cycles)
+    # By default the calendar inputs are given where there are any, and left out only if they
+    # do not earn their place (below): where the window already shows the cycles they only add
+    # noise. That is judged only on a validation part that spans their longest cycle; a
+    # shorter one cannot tell whether knowing the weekday helps, and keeps them.
+    choose_calendar = (options.calendar is None and n_calendar > 0
+                       and _validation_span(dataset, options) >= max(CYCLE_LENGTHS[c] for c in cycles))
     if options.calendar is None:
-        options = replace(options, calendar=choose_calendar)
+        options = replace(options, calendar=n_calendar > 0)
     prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
     if choose_calendar:
         n_inputs = prepared[0].features.shape[1]
@@ -446,6 +450,15 @@ def model_file(model: str) -> str | None:
 def _features(series, options: TrainOptions) -> np.ndarray:
     """`(n_steps, n_features)` model inputs of a series, in the data's units."""
     return series_features(series.values, series.covariates, series.index, series.freq, options.calendar)
+
+
+def _validation_span(dataset: Dataset, options: TrainOptions):
+    """The longest time any series' validation part covers (a ``pandas.Timedelta``)."""
+    def span(series):
+        split = split_point(len(series.values), options.horizon, options.val_fraction)
+        return series.index[-1] - series.index[split]
+
+    return max(span(series) for series in dataset.series)
 
 
 def _windows(dataset: Dataset, options: TrainOptions):

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from forecaster.baselines import LinearAutoregression
 from forecaster.data import DataOptions, Dataset, Series, load_dataset
 from forecaster.features import calendar_cycles, calendar_features, series_features
 from forecaster.models import NetworkSpec, build_network
 from forecaster.training import TrainOptions, fit
+from forecaster.windows import relative_inputs
 
 from .conftest import HOURLY
 
@@ -68,21 +72,41 @@ def test_the_linear_skip_can_be_left_out():
     assert "linear_skip" not in {layer.name for layer in build_network(plain).layers}
 
 
-def _daily_with_weekday_effect(n_days: int = 400) -> Dataset:
-    """Noise plus a weekday effect that a three-day window cannot see."""
-    index = pd.date_range("2023-01-02", periods=n_days, freq="D")
+def _hourly_with_weekday_effect(n_days: int = 60) -> Dataset:
+    """A daily cycle plus a weekday effect that a one-day window cannot see, and noise."""
+    index = pd.date_range("2024-01-01", periods=24 * n_days, freq="h")
     rng = np.random.default_rng(3)
     weekday_effect = np.array([0.0, 1.0, 2.0, 1.5, 3.0, -2.0, -4.0])
-    values = 50 + 2 * weekday_effect[index.day_of_week] + rng.normal(0, 0.5, n_days)
-    series = Series(name="sales", target="sales", first_row=2, index=index, freq="D", values=values, covariates=np.empty((n_days, 0)),
-                    missing=np.zeros(n_days, dtype=bool))
+    values = (50 + 3 * np.sin(2 * np.pi * index.hour / 24) + 2 * weekday_effect[index.day_of_week]
+              + rng.normal(0, 0.5, len(index)))
+    series = Series(name="load", target="load", first_row=2, index=index, freq="h", values=values,
+                    covariates=np.empty((len(index), 0)), missing=np.zeros(len(index), dtype=bool))
     return Dataset(path="weekly.csv", options=DataOptions(), series=[series], n_filled=0)
 
 
 def test_calendar_inputs_are_kept_where_they_lower_the_validation_error():
-    fitted = fit(_daily_with_weekday_effect(), TrainOptions(model="linear", lookback=3, horizon=2, seed=0))
+    # 12 days of validation: long enough to judge a weekly cycle
+    fitted = fit(_hourly_with_weekday_effect(), TrainOptions(model="linear", lookback=24, horizon=6, seed=0))
     assert fitted.options.calendar is True
-    assert fitted.spec["n_features"] == 1 + 4  # day of week and of year
+    assert fitted.spec["n_features"] == 1 + 4  # time of day and day of week
+
+
+def _first_rows(dataset: Dataset, n: int) -> Dataset:
+    cut = [replace(s, index=s.index[:n], values=s.values[:n], covariates=s.covariates[:n], missing=s.missing[:n])
+           for s in dataset.series]
+    return replace(dataset, series=cut)
+
+
+def test_calendar_inputs_are_kept_where_the_validation_part_is_too_short_to_judge_them():
+    dataset = _first_rows(load_dataset(HOURLY, DataOptions(targets=("load",), covariates=("temperature",))), 400)
+    fitted = fit(dataset, TrainOptions(model="linear", seed=0))
+    assert fitted.options.calendar is True and fitted.spec["n_features"] == 2 + 4
+    # 80 hours of validation, less than the week of the weekly cycle; on them alone the linear
+    # model would have done better without the calendar inputs
+    x, y = fitted.val_parts[0]
+    _, chosen = LinearAutoregression.fit_choosing_channels(fitted.train_windows, relative_inputs(x, y),
+                                                           [None, [0, 1]])
+    assert chosen == 1
 
 
 def test_calendar_inputs_are_left_out_where_the_window_already_shows_the_cycles():
