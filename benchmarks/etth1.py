@@ -19,8 +19,8 @@ training rows, chooses the ridge penalty (linear model) and stops early (network
 standard validation rows, and never sees a test row. Nothing is tuned on the test rows.
 
 Inputs: OT, and the calendar channels (time of day, day of week) that ``forecaster`` derives
-from the timestamps if the package default keeps them (it keeps them when they lower the
-linear model's error on the validation rows). The published "S" results use OT alone as
+from the timestamps unless the package default leaves them out (it does when the linear
+model forecasts the validation rows better without them). The published "S" results use OT alone as
 input (the LTSF-Linear models ignore the loaders' time features); the forecast target and
 every error are the standard ones.
 
@@ -297,9 +297,9 @@ def report_body(results: list[dict], reference: dict, args, command: str, second
         f"Our models: `fit` given rows [0, 11520) with `val_fraction` = 2880/11520, so its internal split is "
         "exactly the standard one: scaler and training windows from the training rows, early stopping (network) "
         "and the ridge penalty (linear) chosen on the standard validation rows; test rows unseen. Inputs: OT, and "
-        "the calendar channels derived from the timestamps (time of day, day of week) where the package default "
-        "keeps them (when they lower the linear model's error on the standard validation rows; the published "
-        "S-setting models never use them): the input channels column below says which. Network: the package "
+        "the calendar channels derived from the timestamps (time of day, day of week) unless the package default "
+        "leaves them out (when the linear model forecasts the standard validation rows better without them; the "
+        "published S-setting models never use them): the input channels column below says which. Network: the package "
         "default (LSTM 1 × "
         f"{TrainOptions.units}, linear skip, Huber loss, Adam {TrainOptions.learning_rate:g}), at most "
         f"{args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}. "
