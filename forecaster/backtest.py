@@ -37,6 +37,10 @@ class BacktestOptions:
         folds: how many cut-offs, the last one ``horizon`` steps before each series' end.
         stride: steps between cut-offs; None means one horizon.
         refit: ``"each"`` trains at every cut-off; ``"once"`` trains at the first and slides.
+        recalibrate: with ``refit="once"``, calibrate the intervals at each later cut-off also
+            on the forecasts whose targets came before it but after the training data, as
+            ``predict`` does with a fresher data file
+            (:func:`forecaster.forecasting.recalibrated`).
         season: seasonal period for MASE and seasonal naive; None takes it from the frequency.
         coverage: nominal probability of the ``lower``/``upper`` intervals.
     """
@@ -44,6 +48,7 @@ class BacktestOptions:
     folds: int = 3
     stride: int | None = None
     refit: str = "each"
+    recalibrate: bool = True
     season: int | None = None
     coverage: float = 0.9
 
@@ -143,8 +148,12 @@ def evaluate_coverages(
             reporter.info(f"Fold {fold + 1}/{backtest.folds}: training on all but the last {offset} steps")
             fitted = fit(truncated, options, reporter)
             validation = evaluate_validation(fitted, truncated, backtest.season)
+            calibration = validation["calibration"]
+        elif backtest.recalibrate:
+            calibration = _arrived_calibration(fitted, validation, dataset, offsets[0], offset, backtest.season)
         for coverage in coverages:
-            rows[coverage].append(_fold_rows(fitted, validation, dataset, offset, replace(backtest, coverage=coverage)))
+            rows[coverage].append(_fold_rows(fitted, validation["linear"], calibration, dataset, offset,
+                                             replace(backtest, coverage=coverage)))
 
     import pandas as pd
 
@@ -183,8 +192,47 @@ def _truncated(dataset: Dataset, offset: int) -> Dataset:
     return replace(dataset, series=series)
 
 
-def _fold_rows(fitted: FittedModel, validation: dict, dataset: Dataset, offset: int, backtest: BacktestOptions):
-    """Forecast rows of every method at the cut-off ``offset`` steps before each series' end."""
+def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset, trained_offset: int, offset: int,
+                         season: int | None) -> dict[str, dict]:
+    """Each method's interval calibration (as in ``validation["calibration"]``), recalibrated
+    at the cut-off ``offset`` steps before each series' end on the forecasts of the steps
+    between the end of the training data (``trained_offset`` before the end) and the cut-off."""
+    lookback, horizon = fitted.options.lookback, fitted.options.horizon
+    calibration = validation["calibration"]
+    per_step = -(-calibration["model"]["intervals"]["n"] // len(dataset.series))
+    windows, origins_of, actuals = [], [], []
+    for series, prep in zip(dataset.series, fitted.prepared):
+        n_known, n_trained = len(series.values) - offset, len(series.values) - trained_offset
+        origins = forecasting.arrived_origins(n_known, n_trained, lookback, horizon, per_step)
+        features = prep.scaler.transform(
+            series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
+        )
+        windows.append(input_windows(features[origins[0] - lookback : origins[-1]], lookback) if len(origins)
+                       else np.empty((0, lookback, features.shape[1]), dtype=np.float32))
+        origins_of.append(origins)
+        actuals.append(forecasting.arrived_targets(series.values, series.missing, origins, horizon, n_known,
+                                                   n_trained, per_step))
+    forecasts_of = method_forecasts(fitted, dataset, windows, origins_of, validation["linear"], season)
+    recalibrated = {}
+    for method, own in calibration.items():
+        arrived = [
+            forecasting.normalized_residuals(actual, forecasts[method], window, prep.scaler, reference, scale)
+            for prep, window, actual, forecasts, reference, scale in zip(
+                fitted.prepared, windows, actuals, forecasts_of, own["window_spreads"], own["residual_scales"])
+        ]
+        recalibrated[method] = {**own, "intervals": forecasting.recalibrated(own["intervals"], np.concatenate(arrived))}
+    return recalibrated
+
+
+def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], dataset: Dataset, offset: int,
+               backtest: BacktestOptions):
+    """Forecast rows of every method at the cut-off ``offset`` steps before each series' end.
+
+    Args:
+        linear: the fitted linear baseline.
+        calibrations: by method, what calibrates its intervals (``evaluate_validation``'s
+            ``calibration``).
+    """
     import pandas as pd
 
     lookback, horizon = fitted.options.lookback, fitted.options.horizon
@@ -195,15 +243,15 @@ def _fold_rows(fitted: FittedModel, validation: dict, dataset: Dataset, offset: 
             series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
         )
         windows.append(input_windows(features[start - lookback : start], lookback))
-    forecasts_of = method_forecasts(fitted, dataset, windows, [np.array([start]) for start in starts],
-                                    validation["linear"], backtest.season)
+    forecasts_of = method_forecasts(fitted, dataset, windows, [np.array([start]) for start in starts], linear,
+                                    backtest.season)
     frames = []
     for i, (series, prep, start, window, forecasts) in enumerate(
         zip(dataset.series, fitted.prepared, starts, windows, forecasts_of)
     ):
         actual = np.where(series.missing, np.nan, series.values)[start : start + horizon]
         for method, values in forecasts.items():
-            calibration = validation["calibration"][method]
+            calibration = calibrations[method]
             spread = prep.scaler.scale[0] * forecasting.interval_spreads(
                 calibration["intervals"], calibration["residual_scales"][i], calibration["window_spreads"][i],
                 window, backtest.coverage)[0]

@@ -411,6 +411,11 @@ def predict(
     coverage: Annotated[
         float, typer.Option(min=0.01, max=0.999, help="Probability that the interval from lower to upper holds the value.")
     ] = 0.9,
+    recalibrate: Annotated[
+        bool,
+        typer.Option(help="Calibrate the intervals also on how the model did on values of DATA that came after "
+                          "its training data (the latest replace as many validation errors)."),
+    ] = True,
     plot: Plot = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
@@ -425,7 +430,8 @@ def predict(
 
     def action():
         plot_path = _plot_path(plot)
-        frame, history = forecast_with_history(model_dir, data, coverage, reporter, history_steps=336 if plot else 0)
+        frame, history = forecast_with_history(model_dir, data, coverage, reporter, history_steps=336 if plot else 0,
+                                                 recalibrate=recalibrate)
         write_csv(frame, output)
         if plot_path:
             from .plots import plot_forecast
@@ -522,6 +528,11 @@ def evaluate(
         Optional[int], typer.Option(min=1, help="Steps between cut-offs.", show_default="one horizon")
     ] = None,
     refit: Annotated[str, typer.Option(help="Train at each cut-off, or once before the first and slide.")] = "each",
+    recalibrate: Annotated[
+        bool,
+        typer.Option(help="With --refit once, calibrate the intervals at each cut-off also on the values that came "
+                          "after training, as predict does."),
+    ] = True,
     season: Annotated[
         Optional[int], typer.Option(min=1, help="Seasonal period for MASE and seasonal naive.", show_default="from the frequency")
     ] = None,
@@ -571,7 +582,8 @@ def evaluate(
 ) -> None:
     """Backtest the model and the baselines at rolling cut-offs: MAE, RMSE, sMAPE, MASE, coverage."""
     settings = {k: v for k, v in locals().items() if k not in _EVALUATE_ONLY}
-    backtest_args = {"folds": folds, "stride": stride, "refit": refit, "season": season, "coverage": coverage}
+    backtest_args = {"folds": folds, "stride": stride, "refit": refit, "recalibrate": recalibrate, "season": season,
+                     "coverage": coverage}
     from .backtest import REFIT, BacktestOptions, evaluate as run_backtest
     from .outputs import write_csv
 
@@ -610,8 +622,8 @@ def evaluate(
 
 
 # evaluate's own options; the rest are train's and go to _training_options
-_EVALUATE_ONLY = {"data", "folds", "stride", "refit", "season", "coverage", "output", "as_json", "plot", "config",
-                  "quiet", "verbose", "log_format", "debug"}
+_EVALUATE_ONLY = {"data", "folds", "stride", "refit", "recalibrate", "season", "coverage", "output", "as_json", "plot",
+                  "config", "quiet", "verbose", "log_format", "debug"}
 
 
 def _report_evaluation(result, output) -> None:

@@ -15,7 +15,7 @@ from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter
 from .scaling import SeriesScaler
-from .windows import relative_inputs, window_level
+from .windows import input_windows, relative_inputs, window_level
 
 #: Quantile levels at which the absolute normalised validation residuals are stored.
 INTERVAL_LEVELS = np.linspace(0.0, 1.0, 201)
@@ -150,6 +150,106 @@ def interval_calibration(normalized_residuals: np.ndarray) -> dict[str, Any]:
     return {"n": int(len(normalized_residuals)), "abs_quantiles": quantiles.round(6).tolist()}
 
 
+def normalized_residuals(actual: np.ndarray, forecasts: np.ndarray, inputs: np.ndarray, scaler: SeriesScaler,
+                         reference: float | None, residual_scale: float = 1.0) -> np.ndarray:
+    """Forecast errors in the units intervals are calibrated in: scaled, divided by each
+    window's spread factor (see :func:`spread_factors`) and by the series' residual scale.
+
+    Args:
+        actual: `(n_windows, horizon)` in the data's units, NaN where unknown.
+        forecasts: `(n_windows, horizon)` in the data's units.
+        inputs: `(n_windows, lookback, n_features)` scaled windows the forecasts start from.
+        reference: the series' typical window spread.
+
+    Returns:
+        `(n_windows, horizon)`.
+    """
+    factors = spread_factors(inputs, reference)[:, None]
+    return (actual - forecasts) / scaler.scale[0] / factors / residual_scale
+
+
+def arrived_origins(n_known: int, n_trained: int, lookback: int, horizon: int, per_step: int) -> np.ndarray:
+    """First forecast steps of the forecasts that have a target among :func:`arrived_targets`.
+
+    Args:
+        n_known: steps of the series known now.
+        n_trained: the first ``n_trained`` of them were in the data the model was trained on.
+        per_step: how many of the latest targets are used per horizon step and series.
+
+    Returns:
+        `(n_origins,)` increasing, each at least ``lookback`` (so its window is complete).
+    """
+    first = max(lookback, n_trained - horizon + 1, n_known - horizon + 1 - per_step)
+    if n_known <= n_trained or first >= n_known:
+        return np.empty(0, dtype=int)
+    return np.arange(first, n_known)
+
+
+def arrived_targets(values: np.ndarray, missing: np.ndarray, origins: np.ndarray, horizon: int, n_known: int,
+                    n_trained: int, per_step: int) -> np.ndarray:
+    """The actual values of forecasts made after training whose targets are known now.
+
+    A target counts when it came after the training data and is among the latest
+    ``per_step`` known steps (so each horizon step gets at most ``per_step`` of them, the
+    most recent); others, and values that were missing and filled, are NaN.
+
+    Args:
+        values: `(n_steps,)` the target in the data's units; steps from ``n_known`` on are ignored.
+        missing: `(n_steps,)` True where the target was filled.
+        origins: from :func:`arrived_origins`.
+
+    Returns:
+        `(n_origins, horizon)`.
+    """
+    steps = origins[:, None] + np.arange(horizon)
+    usable = (steps < n_known) & (steps >= max(n_trained, n_known - per_step))
+    at = np.where(usable, steps, 0)
+    return np.where(usable & ~missing[at], values[at], np.nan)
+
+
+def recalibrated(calibration: dict[str, Any], arrived: np.ndarray) -> dict[str, Any]:
+    """The interval calibration slid forward over residuals whose targets arrived after training.
+
+    Training calibrates on the ``n`` validation windows, the latest it had. Once more values
+    are known, the calibration set moves on to the latest ``n`` known forecasts, as if the
+    model had been validated there: ``m`` arrived residuals of a step take the place of ``m``
+    validation ones. Only quantiles of those are kept, so their weight is reduced evenly
+    (to ``1 - m / n``) rather than the oldest dropped. A model left stale then keeps
+    intervals that match what it has been doing lately, rather than what it did on a
+    validation period that may have been calmer or rougher.
+
+    Args:
+        calibration: from :func:`interval_calibration`.
+        arrived: `(n_forecasts, horizon)` residuals normalised as the validation ones were
+            (:func:`normalized_residuals`), NaN where a target has not arrived.
+
+    Returns:
+        A calibration of the same form and the same ``n``.
+    """
+    n = calibration["n"]
+    table = np.array(calibration["abs_quantiles"], dtype=np.float64)
+    for step, column in enumerate(np.abs(np.asarray(arrived, dtype=np.float64)).T):
+        fresh = np.sort(column[np.isfinite(column)])
+        if not len(fresh):
+            continue
+        weight = min(1.0, len(fresh) / n) if np.isfinite(table[step]).all() else 1.0
+        grid = np.union1d(table[step], fresh) if weight < 1.0 else np.unique(fresh)
+        stored = (1 - weight) * np.interp(grid, table[step], INTERVAL_LEVELS) if weight < 1.0 else 0.0
+        # the mixture's distribution function is linear between grid points (the stored part)
+        # and steps up at each arrived residual: ``below`` and ``upto`` are its values just
+        # before and at each point. A level is the smallest value reaching it: the point whose
+        # step covers it, or on the line rising to the point.
+        below = stored + weight * np.searchsorted(fresh, grid, side="left") / len(fresh)
+        upto = stored + weight * np.searchsorted(fresh, grid, side="right") / len(fresh)
+        at = np.minimum(np.searchsorted(upto, INTERVAL_LEVELS, side="left"), len(grid) - 1)
+        before = np.maximum(at - 1, 0)
+        rise = below[at] - upto[before]
+        share = np.divide(INTERVAL_LEVELS - upto[before], rise, out=np.ones_like(rise), where=rise > 0)
+        on_line = (at > 0) & (INTERVAL_LEVELS <= below[at])
+        table[step] = np.where(on_line, grid[before] + np.clip(share, 0, 1) * (grid[at] - grid[before]), grid[at])
+    return {"n": n, "abs_quantiles": table.round(6).tolist()}
+
+
 def interval_halfwidths(calibration: dict[str, Any], coverage: float) -> np.ndarray:
     """Normalised half-width per horizon step for a central interval of ``coverage``.
 
@@ -272,6 +372,41 @@ def series_inputs(
     return inputs
 
 
+def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> tuple[dict[str, Any], int]:
+    """The artifact's interval calibration, :func:`recalibrated` on the forecasts it would
+    have made from its training end up to now, whose targets are in ``inputs``.
+
+    Each series contributes its latest targets, up to its share of the validation windows
+    per horizon step, so that the calibration set keeps its size.
+
+    Returns:
+        The calibration and how many arrived residuals it used (0: the stored one as it is).
+    """
+    metadata = artifact.metadata
+    calibration = metadata["intervals"]
+    lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
+    per_step = math.ceil(calibration["n"] / len(metadata["series"]))
+    windows, actuals, used = [], [], []
+    for item in inputs:
+        n_known = len(item.raw)
+        n_trained = int(item.index.searchsorted(_stored_index(item.meta, 1)[0], side="right"))
+        origins = arrived_origins(n_known, n_trained, lookback, horizon, per_step)
+        if not len(origins):
+            continue
+        windows.append(input_windows(item.scaler.transform(item.raw[origins[0] - lookback : origins[-1]]), lookback))
+        actuals.append(arrived_targets(item.raw[:, 0], item.missing, origins, horizon, n_known, n_trained, per_step))
+        used.append(item)
+    if not used:
+        return calibration, 0
+    residuals = [
+        normalized_residuals(actual, item.scaler.target_to_original(scaled), window, item.scaler,
+                             item.meta.get("window_spread"), item.meta["residual_scale"])
+        for item, window, actual, scaled in zip(used, windows, actuals, predict_scaled_parts(artifact.network, windows))
+    ]
+    arrived = np.concatenate(residuals)
+    return recalibrated(calibration, arrived), int(np.isfinite(arrived).sum())
+
+
 def _stored_index(meta: dict[str, Any], n_steps: int):
     """The last ``n_steps`` timestamps of a series stored at training."""
     import pandas as pd
@@ -290,6 +425,7 @@ def forecast(
     data_path: str | os.PathLike | None = None,
     coverage: float = 0.9,
     reporter: Reporter = QUIET,
+    recalibrate: bool = True,
 ):
     """Forecast ``horizon`` steps after the end of each series.
 
@@ -297,12 +433,15 @@ def forecast(
         data_path: a fresher export of the training data; None forecasts from the end of the
             data the model was trained on.
         coverage: nominal probability that the actual value lies in ``[lower, upper]``.
+        recalibrate: where ``data_path`` holds values after the training data, calibrate the
+            intervals also on how the model did on them (:func:`calibration_with_arrivals`);
+            False keeps the calibration made at training.
 
     Returns:
         A DataFrame with columns ``series, timestamp, step, forecast, lower, upper``, one row
         per series per step.
     """
-    return forecast_with_history(model_dir, data_path, coverage, reporter, history_steps=0)[0]
+    return forecast_with_history(model_dir, data_path, coverage, reporter, history_steps=0, recalibrate=recalibrate)[0]
 
 
 def forecast_with_history(
@@ -311,6 +450,7 @@ def forecast_with_history(
     coverage: float = 0.9,
     reporter: Reporter = QUIET,
     history_steps: int = 0,
+    recalibrate: bool = True,
 ):
     """:func:`forecast`, plus the last ``history_steps`` values of each series it started from.
 
@@ -331,11 +471,17 @@ def forecast_with_history(
     inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback)
     windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])
     predicted = predict_scaled(artifact.network, windows)  # (n_series, horizon)
+    calibration = metadata["intervals"]
+    if recalibrate and data_path is not None:
+        calibration, n_arrived = calibration_with_arrivals(artifact, inputs)
+        if n_arrived:
+            reporter.detail(f"Intervals recalibrated on {n_arrived} errors of forecasts whose actual values "
+                            "arrived after training")
 
     frames, histories = [], []
     for item, window, scaled in zip(inputs, windows, predicted):
         scaler = item.scaler
-        (spread,) = interval_spreads(metadata["intervals"], item.meta["residual_scale"],
+        (spread,) = interval_spreads(calibration, item.meta["residual_scale"],
                                      item.meta.get("window_spread"), window[None], coverage)
         frames.append(
             pd.DataFrame(

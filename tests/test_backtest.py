@@ -108,6 +108,36 @@ def test_refit_once_trains_a_single_model(linear_backtest):
     np.testing.assert_allclose(once.rows.loc[first, "forecast"], linear_backtest.rows.loc[first, "forecast"])
 
 
+def test_refit_once_recalibrates_on_what_arrived_before_each_cutoff_only(tmp_path):
+    frame = pd.read_csv(HOURLY)
+    n = len(frame)
+    # wild values between the second and the last of three cut-offs a day apart
+    frame.loc[n - 48 : n - 25, "load"] *= 5
+    wild = tmp_path / "wild.csv"
+    frame.to_csv(wild, index=False)
+    runs = {
+        (path, recalibrate): evaluate(path, LOAD, LINEAR, BacktestOptions(folds=3, stride=24, refit="once",
+                                                                      recalibrate=recalibrate)).rows
+        for path in (HOURLY, wild) for recalibrate in (True, False)
+    }  # fmt: skip
+    columns = ["forecast", "lower", "upper"]
+    cutoffs = sorted(runs[HOURLY, True]["cutoff"].unique())
+    before_last = runs[HOURLY, True]["cutoff"] < cutoffs[-1]
+    # what came after a cut-off changes nothing at or before it ...
+    np.testing.assert_allclose(runs[wild, True].loc[before_last, columns], runs[HOURLY, True].loc[before_last, columns])
+    # ... and at the first one nothing had arrived yet
+    first = runs[HOURLY, True]["cutoff"] == cutoffs[0]
+    np.testing.assert_allclose(runs[HOURLY, True].loc[first, columns], runs[HOURLY, False].loc[first, columns])
+
+    def width(rows):
+        last = rows[(rows["cutoff"] == cutoffs[-1]) & (rows["model"] == "model")]
+        return float((last["upper"] - last["lower"]).mean())
+
+    # the wild day's errors widen the last cut-off's intervals, unless recalibration is off
+    assert width(runs[wild, True]) > 1.1 * width(runs[wild, False])
+    assert width(runs[HOURLY, True]) < 1.05 * width(runs[HOURLY, False])
+
+
 def test_bad_backtest_options_are_refused():
     with pytest.raises(ConfigError, match="--folds"):
         BacktestOptions(folds=0)

@@ -84,3 +84,100 @@ def test_a_model_without_window_spreads_keeps_one_width_per_series(tmp_path, reg
     metadata_path.write_text(json.dumps(metadata))
     widths = [forecasting.forecast(model_dir, path, coverage=0.8) for path in (calm, wild)]
     np.testing.assert_allclose(*((w["upper"] - w["lower"]).to_numpy() for w in widths))
+
+
+# --- recalibration on values that arrived after training ------------------------------------
+
+
+def _halfwidth(calibration, coverage: float) -> float:
+    return float(forecasting.interval_halfwidths(calibration, coverage)[0])
+
+
+def test_recalibration_mixes_arrived_residuals_in_by_their_share_of_the_calibration_set():
+    validation = forecasting.interval_calibration(np.random.default_rng(0).uniform(-1, 1, (1000, 1)))
+    # 500 arrived residuals, all of size 2, take the place of half of the 1000 validation ones
+    mixed = forecasting.recalibrated(validation, np.full((500, 1), -2.0))
+    assert mixed["n"] == 1000
+    # below half the mass, the validation part (uniform on [0, 1]) at twice its level ...
+    assert _halfwidth(mixed, 0.4) == pytest.approx(_halfwidth(validation, 0.8), abs=0.02)
+    # ... and past it the arrived residuals' value, not a point interpolated towards it
+    assert _halfwidth(mixed, 0.6) == pytest.approx(2.0)
+    assert _halfwidth(mixed, 0.9) == pytest.approx(2.0)
+
+
+def test_recalibration_replaces_the_validation_set_once_as_many_residuals_arrived():
+    rng = np.random.default_rng(1)
+    validation = forecasting.interval_calibration(rng.uniform(-1, 1, (400, 2)))
+    arrived = rng.normal(0, 3, (401, 2))  # 401: no level falls exactly on a step of their distribution
+    arrived[:200, 1] = np.nan  # the second step has only half of them yet
+    recalibrated = forecasting.recalibrated(validation, arrived)
+    # the first step's: the arrived residuals' own distribution (its quantiles as order statistics)
+    own = np.quantile(np.abs(arrived[:, 0]), forecasting.INTERVAL_LEVELS, method="inverted_cdf")
+    np.testing.assert_allclose(recalibrated["abs_quantiles"][0], own, atol=1e-6)
+    second = forecasting.interval_halfwidths(recalibrated, 0.8)[1]
+    assert forecasting.interval_halfwidths(validation, 0.8)[1] < second < np.quantile(np.abs(arrived[200:, 1]), 0.8)
+    # nothing arrived: the calibration made at training
+    assert forecasting.recalibrated(validation, np.full((3, 2), np.nan)) == validation
+
+
+def test_arrived_targets_are_the_latest_known_after_the_training_data():
+    values = np.arange(20, dtype=np.float64)
+    missing = np.zeros(20, dtype=bool)
+    missing[15] = True
+    # trained on 10 steps, 18 known now, lookback 4, horizon 3, at most 5 targets per step
+    origins = forecasting.arrived_origins(18, 10, 4, 3, 5)
+    np.testing.assert_array_equal(origins, np.arange(11, 18))
+    actual = forecasting.arrived_targets(values, missing, origins, 3, 18, 10, 5)
+    assert actual.shape == (7, 3)
+    steps = origins[:, None] + np.arange(3)
+    usable = np.isfinite(actual)
+    np.testing.assert_array_equal(actual[usable], steps[usable])
+    # targets 13..17 (the latest five, all after training), but not the filled 15
+    assert set(steps[usable]) == {13, 14, 16, 17}
+    assert (usable.sum(axis=0) <= 5).all()
+    # nothing after the training data: nothing arrived
+    assert len(forecasting.arrived_origins(10, 10, 4, 3, 5)) == 0
+
+
+@pytest.fixture(scope="module")
+def rougher_later_csv(tmp_path_factory):
+    """A daily cycle with noise of sd 1 for 1000 hours, then sd 4: the first 1000 hours are
+    what a model is trained on, the whole file what it later predicts from."""
+    rng = np.random.default_rng(5)
+    hours = np.arange(1600)
+    values = 100 + 10 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 1, 1600) * np.where(hours < 1000, 1.0, 4.0)
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=1600, freq="h"), "value": values})
+    folder = tmp_path_factory.mktemp("rougher")
+    trained, later = folder / "trained.csv", folder / "later.csv"
+    frame.iloc[:1000].to_csv(trained, index=False)
+    frame.to_csv(later, index=False)
+    return trained, later
+
+
+def test_predict_recalibrates_a_stale_model_on_the_values_that_arrived(tmp_path, rougher_later_csv):
+    from .conftest import run_cli
+
+    trained, later = rougher_later_csv
+    model_dir = tmp_path / "model"
+    train(trained, DataOptions(), TrainOptions(model="linear", lookback=48, horizon=12, seed=0), model_dir)
+
+    def width(path, recalibrate):
+        frame = forecasting.forecast(model_dir, path, coverage=0.8, recalibrate=recalibrate)
+        return (frame["upper"] - frame["lower"]).to_numpy()
+
+    # on its own training data there is nothing new to learn from
+    np.testing.assert_allclose(width(trained, True), width(trained, False))
+    # four times the noise: the window spread alone widens by about its root, the
+    # recalibration by the rest
+    stale, recalibrated = width(later, False), width(later, True)
+    assert (recalibrated > 1.5 * stale).all()
+    result = run_cli("predict", later, "-m", model_dir, "--coverage", 0.8, "-v", "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.output
+    assert "recalibrated on" in result.output
+    written = pd.read_csv(tmp_path / "out.csv")
+    np.testing.assert_allclose(written["upper"] - written["lower"], recalibrated, rtol=1e-6)
+    result = run_cli("predict", later, "-m", model_dir, "--coverage", 0.8, "--no-recalibrate", "-o",
+                     tmp_path / "stale.csv")
+    assert result.exit_code == 0, result.output
+    kept = pd.read_csv(tmp_path / "stale.csv")
+    np.testing.assert_allclose(kept["upper"] - kept["lower"], stale, rtol=1e-6)
