@@ -389,7 +389,7 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
     windows, actuals, used = [], [], []
     for item in inputs:
         n_known = len(item.raw)
-        n_trained = int(item.index.searchsorted(_stored_index(item.meta, 1)[0], side="right"))
+        n_trained = int(item.index.searchsorted(_stored_end(item.meta), side="right"))
         origins = arrived_origins(n_known, n_trained, lookback, horizon, per_step)
         if not len(origins):
             continue
@@ -407,8 +407,8 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
     return recalibrated(calibration, arrived), int(np.isfinite(arrived).sum())
 
 
-def _stored_index(meta: dict[str, Any], n_steps: int):
-    """The last ``n_steps`` timestamps of a series stored at training."""
+def _stored_end(meta: dict[str, Any]):
+    """The last timestamp of a series' training data."""
     import pandas as pd
 
     end = pd.Timestamp(meta["end"])
@@ -417,7 +417,14 @@ def _stored_index(meta: dict[str, Any], n_steps: int):
             end = end.tz_convert(meta["tz"])
         except (TypeError, ValueError, KeyError):
             pass  # a fixed offset parsed from the ISO string is already right
-    return pd.date_range(end=end, periods=n_steps, freq=meta["freq"])
+    return end
+
+
+def _stored_index(meta: dict[str, Any], n_steps: int):
+    """The last ``n_steps`` timestamps of a series stored at training."""
+    import pandas as pd
+
+    return pd.date_range(end=_stored_end(meta), periods=n_steps, freq=meta["freq"])
 
 
 def forecast(
