@@ -165,6 +165,14 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     to_stdout = run_cli(*args, "-o", "-")
     assert pd.read_csv(io.StringIO(to_stdout.stdout)).shape == rows.shape
 
+    once = {flag: json.loads(run_cli(*args, "--refit", "once", flag, "--json").stdout)
+            for flag in ("--recalibrate", "--no-recalibrate")}
+    assert once["--recalibrate"]["backtest"]["recalibrate"] is True
+    assert once["--no-recalibrate"]["backtest"]["recalibrate"] is False
+    # the second cut-off's intervals learn from the day between the cut-offs, or not
+    widths = [o["summary"][0]["width"] for o in once.values()]
+    assert widths[0] != pytest.approx(widths[1], rel=1e-6)
+
 
 def test_evaluate_with_the_network_and_a_short_series_error(tmp_path):
     result = run_cli(
