@@ -200,16 +200,17 @@ def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset
     lookback, horizon = fitted.options.lookback, fitted.options.horizon
     calibration = validation["calibration"]
     per_step = -(-calibration["model"]["intervals"]["n"] // len(dataset.series))
-    windows, origins_of, actuals = [], [], []
-    for series, prep in zip(dataset.series, fitted.prepared):
-        n_known, n_trained = len(series.values) - offset, len(series.values) - trained_offset
-        origins = forecasting.arrived_origins(n_known, n_trained, lookback, horizon, per_step)
-        features = prep.scaler.transform(
-            series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
-        )
-        windows.append(input_windows(features[origins[0] - lookback : origins[-1]], lookback) if len(origins)
-                       else np.empty((0, lookback, features.shape[1]), dtype=np.float32))
-        origins_of.append(origins)
+    spans = [(len(series.values) - offset, len(series.values) - trained_offset) for series in dataset.series]
+    origins_of, share = forecasting.arrival_origins(spans, lookback, horizon, per_step)
+    windows, actuals = [], []
+    for series, prep, (n_known, n_trained), origins in zip(dataset.series, fitted.prepared, spans, origins_of):
+        if len(origins):
+            features = prep.scaler.transform(
+                series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
+            )
+            windows.append(input_windows(features[origins[0] - lookback : origins[-1]], lookback))
+        else:
+            windows.append(np.empty((0, lookback, fitted.spec["n_features"]), dtype=np.float32))
         actuals.append(forecasting.arrived_targets(series.values, series.missing, origins, horizon, n_known,
                                                    n_trained, per_step))
     forecasts_of = method_forecasts(fitted, dataset, windows, origins_of, validation["linear"], season)
@@ -220,7 +221,8 @@ def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset
             for prep, window, actual, forecasts, reference, scale in zip(
                 fitted.prepared, windows, actuals, forecasts_of, own["window_spreads"], own["residual_scales"])
         ]
-        recalibrated[method] = {**own, "intervals": forecasting.recalibrated(own["intervals"], np.concatenate(arrived))}
+        intervals = forecasting.recalibrated(own["intervals"], np.concatenate(arrived), share)
+        recalibrated[method] = {**own, "intervals": intervals}
     return recalibrated
 
 

@@ -23,6 +23,9 @@ PREDICT_BATCH = 4096
 #: Bytes of input windows copied at once when many windows are forecast (see
 #: :func:`predict_scaled_parts`): memory stays bounded whatever the number of series.
 PREDICT_CHUNK_BYTES = 16 * 2**20
+#: Most forecasts made to recalibrate intervals on values that arrived after training
+#: (:func:`arrival_origins`); about a second of the NumPy network's time on 2 cores.
+RECALIBRATION_WINDOWS = 20_000
 #: Intervals never shrink below this share of a series' usual width, however still the
 #: window: a meter that stood still for a while may move again.
 MIN_SPREAD_FACTOR = 0.5
@@ -185,6 +188,29 @@ def arrived_origins(n_known: int, n_trained: int, lookback: int, horizon: int, p
     return np.arange(first, n_known)
 
 
+def arrival_origins(spans: list[tuple[int, int]], lookback: int, horizon: int,
+                    per_step: int) -> tuple[list[np.ndarray], float]:
+    """:func:`arrived_origins` of every series, for at most :data:`RECALIBRATION_WINDOWS`
+    forecasts in all: beyond that, an evenly spread sample of the series stands for all.
+
+    Args:
+        spans: per series ``(n_known, n_trained)``.
+
+    Returns:
+        Per series the origins to forecast (empty for a series left out), and how many series
+        each one forecast stands for (1.0 without sampling).
+    """
+    origins = [arrived_origins(n_known, n_trained, lookback, horizon, per_step) for n_known, n_trained in spans]
+    counts = np.array([len(o) for o in origins])
+    candidates = np.flatnonzero(counts)
+    if counts.sum() <= RECALIBRATION_WINDOWS:
+        return origins, 1.0
+    wanted = max(1, int(len(candidates) * RECALIBRATION_WINDOWS / counts.sum()))
+    chosen = set(candidates[np.unique(np.linspace(0, len(candidates) - 1, wanted).round().astype(int))].tolist())
+    empty = np.empty(0, dtype=int)
+    return [o if i in chosen else empty for i, o in enumerate(origins)], len(candidates) / len(chosen)
+
+
 def arrived_targets(values: np.ndarray, missing: np.ndarray, origins: np.ndarray, horizon: int, n_known: int,
                     n_trained: int, per_step: int) -> np.ndarray:
     """The actual values of forecasts made after training whose targets are known now.
@@ -207,7 +233,7 @@ def arrived_targets(values: np.ndarray, missing: np.ndarray, origins: np.ndarray
     return np.where(usable & ~missing[at], values[at], np.nan)
 
 
-def recalibrated(calibration: dict[str, Any], arrived: np.ndarray) -> dict[str, Any]:
+def recalibrated(calibration: dict[str, Any], arrived: np.ndarray, share: float = 1.0) -> dict[str, Any]:
     """The interval calibration slid forward over residuals whose targets arrived after training.
 
     Training calibrates on the ``n`` validation windows, the latest it had. Once more values
@@ -222,6 +248,7 @@ def recalibrated(calibration: dict[str, Any], arrived: np.ndarray) -> dict[str, 
         calibration: from :func:`interval_calibration`.
         arrived: `(n_forecasts, horizon)` residuals normalised as the validation ones were
             (:func:`normalized_residuals`), NaN where a target has not arrived.
+        share: how many arrived residuals each one stands for (a sample of the series).
 
     Returns:
         A calibration of the same form and the same ``n``.
@@ -232,7 +259,7 @@ def recalibrated(calibration: dict[str, Any], arrived: np.ndarray) -> dict[str, 
         fresh = np.sort(column[np.isfinite(column)])
         if not len(fresh):
             continue
-        weight = min(1.0, len(fresh) / n) if np.isfinite(table[step]).all() else 1.0
+        weight = min(1.0, share * len(fresh) / n) if np.isfinite(table[step]).all() else 1.0
         grid = np.union1d(table[step], fresh) if weight < 1.0 else np.unique(fresh)
         stored = (1 - weight) * np.interp(grid, table[step], INTERVAL_LEVELS) if weight < 1.0 else 0.0
         # the mixture's distribution function is linear between grid points (the stored part)
@@ -244,9 +271,9 @@ def recalibrated(calibration: dict[str, Any], arrived: np.ndarray) -> dict[str, 
         at = np.minimum(np.searchsorted(upto, INTERVAL_LEVELS, side="left"), len(grid) - 1)
         before = np.maximum(at - 1, 0)
         rise = below[at] - upto[before]
-        share = np.divide(INTERVAL_LEVELS - upto[before], rise, out=np.ones_like(rise), where=rise > 0)
+        along = np.divide(INTERVAL_LEVELS - upto[before], rise, out=np.ones_like(rise), where=rise > 0)
         on_line = (at > 0) & (INTERVAL_LEVELS <= below[at])
-        table[step] = np.where(on_line, grid[before] + np.clip(share, 0, 1) * (grid[at] - grid[before]), grid[at])
+        table[step] = np.where(on_line, grid[before] + np.clip(along, 0, 1) * (grid[at] - grid[before]), grid[at])
     return {"n": n, "abs_quantiles": table.round(6).tolist()}
 
 
@@ -377,7 +404,8 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
     have made from its training end up to now, whose targets are in ``inputs``.
 
     Each series contributes its latest targets, up to its share of the validation windows
-    per horizon step, so that the calibration set keeps its size.
+    per horizon step, so that the calibration set keeps its size; with many series, a sample
+    of them stands for all (:func:`arrival_origins`).
 
     Returns:
         The calibration and how many arrived residuals it used (0: the stored one as it is).
@@ -386,11 +414,10 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
     calibration = metadata["intervals"]
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
     per_step = math.ceil(calibration["n"] / len(metadata["series"]))
+    spans = [(len(item.raw), int(item.index.searchsorted(_stored_end(item.meta), side="right"))) for item in inputs]
+    origins_of, share = arrival_origins(spans, lookback, horizon, per_step)
     windows, actuals, used = [], [], []
-    for item in inputs:
-        n_known = len(item.raw)
-        n_trained = int(item.index.searchsorted(_stored_end(item.meta), side="right"))
-        origins = arrived_origins(n_known, n_trained, lookback, horizon, per_step)
+    for item, (n_known, n_trained), origins in zip(inputs, spans, origins_of):
         if not len(origins):
             continue
         windows.append(input_windows(item.scaler.transform(item.raw[origins[0] - lookback : origins[-1]]), lookback))
@@ -404,7 +431,7 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
         for item, window, actual, scaled in zip(used, windows, actuals, predict_scaled_parts(artifact.network, windows))
     ]
     arrived = np.concatenate(residuals)
-    return recalibrated(calibration, arrived), int(np.isfinite(arrived).sum())
+    return recalibrated(calibration, arrived, share), int(np.isfinite(arrived).sum())
 
 
 def _stored_end(meta: dict[str, Any]):

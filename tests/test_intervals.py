@@ -181,3 +181,21 @@ def test_predict_recalibrates_a_stale_model_on_the_values_that_arrived(tmp_path,
     assert result.exit_code == 0, result.output
     kept = pd.read_csv(tmp_path / "stale.csv")
     np.testing.assert_allclose(kept["upper"] - kept["lower"], stale, rtol=1e-6)
+
+
+def test_a_sample_of_the_series_stands_for_all_when_there_are_too_many(monkeypatch):
+    # 40 series, each with 10 forecasts to make; room for 100
+    monkeypatch.setattr(forecasting, "RECALIBRATION_WINDOWS", 100)
+    spans = [(30, 21)] * 40  # 30 steps known, 21 trained on; lookback 4, horizon 2
+    origins, share = forecasting.arrival_origins(spans, 4, 2, 50)
+    sampled = [i for i, o in enumerate(origins) if len(o)]
+    assert sum(len(o) for o in origins) <= 100 and len(sampled) == 10 and share == 4.0
+    assert sampled[0] == 0 and sampled[-1] == 39  # spread over all of them
+    # few enough: every series
+    origins, share = forecasting.arrival_origins(spans[:10], 4, 2, 50)
+    assert all(len(o) == 10 for o in origins) and share == 1.0
+    # each sampled residual stands for ``share`` of them
+    validation = forecasting.interval_calibration(np.random.default_rng(2).uniform(-1, 1, (1000, 1)))
+    arrived = np.random.default_rng(3).normal(0, 2, (150, 1))
+    assert forecasting.recalibrated(validation, arrived, share=2.0) == forecasting.recalibrated(
+        validation, np.repeat(arrived, 2, axis=0))
