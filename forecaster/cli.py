@@ -231,6 +231,16 @@ LinearSkip = Annotated[
     bool, typer.Option(help="Start the network as the linear baseline (a frozen ridge map from the window to the "
                             "output) and let the recurrent layers learn a correction to it.")
 ]
+Ensemble = Annotated[
+    int,
+    typer.Option(min=1, metavar="K", help="Train K networks one after another, with seeds seed to seed+K-1, and "
+                                         "average their forecasts: steadier forecasts for K times the training time."),
+]
+Ema = Annotated[
+    bool,
+    typer.Option(help="Validate, stop early on and keep an exponential moving average of the weights (Adam's "
+                      "use_ema, momentum 0.99) rather than the last ones."),
+]
 Calendar = Annotated[
     Optional[bool],
     typer.Option(
@@ -274,8 +284,9 @@ Config = Annotated[
 
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
-    dropout, linear_skip, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size, learning_rate,
-    seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False, time_unit=None, tz=None,
+    dropout, linear_skip, ensemble, ema, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size,
+    learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False,
+    time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DECIMALS, TIME_UNITS, DataOptions
@@ -294,8 +305,8 @@ def _training_options(
     )  # fmt: skip
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
-        bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, calendar=calendar,
-        epochs=epochs, batch_size=batch_size, windows_per_epoch=windows_per_epoch,
+        bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, ema=ema,
+        calendar=calendar, epochs=epochs, batch_size=batch_size, windows_per_epoch=windows_per_epoch,
         learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
     )  # fmt: skip
     return data_options, options
@@ -327,6 +338,8 @@ def train(
     bidirectional: Bidirectional = False,
     dropout: Dropout = 0.0,
     linear_skip: LinearSkip = True,
+    ensemble: Ensemble = 1,
+    ema: Ema = False,
     calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,
@@ -366,7 +379,7 @@ _NOT_TRAINING = {"data", "model_dir", "config", "quiet", "verbose", "log_format"
 def _training_counts(result) -> dict[str, Any]:
     return {"model_dir": str(result.model_dir), "series": result.n_series, "train_windows": result.n_train_windows,
             "validation_windows": result.n_val_windows, "epochs": result.epochs_run, "best_epoch": result.best_epoch,
-            "seed": result.options.seed}
+            "seed": result.options.seed, **({"members": result.members} if result.members else {})}
 
 
 def _method_label(method: str, options) -> str:
@@ -390,14 +403,17 @@ def _report_training(result, reporter) -> None:
             ["series", *(_method_label(k, result.options) for k in methods)],
             [[name, *(m[k]["mae"] for k in methods)] for name, m in result.series_metrics.items()],
         )
-    stopped = (f"Stopped after {_epochs_text(result.epochs_run, result.best_epoch)} in "
+    stopped = (f"Stopped after {_epochs_text(result.epochs_run, result.best_epoch, result.members)} in "
                if result.options.model == "network" else "Fitted in ")
     reporter.info(
         f"{stopped}{result.seconds:.1f} s; seed {result.options.seed}. Model written to {result.model_dir}"
     )
 
 
-def _epochs_text(epochs_run: int, best_epoch: int) -> str:
+def _epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]] | None = None) -> str:
+    if members:  # an ensemble: each member stopped on its own
+        return ", ".join(f"{_epochs_text(m['epochs_run'], m['best_epoch'])} for member {i}"
+                         for i, m in enumerate(members, start=1))
     # best 0: the network starts as the linear model and no epoch bettered it on validation
     best = f"best {best_epoch}" if best_epoch else "none better than the linear start, which was kept"
     return f"{epochs_run} epochs ({best})"
@@ -564,6 +580,8 @@ def evaluate(
     bidirectional: Bidirectional = False,
     dropout: Dropout = 0.0,
     linear_skip: LinearSkip = True,
+    ensemble: Ensemble = 1,
+    ema: Ema = False,
     calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,
@@ -676,6 +694,7 @@ def _model_name(spec: dict[str, Any]) -> str:
     return (
         f"{'bidirectional ' if spec['bidirectional'] else ''}{spec['cell'].upper()}, "
         f"{spec['layers']} layer(s) of {spec['units']} units, dropout {spec['dropout']}"
+        + (f", ensemble of {spec['ensemble']}" if spec.get("ensemble", 1) > 1 else "")
     )
 
 
@@ -695,7 +714,8 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["targets", ", ".join(data["targets"])],
         ["covariates", ", ".join(data["covariates"]) or "none"],
         ["series", f"{len(metadata['series'])}"],
-        ["epochs", f"{_epochs_text(training['epochs_run'], training['best_epoch'])}, {training['seconds']} s"
+        ["epochs", f"{_epochs_text(training['epochs_run'], training['best_epoch'], training.get('members'))}, "
+                   f"{training['seconds']} s"
          if network.get("model", "network") == "network" else f"none: fitted in closed form ({training['seconds']} s)"],
         ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],
         ["options", ", ".join(f"{k}={v}" for k, v in options.items())],

@@ -1,5 +1,6 @@
 """Keras networks: stacked, optionally bidirectional LSTM / GRU / SimpleRNN with a direct
-multi-horizon head (one dense layer emits every step at once)."""
+multi-horizon head (one dense layer emits every step at once), alone or as an ensemble of
+several that average their forecasts."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ class NetworkSpec:
     bidirectional: bool = False
     dropout: float = 0.0
     linear_skip: bool = True
+    #: recurrent stacks ("members"), each with its own head, whose corrections are averaged
+    ensemble: int = 1
 
     def __post_init__(self) -> None:
         if self.cell not in CELLS:
             raise ConfigError(f"--cell must be one of {', '.join(CELLS)}, not '{self.cell}'")
-        for name in ("lookback", "horizon", "n_features", "layers", "units"):
+        for name in ("lookback", "horizon", "n_features", "layers", "units", "ensemble"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
@@ -37,12 +40,26 @@ class NetworkSpec:
         return asdict(self)
 
 
+def member_prefix(member: int, ensemble: int) -> str:
+    """What the names of ensemble member ``member``'s (1-based) layers and weights start with:
+    ``member2_`` and so on, and nothing for a single network, whose names stay those of the
+    models trained before ensembles existed (so that those still load)."""
+    return f"member{member}_" if ensemble > 1 else ""
+
+
 def build_network(spec: NetworkSpec, seed: int | None = None):
     """Build an uncompiled Keras model.
 
     Input `(batch, lookback, n_features)` with the target in channel 0; output
     `(batch, horizon)`, the scaled target relative to the window level: the last recurrent
     layer's state through a dense layer, plus (``linear_skip``) a dense layer on the whole window.
+    An ensemble has ``spec.ensemble`` such recurrent stacks with their own dense heads
+    (layers named after :func:`member_prefix`), averaged by ``keras.layers.Average`` before
+    the one shared linear skip is added: the mean of the members' forecasts.
+
+    Args:
+        seed: the recurrent dropout's seed (member ``m`` takes ``seed + m - 1``); the initial
+            weights come from Keras' global seed.
     """
     from .backend import load_keras
 
@@ -50,19 +67,24 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
 
     layer_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[spec.cell]
     inputs = keras.Input(shape=(spec.lookback, spec.n_features), name="window")
-    hidden = inputs
-    for depth in range(spec.layers):
-        recurrent = layer_class(
-            spec.units,
-            return_sequences=depth < spec.layers - 1,
-            dropout=spec.dropout,
-            seed=None if seed is None else seed + depth,
-            name=f"{spec.cell}_{depth + 1}",
-        )
-        if spec.bidirectional:
-            recurrent = keras.layers.Bidirectional(recurrent, name=f"bidirectional_{depth + 1}")
-        hidden = recurrent(hidden)
-    outputs = keras.layers.Dense(spec.horizon, name="horizon")(hidden)
+    corrections = []
+    for member in range(1, spec.ensemble + 1):
+        prefix = member_prefix(member, spec.ensemble)
+        hidden = inputs
+        for depth in range(spec.layers):
+            recurrent = layer_class(
+                spec.units,
+                return_sequences=depth < spec.layers - 1,
+                dropout=spec.dropout,
+                seed=None if seed is None else seed + member - 1 + depth,
+                name=f"{prefix}{spec.cell}_{depth + 1}",
+            )
+            if spec.bidirectional:
+                recurrent = keras.layers.Bidirectional(recurrent, name=f"{prefix}bidirectional_{depth + 1}")
+            hidden = recurrent(hidden)
+        corrections.append(keras.layers.Dense(spec.horizon, name=f"{prefix}horizon")(hidden))
+    # Average, not a Lambda: the model must load in Keras' safe mode
+    outputs = keras.layers.Average(name="members_mean")(corrections) if spec.ensemble > 1 else corrections[0]
     if spec.linear_skip:
         # A linear map from the whole window straight to the output (the autoregressive
         # "highway" of LSTNet): the recurrent part then only has to learn what a linear
@@ -71,6 +93,31 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
         linear = keras.layers.Dense(spec.horizon, name="linear_skip")(flat)
         outputs = keras.layers.Add(name="forecast")([outputs, linear])
     return keras.Model(inputs, outputs, name="forecaster")
+
+
+def ensemble_of(spec: NetworkSpec, members: list):
+    """One Keras model of ``spec`` (``spec.ensemble == len(members)``) that averages the
+    forecasts of ``members``, single networks of ``spec`` built by :func:`build_network`
+    with ``ensemble`` 1 and trained on their own. Members that share the frozen linear skip
+    (training starts each from the same one) average to that skip plus the mean of their
+    recurrent corrections, which is what the ensemble computes.
+
+    Returns:
+        the only member itself when there is one.
+    """
+    if len(members) == 1:
+        return members[0]
+    network = build_network(spec)
+    for member, trained in enumerate(members, start=1):
+        prefix = member_prefix(member, spec.ensemble)
+        for layer in trained.layers:
+            if layer.weights and layer.name != "linear_skip":
+                network.get_layer(prefix + layer.name).set_weights(layer.get_weights())
+    if spec.linear_skip:
+        skip = network.get_layer("linear_skip")
+        skip.set_weights(members[0].get_layer("linear_skip").get_weights())
+        skip.trainable = False
+    return network
 
 
 def start_from_linear(network, linear) -> None:
@@ -84,7 +131,8 @@ def start_from_linear(network, linear) -> None:
     which is as large as the ridge coefficients themselves and undoes the start at once.)
 
     Args:
-        network: built by :func:`build_network` with ``linear_skip``, not yet compiled.
+        network: built by :func:`build_network` with ``linear_skip`` and ``ensemble`` 1
+            (training starts every member of an ensemble on its own), not yet compiled.
         linear: a :class:`forecaster.baselines.LinearAutoregression` fitted on the same
             relative windows, coefficients `(lookback * n_features, horizon)`.
     """

@@ -4,9 +4,10 @@ import TensorFlow (its import alone takes seconds and hundreds of megabytes).
 It computes what the Keras model of :func:`forecaster.models.build_network` computes, from the
 same weights: stacked LSTM / GRU / SimpleRNN layers, each optionally bidirectional (outputs
 concatenated, forward first), a dense head emitting every horizon step, and the optional
-linear skip from the whole window. Keras' defaults are assumed, as ``build_network`` leaves
-them: ``tanh`` activations, ``sigmoid`` recurrent activations, biases, and the GRU with
-``reset_after=True``. Dropout does nothing at inference, so it has no place here.
+linear skip from the whole window; for an ensemble, several such stacks and heads whose
+outputs are averaged before the one linear skip is added. Keras' defaults are assumed, as
+``build_network`` leaves them: ``tanh`` activations, ``sigmoid`` recurrent activations,
+biases, and the GRU with ``reset_after=True``. Dropout does nothing at inference, so it has no place here.
 
 The weights are stored as named float32 arrays in an ``.npz`` file (no pickle); the layer
 structure comes from the model's description in ``metadata.json`` and is checked against them.
@@ -19,10 +20,15 @@ from typing import IO, Any
 
 import numpy as np
 
+from .models import member_prefix
+
 #: Blocks of each weight matrix, in the order Keras lays them out along the last axis.
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 #: What the structure needs of a network description; the rest (dropout, model) is ignored.
-STRUCTURE = ("cell", "layers", "units", "bidirectional", "linear_skip", "lookback", "horizon", "n_features")
+STRUCTURE = ("cell", "layers", "units", "bidirectional", "linear_skip", "lookback", "horizon", "n_features",
+             "ensemble")
+#: Structural keys that descriptions written before them lack, and the value those meant.
+STRUCTURE_DEFAULTS = {"ensemble": 1}
 #: Bytes of intermediate arrays one chunk of windows may take (a chunk per CPU core at a
 #: time); bounds memory however many windows are predicted at once.
 CHUNK_BYTES = 32 * 2**20
@@ -69,10 +75,13 @@ class NumpyNetwork:
         self.lookback: int = self.spec["lookback"]
         self.horizon: int = self.spec["horizon"]
         directions = ("forward", "backward") if self.spec["bidirectional"] else ("forward",)
-        self._layers = [
-            [_prepared(self.spec["cell"], self.spec["units"], self.weights, f"layer{depth}_{direction}")
-             for direction in directions]
-            for depth in range(1, self.spec["layers"] + 1)
+        cell, units = self.spec["cell"], self.spec["units"]
+        #: each member's weight name prefix, and its layers as lists of directions
+        self._members = [
+            (member, [[_prepared(cell, units, self.weights, f"{member}layer{depth}_{direction}")
+                       for direction in directions]
+                      for depth in range(1, self.spec["layers"] + 1)])
+            for member in _prefixes(self.spec)
         ]  # fmt: skip
 
     @property
@@ -91,19 +100,22 @@ class NumpyNetwork:
         """
         structure = _structure(spec)
         weights: dict[str, np.ndarray] = {}
-        for depth in range(1, structure["layers"] + 1):
-            if structure["bidirectional"]:
-                wrapper = model.get_layer(f"bidirectional_{depth}")
-                directions = {"forward": wrapper.forward_layer, "backward": wrapper.backward_layer}
-            else:
-                directions = {"forward": model.get_layer(f"{structure['cell']}_{depth}")}
-            for direction, layer in directions.items():
-                kernel, recurrent_kernel, bias = layer.get_weights()
-                prefix = f"layer{depth}_{direction}"
-                weights[f"{prefix}_kernel"] = kernel
-                weights[f"{prefix}_recurrent_kernel"] = recurrent_kernel
-                weights[f"{prefix}_bias"] = bias
-        for layer_name in ("horizon", "linear_skip") if structure["linear_skip"] else ("horizon",):
+        prefixes = _prefixes(structure)
+        for member in prefixes:
+            for depth in range(1, structure["layers"] + 1):
+                if structure["bidirectional"]:
+                    wrapper = model.get_layer(f"{member}bidirectional_{depth}")
+                    directions = {"forward": wrapper.forward_layer, "backward": wrapper.backward_layer}
+                else:
+                    directions = {"forward": model.get_layer(f"{member}{structure['cell']}_{depth}")}
+                for direction, layer in directions.items():
+                    kernel, recurrent_kernel, bias = layer.get_weights()
+                    prefix = f"{member}layer{depth}_{direction}"
+                    weights[f"{prefix}_kernel"] = kernel
+                    weights[f"{prefix}_recurrent_kernel"] = recurrent_kernel
+                    weights[f"{prefix}_bias"] = bias
+        dense = [f"{member}horizon" for member in prefixes] + (["linear_skip"] if structure["linear_skip"] else [])
+        for layer_name in dense:
             kernel, bias = model.get_layer(layer_name).get_weights()
             weights[f"{layer_name}_kernel"] = kernel
             weights[f"{layer_name}_bias"] = bias
@@ -199,16 +211,21 @@ class NumpyNetwork:
     def _forward(self, windows: np.ndarray) -> np.ndarray:
         """`(n, lookback, n_features)` float32 -> `(n, horizon)` float32."""
         spec, weights = self.spec, self.weights
-        # time-major, so that each step's slice of every array is one contiguous block
-        hidden = windows.transpose(1, 0, 2)
-        for depth, directions in enumerate(self._layers, start=1):
-            sequences = depth < spec["layers"]
-            outputs = [
-                _recurrent(spec["cell"], spec["units"], prepared, hidden, sequences, backwards=direction == 1)
-                for direction, prepared in enumerate(directions)
-            ]
-            hidden = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
-        forecast = hidden @ weights["horizon_kernel"] + weights["horizon_bias"]
+        forecast = None
+        for member, layers in self._members:
+            # time-major, so that each step's slice of every array is one contiguous block
+            hidden = windows.transpose(1, 0, 2)
+            for depth, directions in enumerate(layers, start=1):
+                sequences = depth < spec["layers"]
+                outputs = [
+                    _recurrent(spec["cell"], spec["units"], prepared, hidden, sequences, backwards=direction == 1)
+                    for direction, prepared in enumerate(directions)
+                ]
+                hidden = np.concatenate(outputs, axis=-1) if len(outputs) > 1 else outputs[0]
+            correction = hidden @ weights[f"{member}horizon_kernel"] + weights[f"{member}horizon_bias"]
+            forecast = correction if forecast is None else forecast + correction
+        if len(self._members) > 1:
+            forecast /= len(self._members)  # summed in member order, then divided, as keras.layers.Average
         if spec["linear_skip"]:
             flat = windows.reshape(len(windows), -1)  # row-major, as keras.layers.Flatten
             forecast += flat @ weights["linear_skip_kernel"] + weights["linear_skip_bias"]
@@ -326,40 +343,51 @@ def _single_threaded_blas():
 def weight_shapes(spec: Any) -> dict[str, tuple[int, ...]]:
     """The name and shape of every array a network of ``spec`` has, in Keras' layout.
 
-    Per recurrent layer ``d`` (1-based) and direction (``forward``, and ``backward`` when
+    Per ensemble member, its names starting with :func:`forecaster.models.member_prefix`
+    (nothing for a single network; ``member1_``, ``member2_``, ... for an ensemble), and per
+    recurrent layer ``d`` (1-based) and direction (``forward``, and ``backward`` when
     bidirectional): ``layer{d}_{direction}_kernel`` `(input_dim, gates * units)`,
     ``..._recurrent_kernel`` `(units, gates * units)` and ``..._bias`` `(gates * units,)`
     (the GRU: `(2, 3 * units)`, input and recurrent bias); then ``horizon_kernel``
-    `(directions * units, horizon)`, ``horizon_bias`` `(horizon,)` and, with the linear skip,
-    ``linear_skip_kernel`` `(lookback * n_features, horizon)` and ``linear_skip_bias``.
+    `(directions * units, horizon)` and ``horizon_bias`` `(horizon,)`; then, shared by the
+    members, with the linear skip, ``linear_skip_kernel`` `(lookback * n_features, horizon)`
+    and ``linear_skip_bias``.
     """
     structure = _structure(spec)
     cell, units, horizon = structure["cell"], structure["units"], structure["horizon"]
     directions = ("forward", "backward") if structure["bidirectional"] else ("forward",)
     width = GATES[cell] * units
     shapes: dict[str, tuple[int, ...]] = {}
-    input_dim = structure["n_features"]
-    for depth in range(1, structure["layers"] + 1):
-        for direction in directions:
-            prefix = f"layer{depth}_{direction}"
-            shapes[f"{prefix}_kernel"] = (input_dim, width)
-            shapes[f"{prefix}_recurrent_kernel"] = (units, width)
-            shapes[f"{prefix}_bias"] = (2, width) if cell == "gru" else (width,)
-        input_dim = len(directions) * units
-    shapes["horizon_kernel"] = (input_dim, horizon)
-    shapes["horizon_bias"] = (horizon,)
+    for member in _prefixes(structure):
+        input_dim = structure["n_features"]
+        for depth in range(1, structure["layers"] + 1):
+            for direction in directions:
+                prefix = f"{member}layer{depth}_{direction}"
+                shapes[f"{prefix}_kernel"] = (input_dim, width)
+                shapes[f"{prefix}_recurrent_kernel"] = (units, width)
+                shapes[f"{prefix}_bias"] = (2, width) if cell == "gru" else (width,)
+            input_dim = len(directions) * units
+        shapes[f"{member}horizon_kernel"] = (input_dim, horizon)
+        shapes[f"{member}horizon_bias"] = (horizon,)
     if structure["linear_skip"]:
         shapes["linear_skip_kernel"] = (structure["lookback"] * structure["n_features"], horizon)
         shapes["linear_skip_bias"] = (horizon,)
     return shapes
 
 
+def _prefixes(structure: dict[str, Any]) -> list[str]:
+    """Each ensemble member's weight name prefix (one empty one for a single network)."""
+    return [member_prefix(member, structure["ensemble"]) for member in range(1, structure["ensemble"] + 1)]
+
+
 def _structure(spec: Any) -> dict[str, Any]:
-    """The structural fields of a network description, checked (ValueError names the field)."""
+    """The structural fields of a network description, checked (ValueError names the field);
+    the keys of :data:`STRUCTURE_DEFAULTS` may be missing (older descriptions)."""
     if hasattr(spec, "to_dict"):
         spec = spec.to_dict()
     if not isinstance(spec, dict):
         raise ValueError(f"the network description must be a mapping, got {type(spec).__name__}")
+    spec = {**STRUCTURE_DEFAULTS, **spec}
     missing = [key for key in STRUCTURE if key not in spec]
     if missing:
         raise ValueError(f"the network description lacks {', '.join(missing)}")
@@ -369,7 +397,7 @@ def _structure(spec: Any) -> dict[str, Any]:
     for key in ("bidirectional", "linear_skip"):
         if not isinstance(structure[key], bool):
             raise ValueError(f"the network description's {key} must be true or false, got {structure[key]!r}")
-    for key in ("layers", "units", "lookback", "horizon", "n_features"):
+    for key in ("layers", "units", "lookback", "horizon", "n_features", "ensemble"):
         value = structure[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"the network description's {key} must be a positive integer, got {value!r}")

@@ -46,6 +46,10 @@ class TrainOptions:
     bidirectional: bool = False
     dropout: float = 0.0
     linear_skip: bool = True
+    #: networks trained with seeds seed, seed + 1, ... whose forecasts are averaged
+    ensemble: int = 1
+    #: validate, stop early and keep an exponential moving average of the weights
+    ema: bool = False
     epochs: int = 100
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -60,7 +64,7 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.model not in MODEL_TYPES:
             raise ConfigError(f"--model must be one of {', '.join(MODEL_TYPES)}, not '{self.model}'")
-        for name in ("epochs", "batch_size", "patience"):
+        for name in ("epochs", "batch_size", "patience", "ensemble"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         for name in ("lookback", "horizon", "windows_per_epoch"):
@@ -95,6 +99,8 @@ class TrainResult:
     seconds: float
     metrics: dict[str, dict[str, float]]
     series_metrics: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    #: see :class:`FittedModel`
+    members: list[dict[str, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -172,8 +178,13 @@ class FittedModel:
         train_windows: the training windows of all series together.
         val_parts: each series' validation inputs `(n, lookback, n_features)` and targets
             `(n, horizon)`, scaled but not relative.
+        epochs_run, best_epoch: the network's epochs and its best one (0: none bettered the
+            linear start); an ensemble's first member's, the network one run of the same
+            seed without ``ensemble`` would have trained.
         linear: the linear baseline fitted on the same windows (the network starts from it
             and the summaries compare with it).
+        members: each ensemble member's ``seed``, ``epochs_run`` and ``best_epoch``; empty
+            for a single network or a baseline.
     """
 
     predictor: Any
@@ -185,6 +196,7 @@ class FittedModel:
     epochs_run: int
     best_epoch: int
     linear: LinearAutoregression
+    members: list[dict[str, int]] = field(default_factory=list)
 
 
 def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> FittedModel:
@@ -230,35 +242,70 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         network_spec = NetworkSpec(
             lookback=lookback, horizon=horizon, n_features=n_features, cell=options.cell, layers=options.layers,
             units=options.units, bidirectional=options.bidirectional, dropout=options.dropout,
-            linear_skip=options.linear_skip,
+            linear_skip=options.linear_skip, ensemble=options.ensemble,
         )  # fmt: skip
         spec.update(network_spec.to_dict())
         reporter.info(
             f"Training {'a bidirectional' if options.bidirectional else 'an' if options.cell == 'lstm' else 'a'} "
-            f"{options.cell.upper()} ({options.layers} x {options.units} units) on {len(prepared)} series: "
+            f"{options.cell.upper()} ({options.layers} x {options.units} units"
+            f"{f', ensemble of {options.ensemble}' if options.ensemble > 1 else ''}) on {len(prepared)} series: "
             f"{len(train_windows)} training and {len(val_windows)} validation windows, "
             f"lookback {lookback}, horizon {horizon}"
         )
-        predictor, epochs_run, best_epoch = _fit_network(network_spec, options, train_windows, val_windows, linear,
-                                                         reporter)
+        predictor, members = _fit_network(network_spec, options, train_windows, val_windows, linear, reporter)
+        epochs_run, best_epoch = members[0]["epochs_run"], members[0]["best_epoch"]
+        members = members if len(members) > 1 else []
     else:
         reporter.info(
             f"Fitting the {options.model} model on {len(prepared)} series: {len(train_windows)} training and "
             f"{len(val_windows)} validation windows, lookback {lookback}, horizon {horizon}"
         )
         predictor, epochs_run, best_epoch = _baseline_model(options.model, dataset, lookback, horizon, linear), 0, 0
+        members = []
     return FittedModel(predictor, options, spec, prepared, train_windows, val_parts, epochs_run, best_epoch,
-                       linear)
+                       linear, members)
 
 
 def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet,
                  linear: LinearAutoregression, reporter: Reporter):
-    """Train the network; returns it, the epochs run and the best epoch (0: no epoch improved
+    """Train the network, or each member of an ensemble one after another; returns the
+    network and a list of each member's ``seed``, ``epochs_run`` and ``best_epoch``.
+
+    Member ``m`` is trained exactly as a single network with seed ``options.seed + m - 1``
+    (so the first is the network a run without ``ensemble`` trains), from the same frozen
+    linear start and with its own early stopping; then the members are put together into
+    one model (:func:`forecaster.models.ensemble_of`).
+    """
+    from .models import ensemble_of
+
+    single = replace(spec, ensemble=1)
+    networks, members = [], []
+    for member in range(1, spec.ensemble + 1):
+        seed = options.seed + member - 1
+        label = f"Member {member}/{spec.ensemble}" if spec.ensemble > 1 else ""
+        network, epochs_run, best_epoch = _fit_single(single, replace(options, seed=seed), train_windows,
+                                                      val_windows, linear, reporter, label)
+        networks.append(network)
+        members.append({"seed": seed, "epochs_run": epochs_run, "best_epoch": best_epoch})
+    return ensemble_of(spec, networks), members
+
+
+def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet,
+                linear: LinearAutoregression, reporter: Reporter, label: str = ""):
+    """Train one network; returns it, the epochs run and the best epoch (0: no epoch improved
     on the starting point, the linear baseline, which is then what is kept).
 
     The training step is compiled by XLA, which trains about twice as fast on the CPU
     (measured: BENCHMARKS.md, "Speed and memory"); if XLA cannot compile it, training
     starts again without.
+
+    With ``options.ema`` the weights validated, kept as the best and finally restored are
+    the exponential moving average of the trained ones: ``SwapEMAWeights`` comes first among
+    the callbacks, so it has put the average into the model before early stopping and the
+    learning rate schedule look at the epoch.
+
+    Args:
+        label: what the progress of this network is called (an ensemble member's number).
     """
     from .backend import load_keras, seed_everything
 
@@ -271,17 +318,18 @@ def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: Window
     validation = window_batches(val_windows, forecasting.PREDICT_BATCH)
 
     def train(xla: bool):
-        compile_network(network, options.learning_rate, xla)
+        compile_network(network, options.learning_rate, xla, ema=options.ema)
         start_loss = float(network.evaluate(validation, verbose=0))
         training = window_batches(train_windows, options.batch_size, seed=options.seed,
                                   per_epoch=options.windows_per_epoch)
-        with reporter.progress("Training", total=options.epochs) as progress:
+        with reporter.progress(label or "Training", total=options.epochs) as progress:
             callbacks = [
+                *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if options.ema else []),
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
                                               restore_best_weights=True),
                 keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                   patience=max(2, options.patience // 3)),
-                _progress_callback(keras, progress, options.epochs),
+                _progress_callback(keras, progress, options.epochs, label),
             ]
             history = network.fit(training, validation_data=validation, epochs=options.epochs, shuffle=False,
                                   callbacks=callbacks, verbose=0)
@@ -292,7 +340,8 @@ def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: Window
     except Exception as exc:
         if not _is_backend_error(exc):
             raise
-        reporter.warn(f"XLA could not compile the training step ({type(exc).__name__}); training without it")
+        reporter.warn(f"{label + ': ' if label else ''}XLA could not compile the training step "
+                      f"({type(exc).__name__}); training without it")
         seed_everything(options.seed, deterministic_ops=True)
         network.set_weights(start_weights)
         start_loss, val_losses = train(xla=False)
@@ -312,14 +361,15 @@ def _is_backend_error(exc: Exception) -> bool:
     return isinstance(exc, tf.errors.OpError)
 
 
-def compile_network(network, learning_rate: float, xla: bool = True) -> None:
+def compile_network(network, learning_rate: float, xla: bool = True, ema: bool = False) -> None:
     """Compile ``network`` for training as ``fit`` trains it: Adam on the Huber loss, the
-    training step compiled by XLA unless ``xla`` is False (see :func:`_fit_network`)."""
+    training step compiled by XLA unless ``xla`` is False (see :func:`_fit_single`), with a
+    moving average of the weights (momentum 0.99, Keras' default) if ``ema``."""
     from .backend import load_keras
 
     keras = load_keras()
-    network.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss=keras.losses.Huber(),
-                    jit_compile=xla)
+    network.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, use_ema=ema),
+                    loss=keras.losses.Huber(), jit_compile=xla)
 
 
 def window_batches(windows: WindowSet, batch_size: int, seed: int | None = None, per_epoch: int | None = None):
@@ -439,6 +489,7 @@ def train(
         seconds=time.monotonic() - started,
         metrics=evaluation["overall"],
         series_metrics=evaluation["per_series"],
+        members=fitted.members,
     )
 
 
@@ -481,13 +532,13 @@ def _prepare(series, horizon: int, options: TrainOptions) -> _PreparedSeries:
     return _PreparedSeries(name=series.name, scaler=scaler, features=scaler.transform(raw), split=split)
 
 
-def _progress_callback(keras, progress, epochs: int):
+def _progress_callback(keras, progress, epochs: int, label: str = ""):
     class EpochReport(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss", float("nan"))
             progress.advance(
-                f"epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val_loss {val_loss:.4f}",
+                f"{label + ': ' if label else ''}epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val_loss {val_loss:.4f}",
                 epoch=epoch + 1, epochs=epochs, loss=float(loss), val_loss=float(val_loss),
             )
 
@@ -635,5 +686,6 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
             "train_windows": len(fitted.train_windows),
             "validation_windows": sum(len(x) for x, _ in fitted.val_parts),
             "seconds": round(seconds, 2),
+            **({"members": fitted.members} if fitted.members else {}),
         },
     }

@@ -1,4 +1,5 @@
-"""Shared fixtures: real models trained once per test session on the committed sample data."""
+"""Shared fixtures: real models trained once per test session on the committed sample data, and
+XLA made unavailable to training."""
 
 from __future__ import annotations
 
@@ -23,6 +24,27 @@ def run_cli(*args: object):
 
 def read_metadata(model_dir: Path) -> dict:
     return json.loads((model_dir / "metadata.json").read_text())
+
+
+@pytest.fixture
+def xla_unavailable(monkeypatch) -> list[bool]:
+    """Training's compile step fails, as TensorFlow does for an op XLA cannot lower, whenever
+    XLA is asked for. Returns the ``xla`` argument of every compile, in order."""
+    import tensorflow as tf
+
+    from forecaster import training
+
+    compiled: list[bool] = []
+    compile_network = training.compile_network
+
+    def compile_without_xla_support(network, learning_rate, xla=True, ema=False):
+        compiled.append(xla)
+        if xla:
+            raise tf.errors.InvalidArgumentError(None, None, "Detected unsupported operations when trying to compile")
+        compile_network(network, learning_rate, xla, ema)
+
+    monkeypatch.setattr(training, "compile_network", compile_without_xla_support)
+    return compiled
 
 
 @pytest.fixture(scope="session")

@@ -294,6 +294,21 @@ def test_a_network_directory_without_network_npz_is_loaded_by_keras_and_predicts
     assert len(result.stdout.splitlines()) == len(expected.stdout.splitlines()) == 7
 
 
+def test_a_network_from_before_ensembles_and_ema_still_loads_and_predicts_the_same(network, network_model):
+    def remove(metadata):
+        del metadata["network"]["ensemble"], metadata["train_options"]["ensemble"], metadata["train_options"]["ema"]
+
+    edit_metadata(network, remove)
+    old, new = load_artifact(network), load_artifact(network_model)
+    assert isinstance(old.network, NumpyNetwork) and old.network.spec["ensemble"] == 1
+    options = [TrainOptions.from_dict(artifact.metadata["train_options"]) for artifact in (old, new)]
+    assert options[0] == options[1] and options[0].ensemble == 1 and not options[0].ema
+    expected, result = run_cli("predict", "-m", network_model), run_cli("predict", "-m", network)
+    assert result.exit_code == 0 == expected.exit_code, result.stderr + expected.stderr
+    assert result.stdout == expected.stdout
+    assert run_cli("info", "-m", network).exit_code == 0
+
+
 def test_a_newer_schema_is_refused_with_the_version_it_needs(model):
     edit_metadata(model, lambda m: m.__setitem__("schema_version", SCHEMA_VERSION + 1))
     refused(model, f"schema version {SCHEMA_VERSION + 1} is newer", "upgrade forecaster",

@@ -156,6 +156,35 @@ def test_config_file_supplies_defaults_and_flags_win(tmp_path):
     assert meta["data_options"]["covariates"] == ["temperature"]
 
 
+def test_an_ensemble_with_ema_from_a_config_file_trains_loads_in_safe_mode_and_predicts(tmp_path):
+    from forecaster.artifacts import MODEL_FILE, load_artifact
+    from forecaster.backend import load_keras
+    from forecaster.numpy_network import PARITY_TOLERANCE, NumpyNetwork
+
+    data = small_hourly_csv(tmp_path / "data.csv")
+    config = tmp_path / "forecaster.toml"
+    config.write_text('[train]\nensemble = 2\nema = true\ntarget = "load"\n')
+    model_dir = tmp_path / "model"
+    result = run_cli("train", data, "--config", config, "-m", model_dir, "--seed", 3, *TINY)
+    assert result.exit_code == 0, result.stderr
+    assert "ensemble of 2" in result.stderr and "Member 2/2: epoch 2/2" in result.stderr
+    assert "for member 1" in result.stderr and "for member 2" in result.stderr
+    meta = read_metadata(model_dir)
+    assert meta["network"]["ensemble"] == meta["train_options"]["ensemble"] == 2 and meta["train_options"]["ema"]
+    assert [m["seed"] for m in meta["training"]["members"]] == [3, 4]
+    assert meta["training"]["epochs_run"] == meta["training"]["members"][0]["epochs_run"] == 2
+    described = run_cli("info", "-m", model_dir).stdout
+    assert "ensemble of 2" in described and "ema=True" in described
+
+    network = load_artifact(model_dir).network
+    assert isinstance(network, NumpyNetwork) and network.spec["ensemble"] == 2
+    keras_model = load_keras().saving.load_model(model_dir / MODEL_FILE, compile=False, safe_mode=True)
+    windows = np.random.default_rng(0).normal(size=(16, 24, meta["network"]["n_features"])).astype(np.float32)
+    assert np.max(np.abs(keras_model.predict(windows, verbose=0) - network.predict(windows))) < PARITY_TOLERANCE
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
+    assert len(forecast) == 6 and forecast["forecast"].notna().all()
+
+
 def test_evaluate_reads_the_train_table_then_its_own(tmp_path):
     data = small_hourly_csv(tmp_path / "data.csv")
     config = tmp_path / "forecaster.toml"

@@ -466,6 +466,8 @@ USAGE_CASES = [
     ("unknown flag", ["train", "x.csv", "--nope"], ["No such option", "--nope"]),
     ("epochs not a number", ["train", "x.csv", "--epochs", "abc"], ["--epochs"]),
     ("units 0", ["train", "x.csv", "--units", "0"], ["--units"]),
+    ("ensemble 0", ["train", "x.csv", "--ensemble", "0"], ["--ensemble", "0 is not in the range x>=1"]),
+    ("evaluate ensemble 0", ["evaluate", "x.csv", "--ensemble", "0"], ["--ensemble"]),
     ("negative max-gap", ["train", "x.csv", "--max-gap", "-1"], ["--max-gap"]),
     ("unknown cell", ["train", "x.csv", "--cell", "xyz"], ["--cell", "xyz", "lstm, gru, rnn"]),
     ("unknown on-duplicate", ["train", "x.csv", "--on-duplicate", "sum"], ["--on-duplicate", "sum"]),
@@ -486,6 +488,7 @@ CONFIG_CASES = [
     ("unknown key in [train]", "[train]\nepochs = 1\nlookbak = 24\n", ["cfg.toml", "'lookbak'"]),
     ("not TOML", "epochs = [\n", ["cfg.toml is not valid TOML"]),
     ("wrong type", "epochs = 'abc'\n", ["--epochs"]),
+    ("ensemble 0", "[train]\nensemble = 0\n", ["--ensemble"]),
     ("missing file", None, ["--config", "cannot read cfg.toml"]),
 ]
 

@@ -43,6 +43,8 @@ def test_bad_network_options_are_refused():
         NetworkSpec(lookback=4, horizon=2, n_features=1, units=0)
     with pytest.raises(ConfigError, match="--dropout"):
         NetworkSpec(lookback=4, horizon=2, n_features=1, dropout=1.0)
+    with pytest.raises(ConfigError, match="--ensemble must be at least 1, got 0"):
+        NetworkSpec(lookback=4, horizon=2, n_features=1, ensemble=0)
 
 
 def _linear_problem(seed: int = 0):
@@ -64,6 +66,49 @@ def test_a_network_started_from_the_linear_baseline_predicts_exactly_what_it_doe
     start_from_linear(network, linear)
     np.testing.assert_allclose(network.predict(validation[0], verbose=0), linear.predict(validation[0]), atol=1e-4)
     assert not network.get_layer("linear_skip").trainable
+
+
+@pytest.mark.parametrize("cell,bidirectional", [("lstm", False), ("gru", True)])
+def test_an_ensemble_adds_the_mean_of_its_members_corrections_to_the_skip_and_loads_in_safe_mode(
+        tmp_path, cell, bidirectional):  # fmt: skip
+    from dataclasses import replace
+
+    from forecaster.baselines import LinearAutoregression
+    from forecaster.models import ensemble_of, start_from_linear
+
+    keras = load_keras()
+    train, validation = _linear_problem()
+    linear = LinearAutoregression.fit(train, validation)
+    single = NetworkSpec(lookback=8, horizon=3, n_features=2, cell=cell, layers=2, units=4,
+                         bidirectional=bidirectional)  # fmt: skip
+    rng = np.random.default_rng(0)
+    members, corrections = [], []
+    for seed in (0, 1):
+        member = build_network(single, seed=seed)
+        start_from_linear(member, linear)
+        for layer in member.layers:  # as if trained: every recurrent and head weight random
+            if layer.name != "linear_skip":
+                layer.set_weights([rng.normal(0, 0.5, w.shape).astype("float32") for w in layer.get_weights()])
+        members.append(member)
+        corrections.append(member.predict(validation[0], verbose=0) - linear.predict(validation[0]))
+    wrapped = "bidirectional" if bidirectional else cell
+    assert {layer.name for layer in members[0].layers} >= {f"{wrapped}_1", "horizon", "linear_skip", "forecast"}
+
+    ensemble = ensemble_of(replace(single, ensemble=2), members)
+    expected = linear.predict(validation[0]) + (corrections[0] + corrections[1]) / 2
+    predicted = ensemble.predict(validation[0], verbose=0)
+    np.testing.assert_allclose(predicted, expected, rtol=0, atol=1e-4)
+    assert np.abs(corrections[0] - corrections[1]).max() > 0.1  # two different members
+    assert {layer.name for layer in ensemble.layers} >= {
+        f"member1_{wrapped}_1", f"member2_{wrapped}_2", "member1_horizon", "member2_horizon", "members_mean",
+        "linear_skip", "forecast",
+    }  # fmt: skip
+    assert not ensemble.get_layer("linear_skip").trainable
+
+    path = tmp_path / "ensemble.keras"
+    ensemble.save(path)
+    loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
+    np.testing.assert_allclose(loaded.predict(validation[0], verbose=0), predicted, rtol=0, atol=1e-6)
 
 
 def test_training_never_leaves_the_network_worse_than_its_linear_start_on_validation():

@@ -47,9 +47,10 @@ def random_windows(n: int = 64, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, 2.0, (n, LOOKBACK, N_FEATURES)).astype(np.float32)
 
 
-def spec_of(cell: str, layers: int, bidirectional: bool, linear_skip: bool) -> NetworkSpec:
+def spec_of(cell: str, layers: int, bidirectional: bool, linear_skip: bool, ensemble: int = 1) -> NetworkSpec:
     return NetworkSpec(lookback=LOOKBACK, horizon=HORIZON, n_features=N_FEATURES, cell=cell, layers=layers,
-                       units=UNITS, bidirectional=bidirectional, linear_skip=linear_skip)  # fmt: skip
+                       units=UNITS, bidirectional=bidirectional, linear_skip=linear_skip,
+                       ensemble=ensemble)  # fmt: skip
 
 
 @pytest.mark.parametrize("linear_skip", [False, True], ids=["no_skip", "skip"])
@@ -57,7 +58,20 @@ def spec_of(cell: str, layers: int, bidirectional: bool, linear_skip: bool) -> N
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 def test_numpy_outputs_equal_keras_outputs(cell, layers, bidirectional, linear_skip, tmp_path):
-    spec = spec_of(cell, layers, bidirectional, linear_skip)
+    assert_parity(spec_of(cell, layers, bidirectional, linear_skip), tmp_path)
+
+
+@pytest.mark.parametrize(("cell", "layers", "bidirectional", "linear_skip"), [
+    ("lstm", 1, False, True), ("lstm", 2, True, True), ("gru", 2, True, True), ("gru", 1, False, False),
+    ("rnn", 2, False, True),
+])  # fmt: skip
+def test_numpy_outputs_of_an_ensemble_equal_keras_outputs(cell, layers, bidirectional, linear_skip, tmp_path):
+    assert_parity(spec_of(cell, layers, bidirectional, linear_skip, ensemble=2), tmp_path)
+
+
+def assert_parity(spec: NetworkSpec, tmp_path: Path) -> None:
+    """The NumPy copy of a random Keras network of ``spec``, and that copy saved and loaded,
+    predict what Keras predicts."""
     network = random_network(spec)
     windows = random_windows()
     expected = network.predict(windows, verbose=0)
@@ -72,6 +86,14 @@ def test_numpy_outputs_equal_keras_outputs(cell, layers, bidirectional, linear_s
         assert np.max(np.abs(predicted - expected)) < PARITY_TOLERANCE
     assert np.std(expected) > 0.1  # the comparison is not between two near-constant outputs
     assert copy.difference_from(network, windows) < PARITY_TOLERANCE
+
+
+def test_an_ensemble_prefixes_its_members_names_and_a_single_network_keeps_the_old_ones():
+    single = weight_shapes(spec_of("lstm", 2, True, True))
+    assert {"layer1_forward_kernel", "layer2_backward_bias", "horizon_kernel", "linear_skip_kernel"} <= set(single)
+    skip = {name: shape for name, shape in single.items() if name.startswith("linear_skip")}
+    members = {f"member{m}_{name}": shape for m in (1, 2) for name, shape in single.items() if name not in skip}
+    assert weight_shapes(spec_of("lstm", 2, True, True, ensemble=2)) == {**members, **skip}
 
 
 def test_the_parity_check_sees_a_gate_mix_up():
@@ -118,6 +140,14 @@ def test_weights_that_do_not_fit_the_description_are_refused(tmp_path):
         NumpyNetwork.load(file, {k: v for k, v in spec.to_dict().items() if k != "units"})
     with pytest.raises(ValueError, match="cell must be one of lstm, gru, rnn, got 'transformer'"):
         NumpyNetwork.load(file, dict(spec.to_dict(), cell="transformer"))
+    # a description written before ensembles has no ensemble: it is a single network
+    before = NumpyNetwork.load(file, {k: v for k, v in spec.to_dict().items() if k != "ensemble"})
+    assert before.spec["ensemble"] == 1
+    np.testing.assert_array_equal(before.predict(random_windows(4)), copy.predict(random_windows(4)))
+    with pytest.raises(ValueError, match="missing member1_horizon_bias"):
+        NumpyNetwork.load(file, dict(spec.to_dict(), ensemble=2))
+    with pytest.raises(ValueError, match="ensemble must be a positive integer, got 0"):
+        NumpyNetwork.load(file, dict(spec.to_dict(), ensemble=0))
     with pytest.raises(ValueError, match=r"windows must be \(n_windows, 7, 3\), got \(2, 6, 3\)"):
         copy.predict(np.zeros((2, 6, 3), np.float32))
 
