@@ -207,22 +207,21 @@ def errors_in_chunks(predictor, inputs: np.ndarray, targets: np.ndarray,
             {k: v / targets.size for k, v in widths.items()})
 
 
-def test_intervals(fitted, fit_data: Dataset):
+def test_intervals(evaluation: dict):
     """Interval half-widths (scaled units) per nominal level, calibrated as ``forecaster
-    train`` does, on the standard validation windows only: a function of the input windows."""
-    evaluation = evaluate_validation(fitted, fit_data)
+    train`` does, on the standard validation windows only (``evaluation``: of
+    :func:`evaluate_validation`): a function of the input windows."""
     scale, reference = evaluation["residual_scales"][0], evaluation["window_spreads"][0]
     return lambda inputs: {c: forecasting.interval_spreads(evaluation["intervals"], scale, reference, inputs, c)
                            for c in COVERAGES}
 
 
-def recalibrated_test_intervals(fitted, fit_data: Dataset, protocol: Protocol, horizon: int) -> tuple[dict, dict]:
+def recalibrated_test_intervals(fitted, evaluation: dict, protocol: Protocol, horizon: int) -> tuple[dict, dict]:
     """Test coverage and mean width (z units) per nominal level with the intervals
     recalibrated once a day, as ``forecaster predict`` recalibrates them when a daily job
     hands it the data up to that day: each day's test windows get the validation
     calibration slid forward over the test targets known before the day began
     (:func:`forecaster.forecasting.recalibrated`); the model itself is never refitted."""
-    evaluation = evaluate_validation(fitted, fit_data)
     scale, reference, calibration = (evaluation["residual_scales"][0], evaluation["window_spreads"][0],
                                      evaluation["intervals"])
     scaler, s = fitted.prepared[0].scaler, protocol.series
@@ -233,6 +232,7 @@ def recalibrated_test_intervals(fitted, fit_data: Dataset, protocol: Protocol, h
         forecasting.predict_scaled(fitted.predictor, np.ascontiguousarray(inputs[first:first + PREDICT_CHUNK]))
         for first in range(0, len(origins), PREDICT_CHUNK)
     ])
+    factors = forecasting.spread_factors(inputs, reference)
     inside = {c: 0 for c in COVERAGES}
     widths = {c: 0.0 for c in COVERAGES}
     n_targets = 0
@@ -241,7 +241,7 @@ def recalibrated_test_intervals(fitted, fit_data: Dataset, protocol: Protocol, h
         actual = forecasting.arrived_targets(s.values, s.missing, origins[known], horizon, day, VAL_END,
                                              calibration["n"])
         residuals = forecasting.normalized_residuals(actual, scaler.target_to_original(forecasts[known]),
-                                                     inputs[known], scaler, reference, scale)
+                                                     factors[known], scaler, scale)
         today = forecasting.recalibrated(calibration, residuals)
         block = slice(day - origins[0], min(day + RECALIBRATE_EVERY, TEST_END - horizon + 1) - origins[0])
         errors = np.abs(forecasts[block] - protocol.test_targets(origins[block], horizon))
@@ -276,9 +276,9 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
         reporter.info(f"H={horizon}: fitting the {model} model")
         fitted = fit(fit_data, options, reporter)
         inputs = protocol.model_inputs(fitted, starts)
-        mse, mae, coverage, width = errors_in_chunks(fitted.predictor, inputs, targets,
-                                                     test_intervals(fitted, fit_data))
-        recal_coverage, recal_width = recalibrated_test_intervals(fitted, fit_data, protocol, horizon)
+        evaluation = evaluate_validation(fitted, fit_data)
+        mse, mae, coverage, width = errors_in_chunks(fitted.predictor, inputs, targets, test_intervals(evaluation))
+        recal_coverage, recal_width = recalibrated_test_intervals(fitted, evaluation, protocol, horizon)
         seconds = time.monotonic() - started
         result[model] = {
             "mse": mse, "mae": mae, "val_mse": validation_mse(fitted), "seconds": seconds, "coverage": coverage,

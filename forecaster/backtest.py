@@ -9,6 +9,7 @@ scaler, its early stopping and its interval calibration come from that part alon
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -199,7 +200,7 @@ def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset
     between the end of the training data (``trained_offset`` before the end) and the cut-off."""
     lookback, horizon = fitted.options.lookback, fitted.options.horizon
     calibration = validation["calibration"]
-    per_step = -(-calibration["model"]["intervals"]["n"] // len(dataset.series))
+    per_step = math.ceil(calibration["model"]["intervals"]["n"] / len(dataset.series))
     spans = [(len(series.values) - offset, len(series.values) - trained_offset) for series in dataset.series]
     origins_of, share = forecasting.arrival_origins(spans, lookback, horizon, per_step)
     windows, actuals = [], []
@@ -214,12 +215,15 @@ def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset
         actuals.append(forecasting.arrived_targets(series.values, series.missing, origins, horizon, n_known,
                                                    n_trained, per_step))
     forecasts_of = method_forecasts(fitted, dataset, windows, origins_of, validation["linear"], season)
+    # every method's calibration shares the series' window spreads, so the factors are too
+    factors = [forecasting.spread_factors(window, reference)
+               for window, reference in zip(windows, validation["window_spreads"])]
     recalibrated = {}
     for method, own in calibration.items():
         arrived = [
-            forecasting.normalized_residuals(actual, forecasts[method], window, prep.scaler, reference, scale)
-            for prep, window, actual, forecasts, reference, scale in zip(
-                fitted.prepared, windows, actuals, forecasts_of, own["window_spreads"], own["residual_scales"])
+            forecasting.normalized_residuals(actual, forecasts[method], factor, prep.scaler, scale)
+            for prep, actual, forecasts, factor, scale in zip(
+                fitted.prepared, actuals, forecasts_of, factors, own["residual_scales"])
         ]
         intervals = forecasting.recalibrated(own["intervals"], np.concatenate(arrived), share)
         recalibrated[method] = {**own, "intervals": intervals}

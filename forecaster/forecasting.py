@@ -153,22 +153,21 @@ def interval_calibration(normalized_residuals: np.ndarray) -> dict[str, Any]:
     return {"n": int(len(normalized_residuals)), "abs_quantiles": quantiles.round(6).tolist()}
 
 
-def normalized_residuals(actual: np.ndarray, forecasts: np.ndarray, inputs: np.ndarray, scaler: SeriesScaler,
-                         reference: float | None, residual_scale: float = 1.0) -> np.ndarray:
+def normalized_residuals(actual: np.ndarray, forecasts: np.ndarray, factors: np.ndarray, scaler: SeriesScaler,
+                         residual_scale: float = 1.0) -> np.ndarray:
     """Forecast errors in the units intervals are calibrated in: scaled, divided by each
-    window's spread factor (see :func:`spread_factors`) and by the series' residual scale.
+    window's spread factor and by the series' residual scale.
 
     Args:
         actual: `(n_windows, horizon)` in the data's units, NaN where unknown.
         forecasts: `(n_windows, horizon)` in the data's units.
-        inputs: `(n_windows, lookback, n_features)` scaled windows the forecasts start from.
-        reference: the series' typical window spread.
+        factors: `(n_windows,)` :func:`spread_factors` of the windows the forecasts start
+            from (given rather than computed, as several methods' forecasts share them).
 
     Returns:
         `(n_windows, horizon)`.
     """
-    factors = spread_factors(inputs, reference)[:, None]
-    return (actual - forecasts) / scaler.scale[0] / factors / residual_scale
+    return (actual - forecasts) / scaler.scale[0] / factors[:, None] / residual_scale
 
 
 def arrived_origins(n_known: int, n_trained: int, lookback: int, horizon: int, per_step: int) -> np.ndarray:
@@ -425,11 +424,11 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
         used.append(item)
     if not used:
         return calibration, 0
-    residuals = [
-        normalized_residuals(actual, item.scaler.target_to_original(scaled), window, item.scaler,
-                             item.meta.get("window_spread"), item.meta["residual_scale"])
-        for item, window, actual, scaled in zip(used, windows, actuals, predict_scaled_parts(artifact.network, windows))
-    ]
+    residuals = []
+    for item, window, actual, scaled in zip(used, windows, actuals, predict_scaled_parts(artifact.network, windows)):
+        scaler = item.scaler
+        residuals.append(normalized_residuals(actual, scaler.target_to_original(scaled), spread_factors(
+            window, item.meta.get("window_spread")), scaler, item.meta["residual_scale"]))
     arrived = np.concatenate(residuals)
     return recalibrated(calibration, arrived, share), int(np.isfinite(arrived).sum())
 

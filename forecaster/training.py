@@ -606,12 +606,13 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
         per_series[series.name] = {name: error_summary(actual, values) for name, values in forecasts.items()}
         collected["actual"].append(actual.ravel())
         spreads.append(float(np.median(forecasting.window_spread(inputs))))
+        factors = forecasting.spread_factors(inputs, spreads[-1])
         for name, values in forecasts.items():
             collected[name].append(values.ravel())
             # in scaled units, divided by how much its window moved (calm windows get narrow
             # intervals) and then by the series' own residual size, so that windows and
             # series with different noise share one distribution of normalised residuals
-            scaled = forecasting.normalized_residuals(actual, values, inputs, prep.scaler, spreads[-1])
+            scaled = forecasting.normalized_residuals(actual, values, factors, prep.scaler)
             scale = float(np.sqrt(np.nanmean(scaled**2))) if np.isfinite(scaled).any() else 1.0
             scales[name].append(scale or 1.0)
             residuals[name].append(scaled / (scale or 1.0))
