@@ -27,7 +27,10 @@ every error are the standard ones.
 Usage (from the repository root):
 
     python benchmarks/etth1.py [--bench-dir DIR] [--seed N] [--epochs N] [--horizons 96 192 ...]
-                               [--quick] [--no-write]
+                               [--ensemble K] [--ema] [--development] [--quick] [--no-write]
+
+``--development`` runs the same protocol four months earlier (see ``DEVELOPMENT``), so that
+variants can be compared without the standard test rows.
 
 Exit status 0, after a message, when the benchmark data is absent.
 """
@@ -38,7 +41,7 @@ import argparse
 import shlex
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +68,6 @@ TEST_END = VAL_END + 4 * 30 * 24  # 14400
 N_ROWS = 17420
 LOOKBACK = 336  # LTSF-Linear's input length, that of its univariate table
 HORIZONS = (96, 192, 336, 720)
-VAL_FRACTION = (VAL_END - TRAIN_END) / VAL_END  # 0.25: fit's split lands on row 8640
 PREDICT_CHUNK = 512  # test windows per predict call: (512, 336, 5) float32 is 3.4 MB
 QUICK_EPOCHS = 3
 MODELS = ("network", "linear")
@@ -80,6 +82,27 @@ RECALIBRATE_EVERY = 24
 # protocol (tuned input length, other horizons, drop_last) and are left out, as the README says.
 REFERENCE_ORDER = ("NLinear", "DLinear", "Linear", "FEDformer-f", "Autoformer", "Informer", "ARIMA")
 AIM_MODELS = ("DLinear", "NLinear")
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row borders: training rows [0, train_end), validation [train_end, val_end), test
+    [val_end, test_end)."""
+
+    train_end: int
+    val_end: int
+    test_end: int
+
+    @property
+    def val_fraction(self) -> float:
+        """What ``fit`` is given so that its own split lands on ``train_end``."""
+        return (self.val_end - self.train_end) / self.val_end
+
+
+STANDARD = Split(TRAIN_END, VAL_END, TEST_END)
+#: The standard split moved back by four months, for choosing without the test rows: its test
+#: rows are the standard validation rows, and the standard test rows are never read.
+DEVELOPMENT = Split(TRAIN_END - 4 * 30 * 24, TRAIN_END, VAL_END)
 
 
 def target_verdict(horizons: list[int], met: list[bool]) -> str:
@@ -111,6 +134,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--ema", action="store_true", help="train the network with forecaster's --ema")
     parser.add_argument("--horizons", type=int, nargs="+", default=list(HORIZONS), metavar="H",
                         help="horizons to run (default 96 192 336 720)")
+    parser.add_argument("--development", action="store_true",
+                        help="the development split instead of the standard one: every border four months "
+                             "earlier, so the test rows are the standard validation rows and the standard "
+                             "test rows are not used (for choosing between variants blind); results go to "
+                             "their own section")
     parser.add_argument("--quick", action="store_true",
                         help=f"horizon 96 only, {QUICK_EPOCHS} epochs at most, BENCHMARKS.md left alone")
     parser.add_argument("--no-write", action="store_true", help="print the results but leave BENCHMARKS.md alone")
@@ -154,16 +182,22 @@ def first_rows(dataset: Dataset, n: int) -> Dataset:
 class Protocol:
     """The standard z-scoring and the test windows of every horizon."""
 
-    def __init__(self, dataset: Dataset) -> None:
-        self.series = dataset.series[0]
+    def __init__(self, dataset: Dataset, split: Split = STANDARD) -> None:
+        self.split = split
+        # nothing after the test rows is kept: with DEVELOPMENT, not even the standard test rows
+        self.series = first_rows(dataset, split.test_end).series[0]
         ot = self.series.values
-        self.mean = float(ot[:TRAIN_END].mean())
-        self.std = float(ot[:TRAIN_END].std())  # ddof 0, as sklearn's StandardScaler in the loaders
+        self.mean = float(ot[:split.train_end].mean())
+        self.std = float(ot[:split.train_end].std())  # ddof 0, as sklearn's StandardScaler in the loaders
         self.z = (ot - self.mean) / self.std
 
+    def fit_data(self, dataset: Dataset) -> Dataset:
+        """What the models are fitted on: the training and validation rows."""
+        return first_rows(dataset, self.split.val_end)
+
     def test_starts(self, horizon: int) -> np.ndarray:
-        """First target row of every test window: targets in [VAL_END, TEST_END)."""
-        return np.arange(VAL_END, TEST_END - horizon + 1)
+        """First target row of every test window: targets in [val_end, test_end)."""
+        return np.arange(self.split.val_end, self.split.test_end - horizon + 1)
 
     def test_targets(self, starts: np.ndarray, horizon: int) -> np.ndarray:
         return self.z[starts[:, None] + np.arange(horizon)]
@@ -172,8 +206,8 @@ class Protocol:
         """The fitted model's scaled input windows ending just before each start (a view)."""
         s = self.series
         prep = fitted.prepared[0]
-        if prep.split != TRAIN_END:
-            raise SystemExit(f"fit split the data at row {prep.split}, not at the standard border {TRAIN_END}")
+        if prep.split != self.split.train_end:
+            raise SystemExit(f"fit split the data at row {prep.split}, not at the border {self.split.train_end}")
         scaler = prep.scaler
         if not (np.isclose(scaler.mean[0], self.mean, rtol=1e-9) and np.isclose(scaler.scale[0], self.std, rtol=1e-9)):
             raise SystemExit(f"the model's OT scaler ({scaler.mean[0]}, {scaler.scale[0]}) is not the standard "
@@ -226,7 +260,8 @@ def recalibrated_test_intervals(fitted, evaluation: dict, protocol: Protocol, ho
                                      evaluation["intervals"])
     scaler, s = fitted.prepared[0].scaler, protocol.series
     # every forecast whose targets can be test rows: the test windows and the H - 1 before them
-    origins = np.arange(VAL_END - horizon + 1, TEST_END - horizon + 1)
+    val_end, test_end = protocol.split.val_end, protocol.split.test_end
+    origins = np.arange(val_end - horizon + 1, test_end - horizon + 1)
     inputs = protocol.model_inputs(fitted, origins)
     forecasts = np.concatenate([
         forecasting.predict_scaled(fitted.predictor, np.ascontiguousarray(inputs[first:first + PREDICT_CHUNK]))
@@ -236,14 +271,14 @@ def recalibrated_test_intervals(fitted, evaluation: dict, protocol: Protocol, ho
     inside = {c: 0 for c in COVERAGES}
     widths = {c: 0.0 for c in COVERAGES}
     n_targets = 0
-    for day in range(VAL_END, TEST_END - horizon + 1, RECALIBRATE_EVERY):
+    for day in range(val_end, test_end - horizon + 1, RECALIBRATE_EVERY):
         known = slice(0, day - origins[0])
-        actual = forecasting.arrived_targets(s.values, s.missing, origins[known], horizon, day, VAL_END,
+        actual = forecasting.arrived_targets(s.values, s.missing, origins[known], horizon, day, val_end,
                                              calibration["n"])
         residuals = forecasting.normalized_residuals(actual, scaler.target_to_original(forecasts[known]),
                                                      factors[known], scaler, scale)
         today = forecasting.recalibrated(calibration, residuals)
-        block = slice(day - origins[0], min(day + RECALIBRATE_EVERY, TEST_END - horizon + 1) - origins[0])
+        block = slice(day - origins[0], min(day + RECALIBRATE_EVERY, test_end - horizon + 1) - origins[0])
         errors = np.abs(forecasts[block] - protocol.test_targets(origins[block], horizon))
         n_targets += errors.size
         for c in COVERAGES:
@@ -269,7 +304,7 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
               "repeat": (float(np.mean((targets - last) ** 2)), float(np.mean(np.abs(targets - last))))}
     for model in MODELS:
         options = TrainOptions(lookback=LOOKBACK, horizon=horizon, model=model,
-                               val_fraction=VAL_FRACTION, epochs=args.epochs, patience=args.patience,
+                               val_fraction=protocol.split.val_fraction, epochs=args.epochs, patience=args.patience,
                                batch_size=args.batch_size, seed=args.seed,
                                **({"ensemble": args.ensemble, "ema": args.ema} if model == "network" else {}))
         started = time.monotonic()
@@ -449,6 +484,32 @@ def report_body(results: list[dict], reference: dict, args, command: str, second
     return "\n".join(lines) + "\n"
 
 
+def development_body(results: list[dict], args, command: str, seconds: float) -> str:
+    """The development split's results: our two models only, as the published ones were not run on it."""
+    split = DEVELOPMENT
+    lines = [run_header(command, seconds), ""]
+    lines += [
+        f"The standard protocol with every border moved four months earlier: train rows [0, {split.train_end}), "
+        f"validation [{split.train_end}, {split.val_end}), test [{split.val_end}, {split.test_end}) (the standard "
+        "validation rows); the standard test rows are not used. OT z-scored with these training rows' mean and "
+        f"std; input length L = {LOOKBACK}; every test window. It is there to choose between variants without "
+        "looking at the standard test rows; no published model was run on it. Network: the package default, at "
+        f"most {args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}"
+        + (f", ensemble of {args.ensemble}" if args.ensemble > 1 else "") + (", `--ema`" if args.ema else "") + ".",
+        "",
+        "| H | network test MSE / MAE | linear test MSE / MAE | network < linear | network / linear MSE "
+        "| validation MSE network / linear | epochs run (best) | seconds network / linear |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        net, lin = r["network"], r["linear"]
+        lines.append(f"| {r['horizon']} | {net['mse']:.4f} / {net['mae']:.4f} | {lin['mse']:.4f} / {lin['mae']:.4f} "
+                     f"| {yes_no(net['mse'] < lin['mse'])} | {net['mse'] / lin['mse']:.3f} "
+                     f"| {net['val_mse']:.4f} / {lin['val_mse']:.4f} | {net['epochs_run']} ({net['best_epoch']}) "
+                     f"| {net['seconds']:.0f} / {lin['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = shlex.join(["python", "benchmarks/etth1.py", *(sys.argv[1:] if argv is None else argv)])
@@ -463,21 +524,27 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     reference = load_reference(folder)
     dataset = load_etth1(csv, reporter)
-    protocol = Protocol(dataset)
-    fit_data = first_rows(dataset, VAL_END)
+    protocol = Protocol(dataset, DEVELOPMENT if args.development else STANDARD)
+    fit_data = protocol.fit_data(dataset)
     reporter.info(f"ETTh1 OT: training mean {protocol.mean:.4f}, std {protocol.std:.4f}; horizons "
                   f"{', '.join(map(str, args.horizons))}; lookback {LOOKBACK}; at most {args.epochs} epochs")
     results = []
     for horizon in args.horizons:
         results.append(run_horizon(protocol, fit_data, horizon, args, reporter))
-        expected = TEST_END - VAL_END - horizon + 1
+        expected = protocol.split.test_end - protocol.split.val_end - horizon + 1
         assert results[-1]["n_test"] == expected, (results[-1]["n_test"], expected)
     seconds = time.monotonic() - started
-    body = report_body(results, reference, args, command, seconds)
     variant = " ".join(([f"--ensemble {args.ensemble}"] if args.ensemble > 1 else []) + (["--ema"] if args.ema else []))
-    section, title = ("etth1", "") if not variant else ("etth1_" + variant.replace("--", "").replace(" ", "_"),
-                                                       f", network trained with `{variant}`")
-    publish(section, f"## ETTh1, univariate OT (standard long-horizon protocol){title}\n\n" + body,
+    section = "etth1" + ("_development" if args.development else "") + (
+        "_" + variant.replace("--", "").replace(" ", "_") if variant else "")
+    title = f", network trained with `{variant}`" if variant else ""
+    if args.development:
+        body = development_body(results, args, command, seconds)
+        title = f"## ETTh1 development split (the standard one four months earlier){title}"
+    else:
+        body = report_body(results, reference, args, command, seconds)
+        title = f"## ETTh1, univariate OT (standard long-horizon protocol){title}"
+    publish(section, f"{title}\n\n" + body,
             write=not args.no_write,
             skipped_because="--quick / --no-write")
     return 0
