@@ -113,7 +113,7 @@ def validation_forecasts(fitted: FittedModel, dataset: Dataset) -> tuple[list[np
     origin in the held-out tail of the train row), in the data's units."""
     horizon = fitted.options.horizon
     inputs = np.concatenate([x for x, _ in fitted.val_parts])
-    scaled = forecasting.predict_scaled(fitted.predictor, inputs)
+    scaled = forecasting.predict_scaled(fitted.validated_predictor, inputs)
     actual, predicted, at = [], [], 0
     for series, prep, (x, _) in zip(dataset.series, fitted.prepared, fitted.val_parts):
         starts = prep.split + np.arange(len(x))

@@ -153,7 +153,7 @@ def evaluate_coverages(
         elif backtest.recalibrate:
             calibration = _arrived_calibration(fitted, validation, dataset, offsets[0], offset, backtest.season)
         for coverage in coverages:
-            rows[coverage].append(_fold_rows(fitted, validation["linear"], calibration, dataset, offset,
+            rows[coverage].append(_fold_rows(fitted, fitted.linear, calibration, dataset, offset,
                                              replace(backtest, coverage=coverage)))
 
     import pandas as pd
@@ -214,7 +214,7 @@ def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset
             windows.append(np.empty((0, lookback, fitted.spec["n_features"]), dtype=np.float32))
         actuals.append(forecasting.arrived_targets(series.values, series.missing, origins, horizon, n_known,
                                                    n_trained, per_step))
-    forecasts_of = method_forecasts(fitted, dataset, windows, origins_of, validation["linear"], season)
+    forecasts_of = method_forecasts(fitted, dataset, windows, origins_of, fitted.linear, season)
     # every method's calibration shares the series' window spreads, so the factors are too
     factors = [forecasting.spread_factors(window, reference)
                for window, reference in zip(windows, validation["window_spreads"])]

@@ -150,6 +150,12 @@ class LinearAutoregression(_WindowPredictor):
         coef, intercept = solutions[best_set][best_alpha]
         return cls(normal.lookback, normal.horizon, coef, intercept, alphas[best_alpha]), int(best_set)
 
+    def refitted(self, windows: Windows) -> LinearAutoregression:
+        """The same model, its penalty kept, fitted again on ``windows`` (as in :meth:`fit`,
+        of the channels it sees)."""
+        coef, intercept = _NormalEquations.accumulate(_chunks(windows)).solve(self.alpha)
+        return type(self)(self.lookback, self.horizon, coef, intercept, self.alpha)
+
     def predict(self, windows: np.ndarray, batch_size: int | None = None, verbose: int = 0) -> np.ndarray:
         flat = np.asarray(windows, dtype=np.float64).reshape(len(windows), -1)
         return (flat @ self.coef + self.intercept).astype(np.float32)

@@ -241,6 +241,15 @@ Ema = Annotated[
     typer.Option(help="Validate, stop early on and keep an exponential moving average of the weights (Adam's "
                       "use_ema, momentum 0.99) rather than the last ones."),
 ]
+FinalFit = Annotated[
+    str,
+    typer.Option(
+        help="What the saved model is fitted on once validation has chosen its epochs (network) or penalty "
+        "(linear): train (the training part only) or all (the validation part too, so it learns from the "
+        "latest data, at the cost of training the chosen epochs again). Validation errors, intervals and the anomaly "
+        "threshold come from the model as validated either way.",
+    ),
+]
 Calendar = Annotated[
     Optional[bool],
     typer.Option(
@@ -284,13 +293,13 @@ Config = Annotated[
 
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
-    dropout, linear_skip, ensemble, ema, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size,
+    dropout, linear_skip, ensemble, ema, final_fit, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size,
     learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False,
     time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DECIMALS, TIME_UNITS, DataOptions
-    from .training import MODEL_TYPES, TrainOptions
+    from .training import FINAL_FITS, MODEL_TYPES, TrainOptions
 
     _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
     _choice(decimal, DECIMALS, "--decimal")
@@ -298,6 +307,7 @@ def _training_options(
         _choice(time_unit, TIME_UNITS, "--time-unit")
     _choice(model, MODEL_TYPES, "--model")
     _choice(cell, CELLS, "--cell")
+    _choice(final_fit, FINAL_FITS, "--final-fit")
     data_options = DataOptions(
         time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
         max_gap=max_gap, on_duplicate=on_duplicate, sep=sep, decimal=decimal, thousands=thousands,
@@ -306,7 +316,7 @@ def _training_options(
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, ema=ema,
-        calendar=calendar, epochs=epochs, batch_size=batch_size, windows_per_epoch=windows_per_epoch,
+        final_fit=final_fit, calendar=calendar, epochs=epochs, batch_size=batch_size, windows_per_epoch=windows_per_epoch,
         learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
     )  # fmt: skip
     return data_options, options
@@ -340,6 +350,7 @@ def train(
     linear_skip: LinearSkip = True,
     ensemble: Ensemble = 1,
     ema: Ema = False,
+    final_fit: FinalFit = "train",
     calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,
@@ -405,8 +416,9 @@ def _report_training(result, reporter) -> None:
         )
     stopped = (f"Stopped after {_epochs_text(result.epochs_run, result.best_epoch, result.members)} in "
                if result.options.model == "network" else "Fitted in ")
+    final = "; then fitted again on all the data" if result.options.final_fit == "all" else ""
     reporter.info(
-        f"{stopped}{result.seconds:.1f} s; seed {result.options.seed}. Model written to {result.model_dir}"
+        f"{stopped}{result.seconds:.1f} s; seed {result.options.seed}{final}. Model written to {result.model_dir}"
     )
 
 
@@ -582,6 +594,7 @@ def evaluate(
     linear_skip: LinearSkip = True,
     ensemble: Ensemble = 1,
     ema: Ema = False,
+    final_fit: FinalFit = "train",
     calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,

@@ -29,6 +29,8 @@ MIN_AUTO_LOOKBACK = 4
 MAX_AUTO_LOOKBACK = 336
 #: What can be trained: the recurrent network, or one of the baselines it is compared with.
 MODEL_TYPES = ("network", "linear", "naive", "seasonal-naive")
+#: What the model is finally fitted on: the training part, or all the data (``--final-fit``).
+FINAL_FITS = ("train", "all")
 #: How the baselines are named in metrics, next to ``"model"``.
 BASELINES = ("naive", "seasonal_naive", "linear")
 
@@ -50,6 +52,9 @@ class TrainOptions:
     ensemble: int = 1
     #: validate, stop early and keep an exponential moving average of the weights
     ema: bool = False
+    #: what the model is finally fitted on, once validation has chosen the epochs (network) and
+    #: the penalty (linear): "train", the training part only, or "all", validation part included
+    final_fit: str = "train"
     epochs: int = 100
     batch_size: int = 64
     learning_rate: float = 1e-3
@@ -64,6 +69,8 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.model not in MODEL_TYPES:
             raise ConfigError(f"--model must be one of {', '.join(MODEL_TYPES)}, not '{self.model}'")
+        if self.final_fit not in FINAL_FITS:
+            raise ConfigError(f"--final-fit must be one of {', '.join(FINAL_FITS)}, not '{self.final_fit}'")
         for name in ("epochs", "batch_size", "patience", "ensemble"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
@@ -185,6 +192,11 @@ class FittedModel:
             and the summaries compare with it).
         members: each ensemble member's ``seed``, ``epochs_run`` and ``best_epoch``; empty
             for a single network or a baseline.
+        validated: with ``final_fit`` "all", the model and linear baseline as they were
+            fitted on the training part and validated: what the validation errors, the
+            interval calibration and the anomaly threshold come from, as they are errors on
+            data the model did not train on. ``predictor`` and ``linear`` are then refitted on
+            every window. None when they are the same.
     """
 
     predictor: Any
@@ -197,6 +209,17 @@ class FittedModel:
     best_epoch: int
     linear: LinearAutoregression
     members: list[dict[str, int]] = field(default_factory=list)
+    validated: tuple[Any, LinearAutoregression] | None = None
+
+    @property
+    def validated_predictor(self) -> Any:
+        """The model as validated (see ``validated``)."""
+        return self.predictor if self.validated is None else self.validated[0]
+
+    @property
+    def validated_linear(self) -> LinearAutoregression:
+        """The linear baseline as validated (see ``validated``)."""
+        return self.linear if self.validated is None else self.validated[1]
 
 
 def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> FittedModel:
@@ -252,9 +275,9 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
             f"{len(train_windows)} training and {len(val_windows)} validation windows, "
             f"lookback {lookback}, horizon {horizon}"
         )
-        predictor, members = _fit_network(network_spec, options, train_windows, val_windows, linear, reporter)
+        predictor, members, schedules = _fit_network(network_spec, options, train_windows, val_windows, linear,
+                                                     reporter)
         epochs_run, best_epoch = members[0]["epochs_run"], members[0]["best_epoch"]
-        members = members if len(members) > 1 else []
     else:
         reporter.info(
             f"Fitting the {options.model} model on {len(prepared)} series: {len(train_windows)} training and "
@@ -262,38 +285,60 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         )
         predictor, epochs_run, best_epoch = _baseline_model(options.model, dataset, lookback, horizon, linear), 0, 0
         members = []
+    validated = None
+    if options.final_fit == "all" and len(val_windows):
+        # the most recent steps are those a forecast depends on most: once validation has
+        # chosen, the model learns from them too
+        validated = (predictor, linear)
+        every = train_windows.joined(val_windows)
+        linear = linear.refitted(every)
+        if options.model == "network":
+            reporter.info(f"Training again on all {len(every)} windows, validation included, for the epochs "
+                          f"validation chose ({', '.join(str(m['best_epoch']) for m in members)})")
+            predictor, _, _ = _fit_network(network_spec, options, every, None, linear, reporter, schedules)
+        else:
+            reporter.info(f"Fitting again on all {len(every)} windows, validation included")
+            predictor = _baseline_model(options.model, dataset, lookback, horizon, linear)
     return FittedModel(predictor, options, spec, prepared, train_windows, val_parts, epochs_run, best_epoch,
-                       linear, members)
+                       linear, members if len(members) > 1 else [], validated)
 
 
-def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet,
-                 linear: LinearAutoregression, reporter: Reporter):
+def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet | None,
+                 linear: LinearAutoregression, reporter: Reporter, schedules: list[list[float]] | None = None):
     """Train the network, or each member of an ensemble one after another; returns the
-    network and a list of each member's ``seed``, ``epochs_run`` and ``best_epoch``.
+    network, a list of each member's ``seed``, ``epochs_run`` and ``best_epoch``, and each
+    member's learning rate in every epoch up to its best (what :func:`_fit_single` refits with).
 
     Member ``m`` is trained exactly as a single network with seed ``options.seed + m - 1``
     (so the first is the network a run without ``ensemble`` trains), from the same frozen
     linear start and with its own early stopping; then the members are put together into
     one model (:func:`forecaster.models.ensemble_of`).
+
+    Args:
+        val_windows: None to refit without validation, each member for the epochs and at the
+            learning rates of its entry of ``schedules``.
     """
     from .models import ensemble_of
 
     single = replace(spec, ensemble=1)
-    networks, members = [], []
+    networks, members, rates = [], [], []
     for member in range(1, spec.ensemble + 1):
         seed = options.seed + member - 1
         label = f"Member {member}/{spec.ensemble}" if spec.ensemble > 1 else ""
-        network, epochs_run, best_epoch = _fit_single(single, replace(options, seed=seed), train_windows,
-                                                      val_windows, linear, reporter, label)
+        network, epochs_run, best_epoch, used = _fit_single(
+            single, replace(options, seed=seed), train_windows, val_windows, linear, reporter, label,
+            None if schedules is None else schedules[member - 1])
         networks.append(network)
         members.append({"seed": seed, "epochs_run": epochs_run, "best_epoch": best_epoch})
-    return ensemble_of(spec, networks), members
+        rates.append(used[:best_epoch])
+    return ensemble_of(spec, networks), members, rates
 
 
-def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet,
-                linear: LinearAutoregression, reporter: Reporter, label: str = ""):
-    """Train one network; returns it, the epochs run and the best epoch (0: no epoch improved
-    on the starting point, the linear baseline, which is then what is kept).
+def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet | None,
+                linear: LinearAutoregression, reporter: Reporter, label: str = "", schedule: list[float] | None = None):
+    """Train one network; returns it, the epochs run, the best epoch (0: no epoch improved
+    on the starting point, the linear baseline, which is then what is kept) and the learning
+    rate of every epoch run.
 
     The training step is compiled by XLA, which trains about twice as fast on the CPU
     (measured: BENCHMARKS.md, "Speed and memory"); if XLA cannot compile it, training
@@ -306,6 +351,9 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
 
     Args:
         label: what the progress of this network is called (an ensemble member's number).
+        schedule: refit instead, without validation (``val_windows`` None): one epoch at each
+            of these learning rates, those an earlier run with validation trained its best
+            epochs at (none: the network stays the linear start).
     """
     from .backend import load_keras, seed_everything
 
@@ -314,29 +362,40 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     network = build_network(spec, seed=options.seed)
     if spec.linear_skip:
         start_from_linear(network, linear)
+    if schedule is not None and not schedule:
+        return network, 0, 0, []
     start_weights = network.get_weights()
-    validation = window_batches(val_windows, forecasting.PREDICT_BATCH)
+    validation = None if val_windows is None else window_batches(val_windows, forecasting.PREDICT_BATCH)
+    epochs = options.epochs if schedule is None else len(schedule)
 
     def train(xla: bool):
         compile_network(network, options.learning_rate, xla, ema=options.ema)
-        start_loss = float(network.evaluate(validation, verbose=0))
+        start_loss = float(network.evaluate(validation, verbose=0)) if validation is not None else float("nan")
         training = window_batches(train_windows, options.batch_size, seed=options.seed,
                                   per_epoch=options.windows_per_epoch)
-        with reporter.progress(label or "Training", total=options.epochs) as progress:
-            callbacks = [
-                *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if options.ema else []),
+        if schedule is None:
+            steering = [
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
                                               restore_best_weights=True),
                 keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
                                                   patience=max(2, options.patience // 3)),
-                _progress_callback(keras, progress, options.epochs, label),
             ]
-            history = network.fit(training, validation_data=validation, epochs=options.epochs, shuffle=False,
+        else:
+            steering = [keras.callbacks.LearningRateScheduler(lambda epoch, _: schedule[epoch])]
+        rates = _LearningRates(keras)
+        with reporter.progress(label or "Training", total=epochs) as progress:
+            callbacks = [
+                *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if options.ema else []),
+                *steering,
+                rates,
+                _progress_callback(keras, progress, epochs, label),
+            ]
+            history = network.fit(training, validation_data=validation, epochs=epochs, shuffle=False,
                                   callbacks=callbacks, verbose=0)
-        return start_loss, history.history["val_loss"]
+        return start_loss, history.history.get("val_loss", []), rates.used
 
     try:
-        start_loss, val_losses = train(xla=True)
+        start_loss, val_losses, used = train(xla=True)
     except Exception as exc:
         if not _is_backend_error(exc):
             raise
@@ -344,11 +403,27 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
                       f"({type(exc).__name__}); training without it")
         seed_everything(options.seed, deterministic_ops=True)
         network.set_weights(start_weights)
-        start_loss, val_losses = train(xla=False)
+        start_loss, val_losses, used = train(xla=False)
+    if schedule is not None:
+        return network, epochs, epochs, used
     if spec.linear_skip and not min(val_losses) < start_loss:
         network.set_weights(start_weights)
-        return network, len(val_losses), 0
-    return network, len(val_losses), int(np.argmin(val_losses)) + 1
+        return network, len(val_losses), 0, used
+    return network, len(val_losses), int(np.argmin(val_losses)) + 1, used
+
+
+def _LearningRates(keras):
+    """A callback that records the learning rate each epoch trains at (``.used``)."""
+
+    class LearningRates(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.used: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.used.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    return LearningRates()
 
 
 def _is_backend_error(exc: Exception) -> bool:
@@ -452,7 +527,7 @@ def train(
         dataset = load_dataset(data_path, data_options, reporter)
         fitted = fit(dataset, options, reporter)
         evaluation = evaluate_validation(fitted, dataset)
-        calibration = anomaly.calibrate(fitted.predictor, prepared_features=[p.features for p in fitted.prepared],
+        calibration = anomaly.calibrate(fitted.validated_predictor, prepared_features=[p.features for p in fitted.prepared],
                                         splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
                                         missing=[s.missing for s in dataset.series])
         seconds = time.monotonic() - started
@@ -536,17 +611,19 @@ def _progress_callback(keras, progress, epochs: int, label: str = ""):
     class EpochReport(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
-            loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss", float("nan"))
+            loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss")
+            validated = {} if val_loss is None else {"val_loss": float(val_loss)}
             progress.advance(
-                f"{label + ': ' if label else ''}epoch {epoch + 1}/{epochs}  loss {loss:.4f}  val_loss {val_loss:.4f}",
-                epoch=epoch + 1, epochs=epochs, loss=float(loss), val_loss=float(val_loss),
+                f"{label + ': ' if label else ''}epoch {epoch + 1}/{epochs}  loss {loss:.4f}"
+                + (f"  val_loss {val_loss:.4f}" if validated else ""),
+                epoch=epoch + 1, epochs=epochs, loss=float(loss), **validated,
             )
 
     return EpochReport()
 
 
 def method_forecasts(fitted: FittedModel, dataset: Dataset, inputs: list[np.ndarray], starts: list[np.ndarray],
-                     linear: Any, season: int | None = None) -> list[dict[str, np.ndarray]]:
+                     linear: Any, season: int | None = None, predictor: Any = None) -> list[dict[str, np.ndarray]]:
     """Forecasts in the data's units of the model and each baseline from the same origins, for
     every series (the models run on all series' windows together, not series by series).
 
@@ -556,12 +633,13 @@ def method_forecasts(fitted: FittedModel, dataset: Dataset, inputs: list[np.ndar
         starts: per series `(n_windows,)` index of each window's first forecast step.
         linear: the fitted linear baseline.
         season: seasonal period of the seasonal-naive baseline; None takes it from the frequency.
+        predictor: the model to run; None: ``fitted.predictor``.
 
     Returns:
         per series ``{"model" | "naive" | "seasonal_naive" | "linear": (n_windows, horizon)}``.
     """
     horizon = fitted.options.horizon
-    model = forecasting.predict_scaled_parts(fitted.predictor, inputs)
+    model = forecasting.predict_scaled_parts(fitted.predictor if predictor is None else predictor, inputs)
     linear_forecasts = forecasting.predict_scaled_parts(linear, inputs)
     forecasts = []
     for series, prep, first_steps, scaled_model, scaled_linear in zip(dataset.series, fitted.prepared, starts, model,
@@ -578,19 +656,20 @@ def method_forecasts(fitted: FittedModel, dataset: Dataset, inputs: list[np.ndar
 
 def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | None = None) -> dict[str, Any]:
     """Validation errors in the data's units for the model and the baselines, and what
-    calibrates each one's prediction intervals.
+    calibrates each one's prediction intervals: those of the model and linear baseline as
+    validated, before any final fit on all the data (``fitted.validated``), whose errors on
+    the validation part would not be errors on unseen data.
 
     Args:
         season: seasonal period for the seasonal-naive baseline; None takes it from the frequency.
 
     Returns:
-        ``overall`` and ``per_series`` error summaries by method; the fitted ``linear``
-        baseline; ``residual_scales`` and ``window_spreads`` (per series) and ``intervals``
+        ``overall`` and ``per_series`` error summaries by method; ``residual_scales`` and ``window_spreads`` (per series) and ``intervals``
         of the model; and ``calibration`` by method: ``{"residual_scales": [...],
         "window_spreads": [...], "intervals": {...}}``.
     """
     horizon = fitted.options.horizon
-    linear = fitted.linear
+    linear = fitted.validated_linear
     methods = ("model", *BASELINES)
     collected: dict[str, list[np.ndarray]] = {name: [] for name in ("actual", *methods)}
     residuals: dict[str, list[np.ndarray]] = {name: [] for name in methods}
@@ -599,7 +678,7 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
     per_series: dict[str, dict[str, dict[str, float]]] = {}
     inputs_of = [inputs for inputs, _ in fitted.val_parts]
     starts_of = [prep.split + np.arange(len(inputs)) for prep, inputs in zip(fitted.prepared, inputs_of)]
-    forecasts_of = method_forecasts(fitted, dataset, inputs_of, starts_of, linear, season)
+    forecasts_of = method_forecasts(fitted, dataset, inputs_of, starts_of, linear, season, fitted.validated_predictor)
     for series, prep, inputs, starts, forecasts in zip(dataset.series, fitted.prepared, inputs_of, starts_of,
                                                        forecasts_of):
         actual = series.values[starts[:, None] + np.arange(horizon)]
@@ -625,7 +704,6 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
     return {
         "overall": {name: error_summary(actual, np.concatenate(parts)) for name, parts in collected.items()},
         "per_series": per_series,
-        "linear": linear,
         "residual_scales": calibration["model"]["residual_scales"],
         "window_spreads": spreads,
         "intervals": calibration["model"]["intervals"],

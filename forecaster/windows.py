@@ -181,6 +181,13 @@ class WindowSet:
     def __len__(self) -> int:
         return len(self.starts)
 
+    def joined(self, other: WindowSet) -> WindowSet:
+        """The windows of this set, then those of ``other``, a set over the same steps (as
+        :meth:`from_series` makes them)."""
+        if other.features is not self.features:
+            raise ValueError("window sets over different steps cannot be joined")
+        return WindowSet(self.features, np.concatenate([self.starts, other.starts]), self.lookback, self.horizon)
+
     @property
     def n_features(self) -> int:
         return self.features.shape[1]
