@@ -135,6 +135,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="train the network as an ensemble of K (forecaster's --ensemble; default 1). "
                              "Other than 1, or with --ema, the results go to their own section")
     parser.add_argument("--ema", action="store_true", help="train the network with forecaster's --ema")
+    parser.add_argument("--dropout", type=float, default=TrainOptions.dropout,
+                        help=f"forecaster's --dropout for the network (default {TrainOptions.dropout:g}); "
+                             "other values go to their own section")
     parser.add_argument("--final-fit", choices=FINAL_FITS, default=TrainOptions.final_fit,
                         help="forecaster's --final-fit, for both models (default train). With all, the results "
                              "go to their own section")
@@ -312,7 +315,8 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
         options = TrainOptions(lookback=LOOKBACK, horizon=horizon, model=model,
                                val_fraction=protocol.split.val_fraction, epochs=args.epochs, patience=args.patience,
                                batch_size=args.batch_size, seed=args.seed, final_fit=args.final_fit,
-                               **({"ensemble": args.ensemble, "ema": args.ema} if model == "network" else {}))
+                               **({"ensemble": args.ensemble, "ema": args.ema, "dropout": args.dropout}
+                                  if model == "network" else {}))
         started = time.monotonic()
         reporter.info(f"H={horizon}: fitting the {model} model")
         fitted = fit(fit_data, options, reporter)
@@ -405,7 +409,8 @@ def report_body(results: list[dict], reference: dict, args, command: str, second
         f"{args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}"
         + (f"; an ensemble of {args.ensemble} (seeds {args.seed} to {args.seed + args.ensemble - 1}, their "
            "forecasts averaged)" if args.ensemble > 1 else "")
-        + ("; weights averaged (`--ema`)" if args.ema else "") + ". "
+        + ("; weights averaged (`--ema`)" if args.ema else "")
+        + (f"; input dropout {args.dropout:g}" if args.dropout != TrainOptions.dropout else "") + ". "
         "Linear: `model=\"linear\"`, ridge from the whole window (level-relative) to every step. "
         + (FINAL_FIT_NOTE if args.final_fit == "all" else "")
         + ("Nothing was tuned on the test rows." if args.ensemble == 1 and not args.ema else
@@ -516,7 +521,8 @@ def development_body(results: list[dict], args, command: str, seconds: float) ->
         f"std; input length L = {LOOKBACK}; every test window. It is there to choose between variants without "
         "looking at the standard test rows; no published model was run on it. Network: the package default, at "
         f"most {args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}"
-        + (f", ensemble of {args.ensemble}" if args.ensemble > 1 else "") + (", `--ema`" if args.ema else "") + ". "
+        + (f", ensemble of {args.ensemble}" if args.ensemble > 1 else "") + (", `--ema`" if args.ema else "")
+        + (f", `--dropout {args.dropout:g}`" if args.dropout != TrainOptions.dropout else "") + ". "
         + (FINAL_FIT_NOTE if args.final_fit == "all" else ""),
         "",
         "| H | network test MSE / MAE | linear test MSE / MAE | network < linear | network / linear MSE "
@@ -557,9 +563,10 @@ def main(argv: list[str] | None = None) -> int:
         assert results[-1]["n_test"] == expected, (results[-1]["n_test"], expected)
     seconds = time.monotonic() - started
     variant = " ".join(([f"--ensemble {args.ensemble}"] if args.ensemble > 1 else []) + (["--ema"] if args.ema else [])
-                       + ([f"--final-fit {args.final_fit}"] if args.final_fit != TrainOptions.final_fit else []))
+                       + ([f"--final-fit {args.final_fit}"] if args.final_fit != TrainOptions.final_fit else [])
+                       + ([f"--dropout {args.dropout:g}"] if args.dropout != TrainOptions.dropout else []))
     section = "etth1" + ("_development" if args.development else "") + (
-        "_" + variant.replace("--", "").replace(" ", "_").replace("-", "_") if variant else "")
+        "_" + variant.replace("--", "").replace(" ", "_").replace("-", "_").replace(".", "") if variant else "")
     title = f", trained with `{variant}`" if variant else ""
     if args.development:
         body = development_body(results, args, command, seconds)
