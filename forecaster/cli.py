@@ -246,8 +246,8 @@ FinalFit = Annotated[
     typer.Option(
         help="What the saved model is fitted on once validation has chosen its epochs (network) or penalty "
         "(linear): train (the training part only) or all (the validation part too, so it learns from the "
-        "latest data, at the cost of training the chosen epochs again). Validation errors, intervals and the anomaly "
-        "threshold come from the model as validated either way.",
+        "latest data, at the cost of training the chosen epochs again). Validation errors, intervals and the "
+        "anomaly threshold come from the model as validated either way.",
     ),
 ]
 Calendar = Annotated[
@@ -293,8 +293,8 @@ Config = Annotated[
 
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
-    dropout, linear_skip, ensemble, ema, final_fit, calendar, lookback, horizon, val_fraction, epochs, patience, batch_size,
-    learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False,
+    dropout, linear_skip, ensemble, ema, final_fit, calendar, lookback, horizon, val_fraction, epochs, patience,
+    batch_size, learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False,
     time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
@@ -316,8 +316,8 @@ def _training_options(
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, ema=ema,
-        final_fit=final_fit, calendar=calendar, epochs=epochs, batch_size=batch_size, windows_per_epoch=windows_per_epoch,
-        learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
+        final_fit=final_fit, calendar=calendar, epochs=epochs, batch_size=batch_size,
+        windows_per_epoch=windows_per_epoch, learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
     )  # fmt: skip
     return data_options, options
 

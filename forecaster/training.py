@@ -297,7 +297,8 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
                           f"validation chose ({', '.join(str(m['best_epoch']) for m in members)})")
             predictor, _, _ = _fit_network(network_spec, options, every, None, linear, reporter, schedules)
         else:
-            reporter.info(f"Fitting again on all {len(every)} windows, validation included")
+            if options.model == "linear":
+                reporter.info(f"Fitting again on all {len(every)} windows, validation included")
             predictor = _baseline_model(options.model, dataset, lookback, horizon, linear)
     return FittedModel(predictor, options, spec, prepared, train_windows, val_parts, epochs_run, best_epoch,
                        linear, members if len(members) > 1 else [], validated)
@@ -382,7 +383,7 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
             ]
         else:
             steering = [keras.callbacks.LearningRateScheduler(lambda epoch, _: schedule[epoch])]
-        rates = _LearningRates(keras)
+        rates = _learning_rate_recorder(keras)
         with reporter.progress(label or "Training", total=epochs) as progress:
             callbacks = [
                 *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if options.ema else []),
@@ -412,7 +413,7 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     return network, len(val_losses), int(np.argmin(val_losses)) + 1, used
 
 
-def _LearningRates(keras):
+def _learning_rate_recorder(keras):
     """A callback that records the learning rate each epoch trains at (``.used``)."""
 
     class LearningRates(keras.callbacks.Callback):
@@ -527,7 +528,8 @@ def train(
         dataset = load_dataset(data_path, data_options, reporter)
         fitted = fit(dataset, options, reporter)
         evaluation = evaluate_validation(fitted, dataset)
-        calibration = anomaly.calibrate(fitted.validated_predictor, prepared_features=[p.features for p in fitted.prepared],
+        calibration = anomaly.calibrate(fitted.validated_predictor,
+                                        prepared_features=[p.features for p in fitted.prepared],
                                         splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
                                         missing=[s.missing for s in dataset.series])
         seconds = time.monotonic() - started
@@ -678,7 +680,8 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
     per_series: dict[str, dict[str, dict[str, float]]] = {}
     inputs_of = [inputs for inputs, _ in fitted.val_parts]
     starts_of = [prep.split + np.arange(len(inputs)) for prep, inputs in zip(fitted.prepared, inputs_of)]
-    forecasts_of = method_forecasts(fitted, dataset, inputs_of, starts_of, linear, season, fitted.validated_predictor)
+    forecasts_of = method_forecasts(fitted, dataset, inputs_of, starts_of, linear, season,
+                                    fitted.validated_predictor)
     for series, prep, inputs, starts, forecasts in zip(dataset.series, fitted.prepared, inputs_of, starts_of,
                                                        forecasts_of):
         actual = series.values[starts[:, None] + np.arange(horizon)]
