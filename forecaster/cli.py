@@ -416,7 +416,8 @@ def _report_training(result, reporter) -> None:
         )
     stopped = (f"Stopped after {_epochs_text(result.epochs_run, result.best_epoch, result.members)} in "
                if result.options.model == "network" else "Fitted in ")
-    final = "; then fitted again on all the data" if result.options.final_fit == "all" else ""
+    refitted = result.options.final_fit == "all" and result.options.model in ("network", "linear")
+    final = "; then fitted again on all the data" if refitted else ""
     reporter.info(
         f"{stopped}{result.seconds:.1f} s; seed {result.options.seed}{final}. Model written to {result.model_dir}"
     )

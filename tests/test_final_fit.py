@@ -113,12 +113,18 @@ def test_cli_final_fit_all_trains_predicts_and_says_so(tmp_path):
     result = run_cli("train", "sample_data/stores_daily.csv", "--id-col", "store", "--target", "sales", "--epochs",
                      "2", "--units", "4", "--seed", "3", "--final-fit", "all", "-m", model_dir)
     assert result.exit_code == 0, result.output
-    assert "Training again on all" in result.output
+    assert "Training again on all" in result.output and "then fitted again on all the data" in result.output
     assert read_metadata(model_dir)["train_options"]["final_fit"] == "all"
     out = tmp_path / "forecast.csv"
     result = run_cli("predict", "sample_data/stores_daily.csv", "-m", model_dir, "-o", out)
     assert result.exit_code == 0, result.output
     assert out.read_text().count("\n") == 1 + 5 * 7
+
+    # a naive model has nothing to refit, and does not claim to
+    result = run_cli("train", "sample_data/stores_daily.csv", "--id-col", "store", "--target", "sales", "--model",
+                     "seasonal-naive", "--final-fit", "all", "-m", tmp_path / "naive")
+    assert result.exit_code == 0, result.output
+    assert "again" not in result.output
 
     result = run_cli("train", "sample_data/stores_daily.csv", "--id-col", "store", "--final-fit", "most",
                      "-m", tmp_path / "other")
