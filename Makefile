@@ -38,6 +38,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/m4_hourly.py
 	$(BIN)/python benchmarks/etth1.py
 	$(BIN)/python benchmarks/nab.py
+	$(BIN)/python benchmarks/skab.py
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/perf.py
 

@@ -79,3 +79,33 @@ def publish(name: str, body: str, write: bool, skipped_because: str = "--no-writ
         print(f"wrote the {name} section of {BENCHMARKS_FILE}", file=sys.stderr)
     else:
         print(f"{skipped_because}: BENCHMARKS.md not written", file=sys.stderr)
+
+
+def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_options, seed: int,
+                      models: Path | None = None, model: str = "network"):
+    """Train on the first ``n_train`` rows of ``frame`` exactly as a user would (written to a CSV,
+    then ``forecaster.training.train``, what ``forecaster train`` runs), or reuse the model kept
+    in ``models`` from an earlier run; then ``detect_anomalies`` on every row.
+
+    Args:
+        name: the file's name in its corpus (``group/file.csv``): names its model and CSVs.
+        frame: the rows, a time column and value columns, no labels.
+
+    Returns:
+        the :class:`forecaster.anomaly.AnomalyResult` and whether a kept model was reused.
+    """
+    from forecaster.anomaly import detect_anomalies
+    from forecaster.backend import load_keras
+    from forecaster.training import TrainOptions, train
+
+    stem = name.replace("/", "__").removesuffix(".csv")
+    train_csv, full_csv = workdir / f"{stem}.train.csv", workdir / f"{stem}.csv"
+    model_dir = (models or workdir) / stem
+    frame.iloc[:n_train].to_csv(train_csv, index=False)
+    frame.to_csv(full_csv, index=False)
+    reused = (model_dir / "metadata.json").is_file()
+    if not reused:
+        train(train_csv, data_options, TrainOptions(model=model, seed=seed), model_dir)
+    result = detect_anomalies(model_dir, full_csv)
+    load_keras().backend.clear_session()
+    return result, reused

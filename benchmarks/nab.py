@@ -45,7 +45,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import REPO, bench_dir, publish, run_header  # noqa: E402
+from common import REPO, bench_dir, publish, run_header, train_then_detect  # noqa: E402
 
 try:
     import forecaster  # noqa: F401
@@ -54,7 +54,6 @@ except ImportError:  # not installed: run from a plain checkout
 
 import pandas as pd  # noqa: E402
 
-from forecaster.anomaly import detect_anomalies  # noqa: E402
 from forecaster.data import DataOptions  # noqa: E402
 from forecaster.errors import ForecasterError  # noqa: E402
 from forecaster.detection_metrics import (  # noqa: E402
@@ -65,7 +64,7 @@ from forecaster.detection_metrics import (  # noqa: E402
     nab_raw_score,
 )
 from forecaster.report import Reporter  # noqa: E402
-from forecaster.training import MODEL_TYPES, TrainOptions, train  # noqa: E402
+from forecaster.training import MODEL_TYPES  # noqa: E402
 
 FLOOR = ("Twitter ADVec v1.0.0", 47.1)
 AIM = ("Numenta HTM (NuPIC 1.0)", 70.5)
@@ -106,22 +105,11 @@ def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed
     Returns:
         `(n_rows,)` frame of score and is_anomaly, and whether a kept model was reused.
     """
-    stem = name.replace("/", "__").removesuffix(".csv")
-    train_csv, full_csv = workdir / f"{stem}.train.csv", workdir / f"{stem}.csv"
-    model_dir = (models or workdir) / stem
-    frame.iloc[:probation].to_csv(train_csv, index=False)
-    frame.to_csv(full_csv, index=False)
     options = DataOptions(time_col="timestamp", targets=("value",))
-    reused = (model_dir / "metadata.json").is_file()
-    if not reused:
-        train(train_csv, options, TrainOptions(model=model, seed=seed), model_dir)
-    result = detect_anomalies(model_dir, full_csv)
+    result, reused = train_then_detect(name, frame, probation, workdir, options, seed, models, model)
     scored = result.frame.set_index(pd.to_datetime(result.frame["timestamp"]))[["score", "is_anomaly"]]
     out = scored.reindex(pd.DatetimeIndex(frame["timestamp"]))
     out["threshold"] = result.threshold
-    from forecaster.backend import load_keras
-
-    load_keras().backend.clear_session()
     return out.reset_index(drop=True), reused
 
 
