@@ -27,7 +27,8 @@ every error are the standard ones.
 Usage (from the repository root):
 
     python benchmarks/etth1.py [--bench-dir DIR] [--seed N] [--epochs N] [--horizons 96 192 ...]
-                               [--ensemble K] [--ema] [--development] [--quick] [--no-write]
+                               [--ensemble K] [--ema] [--dropout X] [--final-fit train|all]
+                               [--development] [--quick] [--no-write]
 
 ``--development`` runs the same protocol four months earlier (see ``DEVELOPMENT``), so that
 variants can be compared without the standard test rows.
@@ -510,6 +511,15 @@ def report_body(results: list[dict], reference: dict, args, command: str, second
     return "\n".join(lines) + "\n"
 
 
+def variant_flags(args) -> str:
+    """The training options that differ from the package default, as flags ("--ensemble 3 --ema");
+    empty for the default. They name the section a run writes."""
+    flags = ([f"--ensemble {args.ensemble}"] if args.ensemble > 1 else []) + (["--ema"] if args.ema else [])
+    flags += [f"--final-fit {args.final_fit}"] if args.final_fit != TrainOptions.final_fit else []
+    flags += [f"--dropout {args.dropout:g}"] if args.dropout != TrainOptions.dropout else []
+    return " ".join(flags)
+
+
 def development_body(results: list[dict], args, command: str, seconds: float) -> str:
     """The development split's results: our two models only, as the published ones were not run on it."""
     split = DEVELOPMENT
@@ -521,8 +531,7 @@ def development_body(results: list[dict], args, command: str, seconds: float) ->
         f"std; input length L = {LOOKBACK}; every test window. It is there to choose between variants without "
         "looking at the standard test rows; no published model was run on it. Network: the package default, at "
         f"most {args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}"
-        + (f", ensemble of {args.ensemble}" if args.ensemble > 1 else "") + (", `--ema`" if args.ema else "")
-        + (f", `--dropout {args.dropout:g}`" if args.dropout != TrainOptions.dropout else "") + ". "
+        + (f", `{variant_flags(args)}`" if variant_flags(args) else "") + ". "
         + (FINAL_FIT_NOTE if args.final_fit == "all" else ""),
         "",
         "| H | network test MSE / MAE | linear test MSE / MAE | network < linear | network / linear MSE "
@@ -562,9 +571,7 @@ def main(argv: list[str] | None = None) -> int:
         expected = protocol.split.test_end - protocol.split.val_end - horizon + 1
         assert results[-1]["n_test"] == expected, (results[-1]["n_test"], expected)
     seconds = time.monotonic() - started
-    variant = " ".join(([f"--ensemble {args.ensemble}"] if args.ensemble > 1 else []) + (["--ema"] if args.ema else [])
-                       + ([f"--final-fit {args.final_fit}"] if args.final_fit != TrainOptions.final_fit else [])
-                       + ([f"--dropout {args.dropout:g}"] if args.dropout != TrainOptions.dropout else []))
+    variant = variant_flags(args)
     section = "etth1" + ("_development" if args.development else "") + (
         "_" + variant.replace("--", "").replace(" ", "_").replace("-", "_").replace(".", "") if variant else "")
     title = f", trained with `{variant}`" if variant else ""

@@ -317,7 +317,8 @@ def _training_options(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, ema=ema,
         final_fit=final_fit, calendar=calendar, epochs=epochs, batch_size=batch_size,
-        windows_per_epoch=windows_per_epoch, learning_rate=learning_rate, val_fraction=val_fraction, patience=patience, seed=seed,
+        windows_per_epoch=windows_per_epoch, learning_rate=learning_rate, val_fraction=val_fraction,
+        patience=patience, seed=seed,
     )  # fmt: skip
     return data_options, options
 
