@@ -223,7 +223,7 @@ class Protocol:
             raise SystemExit(f"the model's OT scaler ({scaler.mean[0]}, {scaler.scale[0]}) is not the standard "
                              f"one ({self.mean}, {self.std})")
         end = int(starts[-1])
-        raw = series_features(s.values[:end], s.covariates[:end], s.index[:end], fitted.options.input_cycles(s.freq))
+        raw = series_features(s.values[:end], s.covariates[:end], s.index[:end], s.freq, fitted.options.calendar)
         features = scaler.transform(raw)
         lookback = fitted.options.lookback
         return input_windows(features, lookback)[starts - lookback]

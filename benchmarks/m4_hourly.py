@@ -97,7 +97,7 @@ def end_windows(fitted: FittedModel, dataset: Dataset) -> np.ndarray:
     lookback = fitted.options.lookback
     return np.stack([
         prep.scaler.transform(
-            series_features(s.values, s.covariates, s.index, fitted.options.input_cycles(s.freq))[-lookback:])
+            series_features(s.values, s.covariates, s.index, s.freq, fitted.options.calendar)[-lookback:])
         for s, prep in zip(dataset.series, fitted.prepared)
     ])  # fmt: skip
 

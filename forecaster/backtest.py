@@ -207,7 +207,7 @@ def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset
     for series, prep, (n_known, n_trained), origins in zip(dataset.series, fitted.prepared, spans, origins_of):
         if len(origins):
             features = prep.scaler.transform(
-                series_features(series.values, series.covariates, series.index, fitted.options.input_cycles(series.freq))
+                series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
             )
             windows.append(input_windows(features[origins[0] - lookback : origins[-1]], lookback))
         else:
@@ -246,7 +246,7 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], datas
     windows = []
     for series, prep, start in zip(dataset.series, fitted.prepared, starts):
         features = prep.scaler.transform(
-            series_features(series.values, series.covariates, series.index, fitted.options.input_cycles(series.freq))
+            series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
         )
         windows.append(input_windows(features[start - lookback : start], lookback))
     forecasts_of = method_forecasts(fitted, dataset, windows, [np.array([start]) for start in starts], linear,

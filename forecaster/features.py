@@ -9,8 +9,6 @@ it is computed from the timestamps, so predict and detect-anomalies rebuild it e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pandas as pd
 from pandas.tseries.frequencies import to_offset
@@ -18,8 +16,6 @@ from pandas.tseries.frequencies import to_offset
 _DAY = pd.Timedelta(days=1)
 #: How long each cycle of :func:`calendar_cycles` lasts.
 CYCLE_LENGTHS = {"day": _DAY, "week": 7 * _DAY, "year": 365 * _DAY}
-#: What the inputs of each cycle tell the model.
-CYCLE_INPUTS = {"day": "time-of-day", "week": "day-of-week", "year": "day-of-year"}
 
 
 def calendar_cycles(freq: str) -> tuple[str, ...]:
@@ -45,41 +41,18 @@ def calendar_cycles(freq: str) -> tuple[str, ...]:
     return ("day", "week")
 
 
-def learnable_cycles(cycles: Sequence[str], span: pd.Timedelta) -> tuple[str, ...]:
-    """The ``cycles`` that training data covering ``span`` shows at least twice.
-
-    A model cannot tell a weekday effect from whatever else happened that week if it has seen
-    one week or less, and data later than the training part move its channels outside the
-    range seen. Two whole cycles is the rule Prophet applies to its automatic seasonalities.
-    """
-    return tuple(cycle for cycle in cycles if span >= 2 * CYCLE_LENGTHS[cycle])
-
-
-def input_cycles(freq: str, calendar: bool, cycles: Sequence[str] | None = None) -> tuple[str, ...]:
-    """The calendar cycles a trained model's inputs encode.
-
-    Args:
-        calendar: whether the model has calendar inputs.
-        cycles: which, as training recorded them; ``None`` for models trained before it did,
-            which had every cycle of :func:`calendar_cycles`.
-    """
-    if not calendar:
-        return ()
-    return calendar_cycles(freq) if cycles is None else tuple(cycles)
-
-
-def calendar_features(index: pd.DatetimeIndex, cycles: Sequence[str]) -> np.ndarray:
-    """Sine and cosine of the position of each timestamp in each of ``cycles``.
+def calendar_features(index: pd.DatetimeIndex, freq: str) -> np.ndarray:
+    """Sine and cosine of the position of each timestamp in each cycle of :func:`calendar_cycles`.
 
     Args:
         index: `(n_steps,)` timestamps (local time if the index has a time zone, as people live by it).
-        cycles: names among :data:`CYCLE_LENGTHS`, in the order of :func:`calendar_cycles`.
+        freq: the series' offset alias.
 
     Returns:
-        `(n_steps, 2 * len(cycles))` float64 in [-1, 1].
+        `(n_steps, 2 * n_cycles)` float64 in [-1, 1].
     """
     phases = []
-    for cycle in cycles:
+    for cycle in calendar_cycles(freq):
         if cycle == "day":
             seconds = index.hour * 3600 + index.minute * 60 + index.second
             phases.append(np.asarray(seconds, dtype=np.float64) / 86_400)
@@ -98,20 +71,20 @@ def _day_fraction(index: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(index.hour * 3600 + index.minute * 60 + index.second, dtype=np.float64) / 86_400
 
 
-def series_features(values: np.ndarray, covariates: np.ndarray, index: pd.DatetimeIndex,
-                    cycles: Sequence[str]) -> np.ndarray:
+def series_features(values: np.ndarray, covariates: np.ndarray, index: pd.DatetimeIndex, freq: str,
+                    calendar: bool) -> np.ndarray:
     """Every input channel of one series, target first.
 
     Args:
         values: `(n_steps,)` target.
         covariates: `(n_steps, n_covariates)`.
         index: `(n_steps,)` timestamps.
-        cycles: the :func:`calendar_features` to add (none: ``()``).
+        calendar: add :func:`calendar_features`.
 
     Returns:
-        `(n_steps, 1 + n_covariates + 2 * len(cycles))` float64.
+        `(n_steps, 1 + n_covariates [+ 2 * n_cycles])` float64.
     """
     parts = [np.asarray(values, dtype=np.float64)[:, None], np.asarray(covariates, dtype=np.float64).reshape(len(values), -1)]
-    if cycles:
-        parts.append(calendar_features(index, cycles))
+    if calendar:
+        parts.append(calendar_features(index, freq))
     return np.column_stack(parts)

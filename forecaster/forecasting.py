@@ -12,7 +12,7 @@ import numpy as np
 
 from .artifacts import Artifact, load_artifact
 from .errors import ConfigError, DataError
-from .features import input_cycles, series_features
+from .features import series_features
 from .report import QUIET, Reporter
 from .scaling import SeriesScaler
 from .windows import input_windows, relative_inputs, window_level
@@ -392,9 +392,8 @@ def series_inputs(
                 f"{dataset.shown}: series '{series.name}' has {len(series.values)} rows after cleaning but the model "
                 f"needs the last {lookback} (its lookback); export more history"
             )
-        raw = series_features(series.values, series.covariates, series.index,
-                              input_cycles(series.freq, metadata["train_options"].get("calendar", False),
-                                           metadata["train_options"].get("calendar_cycles")))
+        raw = series_features(series.values, series.covariates, series.index, series.freq,
+                              metadata["train_options"].get("calendar", False))
         inputs.append(SeriesInput(meta, series.index, raw, series.missing))
     return inputs
 

@@ -20,7 +20,7 @@ from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number
 from .models import NetworkSpec, build_network, start_from_linear
 from .report import QUIET, Reporter
-from .features import CYCLE_INPUTS, CYCLE_LENGTHS, calendar_cycles, input_cycles, learnable_cycles, series_features
+from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
 from .scaling import SeriesScaler
 from .windows import WindowSet, max_lookback, min_length, split_point, supervised_windows, window_spans
@@ -61,12 +61,9 @@ class TrainOptions:
     val_fraction: float = 0.2
     patience: int = 10
     windows_per_epoch: int | None = None
-    #: None: given to the model for the cycles the training part shows at least twice, and left
-    #: out if the linear model does better without them on a validation part that spans the
-    #: longest of those cycles
+    #: None: given to the model, and left out if the linear model does better without them on a
+    #: validation part that spans their longest cycle
     calendar: bool | None = None
-    #: the cycles the calendar inputs encode, as training chose them; None until then
-    calendar_cycles: tuple[str, ...] | None = None
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -88,10 +85,6 @@ class TrainOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-    def input_cycles(self, freq: str) -> tuple[str, ...]:
-        """The calendar cycles among the model's inputs, once trained (see :func:`input_cycles`)."""
-        return input_cycles(freq, bool(self.calendar), self.calendar_cycles)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
@@ -243,22 +236,16 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
     assert lookback is not None and horizon is not None
     reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()))
 
-    cycles = calendar_cycles(dataset.series[0].freq) if options.calendar is not False else ()
-    # By default the calendar inputs are given for the cycles the training part shows at least
-    # twice, and left out only if they do not earn their place (below): where the window
-    # already shows the cycles they only add noise. That is judged only on a validation part
-    # that spans their longest cycle; a shorter one cannot tell whether knowing the weekday
-    # helps, and keeps them.
-    if options.calendar is None:
-        span, offered = _training_span(dataset, options), cycles
-        cycles = learnable_cycles(offered, span)
-        for cycle in offered[len(cycles):]:  # cycles run from the shortest, so those left out come last
-            reporter.detail(f"{CYCLE_INPUTS[cycle].capitalize()} inputs left out: the training part covers "
-                            f"{span}, less than two whole {cycle}s")
+    cycles = calendar_cycles(dataset.series[0].freq)
     n_calendar = 2 * len(cycles)
+    # By default the calendar inputs are given where there are any, and left out only if they
+    # do not earn their place (below): where the window already shows the cycles they only add
+    # noise. That is judged only on a validation part that spans their longest cycle; a
+    # shorter one cannot tell whether knowing the weekday helps, and keeps them.
     choose_calendar = (options.calendar is None and n_calendar > 0
                        and _validation_span(dataset, options) >= max(CYCLE_LENGTHS[c] for c in cycles))
-    options = replace(options, calendar=n_calendar > 0, calendar_cycles=cycles)
+    if options.calendar is None:
+        options = replace(options, calendar=n_calendar > 0)
     prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
     if choose_calendar:
         n_inputs = prepared[0].features.shape[1]
@@ -266,7 +253,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
             train_windows, val_windows, [None, range(n_inputs - n_calendar)])
         if chosen == 1:
             reporter.detail("Calendar inputs left out: the linear model does better on validation without them")
-            options = replace(options, calendar=False, calendar_cycles=())
+            options = replace(options, calendar=False)
             # the same scaled columns without the calendar ones: the linear model fits as it is
             prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
     else:
@@ -590,17 +577,7 @@ def model_file(model: str) -> str | None:
 
 def _features(series, options: TrainOptions) -> np.ndarray:
     """`(n_steps, n_features)` model inputs of a series, in the data's units."""
-    return series_features(series.values, series.covariates, series.index, options.input_cycles(series.freq))
-
-
-def _training_span(dataset: Dataset, options: TrainOptions):
-    """The longest time any series' training part covers (a ``pandas.Timedelta``): the model is
-    shared, so a cycle one series shows is learnt for all."""
-    def span(series):
-        split = split_point(len(series.values), options.horizon, options.val_fraction)
-        return series.index[split] - series.index[0]
-
-    return max(span(series) for series in dataset.series)
+    return series_features(series.values, series.covariates, series.index, series.freq, options.calendar)
 
 
 def _validation_span(dataset: Dataset, options: TrainOptions):
