@@ -141,6 +141,7 @@ def evaluate_coverages(
     offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
     _check_room(dataset, offsets[0], shape)
 
+    reporter.info(f"Backtest at {backtest.folds} cut-offs {stride} steps apart: {_training_cost(options, backtest)}")
     rows: dict[float, list] = {coverage: [] for coverage in coverages}
     fitted = None
     for fold, offset in enumerate(offsets):
@@ -165,6 +166,17 @@ def evaluate_coverages(
         evaluations.append(Evaluation(frame, summary, per_step, fitted.options, replace(backtest, coverage=coverage),
                                       len(dataset.series)))
     return evaluations
+
+
+def _training_cost(options: TrainOptions, backtest: BacktestOptions) -> str:
+    """How much training the backtest takes, in words, said before it starts: an ensemble or a
+    final fit multiplies it."""
+    cost = f"the model trained {'at each cut-off' if backtest.refit == 'each' else 'once, before the first'}"
+    if options.model == "network" and options.ensemble > 1:
+        cost += f", {options.ensemble} networks each time (--ensemble)"
+    if options.model == "network" and options.final_fit == "all":
+        cost += ", each network twice (--final-fit all)"
+    return cost
 
 
 def _check_room(dataset: Dataset, earliest: int, options: TrainOptions) -> None:

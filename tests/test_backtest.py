@@ -150,6 +150,7 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     args = ["evaluate", HOURLY, "--target", "load", "--model", "linear", "--folds", 2, "--seed", 0]
     result = run_cli(*args, "-o", out, "--plot", picture)
     assert result.exit_code == 0, result.stderr
+    assert "Backtest at 2 cut-offs 24 steps apart: the model trained at each cut-off\n" in result.stderr
     for fragment in ("Backtest: 1 series, 2 cut-offs", "sMAPE", "MASE", "coverage", "seasonal naive",
                      "linear model", "MAE per horizon step"):
         assert fragment in result.stdout
@@ -174,11 +175,22 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     assert widths[0] != pytest.approx(widths[1], rel=1e-6)
 
 
+def test_evaluate_says_up_front_what_an_ensemble_and_a_final_fit_cost():
+    result = run_cli("evaluate", HOURLY, "--target", "load", "--folds", 2, "--refit", "once", "--units", 4,
+                     "--epochs", 2, "--ensemble", 2, "--final-fit", "all", "--seed", 0, "--json")
+    assert result.exit_code == 0, result.stderr
+    first = result.stderr.index("Backtest at 2 cut-offs 24 steps apart: the model trained once, before the "
+                                "first, 2 networks each time (--ensemble), each network twice (--final-fit all)")
+    assert first < result.stderr.index("Training an LSTM") < result.stderr.index("Training again on all")
+    assert json.loads(result.stdout)["train_options"]["ensemble"] == 2
+
+
 def test_evaluate_with_the_network_and_a_short_series_error(tmp_path):
     result = run_cli(
         "evaluate", HOURLY, "--target", "load", "--folds", 2, "--units", 4, "--epochs", 2, "--seed", 0, "--json", "-q"
     )
     assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""  # quiet
     summary = {s["model"]: s for s in json.loads(result.stdout)["summary"]}
     assert np.isfinite(summary["model"]["mae"])
 
