@@ -547,22 +547,31 @@ def development_body(results: list[dict], args, command: str, seconds: float) ->
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    command = shlex.join(["python", "benchmarks/etth1.py", *(sys.argv[1:] if argv is None else argv)])
+def open_protocol(args, reporter: Reporter) -> tuple[Path, Protocol, Dataset] | None:
+    """The benchmark folder, the protocol (``args.development`` or not) on ETTh1 and the rows
+    the models are fitted on; None, after saying so, when the data is absent."""
     folder = bench_dir(args.bench_dir)
     if folder is None:
-        return 0
+        return None
     csv = folder / "ett" / "ETTh1.csv"
     if not csv.is_file():
         print(f"{csv} not found; nothing to do.", file=sys.stderr)
-        return 0
-    reporter = Reporter()
-    started = time.monotonic()
-    reference = load_reference(folder)
+        return None
     dataset = load_etth1(csv, reporter)
     protocol = Protocol(dataset, DEVELOPMENT if args.development else STANDARD)
-    fit_data = protocol.fit_data(dataset)
+    return folder, protocol, protocol.fit_data(dataset)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = shlex.join(["python", "benchmarks/etth1.py", *(sys.argv[1:] if argv is None else argv)])
+    reporter = Reporter()
+    started = time.monotonic()
+    opened = open_protocol(args, reporter)
+    if opened is None:
+        return 0
+    folder, protocol, fit_data = opened
+    reference = load_reference(folder)
     reporter.info(f"ETTh1 OT: training mean {protocol.mean:.4f}, std {protocol.std:.4f}; horizons "
                   f"{', '.join(map(str, args.horizons))}; lookback {LOOKBACK}; at most {args.epochs} epochs")
     results = []

@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import etth1  # noqa: E402
-from common import bench_dir, publish, run_header  # noqa: E402
+from common import publish, run_header  # noqa: E402
 
 from forecaster.report import Reporter  # noqa: E402
 from forecaster.training import TrainOptions, fit  # noqa: E402
@@ -127,18 +127,12 @@ def report_body(results: list[dict], seeds: list[int], args, command: str, secon
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     command = shlex.join(["python", "benchmarks/etth1_seeds.py", *(sys.argv[1:] if argv is None else argv)])
-    folder = bench_dir(args.bench_dir)
-    if folder is None:
-        return 0
-    csv = folder / "ett" / "ETTh1.csv"
-    if not csv.is_file():
-        print(f"{csv} not found; nothing to do.", file=sys.stderr)
-        return 0
     reporter = Reporter()
     started = time.monotonic()
-    dataset = etth1.load_etth1(csv, reporter)
-    protocol = etth1.Protocol(dataset, etth1.DEVELOPMENT if args.development else etth1.STANDARD)
-    fit_data = protocol.fit_data(dataset)
+    opened = etth1.open_protocol(args, reporter)
+    if opened is None:
+        return 0
+    _, protocol, fit_data = opened
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     results = [run_horizon(protocol, fit_data, h, seeds, args.epochs, reporter) for h in args.horizons]
     seconds = time.monotonic() - started
