@@ -177,9 +177,10 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
 
 def test_evaluate_says_up_front_what_an_ensemble_and_a_final_fit_cost():
     result = run_cli("evaluate", HOURLY, "--target", "load", "--folds", 2, "--refit", "once", "--units", 4,
-                     "--epochs", 2, "--ensemble", 2, "--final-fit", "all", "--seed", 0, "--json")
+                     "--lookback", 24, "--horizon", 6, "--epochs", 2, "--ensemble", 2, "--final-fit", "all",
+                     "--seed", 0, "--json")
     assert result.exit_code == 0, result.stderr
-    first = result.stderr.index("Backtest at 2 cut-offs 24 steps apart: the model trained once, before the "
+    first = result.stderr.index("Backtest at 2 cut-offs 6 steps apart: the model trained once, before the "
                                 "first, 2 networks each time (--ensemble), each network twice (--final-fit all)")
     assert first < result.stderr.index("Training an LSTM") < result.stderr.index("Training again on all")
     assert json.loads(result.stdout)["train_options"]["ensemble"] == 2
