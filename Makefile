@@ -37,6 +37,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/m4_metric_check.py
 	$(BIN)/python benchmarks/m4_hourly.py
 	$(BIN)/python benchmarks/etth1.py
+	$(BIN)/python benchmarks/etth1_seeds.py
 	$(BIN)/python benchmarks/nab.py
 	$(BIN)/python benchmarks/skab.py
 	$(BIN)/python benchmarks/coverage.py
