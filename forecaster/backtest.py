@@ -171,9 +171,9 @@ def evaluate_coverages(
 def _training_cost(options: TrainOptions, backtest: BacktestOptions) -> str:
     """How much training the backtest takes, in words, said before it starts: an ensemble or a
     final fit multiplies it."""
-    cost = f"the model trained {'at each cut-off' if backtest.refit == 'each' else 'once, before the first'}"
+    cost = f"the model trained {'at each cut-off' if backtest.refit == 'each' else 'once, before the first cut-off'}"
     if options.model == "network" and options.ensemble > 1:
-        cost += f", {options.ensemble} networks each time (--ensemble)"
+        cost += f", as {options.ensemble} networks (--ensemble)"
     if options.model == "network" and options.final_fit == "all":
         cost += ", each network twice (--final-fit all)"
     return cost

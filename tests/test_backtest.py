@@ -181,7 +181,7 @@ def test_evaluate_says_up_front_what_an_ensemble_and_a_final_fit_cost():
                      "--seed", 0, "--json")
     assert result.exit_code == 0, result.stderr
     first = result.stderr.index("Backtest at 2 cut-offs 6 steps apart: the model trained once, before the "
-                                "first, 2 networks each time (--ensemble), each network twice (--final-fit all)")
+                                "first cut-off, as 2 networks (--ensemble), each network twice (--final-fit all)")
     assert first < result.stderr.index("Training an LSTM") < result.stderr.index("Training again on all")
     assert json.loads(result.stdout)["train_options"]["ensemble"] == 2
 
