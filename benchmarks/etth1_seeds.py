@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def test_and_validation_mse(protocol: etth1.Protocol, fit_data, horizon: int, options: TrainOptions,
+def fit_and_score(protocol: etth1.Protocol, fit_data, horizon: int, options: TrainOptions,
                             reporter: Reporter) -> dict:
     """Fit one model on ``fit_data``; its test and validation MSE (z units) and best epoch."""
     starts = protocol.test_starts(horizon)
@@ -77,11 +77,11 @@ def run_horizon(protocol: etth1.Protocol, fit_data, horizon: int, seeds: list[in
     base = TrainOptions(lookback=etth1.LOOKBACK, horizon=horizon, val_fraction=protocol.split.val_fraction,
                         epochs=epochs)
     reporter.info(f"H={horizon}: the linear model")
-    linear = test_and_validation_mse(protocol, fit_data, horizon, replace(base, model="linear", seed=0), reporter)
+    linear = fit_and_score(protocol, fit_data, horizon, replace(base, model="linear", seed=0), reporter)
     networks = []
     for seed in seeds:
         reporter.info(f"H={horizon}: the network, seed {seed}")
-        networks.append(test_and_validation_mse(protocol, fit_data, horizon, replace(base, seed=seed), reporter))
+        networks.append(fit_and_score(protocol, fit_data, horizon, replace(base, seed=seed), reporter))
         reporter.info(f"H={horizon} seed {seed}: test MSE {networks[-1]['mse']:.4f} (linear {linear['mse']:.4f}), "
                       f"best epoch {networks[-1]['best_epoch']}")
     return {"horizon": horizon, "linear": linear, "networks": networks}
