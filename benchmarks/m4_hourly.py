@@ -19,7 +19,8 @@ Methods side by side: the network (default options, ``--seed``), the linear mode
 
 Usage (from the repository root):
     python benchmarks/m4_hourly.py [--bench-dir DIR] [--seed N] [--epochs N] [--batch-size N]
-                                   [--patience N] [--quick N] [--no-write]
+                                   [--patience N] [--target-transform none|log]
+                                   [--quick N] [--no-write]
 ``--quick N`` runs on the first N series only, prints and writes nothing to BENCHMARKS.md.
 Exit status 0 (with a message) when the bench data is absent.
 """
@@ -49,6 +50,7 @@ from forecaster.baselines import seasonal_naive  # noqa: E402
 from forecaster.data import DataOptions, Dataset, Series  # noqa: E402
 from forecaster.features import series_features  # noqa: E402
 from forecaster.report import Reporter  # noqa: E402
+from forecaster.scaling import TARGET_TRANSFORMS  # noqa: E402
 from forecaster.training import FittedModel, TrainOptions, evaluate_validation, fit  # noqa: E402
 
 SEASON, HORIZON = m4.SEASON, m4.HORIZON
@@ -156,13 +158,15 @@ def test_coverage(fitted: FittedModel, dataset: Dataset, forecasts: np.ndarray, 
     out = []
     windows = end_windows(fitted, dataset)
     for nominal in COVERAGES:
-        spread = np.concatenate([
-            prep.scaler.scale[0] * forecasting.interval_spreads(evaluation["intervals"], scale, reference,
-                                                                window[None], nominal)
-            for scale, reference, prep, window in zip(evaluation["residual_scales"], evaluation["window_spreads"],
-                                                      fitted.prepared, windows)
-        ])  # fmt: skip
-        lower, upper = forecasts - spread, forecasts + spread
+        # in scaled units, where the intervals are calibrated (the log with --target-transform log)
+        bounds = [
+            [prep.scaler.target_to_original(prep.scaler.target_to_scaled(row) + sign * spread[0]) for sign in (-1, 1)]
+            for row, scale, reference, prep, window in zip(forecasts, evaluation["residual_scales"],
+                                                           evaluation["window_spreads"], fitted.prepared, windows)
+            for spread in [forecasting.interval_spreads(evaluation["intervals"], scale, reference, window[None],
+                                                        nominal)]
+        ]  # fmt: skip
+        lower, upper = (np.stack(side) for side in zip(*bounds))
         out.append({"nominal": nominal, "coverage": metrics.interval_coverage(actual, lower, upper),
                     "scaled_width": float(np.mean((upper - lower) / scales[:, None]))})
     return out
@@ -189,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="default: %(default)s")
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="early-stopping patience in epochs (default: %(default)s)")
+    parser.add_argument("--target-transform", choices=TARGET_TRANSFORMS, default=defaults.target_transform,
+                        help="forecaster's --target-transform for both models (default: %(default)s); other "
+                             "values write their own section")
     parser.add_argument("--quick", type=int, metavar="N", help="only the first N series; print, write nothing")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -215,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"horizon {HORIZON}, MASE season {SEASON}")
 
     network_options = TrainOptions(horizon=HORIZON, calendar=False, seed=args.seed, epochs=args.epochs,
-                                   batch_size=args.batch_size, patience=args.patience)
+                                   batch_size=args.batch_size, patience=args.patience,
+                                   target_transform=args.target_transform)
     forecasts, fitted_models, fit_seconds = {}, {}, {}
     for method, options in (("network", network_options), ("linear", replace(network_options, model="linear"))):
         tick = time.monotonic()
@@ -281,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     lowered = [f"{name} {value}" for name, value, default in (
         ("batch size", opts.batch_size, defaults.batch_size), ("patience", opts.patience, defaults.patience),
         ("max epochs", opts.epochs, defaults.epochs)) if value != default]  # fmt: skip
+    variant = "" if args.target_transform == defaults.target_transform else f"--target-transform {args.target_transform}"
     body = "\n".join([
-        "## M4 Hourly (414 series, h = 48, m = 24)",
+        "## M4 Hourly (414 series, h = 48, m = 24)" + (f", both models trained with `{variant}`" if variant else ""),
         "",
         run_header(command, seconds).rstrip(),
         "",
@@ -295,7 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Network: {opts.cell.upper()} {opts.layers} x {opts.units} units, linear skip {opts.linear_skip}, "
         f"lookback {opts.lookback}, horizon {opts.horizon}, Huber loss, Adam {opts.learning_rate:g}, "
         f"batch {opts.batch_size}, up to {opts.epochs} epochs with patience {opts.patience} on the validation "
-        f"loss, seed {opts.seed}; default options otherwise"
+        f"loss, seed {opts.seed}"
+        + (", on the logarithm of the values (forecasts and interval bounds taken back with exp)"
+           if opts.target_transform == "log" else "") + "; default options otherwise"
         + (f" (changed from the defaults to bound the cost: {', '.join(lowered)})" if lowered else "") + ". "
         f"{n_train} training and {n_val} validation windows (validation: the last "
         f"{opts.val_fraction:g} of each train row). It ran {fitted.epochs_run} epochs (best {fitted.best_epoch}) "
@@ -329,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
         val_table,
     ])  # fmt: skip
-    publish("m4_hourly", body, write=args.quick is None and not args.no_write,
+    publish("m4_hourly" + ("_log" if variant else ""), body, write=args.quick is None and not args.no_write,
             skipped_because=(f"quick run on {len(ids)} series (OWA relative to Naive2 on the same series)"
                              if args.quick is not None else "--no-write"))
     return 0

@@ -270,9 +270,11 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], datas
         actual = np.where(series.missing, np.nan, series.values)[start : start + horizon]
         for method, values in forecasts.items():
             calibration = calibrations[method]
-            spread = prep.scaler.scale[0] * forecasting.interval_spreads(
+            spread = forecasting.interval_spreads(
                 calibration["intervals"], calibration["residual_scales"][i], calibration["window_spreads"][i],
                 window, backtest.coverage)[0]
+            # in scaled units, where the calibration was made (the log of the data with --target-transform log)
+            center = prep.scaler.target_to_scaled(values[0])
             frames.append(
                 pd.DataFrame(
                     {
@@ -283,8 +285,8 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], datas
                         "actual": actual,
                         "model": method,
                         "forecast": values[0],
-                        "lower": values[0] - spread,
-                        "upper": values[0] + spread,
+                        "lower": prep.scaler.target_to_original(center - spread),
+                        "upper": prep.scaler.target_to_original(center + spread),
                     }
                 )
             )

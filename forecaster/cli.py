@@ -250,6 +250,14 @@ FinalFit = Annotated[
         "anomaly threshold come from the model as validated either way.",
     ),
 ]
+TargetTransform = Annotated[
+    str,
+    typer.Option(
+        help="Model the target as it is (none) or as its logarithm (log): for values above 0 whose swings grow "
+        "with their level, such as sales, traffic and counts. Forecasts, intervals and anomaly scores are then "
+        "relative, and forecasts stay positive.",
+    ),
+]
 Calendar = Annotated[
     Optional[bool],
     typer.Option(
@@ -293,12 +301,13 @@ Config = Annotated[
 
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
-    dropout, linear_skip, ensemble, ema, final_fit, calendar, lookback, horizon, val_fraction, epochs, patience,
-    batch_size, learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False,
+    dropout, linear_skip, ensemble, ema, final_fit, target_transform, calendar, lookback, horizon, val_fraction,
+    epochs, patience, batch_size, learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False,
     time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DECIMALS, TIME_UNITS, DataOptions
+    from .scaling import TARGET_TRANSFORMS
     from .training import FINAL_FITS, MODEL_TYPES, TrainOptions
 
     _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
@@ -308,6 +317,7 @@ def _training_options(
     _choice(model, MODEL_TYPES, "--model")
     _choice(cell, CELLS, "--cell")
     _choice(final_fit, FINAL_FITS, "--final-fit")
+    _choice(target_transform, TARGET_TRANSFORMS, "--target-transform")
     data_options = DataOptions(
         time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
         max_gap=max_gap, on_duplicate=on_duplicate, sep=sep, decimal=decimal, thousands=thousands,
@@ -316,7 +326,8 @@ def _training_options(
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, ema=ema,
-        final_fit=final_fit, calendar=calendar, epochs=epochs, batch_size=batch_size,
+        final_fit=final_fit, target_transform=target_transform, calendar=calendar, epochs=epochs,
+        batch_size=batch_size,
         windows_per_epoch=windows_per_epoch, learning_rate=learning_rate, val_fraction=val_fraction,
         patience=patience, seed=seed,
     )  # fmt: skip
@@ -352,6 +363,7 @@ def train(
     ensemble: Ensemble = 1,
     ema: Ema = False,
     final_fit: FinalFit = "train",
+    target_transform: TargetTransform = "none",
     calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,
@@ -597,6 +609,7 @@ def evaluate(
     ensemble: Ensemble = 1,
     ema: Ema = False,
     final_fit: FinalFit = "train",
+    target_transform: TargetTransform = "none",
     calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,

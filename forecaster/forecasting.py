@@ -14,7 +14,7 @@ from .artifacts import Artifact, load_artifact
 from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter
-from .scaling import SeriesScaler
+from .scaling import SeriesScaler, require_positive_target
 from .windows import input_windows, relative_inputs, window_level
 
 #: Quantile levels at which the absolute normalised validation residuals are stored.
@@ -167,7 +167,7 @@ def normalized_residuals(actual: np.ndarray, forecasts: np.ndarray, factors: np.
     Returns:
         `(n_windows, horizon)`.
     """
-    return (actual - forecasts) / scaler.scale[0] / factors[:, None] / residual_scale
+    return (scaler.target_to_scaled(actual) - scaler.target_to_scaled(forecasts)) / factors[:, None] / residual_scale
 
 
 def arrived_origins(n_known: int, n_trained: int, lookback: int, horizon: int, per_step: int) -> np.ndarray:
@@ -392,6 +392,9 @@ def series_inputs(
                 f"{dataset.shown}: series '{series.name}' has {len(series.values)} rows after cleaning but the model "
                 f"needs the last {lookback} (its lookback); export more history"
             )
+        if meta["scaler"].get("log_target"):
+            require_positive_target(dataset.shown, series, "the model was trained with it; correct the data or "
+                                    "retrain without it")
         raw = series_features(series.values, series.covariates, series.index, series.freq,
                               metadata["train_options"].get("calendar", False))
         inputs.append(SeriesInput(meta, series.index, raw, series.missing))

@@ -1,4 +1,5 @@
-"""Per-series standard scaling, fitted on the training part of each series only."""
+"""Per-series standard scaling, fitted on the training part of each series only, after an
+optional log of the target."""
 
 from __future__ import annotations
 
@@ -6,38 +7,89 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: What ``--target-transform`` may be: the target as it is, or its natural logarithm.
+TARGET_TRANSFORMS = ("none", "log")
+
 
 @dataclass(frozen=True)
 class SeriesScaler:
     """Mean and scale of each feature of one series (target first, then covariates).
 
+    With ``log_target`` the target is modelled as its logarithm: series whose swings grow
+    with their level (sales, traffic, most counts) then have swings of one size, errors
+    become relative, and forecasts and interval bounds come back positive.
+
     Attributes:
-        mean: `(n_features,)`.
+        mean: `(n_features,)`, of the target's logarithm with ``log_target``.
         scale: `(n_features,)`, never zero.
+        log_target: the target channel is the logarithm of the data's values.
     """
 
     mean: np.ndarray
     scale: np.ndarray
+    log_target: bool = False
 
     @classmethod
-    def fit(cls, features: np.ndarray) -> SeriesScaler:
+    def fit(cls, features: np.ndarray, log_target: bool = False) -> SeriesScaler:
         """Fit on `(n_steps, n_features)` values: pass the training part only."""
         from sklearn.preprocessing import StandardScaler
 
-        fitted = StandardScaler().fit(features)
-        return cls(mean=fitted.mean_.astype(np.float64), scale=fitted.scale_.astype(np.float64))
+        fitted = StandardScaler().fit(_logged(features, log_target))
+        return cls(mean=fitted.mean_.astype(np.float64), scale=fitted.scale_.astype(np.float64),
+                   log_target=log_target)
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         """`(n_steps, n_features)` -> the same shape, float32."""
-        return ((features - self.mean) / self.scale).astype(np.float32)
+        return ((_logged(features, self.log_target) - self.mean) / self.scale).astype(np.float32)
+
+    def target_to_scaled(self, values: np.ndarray) -> np.ndarray:
+        """Target values (any shape) from the data's units to scaled units, float64."""
+        values = np.asarray(values, dtype=np.float64)
+        if self.log_target:
+            with np.errstate(divide="ignore", invalid="ignore"):  # NaN where unknown
+                values = np.log(values)
+        return (values - self.mean[0]) / self.scale[0]
 
     def target_to_original(self, scaled: np.ndarray) -> np.ndarray:
         """Target values (any shape) from scaled units back to the data's units."""
-        return np.asarray(scaled, dtype=np.float64) * self.scale[0] + self.mean[0]
+        values = np.asarray(scaled, dtype=np.float64) * self.scale[0] + self.mean[0]
+        return np.exp(values) if self.log_target else values
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
+        return {"mean": self.mean.tolist(), "scale": self.scale.tolist(), "log_target": self.log_target}
 
     @classmethod
     def from_dict(cls, data: dict) -> SeriesScaler:
-        return cls(mean=np.asarray(data["mean"], dtype=np.float64), scale=np.asarray(data["scale"], dtype=np.float64))
+        return cls(mean=np.asarray(data["mean"], dtype=np.float64), scale=np.asarray(data["scale"], dtype=np.float64),
+                   log_target=bool(data.get("log_target", False)))  # models from before the option: False
+
+
+def require_positive_target(shown: str, series, remedy: str = "leave the option out, or shift the values up") -> None:
+    """Refuse a series whose target has a value at or below 0, which has no logarithm.
+
+    Args:
+        shown: the file as messages name it.
+        series: a :class:`forecaster.data.Series`.
+        remedy: what the user can do, for the end of the message.
+
+    Raises:
+        DataError: naming the file, the column, the series and the first such timestamp.
+    """
+    from .errors import DataError
+
+    bad = np.flatnonzero(np.asarray(series.values) <= 0)
+    if len(bad):
+        where = "" if series.name == series.target else f" (series '{series.name}')"
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise DataError(
+            f"{shown}: column '{series.target}'{where} is {series.values[bad[0]]:g} at {series.index[bad[0]]}{more}; "
+            f"--target-transform log needs every value above 0: {remedy}"
+        )
+
+
+def _logged(features: np.ndarray, log_target: bool) -> np.ndarray:
+    if not log_target:
+        return features
+    logged = np.array(features, dtype=np.float64, copy=True)
+    logged[:, 0] = np.log(logged[:, 0])
+    return logged

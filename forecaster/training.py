@@ -22,7 +22,7 @@ from .models import NetworkSpec, build_network, start_from_linear
 from .report import QUIET, Reporter
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
-from .scaling import SeriesScaler
+from .scaling import TARGET_TRANSFORMS, SeriesScaler, require_positive_target
 from .windows import WindowSet, max_lookback, min_length, split_point, supervised_windows, window_spans
 
 MIN_AUTO_LOOKBACK = 4
@@ -61,6 +61,8 @@ class TrainOptions:
     val_fraction: float = 0.2
     patience: int = 10
     windows_per_epoch: int | None = None
+    #: "log": model the target's logarithm (values must be above 0); "none": the values as they are
+    target_transform: str = "none"
     #: None: given to the model, and left out if the linear model does better without them on a
     #: validation part that spans their longest cycle
     calendar: bool | None = None
@@ -69,6 +71,9 @@ class TrainOptions:
     def __post_init__(self) -> None:
         if self.model not in MODEL_TYPES:
             raise ConfigError(f"--model must be one of {', '.join(MODEL_TYPES)}, not '{self.model}'")
+        if self.target_transform not in TARGET_TRANSFORMS:
+            raise ConfigError(f"--target-transform must be one of {', '.join(TARGET_TRANSFORMS)}, "
+                              f"not '{self.target_transform}'")
         if self.final_fit not in FINAL_FITS:
             raise ConfigError(f"--final-fit must be one of {', '.join(FINAL_FITS)}, not '{self.final_fit}'")
         for name in ("epochs", "batch_size", "patience", "ensemble"):
@@ -230,6 +235,9 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         ConfigError: the options cannot work together.
     """
     options = resolve_shape(dataset, options)
+    if options.target_transform == "log":
+        for series in dataset.series:
+            require_positive_target(dataset.shown, series)
     if options.seed is None:
         options = replace(options, seed=random.SystemRandom().randrange(2**31))
     lookback, horizon = options.lookback, options.horizon
@@ -605,7 +613,7 @@ def _windows(dataset: Dataset, options: TrainOptions):
 def _prepare(series, horizon: int, options: TrainOptions) -> _PreparedSeries:
     raw = _features(series, options)
     split = split_point(len(raw), horizon, options.val_fraction)
-    scaler = SeriesScaler.fit(raw[:split])
+    scaler = SeriesScaler.fit(raw[:split], log_target=options.target_transform == "log")
     return _PreparedSeries(name=series.name, scaler=scaler, features=scaler.transform(raw), split=split)
 
 

@@ -1,0 +1,121 @@
+"""--target-transform log: the target modelled as its logarithm, forecasts and intervals back in
+the data's units, and values that have no logarithm refused."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.data import DataOptions, Dataset, Series
+from forecaster.errors import ConfigError
+from forecaster.scaling import SeriesScaler
+from forecaster.training import TrainOptions, evaluate_validation, fit
+
+from .conftest import STORES, read_metadata, run_cli
+
+
+def test_the_scaler_models_the_logarithm_and_gives_the_data_back():
+    rng = np.random.default_rng(0)
+    features = np.column_stack([np.exp(rng.normal(3, 1, 200)), rng.normal(0, 1, 200)])
+    scaler = SeriesScaler.fit(features, log_target=True)
+    scaled = scaler.transform(features)
+    logged = np.log(features[:, 0])
+    np.testing.assert_allclose(scaled[:, 0], (logged - logged.mean()) / logged.std(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scaled[:, 1], (features[:, 1] - features[:, 1].mean()) / features[:, 1].std(),
+                               rtol=1e-5, atol=1e-5)  # covariates as they are
+    np.testing.assert_allclose(scaler.target_to_scaled(features[:, 0]), scaled[:, 0], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(scaler.target_to_original(scaler.target_to_scaled(features[:, 0])), features[:, 0])
+    assert SeriesScaler.from_dict(scaler.to_dict()).log_target is True
+    # a model saved before the option has no such key: its target was modelled as it is
+    old = {"mean": scaler.mean.tolist(), "scale": scaler.scale.tolist()}
+    assert SeriesScaler.from_dict(old).log_target is False
+
+
+def _growing_multiplicative(n_days: int = 240) -> Dataset:
+    """Daily sales whose weekly swing grows with a level that grows tenfold: multiplicative."""
+    index = pd.date_range("2023-01-01", periods=n_days, freq="D")
+    rng = np.random.default_rng(1)
+    level = 100 * np.exp(np.log(10) * np.arange(n_days) / n_days)
+    weekly = np.array([0.6, 0.8, 1.0, 1.0, 1.2, 1.6, 0.8])[index.day_of_week]
+    values = level * weekly * np.exp(rng.normal(0, 0.05, n_days))
+    series = Series(name="sales", target="sales", first_row=2, index=index, freq="D", values=values,
+                    covariates=np.empty((n_days, 0)), missing=np.zeros(n_days, dtype=bool))
+    return Dataset(path="sales.csv", options=DataOptions(), series=[series], n_filled=0)
+
+
+def test_the_log_fits_a_swing_that_grows_with_the_level_better():
+    dataset = _growing_multiplicative()
+    mae = {}
+    for transform in ("none", "log"):
+        options = TrainOptions(model="linear", lookback=14, horizon=7, calendar=False, seed=0,
+                               target_transform=transform)
+        fitted = fit(dataset, options)
+        assert fitted.prepared[0].scaler.log_target is (transform == "log")
+        mae[transform] = evaluate_validation(fitted, dataset)["overall"]["model"]["mae"]
+    assert mae["log"] < 0.9 * mae["none"]
+
+
+def test_an_unknown_transform_is_refused():
+    with pytest.raises(ConfigError, match="--target-transform must be one of none, log"):
+        TrainOptions(target_transform="sqrt")
+    result = run_cli("train", STORES, "--id-col", "store", "--target", "sales", "--target-transform", "sqrt")
+    assert result.exit_code == 2 and "--target-transform" in result.stderr
+
+
+def test_train_predict_detect_and_evaluate_with_the_log(tmp_path):
+    model_dir = tmp_path / "model"
+    trained = run_cli("train", STORES, "--id-col", "store", "--target", "sales", "--covariate", "promo",
+                      "--target-transform", "log", "--units", 4, "--epochs", 2, "-m", model_dir, "--seed", 0, "-q")
+    assert trained.exit_code == 0, trained.stderr
+    meta = read_metadata(model_dir)
+    assert meta["train_options"]["target_transform"] == "log"
+    assert all(series["scaler"]["log_target"] for series in meta["series"])
+
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir, "--coverage", 0.8).stdout))
+    assert len(forecast) == 5 * meta["network"]["horizon"]
+    assert (forecast["lower"] > 0).all() and (forecast["lower"] < forecast["forecast"]).all()
+    # symmetric around the forecast in the logarithm, so skewed upwards in the data's units
+    np.testing.assert_allclose(forecast["upper"] / forecast["forecast"], forecast["forecast"] / forecast["lower"],
+                               rtol=1e-6)
+    assert ((forecast["upper"] - forecast["forecast"]) > (forecast["forecast"] - forecast["lower"])).all()
+
+    scores = pd.read_csv(io.StringIO(run_cli("detect-anomalies", STORES, "-m", model_dir).stdout))
+    assert scores["score"].notna().sum() > 0.9 * len(scores) and (scores["expected"] > 0).all()
+
+    rows = tmp_path / "rows.csv"
+    evaluated = run_cli("evaluate", STORES, "--id-col", "store", "--target", "sales", "--model", "linear",
+                        "--target-transform", "log", "--folds", 2, "--seed", 0, "-o", rows, "-q")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    backtest = pd.read_csv(rows)
+    assert (backtest["lower"] > 0).all()
+    ours = backtest[backtest["model"] == "model"]
+    np.testing.assert_allclose(ours["upper"] / ours["forecast"], ours["forecast"] / ours["lower"], rtol=1e-6)
+
+
+def test_values_without_a_logarithm_are_refused_with_where_they_are(tmp_path):
+    frame = pd.read_csv(STORES)
+    first_c = frame.index[frame["store"] == "store_c"][3]
+    frame.loc[first_c, "sales"] = 0.0
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    model_dir = tmp_path / "model"
+    refused = run_cli("train", bad, "--id-col", "store", "--target", "sales", "--model", "linear",
+                      "--target-transform", "log", "-m", model_dir)
+    assert refused.exit_code == 1
+    message = refused.stderr.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert "bad.csv" in message and "column 'sales'" in message and "series 'store_c'" in message
+    assert str(frame.loc[first_c, "date"]) in message and "above 0" in message
+    assert not model_dir.exists()
+
+    # a model trained with the log, given such data later
+    trained = run_cli("train", STORES, "--id-col", "store", "--target", "sales", "--model", "linear",
+                      "--target-transform", "log", "-m", model_dir, "-q")
+    assert trained.exit_code == 0, trained.stderr
+    later = run_cli("predict", bad, "-m", model_dir)
+    assert later.exit_code == 1 and "the model was trained with it" in later.stderr
+    assert run_cli("train", bad, "--id-col", "store", "--target", "sales", "--model", "linear", "-m",
+                   tmp_path / "plain", "-q").exit_code == 0  # without the log, 0 is a value like any other
