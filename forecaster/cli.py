@@ -302,8 +302,8 @@ Config = Annotated[
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
     dropout, linear_skip, ensemble, ema, final_fit, target_transform, calendar, lookback, horizon, val_fraction,
-    epochs, patience, batch_size, learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None, dayfirst=False,
-    time_unit=None, tz=None,
+    epochs, patience, batch_size, learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None,
+    dayfirst=False, time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DECIMALS, TIME_UNITS, DataOptions
@@ -327,9 +327,8 @@ def _training_options(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, ema=ema,
         final_fit=final_fit, target_transform=target_transform, calendar=calendar, epochs=epochs,
-        batch_size=batch_size,
-        windows_per_epoch=windows_per_epoch, learning_rate=learning_rate, val_fraction=val_fraction,
-        patience=patience, seed=seed,
+        batch_size=batch_size, windows_per_epoch=windows_per_epoch, learning_rate=learning_rate,
+        val_fraction=val_fraction, patience=patience, seed=seed,
     )  # fmt: skip
     return data_options, options
 
