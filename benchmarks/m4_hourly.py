@@ -158,15 +158,13 @@ def test_coverage(fitted: FittedModel, dataset: Dataset, forecasts: np.ndarray, 
     out = []
     windows = end_windows(fitted, dataset)
     for nominal in COVERAGES:
-        # in scaled units, where the intervals are calibrated (the log with --target-transform log)
-        bounds = [
-            [prep.scaler.target_to_original(prep.scaler.target_to_scaled(row) + sign * spread[0]) for sign in (-1, 1)]
-            for row, scale, reference, prep, window in zip(forecasts, evaluation["residual_scales"],
-                                                           evaluation["window_spreads"], fitted.prepared, windows)
-            for spread in [forecasting.interval_spreads(evaluation["intervals"], scale, reference, window[None],
-                                                        nominal)]
-        ]  # fmt: skip
-        lower, upper = (np.stack(side) for side in zip(*bounds))
+        lower, upper = np.empty_like(forecasts), np.empty_like(forecasts)
+        for i, (scale, reference, prep, window) in enumerate(zip(
+                evaluation["residual_scales"], evaluation["window_spreads"], fitted.prepared, windows)):
+            spread = forecasting.interval_spreads(evaluation["intervals"], scale, reference, window[None], nominal)[0]
+            # in scaled units, where the intervals are calibrated (the log with --target-transform log)
+            center = prep.scaler.target_to_scaled(forecasts[i])
+            lower[i], upper[i] = (prep.scaler.target_to_original(center + sign * spread) for sign in (-1, 1))
         out.append({"nominal": nominal, "coverage": metrics.interval_coverage(actual, lower, upper),
                     "scaled_width": float(np.mean((upper - lower) / scales[:, None]))})
     return out
