@@ -255,7 +255,8 @@ TargetTransform = Annotated[
     typer.Option(
         help="Model the target as it is (none) or as its logarithm (log): for values above 0 whose swings grow "
         "with their level, such as sales, traffic and counts. Forecasts, intervals and anomaly scores are then "
-        "relative, and forecasts stay positive.",
+        "relative, and forecasts stay positive. auto: the log when every value is above 0 and the linear model "
+        "forecasts the validation part better with it.",
     ),
 ]
 Calendar = Annotated[
@@ -362,7 +363,7 @@ def train(
     ensemble: Ensemble = 1,
     ema: Ema = False,
     final_fit: FinalFit = "train",
-    target_transform: TargetTransform = "none",
+    target_transform: TargetTransform = "auto",
     calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,
@@ -608,7 +609,7 @@ def evaluate(
     ensemble: Ensemble = 1,
     ema: Ema = False,
     final_fit: FinalFit = "train",
-    target_transform: TargetTransform = "none",
+    target_transform: TargetTransform = "auto",
     calendar: Calendar = None,
     lookback: Lookback = None,
     horizon: Horizon = None,

@@ -14,7 +14,7 @@ from .artifacts import Artifact, load_artifact
 from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter
-from .scaling import SeriesScaler, require_positive_target
+from .scaling import SeriesScaler, nonpositive_target
 from .windows import input_windows, relative_inputs, window_level
 
 #: Quantile levels at which the absolute normalised validation residuals are stored.
@@ -379,7 +379,7 @@ def series_inputs(
     absent = [name for name in by_name if name not in {s.name for s in dataset.series}]
     if absent:
         reporter.warn(f"{len(absent)} trained series not in {dataset.shown} (e.g. '{absent[0]}'); skipping them")
-    inputs = []
+    inputs, nonpositive = [], []
     for series in dataset.series:
         meta = by_name[series.name]
         if pd.tseries.frequencies.to_offset(series.freq) != pd.tseries.frequencies.to_offset(meta["freq"]):
@@ -392,12 +392,17 @@ def series_inputs(
                 f"{dataset.shown}: series '{series.name}' has {len(series.values)} rows after cleaning but the model "
                 f"needs the last {lookback} (its lookback); export more history"
             )
-        if meta["scaler"].get("log_target"):
-            require_positive_target(dataset.shown, series, "the model was trained with it; correct the data or "
-                                    "retrain without it")
+        scaler = SeriesScaler.from_dict(meta["scaler"])
+        found = scaler.log_target and nonpositive_target(dataset.shown, series)
+        if found:
+            nonpositive.append(f"{found}; the model works on the logarithm of the target, so they are read as "
+                               f"{scaler.nonpositive_reading:.4g}, far below its training values")
         raw = series_features(series.values, series.covariates, series.index, series.freq,
                               metadata["train_options"].get("calendar", False))
         inputs.append(SeriesInput(meta, series.index, raw, series.missing))
+    if nonpositive:
+        others = f" (and in {len(nonpositive) - 1} more series)" if len(nonpositive) > 1 else ""
+        reporter.warn(f"{nonpositive[0]}{others}; retrain with --target-transform none if such values are normal")
     return inputs
 
 

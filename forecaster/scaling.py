@@ -7,8 +7,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: What ``--target-transform`` may be: the target as it is, or its natural logarithm.
-TARGET_TRANSFORMS = ("none", "log")
+#: What ``--target-transform`` may be: chosen by training, the target as it is, or its natural logarithm.
+TARGET_TRANSFORMS = ("auto", "none", "log")
+
+#: Where a value at or below 0 given to a model of the logarithm is read, in scaled units: five
+#: standard deviations of the training part below its mean, so that it forecasts on from there
+#: and scores as the outlier it is, instead of stopping the run on the one value that has no
+#: logarithm (a count that drops to 0 in an outage is what detection is there to flag).
+NONPOSITIVE_SCALED = -5.0
 
 
 @dataclass(frozen=True)
@@ -40,15 +46,26 @@ class SeriesScaler:
 
     def transform(self, features: np.ndarray) -> np.ndarray:
         """`(n_steps, n_features)` -> the same shape, float32."""
-        return ((_logged(features, self.log_target) - self.mean) / self.scale).astype(np.float32)
+        if self.log_target:
+            features = np.array(features, dtype=np.float64, copy=True)
+            features[:, 0] = np.log(self._loggable(features[:, 0]))
+        return ((features - self.mean) / self.scale).astype(np.float32)
 
     def target_to_scaled(self, values: np.ndarray) -> np.ndarray:
         """Target values (any shape) from the data's units to scaled units, float64."""
         values = np.asarray(values, dtype=np.float64)
         if self.log_target:
-            with np.errstate(divide="ignore", invalid="ignore"):  # NaN where unknown
-                values = np.log(values)
+            values = np.log(self._loggable(values))  # NaN stays NaN: unknown
         return (values - self.mean[0]) / self.scale[0]
+
+    @property
+    def nonpositive_reading(self) -> float:
+        """With ``log_target``, the value in the data's units that values at or below 0 are read as
+        (see ``NONPOSITIVE_SCALED``)."""
+        return float(np.exp(self.mean[0] + NONPOSITIVE_SCALED * self.scale[0]))
+
+    def _loggable(self, target: np.ndarray) -> np.ndarray:
+        return np.where(target > 0, target, np.where(np.isnan(target), np.nan, self.nonpositive_reading))
 
     def target_to_original(self, scaled: np.ndarray) -> np.ndarray:
         """Target values (any shape) from scaled units back to the data's units."""
@@ -64,27 +81,35 @@ class SeriesScaler:
                    log_target=bool(data.get("log_target", False)))  # models from before the option: False
 
 
-def require_positive_target(shown: str, series, remedy: str = "leave the option out, or shift the values up") -> None:
-    """Refuse a series whose target has a value at or below 0, which has no logarithm.
+def nonpositive_target(shown: str, series) -> str | None:
+    """Where a series' target has values at or below 0, which have no logarithm, for a message:
+    the file, the column, the series, the first such value and its time, and how many more.
+    None when every value is above 0.
 
     Args:
         shown: the file as messages name it.
         series: a :class:`forecaster.data.Series`.
-        remedy: what the user can do, for the end of the message.
+    """
+    bad = np.flatnonzero(np.asarray(series.values) <= 0)
+    if not len(bad):
+        return None
+    where = "" if series.name == series.target else f" (series '{series.name}')"
+    more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+    return f"{shown}: column '{series.target}'{where} is {series.values[bad[0]]:g} at {series.index[bad[0]]}{more}"
+
+
+def require_positive_target(shown: str, series) -> None:
+    """Refuse to train with ``--target-transform log`` on a series with a value at or below 0.
 
     Raises:
         DataError: naming the file, the column, the series and the first such timestamp.
     """
     from .errors import DataError
 
-    bad = np.flatnonzero(np.asarray(series.values) <= 0)
-    if len(bad):
-        where = "" if series.name == series.target else f" (series '{series.name}')"
-        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-        raise DataError(
-            f"{shown}: column '{series.target}'{where} is {series.values[bad[0]]:g} at {series.index[bad[0]]}{more}; "
-            f"--target-transform log needs every value above 0: {remedy}"
-        )
+    found = nonpositive_target(shown, series)
+    if found:
+        raise DataError(f"{found}; --target-transform log needs every value above 0: leave the option out, "
+                        "or shift the values up")
 
 
 def _logged(features: np.ndarray, log_target: bool) -> np.ndarray:

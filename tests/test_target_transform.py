@@ -1,5 +1,6 @@
 """--target-transform log: the target modelled as its logarithm, forecasts and intervals back in
-the data's units, and values that have no logarithm refused."""
+the data's units, values that have no logarithm refused at training and read at a floor later;
+auto, the default, choosing it where it forecasts better."""
 
 from __future__ import annotations
 
@@ -40,7 +41,20 @@ def _growing_multiplicative(n_days: int = 240) -> Dataset:
     rng = np.random.default_rng(1)
     level = 100 * np.exp(np.log(10) * np.arange(n_days) / n_days)
     weekly = np.array([0.6, 0.8, 1.0, 1.0, 1.2, 1.6, 0.8])[index.day_of_week]
-    values = level * weekly * np.exp(rng.normal(0, 0.05, n_days))
+    return _daily(index, level * weekly * np.exp(rng.normal(0, 0.05, n_days)))
+
+
+def _growing_additive(n_days: int = 240) -> Dataset:
+    """Daily values whose weekly swing keeps its size while the level grows tenfold: additive."""
+    index = pd.date_range("2023-01-01", periods=n_days, freq="D")
+    rng = np.random.default_rng(1)
+    level = 100 + 900 * np.arange(n_days) / n_days
+    weekly = np.array([-60, -40, 0, 0, 20, 60, 20])[index.day_of_week]
+    return _daily(index, level + weekly + rng.normal(0, 5, n_days))
+
+
+def _daily(index: pd.DatetimeIndex, values: np.ndarray) -> Dataset:
+    n_days = len(index)
     series = Series(name="sales", target="sales", first_row=2, index=index, freq="D", values=values,
                     covariates=np.empty((n_days, 0)), missing=np.zeros(n_days, dtype=bool))
     return Dataset(path="sales.csv", options=DataOptions(), series=[series], n_filled=0)
@@ -58,8 +72,23 @@ def test_the_log_fits_a_swing_that_grows_with_the_level_better():
     assert mae["log"] < 0.9 * mae["none"]
 
 
+def test_auto_takes_the_log_only_where_it_forecasts_better_and_every_value_has_one():
+    def chosen(dataset: Dataset) -> str:
+        options = TrainOptions(model="linear", lookback=14, horizon=7, calendar=False, seed=0)
+        assert options.target_transform == "auto"  # the default
+        fitted = fit(dataset, options)
+        assert fitted.prepared[0].scaler.log_target is (fitted.options.target_transform == "log")
+        return fitted.options.target_transform
+
+    assert chosen(_growing_multiplicative()) == "log"
+    assert chosen(_growing_additive()) == "none"
+    with_zero = _growing_multiplicative()
+    with_zero.series[0].values[5] = 0.0
+    assert chosen(with_zero) == "none"
+
+
 def test_an_unknown_transform_is_refused():
-    with pytest.raises(ConfigError, match="--target-transform must be one of none, log"):
+    with pytest.raises(ConfigError, match="--target-transform must be one of auto, none, log"):
         TrainOptions(target_transform="sqrt")
     result = run_cli("train", STORES, "--id-col", "store", "--target", "sales", "--target-transform", "sqrt")
     assert result.exit_code == 2 and "--target-transform" in result.stderr
@@ -111,11 +140,31 @@ def test_values_without_a_logarithm_are_refused_with_where_they_are(tmp_path):
     assert str(frame.loc[first_c, "date"]) in message and "above 0" in message
     assert not model_dir.exists()
 
-    # a model trained with the log, given such data later
+    assert run_cli("train", bad, "--id-col", "store", "--target", "sales", "--model", "linear", "-m",
+                   tmp_path / "plain", "-q").exit_code == 0  # without the log, 0 is a value like any other
+    assert read_metadata(tmp_path / "plain")["train_options"]["target_transform"] == "none"  # what auto chose
+
+
+def test_a_value_without_a_logarithm_given_later_is_read_at_a_floor_and_flagged(tmp_path):
+    model_dir = tmp_path / "model"
     trained = run_cli("train", STORES, "--id-col", "store", "--target", "sales", "--model", "linear",
                       "--target-transform", "log", "-m", model_dir, "-q")
     assert trained.exit_code == 0, trained.stderr
-    later = run_cli("predict", bad, "-m", model_dir)
-    assert later.exit_code == 1 and "the model was trained with it" in later.stderr
-    assert run_cli("train", bad, "--id-col", "store", "--target", "sales", "--model", "linear", "-m",
-                   tmp_path / "plain", "-q").exit_code == 0  # without the log, 0 is a value like any other
+    frame = pd.read_csv(STORES)
+    outage = frame.index[frame["store"] == "store_c"][-3]
+    frame.loc[outage, "sales"] = 0.0
+    later = tmp_path / "later.csv"
+    frame.to_csv(later, index=False)
+
+    forecast = run_cli("predict", later, "-m", model_dir)
+    assert forecast.exit_code == 0, forecast.stderr
+    warning = forecast.stderr.strip()
+    assert "\n" not in warning and "later.csv" in warning and "series 'store_c'" in warning
+    assert str(frame.loc[outage, "date"]) in warning and "--target-transform none" in warning
+    values = pd.read_csv(io.StringIO(forecast.stdout))
+    assert np.isfinite(values[["forecast", "lower", "upper"]].to_numpy()).all() and (values["lower"] > 0).all()
+
+    scores = pd.read_csv(io.StringIO(run_cli("detect-anomalies", later, "-m", model_dir, "-q").stdout))
+    store_c = scores[scores["series"] == "store_c"].reset_index(drop=True)
+    at = store_c.index[store_c["timestamp"] == str(frame.loc[outage, "date"])][0]
+    assert store_c.loc[at, "is_anomaly"] == 1 and store_c.loc[at, "score"] == store_c["score"].max()
