@@ -315,10 +315,16 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
                        linear, members if len(members) > 1 else [], validated)
 
 
+#: How much better (a fraction of the validation error) the linear model must forecast with the
+#: logarithm for ``--target-transform auto`` to take it: it changes what intervals and anomaly
+#: scores mean, so a difference within the noise of one validation part should not decide it.
+LOG_MARGIN = 0.02
+
+
 def _chosen_target_transform(dataset: Dataset, options: TrainOptions, reporter: Reporter) -> str:
     """What ``--target-transform auto`` becomes: "log" when every target value is above 0 and
     the linear model, fitted on the logarithm, forecasts the validation part better in the data's
-    units than fitted on the values as they are; "none" otherwise.
+    units than fitted on the values as they are, by ``LOG_MARGIN`` at least; "none" otherwise.
 
     Better means a lower mean over the series of each one's validation MAE relative to its
     mean absolute training value, so that series at every level count alike.
@@ -345,13 +351,14 @@ def _chosen_target_transform(dataset: Dataset, options: TrainOptions, reporter: 
                 level = np.mean(np.abs(series.values[: prep.split]))
                 relative.append(np.mean(np.abs(prep.scaler.target_to_original(scaled) - actual)) / level)
         errors[transform] = float(np.mean(relative))
-    if errors["log"] < errors["none"]:
+    if errors["log"] < (1 - LOG_MARGIN) * errors["none"]:
         reporter.info(f"Modelling the logarithm of the target: the linear model forecasts the validation part "
                       f"{100 * (1 - errors['log'] / errors['none']):.1f} % better with it "
                       "(--target-transform none turns it off)")
         return "log"
-    reporter.detail("Target modelled as it is: the linear model forecasts the validation part no better with "
-                    "its logarithm")
+    reporter.detail(f"Target modelled as it is: the linear model forecasts the validation part "
+                    f"{100 * (1 - errors['log'] / errors['none']):.1f} % better with its logarithm, "
+                    f"less than the {100 * LOG_MARGIN:g} % it takes")
     return "none"
 
 
