@@ -346,19 +346,20 @@ def _chosen_target_transform(dataset: Dataset, options: TrainOptions, reporter: 
         for series, prep, x, scaled in zip(dataset.series, prepared, inputs,
                                            forecasting.predict_scaled_parts(linear, inputs)):
             if len(x):
+                values = np.asarray(series.values, dtype=np.float64)
                 starts = prep.split + np.arange(len(x))
-                actual = series.values[starts[:, None] + np.arange(options.horizon)]
-                level = np.mean(np.abs(series.values[: prep.split]))
+                actual = values[starts[:, None] + np.arange(options.horizon)]
+                level = np.mean(np.abs(values[: prep.split]))
                 relative.append(np.mean(np.abs(prep.scaler.target_to_original(scaled) - actual)) / level)
         errors[transform] = float(np.mean(relative))
-    if errors["log"] < (1 - LOG_MARGIN) * errors["none"]:
-        reporter.info(f"Modelling the logarithm of the target: the linear model forecasts the validation part "
-                      f"{100 * (1 - errors['log'] / errors['none']):.1f} % better with it "
-                      "(--target-transform none turns it off)")
+    change = errors["log"] / errors["none"] - 1
+    if change < -LOG_MARGIN:
+        reporter.info(f"Modelling the logarithm of the target: with it the linear model's validation error is "
+                      f"{-100 * change:.1f} % lower (--target-transform none turns it off)")
         return "log"
-    reporter.detail(f"Target modelled as it is: the linear model forecasts the validation part "
-                    f"{100 * (1 - errors['log'] / errors['none']):.1f} % better with its logarithm, "
-                    f"less than the {100 * LOG_MARGIN:g} % it takes")
+    reporter.detail(f"Target modelled as it is: with its logarithm the linear model's validation error is "
+                    f"{100 * abs(change):.1f} % {'higher' if change > 0 else 'lower'}, not the "
+                    f"{100 * LOG_MARGIN:g} % lower it takes")
     return "none"
 
 

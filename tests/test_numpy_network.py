@@ -20,6 +20,7 @@ from forecaster.data import DataOptions
 from forecaster.models import NetworkSpec, build_network
 from forecaster.numpy_network import PARITY_TOLERANCE, NumpyNetwork, weight_shapes
 from forecaster.report import Reporter
+from forecaster.scaling import SeriesScaler
 from forecaster.training import TrainOptions, train
 
 from .conftest import HOURLY, run_cli
@@ -214,8 +215,11 @@ def test_training_writes_the_numpy_network_beside_the_keras_file(trained):
 
 def test_predict_and_detect_anomalies_run_without_tensorflow_and_agree_with_keras(trained, tmp_path):
     keras_only = as_keras_only(trained, tmp_path / "keras-only")
-    scale = json.loads((trained / METADATA_FILE).read_text())["series"][0]["scaler"]["scale"][0]
-    tolerance = PARITY_TOLERANCE * scale  # in the data's units
+    scaler = SeriesScaler.from_dict(json.loads((trained / METADATA_FILE).read_text())["series"][0]["scaler"])
+
+    def difference(ours: pd.Series, theirs: pd.Series) -> float:
+        """In the model's scaled units, where the tolerance is (the log of the data's, if chosen)."""
+        return float(np.max(np.abs(scaler.target_to_scaled(ours) - scaler.target_to_scaled(theirs))))
 
     fresh = run_fresh("predict", "-m", trained)
     assert fresh.returncode == 0, fresh.stderr
@@ -226,7 +230,7 @@ def test_predict_and_detect_anomalies_run_without_tensorflow_and_agree_with_kera
     assert len(ours) == 6 and list(ours.columns) == list(theirs.columns)
     assert (ours[["series", "timestamp", "step"]] == theirs[["series", "timestamp", "step"]]).all().all()
     for column in ("forecast", "lower", "upper"):
-        assert np.max(np.abs(ours[column] - theirs[column])) < tolerance
+        assert difference(ours[column], theirs[column]) < PARITY_TOLERANCE
 
     fresh = run_fresh("detect-anomalies", "-m", trained)
     assert fresh.returncode == 0, fresh.stderr
@@ -234,7 +238,7 @@ def test_predict_and_detect_anomalies_run_without_tensorflow_and_agree_with_kera
     assert by_keras.exit_code == 0, by_keras.stderr
     ours, theirs = pd.read_csv(io.StringIO(fresh.stdout)), pd.read_csv(io.StringIO(by_keras.stdout))
     assert len(ours) == len(theirs) > 1000
-    assert np.max(np.abs(ours["expected"] - theirs["expected"])) < tolerance
+    assert difference(ours["expected"], theirs["expected"]) < PARITY_TOLERANCE
     assert (ours["is_anomaly"] == theirs["is_anomaly"]).all()
 
 
