@@ -82,7 +82,7 @@ def publish(name: str, body: str, write: bool, skipped_because: str = "--no-writ
 
 
 def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_options, seed: int,
-                      models: Path | None = None, model: str = "network"):
+                      models: Path | None = None, model: str = "network", target_transform: str = "none"):
     """Train on the first ``n_train`` rows of ``frame`` exactly as a user would (written to a CSV,
     then ``forecaster.training.train``, what ``forecaster train`` runs), or reuse the model kept
     in ``models`` from an earlier run; then ``detect_anomalies`` on every row.
@@ -105,7 +105,8 @@ def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_option
     frame.to_csv(full_csv, index=False)
     reused = (model_dir / "metadata.json").is_file()
     if not reused:
-        train(train_csv, data_options, TrainOptions(model=model, seed=seed), model_dir)
+        train(train_csv, data_options, TrainOptions(model=model, seed=seed, target_transform=target_transform),
+              model_dir)
     result = detect_anomalies(model_dir, full_csv)
     load_keras().backend.clear_session()
     return result, reused

@@ -304,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         f"batch {opts.batch_size}, up to {opts.epochs} epochs with patience {opts.patience} on the validation "
         f"loss, seed {opts.seed}"
         + (", on the logarithm of the values (forecasts and interval bounds taken back with exp"
-           + (", as the default `--target-transform auto` chose" if args.target_transform == "auto" else "") + ")"
+           + (", as `--target-transform auto` chose" if args.target_transform == "auto" else "") + ")"
            if opts.target_transform == "log" else "") + "; default options otherwise"
         + (f" (changed from the defaults to bound the cost: {', '.join(lowered)})" if lowered else "") + ". "
         f"{n_train} training and {n_val} validation windows (validation: the last "

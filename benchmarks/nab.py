@@ -23,9 +23,12 @@ published detectors are scored, but it is not what the tool flags by itself; the
 number is the ``is_anomaly`` one, which uses no label.
 
 Usage (from the repository root):
-    python benchmarks/nab.py [--bench-dir DIR] [--seed N] [--model TYPE] [--files N] [--keep-models DIR] [--no-write]
+    python benchmarks/nab.py [--bench-dir DIR] [--seed N] [--model TYPE] [--target-transform T] [--files N]
+                             [--keep-models DIR] [--no-write]
 ``--model`` picks what is trained on each file (as ``forecaster train --model``; default the
-network): ``--model linear`` fits in seconds per file, a cheap check of the scoring. ``--files N`` runs the first N files (in NAB's order) only and writes nothing. ``--keep-models
+network): ``--model linear`` fits in seconds per file, a cheap check of the scoring.
+``--target-transform`` is ``forecaster train``'s option; other than the default ``none`` it
+writes its own section. ``--files N`` runs the first N files (in NAB's order) only and writes nothing. ``--keep-models
 DIR`` keeps every file's model there and reuses the ones already there, so that scoring can be
 re-run without training again (the section then says how many models were reused).
 Exit status 0 (with a message) when the bench data is absent.
@@ -64,6 +67,7 @@ from forecaster.detection_metrics import (  # noqa: E402
     nab_raw_score,
 )
 from forecaster.report import Reporter  # noqa: E402
+from forecaster.scaling import TARGET_TRANSFORMS  # noqa: E402
 from forecaster.training import MODEL_TYPES  # noqa: E402
 
 FLOOR = ("Twitter ADVec v1.0.0", 47.1)
@@ -99,18 +103,26 @@ def load_file(csv: Path, windows: list[list[str]]) -> tuple[pd.DataFrame, list[t
 
 
 def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed: int,
-             models: Path | None = None, model: str = "network") -> tuple[pd.DataFrame, bool]:
+             models: Path | None = None, model: str = "network",
+             target_transform: str = "none") -> tuple[pd.DataFrame, bool]:
     """Train on the probationary rows (or reuse the model kept in ``models``), score all rows.
 
     Returns:
         `(n_rows,)` frame of score and is_anomaly, and whether a kept model was reused.
     """
     options = DataOptions(time_col="timestamp", targets=("value",))
-    result, reused = train_then_detect(name, frame, probation, workdir, options, seed, models, model)
+    result, reused = train_then_detect(name, frame, probation, workdir, options, seed, models, model,
+                                       target_transform)
     scored = result.frame.set_index(pd.to_datetime(result.frame["timestamp"]))[["score", "is_anomaly"]]
     out = scored.reindex(pd.DatetimeIndex(frame["timestamp"]))
     out["threshold"] = result.threshold
     return out.reset_index(drop=True), reused
+
+
+def _options_text(model: str, target_transform: str) -> str:
+    changed = ([] if model == "network" else [f"`--model {model}`"]) + (
+        [] if target_transform == "none" else [f"`--target-transform {target_transform}`"])
+    return f"with {' and '.join(changed)} and otherwise the default options" if changed else "with the default options"
 
 
 def corpus_scores(files: list[dict], detect_key: str, threshold: float | None = None) -> dict[str, dict]:
@@ -157,18 +169,20 @@ def ratio(a: int, b: int) -> str:
 
 
 def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, command: str,
-           seconds: float, seed: int, refused: dict[str, str], model: str = "network") -> str:
+           seconds: float, seed: int, refused: dict[str, str], model: str = "network",
+           target_transform: str = "none") -> str:
     counts = totals(files)
     precision = ratio(counts["events_true"], counts["events_true"] + counts["events_false"])
     recall = ratio(counts["windows_found"], counts["windows_found"] + counts["windows_missed"])
     names = [p.name for p in NAB_PROFILES]
     lines = [
-        "## NAB (58 files, 116 labelled windows)",
+        "## NAB (58 files, 116 labelled windows)"
+        + ("" if target_transform == "none" else f", `--target-transform {target_transform}`"),
         "",
         run_header(command, seconds).rstrip(),
         "",
         "Protocol of `../shared/bench/README.md` §1.1. One model per file, trained by `forecaster.training.train` "
-        + ("with the default options" if model == "network" else f"with `--model {model}` and otherwise the default options")
+        + _options_text(model, target_transform)
         + f" (seed {seed}) on the file's probationary rows only (first min(⌊0.15·N⌋, 750)), the starting estimates "
         "of its anomaly scores fitted on its own validation part; `detect_anomalies` then scores the whole file "
         "causally, updating them as it goes, and flags at the tool's fixed threshold. "
@@ -236,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="training seed of every file's model (default 42)")
     parser.add_argument("--model", default="network", choices=MODEL_TYPES,
                         help="model trained on each file, as forecaster train --model (default: network)")
+    parser.add_argument("--target-transform", choices=TARGET_TRANSFORMS, default="none",
+                        help="as forecaster train --target-transform (default: none); others write their own section")
     parser.add_argument("--files", type=int, metavar="N", help="only the first N files; print, write nothing")
     parser.add_argument("--keep-models", type=Path, metavar="DIR",
                         help="keep each file's model in DIR, and reuse those already there (to rescore quickly)")
@@ -263,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             probation = nab_probation(len(frame))
             try:
                 scored, was_reused = run_file(name, frame, probation, Path(tmp), args.seed, args.keep_models,
-                                              args.model)
+                                              args.model, args.target_transform)
                 reused += was_reused
             except ForecasterError as exc:  # what a user would see: the file detects nothing
                 refused[name] = str(exc).replace(f"{tmp}/", "")
@@ -282,12 +298,14 @@ def main(argv: list[str] | None = None) -> int:
     best = optimised(files)
     seconds = time.monotonic() - started
     scoreboard = pd.read_csv(nab / "nab_scoreboard.csv", dtype=str)
-    body = report(files, ours, best, scoreboard, command, seconds, args.seed, refused, args.model)
+    body = report(files, ours, best, scoreboard, command, seconds, args.seed, refused, args.model,
+                  args.target_transform)
     if reused:
         body = body.replace("\n\nProtocol of", f"\n- models: {reused} of {len(files)} reused from `--keep-models`, trained there "
                             "by an earlier run of this script with the same seed (the wall time above excludes "
                             "their training)\n\nProtocol of", 1)
-    publish("nab", body, write=args.files is None and not args.no_write, skipped_because="--files / --no-write")
+    section = "nab" if args.target_transform == "none" else f"nab_target_transform_{args.target_transform}"
+    publish(section, body, write=args.files is None and not args.no_write, skipped_because="--files / --no-write")
     return 0
 
 
