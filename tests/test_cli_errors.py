@@ -57,14 +57,16 @@ def assert_one_line_error(result, *fragments: str) -> str:
 
 
 def assert_usage_error(result, *fragments: str) -> None:
-    """Exit 2 with the offending option named; the usage box may wrap, so whitespace is collapsed."""
+    """Exit 2, and the offending option named on one line, the last, after the usage line."""
     detail = f"exit {result.exit_code}, stderr {result.stderr!r}, exception {result.exception!r}"
     assert result.exit_code == 2, detail
     assert "Traceback" not in result.stderr, detail
     assert result.stdout == "", f"stdout {result.stdout!r}"
-    text = " ".join(result.stderr.translate(str.maketrans("", "", "│╭╮╰╯─")).split())
+    lines = result.stderr.strip().splitlines()
+    assert lines[0].startswith("Usage: "), detail
+    assert lines[-1].startswith("Error: "), detail
     for fragment in fragments:
-        assert fragment in text, f"{fragment!r} not in {text!r}"
+        assert fragment in lines[-1], f"{fragment!r} not in {lines[-1]!r}"
 
 
 def hourly_frame(n: int = N_ROWS, freq: str = "h") -> pd.DataFrame:
