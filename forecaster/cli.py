@@ -339,7 +339,7 @@ def _training_options(
 # --- commands ---------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(short_help="Train a model on DATA, write the model directory.")
 def train(
     data: DataArg,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
@@ -447,7 +447,7 @@ def _epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]]
     return f"{epochs_run} epochs ({best})"
 
 
-@app.command()
+@app.command(short_help="Forecast the next steps of each series (CSV).")
 def predict(
     data: OptionalData = None,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
@@ -502,7 +502,7 @@ def _plot_path(plot: Optional[Path]) -> Optional[Path]:
     return check_plot_path(plot)
 
 
-@app.command("detect-anomalies")
+@app.command("detect-anomalies", short_help="Score every point, flag unusual ones (CSV).")
 def detect_anomalies(
     data: OptionalData = None,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
@@ -564,7 +564,7 @@ def detect_anomalies(
         raise typer.Exit(EXIT_ANOMALIES)
 
 
-@app.command()
+@app.command(short_help="Backtest the model and the baselines at cut-offs.")
 def evaluate(
     data: DataArg,
     folds: Annotated[int, typer.Option(min=1, help="Cut-offs, the last one a horizon before each series' end.")] = 3,
@@ -697,7 +697,7 @@ def _report_evaluation(result, output) -> None:
     )
 
 
-@app.command()
+@app.command(short_help="Describe a trained model.")
 def info(
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON instead of tables.")] = False,
