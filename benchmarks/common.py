@@ -3,6 +3,7 @@ section of BENCHMARKS.md without touching the others'."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import re
@@ -92,7 +93,8 @@ def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_option
         frame: the rows, a time column and value columns, no labels.
 
     Returns:
-        the :class:`forecaster.anomaly.AnomalyResult` and whether a kept model was reused.
+        the :class:`forecaster.anomaly.AnomalyResult`, whether a kept model was reused, and the
+        target transform the model was trained with (what ``auto`` chose).
     """
     from forecaster.anomaly import detect_anomalies
     from forecaster.backend import load_keras
@@ -109,4 +111,5 @@ def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_option
               model_dir)
     result = detect_anomalies(model_dir, full_csv)
     load_keras().backend.clear_session()
-    return result, reused
+    metadata = json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))
+    return result, reused, metadata["train_options"]["target_transform"]

@@ -104,19 +104,20 @@ def load_file(csv: Path, windows: list[list[str]]) -> tuple[pd.DataFrame, list[t
 
 def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed: int,
              models: Path | None = None, model: str = "network",
-             target_transform: str = "none") -> tuple[pd.DataFrame, bool]:
+             target_transform: str = "none") -> tuple[pd.DataFrame, bool, str]:
     """Train on the probationary rows (or reuse the model kept in ``models``), score all rows.
 
     Returns:
-        `(n_rows,)` frame of score and is_anomaly, and whether a kept model was reused.
+        `(n_rows,)` frame of score and is_anomaly, whether a kept model was reused, and the target
+        transform the model was trained with.
     """
     options = DataOptions(time_col="timestamp", targets=("value",))
-    result, reused = train_then_detect(name, frame, probation, workdir, options, seed, models, model,
-                                       target_transform)
+    result, reused, transform = train_then_detect(name, frame, probation, workdir, options, seed, models, model,
+                                                  target_transform)
     scored = result.frame.set_index(pd.to_datetime(result.frame["timestamp"]))[["score", "is_anomaly"]]
     out = scored.reindex(pd.DatetimeIndex(frame["timestamp"]))
     out["threshold"] = result.threshold
-    return out.reset_index(drop=True), reused
+    return out.reset_index(drop=True), reused, transform
 
 
 def _options_text(model: str, target_transform: str) -> str:
@@ -223,6 +224,13 @@ def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, 
         f"(precision {precision}).",
         "",
     ]
+    if target_transform == "auto":
+        logged = [f["name"] for f in files if f["transform"] == "log"]
+        by_category = {c: sum(n.startswith(c + "/") for n in logged) for c in sorted({n.split("/")[0] for n in logged})}
+        lines += [f"`--target-transform auto` took the logarithm for {len(logged)} of the "
+                  f"{sum(f['transform'] is not None for f in files)} files trained ("
+                  + ", ".join(f"{c} {k}" for c, k in by_category.items()) + ") and kept the values as they are "
+                  "for the others.", ""]
     if refused:
         lines += ["Files `forecaster train` refused (scored as detecting nothing, as a user would get):", ""]
         lines += [f"- `{name}`: {message}" for name, message in refused.items()]
@@ -278,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             frame, windows = load_file(nab / "data" / name, labels[name])
             probation = nab_probation(len(frame))
             try:
-                scored, was_reused = run_file(name, frame, probation, Path(tmp), args.seed, args.keep_models,
-                                              args.model, args.target_transform)
+                scored, was_reused, transform = run_file(name, frame, probation, Path(tmp), args.seed,
+                                                         args.keep_models, args.model, args.target_transform)
                 reused += was_reused
             except ForecasterError as exc:  # what a user would see: the file detects nothing
                 refused[name] = str(exc).replace(f"{tmp}/", "")
@@ -288,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
             detected = scored["is_anomaly"].fillna(0).to_numpy() == 1
             score = scored["score"].to_numpy(dtype=np.float64)
             files.append({"name": name, "windows": windows, "probation": probation, "detected": detected,
-                          "score": np.nan_to_num(score, nan=0.0)})
+                          "score": np.nan_to_num(score, nan=0.0), "transform": None if name in refused else transform})
             counts = event_counts(detected, windows, probation)
             if name not in refused:
                 reporter.info(f"[{k}/{len(names)}] {name}: {len(frame)} rows, threshold "
