@@ -17,7 +17,8 @@ noisier or more heavy-tailed than on the short validation part raises its own ya
 instead of being judged forever by statistics fitted on a hundred-odd validation points.
 
 * **surprise**: ``x_t = (|e_t| - μ_t) / σ_t`` with ``e_t = r_t - c_t``, the residual
-  ``r_t = y_t - ŷ_t`` (scaled units) less ``c_t``, the median of the residuals before ``t``;
+  ``r_t = y_t - ŷ_t`` (scaled units; for a model of the logarithm, the values over the
+  training part's geometric mean, see :func:`scoring_units`) less ``c_t``, the median of the residuals before ``t``;
   ``μ_t`` and ``σ_t`` are the mean and standard deviation of the earlier ``|e|``. They start
   from the calibration (``PRIOR_POINTS`` pseudo-observations of Gaussian residuals with the
   validation spread) and move to the series' own history as it grows. Catches spikes, dips
@@ -414,6 +415,25 @@ def residuals_and_steps(
     return residuals, steps
 
 
+def scoring_units(scaled: np.ndarray, log_scale: float | None) -> np.ndarray:
+    """Target values from the model's scaled units to the units they are scored in.
+
+    A model of the logarithm (``log_scale``: the standard deviation of the training part's
+    logarithm) is scored on the values themselves, in units of the training part's geometric
+    mean: in the logarithm a surge counts in proportion to the level it starts from, and on
+    NAB the surges from a low level that make up its incidents scored too low (BENCHMARKS.md).
+    The local scale still follows the level, so a busy period does not look like an incident.
+    """
+    return scaled if log_scale is None else np.exp(np.asarray(scaled, dtype=np.float64) * log_scale)
+
+
+def scored_residuals_and_steps(
+    target: np.ndarray, expected: np.ndarray, start: int, missing: np.ndarray | None, log_scale: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`residuals_and_steps` in the units of :func:`scoring_units`."""
+    return residuals_and_steps(scoring_units(target, log_scale), scoring_units(expected, log_scale), start, missing)
+
+
 def cleaned_expectations(
     network: Any,
     features: list[np.ndarray],
@@ -421,6 +441,7 @@ def cleaned_expectations(
     expected: list[np.ndarray],
     calibrations: list[dict[str, Any]],
     missing: list[np.ndarray | None] | None = None,
+    log_scales: list[float | None] | None = None,
 ) -> list[np.ndarray]:
     """One-step expectations with extreme points taken out of the model's inputs.
 
@@ -432,6 +453,8 @@ def cleaned_expectations(
     Args:
         features: per series `(n_steps, n_features)` scaled.
         expected: per series `(n_steps - lookback,)` from :func:`one_step_expectations`.
+        log_scales: per series what :func:`scoring_units` takes, or None: every series scored
+            in the model's units.
 
     Returns:
         per series `(n_steps - lookback,)`.
@@ -439,14 +462,18 @@ def cleaned_expectations(
     from .forecasting import predict_scaled_parts
 
     cleaned = [np.array(e, dtype=np.float64) for e in expected]
+    log_scales = log_scales if log_scales is not None else [None] * len(features)
     batches, targets = [], []
     for i, (f, exp, calibration) in enumerate(zip(features, expected, calibrations)):
         limit = calibration.get("replace_above")
         if not limit:
             continue
-        residuals, _ = residuals_and_steps(f[:, 0], exp, lookback, None if missing is None else missing[i])
+        absent = None if missing is None else missing[i]
+        residuals, _ = residuals_and_steps(f[:, 0], exp, lookback, absent)
+        scored = residuals if log_scales[i] is None else \
+            scored_residuals_and_steps(f[:, 0], exp, lookback, absent, log_scales[i])[0]
         extreme = np.zeros(len(f), dtype=bool)
-        extreme[lookback:] = np.nan_to_num(np.abs(standardise(residuals, calibration)), nan=0.0) >= limit
+        extreme[lookback:] = np.nan_to_num(np.abs(standardise(scored, calibration)), nan=0.0) >= limit
         if not extreme.any():
             continue
         inputs = f.copy()
@@ -473,6 +500,7 @@ def calibrate(
     splits: list[int],
     lookback: int,
     missing: list[np.ndarray] | None = None,
+    log_scales: list[float | None] | None = None,
 ) -> dict[str, Any]:
     """Fit each series' starting estimates on the training data.
 
@@ -486,6 +514,8 @@ def calibrate(
         splits: per series the index of the first validation step.
         missing: per series `(n_steps,)` True where the target was filled in (not scored), or
             None when every value was observed.
+        log_scales: per series, for a model of the logarithm, the standard deviation of the
+            training part's logarithm (scored on the values, see :func:`scoring_units`); None.
 
     Returns:
         JSON-safe ``{"series": [calibration, …], "threshold": THRESHOLD}``; see
@@ -495,17 +525,21 @@ def calibrate(
     local_window = local_window_for(lookback)
     n_series = len(prepared_features)
     missing = missing if missing is not None else [None] * n_series
+    log_scales = log_scales if log_scales is not None else [None] * n_series
     expected = one_step_expectations(network, prepared_features, lookback, [lookback] * n_series)
     # first pass: a scale to find the extreme steps; second: the estimates of cleaned residuals
     first = []
-    for features, split, exp, absent in zip(prepared_features, splits, expected, missing):
-        residuals, _ = residuals_and_steps(features[:, 0], exp, lookback, absent)
+    for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
+        residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
         first.append(calibrate_series(residuals, split - lookback, local_window))
-    expected = cleaned_expectations(network, prepared_features, lookback, expected, first, missing)
+    expected = cleaned_expectations(network, prepared_features, lookback, expected, first, missing, log_scales)
     per_series = []
-    for features, split, exp, absent in zip(prepared_features, splits, expected, missing):
-        residuals, _ = residuals_and_steps(features[:, 0], exp, lookback, absent)
-        per_series.append(calibrate_series(residuals, split - lookback, local_window))
+    for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
+        residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
+        calibration = calibrate_series(residuals, split - lookback, local_window)
+        if log_scale is not None:
+            calibration["scored_on"] = "values"  # models of the logarithm calibrated before scored the log
+        per_series.append(calibration)
     return {"series": per_series, "threshold": THRESHOLD}
 
 
@@ -599,14 +633,15 @@ def detect_anomalies(
     scaled = [item.scaler.transform(item.raw) for item in inputs]
     expected = one_step_expectations(artifact.network, scaled, lookback, [lookback] * len(inputs))
     missing = [np.asarray(item.missing, dtype=bool) for item in inputs]
+    log_scales = [_log_scale(item) for item in inputs]
     expected = cleaned_expectations(
-        artifact.network, scaled, lookback, expected, [item.meta["anomaly"] for item in inputs], missing
+        artifact.network, scaled, lookback, expected, [item.meta["anomaly"] for item in inputs], missing, log_scales
     )
 
     frames = []
-    for item, features, exp, absent in zip(inputs, scaled, expected, missing):
+    for item, features, exp, absent, log_scale in zip(inputs, scaled, expected, missing, log_scales):
         scaler = item.scaler
-        residual_scaled, steps = residuals_and_steps(features[:, 0], exp, lookback, absent)
+        residual_scaled, steps = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
         score = score_residuals(residual_scaled, item.meta["anomaly"], steps)
         observed = ~absent[lookback:]
         expected_values = scaler.target_to_original(exp)
@@ -625,3 +660,11 @@ def detect_anomalies(
             ).iloc[-last if last else 0 :]
         )
     return AnomalyResult(frame=pd.concat(frames, ignore_index=True), threshold=threshold)
+
+
+def _log_scale(item) -> float | None:
+    """What :func:`scoring_units` takes for a series: its scaler's spread of the logarithm if
+    the model works on the logarithm and was calibrated on the values (see ``calibrate``)."""
+    if item.scaler.log_target and item.meta["anomaly"].get("scored_on") == "values":
+        return float(item.scaler.scale[0])
+    return None
