@@ -18,7 +18,8 @@ instead of being judged forever by statistics fitted on a hundred-odd validation
 
 * **surprise**: ``x_t = (|e_t| - μ_t) / σ_t`` with ``e_t = r_t - c_t``, the residual
   ``r_t = y_t - ŷ_t`` (scaled units; for a model of the logarithm, the values over the
-  training part's geometric mean, see :func:`scoring_units`) less ``c_t``, the median of the residuals before ``t``;
+  training part's geometric mean, see :func:`scoring_units`) less ``c_t``, the median of
+  the residuals before ``t``;
   ``μ_t`` and ``σ_t`` are the mean and standard deviation of the earlier ``|e|``. They start
   from the calibration (``PRIOR_POINTS`` pseudo-observations of Gaussian residuals with the
   validation spread) and move to the series' own history as it grows. Catches spikes, dips
@@ -421,8 +422,8 @@ def scoring_units(scaled: np.ndarray, log_scale: float | None) -> np.ndarray:
     A model of the logarithm (``log_scale``: the standard deviation of the training part's
     logarithm) is scored on the values themselves, in units of the training part's geometric
     mean: in the logarithm a surge counts in proportion to the level it starts from, and on
-    NAB the surges from a low level that make up its incidents scored too low (BENCHMARKS.md).
-    The local scale still follows the level, so a busy period does not look like an incident.
+    NAB models of the logarithm scored that way missed incidents that plain models found
+    (BENCHMARKS.md).
     """
     return scaled if log_scale is None else np.exp(np.asarray(scaled, dtype=np.float64) * log_scale)
 
