@@ -257,9 +257,9 @@ TargetTransform = Annotated[
     typer.Option(
         help="Model the target as it is (none) or as its logarithm (log): for values above 0 whose swings grow "
         "with their level, such as sales, traffic and counts. Forecasts and intervals are then relative and stay "
-        "positive; anomalies are still scored on the values. auto: the log when every value is above 0 and the linear model "
-        "forecasts the validation part better with it (meant for forecasting: on spiky series it makes anomaly "
-        "flags noisier).",
+        "positive; anomalies are still scored on the values. auto: the log when every value is above 0 and the "
+        "linear model forecasts the validation part better with it (meant for forecasting: on spiky series it "
+        "makes anomaly flags noisier).",
     ),
 ]
 Calendar = Annotated[

@@ -317,8 +317,8 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
 
 
 #: How much better (a fraction of the validation error) the linear model must forecast with the
-#: logarithm for ``--target-transform auto`` to take it: it changes what intervals and anomaly
-#: scores mean, so a difference within the noise of one validation part should not decide it.
+#: logarithm for ``--target-transform auto`` to take it: it changes what the intervals mean, so
+#: a difference within the noise of one validation part should not decide it.
 LOG_MARGIN = 0.02
 
 
