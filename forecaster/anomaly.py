@@ -471,8 +471,8 @@ def cleaned_expectations(
             continue
         absent = None if missing is None else missing[i]
         residuals, _ = residuals_and_steps(f[:, 0], exp, lookback, absent)
-        scored = residuals if log_scales[i] is None else \
-            scored_residuals_and_steps(f[:, 0], exp, lookback, absent, log_scales[i])[0]
+        scored = (residuals if log_scales[i] is None
+                  else scored_residuals_and_steps(f[:, 0], exp, lookback, absent, log_scales[i])[0])
         extreme = np.zeros(len(f), dtype=bool)
         extreme[lookback:] = np.nan_to_num(np.abs(standardise(scored, calibration)), nan=0.0) >= limit
         if not extreme.any():
@@ -666,6 +666,4 @@ def detect_anomalies(
 def _log_scale(item) -> float | None:
     """What :func:`scoring_units` takes for a series: its scaler's spread of the logarithm if
     the model works on the logarithm and was calibrated on the values (see ``calibrate``)."""
-    if item.scaler.log_target and item.meta["anomaly"].get("scored_on") == "values":
-        return float(item.scaler.scale[0])
-    return None
+    return item.scaler.log_spread if item.meta["anomaly"].get("scored_on") == "values" else None

@@ -59,6 +59,11 @@ class SeriesScaler:
         return (values - self.mean[0]) / self.scale[0]
 
     @property
+    def log_spread(self) -> float | None:
+        """With ``log_target``, the standard deviation of the training part's logarithm; else None."""
+        return float(self.scale[0]) if self.log_target else None
+
+    @property
     def nonpositive_reading(self) -> float:
         """With ``log_target``, the value in the data's units that values at or below 0 are read as
         (see ``NONPOSITIVE_SCALED``)."""

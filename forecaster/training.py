@@ -592,8 +592,7 @@ def train(
                                         prepared_features=[p.features for p in fitted.prepared],
                                         splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
                                         missing=[s.missing for s in dataset.series],
-                                        log_scales=[float(p.scaler.scale[0]) if p.scaler.log_target else None
-                                                    for p in fitted.prepared])
+                                        log_scales=[p.scaler.log_spread for p in fitted.prepared])
         seconds = time.monotonic() - started
         metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)
         history_arrays = [
