@@ -377,7 +377,8 @@ def _read_once(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
         error = ArtifactError(
             f"model directory '{path}' not found; train one with 'forecaster train DATA.csv -m {path}'"
         )
-        if any(_is_retired(p) for p in leftovers(path)):  # between the two renames of a swap
+        # between the two renames of a swap; or just after it, the old one already removed
+        if path.is_dir() or any(_is_retired(p) for p in leftovers(path)):
             raise _Retry(error, pause=0.05) from None
         raise error from None
     except NotADirectoryError:
