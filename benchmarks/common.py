@@ -94,7 +94,8 @@ def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_option
 
     Returns:
         the :class:`forecaster.anomaly.AnomalyResult`, whether a kept model was reused, and the
-        target transform the model was trained with (what ``auto`` chose).
+        model's ``metadata.json`` (what ``--target-transform auto`` chose, where each series'
+        anomaly expectations come from).
     """
     from forecaster.anomaly import detect_anomalies
     from forecaster.backend import load_keras
@@ -111,5 +112,4 @@ def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_option
               model_dir)
     result = detect_anomalies(model_dir, full_csv)
     load_keras().backend.clear_session()
-    metadata = json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))
-    return result, reused, metadata["train_options"]["target_transform"]
+    return result, reused, json.loads((model_dir / "metadata.json").read_text(encoding="utf-8"))

@@ -104,20 +104,24 @@ def load_file(csv: Path, windows: list[list[str]]) -> tuple[pd.DataFrame, list[t
 
 def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed: int,
              models: Path | None = None, model: str = "network",
-             target_transform: str = "none") -> tuple[pd.DataFrame, bool, str]:
+             target_transform: str = "none") -> tuple[pd.DataFrame, bool, dict]:
     """Train on the probationary rows (or reuse the model kept in ``models``), score all rows.
 
     Returns:
-        `(n_rows,)` frame of score and is_anomaly, whether a kept model was reused, and the target
-        transform the model was trained with.
+        `(n_rows,)` frame of score and is_anomaly, whether a kept model was reused, and the
+        model's metadata.
     """
     options = DataOptions(time_col="timestamp", targets=("value",))
-    result, reused, transform = train_then_detect(name, frame, probation, workdir, options, seed, models, model,
-                                                  target_transform)
+    result, reused, metadata = train_then_detect(name, frame, probation, workdir, options, seed, models, model,
+                                                 target_transform)
     scored = result.frame.set_index(pd.to_datetime(result.frame["timestamp"]))[["score", "is_anomaly"]]
     out = scored.reindex(pd.DatetimeIndex(frame["timestamp"]))
     out["threshold"] = result.threshold
-    return out.reset_index(drop=True), reused, transform
+    return out.reset_index(drop=True), reused, metadata
+
+
+def _expected_by_seasonal_median(metadata: dict) -> bool:
+    return any(s["anomaly"].get("expected_by") == "seasonal-median" for s in metadata["series"])
 
 
 def _options_text(model: str, target_transform: str) -> str:
@@ -231,6 +235,10 @@ def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, 
                   f"{sum(f['transform'] is not None for f in files)} files trained ("
                   + ", ".join(f"{c} {k}" for c, k in by_category.items()) + ") and kept the values as they are "
                   "for the others.", ""]
+    seasonal = [f["name"] for f in files if f["seasonal"]]
+    lines += [f"The anomaly expectations came from the seasonal median instead of the model (README, "
+              f"`detect-anomalies`) for {len(seasonal)} of the {sum(f['transform'] is not None for f in files)} "
+              "files trained" + (": " + ", ".join(f"`{n}`" for n in seasonal) if seasonal else "") + ".", ""]
     if refused:
         lines += ["Files `forecaster train` refused (scored as detecting nothing, as a user would get):", ""]
         lines += [f"- `{name}`: {message}" for name, message in refused.items()]
@@ -286,8 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             frame, windows = load_file(nab / "data" / name, labels[name])
             probation = nab_probation(len(frame))
             try:
-                scored, was_reused, transform = run_file(name, frame, probation, Path(tmp), args.seed,
-                                                         args.keep_models, args.model, args.target_transform)
+                scored, was_reused, metadata = run_file(name, frame, probation, Path(tmp), args.seed,
+                                                        args.keep_models, args.model, args.target_transform)
                 reused += was_reused
             except ForecasterError as exc:  # what a user would see: the file detects nothing
                 refused[name] = str(exc).replace(f"{tmp}/", "")
@@ -296,12 +304,15 @@ def main(argv: list[str] | None = None) -> int:
             detected = scored["is_anomaly"].fillna(0).to_numpy() == 1
             score = scored["score"].to_numpy(dtype=np.float64)
             files.append({"name": name, "windows": windows, "probation": probation, "detected": detected,
-                          "score": np.nan_to_num(score, nan=0.0), "transform": None if name in refused else transform})
+                          "score": np.nan_to_num(score, nan=0.0),
+                          "transform": None if name in refused else metadata["train_options"]["target_transform"],
+                          "seasonal": name not in refused and _expected_by_seasonal_median(metadata)})
             counts = event_counts(detected, windows, probation)
             if name not in refused:
                 reporter.info(f"[{k}/{len(names)}] {name}: {len(frame)} rows, threshold "
                               f"{scored['threshold'].iloc[0]:.2f}, {counts['windows_found']}/{len(windows)} windows "
-                              f"found, {counts['events_false']} false events ({time.monotonic() - tick:.0f} s)")
+                              f"found, {counts['events_false']} false events"
+                              f"{', seasonal median' if files[-1]['seasonal'] else ''} ({time.monotonic() - tick:.0f} s)")
     ours = corpus_scores(files, "detected")
     best = optimised(files)
     seconds = time.monotonic() - started

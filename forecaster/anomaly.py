@@ -8,7 +8,10 @@ the scores of the past never change when data is appended.
 Expectations: the model's one-step forecast ``ŷ_t``, except that a step whose residual lies
 ``REPLACE_ABOVE`` or more scales from the centre is replaced by its own expectation in the
 input windows of the steps after it (those are then forecast again), so that a spike does not
-make its successors look anomalous too.
+make its successors look anomalous too. For a series whose validation part the model forecast
+clearly worse (``SOURCE_MARGIN``) than the median of the same step in the last ``SEASONS_BACK``
+seasons, that seasonal median gives the expectations instead (chosen at calibration,
+``expected_by``), cleaned the same way.
 
 Each statistic is standardised *online*, by estimates of its typical value and spread over
 all the steps before it, updated as data arrives (in the style of the "anomaly likelihood"
@@ -57,6 +60,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,8 +109,27 @@ REPLACE_ABOVE = 6.0
 #: Score at or above which a point is flagged: two standard deviations of the statistic
 #: beyond its highest value over the hold-off.
 THRESHOLD = 2.0
-#: Version of the scoring a calibration was made for (older models have none).
-SCORING_VERSION = 2
+#: Version of the scoring a calibration was made for (older models have none). Version 3 added
+#: ``expected_by``, which an older forecaster would ignore, so it refuses these models instead.
+SCORING_VERSION = 3
+#: First version whose scores are on the scale of ``THRESHOLD``.
+THRESHOLD_SCALE_VERSION = 2
+#: Where a series' one-step expectations may come from: the model, or the median of the values
+#: one, two and three seasonal periods back. (The last value was tried as a third source and left
+#: out: on NAB it replaced the model for 11 of 57 files and added 95 false alarms for 3 incidents
+#: found; see BENCHMARKS.md.)
+EXPECTATION_SOURCES = ("model", "seasonal-median")
+#: What the seasonal source expects, said where it is chosen.
+SEASONAL_TEXT = "the median of the same step's values in the last three seasons"
+#: Seasons back the seasonal median looks: three, so that one unusual day (already flagged) does
+#: not make the next ones look unusual too, as it would if yesterday alone were expected again.
+SEASONS_BACK = 3
+#: The seasonal median gives a series' expectations instead of the model only when its cleaned
+#: residuals on the validation part deviate from their median at least this much less than the
+#: model's: a model trained on too little history can miss a cycle that yesterday's values show,
+#: and every residual is then mostly the model's own error; a baseline merely level with it is
+#: not worth the change.
+SOURCE_MARGIN = 0.10
 
 
 # --- pure scoring functions -------------------------------------------------------------------
@@ -435,6 +458,56 @@ def scored_residuals_and_steps(
     return residuals_and_steps(scoring_units(target, log_scale), scoring_units(expected, log_scale), start, missing)
 
 
+def expectation_source(calibration: dict[str, Any]) -> str:
+    """Where a series' expectations come from (:data:`EXPECTATION_SOURCES`); older models: the model."""
+    return calibration.get("expected_by", "model")
+
+
+def seasonal_median_expectations(target: np.ndarray, start: int, season: int) -> np.ndarray:
+    """One-step expectations of the seasonal median for the steps from ``start`` on: the median
+    of the values ``season``, ``2·season`` ... ``SEASONS_BACK·season`` steps back, of those there
+    are (the previous value where there is no season of history yet).
+
+    Args:
+        target: `(n_steps,)` scaled target (missing values filled).
+
+    Returns:
+        `(n_steps - start,)`.
+    """
+    target = np.asarray(target, dtype=np.float64)
+    steps = np.arange(start, len(target))
+    previous = target[steps - 1]
+    back = steps[:, None] - season * np.arange(1, SEASONS_BACK + 1)[None, :]
+    seasons_back = np.where(back >= 0, target[np.maximum(back, 0)], np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: no season yet
+        median = np.nanmedian(seasons_back, axis=1)
+    return np.where(np.isfinite(median), median, previous)
+
+
+def plain_expectations(
+    network: Any, features: list[np.ndarray], lookback: int, sources: list[str], seasons: list[int]
+) -> list[np.ndarray]:
+    """Each series' one-step expectations from its source, for every step from ``lookback`` on;
+    the network runs on the series it gives expectations for only.
+
+    Args:
+        features: per series `(n_steps, n_features)` scaled, target in channel 0.
+        sources: per series one of :data:`EXPECTATION_SOURCES`.
+        seasons: per series its seasonal period (for ``"seasonal-median"``).
+
+    Returns:
+        per series `(n_steps - lookback,)`.
+    """
+    by_model = [i for i, source in enumerate(sources) if source == "model"]
+    expected = [seasonal_median_expectations(f[:, 0], lookback, season) if source != "model" else np.empty(0)
+                for f, source, season in zip(features, sources, seasons)]
+    parts = one_step_expectations(network, [features[i] for i in by_model], lookback, [lookback] * len(by_model))
+    for i, part in zip(by_model, parts):
+        expected[i] = part
+    return expected
+
+
 def cleaned_expectations(
     network: Any,
     features: list[np.ndarray],
@@ -443,19 +516,24 @@ def cleaned_expectations(
     calibrations: list[dict[str, Any]],
     missing: list[np.ndarray | None] | None = None,
     log_scales: list[float | None] | None = None,
+    seasons: list[int] | None = None,
 ) -> list[np.ndarray]:
-    """One-step expectations with extreme points taken out of the model's inputs.
+    """One-step expectations with extreme points taken out of their source's inputs.
 
     A step whose residual is at least ``replace_above`` scales from the centre (per its
-    series' calibration) is replaced by its expectation in the input windows of the steps
-    after it, and those steps are expected again, all series in one batch. Calibrations
-    without ``replace_above`` (older models) keep their expectations.
+    series' calibration) is replaced by its expectation in the inputs of the steps after it
+    (the model's input windows, or the values the seasonal median takes), and those steps are
+    expected again; the network's, all series in one batch. Calibrations without
+    ``replace_above`` (older models) keep their expectations.
 
     Args:
         features: per series `(n_steps, n_features)` scaled.
-        expected: per series `(n_steps - lookback,)` from :func:`one_step_expectations`.
+        expected: per series `(n_steps - lookback,)` from :func:`plain_expectations`.
+        calibrations: per series; :func:`expectation_source` says where its expectations
+            come from.
         log_scales: per series what :func:`scoring_units` takes, or None: every series scored
             in the model's units.
+        seasons: per series its seasonal period (needed for ``"seasonal-median"`` sources).
 
     Returns:
         per series `(n_steps - lookback,)`.
@@ -479,6 +557,9 @@ def cleaned_expectations(
             continue
         inputs = f.copy()
         inputs[extreme, 0] -= residuals[extreme[lookback:]]  # the value the model expected there
+        if expectation_source(calibration) != "model":
+            cleaned[i] = seasonal_median_expectations(inputs[:, 0], lookback, seasons[i] if seasons else 1)
+            continue
         count = np.concatenate([[0], np.cumsum(extreme)])
         steps = np.arange(lookback, len(f))
         affected = steps[count[steps] > count[steps - lookback]]  # an extreme step in the window
@@ -495,6 +576,15 @@ def local_window_for(lookback: int) -> int:
     return max(MIN_LOCAL_WINDOW, int(lookback))
 
 
+def validation_deviation(residuals: np.ndarray, split: int) -> float:
+    """Mean absolute deviation from their median of the finite residuals from ``split`` on:
+    how much of a source's validation error the scoring, which takes the centre off, still
+    sees (NaN without any)."""
+    values = np.asarray(residuals, dtype=np.float64)[split:]
+    values = values[np.isfinite(values)]
+    return float(np.mean(np.abs(values - np.median(values)))) if len(values) else math.nan
+
+
 def calibrate(
     network: Any,
     prepared_features: list[np.ndarray],
@@ -502,12 +592,15 @@ def calibrate(
     lookback: int,
     missing: list[np.ndarray] | None = None,
     log_scales: list[float | None] | None = None,
+    seasons: list[int] | None = None,
 ) -> dict[str, Any]:
-    """Fit each series' starting estimates on the training data.
+    """Choose where each series' expectations come from and fit its starting estimates.
 
-    Only data up to the end of training is used: the residual centre and spread come from
-    each series' validation part, once from the model's plain expectations (to find the
-    extreme steps to take out of its inputs) and once from the cleaned ones.
+    Only data up to the end of training is used. For each source (the model and, when the
+    training data hold a season before the validation part, the seasonal median) the residual centre and spread come from the series' validation part, once from the
+    plain expectations (to find the extreme steps to take out of the inputs) and once from the
+    cleaned ones. The seasonal median replaces the model when its cleaned validation residuals
+    deviate at least :data:`SOURCE_MARGIN` less (:func:`validation_deviation`).
 
     Args:
         network: anything with ``predict(x, batch_size=..., verbose=0)`` and ``output_shape``.
@@ -517,29 +610,50 @@ def calibrate(
             None when every value was observed.
         log_scales: per series, for a model of the logarithm, the standard deviation of the
             training part's logarithm (scored on the values, see :func:`scoring_units`); None.
+        seasons: per series its seasonal period; None: no seasonal baseline.
 
     Returns:
         JSON-safe ``{"series": [calibration, …], "threshold": THRESHOLD}``; see
-        :func:`calibrate_series`. The threshold is in the units of the online-standardised
-        score and so the same for every model.
+        :func:`calibrate_series`, plus ``expected_by`` (the source) and ``deviations`` (each
+        source's :func:`validation_deviation`, in scoring units). The threshold is in the
+        units of the online-standardised score and so the same for every model.
     """
     local_window = local_window_for(lookback)
     n_series = len(prepared_features)
     missing = missing if missing is not None else [None] * n_series
     log_scales = log_scales if log_scales is not None else [None] * n_series
-    expected = one_step_expectations(network, prepared_features, lookback, [lookback] * n_series)
-    # first pass: a scale to find the extreme steps; second: the estimates of cleaned residuals
-    first = []
-    for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
-        residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
-        first.append(calibrate_series(residuals, split - lookback, local_window))
-    expected = cleaned_expectations(network, prepared_features, lookback, expected, first, missing, log_scales)
+    seasons = seasons if seasons is not None else [1] * n_series
+
+    def candidate(source: str) -> list[dict[str, Any]]:
+        """Every series' calibration with expectations from ``source``, and its deviation."""
+        sources = [source] * n_series
+        expected = plain_expectations(network, prepared_features, lookback, sources, seasons)
+        # first pass: a scale to find the extreme steps; second: the estimates of cleaned residuals
+        first = []
+        for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
+            residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
+            first.append({**calibrate_series(residuals, split - lookback, local_window), "expected_by": source})
+        expected = cleaned_expectations(network, prepared_features, lookback, expected, first, missing, log_scales,
+                                        seasons)
+        out = []
+        for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
+            residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
+            calibration = {**calibrate_series(residuals, split - lookback, local_window), "expected_by": source}
+            if log_scale is not None:
+                calibration["scored_on"] = "values"  # models of the logarithm calibrated before scored the log
+            out.append((calibration, validation_deviation(residuals, split - lookback)))
+        return out
+
+    by_source = {source: candidate(source) for source in EXPECTATION_SOURCES}
     per_series = []
-    for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
-        residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
-        calibration = calibrate_series(residuals, split - lookback, local_window)
-        if log_scale is not None:
-            calibration["scored_on"] = "values"  # models of the logarithm calibrated before scored the log
+    for i in range(n_series):
+        usable = [source for source in EXPECTATION_SOURCES
+                  if source != "seasonal-median" or 1 < seasons[i] <= splits[i]]
+        deviations = {source: by_source[source][i][1] for source in usable}
+        seasonal = deviations.get("seasonal-median", math.nan)
+        chosen = "seasonal-median" if seasonal < (1.0 - SOURCE_MARGIN) * deviations["model"] else "model"
+        calibration = by_source[chosen][i][0]
+        calibration["deviations"] = {s: (d if np.isfinite(d) else None) for s, d in deviations.items()}
         per_series.append(calibration)
     return {"series": per_series, "threshold": THRESHOLD}
 
@@ -596,8 +710,9 @@ def detect_anomalies(
         ArtifactError: the model was calibrated by a newer forecaster's anomaly scoring.
 
     Returns:
-        An :class:`AnomalyResult`. ``expected`` is the model's one-step forecast, made from
-        inputs in which extreme earlier points were replaced by their own expectations (see
+        An :class:`AnomalyResult`. ``expected`` is the one-step forecast of the model (or of
+        the seasonal median, where calibration chose it), made from inputs in which extreme
+        earlier points were replaced by their own expectations (see
         :func:`cleaned_expectations`). Points whose value was missing in the data are not
         scored and never flagged.
     """
@@ -623,7 +738,7 @@ def detect_anomalies(
         )
     if threshold is None:
         threshold = float(metadata["anomaly_threshold"])
-        if any(item.meta["anomaly"].get("scoring") != SCORING_VERSION for item in inputs):
+        if any((item.meta["anomaly"].get("scoring") or 0) < THRESHOLD_SCALE_VERSION for item in inputs):
             # its threshold was fitted to the scores of an older version, on another scale
             reporter.warn(
                 f"{artifact.path} was calibrated by an older version of forecaster: scoring it the current way "
@@ -632,12 +747,14 @@ def detect_anomalies(
             )
             threshold = THRESHOLD
     scaled = [item.scaler.transform(item.raw) for item in inputs]
-    expected = one_step_expectations(artifact.network, scaled, lookback, [lookback] * len(inputs))
+    calibrations = [item.meta["anomaly"] for item in inputs]
+    seasons = [int(item.meta.get("season") or 1) for item in inputs]
+    expected = plain_expectations(artifact.network, scaled, lookback, [expectation_source(c) for c in calibrations],
+                                  seasons)
     missing = [np.asarray(item.missing, dtype=bool) for item in inputs]
     log_scales = [_log_scale(item) for item in inputs]
-    expected = cleaned_expectations(
-        artifact.network, scaled, lookback, expected, [item.meta["anomaly"] for item in inputs], missing, log_scales
-    )
+    expected = cleaned_expectations(artifact.network, scaled, lookback, expected, calibrations, missing, log_scales,
+                                    seasons)
 
     frames = []
     for item, features, exp, absent, log_scale in zip(inputs, scaled, expected, missing, log_scales):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
@@ -718,6 +719,12 @@ def info(
     _describe(metadata, Reporter(file=sys.stdout))
 
 
+def _expectation_sources_text(series: list[dict]) -> str:
+    """Where the series' anomaly expectations come from, e.g. "model: 3 series, seasonal-median: 1"."""
+    counts = Counter(entry.get("anomaly", {}).get("expected_by", "model") for entry in series)
+    return ", ".join(f"{source}: {count} series" for source, count in counts.most_common())
+
+
 def _model_name(spec: dict[str, Any]) -> str:
     kind = spec.get("model", "network")
     if kind != "network":
@@ -751,6 +758,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],
         ["options", ", ".join(f"{k}={v}" for k, v in options.items())],
         ["anomaly threshold", f"{metadata['anomaly_threshold']:.3f}"],
+        ["anomaly source", _expectation_sources_text(metadata["series"])],
     ]
     reporter.table("Model", ["", ""], rows)
     metrics = metadata["metrics"]

@@ -592,7 +592,9 @@ def train(
                                         prepared_features=[p.features for p in fitted.prepared],
                                         splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
                                         missing=[s.missing for s in dataset.series],
-                                        log_scales=[p.scaler.log_spread for p in fitted.prepared])
+                                        log_scales=[p.scaler.log_spread for p in fitted.prepared],
+                                        seasons=[seasonal_period(s.freq) for s in dataset.series])
+        _report_expectation_sources(dataset, calibration, reporter)
         seconds = time.monotonic() - started
         metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)
         history_arrays = [
@@ -629,6 +631,18 @@ def train(
         series_metrics=evaluation["per_series"],
         members=fitted.members,
     )
+
+
+def _report_expectation_sources(dataset: Dataset, calibration: dict[str, Any], reporter: Reporter) -> None:
+    """Say which series' anomaly scores will measure surprise against the seasonal median, not the model."""
+    for series, entry in zip(dataset.series, calibration["series"]):
+        source = anomaly.expectation_source(entry)
+        if source != "model":
+            deviations = entry["deviations"]
+            reporter.info(
+                f"series '{series.name}': anomaly scores measure surprise against {anomaly.SEASONAL_TEXT}, "
+                f"whose one-step error on validation was {deviations[source] / deviations['model']:.0%} of the model's"
+            )
 
 
 def model_file(model: str) -> str | None:

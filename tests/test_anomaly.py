@@ -291,7 +291,95 @@ def test_extreme_points_are_taken_out_of_the_inputs_of_the_points_after_them():
     np.testing.assert_array_equal(kept, expected[0])
 
 
+class WindowMean:
+    """A stand-in for a network that has not learnt the cycle: forecasts each window's mean."""
+
+    output_shape = (None, 1)
+
+    def predict(self, x, batch_size=None, verbose=0):
+        return np.asarray(x)[:, :, :1].mean(axis=1)
+
+
+def day_and_night(n_days: int, rng: np.random.Generator, per_day: int = 48) -> np.ndarray:
+    """A daily cycle like NAB's synthetic files: 20 by night, 80 by day, noise of 2."""
+    step = np.arange(n_days * per_day) % per_day
+    return np.where((step >= per_day * 5 // 12) & (step < per_day * 3 // 4), 80.0, 20.0) + rng.normal(0, 2, len(step))
+
+
+def test_the_seasonal_median_expects_the_median_of_the_last_seasons():
+    target = np.arange(10.0)
+    target[5] = 100.0  # one unusual value is outvoted once there are three seasons to look at
+    seasonal = anomaly.seasonal_median_expectations(target, 3, 2)
+    # step 3: steps 1 (and -1, -3: none); 4: 2, 0; 5: 3, 1; 6: 4, 2, 0; 7: 100, 3, 1; 8: 6, 4, 2; 9: 7, 100, 3
+    np.testing.assert_array_equal(seasonal, [1, 1, 2, 2, 3, 4, 7])
+    # steps 1 and 2 have no season before them: the previous value
+    np.testing.assert_array_equal(anomaly.seasonal_median_expectations(target, 1, 3)[:3], [0, 1, 0])
+
+
+def test_calibration_expects_the_last_season_when_the_model_missed_the_cycle():
+    values = day_and_night(6, np.random.default_rng(3))
+    features = [((values - values.mean()) / values.std())[:, None]]
+    chosen = anomaly.calibrate(WindowMean(), features, [5 * 48], lookback=12, seasons=[48])["series"][0]
+    assert chosen["expected_by"] == "seasonal-median"
+    deviations = chosen["deviations"]
+    assert deviations["seasonal-median"] < (1 - anomaly.SOURCE_MARGIN) * deviations["model"]
+    assert json.loads(json.dumps(chosen)) == chosen
+    # validation before a whole season of history: no seasonal baseline to judge
+    early = anomaly.calibrate(WindowMean(), features, [40], lookback=12, seasons=[48])["series"][0]
+    assert early["expected_by"] == "model" and set(early["deviations"]) == {"model"}
+
+
+def test_calibration_keeps_a_model_the_seasonal_median_does_not_clearly_beat():
+    rng = np.random.default_rng(4)
+    values = day_and_night(6, rng) + 3 * np.cumsum(rng.normal(size=6 * 48))  # wanders from day to day
+    features = [((values - values.mean()) / values.std())[:, None]]
+
+    class Yesterday:
+        """A stand-in network that has learnt the cycle: yesterday's value plus today's drift."""
+
+        output_shape = (None, 1)
+
+        def predict(self, x, batch_size=None, verbose=0):
+            x = np.asarray(x)
+            return x[:, -48, :1] + x[:, -1, :1] - x[:, -49, :1]
+
+    kept = anomaly.calibrate(Yesterday(), features, [5 * 48], lookback=60, seasons=[48])["series"][0]
+    assert kept["expected_by"] == "model"
+    assert kept["deviations"]["model"] < kept["deviations"]["seasonal-median"]
+
+
 # --- end to end -------------------------------------------------------------------------------
+
+
+def test_a_model_trained_on_two_days_catches_a_day_whose_cycle_changed(tmp_path):
+    """Two days of history are too few for a network to learn when the day's high starts,
+    but enough for yesterday's values to say what today should look like: a day whose high is
+    half as high, one where it never comes and one where it is twice as high are all caught."""
+    per_day = 96
+    values = day_and_night(15, np.random.default_rng(5), per_day)
+    high = (np.arange(len(values)) % per_day >= per_day * 5 // 12) & (np.arange(len(values)) % per_day < per_day * 3 // 4)
+    changed = {4: 0.5, 8: 0.0, 12: 2.0}  # day: factor of the day's rise above the night
+    for day, factor in changed.items():
+        rows = slice(day * per_day, (day + 1) * per_day)
+        values[rows] = np.where(high[rows], 20.0 + factor * (values[rows] - 20.0), values[rows])
+    index = pd.date_range("2024-03-01", periods=len(values), freq="15min")
+    frame = pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M"), "value": values.round(3)})
+    train_csv, all_csv = tmp_path / "train.csv", tmp_path / "all.csv"
+    frame.iloc[: int(2.5 * per_day)].to_csv(train_csv, index=False)
+    frame.to_csv(all_csv, index=False)
+    model_dir = tmp_path / "model"
+    result = run_cli("train", train_csv, "--target", "value", "-m", model_dir, "--units", 4, "--epochs", 5,
+                     "--seed", 0)  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "series 'value': anomaly scores measure surprise against the median of the same step's values" in " ".join(
+        result.stderr.split())
+    assert "seasonal-median: 1 series" in run_cli("info", "-m", model_dir).stdout
+
+    detected = anomaly.detect_anomalies(model_dir, all_csv).frame
+    day = (pd.to_datetime(detected["timestamp"]) - index[0]).dt.days.to_numpy()
+    flagged_days = set(day[detected["is_anomaly"].to_numpy() == 1])
+    assert set(changed) <= flagged_days
+    assert not flagged_days & (set(range(3, 15)) - set(changed))  # ordinary days after training
 
 
 def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
@@ -328,10 +416,22 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     assert flags[clean].mean() < 0.005
     assert ((frame["score"] >= detected.threshold) == (frame["is_anomaly"] == 1)).all()
 
-    # A model calibrated by an older version: its threshold was on another scale, so the
-    # current one is used, with a warning, and the scores are the same.
+    # A model calibrated by version 2 (before baselines could give the expectations) is scored
+    # against the model, on the same scale, without a word.
     metadata_path = model_dir / "metadata.json"
     metadata = json.loads(metadata_path.read_text())
+    assert all(series["anomaly"]["expected_by"] == "model" for series in metadata["series"])
+    for series in metadata["series"]:
+        series["anomaly"]["scoring"] = 2
+        del series["anomaly"]["expected_by"], series["anomaly"]["deviations"]
+    metadata_path.write_text(json.dumps(metadata))
+    messages = io.StringIO()
+    version_2 = anomaly.detect_anomalies(model_dir, reporter=Reporter(file=messages))
+    assert messages.getvalue() == ""
+    np.testing.assert_allclose(version_2.frame["score"], frame["score"])
+
+    # A model calibrated by an older version: its threshold was on another scale, so the
+    # current one is used, with a warning, and the scores are the same.
     metadata["anomaly_threshold"] = 5.3
     for series in metadata["series"]:
         series["anomaly"] = {key: series["anomaly"][key] for key in ("centre", "spread", "local_window", "replace_above")}

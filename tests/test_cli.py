@@ -378,7 +378,7 @@ def test_info_describes_the_model(hourly_model):
     result = run_cli("info", "-m", model_dir)
     assert result.exit_code == 0, result.stderr
     for fragment in ("LSTM, 1 layer(s) of 32 units", "168 / 24 steps", "temperature", "seasonal naive", "LSTM model", "seed=42",
-                     "libraries", "2, 3 file(s) checksummed"):
+                     "libraries", "2, 3 file(s) checksummed", "anomaly source"):
         assert fragment in result.stdout
     as_json = json.loads(run_cli("info", "-m", model_dir, "--json").stdout)
     assert as_json == read_metadata(model_dir)

@@ -124,7 +124,7 @@ def test_cli_final_fit_all_trains_predicts_and_says_so(tmp_path):
     result = run_cli("train", "sample_data/stores_daily.csv", "--id-col", "store", "--target", "sales", "--model",
                      "seasonal-naive", "--final-fit", "all", "-m", tmp_path / "naive")
     assert result.exit_code == 0, result.output
-    assert "again" not in result.output
+    assert "again on all" not in result.output
 
     result = run_cli("train", "sample_data/stores_daily.csv", "--id-col", "store", "--final-fit", "most",
                      "-m", tmp_path / "other")
