@@ -597,9 +597,9 @@ def calibrate(
     """Choose where each series' expectations come from and fit its starting estimates.
 
     Only data up to the end of training is used. For each source (the model and, when the
-    training data hold a season before the validation part, the seasonal median) the residual centre and spread come from the series' validation part, once from the
-    plain expectations (to find the extreme steps to take out of the inputs) and once from the
-    cleaned ones. The seasonal median replaces the model when its cleaned validation residuals
+    training data hold a season before the validation part, the seasonal median) the residual
+    centre and spread come from the series' validation part, once from the plain expectations
+    (to find the extreme steps to take out of the inputs) and once from the cleaned ones. The seasonal median replaces the model when its cleaned validation residuals
     deviate at least :data:`SOURCE_MARGIN` less (:func:`validation_deviation`).
 
     Args:

@@ -720,7 +720,7 @@ def info(
 
 
 def _expectation_sources_text(series: list[dict]) -> str:
-    """Where the series' anomaly expectations come from, e.g. "model: 3 series, seasonal-median: 1"."""
+    """Where the series' anomaly expectations come from, e.g. "model: 3 series, seasonal-median: 1 series"."""
     counts = Counter(entry.get("anomaly", {}).get("expected_by", "model") for entry in series)
     return ", ".join(f"{source}: {count} series" for source, count in counts.most_common())
 

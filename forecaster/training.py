@@ -633,16 +633,20 @@ def train(
     )
 
 
-def _report_expectation_sources(dataset: Dataset, calibration: dict[str, Any], reporter: Reporter) -> None:
-    """Say which series' anomaly scores will measure surprise against the seasonal median, not the model."""
-    for series, entry in zip(dataset.series, calibration["series"]):
-        source = anomaly.expectation_source(entry)
-        if source != "model":
-            deviations = entry["deviations"]
-            reporter.info(
-                f"series '{series.name}': anomaly scores measure surprise against {anomaly.SEASONAL_TEXT}, "
-                f"whose one-step error on validation was {deviations[source] / deviations['model']:.0%} of the model's"
-            )
+def _report_expectation_sources(dataset: Dataset, calibration: dict[str, Any], reporter: Reporter,
+                                shown: int = 5) -> None:
+    """Say which series' anomaly scores will measure surprise against the seasonal median, not
+    the model: each of the first ``shown``, then how many more."""
+    chosen = [(series.name, entry["deviations"]) for series, entry in zip(dataset.series, calibration["series"])
+              if anomaly.expectation_source(entry) != "model"]
+    for name, deviations in chosen[:shown]:
+        reporter.info(
+            f"series '{name}': anomaly scores measure surprise against {anomaly.SEASONAL_TEXT}, whose one-step "
+            f"error on validation was {deviations['seasonal-median'] / deviations['model']:.0%} of the model's"
+        )
+    if len(chosen) > shown:
+        reporter.info(f"... and {len(chosen) - shown} more series of {len(dataset.series)} the same way "
+                      "('forecaster info' counts them)")
 
 
 def model_file(model: str) -> str | None:

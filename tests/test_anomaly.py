@@ -448,3 +448,20 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     metadata_path.write_text(json.dumps(metadata))
     with pytest.raises(ArtifactError, match=f"version {anomaly.SCORING_VERSION + 1}, newer"):
         anomaly.detect_anomalies(model_dir)
+
+
+def test_train_names_the_first_series_scored_against_the_seasonal_median_and_counts_the_rest():
+    from types import SimpleNamespace
+
+    from forecaster.training import _report_expectation_sources
+
+    dataset = SimpleNamespace(series=[SimpleNamespace(name=f"s{i}") for i in range(9)])
+    entries = [{"expected_by": "seasonal-median" if i % 4 else "model", "deviations": {"model": 1.0, "seasonal-median": 0.5}}
+               for i in range(9)]
+    messages = io.StringIO()
+    _report_expectation_sources(dataset, {"series": entries}, Reporter(file=messages), shown=3)
+    text = " ".join(messages.getvalue().split())
+    # s1, s2, s3, s5, s6 and s7 are: the first three named
+    assert "series 's1'" in text and "series 's2'" in text and "series 's3'" in text and "50% of the model's" in text
+    assert "'s0'" not in text and "'s5'" not in text
+    assert "... and 3 more series of 9" in text
