@@ -228,17 +228,16 @@ def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, 
         f"(precision {precision}).",
         "",
     ]
+    trained = sum(f["transform"] is not None for f in files)
     if target_transform == "auto":
         logged = [f["name"] for f in files if f["transform"] == "log"]
         by_category = {c: sum(n.startswith(c + "/") for n in logged) for c in sorted({n.split("/")[0] for n in logged})}
-        lines += [f"`--target-transform auto` took the logarithm for {len(logged)} of the "
-                  f"{sum(f['transform'] is not None for f in files)} files trained ("
+        lines += [f"`--target-transform auto` took the logarithm for {len(logged)} of the {trained} files trained ("
                   + ", ".join(f"{c} {k}" for c, k in by_category.items()) + ") and kept the values as they are "
                   "for the others.", ""]
     seasonal = [f["name"] for f in files if f["seasonal"]]
     lines += [f"The anomaly expectations came from the seasonal median instead of the model (README, "
-              f"`detect-anomalies`) for {len(seasonal)} of the {sum(f['transform'] is not None for f in files)} "
-              "files trained" + (": " + ", ".join(f"`{n}`" for n in seasonal) if seasonal else "") + ".", ""]
+              f"`detect-anomalies`) for {len(seasonal)} of the {trained} files trained" + (": " + ", ".join(f"`{n}`" for n in seasonal) if seasonal else "") + ".", ""]
     if refused:
         lines += ["Files `forecaster train` refused (scored as detecting nothing, as a user would get):", ""]
         lines += [f"- `{name}`: {message}" for name, message in refused.items()]

@@ -244,7 +244,7 @@ def run_file(name: str, frame: pd.DataFrame, workdir: Path, seed: int, models: P
         the first lookback ones, are False), and whether a kept model was reused.
     """
     result, reused, _ = train_then_detect(name, frame, TRAIN_ROWS, workdir, DataOptions(time_col=TIME_COL), seed,
-                                       models, model)
+                                          models, model)
     flagged = result.frame.groupby(pd.to_datetime(result.frame["timestamp"]))["is_anomaly"].max()
     detected = flagged.reindex(pd.DatetimeIndex(frame[TIME_COL])).fillna(0).to_numpy() == 1
     return detected, reused

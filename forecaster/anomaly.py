@@ -119,11 +119,11 @@ THRESHOLD_SCALE_VERSION = 2
 #: out: on NAB it replaced the model for 11 of 57 files and added 95 false alarms for 3 incidents
 #: found; see BENCHMARKS.md.)
 EXPECTATION_SOURCES = ("model", "seasonal-median")
-#: What the seasonal source expects, said where it is chosen.
-SEASONAL_TEXT = "the median of the same step's values in the last three seasons"
 #: Seasons back the seasonal median looks: three, so that one unusual day (already flagged) does
 #: not make the next ones look unusual too, as it would if yesterday alone were expected again.
 SEASONS_BACK = 3
+#: What the seasonal source expects, said where it is chosen.
+SEASONAL_TEXT = f"the median of the same step's values in the last {SEASONS_BACK} seasons"
 #: The seasonal median gives a series' expectations instead of the model only when its cleaned
 #: residuals on the validation part deviate from their median at least this much less than the
 #: model's: a model trained on too little history can miss a cycle that yesterday's values show,
@@ -558,7 +558,7 @@ def cleaned_expectations(
         inputs = f.copy()
         inputs[extreme, 0] -= residuals[extreme[lookback:]]  # the value the model expected there
         if expectation_source(calibration) != "model":
-            cleaned[i] = seasonal_median_expectations(inputs[:, 0], lookback, seasons[i] if seasons else 1)
+            cleaned[i] = seasonal_median_expectations(inputs[:, 0], lookback, seasons[i])
             continue
         count = np.concatenate([[0], np.cumsum(extreme)])
         steps = np.arange(lookback, len(f))
@@ -599,8 +599,9 @@ def calibrate(
     Only data up to the end of training is used. For each source (the model and, when the
     training data hold a season before the validation part, the seasonal median) the residual
     centre and spread come from the series' validation part, once from the plain expectations
-    (to find the extreme steps to take out of the inputs) and once from the cleaned ones. The seasonal median replaces the model when its cleaned validation residuals
-    deviate at least :data:`SOURCE_MARGIN` less (:func:`validation_deviation`).
+    (to find the extreme steps to take out of the inputs) and once from the cleaned ones. The
+    seasonal median replaces the model when its cleaned validation residuals deviate at least
+    :data:`SOURCE_MARGIN` less (:func:`validation_deviation`).
 
     Args:
         network: anything with ``predict(x, batch_size=..., verbose=0)`` and ``output_shape``.
