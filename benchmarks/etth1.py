@@ -229,9 +229,9 @@ class Protocol:
         return input_windows(features, lookback)[starts - lookback]
 
 
-def errors_in_chunks(predictor, inputs: np.ndarray, targets: np.ndarray,
+def errors_in_chunks(predictor, level: str, inputs: np.ndarray, targets: np.ndarray,
                      intervals=None) -> tuple[float, float, dict[float, float], dict[float, float]]:
-    """MSE and MAE of ``predict_scaled`` over all windows, a chunk of windows at a time, and
+    """MSE and MAE of ``predict_scaled`` (windows relative to ``level``) over all windows, a chunk of windows at a time, and
     per nominal level the share of targets within the interval around the forecast and the
     interval's mean width (scaled units). ``intervals(inputs)`` gives the half-widths
     ``{level: (n_windows, horizon)}`` of forecasts from ``inputs``; None measures no interval."""
@@ -241,7 +241,7 @@ def errors_in_chunks(predictor, inputs: np.ndarray, targets: np.ndarray,
     for first in range(0, len(inputs), PREDICT_CHUNK):
         part = slice(first, first + PREDICT_CHUNK)
         chunk = np.ascontiguousarray(inputs[part])
-        error = forecasting.predict_scaled(predictor, chunk) - targets[part]
+        error = forecasting.predict_scaled(predictor, chunk, level=level) - targets[part]
         squared += float(np.sum(error**2))
         absolute += float(np.sum(np.abs(error)))
         for level, halfwidth in (intervals(chunk) if intervals else {}).items():
@@ -274,7 +274,8 @@ def recalibrated_test_intervals(fitted, evaluation: dict, protocol: Protocol, ho
     origins = np.arange(val_end - horizon + 1, test_end - horizon + 1)
     inputs = protocol.model_inputs(fitted, origins)
     forecasts = np.concatenate([
-        forecasting.predict_scaled(fitted.predictor, np.ascontiguousarray(inputs[first:first + PREDICT_CHUNK]))
+        forecasting.predict_scaled(fitted.predictor, np.ascontiguousarray(inputs[first:first + PREDICT_CHUNK]),
+                                   level=fitted.level)
         for first in range(0, len(origins), PREDICT_CHUNK)
     ])
     factors = forecasting.spread_factors(inputs, reference)
@@ -301,7 +302,7 @@ def recalibrated_test_intervals(fitted, evaluation: dict, protocol: Protocol, ho
 def validation_mse(fitted) -> float:
     """MSE of the fitted model as validated on its (= the standard) validation windows, scaled units."""
     inputs, targets = fitted.val_parts[0]
-    mse, _, _, _ = errors_in_chunks(fitted.validated_predictor, inputs, targets.astype(np.float64))
+    mse, _, _, _ = errors_in_chunks(fitted.validated_predictor, fitted.level, inputs, targets.astype(np.float64))
     return mse
 
 
@@ -323,7 +324,8 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
         fitted = fit(fit_data, options, reporter)
         inputs = protocol.model_inputs(fitted, starts)
         evaluation = evaluate_validation(fitted, fit_data)
-        mse, mae, coverage, width = errors_in_chunks(fitted.predictor, inputs, targets, test_intervals(evaluation))
+        mse, mae, coverage, width = errors_in_chunks(fitted.predictor, fitted.level, inputs, targets,
+                                                     test_intervals(evaluation))
         recal_coverage, recal_width = recalibrated_test_intervals(fitted, evaluation, protocol, horizon)
         seconds = time.monotonic() - started
         result[model] = {

@@ -62,7 +62,7 @@ def fit_and_score(protocol: etth1.Protocol, fit_data, horizon: int, options: Tra
     """Fit one model on ``fit_data``; its test and validation MSE (z units) and best epoch."""
     starts = protocol.test_starts(horizon)
     fitted = fit(fit_data, options, reporter)
-    mse, _, _, _ = etth1.errors_in_chunks(fitted.predictor, protocol.model_inputs(fitted, starts),
+    mse, _, _, _ = etth1.errors_in_chunks(fitted.predictor, fitted.level, protocol.model_inputs(fitted, starts),
                                           protocol.test_targets(starts, horizon))
     result = {"mse": mse, "val_mse": etth1.validation_mse(fitted), "best_epoch": fitted.best_epoch}
     if options.model == "network":

@@ -106,7 +106,7 @@ def end_windows(fitted: FittedModel, dataset: Dataset) -> np.ndarray:
 
 def end_forecasts(fitted: FittedModel, dataset: Dataset) -> np.ndarray:
     """`(n_series, horizon)` forecasts in the data's units from the end of every series."""
-    scaled = forecasting.predict_scaled(fitted.predictor, end_windows(fitted, dataset))
+    scaled = forecasting.predict_scaled(fitted.predictor, end_windows(fitted, dataset), level=fitted.level)
     return np.stack([prep.scaler.target_to_original(row) for row, prep in zip(scaled, fitted.prepared)])
 
 
@@ -115,7 +115,7 @@ def validation_forecasts(fitted: FittedModel, dataset: Dataset) -> tuple[list[np
     origin in the held-out tail of the train row), in the data's units."""
     horizon = fitted.options.horizon
     inputs = np.concatenate([x for x, _ in fitted.val_parts])
-    scaled = forecasting.predict_scaled(fitted.validated_predictor, inputs)
+    scaled = forecasting.predict_scaled(fitted.validated_predictor, inputs, level=fitted.level)
     actual, predicted, at = [], [], 0
     for series, prep, (x, _) in zip(dataset.series, fitted.prepared, fitted.val_parts):
         starts = prep.split + np.arange(len(x))

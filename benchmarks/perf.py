@@ -264,7 +264,7 @@ def speed_windows(sizes: Sizes):
         features.append(np.stack([target, *covariates], axis=1).astype(np.float32))
     split = split_point(sizes.speed_steps, HORIZON, 0.2)
     spans = [window_spans(sizes.speed_steps, LOOKBACK, HORIZON, split)] * sizes.speed_series
-    train_set, val_set = WindowSet.from_series(features, list(zip(*spans)), LOOKBACK, HORIZON)
+    train_set, val_set = WindowSet.from_series(features, list(zip(*spans)), LOOKBACK, HORIZON, level="mean")
     return train_set, val_set
 
 

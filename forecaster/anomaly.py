@@ -399,7 +399,8 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
 # --- with a network -------------------------------------------------------------------------
 
 
-def one_step_expectations(network: Any, features: list[np.ndarray], lookback: int, starts: list[int]) -> list[np.ndarray]:
+def one_step_expectations(network: Any, features: list[np.ndarray], lookback: int, starts: list[int], *,
+                          level: str) -> list[np.ndarray]:
     """Scaled one-step-ahead expectations for every step from ``start`` to the end of each series.
 
     All series go through the network together, a bounded number of windows at a time.
@@ -407,6 +408,7 @@ def one_step_expectations(network: Any, features: list[np.ndarray], lookback: in
     Args:
         features: per series `(n_steps, n_features)` scaled, target in channel 0.
         starts: per series the first step to expect (``>= lookback``).
+        level: what the network's windows are relative to (``forecasting.model_level``).
 
     Returns:
         per series `(n_steps - start,)`.
@@ -414,7 +416,7 @@ def one_step_expectations(network: Any, features: list[np.ndarray], lookback: in
     from .forecasting import predict_scaled_parts
 
     windows = [input_windows(f, lookback)[start - lookback : len(f) - lookback] for f, start in zip(features, starts)]
-    return predict_scaled_parts(network, windows, step=0)
+    return predict_scaled_parts(network, windows, level=level, step=0)
 
 
 def residuals_and_steps(
@@ -486,7 +488,7 @@ def seasonal_median_expectations(target: np.ndarray, start: int, season: int) ->
 
 
 def plain_expectations(
-    network: Any, features: list[np.ndarray], lookback: int, sources: list[str], seasons: list[int]
+    network: Any, features: list[np.ndarray], lookback: int, sources: list[str], seasons: list[int], *, level: str
 ) -> list[np.ndarray]:
     """Each series' one-step expectations from its source, for every step from ``lookback`` on;
     the network runs on the series it gives expectations for only.
@@ -495,6 +497,7 @@ def plain_expectations(
         features: per series `(n_steps, n_features)` scaled, target in channel 0.
         sources: per series one of :data:`EXPECTATION_SOURCES`.
         seasons: per series its seasonal period (for ``"seasonal-median"``).
+        level: as in :func:`one_step_expectations`.
 
     Returns:
         per series `(n_steps - lookback,)`.
@@ -502,7 +505,8 @@ def plain_expectations(
     by_model = [i for i, source in enumerate(sources) if source == "model"]
     expected = [seasonal_median_expectations(f[:, 0], lookback, season) if source != "model" else np.empty(0)
                 for f, source, season in zip(features, sources, seasons)]
-    parts = one_step_expectations(network, [features[i] for i in by_model], lookback, [lookback] * len(by_model))
+    parts = one_step_expectations(network, [features[i] for i in by_model], lookback, [lookback] * len(by_model),
+                                  level=level)
     for i, part in zip(by_model, parts):
         expected[i] = part
     return expected
@@ -517,6 +521,8 @@ def cleaned_expectations(
     missing: list[np.ndarray | None] | None = None,
     log_scales: list[float | None] | None = None,
     seasons: list[int] | None = None,
+    *,
+    level: str,
 ) -> list[np.ndarray]:
     """One-step expectations with extreme points taken out of their source's inputs.
 
@@ -534,6 +540,7 @@ def cleaned_expectations(
         log_scales: per series what :func:`scoring_units` takes, or None: every series scored
             in the model's units.
         seasons: per series its seasonal period (needed for ``"seasonal-median"`` sources).
+        level: as in :func:`one_step_expectations`.
 
     Returns:
         per series `(n_steps - lookback,)`.
@@ -565,7 +572,7 @@ def cleaned_expectations(
         affected = steps[count[steps] > count[steps - lookback]]  # an extreme step in the window
         batches.append(input_windows(inputs, lookback)[affected - lookback])
         targets.append((i, affected - lookback))
-    for (i, rows), values in zip(targets, predict_scaled_parts(network, batches, step=0)):
+    for (i, rows), values in zip(targets, predict_scaled_parts(network, batches, level=level, step=0)):
         cleaned[i][rows] = values
     return cleaned
 
@@ -593,6 +600,8 @@ def calibrate(
     missing: list[np.ndarray] | None = None,
     log_scales: list[float | None] | None = None,
     seasons: list[int] | None = None,
+    *,
+    level: str,
 ) -> dict[str, Any]:
     """Choose where each series' expectations come from and fit its starting estimates.
 
@@ -612,6 +621,7 @@ def calibrate(
         log_scales: per series, for a model of the logarithm, the standard deviation of the
             training part's logarithm (scored on the values, see :func:`scoring_units`); None.
         seasons: per series its seasonal period; None: no seasonal baseline.
+        level: what the network's windows are relative to (``forecasting.model_level``).
 
     Returns:
         JSON-safe ``{"series": [calibration, …], "threshold": THRESHOLD}``; see
@@ -628,14 +638,14 @@ def calibrate(
     def candidate(source: str) -> list[dict[str, Any]]:
         """Every series' calibration with expectations from ``source``, and its deviation."""
         sources = [source] * n_series
-        expected = plain_expectations(network, prepared_features, lookback, sources, seasons)
+        expected = plain_expectations(network, prepared_features, lookback, sources, seasons, level=level)
         # first pass: a scale to find the extreme steps; second: the estimates of cleaned residuals
         first = []
         for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
             residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
             first.append({**calibrate_series(residuals, split - lookback, local_window), "expected_by": source})
         expected = cleaned_expectations(network, prepared_features, lookback, expected, first, missing, log_scales,
-                                        seasons)
+                                        seasons, level=level)
         out = []
         for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
             residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
@@ -720,7 +730,7 @@ def detect_anomalies(
     import pandas as pd
 
     from .artifacts import load_artifact
-    from .forecasting import loaded_model_text, series_inputs
+    from .forecasting import loaded_model_text, model_level, series_inputs
 
     if threshold is not None and not threshold >= 0:
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
@@ -750,12 +760,13 @@ def detect_anomalies(
     scaled = [item.scaler.transform(item.raw) for item in inputs]
     calibrations = [item.meta["anomaly"] for item in inputs]
     seasons = [int(item.meta.get("season") or 1) for item in inputs]
+    level = model_level(metadata["network"])
     expected = plain_expectations(artifact.network, scaled, lookback, [expectation_source(c) for c in calibrations],
-                                  seasons)
+                                  seasons, level=level)
     missing = [np.asarray(item.missing, dtype=bool) for item in inputs]
     log_scales = [_log_scale(item) for item in inputs]
     expected = cleaned_expectations(artifact.network, scaled, lookback, expected, calibrations, missing, log_scales,
-                                    seasons)
+                                    seasons, level=level)
 
     frames = []
     for item, features, exp, absent, log_scale in zip(inputs, scaled, expected, missing, log_scales):

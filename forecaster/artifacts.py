@@ -22,7 +22,10 @@ own; an edit that breaks its structure or the checksums is caught.
 
 Schema versions. 2 added the checksums and the versions. A schema 1 directory (written before
 them) is migrated on load: it is accepted as it is, with every check but the checksums, which
-it does not have; the next ``train`` writes schema 2. A newer schema is refused with the
+it does not have; the next ``train`` writes the current schema. 3 added ``window_level`` to the
+model description: windows may be relative to their last value, which an earlier forecaster
+would silently take for their mean, so it must refuse the directory; schema 1 and 2 models
+are read as relative to their mean. A newer schema is refused with the
 version it needs. ``network.npz`` (named by ``network_file`` in the metadata and checksummed
 like every file) came later within schema 2 without a new version, because it breaks no
 reader: an earlier forecaster checks it and loads ``model.keras`` as before, and a network
@@ -71,9 +74,9 @@ from .errors import ArtifactError
 if TYPE_CHECKING:  # imported where arrays are read or written: info reads none
     import numpy as np
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Schema versions this forecaster reads: 1 (no checksums) is migrated on load.
-READABLE_SCHEMAS = (1, 2)
+READABLE_SCHEMAS = (1, 2, 3)
 MODEL_FILE = "model.keras"
 #: The network for NumPy (:mod:`forecaster.numpy_network`), beside ``model.keras``.
 NETWORK_FILE = "network.npz"
@@ -555,9 +558,13 @@ def _load_predictor(path: Path, metadata: dict[str, Any], files: dict[str, bytes
     (``network_file``), or, in a directory written before there was one, the Keras network
     (safe mode); or a baseline predictor."""
     from .baselines import LinearAutoregression, SeasonalNaive
+    from .windows import WINDOW_LEVELS
 
     spec = metadata["network"]
     kind = spec.get("model", "network")
+    if spec.get("window_level", "mean") not in WINDOW_LEVELS:
+        raise ArtifactError(f"{path / METADATA_FILE}: unknown window level {spec['window_level']!r} (this version "
+                            f"knows {', '.join(WINDOW_LEVELS)}); retrain the model")
     name = metadata.get("model_file")
     try:
         if kind in ("naive", "seasonal-naive"):

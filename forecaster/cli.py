@@ -263,6 +263,15 @@ TargetTransform = Annotated[
         "makes anomaly flags noisier).",
     ),
 ]
+WindowLevel = Annotated[
+    str,
+    typer.Option(
+        help="What each input window is expressed relative to before the model sees it: its mean, or its last "
+        "value (forecasts then lean towards the latest value rather than the window's average, which helps where "
+        "training data is short or the series wanders). auto: the last value when the linear model forecasts "
+        "the validation part clearly better so (by 2 % of its error), else the mean.",
+    ),
+]
 Calendar = Annotated[
     Optional[bool],
     typer.Option(
@@ -306,14 +315,15 @@ Config = Annotated[
 
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
-    dropout, linear_skip, ensemble, ema, final_fit, target_transform, calendar, lookback, horizon, val_fraction,
+    dropout, linear_skip, ensemble, ema, final_fit, target_transform, calendar, window_level, lookback, horizon,
+    val_fraction,
     epochs, patience, batch_size, learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None,
     dayfirst=False, time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DECIMALS, TIME_UNITS, DataOptions
     from .scaling import TARGET_TRANSFORMS
-    from .training import FINAL_FITS, MODEL_TYPES, TrainOptions
+    from .training import FINAL_FITS, MODEL_TYPES, WINDOW_LEVEL_CHOICES, TrainOptions
 
     _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
     _choice(decimal, DECIMALS, "--decimal")
@@ -323,6 +333,7 @@ def _training_options(
     _choice(cell, CELLS, "--cell")
     _choice(final_fit, FINAL_FITS, "--final-fit")
     _choice(target_transform, TARGET_TRANSFORMS, "--target-transform")
+    _choice(window_level, WINDOW_LEVEL_CHOICES, "--window-level")
     data_options = DataOptions(
         time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
         max_gap=max_gap, on_duplicate=on_duplicate, sep=sep, decimal=decimal, thousands=thousands,
@@ -331,7 +342,8 @@ def _training_options(
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, ema=ema,
-        final_fit=final_fit, target_transform=target_transform, calendar=calendar, epochs=epochs,
+        final_fit=final_fit, target_transform=target_transform, calendar=calendar, window_level=window_level,
+        epochs=epochs,
         batch_size=batch_size, windows_per_epoch=windows_per_epoch, learning_rate=learning_rate,
         val_fraction=val_fraction, patience=patience, seed=seed,
     )  # fmt: skip
@@ -369,6 +381,7 @@ def train(
     final_fit: FinalFit = "train",
     target_transform: TargetTransform = "none",
     calendar: Calendar = None,
+    window_level: WindowLevel = "auto",
     lookback: Lookback = None,
     horizon: Horizon = None,
     val_fraction: ValFraction = 0.2,
@@ -615,6 +628,7 @@ def evaluate(
     final_fit: FinalFit = "train",
     target_transform: TargetTransform = "none",
     calendar: Calendar = None,
+    window_level: WindowLevel = "auto",
     lookback: Lookback = None,
     horizon: Horizon = None,
     val_fraction: ValFraction = 0.2,
@@ -741,7 +755,8 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
     training = metadata["training"]
     rows = [
         ["model", _model_name(network)],
-        ["lookback / horizon", f"{network['lookback']} / {network['horizon']} steps"],
+        ["lookback / horizon", f"{network['lookback']} / {network['horizon']} steps, windows relative to their "
+                               f"{network.get('window_level', 'mean')}"],
         ["trained", f"{metadata['created']} with forecaster {metadata['forecaster_version']}"
          + (f", Keras {metadata['keras_version']}" if "keras_version" in metadata else "")],
         ["libraries", ", ".join(f"{name} {version}" for name, version in metadata.get("versions", {}).items()

@@ -31,28 +31,37 @@ RECALIBRATION_WINDOWS = 20_000
 MIN_SPREAD_FACTOR = 0.5
 
 
-def predict_scaled(network: Any, inputs: np.ndarray) -> np.ndarray:
+def predict_scaled(network: Any, inputs: np.ndarray, *, level: str) -> np.ndarray:
     """Run the network on scaled windows.
 
     Args:
         inputs: `(n_windows, lookback, n_features)` scaled.
+        level: what the network's windows are relative to (:func:`model_level`).
 
     Returns:
         `(n_windows, horizon)` scaled forecasts (window level added back).
     """
     if len(inputs) == 0:
         return np.empty((0, network.output_shape[-1]))
-    shifted, _ = relative_inputs(inputs)
+    shifted, _ = relative_inputs(inputs, level=level)
     outputs = network.predict(shifted, batch_size=PREDICT_BATCH, verbose=0)
-    return outputs.astype(np.float64) + window_level(inputs)[:, None]
+    return outputs.astype(np.float64) + window_level(inputs, level)[:, None]
 
 
-def predict_scaled_parts(network: Any, parts: list[np.ndarray], step: int | None = None) -> list[np.ndarray]:
+def model_level(spec: dict[str, Any]) -> str:
+    """What a model's windows are relative to, from its description (``metadata["network"]``
+    or a fitted model's ``spec``): models written before there was a choice used the mean."""
+    return spec.get("window_level", "mean")
+
+
+def predict_scaled_parts(network: Any, parts: list[np.ndarray], *, level: str,
+                         step: int | None = None) -> list[np.ndarray]:
     """:func:`predict_scaled` of several arrays of windows, such as views of every window of
     each series, copying only a bounded number of windows at a time.
 
     Args:
         parts: each `(n_i, lookback, n_features)` scaled; all with the same window shape.
+        level: as in :func:`predict_scaled`.
         step: keep only this forecast step (0: one step ahead); None keeps them all.
 
     Returns:
@@ -67,7 +76,7 @@ def predict_scaled_parts(network: Any, parts: list[np.ndarray], step: int | None
     filled = 0
 
     def run() -> None:
-        outputs = predict_scaled(network, np.concatenate([parts[i][rows] for i, rows in group]))
+        outputs = predict_scaled(network, np.concatenate([parts[i][rows] for i, rows in group]), level=level)
         if step is not None:
             outputs = outputs[:, step]
         sizes = [rows.stop - rows.start for _, rows in group]
@@ -433,7 +442,8 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
     if not used:
         return calibration, 0
     residuals = []
-    for item, window, actual, scaled in zip(used, windows, actuals, predict_scaled_parts(artifact.network, windows)):
+    forecasts = predict_scaled_parts(artifact.network, windows, level=model_level(metadata["network"]))
+    for item, window, actual, scaled in zip(used, windows, actuals, forecasts):
         scaler = item.scaler
         residuals.append(normalized_residuals(actual, scaler.target_to_original(scaled), spread_factors(
             window, item.meta.get("window_spread")), scaler, item.meta["residual_scale"]))
@@ -511,7 +521,7 @@ def forecast_with_history(
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
     inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback)
     windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])
-    predicted = predict_scaled(artifact.network, windows)  # (n_series, horizon)
+    predicted = predict_scaled(artifact.network, windows, level=model_level(metadata["network"]))  # (n_series, horizon)
     calibration = metadata["intervals"]
     if recalibrate and data_path is not None:
         calibration, n_arrived = calibration_with_arrivals(artifact, inputs)

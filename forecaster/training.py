@@ -14,7 +14,7 @@ import numpy as np
 
 from . import anomaly, forecasting
 from .artifacts import LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, save_artifact
-from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
+from .baselines import CHUNK_WINDOWS, LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number
@@ -23,7 +23,7 @@ from .report import QUIET, Reporter
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
 from .scaling import TARGET_TRANSFORMS, SeriesScaler, require_positive_target
-from .windows import WindowSet, max_lookback, min_length, split_point, supervised_windows, window_spans
+from .windows import WINDOW_LEVELS, WindowSet, max_lookback, min_length, split_point, supervised_windows, window_spans
 
 MIN_AUTO_LOOKBACK = 4
 MAX_AUTO_LOOKBACK = 336
@@ -31,6 +31,9 @@ MAX_AUTO_LOOKBACK = 336
 MODEL_TYPES = ("network", "linear", "naive", "seasonal-naive")
 #: What the model is finally fitted on: the training part, or all the data (``--final-fit``).
 FINAL_FITS = ("train", "all")
+#: "auto": relative to the last value if the linear model forecasts validation clearly better so
+#: (:func:`_chosen_window_level`), else to the mean; see :func:`forecaster.windows.window_level`
+WINDOW_LEVEL_CHOICES = ("auto", *WINDOW_LEVELS)
 #: How the baselines are named in metrics, next to ``"model"``.
 BASELINES = ("naive", "seasonal_naive", "linear")
 
@@ -68,6 +71,8 @@ class TrainOptions:
     #: None: given to the model, and left out if the linear model does better without them on a
     #: validation part that spans their longest cycle
     calendar: bool | None = None
+    #: what each window is expressed relative to: one of :data:`WINDOW_LEVEL_CHOICES`
+    window_level: str = "auto"
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -76,6 +81,9 @@ class TrainOptions:
         if self.target_transform not in TARGET_TRANSFORMS:
             raise ConfigError(f"--target-transform must be one of {', '.join(TARGET_TRANSFORMS)}, "
                               f"not '{self.target_transform}'")
+        if self.window_level not in WINDOW_LEVEL_CHOICES:
+            raise ConfigError(f"--window-level must be one of {', '.join(WINDOW_LEVEL_CHOICES)}, "
+                              f"not '{self.window_level}'")
         if self.final_fit not in FINAL_FITS:
             raise ConfigError(f"--final-fit must be one of {', '.join(FINAL_FITS)}, not '{self.final_fit}'")
         for name in ("epochs", "batch_size", "patience", "ensemble"):
@@ -219,6 +227,11 @@ class FittedModel:
     validated: tuple[Any, LinearAutoregression] | None = None
 
     @property
+    def level(self) -> str:
+        """What the model's windows are relative to (see :func:`forecaster.windows.window_level`)."""
+        return self.spec["window_level"]
+
+    @property
     def validated_predictor(self) -> Any:
         """The model as validated (see ``validated``)."""
         return self.predictor if self.validated is None else self.validated[0]
@@ -270,8 +283,13 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
             prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
     else:
         linear = LinearAutoregression.fit(train_windows, val_windows)
+    if options.window_level == "auto":
+        level, linear = _chosen_window_level(train_windows, val_windows, linear, reporter)
+        options = replace(options, window_level=level)
+        train_windows, val_windows = train_windows.relative_to(level), val_windows.relative_to(level)
     n_features = prepared[0].features.shape[1]
-    spec = {"model": options.model, "lookback": lookback, "horizon": horizon, "n_features": n_features}
+    spec = {"model": options.model, "lookback": lookback, "horizon": horizon, "n_features": n_features,
+            "window_level": options.window_level}
 
     if options.model == "network":
         network_spec = NetworkSpec(
@@ -345,7 +363,7 @@ def _chosen_target_transform(dataset: Dataset, options: TrainOptions, reporter: 
         inputs = [x for x, _ in val_parts]
         relative = []
         for series, prep, x, scaled in zip(dataset.series, prepared, inputs,
-                                           forecasting.predict_scaled_parts(linear, inputs)):
+                                           forecasting.predict_scaled_parts(linear, inputs, level=val_windows.level)):
             if len(x):
                 values = np.asarray(series.values, dtype=np.float64)
                 starts = prep.split + np.arange(len(x))
@@ -362,6 +380,45 @@ def _chosen_target_transform(dataset: Dataset, options: TrainOptions, reporter: 
                     f"{100 * abs(change):.1f} % {'higher' if change > 0 else 'lower'}, not the "
                     f"{100 * LOG_MARGIN:g} % lower it takes")
     return "none"
+
+
+#: How much lower (a fraction of the validation MSE) the linear model's error must be with
+#: windows relative to their last value for ``--window-level auto`` to take it over the mean:
+#: as for the logarithm, a difference within the noise of one validation part should not decide.
+LEVEL_MARGIN = 0.02
+
+
+def _chosen_window_level(train_windows: WindowSet, val_windows: WindowSet, linear: LinearAutoregression,
+                         reporter: Reporter) -> tuple[str, LinearAutoregression]:
+    """What ``--window-level auto`` becomes, and the linear model fitted to it: "last" when
+    the linear model, fitted on windows relative to their last value, forecasts the validation
+    windows with a mean squared error (scaled units, every step) at least ``LEVEL_MARGIN``
+    lower than ``linear``, fitted relative to their mean; "mean" otherwise.
+
+    Args:
+        train_windows, val_windows: relative to their mean, as ``linear`` was fitted on them.
+    """
+    if not len(val_windows):
+        return "mean", linear
+    last_train, last_val = train_windows.relative_to("last"), val_windows.relative_to("last")
+    from_last = LinearAutoregression.fit(last_train, last_val)
+    change = _validation_mse(from_last, last_val) / _validation_mse(linear, val_windows) - 1
+    if change < -LEVEL_MARGIN:
+        reporter.info(f"Windows taken relative to their last value: the linear model's validation error is "
+                      f"{-100 * change:.1f} % lower so than relative to their mean (--window-level mean keeps "
+                      "the mean)")
+        return "last", from_last
+    reporter.detail(f"Windows taken relative to their mean: relative to their last value the linear model's "
+                    f"validation error is {100 * abs(change):.1f} % {'higher' if change > 0 else 'lower'}, not "
+                    f"the {100 * LEVEL_MARGIN:g} % lower it takes")
+    return "mean", linear
+
+
+def _validation_mse(model: Any, windows: WindowSet) -> float:
+    """Mean squared error of ``model`` over every step of ``windows`` (which it was fitted
+    relative to the level of): the same in the windows' scaled units whatever the level."""
+    total = sum(float(np.sum((model.predict(x) - y) ** 2)) for x, y in windows.chunks(CHUNK_WINDOWS))
+    return total / (len(windows) * windows.horizon)
 
 
 def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet | None,
@@ -593,7 +650,8 @@ def train(
                                         splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
                                         missing=[s.missing for s in dataset.series],
                                         log_scales=[p.scaler.log_spread for p in fitted.prepared],
-                                        seasons=[seasonal_period(s.freq) for s in dataset.series])
+                                        seasons=[seasonal_period(s.freq) for s in dataset.series],
+                                        level=fitted.level)
         _report_expectation_sources(dataset, calibration, reporter)
         seconds = time.monotonic() - started
         metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)
@@ -674,8 +732,10 @@ def _windows(dataset: Dataset, options: TrainOptions):
     lookback, horizon = options.lookback, options.horizon
     prepared = [_prepare(series, horizon, options) for series in dataset.series]
     spans = [window_spans(len(p.features), lookback, horizon, p.split) for p in prepared]
+    # "auto" is decided on windows relative to their mean (see fit)
+    level = "mean" if options.window_level == "auto" else options.window_level
     train_windows, val_windows = WindowSet.from_series([p.features for p in prepared], list(zip(*spans)), lookback,
-                                                       horizon)
+                                                       horizon, level=level)
     val_parts = [supervised_windows(p.features, p.features[:, 0], lookback, horizon, *val_span)
                  for p, (_, val_span) in zip(prepared, spans)]
     return prepared, train_windows, val_windows, val_parts
@@ -720,8 +780,9 @@ def method_forecasts(fitted: FittedModel, dataset: Dataset, inputs: list[np.ndar
         per series ``{"model" | "naive" | "seasonal_naive" | "linear": (n_windows, horizon)}``.
     """
     horizon = fitted.options.horizon
-    model = forecasting.predict_scaled_parts(fitted.predictor if predictor is None else predictor, inputs)
-    linear_forecasts = forecasting.predict_scaled_parts(linear, inputs)
+    model = forecasting.predict_scaled_parts(fitted.predictor if predictor is None else predictor, inputs,
+                                             level=fitted.level)
+    linear_forecasts = forecasting.predict_scaled_parts(linear, inputs, level=fitted.level)
     forecasts = []
     for series, prep, first_steps, scaled_model, scaled_linear in zip(dataset.series, fitted.prepared, starts, model,
                                                                       linear_forecasts):

@@ -91,19 +91,31 @@ def train_validation_windows(
     return train, val
 
 
-def window_level(inputs: np.ndarray) -> np.ndarray:
-    """The level each window is expressed relative to: the mean of its target channel.
+#: What a window's target channel is expressed relative to: its mean, or its last value.
+WINDOW_LEVELS = ("mean", "last")
+
+
+def window_level(inputs: np.ndarray, level: str) -> np.ndarray:
+    """The level each window is expressed relative to: the mean or the last value of its
+    target channel.
 
     Subtracting it lets one network serve series and stretches at any level, and lets it
-    follow a trend past the range seen in training.
+    follow a trend past the range seen in training. Which one matters where the model is
+    pulled towards forecasting the level (a penalty, few windows): from the mean its
+    forecasts lag the latest values, from the last value they lean towards the naive one.
 
     Args:
         inputs: `(n_windows, lookback, n_features)`, target in channel 0.
+        level: one of :data:`WINDOW_LEVELS`.
 
     Returns:
         `(n_windows,)`.
     """
-    return inputs[:, :, 0].mean(axis=1)
+    if level == "mean":
+        return inputs[:, :, 0].mean(axis=1)
+    if level == "last":
+        return np.array(inputs[:, -1, 0])
+    raise ValueError(f"window level must be one of {', '.join(WINDOW_LEVELS)}, not {level!r}")
 
 
 def relative_to_level(inputs: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -113,20 +125,22 @@ def relative_to_level(inputs: np.ndarray, level: np.ndarray) -> np.ndarray:
     return shifted
 
 
-def relative_inputs(inputs: np.ndarray, targets: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def relative_inputs(inputs: np.ndarray, targets: np.ndarray | None = None, *,
+                    level: str) -> tuple[np.ndarray, np.ndarray | None]:
     """Express windows relative to their level, as the models see them.
 
     Args:
         inputs: `(n_windows, lookback, n_features)` scaled.
         targets: `(n_windows, horizon)` scaled, or None.
+        level: one of :data:`WINDOW_LEVELS`.
 
     Returns:
         shifted inputs `(n_windows, lookback, n_features)` float32 and shifted targets
         `(n_windows, horizon)` float32 (None when no targets were given).
     """
-    level = window_level(inputs)
-    shifted_targets = None if targets is None else (targets - level[:, None]).astype(np.float32)
-    return relative_to_level(inputs, level), shifted_targets
+    levels = window_level(inputs, level)
+    shifted_targets = None if targets is None else (targets - levels[:, None]).astype(np.float32)
+    return relative_to_level(inputs, levels), shifted_targets
 
 
 class WindowSet:
@@ -141,19 +155,24 @@ class WindowSet:
         features: `(n_steps_total, n_features)` scaled steps of all series end to end, target
             in channel 0.
         starts: `(n_windows,)` row in ``features`` of each window's first input step.
+        level: what :meth:`gather` expresses windows relative to (see :func:`window_level`).
     """
 
-    def __init__(self, features: np.ndarray, starts: np.ndarray, lookback: int, horizon: int) -> None:
+    def __init__(self, features: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, *, level: str) -> None:
+        if level not in WINDOW_LEVELS:
+            raise ValueError(f"window level must be one of {', '.join(WINDOW_LEVELS)}, not {level!r}")
         self.features = features
         self.starts = np.asarray(starts, dtype=np.int64)
         self.lookback = lookback
         self.horizon = horizon
+        self.level = level
         self._inputs = sliding_window_view(features, lookback, axis=0)  # (n, n_features, lookback) view
         self._targets = sliding_window_view(features[:, 0], horizon)  # (n, horizon) view
 
     @classmethod
     def from_series(
-        cls, features: Sequence[np.ndarray], spans: Sequence[Sequence[tuple[int, int]]], lookback: int, horizon: int
+        cls, features: Sequence[np.ndarray], spans: Sequence[Sequence[tuple[int, int]]], lookback: int, horizon: int,
+        *, level: str,
     ) -> tuple[WindowSet, ...]:
         """Window sets over the same series, sharing one copy of their steps.
 
@@ -175,7 +194,7 @@ class WindowSet:
                 if last >= first
             ]
             rows = np.concatenate(starts) if starts else np.empty(0, dtype=np.int64)
-            sets.append(cls(joined, rows, lookback, horizon))
+            sets.append(cls(joined, rows, lookback, horizon, level=level))
         return tuple(sets)
 
     def __len__(self) -> int:
@@ -186,7 +205,14 @@ class WindowSet:
         :meth:`from_series` makes them)."""
         if other.features is not self.features:
             raise ValueError("window sets over different steps cannot be joined")
-        return WindowSet(self.features, np.concatenate([self.starts, other.starts]), self.lookback, self.horizon)
+        if other.level != self.level:
+            raise ValueError("window sets relative to different levels cannot be joined")
+        return WindowSet(self.features, np.concatenate([self.starts, other.starts]), self.lookback, self.horizon,
+                         level=self.level)
+
+    def relative_to(self, level: str) -> WindowSet:
+        """The same windows, expressed relative to ``level`` (sharing the steps)."""
+        return WindowSet(self.features, self.starts, self.lookback, self.horizon, level=level)
 
     @property
     def n_features(self) -> int:
@@ -200,7 +226,7 @@ class WindowSet:
         """
         rows = self.starts[positions]
         inputs = np.ascontiguousarray(self._inputs[rows].transpose(0, 2, 1))
-        shifted, targets = relative_inputs(inputs, self._targets[rows + self.lookback])
+        shifted, targets = relative_inputs(inputs, self._targets[rows + self.lookback], level=self.level)
         assert targets is not None
         return shifted, targets
 

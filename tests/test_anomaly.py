@@ -269,24 +269,25 @@ class Persistence:
         return np.asarray(x)[:, -1, :1]
 
 
-def test_extreme_points_are_taken_out_of_the_inputs_of_the_points_after_them():
+@pytest.mark.parametrize("level", ["mean", "last"])
+def test_extreme_points_are_taken_out_of_the_inputs_of_the_points_after_them(level):
     rng = np.random.default_rng(13)
     lookback, n = 8, 400
     target = rng.normal(0.0, 0.1, n)
     target[300] += 5.0  # a spike: persistence would expect it again at 301
     features = [target[:, None]]
-    expected = anomaly.one_step_expectations(Persistence(), features, lookback, [lookback])
+    expected = anomaly.one_step_expectations(Persistence(), features, lookback, [lookback], level=level)
     np.testing.assert_allclose(expected[0], target[lookback - 1 : n - 1], atol=1e-6)
     residuals, _ = residuals_and_steps(target, expected[0], lookback)
     calibration = calibrate_series(residuals, 100, 24)
-    (cleaned,) = anomaly.cleaned_expectations(Persistence(), features, lookback, expected, [calibration])
+    (cleaned,) = anomaly.cleaned_expectations(Persistence(), features, lookback, expected, [calibration], level=level)
     row = 301 - lookback
     assert cleaned[row] == pytest.approx(target[299], abs=1e-6)  # the spike's own expectation
     np.testing.assert_array_equal(cleaned[: row - 1], expected[0][: row - 1])  # the past is untouched
     assert abs(target[301] - cleaned[row]) < 1.0 < abs(target[301] - expected[0][row])
     # models calibrated before this step existed keep their expectations
     (kept,) = anomaly.cleaned_expectations(
-        Persistence(), features, lookback, expected, [{"centre": 0.0, "spread": 0.1}]
+        Persistence(), features, lookback, expected, [{"centre": 0.0, "spread": 0.1}], level=level
     )
     np.testing.assert_array_equal(kept, expected[0])
 
@@ -319,13 +320,13 @@ def test_the_seasonal_median_expects_the_median_of_the_last_seasons():
 def test_calibration_expects_the_last_season_when_the_model_missed_the_cycle():
     values = day_and_night(6, np.random.default_rng(3))
     features = [((values - values.mean()) / values.std())[:, None]]
-    chosen = anomaly.calibrate(WindowMean(), features, [5 * 48], lookback=12, seasons=[48])["series"][0]
+    chosen = anomaly.calibrate(WindowMean(), features, [5 * 48], lookback=12, seasons=[48], level="mean")["series"][0]
     assert chosen["expected_by"] == "seasonal-median"
     deviations = chosen["deviations"]
     assert deviations["seasonal-median"] < (1 - anomaly.SOURCE_MARGIN) * deviations["model"]
     assert json.loads(json.dumps(chosen)) == chosen
     # validation before a whole season of history: no seasonal baseline to judge
-    early = anomaly.calibrate(WindowMean(), features, [40], lookback=12, seasons=[48])["series"][0]
+    early = anomaly.calibrate(WindowMean(), features, [40], lookback=12, seasons=[48], level="mean")["series"][0]
     assert early["expected_by"] == "model" and set(early["deviations"]) == {"model"}
 
 
@@ -343,7 +344,7 @@ def test_calibration_keeps_a_model_the_seasonal_median_does_not_clearly_beat():
             x = np.asarray(x)
             return x[:, -48, :1] + x[:, -1, :1] - x[:, -49, :1]
 
-    kept = anomaly.calibrate(Yesterday(), features, [5 * 48], lookback=60, seasons=[48])["series"][0]
+    kept = anomaly.calibrate(Yesterday(), features, [5 * 48], lookback=60, seasons=[48], level="mean")["series"][0]
     assert kept["expected_by"] == "model"
     assert kept["deviations"]["model"] < kept["deviations"]["seasonal-median"]
 

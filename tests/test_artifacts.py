@@ -102,7 +102,7 @@ def refused(model_dir: Path, *fragments: str) -> str:
 def test_metadata_holds_schema_versions_and_a_checksum_of_every_file(linear_model, network_model):
     for model_dir, model_files in ((linear_model, {LINEAR_FILE}), (network_model, {MODEL_FILE, NETWORK_FILE})):
         metadata = json.loads((model_dir / METADATA_FILE).read_text())
-        assert metadata["schema_version"] == SCHEMA_VERSION == 2
+        assert metadata["schema_version"] == SCHEMA_VERSION == 3
         files = {p.name for p in model_dir.iterdir()} - {METADATA_FILE}
         assert files == model_files | {HISTORY_FILE}
         assert metadata["files"] == {name: sha256(model_dir / name) for name in files}
@@ -462,11 +462,11 @@ def test_a_schema_1_model_still_gets_every_other_check(model, outside):
     refused(model, "model_file names '../outside.npz'")
 
 
-def test_retraining_a_schema_1_directory_writes_schema_2(model):
+def test_retraining_a_schema_1_directory_writes_the_current_schema(model):
     to_schema_1(model)
     train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive", lookback=24, horizon=6, seed=0), model)
     metadata = read_metadata(model)
-    assert metadata["schema_version"] == 2 and set(metadata["files"]) == {HISTORY_FILE}
+    assert metadata["schema_version"] == SCHEMA_VERSION and set(metadata["files"]) == {HISTORY_FILE}
 
 
 # --- replacing a model ------------------------------------------------------------------------

@@ -18,15 +18,16 @@ from forecaster.windows import input_windows
 from .conftest import HOURLY, read_metadata, run_cli
 
 
-def test_seasonal_naive_predictor_matches_the_history_function():
+@pytest.mark.parametrize("level", ["mean", "last"])
+def test_seasonal_naive_predictor_matches_the_history_function(level):
     rng = np.random.default_rng(1)
     series = rng.normal(size=200)
     lookback, horizon, season = 30, 17, 7
     windows = input_windows(series[:-1, None], lookback)[:150]  # window i precedes step i + lookback
     starts = np.arange(150) + lookback
-    predicted = predict_scaled(SeasonalNaive(lookback, horizon, season), windows)
+    predicted = predict_scaled(SeasonalNaive(lookback, horizon, season), windows, level=level)
     np.testing.assert_allclose(predicted, seasonal_naive(series, starts, horizon, season), atol=1e-5)
-    naive = predict_scaled(SeasonalNaive(lookback, horizon), windows)
+    naive = predict_scaled(SeasonalNaive(lookback, horizon), windows, level=level)
     np.testing.assert_allclose(naive, np.repeat(series[starts - 1, None], horizon, axis=1), atol=1e-5)
 
 
@@ -137,7 +138,8 @@ def test_the_linear_model_is_scikit_learns_ridge_with_the_penalty_validation_pre
     assert model.alpha == min(errors, key=errors.get)
 
 
-def test_the_linear_model_fits_the_same_from_a_window_set_as_from_copied_windows(monkeypatch):
+@pytest.mark.parametrize("level", ["mean", "last"])
+def test_the_linear_model_fits_the_same_from_a_window_set_as_from_copied_windows(monkeypatch, level):
     from forecaster import baselines
     from forecaster.windows import WindowSet, relative_inputs, supervised_windows, window_spans
 
@@ -146,11 +148,12 @@ def test_the_linear_model_fits_the_same_from_a_window_set_as_from_copied_windows
     features = [np.cumsum(rng.normal(size=(n, 2)), axis=0).astype(np.float32) for n in (300, 500, 200)]
     splits = [240, 400, 160]
     spans = [window_spans(len(f), lookback, horizon, split) for f, split in zip(features, splits)]
-    train_set, val_set = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon)
+    train_set, val_set = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon, level=level)
 
     def copied(which):
         parts = [supervised_windows(f, f[:, 0], lookback, horizon, *span[which]) for f, span in zip(features, spans)]
-        return relative_inputs(np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts]))
+        return relative_inputs(np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts]),
+                               level=level)
 
     from_arrays = LinearAutoregression.fit(copied(0), copied(1))
     monkeypatch.setattr(baselines, "CHUNK_WINDOWS", 97)  # sums over many uneven chunks

@@ -83,7 +83,7 @@ def test_model_directory_holds_model_metadata_and_history(hourly_model):
     assert {p.name for p in model_dir.iterdir()} == {"model.keras", "network.npz", "metadata.json", "history.npz"}
     assert model_dir.stat().st_mode & 0o777 == 0o777 & ~current_umask()
     meta = read_metadata(model_dir)
-    assert meta["schema_version"] == SCHEMA_VERSION == 2
+    assert meta["schema_version"] == SCHEMA_VERSION == 3
     assert meta["forecaster_version"]
     assert meta["train_options"]["seed"] == 42
     assert meta["data_options"]["targets"] == ["load"] and meta["data_options"]["covariates"] == ["temperature"]
@@ -377,8 +377,9 @@ def test_info_describes_the_model(hourly_model):
     model_dir, _ = hourly_model
     result = run_cli("info", "-m", model_dir)
     assert result.exit_code == 0, result.stderr
-    for fragment in ("LSTM, 1 layer(s) of 32 units", "168 / 24 steps", "temperature", "seasonal naive", "LSTM model", "seed=42",
-                     "libraries", "2, 3 file(s) checksummed", "anomaly source"):
+    for fragment in ("LSTM, 1 layer(s) of 32 units", "168 / 24 steps, windows relative to their mean", "temperature",
+                     "seasonal naive", "LSTM model", "seed=42", "libraries", f"{SCHEMA_VERSION}, 3 file(s) checksummed",
+                     "anomaly source"):
         assert fragment in result.stdout
     as_json = json.loads(run_cli("info", "-m", model_dir, "--json").stdout)
     assert as_json == read_metadata(model_dir)

@@ -36,7 +36,7 @@ def relative_validation_inputs(fitted) -> np.ndarray:
     from forecaster.forecasting import relative_inputs
 
     inputs, targets = fitted.val_parts[0]
-    return relative_inputs(inputs, targets)[0]
+    return relative_inputs(inputs, targets, level=fitted.level)[0]
 
 
 def validation_losses(stream: io.StringIO) -> list[float]:

@@ -104,7 +104,7 @@ def test_calendar_inputs_are_kept_where_the_validation_part_is_too_short_to_judg
     # 80 hours of validation, less than the week of the weekly cycle; on them alone the linear
     # model would have done better without the calendar inputs
     x, y = fitted.val_parts[0]
-    _, chosen = LinearAutoregression.fit_choosing_channels(fitted.train_windows, relative_inputs(x, y),
+    _, chosen = LinearAutoregression.fit_choosing_channels(fitted.train_windows, relative_inputs(x, y, level=fitted.level),
                                                            [None, [0, 1]])
     assert chosen == 1
 

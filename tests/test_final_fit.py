@@ -43,7 +43,7 @@ def test_the_validated_model_is_the_one_a_training_part_fit_gives_and_the_final_
     inputs, targets = final.val_parts[0]
     from forecaster.forecasting import relative_inputs
 
-    relative_targets = relative_inputs(inputs, targets)[1]
+    relative_targets = relative_inputs(inputs, targets, level=final.level)[1]
     error_of = {name: float(np.mean((model.predict(windows, verbose=0) - relative_targets) ** 2))
                 for name, model in (("validated", final.validated_predictor), ("final", final.predictor))}
     assert error_of["final"] < error_of["validated"]

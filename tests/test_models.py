@@ -131,7 +131,7 @@ def test_training_never_leaves_the_network_worse_than_its_linear_start_on_valida
                                        calendar=False, seed=0))
     keras = load_keras()
     inputs, targets = fitted.val_parts[0]
-    shifted, shifted_targets = relative_inputs(inputs, targets)
+    shifted, shifted_targets = relative_inputs(inputs, targets, level=fitted.level)
     huber = keras.losses.Huber()
     network_loss = float(huber(shifted_targets, fitted.predictor.predict(shifted, verbose=0)))
     linear_loss = float(huber(shifted_targets, fitted.linear.predict(shifted)))

@@ -22,23 +22,24 @@ def _window_set(n_series=4, n_steps=90, lookback=8, horizon=3):
     rng = np.random.default_rng(0)
     features = [np.cumsum(rng.normal(size=(n_steps, 2)), axis=0).astype(np.float32) for _ in range(n_series)]
     spans = [window_spans(n_steps, lookback, horizon, n_steps - 20) for _ in features]
-    train, _ = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon)
+    train, _ = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon, level="mean")
     return train
 
 
-def test_many_series_are_forecast_a_chunk_at_a_time_with_the_same_result(monkeypatch):
+@pytest.mark.parametrize("level", ["mean", "last"])
+def test_many_series_are_forecast_a_chunk_at_a_time_with_the_same_result(monkeypatch, level):
     rng = np.random.default_rng(2)
     parts = [input_windows(rng.normal(size=(n, 2)), 6) for n in (40, 7, 100, 6, 55)]
     linear = LinearAutoregression(6, 3, rng.normal(size=(12, 3)), rng.normal(size=3), 1.0)
-    whole = forecasting.predict_scaled(linear, np.concatenate(parts))
+    whole = forecasting.predict_scaled(linear, np.concatenate(parts), level=level)
     monkeypatch.setattr(forecasting, "PREDICT_BATCH", 8)
     monkeypatch.setattr(forecasting, "PREDICT_CHUNK_BYTES", 8 * 4 * 12)  # 8 windows at a time
-    pieces = forecasting.predict_scaled_parts(linear, parts)
+    pieces = forecasting.predict_scaled_parts(linear, parts, level=level)
     assert [len(p) for p in pieces] == [len(p) for p in parts]
     np.testing.assert_allclose(np.concatenate(pieces), whole, rtol=1e-6)
-    first = forecasting.predict_scaled_parts(linear, parts, step=0)
+    first = forecasting.predict_scaled_parts(linear, parts, level=level, step=0)
     np.testing.assert_allclose(np.concatenate(first), whole[:, 0], rtol=1e-6)
-    assert forecasting.predict_scaled_parts(linear, []) == []
+    assert forecasting.predict_scaled_parts(linear, [], level=level) == []
 
 
 def test_training_batches_are_a_new_seeded_order_each_epoch():

@@ -59,10 +59,15 @@ def test_min_length_is_the_shortest_that_works():
 
 def test_level_is_removed_from_the_target_channel_only():
     inputs = np.random.default_rng(0).normal(size=(5, 6, 2))
-    level = window_level(inputs)
-    shifted = relative_to_level(inputs, level)
+    shifted = relative_to_level(inputs, window_level(inputs, "mean"))
     np.testing.assert_allclose(shifted[:, :, 0].mean(axis=1), 0, atol=1e-6)
     np.testing.assert_allclose(shifted[:, :, 1], inputs[:, :, 1], atol=1e-6)
+    from_last = relative_to_level(inputs, window_level(inputs, "last"))
+    np.testing.assert_allclose(from_last[:, -1, 0], 0, atol=1e-6)
+    np.testing.assert_allclose(from_last[:, :, 0], inputs[:, :, 0] - inputs[:, -1:, 0], atol=1e-6)
+    np.testing.assert_allclose(from_last[:, :, 1], inputs[:, :, 1], atol=1e-6)
+    with pytest.raises(ValueError, match="window level must be one of mean, last"):
+        window_level(inputs, "median")
 
 
 def test_scaler_fitted_on_given_rows_and_inverts():
@@ -96,7 +101,8 @@ def _series_features(rng, lengths, n_features=3):
     return [rng.normal(size=(n, n_features)).astype(np.float32) * 5 + 10 for n in lengths]
 
 
-def test_a_window_set_gathers_exactly_the_windows_each_series_would_copy():
+@pytest.mark.parametrize("level", ["mean", "last"])
+def test_a_window_set_gathers_exactly_the_windows_each_series_would_copy(level):
     from forecaster.windows import WindowSet, relative_inputs, window_spans
 
     rng = np.random.default_rng(0)
@@ -104,11 +110,11 @@ def test_a_window_set_gathers_exactly_the_windows_each_series_would_copy():
     features = _series_features(rng, [40, 25, 60])
     splits = [30, 18, 45]
     spans = [window_spans(len(f), lookback, horizon, split) for f, split in zip(features, splits)]
-    train, val = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon)
+    train, val = WindowSet.from_series(features, list(zip(*spans)), lookback, horizon, level=level)
     for windows, which in ((train, 0), (val, 1)):
         copied = [supervised_windows(f, f[:, 0], lookback, horizon, *span[which]) for f, span in zip(features, spans)]
         expected_x, expected_y = relative_inputs(np.concatenate([x for x, _ in copied]),
-                                                 np.concatenate([y for _, y in copied]))
+                                                 np.concatenate([y for _, y in copied]), level=level)
         assert len(windows) == len(expected_x)
         positions = rng.permutation(len(windows))[:17]
         x, y = windows.gather(positions)
@@ -120,6 +126,18 @@ def test_a_window_set_gathers_exactly_the_windows_each_series_would_copy():
         np.testing.assert_array_equal(np.concatenate([cy for _, cy in chunks]), expected_y)
     # the sets share one copy of the steps instead of holding every window
     assert train.features is val.features
+    # the same windows relative to the other level, as copied windows would be
+    other = "last" if level == "mean" else "mean"
+    moved = train.relative_to(other)
+    assert moved.features is train.features and moved.level == other
+    copied = [supervised_windows(f, f[:, 0], lookback, horizon, *span[0]) for f, span in zip(features, spans)]
+    expected_x, expected_y = relative_inputs(np.concatenate([x for x, _ in copied]),
+                                             np.concatenate([y for _, y in copied]), level=other)
+    x, y = moved.gather(slice(None))
+    np.testing.assert_array_equal(x, expected_x)
+    np.testing.assert_array_equal(y, expected_y)
+    with pytest.raises(ValueError, match="different levels"):
+        train.joined(val.relative_to(other))
     assert train.features.nbytes == sum(f.nbytes for f in features)
 
 
@@ -128,7 +146,7 @@ def test_a_window_set_skips_series_without_windows_in_a_span():
 
     rng = np.random.default_rng(1)
     features = _series_features(rng, [12, 30])
-    (windows,) = WindowSet.from_series(features, [[(10, 9), (5, 20)]], 5, 3)  # first: none
+    (windows,) = WindowSet.from_series(features, [[(10, 9), (5, 20)]], 5, 3, level="mean")  # first: none
     assert len(windows) == 16
     x, y = windows.gather(slice(0, 1))
     np.testing.assert_allclose(x[0, :, 1:], features[1][0:5, 1:])
