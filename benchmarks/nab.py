@@ -42,6 +42,7 @@ import shlex
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -235,6 +236,11 @@ def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, 
         lines += [f"`--target-transform auto` took the logarithm for {len(logged)} of the {trained} files trained ("
                   + ", ".join(f"{c} {k}" for c, k in by_category.items()) + ") and kept the values as they are "
                   "for the others.", ""]
+    from_last = [f["name"] for f in files if f["level"] == "last"]
+    by_category = Counter(n.split("/")[0] for n in from_last)
+    lines += [f"The windows were relative to their last value (`--window-level auto`, README, How it works) for "
+              f"{len(from_last)} of the {trained} files trained ("
+              + ", ".join(f"{c} {k}" for c, k in sorted(by_category.items())) + "), to their mean for the others.", ""]
     seasonal = [f["name"] for f in files if f["seasonal"]]
     lines += [f"The anomaly expectations came from the seasonal median instead of the model (README, "
               f"`detect-anomalies`) for {len(seasonal)} of the {trained} files trained" + (": " + ", ".join(f"`{n}`" for n in seasonal) if seasonal else "") + ".", ""]
@@ -305,13 +311,16 @@ def main(argv: list[str] | None = None) -> int:
             files.append({"name": name, "windows": windows, "probation": probation, "detected": detected,
                           "score": np.nan_to_num(score, nan=0.0),
                           "transform": None if name in refused else metadata["train_options"]["target_transform"],
-                          "seasonal": name not in refused and _expected_by_seasonal_median(metadata)})
+                          "seasonal": name not in refused and _expected_by_seasonal_median(metadata),
+                          "level": None if name in refused else metadata["network"].get("window_level", "mean")})
             counts = event_counts(detected, windows, probation)
             if name not in refused:
                 reporter.info(f"[{k}/{len(names)}] {name}: {len(frame)} rows, threshold "
                               f"{scored['threshold'].iloc[0]:.2f}, {counts['windows_found']}/{len(windows)} windows "
                               f"found, {counts['events_false']} false events"
-                              f"{', seasonal median' if files[-1]['seasonal'] else ''} ({time.monotonic() - tick:.0f} s)")
+                              f"{', seasonal median' if files[-1]['seasonal'] else ''}"
+                              f"{', relative to the last value' if files[-1]['level'] == 'last' else ''}"
+                              f" ({time.monotonic() - tick:.0f} s)")
     ours = corpus_scores(files, "detected")
     best = optimised(files)
     seconds = time.monotonic() - started
