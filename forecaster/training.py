@@ -402,7 +402,9 @@ def _chosen_window_level(train_windows: WindowSet, val_windows: WindowSet, linea
         return "mean", linear
     last_train, last_val = train_windows.relative_to("last"), val_windows.relative_to("last")
     from_last = LinearAutoregression.fit(last_train, last_val)
-    change = _validation_mse(from_last, last_val) / _validation_mse(linear, val_windows) - 1
+    from_mean_error = _validation_mse(linear, val_windows)
+    # a validation part forecast exactly (a noise-free line) has nothing to gain from the last value
+    change = _validation_mse(from_last, last_val) / from_mean_error - 1 if from_mean_error > 0 else 0.0
     if change < -LEVEL_MARGIN:
         reporter.info(f"Windows taken relative to their last value: the linear model's validation error is "
                       f"{-100 * change:.1f} % lower so than relative to their mean (--window-level mean keeps "
