@@ -225,6 +225,9 @@ class FittedModel:
     linear: LinearAutoregression
     members: list[dict[str, int]] = field(default_factory=list)
     validated: tuple[Any, LinearAutoregression] | None = None
+    #: with ``--window-level auto``, the linear model's validation MSE (scaled units) fitted
+    #: relative to each level, what the choice was made on; empty when the level was given
+    level_errors: dict[str, float] = field(default_factory=dict)
 
     @property
     def level(self) -> str:
@@ -283,8 +286,9 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
             prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
     else:
         linear = LinearAutoregression.fit(train_windows, val_windows)
+    level_errors: dict[str, float] = {}
     if options.window_level == "auto":
-        level, linear = _chosen_window_level(train_windows, val_windows, linear, reporter)
+        level, linear, level_errors = _chosen_window_level(train_windows, val_windows, linear, reporter)
         options = replace(options, window_level=level)
         train_windows, val_windows = train_windows.relative_to(level), val_windows.relative_to(level)
     n_features = prepared[0].features.shape[1]
@@ -331,7 +335,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
                 reporter.info(f"Fitting again on all {len(every)} windows, validation included")
             predictor = _baseline_model(options.model, dataset, lookback, horizon, linear)
     return FittedModel(predictor, options, spec, prepared, train_windows, val_parts, epochs_run, best_epoch,
-                       linear, members if len(members) > 1 else [], validated)
+                       linear, members if len(members) > 1 else [], validated, level_errors)
 
 
 #: How much better (a fraction of the validation error) the linear model must forecast with the
@@ -389,8 +393,9 @@ LEVEL_MARGIN = 0.02
 
 
 def _chosen_window_level(train_windows: WindowSet, val_windows: WindowSet, linear: LinearAutoregression,
-                         reporter: Reporter) -> tuple[str, LinearAutoregression]:
-    """What ``--window-level auto`` becomes, and the linear model fitted to it: "last" when
+                         reporter: Reporter) -> tuple[str, LinearAutoregression, dict[str, float]]:
+    """What ``--window-level auto`` becomes, the linear model fitted to it, and each level's
+    validation MSE (empty without validation windows): "last" when
     the linear model, fitted on windows relative to their last value, forecasts the validation
     windows with a mean squared error (scaled units, every step) at least ``LEVEL_MARGIN``
     lower than ``linear``, fitted relative to their mean; "mean" otherwise.
@@ -399,21 +404,21 @@ def _chosen_window_level(train_windows: WindowSet, val_windows: WindowSet, linea
         train_windows, val_windows: relative to their mean, as ``linear`` was fitted on them.
     """
     if not len(val_windows):
-        return "mean", linear
+        return "mean", linear, {}
     last_train, last_val = train_windows.relative_to("last"), val_windows.relative_to("last")
     from_last = LinearAutoregression.fit(last_train, last_val)
-    from_mean_error = _validation_mse(linear, val_windows)
+    errors = {"mean": _validation_mse(linear, val_windows), "last": _validation_mse(from_last, last_val)}
     # a validation part forecast exactly (a noise-free line) has nothing to gain from the last value
-    change = _validation_mse(from_last, last_val) / from_mean_error - 1 if from_mean_error > 0 else 0.0
+    change = errors["last"] / errors["mean"] - 1 if errors["mean"] > 0 else 0.0
     if change < -LEVEL_MARGIN:
         reporter.info(f"Windows taken relative to their last value: the linear model's validation error is "
                       f"{-100 * change:.1f} % lower so than relative to their mean (--window-level mean keeps "
                       "the mean)")
-        return "last", from_last
+        return "last", from_last, errors
     reporter.detail(f"Windows taken relative to their mean: relative to their last value the linear model's "
                     f"validation error is {100 * abs(change):.1f} % {'higher' if change > 0 else 'lower'}, not "
                     f"the {100 * LEVEL_MARGIN:g} % lower it takes")
-    return "mean", linear
+    return "mean", linear, errors
 
 
 def _validation_mse(model: Any, windows: WindowSet) -> float:
@@ -911,5 +916,6 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
             "validation_windows": sum(len(x) for x, _ in fitted.val_parts),
             "seconds": round(seconds, 2),
             **({"members": fitted.members} if fitted.members else {}),
+            **({"window_level_errors": fitted.level_errors} if fitted.level_errors else {}),
         },
     }

@@ -47,16 +47,18 @@ def test_auto_takes_the_last_value_for_a_wandering_series_and_the_mean_for_a_ste
     walk = wandering()
     fitted = fit(in_memory(walk), TrainOptions(model="linear", calendar=False, seed=0, **shape))
     assert fitted.level == fitted.options.window_level == "last"
-    assert validation_mse("last", walk, **shape) < (1 - LEVEL_MARGIN) * validation_mse("mean", walk, **shape)
+    errors = {level: validation_mse(level, walk, **shape) for level in ("mean", "last")}
+    assert errors["last"] < (1 - LEVEL_MARGIN) * errors["mean"]
+    assert fitted.level_errors == pytest.approx(errors, rel=1e-9)
 
     steps = np.arange(400)
     cycle = 50 + 10 * np.sin(2 * np.pi * steps / 24) + np.random.default_rng(1).normal(size=400)
     fitted = fit(in_memory(cycle), TrainOptions(model="linear", calendar=False, seed=0, **shape))
     assert fitted.level == "mean"
     assert validation_mse("mean", cycle, **shape) < validation_mse("last", cycle, **shape)
-    # a level given is kept, whatever validation would say
+    # a level given is kept, whatever validation would say, and nothing is measured
     fitted = fit(in_memory(cycle), TrainOptions(model="linear", calendar=False, seed=0, window_level="last", **shape))
-    assert fitted.level == "last"
+    assert fitted.level == "last" and fitted.level_errors == {}
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +95,7 @@ def test_predict_forecasts_from_the_level_the_model_was_trained_on(walk_csv, tmp
     assert not np.allclose(forecast(model_dir, walk_csv)["forecast"].to_numpy(), predicted, rtol=1e-3)
 
 
-def test_a_network_relative_to_the_last_value_flags_a_jump_in_a_wandering_series(walk_csv, tmp_path):
+def test_a_network_relative_to_the_last_value_flags_a_jump_in_a_wandering_series(walk_csv, tmp_path, monkeypatch):
     frame = pd.read_csv(walk_csv)
     frame.loc[280:, "value"] += 25  # a level shift of many steps' worth of wandering, after training
     data = tmp_path / "shifted.csv"
@@ -103,7 +105,13 @@ def test_a_network_relative_to_the_last_value_flags_a_jump_in_a_wandering_series
                       "--epochs", 3, "--no-calendar", "--seed", 0, "-v")
     assert trained.exit_code == 0, trained.stderr
     assert "relative to their last value" in trained.stderr
-    assert read_metadata(model_dir)["network"]["window_level"] == "last"
+    metadata = read_metadata(model_dir)
+    assert metadata["network"]["window_level"] == "last"
+    errors = metadata["training"]["window_level_errors"]
+    assert errors["last"] < errors["mean"]
+    monkeypatch.setenv("COLUMNS", "250")  # one line per row
+    assert (f"windows relative to their last (linear validation MSE {errors['last']:.3g} from the last value, "
+            f"{errors['mean']:.3g} from the mean)" in run_cli("info", "-m", model_dir).stdout)
     result = run_cli("detect-anomalies", data, "-m", model_dir, "-o", out)
     assert result.exit_code == 0, result.stderr
     scores = pd.read_csv(out)
