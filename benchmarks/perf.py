@@ -37,6 +37,7 @@ verdicts on the size-bound targets are only indicative.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import shlex
 import statistics
@@ -574,6 +575,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (1 if args.quick else 3)
     if args.repeats < 1 or args.rounds < 1:
         parser.error("--repeats and --rounds must be at least 1")
+    # found, not imported: PyTorch must not be loaded in this process while the other parts run
+    if not (args.no_write or args.skip_training) and importlib.util.find_spec("torch") is None:
+        parser.error("PyTorch is not installed, so the training comparison would replace the published one with "
+                     "'not measured': pip install -e '.[bench]', or pass --skip-training or --no-write")
     return args
 
 
