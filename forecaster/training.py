@@ -424,7 +424,7 @@ def _chosen_window_level(train_windows: WindowSet, val_windows: WindowSet, linea
 def _validation_mse(model: Any, windows: WindowSet) -> float:
     """Mean squared error of ``model`` over every step of ``windows`` (which it was fitted
     relative to the level of): the same in the windows' scaled units whatever the level."""
-    total = sum(float(np.sum((model.predict(x) - y) ** 2)) for x, y in windows.chunks(CHUNK_WINDOWS))
+    total = sum(float(np.sum((model.predict(x).astype(np.float64) - y) ** 2)) for x, y in windows.chunks(CHUNK_WINDOWS))
     return total / (len(windows) * windows.horizon)
 
 
