@@ -9,6 +9,7 @@ scoring and backtests run the same way whichever model was chosen.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -93,13 +94,17 @@ class LinearAutoregression(_WindowPredictor):
         coef: `(lookback * n_features, horizon)`.
         intercept: `(horizon,)`.
         alpha: the ridge penalty it was fitted with.
+        validation_mse: its mean squared error over every step of the validation windows it
+            chose ``alpha`` on (NaN when it was not fitted by :meth:`fit` on any).
     """
 
-    def __init__(self, lookback: int, horizon: int, coef: np.ndarray, intercept: np.ndarray, alpha: float) -> None:
+    def __init__(self, lookback: int, horizon: int, coef: np.ndarray, intercept: np.ndarray, alpha: float,
+                 validation_mse: float = math.nan) -> None:
         super().__init__(lookback, horizon)
         self.coef = np.asarray(coef, dtype=np.float64)
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.alpha = float(alpha)
+        self.validation_mse = float(validation_mse)
 
     @classmethod
     def fit(cls, train: Windows, validation: Windows) -> LinearAutoregression:
@@ -148,7 +153,9 @@ class LinearAutoregression(_WindowPredictor):
         # the first of equals: the earliest set, then the smallest penalty
         best_set, best_alpha = np.unravel_index(int(np.argmin(errors)), errors.shape)
         coef, intercept = solutions[best_set][best_alpha]
-        return cls(normal.lookback, normal.horizon, coef, intercept, alphas[best_alpha]), int(best_set)
+        n_targets = _count(validation) * normal.horizon
+        mse = errors[best_set, best_alpha] / n_targets if n_targets else math.nan
+        return cls(normal.lookback, normal.horizon, coef, intercept, alphas[best_alpha], mse), int(best_set)
 
     def refitted(self, windows: Windows) -> LinearAutoregression:
         """The same model, its penalty kept, fitted again on ``windows`` (as in :meth:`fit`,

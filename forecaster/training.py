@@ -14,7 +14,7 @@ import numpy as np
 
 from . import anomaly, forecasting
 from .artifacts import LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, save_artifact
-from .baselines import CHUNK_WINDOWS, LinearAutoregression, SeasonalNaive, seasonal_naive
+from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number
@@ -398,16 +398,18 @@ def _chosen_window_level(train_windows: WindowSet, val_windows: WindowSet, linea
     validation MSE (empty without validation windows): "last" when
     the linear model, fitted on windows relative to their last value, forecasts the validation
     windows with a mean squared error (scaled units, every step) at least ``LEVEL_MARGIN``
-    lower than ``linear``, fitted relative to their mean; "mean" otherwise.
+    lower than ``linear``, fitted relative to their mean; "mean" otherwise. Errors are in the
+    windows' scaled units, the same whatever the level.
 
     Args:
-        train_windows, val_windows: relative to their mean, as ``linear`` was fitted on them.
+        train_windows, val_windows: relative to their mean, as ``linear`` was fitted (by
+            :meth:`LinearAutoregression.fit`) on them.
     """
     if not len(val_windows):
         return "mean", linear, {}
     last_train, last_val = train_windows.relative_to("last"), val_windows.relative_to("last")
     from_last = LinearAutoregression.fit(last_train, last_val)
-    errors = {"mean": _validation_mse(linear, val_windows), "last": _validation_mse(from_last, last_val)}
+    errors = {"mean": linear.validation_mse, "last": from_last.validation_mse}
     # a validation part forecast exactly (a noise-free line) has nothing to gain from the last value
     change = errors["last"] / errors["mean"] - 1 if errors["mean"] > 0 else 0.0
     if change < -LEVEL_MARGIN:
@@ -419,13 +421,6 @@ def _chosen_window_level(train_windows: WindowSet, val_windows: WindowSet, linea
                     f"validation error is {100 * abs(change):.1f} % {'higher' if change > 0 else 'lower'}, not "
                     f"the {100 * LEVEL_MARGIN:g} % lower it takes")
     return "mean", linear, errors
-
-
-def _validation_mse(model: Any, windows: WindowSet) -> float:
-    """Mean squared error of ``model`` over every step of ``windows`` (which it was fitted
-    relative to the level of): the same in the windows' scaled units whatever the level."""
-    total = sum(float(np.sum((model.predict(x).astype(np.float64) - y) ** 2)) for x, y in windows.chunks(CHUNK_WINDOWS))
-    return total / (len(windows) * windows.horizon)
 
 
 def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: WindowSet, val_windows: WindowSet | None,
