@@ -31,8 +31,8 @@ instead of being judged forever by statistics fitted on a hundred-odd validation
   ``L_w = log((Σ|y_t - y_{t-1}|/s_t + c·n) / (Σ|ŷ_t - y_{t-1}|/s_t + c·n))``, the log ratio of
   how much the series moved to how much the model expected it to move (``s_t`` the running
   root mean square of ``e``, ``c = STILL_FLOOR``), standardised from below by the median and
-  lower-tail spread of its own earlier values, less ``STILL_MARGIN``:
-  ``max(0, (m_w - L_w) / d_w - STILL_MARGIN)``. Catches a frozen meter or a stretch where the
+  lower-tail spread of its own earlier values (at least ``STILL_MIN_SPREAD``), less
+  ``STILL_MARGIN``: ``max(0, (m_w - L_w) / d_w - STILL_MARGIN)``. Catches a frozen meter or a stretch where the
   usual cycle vanishes, which the model soon follows step by step. It needs
   ``STILL_MIN_HISTORY`` earlier values; the margin keeps a quiet stretch of an ordinary series
   from looking like a fault.
@@ -87,6 +87,13 @@ STILL_FLOOR = 0.5
 #: series that often stands still for a moment (a step-like or zero-heavy series) must not
 #: flag each time.
 STILL_MARGIN = 6.0
+#: Smallest lower-tail spread (log ratio) a stillness statistic is standardised by. After one
+#: huge residual (a spike of a million on a series of tens) the running scale dwarfs every
+#: ordinary step, both sides of the ratio are the floor, and the statistic barely varies; a
+#: spread standardised from that history would call a 1 % change in movement extreme. With this
+#: floor a stretch scores only when it moved at least about half less than usual
+#: (``(STILL_MARGIN + THRESHOLD) * 0.1`` below its median in log).
+STILL_MIN_SPREAD = 0.1
 #: Earlier values a stillness statistic needs before it is scored.
 STILL_MIN_HISTORY = 100
 #: One-sided stillness takes its spread from this lower quantile (standard normal: LOWER_TAIL_Z).
@@ -271,7 +278,8 @@ def stillness_statistics(
     return out
 
 
-def online_stillness(statistic: np.ndarray, margin: float = STILL_MARGIN) -> np.ndarray:
+def online_stillness(statistic: np.ndarray, margin: float = STILL_MARGIN,
+                     min_spread: float = STILL_MIN_SPREAD) -> np.ndarray:
     """A stillness statistic standardised from below by its own earlier values.
 
     Args:
@@ -280,7 +288,7 @@ def online_stillness(statistic: np.ndarray, margin: float = STILL_MARGIN) -> np.
 
     Returns:
         `(n,)` ``max(0, (m - L) / d - margin)``, with ``m`` the median of the earlier values
-        and ``d = (m - q05) / 1.645`` their lower-tail spread; NaN before
+        and ``d = max((m - q05) / 1.645, min_spread)`` their lower-tail spread; NaN before
         ``STILL_MIN_HISTORY`` earlier values, where ``L`` is NaN, or where the earlier values
         have no spread.
     """
@@ -290,7 +298,7 @@ def online_stillness(statistic: np.ndarray, margin: float = STILL_MARGIN) -> np.
     median = history.median().shift(1).to_numpy()
     spread = (median - history.quantile(LOWER_TAIL).shift(1).to_numpy()) / LOWER_TAIL_Z
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(spread > 1e-9, (median - statistic) / spread, np.nan)
+        z = np.where(spread > 1e-9, (median - statistic) / np.maximum(spread, min_spread), np.nan)
     return np.maximum(z - margin, 0.0)
 
 
@@ -361,8 +369,9 @@ def score_residuals(
         windows = calibration.get("still_windows", STILL_WINDOWS)
         floor = calibration.get("still_floor", STILL_FLOOR)
         margin = calibration.get("still_margin", STILL_MARGIN)
+        min_spread = calibration.get("still_min_spread", STILL_MIN_SPREAD)
         for w, stat in zip(windows, stillness_statistics(deviation / rms, expected_steps, rms, windows, floor)):
-            parts.append(beyond_recent_peak(online_stillness(stat, margin), hold, gap=w))
+            parts.append(beyond_recent_peak(online_stillness(stat, margin, min_spread), hold, gap=w))
     score = np.fmax.reduce(parts)
     return np.where(np.isnan(residuals), np.nan, score)
 
@@ -378,7 +387,7 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
 
     Returns:
         JSON-safe ``{"scoring", "centre", "spread", "local_window", "replace_above", "hold",
-        "prior_points", "still_windows", "still_floor", "still_margin"}``: the settings are
+        "prior_points", "still_windows", "still_floor", "still_margin", "still_min_spread"}``: the settings are
         stored so that a model keeps scoring as it was calibrated.
     """
     centre, spread = robust_centre_spread(np.asarray(residuals, dtype=np.float64)[split:])
@@ -393,6 +402,7 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
         "still_windows": list(STILL_WINDOWS),
         "still_floor": STILL_FLOOR,
         "still_margin": STILL_MARGIN,
+        "still_min_spread": STILL_MIN_SPREAD,
     }
 
 

@@ -128,6 +128,35 @@ def test_flatline_where_the_cycle_vanishes_is_caught():
     assert np.mean(clean >= threshold) < 2e-3
 
 
+def test_stillness_after_one_enormous_spike_does_not_flag_runs():
+    """One huge residual makes the running scale dwarf every ordinary step, so the stillness
+    statistic barely varies afterwards; a few steps where the model expected a move the series
+    did not make must not be standardised by that near-zero spread into runs of flags."""
+    rng = np.random.default_rng(11)
+    n = 4000
+    residuals = rng.normal(0.0, 1.0, n)
+    steps = np.tile([1.0, -1.0], n // 2) + rng.normal(0.0, 0.2, n)
+    residuals[150] = 1e5  # a spike of a million on a series of tens
+    for start in (2000, 2600, 3200):
+        steps[start : start + 3], residuals[start : start + 3] = 300.0, -300.0
+    calibration, threshold = calibrated(residuals, 400)
+    flags = score_residuals(residuals, calibration, steps) >= threshold
+    assert flags[151:].sum() <= 3
+    # without the floor on the spread, the same residuals flag runs after each of the three
+    unfloored = score_residuals(residuals, calibration | {"still_min_spread": 0.0}, steps) >= threshold
+    assert all(unfloored[start : start + 12].sum() >= 5 for start in (2000, 2600))
+
+
+def test_stillness_is_standardised_by_at_least_the_minimum_spread():
+    rng = np.random.default_rng(12)
+    statistic = rng.normal(0.0, 1e-4, 400)  # a history that barely varies
+    statistic[300], statistic[350] = -0.05, -1.0
+    z = anomaly.online_stillness(statistic)
+    assert z[300] == 0.0  # 0.05 below the median: within the margin of the floored spread
+    assert z[350] == pytest.approx((np.median(statistic[:350]) + 1.0) / anomaly.STILL_MIN_SPREAD - anomaly.STILL_MARGIN)
+    assert anomaly.online_stillness(statistic, min_spread=0.0)[300] > 100  # what the floor prevents
+
+
 def test_stillness_statistic_compares_observed_and_expected_movement():
     expected_steps = np.tile([1.0, -1.0], 10)  # the model expects the series to zigzag
     z_still = -expected_steps  # the series does not move: every residual undoes the step
@@ -228,7 +257,8 @@ def test_calibration_is_json_safe():
     calibration = calibrate_series(residuals, 400)
     assert json.loads(json.dumps(calibration, allow_nan=False)) == calibration
     assert calibration["scoring"] == anomaly.SCORING_VERSION
-    assert set(calibration) >= {"centre", "spread", "local_window", "replace_above", "hold", "still_windows"}
+    assert set(calibration) >= {"centre", "spread", "local_window", "replace_above", "hold", "still_windows",
+                                "still_min_spread"}
 
 
 # --- result -----------------------------------------------------------------------------------
