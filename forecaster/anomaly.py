@@ -32,8 +32,8 @@ instead of being judged forever by statistics fitted on a hundred-odd validation
   how much the series moved to how much the model expected it to move (``s_t`` the running
   root mean square of ``e``, ``c = STILL_FLOOR``), standardised from below by the median and
   lower-tail spread of its own earlier values (at least ``STILL_MIN_SPREAD``), less
-  ``STILL_MARGIN``: ``max(0, (m_w - L_w) / d_w - STILL_MARGIN)``. Catches a frozen meter or a stretch where the
-  usual cycle vanishes, which the model soon follows step by step. It needs
+  ``STILL_MARGIN``: ``max(0, (m_w - L_w) / d_w - STILL_MARGIN)``. Catches a frozen meter or a
+  stretch where the usual cycle vanishes, which the model soon follows step by step. It needs
   ``STILL_MIN_HISTORY`` earlier values; the margin keeps a quiet stretch of an ordinary series
   from looking like a fault.
 
@@ -387,8 +387,8 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
 
     Returns:
         JSON-safe ``{"scoring", "centre", "spread", "local_window", "replace_above", "hold",
-        "prior_points", "still_windows", "still_floor", "still_margin", "still_min_spread"}``: the settings are
-        stored so that a model keeps scoring as it was calibrated.
+        "prior_points", "still_windows", "still_floor", "still_margin", "still_min_spread"}``: the
+        settings are stored so that a model keeps scoring as it was calibrated.
     """
     centre, spread = robust_centre_spread(np.asarray(residuals, dtype=np.float64)[split:])
     return {
