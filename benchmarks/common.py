@@ -9,6 +9,7 @@ import platform
 import re
 import sys
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -83,7 +84,7 @@ def publish(name: str, body: str, write: bool, skipped_because: str = "--no-writ
 
 
 def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_options, seed: int,
-                      models: Path | None = None, model: str = "network", target_transform: str = "none"):
+                      models: Path | None = None, model: str = "network", target_transform: str | None = None):
     """Train on the first ``n_train`` rows of ``frame`` exactly as a user would (written to a CSV,
     then ``forecaster.training.train``, what ``forecaster train`` runs), or reuse the model kept
     in ``models`` from an earlier run; then ``detect_anomalies`` on every row.
@@ -91,6 +92,7 @@ def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_option
     Args:
         name: the file's name in its corpus (``group/file.csv``): names its model and CSVs.
         frame: the rows, a time column and value columns, no labels.
+        target_transform: ``--target-transform``; None: the package default.
 
     Returns:
         the :class:`forecaster.anomaly.AnomalyResult`, whether a kept model was reused, and the
@@ -108,7 +110,8 @@ def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_option
     frame.to_csv(full_csv, index=False)
     reused = (model_dir / "metadata.json").is_file()
     if not reused:
-        train(train_csv, data_options, TrainOptions(model=model, seed=seed, target_transform=target_transform),
+        options = TrainOptions(model=model, seed=seed)
+        train(train_csv, data_options, replace(options, target_transform=target_transform or options.target_transform),
               model_dir)
     result = detect_anomalies(model_dir, full_csv)
     load_keras().backend.clear_session()

@@ -339,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         val_table,
     ])  # fmt: skip
-    publish("m4_hourly" + ("_log" if variant else ""), body, write=args.quick is None and not args.no_write,
+    section = "m4_hourly" + (f"_{args.target_transform}" if variant else "")
+    publish(section, body, write=args.quick is None and not args.no_write,
             skipped_because=(f"quick run on {len(ids)} series (OWA relative to Naive2 on the same series)"
                              if args.quick is not None else "--no-write"))
     return 0

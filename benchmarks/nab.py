@@ -27,8 +27,8 @@ Usage (from the repository root):
                              [--keep-models DIR] [--no-write]
 ``--model`` picks what is trained on each file (as ``forecaster train --model``; default the
 network): ``--model linear`` fits in seconds per file, a cheap check of the scoring.
-``--target-transform`` is ``forecaster train``'s option; other than the default ``none`` it
-writes its own section. ``--files N`` runs the first N files (in NAB's order) only and writes nothing. ``--keep-models
+``--target-transform`` is ``forecaster train``'s option; other than the package default (``auto``)
+it writes its own section. ``--files N`` runs the first N files (in NAB's order) only and writes nothing. ``--keep-models
 DIR`` keeps every file's model there and reuses the ones already there, so that scoring can be
 re-run without training again (the section then says how many models were reused).
 Exit status 0 (with a message) when the bench data is absent.
@@ -69,7 +69,7 @@ from forecaster.detection_metrics import (  # noqa: E402
 )
 from forecaster.report import Reporter  # noqa: E402
 from forecaster.scaling import TARGET_TRANSFORMS  # noqa: E402
-from forecaster.training import MODEL_TYPES  # noqa: E402
+from forecaster.training import MODEL_TYPES, TrainOptions  # noqa: E402
 
 FLOOR = ("Twitter ADVec v1.0.0", 47.1)
 AIM = ("Numenta HTM (NuPIC 1.0)", 70.5)
@@ -87,6 +87,8 @@ THRESHOLD_NOTE = (
 )
 #: Candidate thresholds for the label-optimised variant: this many quantiles of all scores.
 SWEEP_POINTS = 400
+#: What ``forecaster train`` does without ``--target-transform``: the headline section.
+DEFAULT_TRANSFORM = TrainOptions.target_transform
 
 
 def load_file(csv: Path, windows: list[list[str]]) -> tuple[pd.DataFrame, list[tuple[int, int]]]:
@@ -105,7 +107,7 @@ def load_file(csv: Path, windows: list[list[str]]) -> tuple[pd.DataFrame, list[t
 
 def run_file(name: str, frame: pd.DataFrame, probation: int, workdir: Path, seed: int,
              models: Path | None = None, model: str = "network",
-             target_transform: str = "none") -> tuple[pd.DataFrame, bool, dict]:
+             target_transform: str | None = None) -> tuple[pd.DataFrame, bool, dict]:
     """Train on the probationary rows (or reuse the model kept in ``models``), score all rows.
 
     Returns:
@@ -127,7 +129,7 @@ def _expected_by_seasonal_median(metadata: dict) -> bool:
 
 def _options_text(model: str, target_transform: str) -> str:
     changed = ([] if model == "network" else [f"`--model {model}`"]) + (
-        [] if target_transform == "none" else [f"`--target-transform {target_transform}`"])
+        [] if target_transform == DEFAULT_TRANSFORM else [f"`--target-transform {target_transform}`"])
     return f"with {' and '.join(changed)} and otherwise the default options" if changed else "with the default options"
 
 
@@ -176,14 +178,14 @@ def ratio(a: int, b: int) -> str:
 
 def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, command: str,
            seconds: float, seed: int, refused: dict[str, str], model: str = "network",
-           target_transform: str = "none") -> str:
+           target_transform: str = TrainOptions.target_transform) -> str:
     counts = totals(files)
     precision = ratio(counts["events_true"], counts["events_true"] + counts["events_false"])
     recall = ratio(counts["windows_found"], counts["windows_found"] + counts["windows_missed"])
     names = [p.name for p in NAB_PROFILES]
     lines = [
         "## NAB (58 files, 116 labelled windows)"
-        + ("" if target_transform == "none" else f", `--target-transform {target_transform}`"),
+        + ("" if target_transform == DEFAULT_TRANSFORM else f", `--target-transform {target_transform}`"),
         "",
         run_header(command, seconds).rstrip(),
         "",
@@ -271,8 +273,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=42, help="training seed of every file's model (default 42)")
     parser.add_argument("--model", default="network", choices=MODEL_TYPES,
                         help="model trained on each file, as forecaster train --model (default: network)")
-    parser.add_argument("--target-transform", choices=TARGET_TRANSFORMS, default="none",
-                        help="as forecaster train --target-transform (default: none); others write their own section")
+    parser.add_argument("--target-transform", choices=TARGET_TRANSFORMS, default=DEFAULT_TRANSFORM,
+                        help="as forecaster train --target-transform (default: %(default)s); others write their own "
+                             "section")
     parser.add_argument("--files", type=int, metavar="N", help="only the first N files; print, write nothing")
     parser.add_argument("--keep-models", type=Path, metavar="DIR",
                         help="keep each file's model in DIR, and reuse those already there (to rescore quickly)")
@@ -331,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
         body = body.replace("\n\nProtocol of", f"\n- models: {reused} of {len(files)} reused from `--keep-models`, trained there "
                             "by an earlier run of this script with the same seed (the wall time above excludes "
                             "their training)\n\nProtocol of", 1)
-    section = "nab" if args.target_transform == "none" else f"nab_target_transform_{args.target_transform}"
+    section = "nab" if args.target_transform == DEFAULT_TRANSFORM else f"nab_target_transform_{args.target_transform}"
     publish(section, body, write=args.files is None and not args.no_write, skipped_because="--files / --no-write")
     return 0
 

@@ -66,8 +66,7 @@ class TrainOptions:
     windows_per_epoch: int | None = None
     #: "log": model the target's logarithm (values must be above 0); "none": the values as they are;
     #: "auto": the log if every value is above 0 and the linear model forecasts validation better with it
-    #: (not the default: it lowered the NAB anomaly score, see BENCHMARKS.md)
-    target_transform: str = "none"
+    target_transform: str = "auto"
     #: None: given to the model, and left out if the linear model does better without them on a
     #: validation part that spans their longest cycle
     calendar: bool | None = None

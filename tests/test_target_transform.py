@@ -1,6 +1,6 @@
 """--target-transform log: the target modelled as its logarithm, forecasts and intervals back in
 the data's units, values that have no logarithm refused at training and read at a floor later;
-auto choosing it where it forecasts better; none, the default."""
+auto, the default, choosing it where it forecasts better; none."""
 
 from __future__ import annotations
 
@@ -86,6 +86,22 @@ def test_auto_takes_the_log_only_where_it_forecasts_better_and_every_value_has_o
     with_zero = _growing_multiplicative()
     with_zero.series[0].values[5] = 0.0
     assert chosen(with_zero) == "none"
+
+
+def test_plain_train_takes_the_log_where_it_forecasts_better_and_none_turns_it_off(tmp_path):
+    series = _growing_multiplicative().series[0]
+    csv = tmp_path / "sales.csv"
+    pd.DataFrame({"date": series.index, "sales": series.values}).to_csv(csv, index=False)
+    chosen = {}
+    for transform in (None, "none"):
+        model_dir = tmp_path / f"model-{transform}"
+        extra = () if transform is None else ("--target-transform", transform)
+        trained = run_cli("train", csv, "--model", "linear", "--lookback", 14, "--horizon", 7, "--no-calendar",
+                          "--seed", 0, "-m", model_dir, *extra)
+        assert trained.exit_code == 0, trained.stderr
+        chosen[transform] = read_metadata(model_dir)["train_options"]["target_transform"], trained.stderr
+    assert chosen[None][0] == "log" and "Modelling the logarithm of the target" in chosen[None][1]
+    assert chosen["none"][0] == "none" and "logarithm" not in chosen["none"][1]
 
 
 def test_an_unknown_transform_is_refused():
