@@ -58,6 +58,7 @@ except ImportError:  # not installed: run from a plain checkout
 
 import pandas as pd  # noqa: E402
 
+from forecaster.artifacts import model_level  # noqa: E402
 from forecaster.data import DataOptions  # noqa: E402
 from forecaster.errors import ForecasterError  # noqa: E402
 from forecaster.detection_metrics import (  # noqa: E402
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
                           "score": np.nan_to_num(score, nan=0.0),
                           "transform": None if name in refused else metadata["train_options"]["target_transform"],
                           "seasonal": name not in refused and _expected_by_seasonal_median(metadata),
-                          "level": None if name in refused else metadata["network"].get("window_level", "mean")})
+                          "level": None if name in refused else model_level(metadata["network"])})
             counts = event_counts(detected, windows, probation)
             if name not in refused:
                 reporter.info(f"[{k}/{len(names)}] {name}: {len(frame)} rows, threshold "

@@ -418,7 +418,7 @@ def one_step_expectations(network: Any, features: list[np.ndarray], lookback: in
     Args:
         features: per series `(n_steps, n_features)` scaled, target in channel 0.
         starts: per series the first step to expect (``>= lookback``).
-        level: what the network's windows are relative to (``forecasting.model_level``).
+        level: what the network's windows are relative to (``artifacts.model_level``).
 
     Returns:
         per series `(n_steps - start,)`.
@@ -631,7 +631,7 @@ def calibrate(
         log_scales: per series, for a model of the logarithm, the standard deviation of the
             training part's logarithm (scored on the values, see :func:`scoring_units`); None.
         seasons: per series its seasonal period; None: no seasonal baseline.
-        level: what the network's windows are relative to (``forecasting.model_level``).
+        level: what the network's windows are relative to (``artifacts.model_level``).
 
     Returns:
         JSON-safe ``{"series": [calibration, …], "threshold": THRESHOLD}``; see
@@ -739,8 +739,8 @@ def detect_anomalies(
     """
     import pandas as pd
 
-    from .artifacts import load_artifact
-    from .forecasting import loaded_model_text, model_level, series_inputs
+    from .artifacts import load_artifact, model_level
+    from .forecasting import loaded_model_text, series_inputs
 
     if threshold is not None and not threshold >= 0:
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")

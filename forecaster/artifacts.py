@@ -553,6 +553,13 @@ def _check_history(path: Path, metadata: dict[str, Any], files: dict[str, bytes]
         )
 
 
+def model_level(spec: dict[str, Any]) -> str:
+    """What a model's windows are relative to, from its description (``metadata["network"]``
+    or a fitted model's ``spec``): models written before there was a choice (schemas 1 and 2)
+    used the mean."""
+    return spec.get("window_level", "mean")
+
+
 def _load_predictor(path: Path, metadata: dict[str, Any], files: dict[str, bytes]) -> Any:
     """The fitted model from the checked bytes of its file: the network for NumPy
     (``network_file``), or, in a directory written before there was one, the Keras network
@@ -562,7 +569,7 @@ def _load_predictor(path: Path, metadata: dict[str, Any], files: dict[str, bytes
 
     spec = metadata["network"]
     kind = spec.get("model", "network")
-    if spec.get("window_level", "mean") not in WINDOW_LEVELS:
+    if model_level(spec) not in WINDOW_LEVELS:
         raise ArtifactError(f"{path / METADATA_FILE}: unknown window level {spec['window_level']!r} (this version "
                             f"knows {', '.join(WINDOW_LEVELS)}); retrain the model")
     name = metadata.get("model_file")

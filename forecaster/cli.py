@@ -760,12 +760,14 @@ def _model_name(spec: dict[str, Any]) -> str:
 
 
 def _describe(metadata: dict[str, Any], reporter) -> None:
+    from .artifacts import model_level
+
     network, options, data = metadata["network"], metadata["train_options"], metadata["data_options"]
     training = metadata["training"]
     rows = [
         ["model", _model_name(network)],
         ["lookback / horizon", f"{network['lookback']} / {network['horizon']} steps, windows relative to their "
-                               f"{network.get('window_level', 'mean')}" + _level_errors_text(training)],
+                               f"{model_level(network)}" + _level_errors_text(training)],
         ["trained", f"{metadata['created']} with forecaster {metadata['forecaster_version']}"
          + (f", Keras {metadata['keras_version']}" if "keras_version" in metadata else "")],
         ["libraries", ", ".join(f"{name} {version}" for name, version in metadata.get("versions", {}).items()

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .artifacts import Artifact, load_artifact
+from .artifacts import Artifact, load_artifact, model_level
 from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter
@@ -36,7 +36,7 @@ def predict_scaled(network: Any, inputs: np.ndarray, *, level: str) -> np.ndarra
 
     Args:
         inputs: `(n_windows, lookback, n_features)` scaled.
-        level: what the network's windows are relative to (:func:`model_level`).
+        level: what the network's windows are relative to (:func:`forecaster.artifacts.model_level`).
 
     Returns:
         `(n_windows, horizon)` scaled forecasts (window level added back).
@@ -46,12 +46,6 @@ def predict_scaled(network: Any, inputs: np.ndarray, *, level: str) -> np.ndarra
     shifted, _ = relative_inputs(inputs, level=level)
     outputs = network.predict(shifted, batch_size=PREDICT_BATCH, verbose=0)
     return outputs.astype(np.float64) + window_level(inputs, level)[:, None]
-
-
-def model_level(spec: dict[str, Any]) -> str:
-    """What a model's windows are relative to, from its description (``metadata["network"]``
-    or a fitted model's ``spec``): models written before there was a choice used the mean."""
-    return spec.get("window_level", "mean")
 
 
 def predict_scaled_parts(network: Any, parts: list[np.ndarray], *, level: str,

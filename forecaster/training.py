@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from . import anomaly, forecasting
-from .artifacts import LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, save_artifact
+from .artifacts import (LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, model_level,
+                        save_artifact)
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
@@ -231,7 +232,7 @@ class FittedModel:
     @property
     def level(self) -> str:
         """What the model's windows are relative to (see :func:`forecaster.windows.window_level`)."""
-        return self.spec["window_level"]
+        return model_level(self.spec)
 
     @property
     def validated_predictor(self) -> Any:
@@ -271,9 +272,12 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
                        and _validation_span(dataset, options) >= max(CYCLE_LENGTHS[c] for c in cycles))
     if options.calendar is None:
         options = replace(options, calendar=n_calendar > 0)
+    chosen_fit = None
     if options.target_transform == "auto":
-        options = replace(options, target_transform=_chosen_target_transform(dataset, options, reporter))
-    prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
+        transform, chosen_fit = _chosen_target_transform(dataset, options, reporter)
+        options = replace(options, target_transform=transform)
+    # the windows (and linear model) the choice already built for the transform it took
+    prepared, train_windows, val_windows, val_parts = chosen_fit[0] if chosen_fit else _windows(dataset, options)
     if choose_calendar:
         n_inputs = prepared[0].features.shape[1]
         linear, chosen = LinearAutoregression.fit_choosing_channels(
@@ -284,7 +288,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
             # the same scaled columns without the calendar ones: the linear model fits as it is
             prepared, train_windows, val_windows, val_parts = _windows(dataset, options)
     else:
-        linear = LinearAutoregression.fit(train_windows, val_windows)
+        linear = chosen_fit[1] if chosen_fit else LinearAutoregression.fit(train_windows, val_windows)
     level_errors: dict[str, float] = {}
     if options.window_level == "auto":
         level, linear, level_errors = _chosen_window_level(train_windows, val_windows, linear, reporter)
@@ -343,26 +347,32 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
 LOG_MARGIN = 0.02
 
 
-def _chosen_target_transform(dataset: Dataset, options: TrainOptions, reporter: Reporter) -> str:
+def _chosen_target_transform(dataset: Dataset, options: TrainOptions,
+                             reporter: Reporter) -> tuple[str, tuple | None]:
     """What ``--target-transform auto`` becomes: "log" when every target value is above 0 and
     the linear model, fitted on the logarithm, forecasts the validation part better in the data's
     units than fitted on the values as they are, by ``LOG_MARGIN`` at least; "none" otherwise.
 
     Better means a lower mean over the series of each one's validation MAE relative to its
     mean absolute training value, so that series at every level count alike.
+
+    Returns:
+        the transform, and what was built for it, so that ``fit`` need not build it again:
+        ``(_windows(...), the linear model fitted on them)``, or None where nothing was fitted.
     """
     nonpositive = next((s for s in dataset.series if np.any(s.values <= 0)), None)
     if nonpositive is not None:
         reporter.detail(f"Target modelled as it is: series '{nonpositive.name}' has values at or below 0, "
                         "which have no logarithm")
-        return "none"
-    errors = {}
+        return "none", None
+    errors, built = {}, {}
     for transform in ("none", "log"):
         prepared, train_windows, val_windows, val_parts = _windows(dataset, replace(options,
                                                                                  target_transform=transform))
         if not len(val_windows):
-            return "none"
+            return "none", None
         linear = LinearAutoregression.fit(train_windows, val_windows)
+        built[transform] = ((prepared, train_windows, val_windows, val_parts), linear)
         inputs = [x for x, _ in val_parts]
         relative = []
         for series, prep, x, scaled in zip(dataset.series, prepared, inputs,
@@ -378,11 +388,11 @@ def _chosen_target_transform(dataset: Dataset, options: TrainOptions, reporter: 
     if change < -LOG_MARGIN:
         reporter.info(f"Modelling the logarithm of the target: with it the linear model's validation error is "
                       f"{-100 * change:.1f} % lower (--target-transform none turns it off)")
-        return "log"
+        return "log", built["log"]
     reporter.detail(f"Target modelled as it is: with its logarithm the linear model's validation error is "
                     f"{100 * abs(change):.1f} % {'higher' if change > 0 else 'lower'}, not the "
                     f"{100 * LOG_MARGIN:g} % lower it takes")
-    return "none"
+    return "none", built["none"]
 
 
 #: How much lower (a fraction of the validation MSE) the linear model's error must be with
