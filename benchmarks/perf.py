@@ -565,14 +565,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=None,
                         help="fresh-process runs of each short command (default 10, --quick 3)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="alternating training rounds per network (default 3, --quick 1)")
+                        help="alternating training rounds per network (default 5, --quick 1)")
     parser.add_argument("--skip-memory", action="store_true", help="skip the large-file memory part")
     parser.add_argument("--skip-training", action="store_true", help="skip the training-throughput part")
     args = parser.parse_args(argv)
     if args.quick:
         args.no_write = True
     args.repeats = args.repeats or (3 if args.quick else 10)
-    args.rounds = args.rounds or (1 if args.quick else 3)
+    args.rounds = args.rounds or (1 if args.quick else 5)
     if args.repeats < 1 or args.rounds < 1:
         parser.error("--repeats and --rounds must be at least 1")
     # found, not imported: PyTorch must not be loaded in this process while the other parts run
