@@ -19,8 +19,9 @@ Methods side by side: the network (default options, ``--seed``), the linear mode
 
 Usage (from the repository root):
     python benchmarks/m4_hourly.py [--bench-dir DIR] [--seed N] [--epochs N] [--batch-size N]
-                                   [--patience N] [--target-transform none|log]
-                                   [--quick N] [--no-write]
+                                   [--patience N] [--target-transform none|log|auto]
+                                   [--lookback N] [--ensemble K] [--ema] [--quick N] [--no-write]
+Options other than the defaults (of the package, not --epochs) write their own section.
 ``--quick N`` runs on the first N series only, prints and writes nothing to BENCHMARKS.md.
 Exit status 0 (with a message) when the bench data is absent.
 """
@@ -181,6 +182,17 @@ def hourly_rank(owa: float, official: pd.DataFrame) -> int:
     return int((official["hourly_owa"].astype(float) < owa).sum()) + 1
 
 
+def variant_flags(args: argparse.Namespace, defaults: TrainOptions) -> str:
+    """The training options that differ from the package default, as flags ("--ensemble 2 --ema");
+    empty for the default. They name the section a run writes, so that a variant never
+    overwrites the default's figures."""
+    flags = [f"--target-transform {args.target_transform}"] if args.target_transform != defaults.target_transform else []
+    flags += [f"--lookback {args.lookback}"] if args.lookback is not None else []
+    flags += [f"--ensemble {args.ensemble}"] if args.ensemble != defaults.ensemble else []
+    flags += ["--ema"] if args.ema else []
+    return " ".join(flags)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     defaults = TrainOptions()
@@ -192,8 +204,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="early-stopping patience in epochs (default: %(default)s)")
     parser.add_argument("--target-transform", choices=TARGET_TRANSFORMS, default=defaults.target_transform,
-                        help="forecaster's --target-transform for both models (default: %(default)s); other "
-                             "values write their own section")
+                        help="forecaster's --target-transform for both models (default: %(default)s)")
+    parser.add_argument("--lookback", type=int, help="both models' lookback (default: the library's choice)")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
+                        help="train the network as an ensemble of K (forecaster's --ensemble; default 1)")
+    parser.add_argument("--ema", action="store_true", help="train the network with forecaster's --ema")
     parser.add_argument("--quick", type=int, metavar="N", help="only the first N series; print, write nothing")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -221,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
 
     network_options = TrainOptions(horizon=HORIZON, calendar=False, seed=args.seed, epochs=args.epochs,
                                    batch_size=args.batch_size, patience=args.patience,
-                                   target_transform=args.target_transform)
+                                   target_transform=args.target_transform, lookback=args.lookback,
+                                   ensemble=args.ensemble, ema=args.ema)
     forecasts, fitted_models, fit_seconds = {}, {}, {}
     for method, options in (("network", network_options), ("linear", replace(network_options, model="linear"))):
         tick = time.monotonic()
@@ -287,9 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     lowered = [f"{name} {value}" for name, value, default in (
         ("batch size", opts.batch_size, defaults.batch_size), ("patience", opts.patience, defaults.patience),
         ("max epochs", opts.epochs, defaults.epochs)) if value != default]  # fmt: skip
-    variant = "" if args.target_transform == defaults.target_transform else f"--target-transform {args.target_transform}"
+    variant = variant_flags(args, defaults)
     body = "\n".join([
-        "## M4 Hourly (414 series, h = 48, m = 24)" + (f", both models trained with `{variant}`" if variant else ""),
+        "## M4 Hourly (414 series, h = 48, m = 24)" + (f", trained with `{variant}`" if variant else ""),
         "",
         run_header(command, seconds).rstrip(),
         "",
@@ -305,7 +321,10 @@ def main(argv: list[str] | None = None) -> int:
         f"loss, seed {opts.seed}"
         + (", on the logarithm of the values (forecasts and interval bounds taken back with exp"
            + (", as `--target-transform auto` chose" if args.target_transform == "auto" else "") + ")"
-           if opts.target_transform == "log" else "") + "; default options otherwise"
+           if opts.target_transform == "log" else "")
+        + (f"; an ensemble of {opts.ensemble} (seeds {opts.seed} to {opts.seed + opts.ensemble - 1}, their "
+           "forecasts averaged)" if opts.ensemble > 1 else "")
+        + ("; weights averaged (`--ema`)" if opts.ema else "") + "; default options otherwise"
         + (f" (changed from the defaults to bound the cost: {', '.join(lowered)})" if lowered else "") + ". "
         f"{n_train} training and {n_val} validation windows (validation: the last "
         f"{opts.val_fraction:g} of each train row). It ran {fitted.epochs_run} epochs (best {fitted.best_epoch}) "
@@ -339,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         val_table,
     ])  # fmt: skip
-    section = "m4_hourly" + (f"_{args.target_transform}" if variant else "")
+    suffix = variant.replace("--target-transform ", "").replace("--", "").replace("-", "_").replace(" ", "_")
+    section = "m4_hourly" + (f"_{suffix}" if variant else "")
     publish(section, body, write=args.quick is None and not args.no_write,
             skipped_because=(f"quick run on {len(ids)} series (OWA relative to Naive2 on the same series)"
                              if args.quick is not None else "--no-write"))
