@@ -304,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         ("batch size", opts.batch_size, defaults.batch_size), ("patience", opts.patience, defaults.patience),
         ("max epochs", opts.epochs, defaults.epochs)) if value != default]  # fmt: skip
     variant = variant_flags(args, defaults)
+    ran = (", ".join(f"{m['epochs_run']} (best {m['best_epoch']})" for m in fitted.members) + " epochs, member by member,"
+           if fitted.members else f"{fitted.epochs_run} epochs (best {fitted.best_epoch})")
     body = "\n".join([
         "## M4 Hourly (414 series, h = 48, m = 24)" + (f", trained with `{variant}`" if variant else ""),
         "",
@@ -327,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         + ("; weights averaged (`--ema`)" if opts.ema else "") + "; default options otherwise"
         + (f" (changed from the defaults to bound the cost: {', '.join(lowered)})" if lowered else "") + ". "
         f"{n_train} training and {n_val} validation windows (validation: the last "
-        f"{opts.val_fraction:g} of each train row). It ran {fitted.epochs_run} epochs (best {fitted.best_epoch}) "
+        f"{opts.val_fraction:g} of each train row). It ran {ran} "
         f"in {train_minutes:.1f} min; the linear model (ridge, penalty chosen on validation: "
         f"{fitted_models['linear'].predictor.alpha:g}) took {fit_seconds['linear'] / 60:.1f} min.",
         "",
