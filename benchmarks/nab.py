@@ -179,7 +179,7 @@ def ratio(a: int, b: int) -> str:
 
 def report(files: list[dict], ours: dict, best: dict, scoreboard: pd.DataFrame, command: str,
            seconds: float, seed: int, refused: dict[str, str], model: str = "network",
-           target_transform: str = TrainOptions.target_transform) -> str:
+           target_transform: str = DEFAULT_TRANSFORM) -> str:
     counts = totals(files)
     precision = ratio(counts["events_true"], counts["events_true"] + counts["events_false"])
     recall = ratio(counts["windows_found"], counts["windows_found"] + counts["windows_missed"])
