@@ -244,9 +244,9 @@ def errors_in_chunks(predictor, level: str, inputs: np.ndarray, targets: np.ndar
         error = forecasting.predict_scaled(predictor, chunk, level=level) - targets[part]
         squared += float(np.sum(error**2))
         absolute += float(np.sum(np.abs(error)))
-        for level, halfwidth in (intervals(chunk) if intervals else {}).items():
-            inside[level] = inside.get(level, 0) + int(np.sum(np.abs(error) <= halfwidth))
-            widths[level] = widths.get(level, 0.0) + float(np.sum(2 * halfwidth))
+        for nominal, halfwidth in (intervals(chunk) if intervals else {}).items():
+            inside[nominal] = inside.get(nominal, 0) + int(np.sum(np.abs(error) <= halfwidth))
+            widths[nominal] = widths.get(nominal, 0.0) + float(np.sum(2 * halfwidth))
     return (squared / targets.size, absolute / targets.size, {k: v / targets.size for k, v in inside.items()},
             {k: v / targets.size for k, v in widths.items()})
 
