@@ -132,13 +132,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"early-stopping patience in epochs (default {TrainOptions.patience})")
     parser.add_argument("--batch-size", type=int, default=TrainOptions.batch_size,
                         help=f"training batch size (default {TrainOptions.batch_size})")
-    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
-                        help="train the network as an ensemble of K (forecaster's --ensemble; default 1). "
-                             "Other than 1, or with --ema, the results go to their own section")
+    parser.add_argument("--ensemble", type=int, default=None, metavar="K",
+                        help="train the network as an ensemble of K (forecaster's --ensemble; default: the "
+                             "package's). Given, or with --ema, the results go to their own section")
     parser.add_argument("--ema", action="store_true", help="train the network with forecaster's --ema")
     parser.add_argument("--dropout", type=float, default=TrainOptions.dropout,
                         help=f"forecaster's --dropout for the network (default {TrainOptions.dropout:g}); "
                              "other values go to their own section")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="forecaster's --learning-rate for the network (default: the package's); given, the "
+                             "results go to their own section")
+    parser.add_argument("--segment", type=int, default=None,
+                        help="forecaster's --segment for the network (default: the package's); given, the results "
+                             "go to their own section")
     parser.add_argument("--final-fit", choices=FINAL_FITS, default=TrainOptions.final_fit,
                         help="forecaster's --final-fit, for both models (default train). With all, the results "
                              "go to their own section")
@@ -317,7 +323,8 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
         options = TrainOptions(lookback=LOOKBACK, horizon=horizon, model=model,
                                val_fraction=protocol.split.val_fraction, epochs=args.epochs, patience=args.patience,
                                batch_size=args.batch_size, seed=args.seed, final_fit=args.final_fit,
-                               **({"ensemble": args.ensemble, "ema": args.ema, "dropout": args.dropout}
+                               **({"ensemble": args.ensemble, "ema": args.ema, "dropout": args.dropout,
+                                   "segment": args.segment, "learning_rate": args.learning_rate}
                                   if model == "network" else {}))
         started = time.monotonic()
         reporter.info(f"H={horizon}: fitting the {model} model")
@@ -335,7 +342,7 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
             # no epoch of any member beat the linear start: the network is the linear model
             "kept_linear": model == "network" and all(
                 m["best_epoch"] == 0 for m in fitted.members or [{"best_epoch": fitted.best_epoch}]),
-            "n_train": len(fitted.train_windows), "n_val": len(fitted.val_parts[0][0]),
+            "options": fitted.options, "n_train": len(fitted.train_windows), "n_val": len(fitted.val_parts[0][0]),
             "alpha": getattr(fitted.predictor, "alpha", None), "n_features": fitted.spec["n_features"],
         }
         reporter.info(f"H={horizon} {model}: test MSE {mse:.4f}  MAE {mae:.4f}  (validation MSE "
@@ -406,17 +413,14 @@ def report_body(results: list[dict], reference: dict, args, command: str, second
         "and the ridge penalty (linear) chosen on the standard validation rows; test rows unseen. Inputs: OT, and "
         "the calendar channels derived from the timestamps (time of day, day of week) unless the package default "
         "leaves them out (when the linear model forecasts the standard validation rows better without them; the "
-        "published S-setting models never use them): the input channels column below says which. Network: the package "
-        "default (LSTM 1 × "
-        f"{TrainOptions.units}, linear skip, Huber loss, Adam {TrainOptions.learning_rate:g}), at most "
+        "published S-setting models never use them): the input channels column below says which. Network: "
+        f"{network_description(results[0]['network']['options'])}, linear skip, Huber loss, at most "
         f"{args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}"
-        + (f"; an ensemble of {args.ensemble} (seeds {args.seed} to {args.seed + args.ensemble - 1}, their "
-           "forecasts averaged)" if args.ensemble > 1 else "")
         + ("; weights averaged (`--ema`)" if args.ema else "")
         + (f"; input dropout {args.dropout:g}" if args.dropout != TrainOptions.dropout else "") + ". "
         "Linear: `model=\"linear\"`, ridge from the whole window (level-relative) to every step. "
         + (FINAL_FIT_NOTE if args.final_fit == "all" else "")
-        + ("Nothing was tuned on the test rows." if args.ensemble == 1 and not args.ema else
+        + ("Nothing was tuned on the test rows." if args.ensemble is None and not args.ema else
            "**Not blind:** trying an ensemble and `--ema` here was decided after an exploratory run "
            "(2026-12-03) had seen the test MSE of single networks of three seeds, with and without EMA, and of "
            "their averages; of those, the average of three with EMA was the only one below the linear model at "
@@ -513,12 +517,24 @@ def report_body(results: list[dict], reference: dict, args, command: str, second
     return "\n".join(lines) + "\n"
 
 
+def network_description(options: TrainOptions) -> str:
+    """The network's shape and training in words, from the options ``fit`` resolved."""
+    ensemble = options.ensemble or 1
+    return (f"{options.cell.upper()} {options.layers} × {options.units}"
+            + (f" over segments of {options.segment} steps" if (options.segment or 1) > 1 else "")
+            + f", Adam {options.learning_rate:g}"
+            + (f", an ensemble of {ensemble} (seeds {options.seed} to {options.seed + ensemble - 1}, their "
+               "forecasts averaged)" if ensemble > 1 else ""))
+
+
 def variant_flags(args) -> str:
     """The training options that differ from the package default, as flags ("--ensemble 3 --ema");
     empty for the default. They name the section a run writes."""
-    flags = ([f"--ensemble {args.ensemble}"] if args.ensemble > 1 else []) + (["--ema"] if args.ema else [])
+    flags = ([f"--ensemble {args.ensemble}"] if args.ensemble is not None else []) + (["--ema"] if args.ema else [])
     flags += [f"--final-fit {args.final_fit}"] if args.final_fit != TrainOptions.final_fit else []
     flags += [f"--dropout {args.dropout:g}"] if args.dropout != TrainOptions.dropout else []
+    flags += [f"--segment {args.segment}"] if args.segment is not None else []
+    flags += [f"--learning-rate {args.learning_rate:g}"] if args.learning_rate is not None else []
     return " ".join(flags)
 
 
@@ -531,8 +547,8 @@ def development_body(results: list[dict], args, command: str, seconds: float) ->
         f"validation [{split.train_end}, {split.val_end}), test [{split.val_end}, {split.test_end}) (the standard "
         "validation rows); the standard test rows are not used. OT z-scored with these training rows' mean and "
         f"std; input length L = {LOOKBACK}; every test window. It is there to choose between variants without "
-        "looking at the standard test rows; no published model was run on it. Network: the package default, at "
-        f"most {args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}"
+        "looking at the standard test rows; no published model was run on it. Network: "
+        f"{network_description(results[0]['network']['options'])}, at most {args.epochs} epochs, patience {args.patience}, batch {args.batch_size}, seed {args.seed}"
         + (f", `{variant_flags(args)}`" if variant_flags(args) else "") + ". "
         + (FINAL_FIT_NOTE if args.final_fit == "all" else ""),
         "",

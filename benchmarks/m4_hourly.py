@@ -188,8 +188,10 @@ def variant_flags(args: argparse.Namespace, defaults: TrainOptions) -> str:
     overwrites the default's figures."""
     flags = [f"--target-transform {args.target_transform}"] if args.target_transform != defaults.target_transform else []
     flags += [f"--lookback {args.lookback}"] if args.lookback is not None else []
-    flags += [f"--ensemble {args.ensemble}"] if args.ensemble != defaults.ensemble else []
+    flags += [f"--ensemble {args.ensemble}"] if args.ensemble is not None else []
     flags += ["--ema"] if args.ema else []
+    flags += [f"--segment {args.segment}"] if args.segment is not None else []
+    flags += [f"--learning-rate {args.learning_rate:g}"] if args.learning_rate is not None else []
     return " ".join(flags)
 
 
@@ -206,9 +208,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target-transform", choices=TARGET_TRANSFORMS, default=defaults.target_transform,
                         help="forecaster's --target-transform for both models (default: %(default)s)")
     parser.add_argument("--lookback", type=int, help="both models' lookback (default: the library's choice)")
-    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
-                        help="train the network as an ensemble of K (forecaster's --ensemble; default 1)")
+    parser.add_argument("--ensemble", type=int, metavar="K",
+                        help="train the network as an ensemble of K (forecaster's --ensemble; default: the package's)")
     parser.add_argument("--ema", action="store_true", help="train the network with forecaster's --ema")
+    parser.add_argument("--segment", type=int, help="forecaster's --segment for the network (default: the package's)")
+    parser.add_argument("--learning-rate", type=float,
+                        help="forecaster's --learning-rate for the network (default: the package's)")
     parser.add_argument("--quick", type=int, metavar="N", help="only the first N series; print, write nothing")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -237,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     network_options = TrainOptions(horizon=HORIZON, calendar=False, seed=args.seed, epochs=args.epochs,
                                    batch_size=args.batch_size, patience=args.patience,
                                    target_transform=args.target_transform, lookback=args.lookback,
-                                   ensemble=args.ensemble, ema=args.ema)
+                                   ensemble=args.ensemble, ema=args.ema, segment=args.segment,
+                                   learning_rate=args.learning_rate)
     forecasts, fitted_models, fit_seconds = {}, {}, {}
     for method, options in (("network", network_options), ("linear", replace(network_options, model="linear"))):
         tick = time.monotonic()
@@ -326,7 +332,9 @@ def main(argv: list[str] | None = None) -> int:
            if opts.target_transform == "log" else "")
         + (f"; an ensemble of {opts.ensemble} (seeds {opts.seed} to {opts.seed + opts.ensemble - 1}, their "
            "forecasts averaged)" if opts.ensemble > 1 else "")
-        + ("; weights averaged (`--ema`)" if opts.ema else "") + "; default options otherwise"
+        + ("; weights averaged (`--ema`)" if opts.ema else "")
+        + (f"; the recurrent layer over segments of {opts.segment} steps" if opts.segment > 1 else "")
+        + "; default options otherwise"
         + (f" (changed from the defaults to bound the cost: {', '.join(lowered)})" if lowered else "") + ". "
         f"{n_train} training and {n_val} validation windows (validation: the last "
         f"{opts.val_fraction:g} of each train row). It ran {ran} "

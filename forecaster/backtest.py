@@ -141,7 +141,7 @@ def evaluate_coverages(
     offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
     _check_room(dataset, offsets[0], shape)
 
-    reporter.info(f"Backtest at {backtest.folds} cut-offs {stride} steps apart: {_training_cost(options, backtest)}")
+    reporter.info(f"Backtest at {backtest.folds} cut-offs {stride} steps apart: {_training_cost(shape, backtest)}")
     rows: dict[float, list] = {coverage: [] for coverage in coverages}
     fitted = None
     for fold, offset in enumerate(offsets):

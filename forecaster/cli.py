@@ -235,9 +235,18 @@ LinearSkip = Annotated[
                             "output) and let the recurrent layers learn a correction to it.")
 ]
 Ensemble = Annotated[
-    int,
+    Optional[int],
     typer.Option(min=1, metavar="K", help="Train K networks one after another, with seeds seed to seed+K-1, and "
-                                         "average their forecasts: steadier forecasts for K times the training time."),
+                                         "average their forecasts: steadier forecasts for K times the training time.",
+                 show_default="3 for a segmented network, else 1"),
+]
+Segment = Annotated[
+    Optional[int],
+    typer.Option(min=1, metavar="STEPS",
+                 help="Steps the recurrent layer reads at once: the window's last lookback/STEPS runs of STEPS steps, "
+                      "each embedded by a dense layer (SegRNN-style); 1 steps through the window one step at a time. "
+                      "A daily run of hourly data shows the network whole cycles and trains several times faster.",
+                 show_default="the seasonal period if the lookback holds 4 of them, else 1"),
 ]
 Ema = Annotated[
     bool,
@@ -302,7 +311,10 @@ WindowsPerEpoch = Annotated[
     typer.Option(min=1, metavar="N", help="Train each epoch on N windows drawn at random (a new draw every epoch), "
                                           "so epochs on large data stay short.", show_default="all windows"),
 ]
-LearningRate = Annotated[float, typer.Option(min=1e-7, help="Adam learning rate.")]
+LearningRate = Annotated[
+    Optional[float],
+    typer.Option(min=1e-7, help="Adam learning rate.", show_default="0.0003 for a segmented network, else 0.001"),
+]
 Seed = Annotated[Optional[int], typer.Option(help="Seed for reproducible training and outputs.")]
 Config = Annotated[
     Optional[Path],
@@ -314,7 +326,7 @@ Config = Annotated[
 
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
-    dropout, linear_skip, ensemble, ema, final_fit, target_transform, calendar, window_level, lookback, horizon,
+    dropout, linear_skip, ensemble, segment, ema, final_fit, target_transform, calendar, window_level, lookback, horizon,
     val_fraction,
     epochs, patience, batch_size, learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None,
     dayfirst=False, time_unit=None, tz=None,
@@ -340,7 +352,7 @@ def _training_options(
     )  # fmt: skip
     options = TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
-        bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, ema=ema,
+        bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, segment=segment, ema=ema,
         final_fit=final_fit, target_transform=target_transform, calendar=calendar, window_level=window_level,
         epochs=epochs,
         batch_size=batch_size, windows_per_epoch=windows_per_epoch, learning_rate=learning_rate,
@@ -375,7 +387,8 @@ def train(
     bidirectional: Bidirectional = False,
     dropout: Dropout = 0.0,
     linear_skip: LinearSkip = True,
-    ensemble: Ensemble = 1,
+    ensemble: Ensemble = None,
+    segment: Segment = None,
     ema: Ema = False,
     final_fit: FinalFit = "train",
     target_transform: TargetTransform = "auto",
@@ -388,7 +401,7 @@ def train(
     patience: Patience = 10,
     batch_size: BatchSize = 64,
     windows_per_epoch: WindowsPerEpoch = None,
-    learning_rate: LearningRate = 1e-3,
+    learning_rate: LearningRate = None,
     seed: Seed = None,
     wait: Annotated[
         float,
@@ -622,7 +635,8 @@ def evaluate(
     bidirectional: Bidirectional = False,
     dropout: Dropout = 0.0,
     linear_skip: LinearSkip = True,
-    ensemble: Ensemble = 1,
+    ensemble: Ensemble = None,
+    segment: Segment = None,
     ema: Ema = False,
     final_fit: FinalFit = "train",
     target_transform: TargetTransform = "auto",
@@ -635,7 +649,7 @@ def evaluate(
     patience: Patience = 10,
     batch_size: BatchSize = 64,
     windows_per_epoch: WindowsPerEpoch = None,
-    learning_rate: LearningRate = 1e-3,
+    learning_rate: LearningRate = None,
     seed: Seed = None,
     config: Config = None,
     quiet: Quiet = False,
@@ -755,6 +769,7 @@ def _model_name(spec: dict[str, Any]) -> str:
     return (
         f"{'bidirectional ' if spec['bidirectional'] else ''}{spec['cell'].upper()}, "
         f"{spec['layers']} layer(s) of {spec['units']} units, dropout {spec['dropout']}"
+        + (f", segments of {spec['segment']} steps" if spec.get("segment", 1) > 1 else "")
         + (f", ensemble of {spec['ensemble']}" if spec.get("ensemble", 1) > 1 else "")
     )
 

@@ -2,9 +2,10 @@
 import TensorFlow (its import alone takes seconds and hundreds of megabytes).
 
 It computes what the Keras model of :func:`forecaster.models.build_network` computes, from the
-same weights: stacked LSTM / GRU / SimpleRNN layers, each optionally bidirectional (outputs
-concatenated, forward first), a dense head emitting every horizon step, and the optional
-linear skip from the whole window; for an ensemble, several such stacks and heads whose
+same weights: the window step by step or as embedded segments (a dense layer with ReLU), stacked
+LSTM / GRU / SimpleRNN layers, each optionally bidirectional (outputs concatenated, forward
+first), a dense head emitting every horizon step, and the optional linear skip from the whole
+window; for an ensemble, several such stacks and heads whose
 outputs are averaged before the one linear skip is added. Keras' defaults are assumed, as
 ``build_network`` leaves them: ``tanh`` activations, ``sigmoid`` recurrent activations,
 biases, and the GRU with ``reset_after=True``. Dropout does nothing at inference, so it has no place here.
@@ -26,9 +27,9 @@ from .models import member_prefix
 GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 #: What the structure needs of a network description; the rest (dropout, model) is ignored.
 STRUCTURE = ("cell", "layers", "units", "bidirectional", "linear_skip", "lookback", "horizon", "n_features",
-             "ensemble")
+             "ensemble", "segment")
 #: Structural keys that descriptions written before them lack, and the value those meant.
-STRUCTURE_DEFAULTS = {"ensemble": 1}
+STRUCTURE_DEFAULTS = {"ensemble": 1, "segment": 1}
 #: Bytes of intermediate arrays one chunk of windows may take (a chunk per CPU core at a
 #: time); bounds memory however many windows are predicted at once.
 CHUNK_BYTES = 32 * 2**20
@@ -102,6 +103,10 @@ class NumpyNetwork:
         weights: dict[str, np.ndarray] = {}
         prefixes = _prefixes(structure)
         for member in prefixes:
+            if structure["segment"] > 1:
+                kernel, bias = model.get_layer(f"{member}segment_embedding").get_weights()
+                weights[f"{member}segment_embedding_kernel"] = kernel
+                weights[f"{member}segment_embedding_bias"] = bias
             for depth in range(1, structure["layers"] + 1):
                 if structure["bidirectional"]:
                     wrapper = model.get_layer(f"{member}bidirectional_{depth}")
@@ -214,7 +219,7 @@ class NumpyNetwork:
         forecast = None
         for member, layers in self._members:
             # time-major, so that each step's slice of every array is one contiguous block
-            hidden = windows.transpose(1, 0, 2)
+            hidden = (self._segments(windows, member) if spec["segment"] > 1 else windows).transpose(1, 0, 2)
             for depth, directions in enumerate(layers, start=1):
                 sequences = depth < spec["layers"]
                 outputs = [
@@ -230,6 +235,17 @@ class NumpyNetwork:
             flat = windows.reshape(len(windows), -1)  # row-major, as keras.layers.Flatten
             forecast += flat @ weights["linear_skip_kernel"] + weights["linear_skip_bias"]
         return forecast
+
+
+    def _segments(self, windows: np.ndarray, member: str) -> np.ndarray:
+        """`(n, lookback, n_features)` -> `(n, n_segments, units)`, as
+        :func:`forecaster.models.segment_embedding`."""
+        segment = self.spec["segment"]
+        n_segments = self.lookback // segment
+        runs = windows[:, self.lookback - n_segments * segment :].reshape(len(windows), n_segments, -1)
+        embedded = runs @ self.weights[f"{member}segment_embedding_kernel"]
+        embedded += self.weights[f"{member}segment_embedding_bias"]
+        return np.maximum(embedded, 0, out=embedded)
 
 
 def _prepared(cell: str, units: int, weights: dict[str, np.ndarray], prefix: str) -> tuple[np.ndarray, ...]:
@@ -345,6 +361,8 @@ def weight_shapes(spec: Any) -> dict[str, tuple[int, ...]]:
 
     Per ensemble member, its names starting with :func:`forecaster.models.member_prefix`
     (nothing for a single network; ``member1_``, ``member2_``, ... for an ensemble), and per
+    segmented window (``segment`` above 1) ``segment_embedding_kernel``
+    `(segment * n_features, units)` and ``segment_embedding_bias`` `(units,)`, per
     recurrent layer ``d`` (1-based) and direction (``forward``, and ``backward`` when
     bidirectional): ``layer{d}_{direction}_kernel`` `(input_dim, gates * units)`,
     ``..._recurrent_kernel`` `(units, gates * units)` and ``..._bias`` `(gates * units,)`
@@ -360,6 +378,10 @@ def weight_shapes(spec: Any) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {}
     for member in _prefixes(structure):
         input_dim = structure["n_features"]
+        if structure["segment"] > 1:
+            shapes[f"{member}segment_embedding_kernel"] = (structure["segment"] * input_dim, units)
+            shapes[f"{member}segment_embedding_bias"] = (units,)
+            input_dim = units
         for depth in range(1, structure["layers"] + 1):
             for direction in directions:
                 prefix = f"{member}layer{depth}_{direction}"
@@ -397,7 +419,7 @@ def _structure(spec: Any) -> dict[str, Any]:
     for key in ("bidirectional", "linear_skip"):
         if not isinstance(structure[key], bool):
             raise ValueError(f"the network description's {key} must be true or false, got {structure[key]!r}")
-    for key in ("layers", "units", "lookback", "horizon", "n_features", "ensemble"):
+    for key in ("layers", "units", "lookback", "horizon", "n_features", "ensemble", "segment"):
         value = structure[key]
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"the network description's {key} must be a positive integer, got {value!r}")

@@ -37,6 +37,18 @@ FINAL_FITS = ("train", "all")
 WINDOW_LEVEL_CHOICES = ("auto", *WINDOW_LEVELS)
 #: How the baselines are named in metrics, next to ``"model"``.
 BASELINES = ("naive", "seasonal_naive", "linear")
+#: The automatic segment (``segment`` None) is the seasonal period when the lookback holds at
+#: least this many of them; shorter windows are stepped through one step at a time.
+MIN_SEGMENTS = 4
+#: A segmented network takes ``lookback / segment`` recurrent steps instead of ``lookback``
+#: and trains several times faster, so by default three of them (seeds seed to seed + 2) are
+#: trained and averaged, at a lower learning rate than a network that steps through the
+#: window. Chosen on the ETTh1 development split and M4 Hourly's validation (BENCHMARKS.md).
+SEGMENTED_ENSEMBLE = 3
+SEGMENTED_LEARNING_RATE = 3e-4
+STEPWISE_LEARNING_RATE = 1e-3
+#: What the options a model's saved options lack meant when it was saved.
+SAVED_BEFORE_THEM = {"ensemble": 1, "segment": 1, "learning_rate": STEPWISE_LEARNING_RATE}
 
 
 @dataclass(frozen=True)
@@ -52,16 +64,21 @@ class TrainOptions:
     bidirectional: bool = False
     dropout: float = 0.0
     linear_skip: bool = True
-    #: networks trained with seeds seed, seed + 1, ... whose forecasts are averaged
-    ensemble: int = 1
+    #: networks trained with seeds seed, seed + 1, ... whose forecasts are averaged; None:
+    #: :data:`SEGMENTED_ENSEMBLE` for a segmented network, 1 for one that steps through the window
+    ensemble: int | None = None
     #: validate, stop early and keep an exponential moving average of the weights
     ema: bool = False
+    #: steps the recurrent layer takes at once (see :class:`forecaster.models.NetworkSpec`); None:
+    #: the seasonal period where the lookback holds :data:`MIN_SEGMENTS` of them, else 1
+    segment: int | None = None
     #: what the model is finally fitted on, once validation has chosen the epochs (network) and
     #: the penalty (linear): "train", the training part only, or "all", validation part included
     final_fit: str = "train"
     epochs: int = 100
     batch_size: int = 64
-    learning_rate: float = 1e-3
+    #: None: :data:`SEGMENTED_LEARNING_RATE` for a segmented network, :data:`STEPWISE_LEARNING_RATE` otherwise
+    learning_rate: float | None = None
     val_fraction: float = 0.2
     patience: int = 10
     windows_per_epoch: int | None = None
@@ -86,16 +103,16 @@ class TrainOptions:
                               f"not '{self.window_level}'")
         if self.final_fit not in FINAL_FITS:
             raise ConfigError(f"--final-fit must be one of {', '.join(FINAL_FITS)}, not '{self.final_fit}'")
-        for name in ("epochs", "batch_size", "patience", "ensemble"):
+        for name in ("epochs", "batch_size", "patience"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        for name in ("lookback", "horizon", "windows_per_epoch"):
+        for name in ("lookback", "horizon", "windows_per_epoch", "ensemble", "segment"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ConfigError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
-        if not self.learning_rate > 0:
+        if self.learning_rate is not None and not self.learning_rate > 0:
             raise ConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
 
     def to_dict(self) -> dict[str, Any]:
@@ -104,7 +121,7 @@ class TrainOptions:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        return cls(**{**SAVED_BEFORE_THEM, **{k: v for k, v in data.items() if k in known}})
 
 
 @dataclass
@@ -155,7 +172,8 @@ def _steps_per_week(freq: str) -> int:
 
 
 def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
-    """Fill in lookback and horizon from the data, and check every series is long enough.
+    """Fill in lookback, horizon and the network's segment, ensemble and learning rate from the
+    data, and check every series is long enough.
 
     The automatic lookback covers two seasonal periods, or a whole week of sub-daily data
     (at least the horizon, at most :data:`MAX_AUTO_LOOKBACK`), shortened when the shortest
@@ -176,6 +194,13 @@ def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
             lookback = max(lookback, season)
     if options.model == "seasonal-naive" and lookback < season:
         raise ConfigError(f"--model seasonal-naive needs --lookback of at least one season ({season} steps), got {lookback}")
+    segment = options.segment
+    if segment is None:
+        segment = season if season > 1 and lookback >= MIN_SEGMENTS * season else 1
+    elif segment > lookback:
+        raise ConfigError(f"--segment ({segment}) must not be longer than the lookback ({lookback})")
+    ensemble = options.ensemble or (SEGMENTED_ENSEMBLE if segment > 1 else 1)
+    learning_rate = options.learning_rate or (SEGMENTED_LEARNING_RATE if segment > 1 else STEPWISE_LEARNING_RATE)
     needed = min_length(lookback, horizon, options.val_fraction)
     for series in dataset.series:
         if len(series.values) < needed:
@@ -184,7 +209,8 @@ def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
                 f"{needed} for lookback {lookback} + horizon {horizon} with a {options.val_fraction:g} validation "
                 "fraction; give it more history or pass a smaller --lookback / --horizon"
             )
-    return replace(options, lookback=lookback, horizon=horizon)
+    return replace(options, lookback=lookback, horizon=horizon, segment=segment, ensemble=ensemble,
+                   learning_rate=learning_rate)
 
 
 @dataclass
@@ -302,12 +328,13 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         network_spec = NetworkSpec(
             lookback=lookback, horizon=horizon, n_features=n_features, cell=options.cell, layers=options.layers,
             units=options.units, bidirectional=options.bidirectional, dropout=options.dropout,
-            linear_skip=options.linear_skip, ensemble=options.ensemble,
+            linear_skip=options.linear_skip, ensemble=options.ensemble, segment=options.segment,
         )  # fmt: skip
         spec.update(network_spec.to_dict())
         reporter.info(
             f"Training {'a bidirectional' if options.bidirectional else 'an' if options.cell == 'lstm' else 'a'} "
             f"{options.cell.upper()} ({options.layers} x {options.units} units"
+            f"{f', over segments of {options.segment} steps' if options.segment > 1 else ''}"
             f"{f', ensemble of {options.ensemble}' if options.ensemble > 1 else ''}) on {len(prepared)} series: "
             f"{len(train_windows)} training and {len(val_windows)} validation windows, "
             f"lookback {lookback}, horizon {horizon}"

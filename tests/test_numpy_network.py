@@ -48,10 +48,11 @@ def random_windows(n: int = 64, seed: int = 1) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, 2.0, (n, LOOKBACK, N_FEATURES)).astype(np.float32)
 
 
-def spec_of(cell: str, layers: int, bidirectional: bool, linear_skip: bool, ensemble: int = 1) -> NetworkSpec:
+def spec_of(cell: str, layers: int, bidirectional: bool, linear_skip: bool, ensemble: int = 1,
+            segment: int = 1) -> NetworkSpec:
     return NetworkSpec(lookback=LOOKBACK, horizon=HORIZON, n_features=N_FEATURES, cell=cell, layers=layers,
                        units=UNITS, bidirectional=bidirectional, linear_skip=linear_skip,
-                       ensemble=ensemble)  # fmt: skip
+                       ensemble=ensemble, segment=segment)  # fmt: skip
 
 
 @pytest.mark.parametrize("linear_skip", [False, True], ids=["no_skip", "skip"])
@@ -68,6 +69,41 @@ def test_numpy_outputs_equal_keras_outputs(cell, layers, bidirectional, linear_s
 ])  # fmt: skip
 def test_numpy_outputs_of_an_ensemble_equal_keras_outputs(cell, layers, bidirectional, linear_skip, tmp_path):
     assert_parity(spec_of(cell, layers, bidirectional, linear_skip, ensemble=2), tmp_path)
+
+
+@pytest.mark.parametrize(("cell", "layers", "bidirectional", "ensemble", "segment"), [
+    ("lstm", 1, False, 1, 3), ("lstm", 2, True, 2, 3), ("gru", 1, False, 1, 7), ("rnn", 1, True, 1, 2),
+])  # fmt: skip
+def test_numpy_outputs_of_a_segmented_network_equal_keras_outputs(cell, layers, bidirectional, ensemble, segment,
+                                                                   tmp_path):
+    # lookback 7 in segments of 3 or 2: the oldest step is left out, as Keras crops it
+    assert_parity(spec_of(cell, layers, bidirectional, True, ensemble=ensemble, segment=segment), tmp_path)
+
+
+def test_a_segmented_network_reads_only_its_segments_and_the_skip_the_whole_window():
+    spec = spec_of("lstm", 1, False, False, segment=3)
+    network = random_network(spec)
+    copy = NumpyNetwork.from_keras(network, spec)
+    windows = random_windows()
+    changed = windows.copy()
+    changed[:, 0] += 5.0  # the step before the last two segments of three
+    np.testing.assert_array_equal(copy.predict(changed), copy.predict(windows))
+    changed[:, 1] += 5.0
+    assert np.max(np.abs(copy.predict(changed) - copy.predict(windows))) > 0.01
+    with_skip = spec_of("lstm", 1, False, True, segment=3)
+    skipped = NumpyNetwork.from_keras(random_network(with_skip), with_skip)
+    changed = windows.copy()
+    changed[:, 0] += 5.0
+    assert np.max(np.abs(skipped.predict(changed) - skipped.predict(windows))) > 0.01
+
+
+def test_a_segment_longer_than_the_lookback_is_refused():
+    from forecaster.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--segment"):
+        spec_of("lstm", 1, False, True, segment=LOOKBACK + 1)
+    with pytest.raises(ValueError, match="segment"):
+        NumpyNetwork({**spec_of("lstm", 1, False, True).to_dict(), "segment": LOOKBACK + 1}, {})
 
 
 def assert_parity(spec: NetworkSpec, tmp_path: Path) -> None:
