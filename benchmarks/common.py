@@ -83,6 +83,29 @@ def publish(name: str, body: str, write: bool, skipped_because: str = "--no-writ
         print(f"{skipped_because}: BENCHMARKS.md not written", file=sys.stderr)
 
 
+#: The training options a forecasting benchmark may be run with other than the package's
+#: default, in the order :func:`variant_flags` writes them.
+VARIANT_OPTIONS = ("target_transform", "lookback", "ensemble", "ema", "final_fit", "dropout", "segment",
+                   "learning_rate")
+
+
+def variant_flags(args) -> str:
+    """The options among :data:`VARIANT_OPTIONS` that ``args`` (a script's parsed arguments;
+    None or absent: the package's default) sets to other than the package's default, as
+    flags ("--ensemble 3 --ema"); empty for the default. They name the section a run writes,
+    so that a variant never overwrites the default's figures."""
+    from forecaster.training import TrainOptions
+
+    defaults, flags = TrainOptions(), []
+    for name in VARIANT_OPTIONS:
+        value = getattr(args, name, None)
+        if value is None or value is False or value == getattr(defaults, name):
+            continue
+        flag = "--" + name.replace("_", "-")
+        flags.append(flag if value is True else f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")
+    return " ".join(flags)
+
+
 def train_then_detect(name: str, frame, n_train: int, workdir: Path, data_options, seed: int,
                       models: Path | None = None, model: str = "network", target_transform: str | None = None):
     """Train on the first ``n_train`` rows of ``frame`` exactly as a user would (written to a CSV,

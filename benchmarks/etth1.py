@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, bench_dir, publish, run_header  # noqa: E402
+from common import REPO, bench_dir, publish, run_header, variant_flags  # noqa: E402
 
 try:
     import forecaster  # noqa: F401
@@ -305,6 +305,12 @@ def recalibrated_test_intervals(fitted, evaluation: dict, protocol: Protocol, ho
     return {c: v / n_targets for c, v in inside.items()}, {c: v / n_targets for c, v in widths.items()}
 
 
+def kept_linear(fitted) -> bool:
+    """No epoch of any member beat the network's linear start: the network is the linear model."""
+    return fitted.options.model == "network" and all(
+        m["best_epoch"] == 0 for m in fitted.members or [{"best_epoch": fitted.best_epoch}])
+
+
 def validation_mse(fitted) -> float:
     """MSE of the fitted model as validated on its (= the standard) validation windows, scaled units."""
     inputs, targets = fitted.val_parts[0]
@@ -339,9 +345,7 @@ def run_horizon(protocol: Protocol, fit_data: Dataset, horizon: int, args, repor
             "mse": mse, "mae": mae, "val_mse": validation_mse(fitted), "seconds": seconds, "coverage": coverage,
             "width": width, "recal_coverage": recal_coverage, "recal_width": recal_width,
             "epochs_run": fitted.epochs_run, "best_epoch": fitted.best_epoch,
-            # no epoch of any member beat the linear start: the network is the linear model
-            "kept_linear": model == "network" and all(
-                m["best_epoch"] == 0 for m in fitted.members or [{"best_epoch": fitted.best_epoch}]),
+            "kept_linear": kept_linear(fitted),
             "options": fitted.options, "n_train": len(fitted.train_windows), "n_val": len(fitted.val_parts[0][0]),
             "alpha": getattr(fitted.predictor, "alpha", None), "n_features": fitted.spec["n_features"],
         }
@@ -525,17 +529,6 @@ def network_description(options: TrainOptions) -> str:
             + f", Adam {options.learning_rate:g}"
             + (f", an ensemble of {ensemble} (seeds {options.seed} to {options.seed + ensemble - 1}, their "
                "forecasts averaged)" if ensemble > 1 else ""))
-
-
-def variant_flags(args) -> str:
-    """The training options that differ from the package default, as flags ("--ensemble 3 --ema");
-    empty for the default. They name the section a run writes."""
-    flags = ([f"--ensemble {args.ensemble}"] if args.ensemble is not None else []) + (["--ema"] if args.ema else [])
-    flags += [f"--final-fit {args.final_fit}"] if args.final_fit != TrainOptions.final_fit else []
-    flags += [f"--dropout {args.dropout:g}"] if args.dropout != TrainOptions.dropout else []
-    flags += [f"--segment {args.segment}"] if args.segment is not None else []
-    flags += [f"--learning-rate {args.learning_rate:g}"] if args.learning_rate is not None else []
-    return " ".join(flags)
 
 
 def development_body(results: list[dict], args, command: str, seconds: float) -> str:

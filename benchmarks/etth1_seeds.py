@@ -3,10 +3,12 @@ the linear model, to measure how much of the network-versus-linear verdict a sin
 
 The floor of issue 3 asks the default network to beat the linear baseline at every horizon,
 and etth1.py trains one network (seed 0). This script trains the same default network with
-seeds ``--first-seed`` to ``--first-seed + K - 1`` on the same protocol and reports, per
-horizon, each seed's test MSE, their mean and standard deviation, how many seeds were below
-the linear model, and how many kept their linear start (no epoch beat it on validation: the
-network is then the linear model). The linear model has no seed: it is fitted once.
+K seeds from ``--first-seed`` on the same protocol and reports, per horizon, each seed's test
+MSE, their mean and standard deviation, how many seeds were below the linear model, and how
+many kept their linear start (no epoch of any member beat it on validation: the network is
+then the linear model). Where the default is an ensemble (of E networks, seeds s to
+s + E - 1), the seeds are E apart, so that no two runs share a network. The linear model has
+no seed: it is fitted once.
 Nothing is chosen from these numbers; the defaults are those of the package.
 
 Usage (from the repository root):
@@ -32,7 +34,7 @@ import etth1  # noqa: E402
 from common import publish, run_header  # noqa: E402
 
 from forecaster.report import Reporter  # noqa: E402
-from forecaster.training import TrainOptions, fit  # noqa: E402
+from forecaster.training import TrainOptions, fit, resolve_shape  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -59,12 +61,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def fit_and_score(protocol: etth1.Protocol, fit_data, horizon: int, options: TrainOptions,
                             reporter: Reporter) -> dict:
-    """Fit one model on ``fit_data``; its test and validation MSE (z units) and best epoch."""
+    """Fit one model on ``fit_data``; its test and validation MSE (z units), best epoch (of
+    the first member of an ensemble), whether every member kept the linear start, and the
+    options ``fit`` resolved."""
     starts = protocol.test_starts(horizon)
     fitted = fit(fit_data, options, reporter)
     mse, _, _, _ = etth1.errors_in_chunks(fitted.predictor, fitted.level, protocol.model_inputs(fitted, starts),
                                           protocol.test_targets(starts, horizon))
-    result = {"mse": mse, "val_mse": etth1.validation_mse(fitted), "best_epoch": fitted.best_epoch}
+    result = {"mse": mse, "val_mse": etth1.validation_mse(fitted), "best_epoch": fitted.best_epoch,
+              "kept_linear": etth1.kept_linear(fitted),
+              "options": fitted.options}
     if options.model == "network":
         from forecaster.backend import load_keras
 
@@ -90,7 +96,7 @@ def run_horizon(protocol: etth1.Protocol, fit_data, horizon: int, seeds: list[in
 def summary(result: dict) -> dict:
     """Mean and spread of the networks' test MSE, and how they stand against the linear model."""
     linear = result["linear"]["mse"]
-    trained = [n for n in result["networks"] if n["best_epoch"] > 0]
+    trained = [n for n in result["networks"] if not n["kept_linear"]]
     mses = [n["mse"] for n in result["networks"]]
     return {
         "mean": statistics.fmean(mses), "sd": statistics.stdev(mses),
@@ -101,15 +107,21 @@ def summary(result: dict) -> dict:
 
 def report_body(results: list[dict], seeds: list[int], args, command: str, seconds: float) -> str:
     split = etth1.DEVELOPMENT if args.development else etth1.STANDARD
+    resolved = results[0]["networks"][0]["options"]
+    # one member's network in words; the ensemble and its seeds are said below
+    network, ensemble = etth1.network_description(replace(resolved, ensemble=1)), resolved.ensemble
     lines = [run_header(command, seconds), ""]
     lines += [
         f"The protocol of `etth1.py`{' `--development`' if args.development else ''} (train rows "
         f"[0, {split.train_end}), validation [{split.train_end}, {split.val_end}), test [{split.val_end}, "
         f"{split.test_end}), L = {etth1.LOOKBACK}, MSE on the z-scored OT over every test window). The package's "
-        f"default network (LSTM 1 × {TrainOptions.units}, linear skip, at most {args.epochs} epochs, patience "
-        f"{TrainOptions.patience}) trained with each of the seeds {seeds[0]} to {seeds[-1]}; the linear "
-        "model (no seed) once. A network that kept its linear start (best epoch 0) is the linear model up to "
-        "float32 rounding and counts as neither below nor above it. Nothing was chosen from these runs.",
+        f"default network ({network}, linear skip, at most {args.epochs} epochs, patience "
+        f"{TrainOptions.patience}) trained with each of the seeds {', '.join(map(str, seeds))}"
+        + (f" (each an ensemble of {ensemble}, seeds s to s + {ensemble - 1}, their forecasts averaged: no two "
+           "share a network)" if ensemble > 1 else "")
+        + "; the linear model (no seed) once. A network that kept its linear start (no epoch of any member beat "
+        "it on validation) is the linear model up to float32 rounding and counts as neither below nor above it. "
+        "Best epoch: of the first member. Nothing was chosen from these runs.",
         "",
         "| H | linear test MSE | network test MSE per seed (best epoch) | mean ± sd | mean / linear "
         "| seeds below linear (test) | kept the linear start | seeds below linear (validation) |",
@@ -133,7 +145,10 @@ def main(argv: list[str] | None = None) -> int:
     if opened is None:
         return 0
     _, protocol, fit_data = opened
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    # the default network's ensemble size (the same at every horizon: the lookback decides it)
+    ensemble = resolve_shape(fit_data, TrainOptions(lookback=etth1.LOOKBACK, horizon=min(args.horizons),
+                                                    val_fraction=protocol.split.val_fraction)).ensemble
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds * ensemble, ensemble))
     results = [run_horizon(protocol, fit_data, h, seeds, args.epochs, reporter) for h in args.horizons]
     seconds = time.monotonic() - started
     where = "development split (the standard one four months earlier)" if args.development else \

@@ -20,7 +20,9 @@ Methods side by side: the network (default options, ``--seed``), the linear mode
 Usage (from the repository root):
     python benchmarks/m4_hourly.py [--bench-dir DIR] [--seed N] [--epochs N] [--batch-size N]
                                    [--patience N] [--target-transform none|log|auto]
-                                   [--lookback N] [--ensemble K] [--ema] [--quick N] [--no-write]
+                                   [--lookback N] [--ensemble K] [--ema] [--segment N]
+                                   [--learning-rate X] [--dropout X] [--final-fit train|all]
+                                   [--quick N] [--no-write]
 Options other than the defaults (of the package, not --epochs) write their own section.
 ``--quick N`` runs on the first N series only, prints and writes nothing to BENCHMARKS.md.
 Exit status 0 (with a message) when the bench data is absent.
@@ -38,7 +40,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # common.py, m4_metric_check.py
-from common import REPO, bench_dir, publish, run_header  # noqa: E402
+from common import REPO, bench_dir, publish, run_header, variant_flags  # noqa: E402
 
 if str(REPO) not in sys.path:  # a plain checkout, not installed
     sys.path.insert(1, str(REPO))
@@ -52,7 +54,7 @@ from forecaster.data import DataOptions, Dataset, Series  # noqa: E402
 from forecaster.features import series_features  # noqa: E402
 from forecaster.report import Reporter  # noqa: E402
 from forecaster.scaling import TARGET_TRANSFORMS  # noqa: E402
-from forecaster.training import FittedModel, TrainOptions, evaluate_validation, fit  # noqa: E402
+from forecaster.training import FINAL_FITS, FittedModel, TrainOptions, evaluate_validation, fit  # noqa: E402
 
 SEASON, HORIZON = m4.SEASON, m4.HORIZON
 START = "2000-01-01"
@@ -182,19 +184,6 @@ def hourly_rank(owa: float, official: pd.DataFrame) -> int:
     return int((official["hourly_owa"].astype(float) < owa).sum()) + 1
 
 
-def variant_flags(args: argparse.Namespace, defaults: TrainOptions) -> str:
-    """The training options that differ from the package default, as flags ("--ensemble 2 --ema");
-    empty for the default. They name the section a run writes, so that a variant never
-    overwrites the default's figures."""
-    flags = [f"--target-transform {args.target_transform}"] if args.target_transform != defaults.target_transform else []
-    flags += [f"--lookback {args.lookback}"] if args.lookback is not None else []
-    flags += [f"--ensemble {args.ensemble}"] if args.ensemble is not None else []
-    flags += ["--ema"] if args.ema else []
-    flags += [f"--segment {args.segment}"] if args.segment is not None else []
-    flags += [f"--learning-rate {args.learning_rate:g}"] if args.learning_rate is not None else []
-    return " ".join(flags)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     defaults = TrainOptions()
@@ -214,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segment", type=int, help="forecaster's --segment for the network (default: the package's)")
     parser.add_argument("--learning-rate", type=float,
                         help="forecaster's --learning-rate for the network (default: the package's)")
+    parser.add_argument("--dropout", type=float, help="forecaster's --dropout for the network (default: the package's)")
+    parser.add_argument("--final-fit", choices=FINAL_FITS, default=defaults.final_fit,
+                        help="forecaster's --final-fit for both models (default: %(default)s)")
     parser.add_argument("--quick", type=int, metavar="N", help="only the first N series; print, write nothing")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
     args = parser.parse_args(argv)
@@ -243,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                                    batch_size=args.batch_size, patience=args.patience,
                                    target_transform=args.target_transform, lookback=args.lookback,
                                    ensemble=args.ensemble, ema=args.ema, segment=args.segment,
-                                   learning_rate=args.learning_rate)
+                                   learning_rate=args.learning_rate, final_fit=args.final_fit,
+                                   **({} if args.dropout is None else {"dropout": args.dropout}))
     forecasts, fitted_models, fit_seconds = {}, {}, {}
     for method, options in (("network", network_options), ("linear", replace(network_options, model="linear"))):
         tick = time.monotonic()
@@ -309,9 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     lowered = [f"{name} {value}" for name, value, default in (
         ("batch size", opts.batch_size, defaults.batch_size), ("patience", opts.patience, defaults.patience),
         ("max epochs", opts.epochs, defaults.epochs)) if value != default]  # fmt: skip
-    variant = variant_flags(args, defaults)
+    variant = variant_flags(args)
     ran = (", ".join(f"{m['epochs_run']} (best {m['best_epoch']})" for m in fitted.members) + " epochs, member by member,"
            if fitted.members else f"{fitted.epochs_run} epochs (best {fitted.best_epoch})")
+    ran += " and again for the best epochs on every window," if opts.final_fit == "all" else ""
     body = "\n".join([
         "## M4 Hourly (414 series, h = 48, m = 24)" + (f", trained with `{variant}`" if variant else ""),
         "",
@@ -334,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
            "forecasts averaged)" if opts.ensemble > 1 else "")
         + ("; weights averaged (`--ema`)" if opts.ema else "")
         + (f"; the recurrent layer over segments of {opts.segment} steps" if opts.segment > 1 else "")
+        + (f"; input dropout {opts.dropout:g}" if opts.dropout else "")
+        + ("; once validation had chosen the epochs (and the linear model its penalty), both fitted again on "
+           "the training and validation windows together (`--final-fit all`; validation figures and intervals "
+           "from the models as validated)" if opts.final_fit == "all" else "")
         + "; default options otherwise"
         + (f" (changed from the defaults to bound the cost: {', '.join(lowered)})" if lowered else "") + ". "
         f"{n_train} training and {n_val} validation windows (validation: the last "
