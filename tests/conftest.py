@@ -3,6 +3,7 @@ XLA made unavailable to training."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -15,6 +16,15 @@ SAMPLE_DATA = Path(__file__).resolve().parent.parent / "sample_data"
 HOURLY = SAMPLE_DATA / "hourly_load.csv"
 HOURLY_LABELS = SAMPLE_DATA / "hourly_load_labels.csv"
 STORES = SAMPLE_DATA / "stores_daily.csv"
+
+
+def load_benchmark_script(name: str):
+    """``benchmarks/<name>.py`` as a module (benchmarks/ is not a package: loaded by its path)."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run_cli(*args: object):

@@ -4,22 +4,16 @@ BENCHMARKS.md the run writes, so a variant never overwrites the default's figure
 
 from __future__ import annotations
 
-import importlib.util
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "common.py"
+from .conftest import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def common():
-    # benchmarks/ is not a package: load the script as a module by its path
-    spec = importlib.util.spec_from_file_location("bench_common", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("common")
 
 
 def test_the_default_has_no_flags(common):

@@ -3,23 +3,17 @@ hand: point-wise F1 / FAR / MAR, detection onsets and the changepoint windows. N
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "skab.py"
+from .conftest import load_benchmark_script
 
 
 @pytest.fixture(scope="module")
 def skab():
-    # benchmarks/ is not a package: load the script as a module by its path
-    spec = importlib.util.spec_from_file_location("skab_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark_script("skab")
 
 
 def test_confusion_counts_and_scores(skab):
