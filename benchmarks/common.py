@@ -99,7 +99,7 @@ def variant_flags(args) -> str:
     defaults, flags = TrainOptions(), []
     for name in VARIANT_OPTIONS:
         value = getattr(args, name, None)
-        if value is None or value is False or value == getattr(defaults, name):
+        if value is None or value == getattr(defaults, name):
             continue
         flag = "--" + name.replace("_", "-")
         flags.append(flag if value is True else f"{flag} {value:g}" if isinstance(value, float) else f"{flag} {value}")

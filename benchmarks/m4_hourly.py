@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--segment", type=int, help="forecaster's --segment for the network (default: the package's)")
     parser.add_argument("--learning-rate", type=float,
                         help="forecaster's --learning-rate for the network (default: the package's)")
-    parser.add_argument("--dropout", type=float, help="forecaster's --dropout for the network (default: the package's)")
+    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+                        help="forecaster's --dropout for the network (default: %(default)s)")
     parser.add_argument("--final-fit", choices=FINAL_FITS, default=defaults.final_fit,
                         help="forecaster's --final-fit for both models (default: %(default)s)")
     parser.add_argument("--quick", type=int, metavar="N", help="only the first N series; print, write nothing")
@@ -235,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                                    batch_size=args.batch_size, patience=args.patience,
                                    target_transform=args.target_transform, lookback=args.lookback,
                                    ensemble=args.ensemble, ema=args.ema, segment=args.segment,
-                                   learning_rate=args.learning_rate, final_fit=args.final_fit,
-                                   **({} if args.dropout is None else {"dropout": args.dropout}))
+                                   learning_rate=args.learning_rate, final_fit=args.final_fit, dropout=args.dropout)
     forecasts, fitted_models, fit_seconds = {}, {}, {}
     for method, options in (("network", network_options), ("linear", replace(network_options, model="linear"))):
         tick = time.monotonic()
