@@ -200,6 +200,10 @@ def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
     segment = options.segment
     if segment is None:
         segment = season if season > 1 and lookback >= MIN_SEGMENTS * season else 1
+    elif options.model == "network" and segment > lookback:
+        # refused here, before the baselines are fitted, rather than when the network is built
+        raise ConfigError(f"--segment ({segment}) must not be longer than the lookback ({lookback}); "
+                          "pass a shorter --segment or a longer --lookback")
     ensemble = options.ensemble or (SEGMENTED_ENSEMBLE if segment > 1 else 1)
     learning_rate = options.learning_rate or (SEGMENTED_LEARNING_RATE if segment > 1 else STEPWISE_LEARNING_RATE)
     needed = min_length(lookback, horizon, options.val_fraction)

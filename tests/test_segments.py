@@ -59,7 +59,9 @@ def test_given_options_win_over_the_automatic_ones():
     given = resolve_shape(dataset, TrainOptions(lookback=168, horizon=6, ensemble=1, learning_rate=0.01))
     assert (given.segment, given.ensemble, given.learning_rate) == (24, 1, 0.01)
     with pytest.raises(ConfigError, match=r"--segment \(49\) must not be longer than the lookback \(48\)"):
-        fit(dataset, TrainOptions(lookback=48, horizon=6, segment=49, epochs=1))
+        resolve_shape(dataset, TrainOptions(lookback=48, horizon=6, segment=49))
+    # the baselines ignore the network's options, as they ignore --units
+    assert resolve_shape(dataset, TrainOptions(model="linear", lookback=48, horizon=6, segment=49)).segment == 49
     with pytest.raises(ConfigError, match="--segment must be at least 1"):
         TrainOptions(segment=0)
 
