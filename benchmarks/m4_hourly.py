@@ -22,8 +22,10 @@ Usage (from the repository root):
                                    [--patience N] [--target-transform none|log|auto]
                                    [--lookback N] [--ensemble K] [--ema] [--segment N]
                                    [--learning-rate X] [--dropout X] [--final-fit train|all]
-                                   [--quick N] [--no-write]
+                                   [--quick N] [--no-write] [--save-forecasts FILE.npz]
 Options other than the defaults (of the package, not --epochs) write their own section.
+``--save-forecasts`` also keeps the network's test and validation forecasts, for
+``m4_combine.py`` to score the average of several runs.
 ``--quick N`` runs on the first N series only, prints and writes nothing to BENCHMARKS.md.
 Exit status 0 (with a message) when the bench data is absent.
 """
@@ -31,7 +33,9 @@ Exit status 0 (with a message) when the bench data is absent.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -135,13 +139,29 @@ def naive_validation(fitted: FittedModel, dataset: Dataset, season: int) -> list
     ]
 
 
-def validation_scores(actual: list[np.ndarray], predicted: list[np.ndarray], dataset: Dataset,
-                      fitted: FittedModel) -> dict[str, float]:
+def save_forecasts(path: Path, test: np.ndarray, validation: list[np.ndarray], fitted: FittedModel,
+                   seconds: float) -> None:
+    """Write the network's forecasts for ``m4_combine.py``, atomically.
+
+    Args:
+        test: `(n_series, horizon)` forecasts of the test rows.
+        validation: per series `(n_origins, horizon)` forecasts of its validation part.
+    """
+    path = Path(path)
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".npz", delete=False) as tmp:
+        np.savez(tmp, test=test, validation=np.concatenate(validation),
+                 val_starts=np.array([prep.split for prep in fitted.prepared]),
+                 val_counts=np.array([len(v) for v in validation]), lookback=fitted.options.lookback,
+                 seed=fitted.options.seed, ensemble=fitted.options.ensemble, training_seconds=seconds)
+    os.replace(tmp.name, path)
+
+
+def validation_scores(actual: list[np.ndarray], predicted: list[np.ndarray],
+                      before: list[np.ndarray]) -> dict[str, float]:
     """M4-style scores on the validation part: per series over all its origins, then the mean;
-    the MASE scale comes from the part before validation."""
+    the MASE scale comes from ``before``, each series' values before its validation part."""
     smapes = [metrics.smape(a, p) for a, p in zip(actual, predicted)]
-    mases = [metrics.mase(a, p, s.values[: prep.split], SEASON)
-             for a, p, s, prep in zip(actual, predicted, dataset.series, fitted.prepared)]
+    mases = [metrics.mase(a, p, x, SEASON) for a, p, x in zip(actual, predicted, before)]
     return {"smape": float(np.mean(smapes)), "mase": float(np.mean(mases))}
 
 
@@ -209,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="forecaster's --final-fit for both models (default: %(default)s)")
     parser.add_argument("--quick", type=int, metavar="N", help="only the first N series; print, write nothing")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
+    parser.add_argument("--save-forecasts", type=Path, metavar="FILE.npz",
+                        help="also write the network's test and validation forecasts there (for m4_combine.py)")
     args = parser.parse_args(argv)
     command = " ".join(["python benchmarks/m4_hourly.py", *argv])
 
@@ -270,7 +292,10 @@ def main(argv: list[str] | None = None) -> int:
         "network": network_val, "linear": linear_val,
         "seasonal_naive": naive_validation(fitted, dataset, SEASON), "naive": naive_validation(fitted, dataset, 1),
     }  # fmt: skip
-    val_scores = {m: validation_scores(val_actual, p, dataset, fitted) for m, p in val_predicted.items()}
+    before = [s.values[: prep.split] for s, prep in zip(dataset.series, fitted.prepared)]
+    val_scores = {m: validation_scores(val_actual, p, before) for m, p in val_predicted.items()}
+    if args.save_forecasts:
+        save_forecasts(args.save_forecasts, forecasts["network"], network_val, fitted, fit_seconds["network"])
     snaive_val = val_scores["seasonal_naive"]
     for result in val_scores.values():
         result["rel"] = metrics.owa(result["smape"], result["mase"], snaive_val["smape"], snaive_val["mase"])
