@@ -68,7 +68,7 @@ def scores(runs: list[dict], insample: list[np.ndarray], actual: np.ndarray, nai
     candidates = [(f"`{run['name']}` (lookback {int(run['lookback'])}, seed {int(run['seed'])}, "
                    f"ensemble {int(run['ensemble'])})", [run]) for run in runs]
     if len(runs) > 1:
-        candidates.append(("average of the " + str(len(runs)) + " runs", runs))
+        candidates.append((f"average of the {len(runs)} runs", runs))
     rows = []
     for label, members in candidates:
         test = np.mean([run["test"] for run in members], axis=0)
