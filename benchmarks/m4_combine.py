@@ -23,15 +23,23 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from common import bench_dir  # noqa: E402
-from m4_hourly import HORIZON, SEASON, m4, markdown_table, validation_scores  # noqa: E402
+from m4_hourly import HORIZON, SEASON, m4, markdown_table, origin_windows, validation_scores  # noqa: E402
 
 from forecaster import metrics  # noqa: E402
 from forecaster.baselines import seasonal_naive  # noqa: E402
 
 
+RUN_KEYS = ("test", "validation", "val_starts", "val_counts", "lookback", "seed", "ensemble", "training_seconds")
+
+
 def load_run(path: Path) -> dict:
-    with np.load(path) as data:
-        return {key: data[key] for key in data.files} | {"name": Path(path).name}
+    """A file written by ``m4_hourly.py --save-forecasts`` (read without pickle)."""
+    try:
+        with np.load(path) as data:
+            return {key: data[key] for key in RUN_KEYS} | {"name": Path(path).name}
+    except (OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"{path}: not a run written by m4_hourly.py --save-forecasts ({error}); "
+                         "write it again with that option") from None
 
 
 def validation_origins(starts: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
@@ -60,7 +68,7 @@ def scores(runs: list[dict], insample: list[np.ndarray], actual: np.ndarray, nai
     """Table rows: each run alone, then their average (test OWA, validation relative to sNaive)."""
     first = runs[0]
     origins = validation_origins(first["val_starts"], first["val_counts"])
-    val_actual = [x[o[:, None] + np.arange(HORIZON)] for x, o in zip(insample, origins)]
+    val_actual = [origin_windows(x, o, HORIZON) for x, o in zip(insample, origins)]
     before = [x[:start] for x, start in zip(insample, first["val_starts"])]
     snaive = validation_scores(val_actual, [seasonal_naive(x, o, HORIZON, SEASON) for x, o in zip(insample, origins)],
                                before)

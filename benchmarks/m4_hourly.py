@@ -33,9 +33,7 @@ Exit status 0 (with a message) when the bench data is absent.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -56,6 +54,7 @@ from forecaster import forecasting, metrics  # noqa: E402
 from forecaster.baselines import seasonal_naive  # noqa: E402
 from forecaster.data import DataOptions, Dataset, Series  # noqa: E402
 from forecaster.features import series_features  # noqa: E402
+from forecaster.outputs import atomic_output  # noqa: E402
 from forecaster.report import Reporter  # noqa: E402
 from forecaster.scaling import TARGET_TRANSFORMS  # noqa: E402
 from forecaster.training import FINAL_FITS, FittedModel, TrainOptions, evaluate_validation, fit  # noqa: E402
@@ -126,7 +125,7 @@ def validation_forecasts(fitted: FittedModel, dataset: Dataset) -> tuple[list[np
     actual, predicted, at = [], [], 0
     for series, prep, (x, _) in zip(dataset.series, fitted.prepared, fitted.val_parts):
         starts = prep.split + np.arange(len(x))
-        actual.append(series.values[starts[:, None] + np.arange(horizon)])
+        actual.append(origin_windows(series.values, starts, horizon))
         predicted.append(prep.scaler.target_to_original(scaled[at : at + len(x)]))
         at += len(x)
     return actual, predicted
@@ -139,21 +138,24 @@ def naive_validation(fitted: FittedModel, dataset: Dataset, season: int) -> list
     ]
 
 
-def save_forecasts(path: Path, test: np.ndarray, validation: list[np.ndarray], fitted: FittedModel,
-                   seconds: float) -> None:
-    """Write the network's forecasts for ``m4_combine.py``, atomically.
+def save_forecasts(path: Path, test: np.ndarray, validation: list[np.ndarray], val_starts: list[int],
+                   options: TrainOptions, seconds: float) -> None:
+    """Write the network's forecasts for ``m4_combine.py`` (never half-written).
 
     Args:
         test: `(n_series, horizon)` forecasts of the test rows.
-        validation: per series `(n_origins, horizon)` forecasts of its validation part.
+        validation: per series `(n_origins, horizon)` forecasts of its validation part, whose
+            first origin is ``val_starts`` of that series.
     """
-    path = Path(path)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".npz", delete=False) as tmp:
-        np.savez(tmp, test=test, validation=np.concatenate(validation),
-                 val_starts=np.array([prep.split for prep in fitted.prepared]),
-                 val_counts=np.array([len(v) for v in validation]), lookback=fitted.options.lookback,
-                 seed=fitted.options.seed, ensemble=fitted.options.ensemble, training_seconds=seconds)
-    os.replace(tmp.name, path)
+    with atomic_output(path, binary=True) as handle:
+        np.savez(handle, test=test, validation=np.concatenate(validation), val_starts=np.array(val_starts),
+                 val_counts=np.array([len(v) for v in validation]), lookback=options.lookback, seed=options.seed,
+                 ensemble=options.ensemble, training_seconds=seconds)
+
+
+def origin_windows(values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """`(len(origins), horizon)`: the ``horizon`` values from each origin on."""
+    return values[np.asarray(origins)[:, None] + np.arange(horizon)]
 
 
 def validation_scores(actual: list[np.ndarray], predicted: list[np.ndarray],
@@ -232,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--save-forecasts", type=Path, metavar="FILE.npz",
                         help="also write the network's test and validation forecasts there (for m4_combine.py)")
     args = parser.parse_args(argv)
+    if args.save_forecasts and not args.save_forecasts.parent.is_dir():  # found before, not after, the training
+        parser.error(f"--save-forecasts: directory '{args.save_forecasts.parent}' does not exist; create it first")
     command = " ".join(["python benchmarks/m4_hourly.py", *argv])
 
     folder = bench_dir(args.bench_dir)
@@ -295,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     before = [s.values[: prep.split] for s, prep in zip(dataset.series, fitted.prepared)]
     val_scores = {m: validation_scores(val_actual, p, before) for m, p in val_predicted.items()}
     if args.save_forecasts:
-        save_forecasts(args.save_forecasts, forecasts["network"], network_val, fitted, fit_seconds["network"])
+        save_forecasts(args.save_forecasts, forecasts["network"], network_val, [p.split for p in fitted.prepared],
+                       fitted.options, fit_seconds["network"])
     snaive_val = val_scores["seasonal_naive"]
     for result in val_scores.values():
         result["rel"] = metrics.owa(result["smape"], result["mase"], snaive_val["smape"], snaive_val["mase"])

@@ -38,8 +38,7 @@ class NetworkSpec:
                 raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if self.segment > self.lookback:
-            raise ConfigError(f"--segment ({self.segment}) must not be longer than the lookback ({self.lookback})")
+        check_segment(self.segment, self.lookback)
 
     @property
     def n_segments(self) -> int:
@@ -48,6 +47,13 @@ class NetworkSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def check_segment(segment: int, lookback: int) -> None:
+    """Refuse a segment longer than the window it cuts into runs."""
+    if segment > lookback:
+        raise ConfigError(f"--segment ({segment}) must not be longer than the lookback ({lookback}); "
+                          "pass a shorter --segment or a longer --lookback")
 
 
 def member_prefix(member: int, ensemble: int) -> str:

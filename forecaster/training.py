@@ -19,7 +19,7 @@ from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number
-from .models import NetworkSpec, build_network, start_from_linear
+from .models import NetworkSpec, build_network, check_segment, start_from_linear
 from .report import QUIET, Reporter
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
@@ -200,10 +200,8 @@ def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
     segment = options.segment
     if segment is None:
         segment = season if season > 1 and lookback >= MIN_SEGMENTS * season else 1
-    elif options.model == "network" and segment > lookback:
-        # refused here, before the baselines are fitted, rather than when the network is built
-        raise ConfigError(f"--segment ({segment}) must not be longer than the lookback ({lookback}); "
-                          "pass a shorter --segment or a longer --lookback")
+    elif options.model == "network":
+        check_segment(segment, lookback)  # here, before the baselines are fitted, not once the network is built
     ensemble = options.ensemble or (SEGMENTED_ENSEMBLE if segment > 1 else 1)
     learning_rate = options.learning_rate or (SEGMENTED_LEARNING_RATE if segment > 1 else STEPWISE_LEARNING_RATE)
     needed = min_length(lookback, horizon, options.val_fraction)

@@ -56,3 +56,29 @@ def test_validation_forecasts_are_split_back_per_series(combine):
     split = combine.split_validation(run("r.npz", np.zeros((2, 48)), parts, [10, 10], 168))
     assert [p.shape for p in split] == [(2, 48), (5, 48)]
     assert split[1].mean() == 2.0
+
+
+def test_a_saved_run_loads_back_as_it_was_written(combine, tmp_path):
+    from forecaster.training import TrainOptions
+
+    hourly = load_benchmark_script("m4_hourly")
+    test = np.arange(2 * 48, dtype=float).reshape(2, 48)
+    validation = [np.full((3, 48), 1.5), np.full((1, 48), 2.5)]
+    path = tmp_path / "run.npz"
+    hourly.save_forecasts(path, test, validation, [100, 120], TrainOptions(lookback=480, seed=7, ensemble=3), 90.0)
+
+    loaded = combine.load_run(path)
+    assert loaded["name"] == "run.npz" and int(loaded["lookback"]) == 480 and int(loaded["seed"]) == 7
+    np.testing.assert_array_equal(loaded["test"], test)
+    assert [p.tolist() for p in combine.split_validation(loaded)] == [v.tolist() for v in validation]
+    assert loaded["val_starts"].tolist() == [100, 120] and float(loaded["training_seconds"]) == 90.0
+    assert [p.name for p in tmp_path.iterdir()] == ["run.npz"]  # no temporary file left beside it
+
+
+def test_a_file_that_is_not_a_saved_run_is_refused_in_one_line(combine, tmp_path):
+    other = tmp_path / "other.npz"
+    np.savez(other, test=np.zeros((2, 48)))
+    with pytest.raises(SystemExit, match="other.npz: not a run written by m4_hourly.py --save-forecasts"):
+        combine.load_run(other)
+    with pytest.raises(SystemExit, match="missing.npz: not a run written by"):
+        combine.load_run(tmp_path / "missing.npz")
