@@ -57,7 +57,7 @@ from forecaster.features import series_features  # noqa: E402
 from forecaster.outputs import atomic_output  # noqa: E402
 from forecaster.report import Reporter  # noqa: E402
 from forecaster.scaling import TARGET_TRANSFORMS  # noqa: E402
-from forecaster.training import FINAL_FITS, FittedModel, TrainOptions, evaluate_validation, fit  # noqa: E402
+from forecaster.training import FINAL_FITS, SERIES_WEIGHTS, FittedModel, TrainOptions, evaluate_validation, fit  # noqa: E402
 
 SEASON, HORIZON = m4.SEASON, m4.HORIZON
 START = "2000-01-01"
@@ -229,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="forecaster's --dropout for the network (default: %(default)s)")
     parser.add_argument("--final-fit", choices=FINAL_FITS, default=defaults.final_fit,
                         help="forecaster's --final-fit for both models (default: %(default)s)")
+    parser.add_argument("--series-weights", choices=SERIES_WEIGHTS, default=defaults.series_weights,
+                        help="forecaster's --series-weights for the network (default: %(default)s)")
     parser.add_argument("--quick", type=int, metavar="N", help="only the first N series; print, write nothing")
     parser.add_argument("--no-write", action="store_true", help="print the section instead of writing BENCHMARKS.md")
     parser.add_argument("--save-forecasts", type=Path, metavar="FILE.npz",
@@ -262,7 +264,8 @@ def main(argv: list[str] | None = None) -> int:
                                    batch_size=args.batch_size, patience=args.patience,
                                    target_transform=args.target_transform, lookback=args.lookback,
                                    ensemble=args.ensemble, ema=args.ema, segment=args.segment,
-                                   learning_rate=args.learning_rate, final_fit=args.final_fit, dropout=args.dropout)
+                                   learning_rate=args.learning_rate, final_fit=args.final_fit, dropout=args.dropout,
+                                   series_weights=args.series_weights)
     forecasts, fitted_models, fit_seconds = {}, {}, {}
     for method, options in (("network", network_options), ("linear", replace(network_options, model="linear"))):
         tick = time.monotonic()
@@ -359,6 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         + ("; weights averaged (`--ema`)" if opts.ema else "")
         + (f"; the recurrent layer over segments of {opts.segment} steps" if opts.segment > 1 else "")
         + (f"; input dropout {opts.dropout:g}" if opts.dropout else "")
+        + ("; each series weighted in the loss by the inverse of its in-sample seasonal-naive error, as MASE "
+           "weighs it (`--series-weights seasonal-error`)" if opts.series_weights == "seasonal-error"
+           else "; every series' windows weighted alike in the loss (`--series-weights even`)")
         + ("; once validation had chosen the epochs (and the linear model its penalty), both fitted again on "
            "the training and validation windows together (`--final-fit all`; validation figures and intervals "
            "from the models as validated)" if opts.final_fit == "all" else "")

@@ -280,6 +280,14 @@ WindowLevel = Annotated[
         "the validation part clearly better so (by 2 % of its error), else the mean.",
     ),
 ]
+SeriesWeights = Annotated[
+    str,
+    typer.Option(
+        help="How much each series counts in the network's training loss, where there are several: "
+        "seasonal-error, by the inverse of its seasonal-naive error on its training part (as MASE weighs series: "
+        "a series that repeats its cycle closely must be forecast closely); even, every window alike.",
+    ),
+]
 Calendar = Annotated[
     Optional[bool],
     typer.Option(
@@ -326,15 +334,15 @@ Config = Annotated[
 
 def _training_options(
     *, time_col, id_col, target, covariate, max_gap, on_duplicate, model, cell, layers, units, bidirectional,
-    dropout, linear_skip, ensemble, segment, ema, final_fit, target_transform, calendar, window_level, lookback, horizon,
-    val_fraction,
+    dropout, linear_skip, ensemble, segment, ema, final_fit, target_transform, calendar, window_level, series_weights,
+    lookback, horizon, val_fraction,
     epochs, patience, batch_size, learning_rate, seed, windows_per_epoch=None, sep=None, decimal=".", thousands=None,
     dayfirst=False, time_unit=None, tz=None,
 ):  # fmt: skip
     """The library's option objects from the command line's values; usage errors exit 2."""
     from .data import DECIMALS, TIME_UNITS, DataOptions
     from .scaling import TARGET_TRANSFORMS
-    from .training import FINAL_FITS, MODEL_TYPES, WINDOW_LEVEL_CHOICES, TrainOptions
+    from .training import FINAL_FITS, MODEL_TYPES, SERIES_WEIGHTS, WINDOW_LEVEL_CHOICES, TrainOptions
 
     _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
     _choice(decimal, DECIMALS, "--decimal")
@@ -345,6 +353,7 @@ def _training_options(
     _choice(final_fit, FINAL_FITS, "--final-fit")
     _choice(target_transform, TARGET_TRANSFORMS, "--target-transform")
     _choice(window_level, WINDOW_LEVEL_CHOICES, "--window-level")
+    _choice(series_weights, SERIES_WEIGHTS, "--series-weights")
     data_options = DataOptions(
         time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
         max_gap=max_gap, on_duplicate=on_duplicate, sep=sep, decimal=decimal, thousands=thousands,
@@ -354,7 +363,7 @@ def _training_options(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, segment=segment, ema=ema,
         final_fit=final_fit, target_transform=target_transform, calendar=calendar, window_level=window_level,
-        epochs=epochs,
+        series_weights=series_weights, epochs=epochs,
         batch_size=batch_size, windows_per_epoch=windows_per_epoch, learning_rate=learning_rate,
         val_fraction=val_fraction, patience=patience, seed=seed,
     )  # fmt: skip
@@ -394,6 +403,7 @@ def train(
     target_transform: TargetTransform = "auto",
     calendar: Calendar = None,
     window_level: WindowLevel = "auto",
+    series_weights: SeriesWeights = "seasonal-error",
     lookback: Lookback = None,
     horizon: Horizon = None,
     val_fraction: ValFraction = 0.2,
@@ -642,6 +652,7 @@ def evaluate(
     target_transform: TargetTransform = "auto",
     calendar: Calendar = None,
     window_level: WindowLevel = "auto",
+    series_weights: SeriesWeights = "seasonal-error",
     lookback: Lookback = None,
     horizon: Horizon = None,
     val_fraction: ValFraction = 0.2,

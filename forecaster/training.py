@@ -35,6 +35,13 @@ FINAL_FITS = ("train", "all")
 #: "auto": relative to the last value if the linear model forecasts validation clearly better so
 #: (:func:`_chosen_window_level`), else to the mean; see :func:`forecaster.windows.window_level`
 WINDOW_LEVEL_CHOICES = ("auto", *WINDOW_LEVELS)
+#: How much each series' windows count in the network's loss: "seasonal-error", by the inverse
+#: of the series' in-sample seasonal-naive error (see :func:`series_weights`); "even", alike.
+SERIES_WEIGHTS = ("seasonal-error", "even")
+#: The smallest in-sample seasonal-naive error (scaled units: a share of the series' standard
+#: deviation) a weight is taken from, so that a constant or exactly periodic series, which
+#: seasonal naive forecasts without error, gets a large weight and not an infinite one.
+SEASONAL_ERROR_FLOOR = 0.01
 #: How the baselines are named in metrics, next to ``"model"``.
 BASELINES = ("naive", "seasonal_naive", "linear")
 #: The automatic segment (``segment`` None) is the seasonal period when the lookback holds at
@@ -49,7 +56,7 @@ SEGMENTED_ENSEMBLE = 3
 SEGMENTED_LEARNING_RATE = 3e-4
 STEPWISE_LEARNING_RATE = 1e-3
 #: What the options a model's saved options lack meant when it was saved.
-SAVED_BEFORE_THEM = {"ensemble": 1, "segment": 1, "learning_rate": STEPWISE_LEARNING_RATE}
+SAVED_BEFORE_THEM = {"ensemble": 1, "segment": 1, "learning_rate": STEPWISE_LEARNING_RATE, "series_weights": "even"}
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,8 @@ class TrainOptions:
     calendar: bool | None = None
     #: what each window is expressed relative to: one of :data:`WINDOW_LEVEL_CHOICES`
     window_level: str = "auto"
+    #: how much each series counts in the network's loss: one of :data:`SERIES_WEIGHTS`
+    series_weights: str = "seasonal-error"
     seed: int | None = None
 
     def __post_init__(self) -> None:
@@ -102,6 +111,9 @@ class TrainOptions:
         if self.window_level not in WINDOW_LEVEL_CHOICES:
             raise ConfigError(f"--window-level must be one of {', '.join(WINDOW_LEVEL_CHOICES)}, "
                               f"not '{self.window_level}'")
+        if self.series_weights not in SERIES_WEIGHTS:
+            raise ConfigError(f"--series-weights must be one of {', '.join(SERIES_WEIGHTS)}, "
+                              f"not '{self.series_weights}'")
         if self.final_fit not in FINAL_FITS:
             raise ConfigError(f"--final-fit must be one of {', '.join(FINAL_FITS)}, not '{self.final_fit}'")
         for name in ("epochs", "batch_size", "patience"):
@@ -342,6 +354,10 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
             f"{len(train_windows)} training and {len(val_windows)} validation windows, "
             f"lookback {lookback}, horizon {horizon}"
         )
+        if train_windows.weights is not None:
+            reporter.detail(f"Series weighted in the loss by the inverse of their seasonal-naive error: from "
+                            f"{train_windows.weights.min():.3g} to {train_windows.weights.max():.3g} times the mean "
+                            "(--series-weights even weighs them alike)")
         predictor, members, schedules = _fit_network(network_spec, options, train_windows, val_windows, linear,
                                                      reporter)
         epochs_run, best_epoch = members[0]["epochs_run"], members[0]["best_epoch"]
@@ -616,8 +632,8 @@ def window_batches(windows: WindowSet, batch_size: int, seed: int | None = None,
             takes them all.
 
     Returns:
-        a ``keras.utils.PyDataset`` giving relative inputs `(batch, lookback, n_features)` and
-        targets `(batch, horizon)`.
+        a ``keras.utils.PyDataset`` giving relative inputs `(batch, lookback, n_features)`,
+        targets `(batch, horizon)` and, for a weighted set, the windows' weights `(batch,)`.
     """
     from .backend import load_keras
 
@@ -639,7 +655,9 @@ def window_batches(windows: WindowSet, batch_size: int, seed: int | None = None,
             return -(-len(self.order) // batch_size)
 
         def __getitem__(self, index: int):
-            return windows.gather(self.order[index * batch_size : (index + 1) * batch_size])
+            positions = self.order[index * batch_size : (index + 1) * batch_size]
+            inputs, targets = windows.gather(positions)
+            return (inputs, targets) if windows.weights is None else (inputs, targets, windows.weights[positions])
 
         def on_epoch_end(self) -> None:
             if self.random is not None:
@@ -775,11 +793,41 @@ def _windows(dataset: Dataset, options: TrainOptions):
     spans = [window_spans(len(p.features), lookback, horizon, p.split) for p in prepared]
     # "auto" is decided on windows relative to their mean (see fit)
     level = "mean" if options.window_level == "auto" else options.window_level
+    weights = None
+    if options.series_weights == "seasonal-error" and len(prepared) > 1:
+        seasons = [seasonal_period(series.freq) for series in dataset.series]
+        weights = series_weights([p.features[: p.split, 0] for p in prepared], seasons,
+                                 [max(last - first + 1, 0) for (first, last), _ in spans])
     train_windows, val_windows = WindowSet.from_series([p.features for p in prepared], list(zip(*spans)), lookback,
-                                                       horizon, level=level)
+                                                       horizon, level=level, series_weights=weights)
     val_parts = [supervised_windows(p.features, p.features[:, 0], lookback, horizon, *val_span)
                  for p, (_, val_span) in zip(prepared, spans)]
     return prepared, train_windows, val_windows, val_parts
+
+
+def series_weights(training_targets: list[np.ndarray], seasons: list[int], n_windows: list[int]) -> np.ndarray:
+    """Each series' weight in the network's loss: the inverse of its seasonal-naive error on
+    its training part, so that the loss weighs series as MASE does and a series that seasonal
+    naive forecasts well must be forecast well, however small its errors are next to its
+    spread. Scaled so that the training windows' mean weight is 1 (the learning rate keeps
+    its meaning).
+
+    Args:
+        training_targets: each series' scaled target over its training part, `(n_steps_i,)`.
+        seasons: each series' seasonal period; lag 1 where the part holds no two seasons.
+        n_windows: each series' number of training windows, for the scaling.
+
+    Returns:
+        `(n_series,)` weights.
+    """
+    errors = []
+    for values, season in zip(training_targets, seasons):
+        lag = season if len(values) > 2 * season else 1
+        error = float(np.mean(np.abs(values[lag:] - values[:-lag]))) if len(values) > lag else 1.0
+        errors.append(max(error, SEASONAL_ERROR_FLOOR))
+    weights = 1.0 / np.asarray(errors)
+    counts = np.asarray(n_windows, dtype=np.float64)
+    return weights * counts.sum() / np.sum(weights * counts) if counts.sum() else weights
 
 
 def _prepare(series, horizon: int, options: TrainOptions) -> _PreparedSeries:

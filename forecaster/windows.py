@@ -156,13 +156,18 @@ class WindowSet:
             in channel 0.
         starts: `(n_windows,)` row in ``features`` of each window's first input step.
         level: what :meth:`gather` expresses windows relative to (see :func:`window_level`).
+        weights: `(n_windows,)` how much each window counts in the training loss; None: alike.
     """
 
-    def __init__(self, features: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, *, level: str) -> None:
+    def __init__(self, features: np.ndarray, starts: np.ndarray, lookback: int, horizon: int, *, level: str,
+                 weights: np.ndarray | None = None) -> None:
         if level not in WINDOW_LEVELS:
             raise ValueError(f"window level must be one of {', '.join(WINDOW_LEVELS)}, not {level!r}")
         self.features = features
         self.starts = np.asarray(starts, dtype=np.int64)
+        if weights is not None and len(weights) != len(self.starts):
+            raise ValueError(f"{len(weights)} weights for {len(self.starts)} windows")
+        self.weights = None if weights is None else np.asarray(weights, dtype=np.float32)
         self.lookback = lookback
         self.horizon = horizon
         self.level = level
@@ -172,7 +177,7 @@ class WindowSet:
     @classmethod
     def from_series(
         cls, features: Sequence[np.ndarray], spans: Sequence[Sequence[tuple[int, int]]], lookback: int, horizon: int,
-        *, level: str,
+        *, level: str, series_weights: Sequence[float] | None = None,
     ) -> tuple[WindowSet, ...]:
         """Window sets over the same series, sharing one copy of their steps.
 
@@ -180,6 +185,7 @@ class WindowSet:
             features: each series' `(n_steps, n_features)` scaled steps.
             spans: for each set, each series' ``(first, last)`` range of first-target steps
                 (as in :func:`supervised_windows`; empty when ``last < first``).
+            series_weights: each series' weight, given to every window of it; None: none.
 
         Returns:
             one set per entry of ``spans``.
@@ -188,13 +194,12 @@ class WindowSet:
         joined = np.concatenate(features) if len(features) else np.empty((0, 1), dtype=np.float32)
         sets = []
         for spans_of_set in spans:
-            starts = [
-                np.arange(first - lookback, last - lookback + 1) + offset
-                for (first, last), offset in zip(spans_of_set, offsets)
-                if last >= first
-            ]
-            rows = np.concatenate(starts) if starts else np.empty(0, dtype=np.int64)
-            sets.append(cls(joined, rows, lookback, horizon, level=level))
+            counts = [max(last - first + 1, 0) for first, last in spans_of_set]
+            rows = np.concatenate([np.arange(first - lookback, first - lookback + n) + offset
+                                   for (first, _), n, offset in zip(spans_of_set, counts, offsets)] or
+                                  [np.empty(0, dtype=np.int64)])
+            weights = None if series_weights is None else np.repeat(np.asarray(series_weights, np.float32), counts)
+            sets.append(cls(joined, rows, lookback, horizon, level=level, weights=weights))
         return tuple(sets)
 
     def __len__(self) -> int:
@@ -207,12 +212,15 @@ class WindowSet:
             raise ValueError("window sets over different steps cannot be joined")
         if other.level != self.level:
             raise ValueError("window sets relative to different levels cannot be joined")
+        if (self.weights is None) != (other.weights is None):
+            raise ValueError("a weighted and an unweighted window set cannot be joined")
+        weights = None if self.weights is None else np.concatenate([self.weights, other.weights])
         return WindowSet(self.features, np.concatenate([self.starts, other.starts]), self.lookback, self.horizon,
-                         level=self.level)
+                         level=self.level, weights=weights)
 
     def relative_to(self, level: str) -> WindowSet:
-        """The same windows, expressed relative to ``level`` (sharing the steps)."""
-        return WindowSet(self.features, self.starts, self.lookback, self.horizon, level=level)
+        """The same windows, expressed relative to ``level`` (sharing the steps and weights)."""
+        return WindowSet(self.features, self.starts, self.lookback, self.horizon, level=level, weights=self.weights)
 
     @property
     def n_features(self) -> int:
