@@ -57,7 +57,8 @@ from forecaster.features import series_features  # noqa: E402
 from forecaster.outputs import atomic_output  # noqa: E402
 from forecaster.report import Reporter  # noqa: E402
 from forecaster.scaling import TARGET_TRANSFORMS  # noqa: E402
-from forecaster.training import FINAL_FITS, SERIES_WEIGHTS, FittedModel, TrainOptions, evaluate_validation, fit  # noqa: E402
+from forecaster.training import (FINAL_FITS, SERIES_WEIGHTS, FittedModel, TrainOptions,  # noqa: E402
+                                 evaluate_validation, fit)
 
 SEASON, HORIZON = m4.SEASON, m4.HORIZON
 START = "2000-01-01"
