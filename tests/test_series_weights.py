@@ -56,9 +56,9 @@ def test_window_weights_follow_their_windows():
     with pytest.raises(ValueError, match="weighted"):
         train.joined(WindowSet(train.features, val.starts, 4, 2, level="mean"))
     # Keras gets each batch's weights with it, in the batch's (shuffled) order
-    x, y, w = window_batches(train, 8, seed=1)[0]
-    assert x.shape == (8, 4, 1) and y.shape == (8, 2) and w.shape == (8,)
     batches = window_batches(train, 8, seed=1)
+    x, y, w = batches[0]
+    assert x.shape == (8, 4, 1) and y.shape == (8, 2) and w.shape == (8,)
     rows = train.starts[batches.order[:8]]
     assert w.tolist() == [2.0 if row < 20 else 0.5 for row in rows]
     assert len(window_batches(unweighted, 8)[0]) == 2
