@@ -18,7 +18,7 @@ from .artifacts import (LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, load_dataset, seasonal_period
 from .errors import ConfigError, DataError
-from .metrics import error_summary, json_number
+from .metrics import error_summary, json_number, seasonal_scale
 from .models import NetworkSpec, build_network, check_segment, start_from_linear
 from .report import QUIET, Reporter
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
@@ -42,6 +42,10 @@ SERIES_WEIGHTS = ("seasonal-error", "even")
 #: deviation) a weight is taken from, so that a constant or exactly periodic series, which
 #: seasonal naive forecasts without error, gets a large weight and not an infinite one.
 SEASONAL_ERROR_FLOOR = 0.01
+#: No series weighs more than this many times the median series: one that seasonal naive
+#: forecasts almost exactly (a stuck sensor with a glitch, a flat line with a step) would
+#: otherwise take most of the loss, and the network would chase its rare surprises.
+SERIES_WEIGHT_CAP = 10.0
 #: How the baselines are named in metrics, next to ``"model"``.
 BASELINES = ("naive", "seasonal_naive", "linear")
 #: The automatic segment (``segment`` None) is the seasonal period when the lookback holds at
@@ -809,8 +813,8 @@ def series_weights(training_targets: list[np.ndarray], seasons: list[int], n_win
     """Each series' weight in the network's loss: the inverse of its seasonal-naive error on
     its training part, so that the loss weighs series as MASE does and a series that seasonal
     naive forecasts well must be forecast well, however small its errors are next to its
-    spread. Scaled so that the training windows' mean weight is 1 (the learning rate keeps
-    its meaning).
+    spread; but at most :data:`SERIES_WEIGHT_CAP` times the median series' weight. Scaled so
+    that the training windows' mean weight is 1 (the learning rate keeps its meaning).
 
     Args:
         training_targets: each series' scaled target over its training part, `(n_steps_i,)`.
@@ -820,14 +824,11 @@ def series_weights(training_targets: list[np.ndarray], seasons: list[int], n_win
     Returns:
         `(n_series,)` weights.
     """
-    errors = []
-    # metrics.seasonal_scale computes the same in float64; this float32 mean is kept so that the
-    # M4 figures in BENCHMARKS.md (trained with it) reproduce bit for bit
-    for values, season in zip(training_targets, seasons):
-        lag = season if len(values) > 2 * season else 1
-        error = float(np.mean(np.abs(values[lag:] - values[:-lag]))) if len(values) > lag else 1.0
-        errors.append(max(error, SEASONAL_ERROR_FLOOR))
+    errors = [max(seasonal_scale(values, season if len(values) > 2 * season else 1), SEASONAL_ERROR_FLOOR)
+              if len(values) > 1 else 1.0
+              for values, season in zip(training_targets, seasons)]
     weights = 1.0 / np.asarray(errors)
+    weights = np.minimum(weights, SERIES_WEIGHT_CAP * np.median(weights))
     counts = np.asarray(n_windows, dtype=np.float64)
     return weights * counts.sum() / np.sum(weights * counts) if counts.sum() else weights
 

@@ -9,7 +9,8 @@ import pytest
 from forecaster import forecasting
 from forecaster.data import DataOptions, Dataset, Series
 from forecaster.errors import ConfigError
-from forecaster.training import SEASONAL_ERROR_FLOOR, TrainOptions, _windows, fit, series_weights, window_batches
+from forecaster.training import (SEASONAL_ERROR_FLOOR, SERIES_WEIGHT_CAP, TrainOptions, _windows, fit, series_weights,
+                                 window_batches)
 from forecaster.windows import WindowSet
 
 from .conftest import STORES, read_metadata, run_cli
@@ -34,9 +35,13 @@ def test_weights_are_the_inverse_seasonal_error_with_mean_one_over_the_training_
     off_by_two = 2 * off_by_one  # ... and 2
     weights = series_weights([off_by_one, off_by_two, exact], [season] * 3, [10, 30, 0])
     assert weights[0] / weights[1] == pytest.approx(2.0)
-    # the error a weight is taken from never goes below the floor: large, not infinite
-    assert weights[2] / weights[0] == pytest.approx(1.0 / SEASONAL_ERROR_FLOOR)
+    # a series seasonal naive forecasts exactly weighs at most the cap times the median series
+    assert weights[2] / weights[0] == pytest.approx(SERIES_WEIGHT_CAP)
     assert np.average(weights, weights=[10, 30, 0]) == pytest.approx(1.0)
+    # where such series are the median, the error a weight is taken from never goes below the
+    # floor: large, not infinite
+    weights = series_weights([exact, exact, off_by_one], [season] * 3, [1, 1, 1])
+    assert weights[0] == weights[1] and weights[0] / weights[2] == pytest.approx(1.0 / SEASONAL_ERROR_FLOOR)
     # a part too short for two seasons is compared with its previous step instead
     short = np.array([0.0, 1.0, 3.0, 6.0])  # lag-1 error 2
     weights = series_weights([short, off_by_one], [season, season], [1, 1])
