@@ -57,8 +57,8 @@ from forecaster.features import series_features  # noqa: E402
 from forecaster.outputs import atomic_output  # noqa: E402
 from forecaster.report import Reporter  # noqa: E402
 from forecaster.scaling import TARGET_TRANSFORMS  # noqa: E402
-from forecaster.training import (FINAL_FITS, SERIES_WEIGHTS, FittedModel, TrainOptions,  # noqa: E402
-                                 evaluate_validation, fit)
+from forecaster.training import (FINAL_FITS, SERIES_WEIGHT_CAP, SERIES_WEIGHTS, FittedModel,  # noqa: E402
+                                 TrainOptions, evaluate_validation, fit)
 
 SEASON, HORIZON = m4.SEASON, m4.HORIZON
 START = "2000-01-01"
@@ -364,7 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         + (f"; the recurrent layer over segments of {opts.segment} steps" if opts.segment > 1 else "")
         + (f"; input dropout {opts.dropout:g}" if opts.dropout else "")
         + ("; each series weighted in the loss by the inverse of its in-sample seasonal-naive error, as MASE "
-           "weighs it (`--series-weights seasonal-error`)" if opts.series_weights == "seasonal-error"
+           f"weighs it, at most {SERIES_WEIGHT_CAP:g} times the median series' "
+           "(`--series-weights seasonal-error`)" if opts.series_weights == "seasonal-error"
            else "; every series' windows weighted alike in the loss (`--series-weights even`)")
         + ("; once validation had chosen the epochs (and the linear model its penalty), both fitted again on "
            "the training and validation windows together (`--final-fit all`; validation figures and intervals "

@@ -285,7 +285,8 @@ SeriesWeights = Annotated[
     typer.Option(
         help="How much each series counts in the network's training loss, where there are several: "
         "seasonal-error, by the inverse of its seasonal-naive error on its training part (as MASE weighs series: "
-        "a series that repeats its cycle closely must be forecast closely); even, every window alike.",
+        "a series that repeats its cycle closely must be forecast closely), at most 10 times the median series'; "
+        "even, every window alike.",
     ),
 ]
 Calendar = Annotated[
