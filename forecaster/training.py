@@ -519,9 +519,11 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     on the starting point, the linear baseline, which is then what is kept) and the learning
     rate of every epoch run.
 
-    The training step is compiled by XLA, which trains about twice as fast on the CPU
-    (measured: BENCHMARKS.md, "Speed and memory"); if XLA cannot compile it, training
-    starts again without.
+    The training step is compiled by XLA, which trains a network stepping through a long
+    window more than twice as fast on the CPU (measured: BENCHMARKS.md, "XLA only where it
+    pays"), where the training is long enough to earn back the compilation
+    (:data:`XLA_MIN_WORK`); if XLA cannot compile it, training starts again without. Without
+    XLA, TensorFlow's deterministic kernels keep ``--seed`` runs identical.
 
     With ``options.ema`` the weights validated, kept as the best and finally restored are
     the exponential moving average of the trained ones: ``SwapEMAWeights`` comes first among
@@ -537,7 +539,9 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     from .backend import load_keras, seed_everything
 
     keras = load_keras()
-    seed_everything(options.seed, deterministic_ops=False)
+    epochs = options.epochs if schedule is None else len(schedule)
+    xla = xla_work(spec, options, len(train_windows), epochs) >= XLA_MIN_WORK
+    seed_everything(options.seed, deterministic_ops=not xla)
     network = build_network(spec, seed=options.seed)
     if spec.linear_skip:
         start_from_linear(network, linear)
@@ -545,7 +549,6 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
         return network, 0, 0, []
     start_weights = network.get_weights()
     validation = None if val_windows is None else window_batches(val_windows, forecasting.PREDICT_BATCH)
-    epochs = options.epochs if schedule is None else len(schedule)
 
     def train(xla: bool):
         compile_network(network, options.learning_rate, xla, ema=options.ema)
@@ -574,9 +577,9 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
         return start_loss, history.history.get("val_loss", []), rates.used
 
     try:
-        start_loss, val_losses, used = train(xla=True)
+        start_loss, val_losses, used = train(xla)
     except Exception as exc:
-        if not _is_backend_error(exc):
+        if not xla or not _is_backend_error(exc):
             raise
         reporter.warn(f"{label + ': ' if label else ''}XLA could not compile the training step "
                       f"({type(exc).__name__}); training without it")
@@ -589,6 +592,24 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
         network.set_weights(start_weights)
         return network, len(val_losses), 0, used
     return network, len(val_losses), int(np.argmin(val_losses)) + 1, used
+
+
+#: The training work (:func:`xla_work`) from which the training step is compiled by XLA.
+#: Compiling costs seconds whatever the data, and each batch then trains faster by a fraction
+#: of a millisecond per recurrent step, so XLA pays only over a long enough training (measured:
+#: BENCHMARKS.md, "XLA only where it pays"). A small file's training is done sooner without.
+XLA_MIN_WORK = 10_000
+
+
+def xla_work(spec: NetworkSpec, options: TrainOptions, n_windows: int, epochs: int) -> int:
+    """The recurrent steps of every batch of every epoch allowed: the work XLA speeds up.
+
+    Counted over the epochs allowed, not those early stopping will run, so XLA is left out
+    only where even a full run could not earn back its compilation.
+    """
+    per_epoch = min(n_windows, options.windows_per_epoch or n_windows)
+    batches = -(-per_epoch // options.batch_size)
+    return epochs * batches * spec.n_segments * spec.layers * (2 if spec.bidirectional else 1)
 
 
 def _learning_rate_recorder(keras):

@@ -39,10 +39,13 @@ def read_metadata(model_dir: Path) -> dict:
 @pytest.fixture
 def xla_unavailable(monkeypatch) -> list[bool]:
     """Training's compile step fails, as TensorFlow does for an op XLA cannot lower, whenever
-    XLA is asked for. Returns the ``xla`` argument of every compile, in order."""
+    XLA is asked for, and it is asked for however small the training. Returns the ``xla``
+    argument of every compile, in order."""
     import tensorflow as tf
 
     from forecaster import training
+
+    monkeypatch.setattr(training, "XLA_MIN_WORK", 0)
 
     compiled: list[bool] = []
     compile_network = training.compile_network

@@ -188,7 +188,8 @@ def test_evaluate_says_up_front_what_an_ensemble_and_a_final_fit_cost():
 
 def test_evaluate_with_the_network_and_a_short_series_error(tmp_path):
     result = run_cli(
-        "evaluate", HOURLY, "--target", "load", "--folds", 2, "--units", 4, "--epochs", 2, "--seed", 0, "--json", "-q"
+        "evaluate", HOURLY, "--target", "load", "--folds", 2, "--units", 4, "--epochs", 2, "--lookback", 48,
+        "--horizon", 6, "--ensemble", 1, "--seed", 0, "--json", "-q",
     )
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""  # quiet

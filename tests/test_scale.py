@@ -131,6 +131,36 @@ def test_training_starts_again_without_xla_when_xla_cannot_compile(xla_unavailab
         np.testing.assert_array_equal(a, b)
 
 
+def test_xla_compiles_only_a_training_long_enough_to_earn_it_back_and_both_are_reproducible(monkeypatch):
+    from dataclasses import replace
+
+    from forecaster import training
+    from forecaster.models import NetworkSpec
+
+    compiled: list[bool] = []
+    compile_network = training.compile_network
+
+    def recording(network, learning_rate, xla=True, ema=False):
+        compiled.append(xla)
+        compile_network(network, learning_rate, xla, ema)
+
+    monkeypatch.setattr(training, "compile_network", recording)
+    spec = NetworkSpec(lookback=12, horizon=4, n_features=1)
+    # 2 epochs of one batch of 64 windows, 12 recurrent steps each
+    assert training.xla_work(spec, TINY_SINE, n_windows=1000, epochs=2) == 2 * 12
+    assert training.xla_work(replace(spec, segment=4, layers=2, bidirectional=True), TINY_SINE, 1000, 2) == 2 * 3 * 4
+    assert training.xla_work(spec, replace(TINY_SINE, windows_per_epoch=None), n_windows=130, epochs=2) == 2 * 3 * 12
+
+    fit(_sine_dataset(), TINY_SINE)  # reproducible without XLA too: test_a_fit_from_gathered_batches_...
+    # as many epochs allowed as make it worth compiling; early stopping ends it much sooner
+    long = replace(TINY_SINE, epochs=-(-training.XLA_MIN_WORK // 12), patience=1)
+    first, second = fit(_sine_dataset(), long), fit(_sine_dataset(), long)
+    assert compiled == [False, True, True]
+    assert first.epochs_run < long.epochs
+    for a, b in zip(first.predictor.get_weights(), second.predictor.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_an_error_of_the_data_is_not_mistaken_for_xla_failing(monkeypatch):
     from forecaster import training
 
