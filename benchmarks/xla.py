@@ -37,7 +37,7 @@ except ImportError:  # not installed: run from a plain checkout
     sys.path.insert(0, str(REPO))
 
 from forecaster import training  # noqa: E402
-from forecaster.data import Dataset, DataOptions, Series, load_dataset  # noqa: E402
+from forecaster.data import Dataset, DataOptions, dataset_from_pandas, load_dataset  # noqa: E402
 from forecaster.models import NetworkSpec  # noqa: E402
 from forecaster.training import TrainOptions, fit, resolve_shape, xla_work  # noqa: E402
 
@@ -47,11 +47,9 @@ NEVER = 10**15
 def sine(n: int = 400) -> Dataset:
     """A noisy hourly sine, in memory: the size of the unit tests' trainings."""
     rng = np.random.default_rng(4)
-    index = pd.date_range("2024-01-01", periods=n, freq="h")
     values = np.sin(np.arange(n) / 4) * 3 + rng.normal(0, 0.3, n) + 20
-    series = Series(name="x", target="x", index=index, freq="h", values=values, covariates=np.empty((n, 0)),
-                    missing=np.zeros(n, dtype=bool), first_row=0)
-    return Dataset(path="sine (in memory)", options=DataOptions(), series=[series], n_filled=0)
+    return dataset_from_pandas({"x": pd.Series(values, pd.date_range("2024-01-01", periods=n, freq="h"))},
+                               "sine (in memory)")
 
 
 def timed_fit(dataset: Dataset, options: TrainOptions, xla: bool):

@@ -26,6 +26,7 @@ import dataclasses
 import os
 import re
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -237,6 +238,35 @@ class Dataset:
     def shown(self) -> str:
         """The file as messages name it: the path, or ``standard input`` for ``"-"``."""
         return _shown(self.path)
+
+
+def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memory)") -> Dataset:
+    """Series already in memory, as :func:`load_dataset` gives those of a wide file with these
+    columns: one target each, no covariates.
+
+    Args:
+        columns: name -> `(n_steps,)` pandas Series of finite numbers on a regular
+            ``DatetimeIndex`` (its ``freq``, or one pandas can infer).
+        shown: what messages call the data.
+
+    Raises:
+        DataError: a series is not on a regular grid or holds a missing or infinite value.
+    """
+    series = []
+    for name, column in columns.items():
+        index = pd.DatetimeIndex(column.index)
+        freq = index.freqstr or _infer_freq(index)
+        if freq is None:
+            raise DataError(f"{shown}: series '{name}' is not on a regular time grid; reindex it onto one "
+                            "(pandas.date_range) and fill the gaps (interpolate) first")
+        values = column.to_numpy(dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise DataError(f"{shown}: series '{name}' has a missing or infinite value at "
+                            f"{index[~np.isfinite(values)][0]}; fill or drop it first")
+        series.append(Series(name=name, target=name, index=index, freq=freq, values=values,
+                             covariates=np.empty((len(values), 0)), missing=np.zeros(len(values), dtype=bool),
+                             first_row=0))  # fmt: skip
+    return Dataset(path=shown, options=DataOptions(targets=tuple(columns)), series=series, n_filled=0)
 
 
 def load_dataset(

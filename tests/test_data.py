@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.data import DataOptions, Dataset, future_index, load_dataset, seasonal_period
+from forecaster.data import DataOptions, Dataset, dataset_from_pandas, future_index, load_dataset, seasonal_period
 from forecaster.errors import ConfigError, DataError
 from forecaster.report import Reporter
 
@@ -457,3 +457,29 @@ def test_invalid_options(kwargs):
 def test_unknown_option_key():
     with pytest.raises(ConfigError, match="colour"):
         DataOptions.from_dict({"colour": "red"})
+
+
+def test_series_in_memory_are_read_as_a_wide_file_of_those_columns(tmp_path):
+    index = pd.date_range("2024-01-01", periods=50, freq="h")
+    rng = np.random.default_rng(0)
+    columns = {"load": pd.Series(rng.normal(100, 5, 50), index), "temp": pd.Series(rng.normal(10, 1, 50), index)}
+    in_memory = dataset_from_pandas(columns)
+    frame = pd.DataFrame({"time": index.strftime("%Y-%m-%d %H:%M"), **{k: v.to_numpy() for k, v in columns.items()}})
+    from_file = load_dataset(write(tmp_path, frame.to_csv(index=False, float_format="%.17g")),
+                             DataOptions(targets=("load", "temp")))
+    assert in_memory.shown == "(in memory)" and in_memory.options.targets == ("load", "temp")
+    for a, b in zip(in_memory.series, from_file.series, strict=True):
+        assert (a.name, a.target, same_freq(a.freq, "h")) == (b.name, b.target, True)
+        assert a.index.equals(b.index)
+        np.testing.assert_array_equal(a.values, b.values)
+        assert a.covariates.shape == (50, 0) and not a.missing.any()
+    # without a frequency, one pandas can infer
+    assert same_freq(dataset_from_pandas({"x": pd.Series(np.arange(5.0), list(index[:5]))}).series[0].freq, "h")
+
+
+def test_series_in_memory_off_a_regular_grid_or_with_a_gap_are_refused():
+    index = pd.date_range("2024-01-01", periods=6, freq="h")
+    with pytest.raises(DataError, match="sensors: series 'x' is not on a regular time grid"):
+        dataset_from_pandas({"x": pd.Series(np.arange(5.0), index.delete(2))}, "sensors")
+    with pytest.raises(DataError, match="series 'x' has a missing or infinite value at 2024-01-01 03:00:00"):
+        dataset_from_pandas({"x": pd.Series([1.0, 2.0, 3.0, np.nan, 5.0, 6.0], index)})

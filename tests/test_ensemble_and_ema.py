@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.data import Dataset, DataOptions, Series
+from forecaster.data import Dataset, dataset_from_pandas
 from forecaster.errors import ConfigError
 from forecaster.report import Reporter
 from forecaster.training import TrainOptions, fit
@@ -24,11 +24,9 @@ TINY = TrainOptions(lookback=12, horizon=4, units=4, epochs=3, batch_size=16, le
 
 def square_wave(n: int = 400) -> Dataset:
     rng = np.random.default_rng(4)
-    index = pd.date_range("2024-01-01", periods=n, freq="h")
     values = np.sign(np.sin(np.arange(n) / 5)) * 2 + rng.normal(0, 0.2, n) + 20
-    series = Series(name="x", target="x", index=index, freq="h", values=values, covariates=np.empty((n, 0)),
-                    missing=np.zeros(n, dtype=bool), first_row=0)
-    return Dataset(path="square wave (in memory)", options=DataOptions(), series=[series], n_filled=0)
+    return dataset_from_pandas({"x": pd.Series(values, pd.date_range("2024-01-01", periods=n, freq="h"))},
+                               "square wave (in memory)")
 
 
 def relative_validation_inputs(fitted) -> np.ndarray:

@@ -116,17 +116,15 @@ def test_training_never_leaves_the_network_worse_than_its_linear_start_on_valida
     learns from the noise must not be kept if it makes validation worse."""
     import pandas as pd
 
-    from forecaster.data import Dataset, DataOptions, Series
+    from forecaster.data import dataset_from_pandas
     from forecaster.forecasting import relative_inputs
     from forecaster.training import TrainOptions, fit
 
     rng = np.random.default_rng(1)
     n = 400
     values = np.cumsum(rng.normal(size=n)) + 50
-    index = pd.date_range("2024-01-01", periods=n, freq="h")
-    series = Series(name="x", target="x", index=index, freq="h", values=values,
-                    covariates=np.empty((n, 0)), missing=np.zeros(n, dtype=bool), first_row=0)
-    dataset = Dataset(path="random walk (in memory)", options=DataOptions(), series=[series], n_filled=0)
+    dataset = dataset_from_pandas({"x": pd.Series(values, pd.date_range("2024-01-01", periods=n, freq="h"))},
+                                  "random walk (in memory)")
     fitted = fit(dataset, TrainOptions(lookback=12, horizon=4, units=4, epochs=3, learning_rate=0.05,
                                        calendar=False, seed=0))
     keras = load_keras()

@@ -11,7 +11,7 @@ import pytest
 
 from forecaster import forecasting
 from forecaster.baselines import LinearAutoregression
-from forecaster.data import Dataset, DataOptions, Series
+from forecaster.data import Dataset, dataset_from_pandas
 from forecaster.training import TrainOptions, fit, window_batches
 from forecaster.windows import WindowSet, input_windows, window_spans
 
@@ -89,11 +89,9 @@ def test_windows_per_epoch_bounds_each_epoch_of_a_real_training(tmp_path):
 
 def _sine_dataset(n: int = 300) -> Dataset:
     rng = np.random.default_rng(4)
-    index = pd.date_range("2024-01-01", periods=n, freq="h")
     values = np.sin(np.arange(n) / 4) * 3 + rng.normal(0, 0.3, n) + 20
-    series = Series(name="x", target="x", index=index, freq="h", values=values, covariates=np.empty((n, 0)),
-                    missing=np.zeros(n, dtype=bool), first_row=0)
-    return Dataset(path="sine (in memory)", options=DataOptions(), series=[series], n_filled=0)
+    return dataset_from_pandas({"x": pd.Series(values, pd.date_range("2024-01-01", periods=n, freq="h"))},
+                               "sine (in memory)")
 
 
 TINY_SINE = TrainOptions(lookback=12, horizon=4, units=4, epochs=2, calendar=False, seed=7, windows_per_epoch=64)

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.data import Dataset, DataOptions, Series
+from forecaster.data import Dataset, dataset_from_pandas
 from forecaster.errors import ConfigError
 from forecaster.training import (
     SEGMENTED_ENSEMBLE,
@@ -28,11 +28,9 @@ from .test_ensemble_and_ema import square_wave
 def wave(n: int, freq: str) -> Dataset:
     """A noisy square wave of ``n`` steps of ``freq``."""
     rng = np.random.default_rng(3)
-    index = pd.date_range("2024-01-01", periods=n, freq=freq)
     values = np.sign(np.sin(np.arange(n) / 5)) * 2 + rng.normal(0, 0.2, n) + 20
-    series = Series(name="x", target="x", index=index, freq=freq, values=values, covariates=np.empty((n, 0)),
-                    missing=np.zeros(n, dtype=bool), first_row=0)
-    return Dataset(path="wave (in memory)", options=DataOptions(), series=[series], n_filled=0)
+    return dataset_from_pandas({"x": pd.Series(values, pd.date_range("2024-01-01", periods=n, freq=freq))},
+                               "wave (in memory)")
 
 
 @pytest.mark.parametrize(("freq", "lookback", "segment"), [

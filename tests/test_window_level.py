@@ -11,7 +11,7 @@ import pytest
 
 from forecaster.artifacts import load_artifact
 from forecaster.baselines import LinearAutoregression
-from forecaster.data import DataOptions, Dataset, Series
+from forecaster.data import Dataset, dataset_from_pandas
 from forecaster.forecasting import forecast, series_inputs
 from forecaster.report import QUIET
 from forecaster.training import LEVEL_MARGIN, TrainOptions, _windows, fit
@@ -20,11 +20,7 @@ from .conftest import read_metadata, run_cli
 
 
 def in_memory(values: np.ndarray) -> Dataset:
-    n = len(values)
-    index = pd.date_range("2024-01-01", periods=n, freq="h")
-    series = Series(name="x", target="x", index=index, freq="h", values=values, covariates=np.empty((n, 0)),
-                    missing=np.zeros(n, dtype=bool), first_row=0)
-    return Dataset(path="(in memory)", options=DataOptions(), series=[series], n_filled=0)
+    return dataset_from_pandas({"x": pd.Series(values, pd.date_range("2024-01-01", periods=len(values), freq="h"))})
 
 
 def wandering(n: int = 400, seed: int = 0) -> np.ndarray:
