@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import forecasting, metrics
-from .data import DataOptions, Dataset, load_dataset, seasonal_period
+from .data import DataOptions, Dataset, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter
@@ -103,13 +103,14 @@ class Evaluation:
 
 
 def evaluate(
-    data_path: str | os.PathLike,
+    data_path: str | os.PathLike | Dataset,
     data_options: DataOptions = DataOptions(),
     options: TrainOptions = TrainOptions(),
     backtest: BacktestOptions = BacktestOptions(),
     reporter: Reporter = QUIET,
 ) -> Evaluation:
-    """Backtest the model and the baselines on every series of ``data_path``.
+    """Backtest the model and the baselines on every series of ``data_path`` (a file, or a
+    :class:`~forecaster.data.Dataset`).
 
     Raises:
         DataError: the file cannot be used, or a series is too short for the cut-offs.
@@ -120,7 +121,7 @@ def evaluate(
 
 
 def evaluate_coverages(
-    data_path: str | os.PathLike,
+    data_path: str | os.PathLike | Dataset,
     data_options: DataOptions,
     options: TrainOptions,
     backtest: BacktestOptions,
@@ -132,7 +133,7 @@ def evaluate_coverages(
     in order. ``backtest.coverage`` is ignored."""
     for coverage in coverages:
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
-    dataset = load_dataset(data_path, data_options, reporter)
+    dataset = read_data(data_path, data_options, reporter)
     shape = resolve_shape(dataset, options)
     horizon = shape.horizon
     stride = backtest.stride or horizon

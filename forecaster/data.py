@@ -227,12 +227,15 @@ class Dataset:
             another file with them needs no detection.
         series: one entry per target (wide) or per (id, target) (long).
         n_filled: how many target and covariate values were filled by interpolation.
+        in_memory: made from series in memory (:func:`dataset_from_pandas`): ``path`` names
+            no file.
     """
 
     path: str
     options: DataOptions
     series: list[Series]
     n_filled: int
+    in_memory: bool = False
 
     @property
     def shown(self) -> str:
@@ -266,7 +269,13 @@ def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memo
         series.append(Series(name=name, target=name, index=index, freq=freq, values=values,
                              covariates=np.empty((len(values), 0)), missing=np.zeros(len(values), dtype=bool),
                              first_row=0))  # fmt: skip
-    return Dataset(path=shown, options=DataOptions(targets=tuple(columns)), series=series, n_filled=0)
+    return Dataset(path=shown, options=DataOptions(targets=tuple(columns)), series=series, n_filled=0, in_memory=True)
+
+
+def read_data(data: str | os.PathLike | Dataset, options: DataOptions = DataOptions(),
+              reporter: Reporter = QUIET) -> Dataset:
+    """``data`` itself if it is a :class:`Dataset` already, else the file read by :func:`load_dataset`."""
+    return data if isinstance(data, Dataset) else load_dataset(data, options, reporter)
 
 
 def load_dataset(

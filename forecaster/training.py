@@ -16,7 +16,7 @@ from . import anomaly, forecasting
 from .artifacts import (LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, model_level,
                         save_artifact)
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
-from .data import DataOptions, Dataset, load_dataset, seasonal_period
+from .data import DataOptions, Dataset, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, seasonal_scale
 from .models import NetworkSpec, build_network, check_segment, start_from_linear
@@ -699,14 +699,15 @@ def _baseline_model(model: str, dataset: Dataset, lookback: int, horizon: int, l
 
 
 def train(
-    data_path: str | os.PathLike,
+    data_path: str | os.PathLike | Dataset,
     data_options: DataOptions = DataOptions(),
     options: TrainOptions = TrainOptions(),
     model_dir: str | os.PathLike = "forecaster-model",
     reporter: Reporter = QUIET,
     wait: float = 0,
 ) -> TrainResult:
-    """Train on every series of ``data_path`` and write the model directory.
+    """Train on every series of ``data_path`` (a file, or a :class:`~forecaster.data.Dataset`
+    already read or made in memory) and write the model directory.
 
     The model directory's lock (:mod:`forecaster.locking`) is held from before the data is
     read until the new model is in place, so two runs never write the same directory; what an
@@ -726,7 +727,7 @@ def train(
     with model_lock(model_dir, wait):
         clean_leftovers(model_dir)
         check_replaceable(model_dir)  # as it is now that no one else writes it
-        dataset = load_dataset(data_path, data_options, reporter)
+        dataset = read_data(data_path, data_options, reporter)
         fitted = fit(dataset, options, reporter)
         evaluation = evaluate_validation(fitted, dataset)
         calibration = anomaly.calibrate(fitted.validated_predictor,
@@ -1005,7 +1006,7 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
     return {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **versions,
-        "data_file": str(Path(dataset.path).resolve()) if str(dataset.path) != "-" else "-",
+        "data_file": dataset.path if dataset.in_memory or dataset.path == "-" else str(Path(dataset.path).resolve()),
         "data_options": dataset.options.to_dict(),
         "train_options": fitted.options.to_dict(),
         "network": fitted.spec,

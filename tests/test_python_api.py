@@ -1,0 +1,47 @@
+"""The commands' library functions called from Python on series already in memory: train
+writes a model that predict and detect-anomalies use, and evaluate backtests them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from forecaster.anomaly import detect_anomalies
+from forecaster.backtest import BacktestOptions, evaluate
+from forecaster.data import dataset_from_pandas
+from forecaster.forecasting import forecast
+from forecaster.training import TrainOptions, train
+
+from .conftest import read_metadata, run_cli
+
+
+def test_series_in_memory_train_a_model_that_forecasts_scores_and_backtests(tmp_path):
+    index = pd.date_range("2024-03-01", periods=24 * 20, freq="h")
+    rng = np.random.default_rng(0)
+    load = pd.Series(100 + 20 * np.sin(2 * np.pi * index.hour / 24) + rng.normal(0, 2, len(index)), index)
+    dataset = dataset_from_pandas({"load": load}, "load (in memory)")
+    options = TrainOptions(model="linear", lookback=48, horizon=12, seed=0)
+    model_dir = tmp_path / "model"
+    trained = train(dataset, options=options, model_dir=model_dir)
+    assert trained.n_series == 1
+    meta = read_metadata(model_dir)
+    assert meta["data_file"] == "load (in memory)" and meta["data_options"]["targets"] == ["load"]
+    info = run_cli("info", "-m", model_dir)
+    assert info.exit_code == 0 and "load (in memory) (wide format)" in info.stdout
+
+    ahead = forecast(model_dir)
+    assert ahead["series"].tolist() == ["load"] * 12
+    assert pd.to_datetime(ahead["timestamp"]).tolist() == list(pd.date_range(index[-1], periods=13, freq="h")[1:])
+    # the daily cycle continues: the forecast is near the sine, not flat
+    expected = 100 + 20 * np.sin(2 * np.pi * pd.to_datetime(ahead["timestamp"]).dt.hour.to_numpy() / 24)
+    assert np.abs(ahead["forecast"].to_numpy() - expected).max() < 8
+
+    scored = detect_anomalies(model_dir).frame
+    # every hour with a lookback of history before it
+    assert pd.to_datetime(scored["timestamp"]).tolist() == list(index[48:])
+    assert set(scored["is_anomaly"]) <= {0, 1}
+
+    backtest = evaluate(dataset, options=options, backtest=BacktestOptions(folds=2))
+    summary = backtest.summary.set_index("model")
+    assert backtest.n_series == 1 and {"model", "seasonal_naive", "naive"} <= set(summary.index)
+    assert summary.loc["model", "mae"] < summary.loc["naive", "mae"]
