@@ -253,15 +253,24 @@ def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memo
         shown: what messages call the data.
 
     Raises:
-        DataError: a series is not on a regular grid or holds a missing or infinite value.
+        DataError: there is no series, or one is not numbers on a regular time grid with no
+            missing or infinite value.
     """
+    if not columns:
+        raise DataError(f"{shown}: no series given; pass at least one")
     series = []
     for name, column in columns.items():
-        index = pd.DatetimeIndex(column.index)
+        if not isinstance(column.index, pd.DatetimeIndex):
+            raise DataError(f"{shown}: series '{name}' is indexed by {type(column.index).__name__}, not by time; "
+                            "give it a DatetimeIndex (pandas.to_datetime)")
+        index = column.index
         freq = index.freqstr or _infer_freq(index)
         if freq is None:
             raise DataError(f"{shown}: series '{name}' is not on a regular time grid; reindex it onto one "
                             "(pandas.date_range) and fill the gaps (interpolate) first")
+        if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            raise DataError(f"{shown}: series '{name}' holds {column.dtype} values, not numbers; convert it first "
+                            "(pandas.to_numeric)")
         values = column.to_numpy(dtype=np.float64)
         if not np.isfinite(values).all():
             raise DataError(f"{shown}: series '{name}' has a missing or infinite value at "

@@ -483,3 +483,9 @@ def test_series_in_memory_off_a_regular_grid_or_with_a_gap_are_refused():
         dataset_from_pandas({"x": pd.Series(np.arange(5.0), index.delete(2))}, "sensors")
     with pytest.raises(DataError, match="series 'x' has a missing or infinite value at 2024-01-01 03:00:00"):
         dataset_from_pandas({"x": pd.Series([1.0, 2.0, 3.0, np.nan, 5.0, 6.0], index)})
+    with pytest.raises(DataError, match="series 'x' is indexed by RangeIndex, not by time"):
+        dataset_from_pandas({"x": pd.Series(np.arange(6.0))})
+    with pytest.raises(DataError, match="series 'x' holds (str|object) values, not numbers"):
+        dataset_from_pandas({"x": pd.Series(list("abcdef"), index)})
+    with pytest.raises(DataError, match="no series given"):
+        dataset_from_pandas({})
