@@ -173,13 +173,19 @@ def keras_weights(model_file) -> dict[str, bytes]:
 
 
 def test_same_seed_in_separate_processes_gives_identical_weights_and_bytes(tmp_path):
+    from forecaster import training
+    from forecaster.models import NetworkSpec
+
     data = small_hourly_csv(tmp_path / "data.csv", days=14)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    # as many epochs allowed as make training compile its step with XLA, the path large
+    # trainings take (the small ones' is test_cli's test_same_seed_gives_identical_outputs)
+    options = ["--units", 4, "--epochs", 100, "--patience", 1, "--lookback", 24, "--horizon", 6]
     outputs = []
     for run in range(2):
         model_dir = tmp_path / f"model{run}"
         commands = [
-            ["train", data, "-m", model_dir, "--seed", 7, "-q", *TINY],
+            ["train", data, "-m", model_dir, "--seed", 7, "-q", *options],
             ["predict", "-m", model_dir, "-o", tmp_path / f"forecast{run}.csv", "-q"],
             ["detect-anomalies", "-m", model_dir, "-o", tmp_path / f"anomalies{run}.csv", "-q"],
         ]
@@ -189,6 +195,11 @@ def test_same_seed_in_separate_processes_gives_identical_weights_and_bytes(tmp_p
             assert done.returncode == 0, done.stderr
         outputs.append((keras_weights(model_dir / "model.keras"), (tmp_path / f"forecast{run}.csv").read_bytes(),
                         (tmp_path / f"anomalies{run}.csv").read_bytes()))
+    meta = read_metadata(tmp_path / "model0")
+    spec = NetworkSpec(lookback=24, horizon=6, n_features=meta["network"]["n_features"], units=4,
+                       segment=meta["network"]["segment"])
+    work = training.xla_work(spec, training.TrainOptions(), meta["training"]["train_windows"], epochs=100)
+    assert work >= training.XLA_MIN_WORK
     (weights_a, forecast_a, anomalies_a), (weights_b, forecast_b, anomalies_b) = outputs
     assert weights_a and weights_a == weights_b
     assert forecast_a == forecast_b
