@@ -39,7 +39,7 @@ except ImportError:  # not installed: run from a plain checkout
 from forecaster import training  # noqa: E402
 from forecaster.data import Dataset, DataOptions, dataset_from_pandas, load_dataset  # noqa: E402
 from forecaster.models import NetworkSpec  # noqa: E402
-from forecaster.training import TrainOptions, fit, resolve_shape, xla_work  # noqa: E402
+from forecaster.training import TrainOptions, fit, xla_work  # noqa: E402
 
 NEVER = 10**15
 
@@ -59,12 +59,9 @@ def timed_fit(dataset: Dataset, options: TrainOptions, xla: bool):
     return time.perf_counter() - started, fitted
 
 
-def shape(dataset: Dataset, options: TrainOptions, fitted) -> tuple[int, int]:
-    """Batches per epoch and recurrent steps per batch of a fitted network."""
-    resolved = resolve_shape(dataset, options)
-    spec = NetworkSpec(lookback=resolved.lookback, horizon=resolved.horizon, n_features=1, segment=resolved.segment,
-                       layers=resolved.layers, bidirectional=resolved.bidirectional)
-    return xla_work(spec, resolved, len(fitted.train_windows), 1) // spec.n_segments, spec.n_segments
+def work(fitted, epochs: int) -> int:
+    """``training.xla_work`` of a fitted network over ``epochs`` epochs."""
+    return xla_work(NetworkSpec.from_dict(fitted.spec), fitted.options, len(fitted.train_windows), epochs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -93,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
                 seconds[xla, epochs], fitted = timed_fit(dataset, replace(options, epochs=epochs, patience=high + 1), xla)
                 print(f"{name}: {epochs} epochs {'with' if xla else 'without'} XLA: {seconds[xla, epochs]:.2f} s",
                       file=sys.stderr, flush=True)
-            batches, steps = shape(dataset, options, fitted)
+            steps = NetworkSpec.from_dict(fitted.spec).n_segments
+            batches = work(fitted, 1) // steps
         per_batch = {xla: (seconds[xla, high] - seconds[xla, low]) / ((high - low) * batches) for xla in (True, False)}
         fixed = {xla: seconds[xla, low] - low * batches * per_batch[xla] for xla in (True, False)}
         gain = per_batch[False] - per_batch[True]
@@ -106,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     totals = {}
     for xla in (True, False):
         totals[xla], fitted = timed_fit(hourly, demo, xla)
-    resolved = resolve_shape(hourly, demo)
-    spec = NetworkSpec(lookback=resolved.lookback, horizon=resolved.horizon, n_features=1, segment=resolved.segment)
-    work = xla_work(spec, resolved, len(fitted.train_windows), resolved.epochs)
+    demo_work = work(fitted, fitted.options.epochs)
     epochs_run = ", ".join(str(m["epochs_run"]) for m in fitted.members)
     training.XLA_MIN_WORK = default_rule
 
@@ -136,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         f"The hourly sample's default training (`forecaster train sample_data/hourly_load.csv --target load "
         f"--covariate temperature --seed 42`: three networks, early stopping; epochs run {epochs_run}): "
         f"{totals[True]:.1f} s with XLA, {totals[False]:.1f} s without. Its work over the epochs allowed is "
-        f"{work:,} per network; the rule (`XLA_MIN_WORK` = {default_rule:,}) "
-        f"{'compiles it' if work >= default_rule else 'leaves XLA out'}.",
+        f"{demo_work:,} per network; the rule (`XLA_MIN_WORK` = {default_rule:,}) "
+        f"{'compiles it' if demo_work >= default_rule else 'leaves XLA out'}.",
     ])
     publish("xla", body, write=not args.no_write)
     return 0

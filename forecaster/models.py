@@ -4,7 +4,7 @@ several that average their forecasts."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from .errors import ConfigError
 
@@ -47,6 +47,12 @@ class NetworkSpec:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> NetworkSpec:
+        """The spec :meth:`to_dict` gave, from a dict that may hold more (a model's ``network``
+        metadata, a fitted model's ``spec``)."""
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def check_segment(segment: int, lookback: int) -> None:

@@ -196,9 +196,8 @@ def test_same_seed_in_separate_processes_gives_identical_weights_and_bytes(tmp_p
         outputs.append((keras_weights(model_dir / "model.keras"), (tmp_path / f"forecast{run}.csv").read_bytes(),
                         (tmp_path / f"anomalies{run}.csv").read_bytes()))
     meta = read_metadata(tmp_path / "model0")
-    spec = NetworkSpec(lookback=24, horizon=6, n_features=meta["network"]["n_features"], units=4,
-                       segment=meta["network"]["segment"])
-    work = training.xla_work(spec, training.TrainOptions(), meta["training"]["train_windows"], epochs=100)
+    work = training.xla_work(NetworkSpec.from_dict(meta["network"]), training.TrainOptions(),
+                             meta["training"]["train_windows"], epochs=100)
     assert work >= training.XLA_MIN_WORK
     (weights_a, forecast_a, anomalies_a), (weights_b, forecast_b, anomalies_b) = outputs
     assert weights_a and weights_a == weights_b
