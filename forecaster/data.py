@@ -26,7 +26,8 @@ import dataclasses
 import os
 import re
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,6 +257,11 @@ def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memo
         DataError: there is no series, or one is not numbers on a regular time grid with no
             missing or infinite value.
     """
+    with _errors_on_one_line():
+        return _dataset_from_pandas(columns, shown)
+
+
+def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Dataset:
     if not columns:
         raise DataError(f"{shown}: no series given; pass at least one")
     series = []
@@ -310,11 +316,17 @@ def load_dataset(
         DataError: the file cannot be used as it is; the one-line message names the file,
             the column and the row where it can, and says what to do.
     """
-    path = os.fspath(path)
+    with _errors_on_one_line():
+        return _load(os.fspath(path), options, reporter, trained_model)
+
+
+@contextmanager
+def _errors_on_one_line() -> Iterator[None]:
+    """Names and cells come from the caller's data and may hold line breaks: a DataError's
+    message stays one line."""
     try:
-        return _load(path, options, reporter, trained_model)
+        yield
     except DataError as exc:
-        # Names and cells come from the file and may hold line breaks: the message stays one line.
         message = str(exc)
         if "\n" in message or "\r" in message:
             raise DataError(message.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r")) from None

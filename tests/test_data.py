@@ -489,3 +489,8 @@ def test_series_in_memory_off_a_regular_grid_or_with_a_gap_are_refused():
         dataset_from_pandas({"x": pd.Series(list("abcdef"), index)})
     with pytest.raises(DataError, match="no series given"):
         dataset_from_pandas({})
+    # a caller's name with a line break still gives a one-line message, as a file's column would
+    with pytest.raises(DataError) as refused:
+        dataset_from_pandas({"x\r\ny": pd.Series(np.arange(6.0))})
+    assert str(refused.value).splitlines() == ["(in memory): series 'x\\ny' is indexed by RangeIndex, not by time; "
+                                               "give it a DatetimeIndex (pandas.to_datetime)"]
