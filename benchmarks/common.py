@@ -85,7 +85,7 @@ def publish(name: str, body: str, write: bool, skipped_because: str = "--no-writ
 
 #: The training options a forecasting benchmark may be run with other than the package's
 #: default, in the order :func:`variant_flags` writes them.
-VARIANT_OPTIONS = ("target_transform", "lookback", "ensemble", "ema", "final_fit", "dropout", "segment",
+VARIANT_OPTIONS = ("target_transform", "lookback", "ensemble", "ema", "final_fit", "dropout", "segment", "batch_size",
                    "learning_rate", "series_weights")
 
 
