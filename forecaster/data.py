@@ -26,7 +26,7 @@ import dataclasses
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -355,12 +355,14 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         # Before sorting: a repeated autumn hour is resolved in file order within each series.
         times, tz = _apply_zone(times, tz, codes, ids, rows, frame[options.time_col], shown, options)
 
+    row_times = times
     # Sorting by row last keeps file order among equal timestamps, which "first"/"last" rely on.
     order = np.lexsort((rows, times, codes))
     codes, times, rows = codes[order], times[order], rows[order]
     targets, covariates = targets[order], covariates[order]
     codes, times, rows, targets, covariates = _combine_duplicates(
-        codes, times, rows, targets, covariates, options.on_duplicate, ids, tz, shown, pending
+        codes, times, rows, targets, covariates, options.on_duplicate, ids, tz, shown, pending,
+        lambda: _id_col_hint(frame, row_times, options),
     )
 
     reader = _SeriesBuilder(shown, options, tz)
@@ -1004,6 +1006,24 @@ def _series_ids(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> t
     return codes.astype(np.int64), [str(u) for u in uniques]
 
 
+def _id_col_hint(frame: pd.DataFrame, times: np.ndarray, options: DataOptions) -> str:
+    """For a file read without ``--id-col`` whose timestamps repeat: "if column 'store' tells
+    the series apart, pass --id-col store; else " when a column left unused would key every
+    row together with its timestamp (a long file read as one series), else nothing.
+
+    Args:
+        times: `(n_rows,)` int64 ns, in the frame's row order.
+    """
+    if options.id_col:
+        return ""
+    used = {options.time_col, *options.targets, *options.covariates}
+    keys = [name for name in frame.columns if name not in used
+            and not pd.DataFrame({"time": times, "key": frame[name].to_numpy()}).duplicated().any()]
+    if not keys:
+        return ""
+    return f"if column '{keys[0]}' tells the series apart, pass --id-col {keys[0]}; else "
+
+
 def _combine_duplicates(
     codes: np.ndarray,
     times: np.ndarray,
@@ -1015,6 +1035,7 @@ def _combine_duplicates(
     tz: Any,
     shown: str,
     reporter: Reporter,
+    id_hint: Callable[[], str] = lambda: "",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reject, or merge, rows sharing a timestamp within a series.
 
@@ -1022,6 +1043,7 @@ def _combine_duplicates(
         codes, times, rows: `(n,)` series code, int64 ns and file row, sorted by all three.
         targets: `(n, n_targets)`; covariates: `(n, n_covariates)`.
         how: :attr:`DataOptions.on_duplicate`.
+        id_hint: what the refusal suggests before combining (:func:`_id_col_hint`).
 
     Returns:
         The same five arrays with one row per (series, timestamp).
@@ -1036,7 +1058,8 @@ def _combine_duplicates(
         more = f" ({count} duplicate rows in all)" if count > 1 else ""
         raise DataError(
             f"{shown}: timestamp {_stamp(_timestamp(times[second], tz))}{series} appears in rows "
-            f"{rows[second - 1]} and {rows[second]}{more}; pass --on-duplicate mean|last|first to combine them"
+            f"{rows[second - 1]} and {rows[second]}{more}; {id_hint()}pass --on-duplicate mean|last|first to "
+            "combine them"
         )
     first_of_group = np.r_[True, ~same]
     keep = np.r_[~same, True] if how == "last" else first_of_group

@@ -349,6 +349,15 @@ def test_duplicate_timestamps_are_an_error(tmp_path):
     data_error(write(tmp_path, DUPLICATED), DataOptions(), "2024-01-02", "rows 3 and 5", "--on-duplicate")
 
 
+def test_a_long_file_read_without_its_id_column_is_told_which_column_to_pass(tmp_path):
+    long = "time,store,load\n2024-01-01,x,1\n2024-01-01,y,5\n2024-01-02,x,2\n2024-01-02,y,6\n"
+    data_error(write(tmp_path, long), DataOptions(), "rows 2 and 3", "if column 'store' tells the series apart, "
+               "pass --id-col store; else pass --on-duplicate")
+    # a column that repeats within a timestamp too keys nothing: only combining is offered
+    message = data_error(write(tmp_path, long.replace(",y,", ",x,")), DataOptions(), "rows 2 and 3", "--on-duplicate")
+    assert "--id-col" not in message
+
+
 @pytest.mark.parametrize(
     "how,a,b_filled",
     # mean skips the empty cell; last keeps the whole last row, whose empty b is then filled
