@@ -18,6 +18,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 from .errors import ForecasterError
+from .report import short_times
 
 T = TypeVar("T")
 
@@ -588,7 +589,8 @@ def detect_anomalies(
             reporter.table(
                 "Strongest anomalies",
                 ["series", "timestamp", "value", "expected", "score"],
-                [[r.series, str(r.timestamp), r.value, r.expected, r.score] for r in strongest.itertuples()],
+                [[r.series, when, r.value, r.expected, r.score] for r, when in
+                 zip(strongest.itertuples(), short_times([t.isoformat() for t in strongest["timestamp"]]))],
             )
         if plot:
             reporter.info(f"Plot written to {plot}")
@@ -821,10 +823,13 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         [[_method_label(name, SimpleNamespace(**options)), m["mae"], m["rmse"]] for name, m in metrics.items()],
     )
     series = metadata["series"]
+    shown = short_times([s["start"] for s in series[:20]] + [s["end"] for s in series[:20]])
+    starts, ends = shown[: len(series[:20])], shown[len(series[:20]) :]
     reporter.table(
         "Series",
         ["series", "frequency", "from", "to", "rows", "validation MAE"],
-        [[s["name"], s["freq"], s["start"], s["end"], s["n_steps"], s["metrics"]["model"]["mae"]] for s in series[:20]],
+        [[s["name"], s["freq"], start, end, s["n_steps"], s["metrics"]["model"]["mae"]]
+         for s, start, end in zip(series[:20], starts, ends)],
     )
     if len(series) > 20:
         reporter.info(f"... and {len(series) - 20} more series")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import numbers
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -93,7 +94,8 @@ class Reporter:
             (self._file or sys.stderr).write(f"Error: {message}\n")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Print a table; floats are shown with 4 significant digits (in JSON, in full)."""
+        """Print a table; floats are shown with 4 significant digits (in JSON, in full), and
+        columns of numbers are aligned right, others left."""
         if self.quiet:
             return
         if self.json:
@@ -104,7 +106,8 @@ class Reporter:
 
         table = Table(title=title, title_justify="left")
         for i, column in enumerate(columns):
-            table.add_column(column, justify="left" if i == 0 else "right")
+            numbers = i > 0 and all(_is_number(row[i]) or row[i] is None for row in rows)
+            table.add_column(column, justify="right" if numbers else "left")
         for row in rows:
             table.add_row(*(_format_cell(cell) for cell in row))
         self.console.print(table)
@@ -179,6 +182,22 @@ def _json_safe(value: Any) -> Any:
             return None
         return number
     return str(value)
+
+
+def short_times(texts: Sequence[str]) -> list[str]:
+    """ISO timestamps as a table column shows them: dates alone when every one is a midnight
+    without a UTC offset, else to the minute (to the second where any has seconds), with the
+    offset where there is one."""
+    whens = [datetime.fromisoformat(text) for text in texts]
+    if all(when.time() == datetime.min.time() and when.utcoffset() is None for when in whens):
+        return [when.strftime("%Y-%m-%d") for when in whens]
+    form = "%Y-%m-%d %H:%M" + (":%S" if any(when.second or when.microsecond for when in whens) else "")
+    return [when.strftime(form) + (when.strftime("%z")[:3] + ":" + when.strftime("%z")[3:] if when.utcoffset()
+                                   is not None else "") for when in whens]
+
+
+def _is_number(cell: Any) -> bool:
+    return isinstance(cell, numbers.Number) and not isinstance(cell, bool)
 
 
 def _format_cell(cell: Any) -> str:

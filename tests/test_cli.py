@@ -16,6 +16,7 @@ import typer
 
 from forecaster.artifacts import SCHEMA_VERSION
 from forecaster.cli import app
+from forecaster.report import Reporter, short_times
 
 from .conftest import HOURLY, HOURLY_LABELS, STORES, read_metadata, run_cli
 
@@ -379,10 +380,23 @@ def test_info_describes_the_model(hourly_model):
     assert result.exit_code == 0, result.stderr
     for fragment in ("LSTM, 1 layer(s) of 32 units", "168 / 24 steps, windows relative to their mean", "temperature",
                      "seasonal naive", "LSTM model", "seed=42", "libraries", f"{SCHEMA_VERSION}, 3 file(s) checksummed",
-                     "anomaly source"):
+                     "anomaly source", "2024-01-01"):
         assert fragment in result.stdout
+    assert "2024-01-01T" not in result.stdout  # times as a table shows them, not ISO
     as_json = json.loads(run_cli("info", "-m", model_dir, "--json").stdout)
     assert as_json == read_metadata(model_dir)
+
+
+def test_tables_align_numbers_right_and_text_left_and_show_times_briefly():
+    buffer = io.StringIO()
+    Reporter(file=buffer).table("t", ["", "count", "note"], [["a", 1, "x"], ["bbbb", 2222, "yyyy"]])
+    row = next(line for line in buffer.getvalue().splitlines() if " a " in line)
+    assert "│     1 │" in row and "│ x    │" in row
+    assert short_times(["2024-01-01T00:00:00", "2024-01-02T00:00:00"]) == ["2024-01-01", "2024-01-02"]
+    # a midnight among hours keeps its time, so the column reads alike; seconds only where there are any
+    assert short_times(["2024-01-01T00:00:00", "2024-01-01T13:00:00"]) == ["2024-01-01 00:00", "2024-01-01 13:00"]
+    assert short_times(["2024-01-01T13:00:05"]) == ["2024-01-01 13:00:05"]
+    assert short_times(["2024-03-31T00:00:00+02:00"]) == ["2024-03-31 00:00+02:00"]
 
 
 # --- the command line itself ------------------------------------------------------------------
