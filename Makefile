@@ -16,8 +16,9 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The slowest tests are listed at the end, so a suite drifting towards CI's 15 minutes shows where.
 test: $(INSTALLED)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 # The same commands a user types: train on the sample hourly load (the table it prints
 # compares the LSTM with seasonal naive), forecast the next day, score every hour.
