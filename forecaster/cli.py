@@ -823,13 +823,13 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         [[_method_label(name, SimpleNamespace(**options)), m["mae"], m["rmse"]] for name, m in metrics.items()],
     )
     series = metadata["series"]
-    shown = short_times([s["start"] for s in series[:20]] + [s["end"] for s in series[:20]])
-    starts, ends = shown[: len(series[:20])], shown[len(series[:20]) :]
+    listed = series[:20]
+    shown = short_times([s["start"] for s in listed] + [s["end"] for s in listed])
     reporter.table(
         "Series",
         ["series", "frequency", "from", "to", "rows", "validation MAE"],
         [[s["name"], s["freq"], start, end, s["n_steps"], s["metrics"]["model"]["mae"]]
-         for s, start, end in zip(series[:20], starts, ends)],
+         for s, start, end in zip(listed, shown[: len(listed)], shown[len(listed) :])],
     )
     if len(series) > 20:
         reporter.info(f"... and {len(series) - 20} more series")

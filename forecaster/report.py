@@ -106,8 +106,8 @@ class Reporter:
 
         table = Table(title=title, title_justify="left")
         for i, column in enumerate(columns):
-            numbers = i > 0 and all(_is_number(row[i]) or row[i] is None for row in rows)
-            table.add_column(column, justify="right" if numbers else "left")
+            numeric = i > 0 and all(_is_number(row[i]) or row[i] is None for row in rows)
+            table.add_column(column, justify="right" if numeric else "left")
         for row in rows:
             table.add_row(*(_format_cell(cell) for cell in row))
         self.console.print(table)
@@ -192,8 +192,13 @@ def short_times(texts: Sequence[str]) -> list[str]:
     if all(when.time() == datetime.min.time() and when.utcoffset() is None for when in whens):
         return [when.strftime("%Y-%m-%d") for when in whens]
     form = "%Y-%m-%d %H:%M" + (":%S" if any(when.second or when.microsecond for when in whens) else "")
-    return [when.strftime(form) + (when.strftime("%z")[:3] + ":" + when.strftime("%z")[3:] if when.utcoffset()
-                                   is not None else "") for when in whens]
+    return [when.strftime(form) + _utc_offset(when) for when in whens]
+
+
+def _utc_offset(when: datetime) -> str:
+    """"+02:00" as ISO writes it, or nothing for a time without an offset."""
+    offset = when.strftime("%z")
+    return f"{offset[:3]}:{offset[3:5]}" if offset else ""
 
 
 def _is_number(cell: Any) -> bool:
