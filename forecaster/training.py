@@ -559,8 +559,7 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
             steering = [
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
                                               restore_best_weights=True),
-                keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5,
-                                                  patience=max(2, options.patience // 3)),
+                relative_plateau(keras, patience=max(2, options.patience // 3)),
             ]
         else:
             steering = [keras.callbacks.LearningRateScheduler(lambda epoch, _: schedule[epoch])]
@@ -610,6 +609,29 @@ def xla_work(spec: NetworkSpec, options: TrainOptions, n_windows: int, epochs: i
     per_epoch = min(n_windows, options.windows_per_epoch or n_windows)
     batches = -(-per_epoch // options.batch_size)
     return epochs * batches * spec.n_segments * spec.layers * (2 if spec.bidirectional else 1)
+
+
+#: How much lower than the best so far a validation loss must be to count as progress for the
+#: learning rate schedule, as a fraction of the best (PyTorch's ``ReduceLROnPlateau`` default).
+PLATEAU_RELATIVE_DELTA = 1e-4
+
+
+def relative_plateau(keras, patience: int, factor: float = 0.5):
+    """A ``ReduceLROnPlateau`` on the validation loss whose test for progress is relative:
+    an epoch improves when its loss is below ``(1 - PLATEAU_RELATIVE_DELTA)`` times the best.
+
+    Keras' own test is absolute (at least 1e-4 lower), so whether an epoch counts depended on
+    the scale of the loss: a Huber loss of 0.012 (M4 Hourly's) had to fall by about 1 % an
+    epoch, and the rate halved every ``patience + 1`` epochs once the fast phase was over,
+    whether or not training was still gaining (BENCHMARKS.md, "Relative plateau").
+    """
+
+    class RelativePlateau(keras.callbacks.ReduceLROnPlateau):
+        def _is_improvement(self, monitor_value, reference_value):
+            return reference_value is None or float(monitor_value) < float(reference_value) * (
+                1 - PLATEAU_RELATIVE_DELTA)
+
+    return RelativePlateau(monitor="val_loss", mode="min", factor=factor, patience=patience)
 
 
 def _learning_rate_recorder(keras):
