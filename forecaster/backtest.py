@@ -21,7 +21,8 @@ from .data import DataOptions, Dataset, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter
-from .training import BASELINES, FittedModel, TrainOptions, evaluate_validation, fit, method_forecasts, resolve_shape
+from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
+                       method_forecasts, resolve_shape)
 from .windows import input_windows, min_length
 
 REFIT = ("each", "once")
@@ -116,8 +117,14 @@ def evaluate(
         DataError: the file cannot be used, or a series is too short for the cut-offs.
         ConfigError: the options cannot work together.
     """
+    _check_types(data_options, options, backtest)
     (evaluation,) = evaluate_coverages(data_path, data_options, options, backtest, (backtest.coverage,), reporter)
     return evaluation
+
+
+def _check_types(data_options, options, backtest) -> None:
+    check_argument_types("evaluate", data_options=(data_options, DataOptions), options=(options, TrainOptions),
+                         backtest=(backtest, BacktestOptions))
 
 
 def evaluate_coverages(
@@ -131,6 +138,7 @@ def evaluate_coverages(
     """:func:`evaluate` at several interval coverages from the same fitted models (one
     training per fold, not one per fold and coverage); one :class:`Evaluation` per coverage,
     in order. ``backtest.coverage`` is ignored."""
+    _check_types(data_options, options, backtest)
     for coverage in coverages:
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
     dataset = read_data(data_path, data_options, reporter)

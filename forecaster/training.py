@@ -720,6 +720,21 @@ def _baseline_model(model: str, dataset: Dataset, lookback: int, horizon: int, l
     return SeasonalNaive(lookback, horizon, season)
 
 
+def check_argument_types(function: str, **arguments: tuple[Any, type]) -> None:
+    """Refuse an argument of the wrong type at once, naming it.
+
+    The options are positional, so ``train(data, "model")`` would otherwise take the model
+    directory for the data options, ignore it and write to the default directory.
+
+    Raises:
+        TypeError: an argument is not an instance of its type.
+    """
+    for name, (value, expected) in arguments.items():
+        if not isinstance(value, expected):
+            raise TypeError(f"{function}(): {name} must be a {expected.__name__}, got {type(value).__name__} "
+                            f"{value!r}; pass the arguments by keyword to be sure which is which")
+
+
 def train(
     data_path: str | os.PathLike | Dataset,
     data_options: DataOptions = DataOptions(),
@@ -744,6 +759,7 @@ def train(
         ArtifactError: ``model_dir`` holds something that is not a model.
         LockedError: another ``train`` into ``model_dir`` still runs after ``wait`` seconds.
     """
+    check_argument_types("train", data_options=(data_options, DataOptions), options=(options, TrainOptions))
     started = time.monotonic()
     check_replaceable(model_dir)
     with model_lock(model_dir, wait):

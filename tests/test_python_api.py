@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from forecaster.anomaly import detect_anomalies
 from forecaster.backtest import BacktestOptions, evaluate
-from forecaster.data import dataset_from_pandas
+from forecaster.data import DataOptions, dataset_from_pandas
 from forecaster.forecasting import forecast
 from forecaster.training import TrainOptions, train
 
@@ -45,3 +46,14 @@ def test_series_in_memory_train_a_model_that_forecasts_scores_and_backtests(tmp_
     summary = backtest.summary.set_index("model")
     assert backtest.n_series == 1 and {"model", "seasonal_naive", "naive"} <= set(summary.index)
     assert summary.loc["model", "mae"] < summary.loc["naive", "mae"]
+
+
+def test_options_in_the_wrong_place_are_refused_before_anything_is_read_or_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(TypeError, match=r"train\(\): data_options must be a DataOptions, got str 'model'"):
+        train("missing.csv", "model")
+    with pytest.raises(TypeError, match=r"train\(\): options must be a TrainOptions, got DataOptions"):
+        train("missing.csv", DataOptions(), DataOptions())
+    with pytest.raises(TypeError, match=r"evaluate\(\): backtest must be a BacktestOptions, got int 3"):
+        evaluate("missing.csv", DataOptions(), TrainOptions(), 3)
+    assert list(tmp_path.iterdir()) == []  # no default model directory, no lock file
