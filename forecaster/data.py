@@ -1035,7 +1035,7 @@ def _combine_duplicates(
     tz: Any,
     shown: str,
     reporter: Reporter,
-    id_hint: Callable[[], str] = lambda: "",
+    id_hint: Callable[[], str],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Reject, or merge, rows sharing a timestamp within a series.
 
