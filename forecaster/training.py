@@ -623,8 +623,8 @@ def relative_plateau(keras, patience: int, factor: float = 0.5):
     Keras' own test is absolute (at least 1e-4 lower), so whether an epoch counts depended on
     the scale of the loss: a Huber loss of 0.012 (M4 Hourly's) had to fall by about 1 % an
     epoch, and once the fast phase was over the rate halved every ``patience + 1`` epochs or so
-    (inferred from the logged losses), whether or not training was still gaining (BENCHMARKS.md, "The learning rate's plateau
-    judged relative to the loss").
+    (inferred from the logged losses), whether or not training was still gaining
+    (BENCHMARKS.md, "The learning rate's plateau judged relative to the loss").
     """
 
     class RelativePlateau(keras.callbacks.ReduceLROnPlateau):
