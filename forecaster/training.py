@@ -523,7 +523,9 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     window more than twice as fast on the CPU (measured: BENCHMARKS.md, "XLA only where it
     pays"), where the training is long enough to earn back the compilation
     (:data:`XLA_MIN_WORK`); if XLA cannot compile it, training starts again without. Without
-    XLA, TensorFlow's deterministic kernels keep ``--seed`` runs identical.
+    XLA, TensorFlow's deterministic kernels keep ``--seed`` runs identical. A long training
+    runs :data:`STEPS_PER_EXECUTION` batches per call into the compiled step, which changes
+    how fast it trains and nothing else (:func:`multi_steps`).
 
     With ``options.ema`` the weights validated, kept as the best and finally restored are
     the exponential moving average of the trained ones: ``SwapEMAWeights`` comes first among
@@ -541,6 +543,7 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     keras = load_keras()
     epochs = options.epochs if schedule is None else len(schedule)
     xla = xla_work(spec, options, len(train_windows), epochs) >= XLA_MIN_WORK
+    steps_per_execution = multi_steps(options, len(train_windows), None if schedule is None else epochs)
     seed_everything(options.seed, deterministic_ops=not xla)
     network = build_network(spec, seed=options.seed)
     if spec.linear_skip:
@@ -551,7 +554,7 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     validation = None if val_windows is None else window_batches(val_windows, forecasting.PREDICT_BATCH)
 
     def train(xla: bool):
-        compile_network(network, options.learning_rate, xla, ema=options.ema)
+        compile_network(network, options.learning_rate, xla, ema=options.ema, steps_per_execution=steps_per_execution)
         start_loss = float(network.evaluate(validation, verbose=0)) if validation is not None else float("nan")
         training = window_batches(train_windows, options.batch_size, seed=options.seed,
                                   per_epoch=options.windows_per_epoch)
@@ -606,9 +609,39 @@ def xla_work(spec: NetworkSpec, options: TrainOptions, n_windows: int, epochs: i
     Counted over the epochs allowed, not those early stopping will run, so XLA is left out
     only where even a full run could not earn back its compilation.
     """
+    return epochs * batches_per_epoch(options, n_windows) * spec.n_segments * spec.layers * (
+        2 if spec.bidirectional else 1)
+
+
+def batches_per_epoch(options: TrainOptions, n_windows: int) -> int:
+    """The batches of one training epoch over ``n_windows`` windows."""
     per_epoch = min(n_windows, options.windows_per_epoch or n_windows)
-    batches = -(-per_epoch // options.batch_size)
-    return epochs * batches * spec.n_segments * spec.layers * (2 if spec.bidirectional else 1)
+    return -(-per_epoch // options.batch_size)
+
+
+#: Batches trained per call into the compiled training step (Keras' ``steps_per_execution``)
+#: where the training is long enough (:data:`MULTI_STEP_MIN_BATCHES`). Between calls Keras
+#: goes back to Python, which for the small default network costs about as much as training
+#: the batch: on M4 Hourly an epoch of 3,028 batches took 11 to 12 s instead of 17 to 20 s,
+#: with the same weights to the last bit (BENCHMARKS.md, "Sixteen batches per call").
+STEPS_PER_EXECUTION = 16
+
+#: The batches of the epochs early stopping cannot cut short from which training calls
+#: :data:`STEPS_PER_EXECUTION` batches at a time: compiling that loop costs about 0.5 to 0.9 s
+#: more than a single step, which a training of a few hundred batches would not earn back.
+MULTI_STEP_MIN_BATCHES = 1000
+
+
+def multi_steps(options: TrainOptions, n_windows: int, epochs: int | None = None) -> int:
+    """How many batches training calls the compiled step on at a time (``steps_per_execution``).
+
+    Args:
+        epochs: the epochs that will run (a refit's schedule); None: as many as early stopping
+            is sure to run, ``patience + 1`` at most ``options.epochs``.
+    """
+    sure = min(options.epochs, options.patience + 1) if epochs is None else epochs
+    long_enough = batches_per_epoch(options, n_windows) * sure >= MULTI_STEP_MIN_BATCHES
+    return STEPS_PER_EXECUTION if long_enough else 1
 
 
 #: How much lower than the best so far a validation loss must be to count as progress for the
@@ -659,15 +692,17 @@ def _is_backend_error(exc: Exception) -> bool:
     return isinstance(exc, tf.errors.OpError)
 
 
-def compile_network(network, learning_rate: float, xla: bool = True, ema: bool = False) -> None:
+def compile_network(network, learning_rate: float, xla: bool = True, ema: bool = False,
+                    steps_per_execution: int = 1) -> None:
     """Compile ``network`` for training as ``fit`` trains it: Adam on the Huber loss, the
     training step compiled by XLA unless ``xla`` is False (see :func:`_fit_single`), with a
-    moving average of the weights (momentum 0.99, Keras' default) if ``ema``."""
+    moving average of the weights (momentum 0.99, Keras' default) if ``ema``, and
+    ``steps_per_execution`` batches trained per call (see :data:`STEPS_PER_EXECUTION`)."""
     from .backend import load_keras
 
     keras = load_keras()
     network.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate, use_ema=ema),
-                    loss=keras.losses.Huber(), jit_compile=xla)
+                    loss=keras.losses.Huber(), jit_compile=xla, steps_per_execution=steps_per_execution)
 
 
 def window_batches(windows: WindowSet, batch_size: int, seed: int | None = None, per_epoch: int | None = None):

@@ -50,11 +50,11 @@ def xla_unavailable(monkeypatch) -> list[bool]:
     compiled: list[bool] = []
     compile_network = training.compile_network
 
-    def compile_without_xla_support(network, learning_rate, xla=True, ema=False):
+    def compile_without_xla_support(network, learning_rate, xla=True, **rest):
         compiled.append(xla)
         if xla:
             raise tf.errors.InvalidArgumentError(None, None, "Detected unsupported operations when trying to compile")
-        compile_network(network, learning_rate, xla, ema)
+        compile_network(network, learning_rate, xla, **rest)
 
     monkeypatch.setattr(training, "compile_network", compile_without_xla_support)
     return compiled

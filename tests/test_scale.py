@@ -138,9 +138,9 @@ def test_xla_compiles_only_a_training_long_enough_to_earn_it_back_and_both_are_r
     compiled: list[bool] = []
     compile_network = training.compile_network
 
-    def recording(network, learning_rate, xla=True, ema=False):
+    def recording(network, learning_rate, xla=True, **rest):
         compiled.append(xla)
-        compile_network(network, learning_rate, xla, ema)
+        compile_network(network, learning_rate, xla, **rest)
 
     monkeypatch.setattr(training, "compile_network", recording)
     spec = NetworkSpec(lookback=12, horizon=4, n_features=1)
@@ -159,10 +159,53 @@ def test_xla_compiles_only_a_training_long_enough_to_earn_it_back_and_both_are_r
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_long_training_trains_many_batches_per_call_to_the_same_weights(monkeypatch):
+    from dataclasses import replace
+
+    from forecaster import training
+
+    calls: list[int] = []
+    compile_network = training.compile_network
+
+    def recording(network, learning_rate, xla=True, **rest):
+        calls.append(rest.get("steps_per_execution", 1))
+        compile_network(network, learning_rate, xla, **rest)
+
+    monkeypatch.setattr(training, "compile_network", recording)
+    # every window each epoch, 8 a batch: an epoch's batches are not a multiple of 16, so
+    # the last call of each epoch trains fewer
+    options = replace(TINY_SINE, windows_per_epoch=None, batch_size=8, epochs=3)
+    n_windows = len(fit(_sine_dataset(), replace(options, model="linear")).train_windows)
+    assert training.batches_per_epoch(options, n_windows) % training.STEPS_PER_EXECUTION != 0
+    one_at_a_time = fit(_sine_dataset(), options)
+    monkeypatch.setattr(training, "MULTI_STEP_MIN_BATCHES", 1)
+    many_at_a_time = fit(_sine_dataset(), options)
+    assert calls == [1, training.STEPS_PER_EXECUTION]
+    assert one_at_a_time.epochs_run == many_at_a_time.epochs_run == 3
+    for a, b in zip(one_at_a_time.predictor.get_weights(), many_at_a_time.predictor.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_many_batches_per_call_only_where_early_stopping_leaves_enough_batches():
+    from dataclasses import replace
+
+    from forecaster import training
+
+    options = TrainOptions(epochs=100, patience=10, batch_size=10)
+    # early stopping runs at least 11 epochs: 91 batches each make 1,001, 90 make 990
+    assert training.multi_steps(options, n_windows=910) == training.STEPS_PER_EXECUTION
+    assert training.multi_steps(options, n_windows=900) == 1
+    assert training.multi_steps(replace(options, epochs=5), n_windows=910) == 1
+    assert training.multi_steps(replace(options, windows_per_epoch=100), n_windows=10**6) == 1
+    # a refit runs every epoch of its schedule
+    assert training.multi_steps(options, n_windows=910, epochs=5) == 1
+    assert training.multi_steps(options, n_windows=2000, epochs=5) == training.STEPS_PER_EXECUTION
+
+
 def test_an_error_of_the_data_is_not_mistaken_for_xla_failing(monkeypatch):
     from forecaster import training
 
-    def compile_and_fail(network, learning_rate, xla=True, ema=False):
+    def compile_and_fail(network, learning_rate, xla=True, **rest):
         raise ValueError("not TensorFlow's")
 
     monkeypatch.setattr(training, "compile_network", compile_and_fail)
