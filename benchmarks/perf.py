@@ -269,7 +269,7 @@ def speed_windows(sizes: Sizes):
     return train_set, val_set
 
 
-def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch):
+def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch, steps_per_execution: int):
     """A network built, started and compiled as ``forecaster train`` does; returns a function
     that trains it one epoch with ``fit_one_epoch(network, callback)`` and gives the epoch's
     seconds (measured inside fit, from the first batch to the end of the epoch)."""
@@ -291,7 +291,7 @@ def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch):
                        bidirectional=bidirectional, linear_skip=True)
     network = build_network(spec, seed=0)
     start_from_linear(network, linear)
-    compile_network(network, LEARNING_RATE)
+    compile_network(network, LEARNING_RATE, steps_per_execution=steps_per_execution)
     timer = EpochTimer()
 
     def epoch() -> float:
@@ -372,22 +372,24 @@ def training_speed(sizes: Sizes, rounds: int) -> dict:
     """
     from forecaster.backend import load_keras
     from forecaster.baselines import LinearAutoregression
-    from forecaster.training import window_batches
+    from forecaster.training import TrainOptions, multi_steps, window_batches
 
     keras = load_keras()
     train_set, val_set = speed_windows(sizes)
     linear = LinearAutoregression.fit(train_set, val_set)
     inputs, targets = train_set.gather(slice(None))
     with_torch = torch_available()
-    results: dict = {"windows": len(train_set), "torch": with_torch, "cells": {}}
+    # as forecaster train would run this training with its default epochs and patience
+    steps = multi_steps(TrainOptions(batch_size=BATCH), len(train_set))
+    results: dict = {"windows": len(train_set), "torch": with_torch, "steps_per_execution": steps, "cells": {}}
     for name, (cell, bidirectional) in CELLS.items():
         batches = window_batches(train_set, BATCH, seed=0)
         contenders = {
             # what forecaster train runs: batches gathered from the window set as Keras asks
             "ours": keras_contender(cell, bidirectional, linear, lambda net, timer: net.fit(
-                batches, epochs=1, shuffle=False, verbose=0, callbacks=[timer])),
+                batches, epochs=1, shuffle=False, verbose=0, callbacks=[timer]), steps),
             "plain Keras": keras_contender(cell, bidirectional, linear, lambda net, timer: net.fit(
-                inputs, targets, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer])),
+                inputs, targets, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer]), steps),
         }
         if with_torch:
             contenders["PyTorch"] = torch_contender(cell, bidirectional, linear, inputs, targets)
@@ -540,7 +542,9 @@ def report_body(results: dict, sizes: Sizes, args, command: str, seconds: float)
             f"windows an epoch. Median windows/s over {args.rounds} round(s) of one epoch each (after one "
             "warm-up epoch), contenders alternating within each round; a ratio is the median of the rounds' "
             "ratios. *ours*: `network.fit` on `window_batches` (what `forecaster train` runs, "
-            "the training step compiled by XLA, as `compile_network` does); *plain Keras*: the same network, built "
+            "the training step compiled by XLA and called on "
+            f"{speed['steps_per_execution']} batch{'es' if speed['steps_per_execution'] > 1 else ''} at a time, as "
+            "`training.multi_steps` has it for this training); *plain Keras*: the same network, built "
             "and compiled the same way, `fit` on pre-built arrays with `shuffle=True`; *PyTorch*: `nn.LSTM` / "
             "`nn.GRU` (`bidirectional=True` for BiLSTM), dense head on the last step (BiLSTM: forward last step ‖ "
             "backward step 0), frozen linear skip, Huber loss, Adam (lr 1e-3, eps 1e-7), a plain loop over "
