@@ -622,8 +622,8 @@ def batches_per_epoch(options: TrainOptions, n_windows: int) -> int:
 #: Batches trained per call into the compiled training step (Keras' ``steps_per_execution``)
 #: where the training is long enough (:data:`MULTI_STEP_MIN_BATCHES`). Between calls Keras
 #: goes back to Python, which for the small default network costs about as much as training
-#: the batch: on M4 Hourly an epoch of 3,028 batches took 11 to 12 s instead of 17 to 20 s,
-#: with the same weights to the last bit (BENCHMARKS.md, "Sixteen batches per call").
+#: the batch: M4 Hourly's training took 11.9 s an epoch (3,028 batches) instead of 17.4, to
+#: the same weights to the last bit (BENCHMARKS.md, "Sixteen batches per call").
 STEPS_PER_EXECUTION = 16
 
 #: The batches of the epochs early stopping cannot cut short from which training calls
