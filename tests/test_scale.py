@@ -175,9 +175,9 @@ def test_a_long_training_trains_many_batches_per_call_to_the_same_weights(monkey
     # every window each epoch, 8 a batch: an epoch's batches are not a multiple of 16, so
     # the last call of each epoch trains fewer
     options = replace(TINY_SINE, windows_per_epoch=None, batch_size=8, epochs=3)
-    n_windows = len(fit(_sine_dataset(), replace(options, model="linear")).train_windows)
-    assert training.batches_per_epoch(options, n_windows) % training.STEPS_PER_EXECUTION != 0
     one_at_a_time = fit(_sine_dataset(), options)
+    n_windows = len(one_at_a_time.train_windows)
+    assert training.batches_per_epoch(options, n_windows) % training.STEPS_PER_EXECUTION != 0
     monkeypatch.setattr(training, "MULTI_STEP_MIN_BATCHES", 1)
     many_at_a_time = fit(_sine_dataset(), options)
     assert calls == [1, training.STEPS_PER_EXECUTION]
