@@ -372,7 +372,7 @@ def training_speed(sizes: Sizes, rounds: int) -> dict:
     """
     from forecaster.backend import load_keras
     from forecaster.baselines import LinearAutoregression
-    from forecaster.training import TrainOptions, multi_steps, window_batches
+    from forecaster.training import TrainOptions, multi_steps, training_data
 
     keras = load_keras()
     train_set, val_set = speed_windows(sizes)
@@ -383,11 +383,12 @@ def training_speed(sizes: Sizes, rounds: int) -> dict:
     steps = multi_steps(TrainOptions(batch_size=BATCH), len(train_set))
     results: dict = {"windows": len(train_set), "torch": with_torch, "steps_per_execution": steps, "cells": {}}
     for name, (cell, bidirectional) in CELLS.items():
-        batches = window_batches(train_set, BATCH, seed=0)
+        batches, feeding = training_data(keras, train_set, BATCH, steps, seed=0)
         contenders = {
-            # what forecaster train runs: batches gathered from the window set as Keras asks
+            # what forecaster train runs: batches gathered from the window set, handed over
+            # as training does for this many batches per call
             "ours": keras_contender(cell, bidirectional, linear, lambda net, timer: net.fit(
-                batches, epochs=1, shuffle=False, verbose=0, callbacks=[timer]), steps),
+                batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps),
             "plain Keras": keras_contender(cell, bidirectional, linear, lambda net, timer: net.fit(
                 inputs, targets, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer]), steps),
         }
@@ -541,10 +542,11 @@ def report_body(results: dict, sizes: Sizes, args, command: str, seconds: float)
             f"{UNITS} units, linear skip started from the ridge fit and frozen; {speed['windows']:,} training "
             f"windows an epoch. Median windows/s over {args.rounds} round(s) of one epoch each (after one "
             "warm-up epoch), contenders alternating within each round; a ratio is the median of the rounds' "
-            "ratios. *ours*: `network.fit` on `window_batches` (what `forecaster train` runs, "
+            "ratios. *ours*: `network.fit` on `training.training_data` (what `forecaster train` runs, "
             "the training step compiled by XLA and called on "
             f"{speed['steps_per_execution']} batch{'es' if speed['steps_per_execution'] > 1 else ''} at a time, as "
-            "`training.multi_steps` has it for this training); *plain Keras*: the same network, built "
+            "`training.multi_steps` has it for this training, the batches handed over by `tf.data` where that "
+            "is more than one); *plain Keras*: the same network, built "
             "and compiled the same way, `fit` on pre-built arrays with `shuffle=True`; *PyTorch*: `nn.LSTM` / "
             "`nn.GRU` (`bidirectional=True` for BiLSTM), dense head on the last step (BiLSTM: forward last step ‖ "
             "backward step 0), frozen linear skip, Huber loss, Adam (lr 1e-3, eps 1e-7), a plain loop over "

@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -556,8 +556,8 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     def train(xla: bool):
         compile_network(network, options.learning_rate, xla, ema=options.ema, steps_per_execution=steps_per_execution)
         start_loss = float(network.evaluate(validation, verbose=0)) if validation is not None else float("nan")
-        training = window_batches(train_windows, options.batch_size, seed=options.seed,
-                                  per_epoch=options.windows_per_epoch)
+        training, feeding = training_data(keras, train_windows, options.batch_size, steps_per_execution,
+                                          seed=options.seed, per_epoch=options.windows_per_epoch)
         if schedule is None:
             steering = [
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
@@ -571,6 +571,7 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
             callbacks = [
                 *([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)] if options.ema else []),
                 *steering,
+                *feeding,
                 rates,
                 _progress_callback(keras, progress, epochs, label),
             ]
@@ -705,6 +706,21 @@ def compile_network(network, learning_rate: float, xla: bool = True, ema: bool =
                     loss=keras.losses.Huber(), jit_compile=xla, steps_per_execution=steps_per_execution)
 
 
+def training_data(keras, windows: WindowSet, batch_size: int, steps_per_execution: int, seed: int | None = None,
+                  per_epoch: int | None = None) -> tuple[Any, list]:
+    """What ``fit`` trains on, for a network compiled to train ``steps_per_execution`` batches
+    per call: the batches of :func:`window_batches`, handed over by :func:`window_stream`
+    where Keras would otherwise fetch them through Python between every two batches of a call.
+
+    Returns:
+        the data for ``fit`` and the callbacks it needs among ``fit``'s.
+    """
+    if steps_per_execution > 1 and keras.backend.backend() == "tensorflow":
+        stream, epoch_start = window_stream(keras, windows, batch_size, seed=seed, per_epoch=per_epoch)
+        return stream, [epoch_start]
+    return window_batches(windows, batch_size, seed=seed, per_epoch=per_epoch), []
+
+
 def window_batches(windows: WindowSet, batch_size: int, seed: int | None = None, per_epoch: int | None = None):
     """Batches of ``windows`` for Keras, gathered as Keras asks for them (and prefetched by it
     while the previous batch trains), so the windows are never all in memory at once.
@@ -725,28 +741,104 @@ def window_batches(windows: WindowSet, batch_size: int, seed: int | None = None,
     class WindowBatches(keras.utils.PyDataset):
         def __init__(self) -> None:
             super().__init__()
-            self.random = None if seed is None else np.random.default_rng(seed)
-            self.order = self._draw()
-
-        def _draw(self) -> np.ndarray:
-            if self.random is None:
-                return np.arange(len(windows))
-            order = self.random.permutation(len(windows))
-            return order[:per_epoch] if per_epoch else order
+            self.orders = window_orders(len(windows), seed, per_epoch)
+            self.order = next(self.orders)
 
         def __len__(self) -> int:
             return -(-len(self.order) // batch_size)
 
         def __getitem__(self, index: int):
-            positions = self.order[index * batch_size : (index + 1) * batch_size]
-            inputs, targets = windows.gather(positions)
-            return (inputs, targets) if windows.weights is None else (inputs, targets, windows.weights[positions])
+            return _gathered(windows, self.order[index * batch_size : (index + 1) * batch_size])
 
         def on_epoch_end(self) -> None:
-            if self.random is not None:
-                self.order = self._draw()
+            self.order = next(self.orders)
 
     return WindowBatches()
+
+
+def window_orders(n_windows: int, seed: int | None, per_epoch: int | None) -> Iterator[np.ndarray]:
+    """The order windows are trained in, one epoch after another: a new permutation of
+    ``range(n_windows)`` from a generator seeded with ``seed`` each time, cut to ``per_epoch``;
+    with ``seed`` None, the windows in order every time."""
+    random = None if seed is None else np.random.default_rng(seed)
+    while True:
+        if random is None:
+            yield np.arange(n_windows)
+        else:
+            order = random.permutation(n_windows)
+            yield order[:per_epoch] if per_epoch else order
+
+
+def _gathered(windows: WindowSet, positions: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The windows at ``positions`` as Keras trains on them: inputs, targets and, for a weighted
+    set, weights."""
+    inputs, targets = windows.gather(positions)
+    return (inputs, targets) if windows.weights is None else (inputs, targets, windows.weights[positions])
+
+
+#: Batches a :func:`window_stream` gathers at once.
+STREAM_GATHER_BATCHES = 16
+
+
+def window_stream(keras, windows: WindowSet, batch_size: int, seed: int | None = None,
+                  per_epoch: int | None = None):
+    """The batches :func:`window_batches` gives Keras' ``fit``, in the same order epoch after
+    epoch, handed over as a ``tf.data`` pipeline: gathered :data:`STREAM_GATHER_BATCHES` at a
+    time in a background thread, and split into batches by TensorFlow. Keras fetches a
+    ``PyDataset``'s batches through Python one at a time, which for the small default network
+    costs about a fifth of an epoch of M4 Hourly's long training (BENCHMARKS.md, "Batches
+    handed over by tf.data"); here nothing returns to Python between batches.
+
+    Keras draws a ``PyDataset``'s order anew before the first epoch as well as after each
+    (``fit`` starts by calling its ``on_epoch_end``), so epoch ``e`` (from 0) trains on draw
+    ``e + 1`` of :func:`window_orders`; the stream does the same, which keeps the weights those
+    of a training on :func:`window_batches` to the last bit. Which epoch is running is told by
+    the returned callback, since Keras may start the pipeline more often than once an epoch
+    (to build the model, and ahead of the next epoch).
+
+    Returns:
+        the ``tf.data.Dataset`` of `(batch, lookback, n_features)` inputs, `(batch, horizon)`
+        targets and, for a weighted set, `(batch,)` weights; and the callback that must be
+        among ``fit``'s.
+    """
+    import threading
+
+    import tensorflow as tf
+
+    orders = window_orders(len(windows), seed, per_epoch)
+    next(orders)  # the PyDataset's draw at construction, which Keras replaces before training
+    state = {"epoch": 0, "drawn": -1, "order": None}
+    lock = threading.Lock()
+
+    def epoch_order() -> np.ndarray:
+        with lock:
+            while state["drawn"] < state["epoch"]:
+                state["order"] = next(orders)
+                state["drawn"] += 1
+            return state["order"]
+
+    class EpochStart(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            with lock:
+                state["epoch"] = epoch
+
+    gather_size = batch_size * STREAM_GATHER_BATCHES
+
+    def chunks():
+        order = epoch_order()
+        for begin in range(0, len(order), gather_size):
+            yield _gathered(windows, order[begin : begin + gather_size])
+
+    n_drawn = min(len(windows), per_epoch or len(windows))
+    specs = [tf.TensorSpec((None, windows.lookback, windows.n_features), tf.float32),
+             tf.TensorSpec((None, windows.horizon), tf.float32)]
+    if windows.weights is not None:
+        specs.append(tf.TensorSpec((None,), tf.float32))
+    dataset = (tf.data.Dataset.from_generator(chunks, output_signature=tuple(specs))
+               .prefetch(2)
+               .rebatch(batch_size)
+               .apply(tf.data.experimental.assert_cardinality(-(-n_drawn // batch_size))))
+    return dataset, EpochStart()
 
 
 def _baseline_model(model: str, dataset: Dataset, lookback: int, horizon: int, linear: LinearAutoregression):

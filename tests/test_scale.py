@@ -159,31 +159,71 @@ def test_xla_compiles_only_a_training_long_enough_to_earn_it_back_and_both_are_r
         np.testing.assert_array_equal(a, b)
 
 
-def test_a_long_training_trains_many_batches_per_call_to_the_same_weights(monkeypatch):
+def _two_sine_dataset(n: int = 300) -> Dataset:
+    rng = np.random.default_rng(5)
+    index = pd.date_range("2024-01-01", periods=n, freq="h")
+    return dataset_from_pandas({name: pd.Series(np.sin(np.arange(n) / 4) * scale + rng.normal(0, noise, n) + 20, index)
+                                for name, scale, noise in (("calm", 3, 0.1), ("noisy", 1, 0.8))}, "sines (in memory)")
+
+
+@pytest.mark.parametrize("dataset, per_epoch", [(_sine_dataset, None), (_two_sine_dataset, 100)],
+                         ids=["every-window", "weighted-windows-drawn"])
+def test_a_long_training_trains_many_batches_per_call_to_the_same_weights(monkeypatch, dataset, per_epoch):
     from dataclasses import replace
 
     from forecaster import training
 
     calls: list[int] = []
-    compile_network = training.compile_network
+    streams: list[int] = []
+    compile_network, window_stream = training.compile_network, training.window_stream
 
     def recording(network, learning_rate, xla=True, **rest):
         calls.append(rest.get("steps_per_execution", 1))
         compile_network(network, learning_rate, xla, **rest)
 
+    def recording_stream(keras, windows, batch_size, **rest):
+        streams.append(len(windows))
+        return window_stream(keras, windows, batch_size, **rest)
+
     monkeypatch.setattr(training, "compile_network", recording)
-    # every window each epoch, 8 a batch: an epoch's batches are not a multiple of 16, so
-    # the last call of each epoch trains fewer
-    options = replace(TINY_SINE, windows_per_epoch=None, batch_size=8, epochs=3)
-    one_at_a_time = fit(_sine_dataset(), options)
+    monkeypatch.setattr(training, "window_stream", recording_stream)
+    # 8 windows a batch: an epoch's batches are not a multiple of 16, so the last call of
+    # each epoch trains fewer (and the stream's last gather is short)
+    options = replace(TINY_SINE, windows_per_epoch=per_epoch, batch_size=8, epochs=3)
+    one_at_a_time = fit(dataset(), options)
     n_windows = len(one_at_a_time.train_windows)
     assert training.batches_per_epoch(options, n_windows) % training.STEPS_PER_EXECUTION != 0
+    assert (one_at_a_time.train_windows.weights is None) == (dataset is _sine_dataset)
     monkeypatch.setattr(training, "MULTI_STEP_MIN_BATCHES", 1)
-    many_at_a_time = fit(_sine_dataset(), options)
+    many_at_a_time = fit(dataset(), options)
     assert calls == [1, training.STEPS_PER_EXECUTION]
+    assert streams == [n_windows]  # handed over by tf.data, not fetched batch by batch
     assert one_at_a_time.epochs_run == many_at_a_time.epochs_run == 3
     for a, b in zip(one_at_a_time.predictor.get_weights(), many_at_a_time.predictor.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_stream_gives_the_batches_keras_trains_on_from_the_py_dataset():
+    from forecaster import training
+    from forecaster.backend import load_keras
+
+    keras = load_keras()
+    windows = _window_set()
+    weighted = WindowSet(windows.features, windows.starts, windows.lookback, windows.horizon, level="mean",
+                         weights=np.linspace(0.5, 2.0, len(windows)))
+    batches = training.window_batches(weighted, batch_size=16, seed=3, per_epoch=150)
+    stream, epoch_start = training.window_stream(keras, weighted, batch_size=16, seed=3, per_epoch=150)
+    assert stream.cardinality().numpy() == len(batches) == 10
+    next(iter(stream))  # as fit may, to build the model, before any epoch: no order of its own
+    for epoch in range(3):
+        batches.on_epoch_end()  # as fit does before every epoch, the first included
+        epoch_start.on_epoch_begin(epoch)
+        streamed = list(stream.as_numpy_iterator())
+        assert len(streamed) == len(batches)
+        for index, parts in enumerate(streamed):
+            assert [p.shape[0] for p in parts] == [16 if index < 9 else 6] * 3
+            for got, expected in zip(parts, batches[index]):
+                np.testing.assert_array_equal(got, expected)
 
 
 def test_many_batches_per_call_only_where_early_stopping_leaves_enough_batches():
