@@ -61,7 +61,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -686,10 +686,12 @@ class AnomalyResult:
     Attributes:
         frame: columns ``series, timestamp, value, expected, residual, score, is_anomaly``.
         threshold: score at or above which a point is flagged.
+        targets: each series' target column, by series name.
     """
 
     frame: Any
     threshold: float
+    targets: dict[str, str] = field(default_factory=dict)
 
     @property
     def n_flagged(self) -> int:
@@ -799,7 +801,8 @@ def detect_anomalies(
                 }
             ).iloc[-last if last else 0 :]
         )
-    return AnomalyResult(frame=pd.concat(frames, ignore_index=True), threshold=threshold)
+    return AnomalyResult(frame=pd.concat(frames, ignore_index=True), threshold=threshold,
+                         targets={item.meta["name"]: item.meta.get("target", "value") for item in inputs})
 
 
 def _log_scale(item) -> float | None:

@@ -519,7 +519,7 @@ def predict(
         if plot_path:
             from .plots import plot_forecast
 
-            plot_forecast(history, frame, plot_path)
+            plot_forecast(history, frame, plot_path, value_labels=dict(zip(history["series"], history["target"])))
         return frame
 
     def report(frame):
@@ -576,7 +576,7 @@ def detect_anomalies(
         if plot_path:
             from .plots import plot_anomalies
 
-            plot_anomalies(result.frame, plot_path, threshold=result.threshold)
+            plot_anomalies(result.frame, plot_path, threshold=result.threshold, value_labels=result.targets)
         return result
 
     def report(result):

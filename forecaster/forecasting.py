@@ -501,7 +501,8 @@ def forecast_with_history(
 
     Returns:
         The forecast DataFrame and a history DataFrame with columns ``series, timestamp,
-        value`` (NaN where the value was missing and filled), for plots.
+        value, target`` (``value`` NaN where it was missing and filled; ``target``, the column
+        the series' values are of), for plots.
     """
     import pandas as pd
 
@@ -548,8 +549,9 @@ def forecast_with_history(
                         "series": item.meta["name"],
                         "timestamp": item.index[recent],
                         "value": np.where(item.missing[recent], np.nan, item.raw[recent, 0]),
+                        "target": item.meta.get("target", "value"),
                     }
                 )
             )
-    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(columns=["series", "timestamp", "value"])
+    history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(columns=["series", "timestamp", "value", "target"])
     return pd.concat(frames, ignore_index=True), history

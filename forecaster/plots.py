@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -139,6 +139,10 @@ def _text(value: Any) -> str:
     return str(value).replace("$", r"\$")
 
 
+def _value_label(value_labels: Mapping[Any, str] | None, name: Any) -> str:
+    return _text((value_labels or {}).get(name, "value"))
+
+
 def _date_axis(axis: Any, tz: Any) -> None:
     from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
 
@@ -186,6 +190,7 @@ def plot_forecast(
     path: str | os.PathLike,
     max_series: int = 6,
     history_steps: int | None = None,
+    value_labels: Mapping[Any, str] | None = None,
 ) -> Path:
     """Draw each series' recent history, its forecast and the forecast's interval.
 
@@ -199,6 +204,8 @@ def plot_forecast(
             appearance in ``forecast``; the title says when some were left out.
         history_steps: how many of the last history points to show per series; None shows
             three times that series' horizon (or all of the history if it is shorter).
+        value_labels: what each series' value axis is labelled (its target column), by
+            series name; "value" for a series not in it.
 
     Returns:
         The path written.
@@ -255,7 +262,7 @@ def plot_forecast(
                 past["timestamp"].iloc[-1], color="0.35", linestyle="--", linewidth=0.9, label="forecast origin"
             )
         axis.set_title(_text(name), loc="left", fontsize=10)
-        axis.set_ylabel("value")
+        axis.set_ylabel(_value_label(value_labels, name))
         axis.grid(True, alpha=0.3)
         axis.margins(x=0.01)
         _date_axis(axis, tz)
@@ -271,6 +278,7 @@ def plot_anomalies(
     path: str | os.PathLike,
     max_series: int = 6,
     threshold: float | None = None,
+    value_labels: Mapping[Any, str] | None = None,
 ) -> Path:
     """Draw each series' values and expectations with flagged points marked, and its scores.
 
@@ -286,6 +294,8 @@ def plot_anomalies(
             title says when some were left out (the flag count covers all series).
         threshold: the score at or above which points were flagged, drawn as a line on the
             score panels; None draws no line.
+        value_labels: what each series' value axis is labelled (its target column), by
+            series name; "value" for a series not in it.
 
     Returns:
         The path written.
@@ -322,7 +332,7 @@ def plot_anomalies(
         value_axis.scatter(
             flagged["timestamp"], flagged["value"], color=ANOMALY_COLOUR, s=22, zorder=3, label="flagged"
         )
-        value_axis.set_ylabel("value")
+        value_axis.set_ylabel(_value_label(value_labels, name))
         value_axis.grid(True, alpha=0.3)
         value_axis.margins(x=0.01)
         value_axis.set_title(

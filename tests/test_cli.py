@@ -261,6 +261,29 @@ def test_predict_writes_the_next_horizon_with_intervals(hourly_model, tmp_path):
     assert out.stat().st_mode & 0o777 == 0o666 & ~current_umask()
 
 
+def test_predict_and_detect_anomalies_plot_each_series_labelled_with_its_target(stores_model, tmp_path,
+                                                                                  monkeypatch):
+    from forecaster import plots
+
+    from .test_plots import assert_real_picture
+
+    saved = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda figure, target: saved.append(figure) or save(figure, target))
+    forecast_png, anomalies_png = tmp_path / "forecast.png", tmp_path / "anomalies.png"
+    predicted = run_cli("predict", "-m", stores_model, "-o", tmp_path / "f.csv", "--plot", forecast_png)
+    assert predicted.exit_code == 0, predicted.stderr
+    detected = run_cli("detect-anomalies", "-m", stores_model, "-o", tmp_path / "a.csv", "--plot", anomalies_png)
+    assert detected.exit_code == 0, detected.stderr
+    assert f"Plot written to {forecast_png}" in predicted.stderr
+    assert_real_picture(forecast_png)
+    assert_real_picture(anomalies_png)
+    forecast_figure, anomaly_figure = saved
+    stores = pd.read_csv(tmp_path / "f.csv")["series"].nunique()
+    assert [axis.get_ylabel() for axis in forecast_figure.axes] == ["sales"] * min(stores, 6)
+    assert [axis.get_ylabel() for axis in anomaly_figure.axes] == ["sales", "score"] * min(stores, 6)
+
+
 def test_predict_to_stdout_matches_the_file(hourly_model, tmp_path):
     model_dir, _ = hourly_model
     out = tmp_path / "forecast.csv"

@@ -187,6 +187,16 @@ def test_anomaly_picture_with_missing_values(tmp_path, figures):
     assert os.listdir(tmp_path) == ["x.png"]
 
 
+def test_value_axes_are_labelled_with_each_series_target(tmp_path, figures):
+    history, forecast = forecast_frames()
+    plot_forecast(history, forecast, tmp_path / "x.png", value_labels={"series_0": "load (MW)", "series_1": "$ cost"})
+    assert [axis.get_ylabel() for axis in figures[0].axes] == ["load (MW)", r"\$ cost"]
+    plot_anomalies(anomaly_frame(), tmp_path / "y.png", value_labels={"sensor 1": "temperature"})
+    value_axes = figures[1].axes[::2]  # each series' value panel, then its score panel
+    assert [axis.get_ylabel() for axis in value_axes] == ["value", "temperature"]
+    assert {axis.get_ylabel() for axis in figures[1].axes[1::2]} == {"score"}
+
+
 def test_anomaly_picture_all_missing_nothing_flagged(tmp_path):
     scores = anomaly_frame(n_series=1).assign(value=np.nan, score=np.nan, is_anomaly=0)
     assert_real_picture(plot_anomalies(scores, tmp_path / "x.png"))
