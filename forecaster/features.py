@@ -51,24 +51,31 @@ def calendar_features(index: pd.DatetimeIndex, freq: str) -> np.ndarray:
     Returns:
         `(n_steps, 2 * n_cycles)` float64 in [-1, 1].
     """
-    phases = []
-    for cycle in calendar_cycles(freq):
-        if cycle == "day":
-            seconds = index.hour * 3600 + index.minute * 60 + index.second
-            phases.append(np.asarray(seconds, dtype=np.float64) / 86_400)
-        elif cycle == "week":
-            phases.append((np.asarray(index.day_of_week, dtype=np.float64) + _day_fraction(index)) / 7)
-        else:
-            days = np.where(index.is_leap_year, 366.0, 365.0)
-            phases.append((np.asarray(index.day_of_year, dtype=np.float64) - 1 + _day_fraction(index)) / days)
-    if not phases:
+    cycles = calendar_cycles(freq)
+    if not cycles:
         return np.empty((len(index), 0))
+    # Integer arithmetic on the wall-clock seconds rather than pandas' field accessors (hour,
+    # day_of_week, ...), which cost about a millisecond each per call: with 10,000 series
+    # that was half of a predict's time. The same integers, so the same features to the bit.
+    wall = index.tz_localize(None) if index.tz is not None else index
+    seconds = wall.as_unit("ns").asi8 // 1_000_000_000  # floor, also before 1970
+    days = seconds // 86_400
+    day_fraction = (seconds - days * 86_400).astype(np.float64) / 86_400
+    phases = []
+    for cycle in cycles:
+        if cycle == "day":
+            phases.append(day_fraction)
+        elif cycle == "week":
+            day_of_week = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
+            phases.append((day_of_week.astype(np.float64) + day_fraction) / 7)
+        else:
+            dates = days.astype("datetime64[D]")
+            year_starts = dates.astype("datetime64[Y]")
+            day_of_year = (dates - year_starts.astype("datetime64[D]")).astype(np.int64) + 1
+            year_days = ((year_starts + 1).astype("datetime64[D]") - year_starts.astype("datetime64[D]")).astype(np.float64)
+            phases.append((day_of_year.astype(np.float64) - 1 + day_fraction) / year_days)
     angles = 2 * np.pi * np.column_stack(phases)
     return np.column_stack([np.sin(angles), np.cos(angles)])
-
-
-def _day_fraction(index: pd.DatetimeIndex) -> np.ndarray:
-    return np.asarray(index.hour * 3600 + index.minute * 60 + index.second, dtype=np.float64) / 86_400
 
 
 def series_features(values: np.ndarray, covariates: np.ndarray, index: pd.DatetimeIndex, freq: str,

@@ -379,7 +379,8 @@ def series_inputs(
             f"{'was' if len(unknown) == 1 else 'were'} not in the training data of {artifact.path}; "
             "retrain with them or remove them from the file"
         )
-    absent = [name for name in by_name if name not in {s.name for s in dataset.series}]
+    present = {s.name for s in dataset.series}
+    absent = [name for name in by_name if name not in present]
     if absent:
         reporter.warn(f"{len(absent)} trained series not in {dataset.shown} (e.g. '{absent[0]}'); skipping them")
     inputs, nonpositive = [], []
@@ -524,23 +525,17 @@ def forecast_with_history(
             reporter.detail(f"Intervals recalibrated on {n_arrived} errors of forecasts whose actual values "
                             "arrived after training")
 
-    frames, histories = [], []
+    # Columns gathered series by series and framed once: a DataFrame per series cost a
+    # millisecond each, a fifth of the time of a predict of 10,000 series.
+    timestamps, forecasts, lowers, uppers, histories = [], [], [], [], []
     for item, window, scaled in zip(inputs, windows, predicted):
         scaler = item.scaler
         (spread,) = interval_spreads(calibration, item.meta["residual_scale"],
                                      item.meta.get("window_spread"), window[None], coverage)
-        frames.append(
-            pd.DataFrame(
-                {
-                    "series": item.meta["name"],
-                    "timestamp": future_index(item.index[-1], item.meta["freq"], horizon),
-                    "step": np.arange(1, horizon + 1),
-                    "forecast": scaler.target_to_original(scaled),
-                    "lower": scaler.target_to_original(scaled - spread),
-                    "upper": scaler.target_to_original(scaled + spread),
-                }
-            )
-        )
+        timestamps.append(future_index(item.index[-1], item.meta["freq"], horizon))
+        forecasts.append(scaler.target_to_original(scaled))
+        lowers.append(scaler.target_to_original(scaled - spread))
+        uppers.append(scaler.target_to_original(scaled + spread))
         if history_steps:
             recent = slice(-history_steps, None)
             histories.append(
@@ -554,4 +549,15 @@ def forecast_with_history(
                 )
             )
     history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(columns=["series", "timestamp", "value", "target"])
-    return pd.concat(frames, ignore_index=True), history
+    names = np.array([item.meta["name"] for item in inputs], dtype=object)
+    frame = pd.DataFrame(
+        {
+            "series": np.repeat(names, horizon),
+            "timestamp": timestamps[0].append(timestamps[1:]),  # one file's series share a time zone
+            "step": np.tile(np.arange(1, horizon + 1), len(inputs)),
+            "forecast": np.concatenate(forecasts),
+            "lower": np.concatenate(lowers),
+            "upper": np.concatenate(uppers),
+        }
+    )
+    return frame, history

@@ -54,6 +54,29 @@ def test_local_time_is_used_for_zoned_series():
     np.testing.assert_allclose(calendar_features(paris, "h")[0], calendar_features(utc, "h")[2])
 
 
+def _field_phases(index: pd.DatetimeIndex, cycles: tuple[str, ...]) -> np.ndarray:
+    """The cycle positions from pandas' own calendar fields, to check the arithmetic against."""
+    local = index.tz_localize(None) if index.tz is not None else index
+    day = (local.hour * 3600 + local.minute * 60 + local.second).to_numpy(dtype=np.float64) / 86_400
+    positions = {"day": day, "week": (local.day_of_week.to_numpy(dtype=np.float64) + day) / 7,
+                 "year": (local.day_of_year.to_numpy(dtype=np.float64) - 1 + day)
+                 / np.where(local.is_leap_year, 366.0, 365.0)}
+    return np.column_stack([positions[cycle] for cycle in cycles])
+
+
+@pytest.mark.parametrize("index, freq", [
+    (pd.date_range("1899-12-25 03:10", periods=3000, freq="37min"), "37min"),  # before 1970
+    (pd.date_range("1960-01-01 00:00:00.7", periods=2000, freq="h"), "h"),  # fractions of a second
+    (pd.date_range("2024-10-26", periods=2000, freq="h", tz="America/New_York"), "h"),  # a DST change
+    (pd.date_range("1896-02-25", periods=2000, freq="D"), "D"),  # leap years, and 1900 is none
+    (pd.DatetimeIndex(pd.date_range("2020-01-01", periods=500, freq="h").to_numpy().astype("datetime64[s]")), "h"),
+    (pd.date_range("2000-01-03", periods=500, freq="B"), "B"),
+])
+def test_calendar_positions_agree_with_pandas_calendar_fields(index, freq):
+    angles = 2 * np.pi * _field_phases(index, calendar_cycles(freq))
+    np.testing.assert_array_equal(calendar_features(index, freq), np.column_stack([np.sin(angles), np.cos(angles)]))
+
+
 def test_series_features_put_the_target_first_then_covariates_then_calendar():
     index = pd.date_range("2024-01-01", periods=10, freq="D")
     values, covariates = np.arange(10.0), np.ones((10, 2))
