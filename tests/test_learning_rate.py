@@ -40,3 +40,26 @@ def test_a_flat_loss_halves_the_rate_after_patience_epochs_at_any_scale():
     np.testing.assert_allclose(small, [1e-3] * 5 + [5e-4] * 3 + [2.5e-4], rtol=1e-6)
     np.testing.assert_allclose(rates_under(np.array(losses) * 1000), small, rtol=1e-6)
     np.testing.assert_allclose(rates_under(np.array(losses) / 1000), small, rtol=1e-6)
+
+
+def test_training_steers_its_rate_by_the_relative_plateau(monkeypatch):
+    from dataclasses import replace
+
+    from forecaster import training
+
+    from .test_scale import TINY_SINE, _sine_dataset
+
+    made = []
+
+    def recording(keras, patience, **rest):
+        made.append(relative_plateau(keras, patience, **rest))
+        return made[-1]
+
+    monkeypatch.setattr(training, "relative_plateau", recording)
+    options = replace(TINY_SINE, epochs=3, patience=7)
+    training.fit(_sine_dataset(), options)
+    (plateau,) = made
+    assert plateau.patience == 7 // 3
+    assert plateau.model is not None  # fit drove it, epoch by epoch
+    # and it is the relative test, not Keras' absolute one
+    assert plateau._is_improvement(0.0099985, 0.01) and not plateau._is_improvement(0.0099995, 0.01)
