@@ -519,7 +519,7 @@ def predict(
         if plot_path:
             from .plots import plot_forecast
 
-            plot_forecast(history, frame, plot_path, value_labels=dict(zip(history["series"], history["target"])))
+            plot_forecast(history, frame, plot_path)
         return frame
 
     def report(frame):

@@ -196,7 +196,10 @@ def plot_forecast(
 
     Args:
         history: DataFrame with columns ``series, timestamp, value``: the observed values
-            before the forecast (more than will be shown is fine; missing values are NaN).
+            before the forecast (more than will be shown is fine; missing values are NaN),
+            and optionally ``target``, the column each series' values are of (as
+            :func:`forecaster.forecasting.forecast_with_history` gives it), which then labels
+            its value axis.
         forecast: DataFrame with columns ``series, timestamp, step, forecast, lower, upper``,
             as written by ``forecaster predict``.
         path: image file to write; .png, .svg or .pdf.
@@ -204,8 +207,8 @@ def plot_forecast(
             appearance in ``forecast``; the title says when some were left out.
         history_steps: how many of the last history points to show per series; None shows
             three times that series' horizon (or all of the history if it is shorter).
-        value_labels: what each series' value axis is labelled (its target column), by
-            series name; "value" for a series not in it.
+        value_labels: what each series' value axis is labelled, by series name, instead
+            of the history's ``target``; "value" for a series in neither.
 
     Returns:
         The path written.
@@ -223,6 +226,8 @@ def plot_forecast(
     if len(forecast) == 0:
         raise ForecasterError("nothing to plot: the forecast has no rows")
 
+    if "target" in history.columns:
+        value_labels = {**dict(zip(history["series"], history["target"])), **(value_labels or {})}
     forecast, tz = _with_times(forecast)
     history, history_tz = _with_times(history)
     tz = tz if tz is not None else history_tz

@@ -808,7 +808,9 @@ def window_stream(keras, windows: WindowSet, batch_size: int, seed: int | None =
     import tensorflow as tf
 
     orders = window_orders(len(windows), seed, per_epoch)
-    next(orders)  # the PyDataset's draw at construction, which Keras replaces before training
+    # the PyDataset's draw at construction, which Keras replaces before training; every draw
+    # is as long, so it also gives the batches per epoch
+    n_drawn = len(next(orders))
     state = {"epoch": 0, "drawn": -1, "order": None}
     lock = threading.Lock()
 
@@ -831,7 +833,6 @@ def window_stream(keras, windows: WindowSet, batch_size: int, seed: int | None =
         for begin in range(0, len(order), gather_size):
             yield _gathered(windows, order[begin : begin + gather_size])
 
-    n_drawn = min(len(windows), per_epoch or len(windows))
     specs = [tf.TensorSpec((None, windows.lookback, windows.n_features), tf.float32),
              tf.TensorSpec((None, windows.horizon), tf.float32)]
     if windows.weights is not None:

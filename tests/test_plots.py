@@ -195,6 +195,9 @@ def test_value_axes_are_labelled_with_each_series_target(tmp_path, figures):
     value_axes = figures[1].axes[::2]  # each series' value panel, then its score panel
     assert [axis.get_ylabel() for axis in value_axes] == ["value", "temperature"]
     assert {axis.get_ylabel() for axis in figures[1].axes[1::2]} == {"score"}
+    # the history's target column labels the axes by itself, and value_labels overrides it
+    plot_forecast(history.assign(target="sales"), forecast, tmp_path / "z.png", value_labels={"series_1": "units"})
+    assert [axis.get_ylabel() for axis in figures[2].axes] == ["sales", "units"]
 
 
 def test_anomaly_picture_all_missing_nothing_flagged(tmp_path):
