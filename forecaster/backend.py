@@ -16,6 +16,12 @@ def load_keras():
     # oneDNN reorders float additions between runs and announces itself on stderr; off keeps
     # --seed runs identical and the terminal quiet.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    # One thread per operation: the networks are small (a batch of 64 through 32 units), so
+    # an operation split across threads spends more on handing over than it saves, and the
+    # threads crowd out the one that feeds the batches. Training went from 6,700 to 8,200
+    # windows/s on 2 cores (BENCHMARKS.md, Performance). Independent operations still run
+    # side by side (inter-op threads). The user's own setting wins.
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     # Python-side warnings (e.g. about retracing when a backtest builds one model per fold)
     # are for TensorFlow developers, not for our users
