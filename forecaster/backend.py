@@ -17,10 +17,10 @@ def load_keras():
     # --seed runs identical and the terminal quiet.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     # One thread per operation: the networks are small (a batch of 64 through 32 units), so
-    # an operation split across threads spends more on handing over than it saves, and the
-    # threads crowd out the one that feeds the batches. Training went from 6,700 to 8,200
-    # windows/s on 2 cores (BENCHMARKS.md, Performance). Independent operations still run
-    # side by side (inter-op threads). The user's own setting wins.
+    # an operation split across threads spends more on handing over than it saves. perf.py's
+    # LSTM trained about 8,100 windows/s instead of 6,900 on 2 cores, to the same weights
+    # (BENCHMARKS.md, "One thread per TensorFlow operation"). Independent operations still
+    # run side by side (inter-op threads). The user's own setting wins.
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     # Python-side warnings (e.g. about retracing when a backtest builds one model per fold)
