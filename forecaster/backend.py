@@ -18,9 +18,10 @@ def load_keras():
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     # One thread per operation: the networks are small (a batch of 64 through 32 units), so
     # an operation split across threads spends more on handing over than it saves. perf.py's
-    # LSTM trained about 8,100 windows/s instead of 6,900 on 2 cores, to the same weights
-    # (BENCHMARKS.md, "One thread per TensorFlow operation"). Independent operations still
-    # run side by side (inter-op threads). The user's own setting wins.
+    # LSTM trained about 8,100 windows/s instead of 6,900 on 2 cores; M4's and ETTh1's models
+    # came out the same, one of NAB's 57 did not (BENCHMARKS.md, "One thread per TensorFlow
+    # operation"). Independent operations still run side by side (inter-op threads). The
+    # user's own setting wins.
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     # Python-side warnings (e.g. about retracing when a backtest builds one model per fold)
