@@ -258,7 +258,71 @@ def test_calibration_is_json_safe():
     assert json.loads(json.dumps(calibration, allow_nan=False)) == calibration
     assert calibration["scoring"] == anomaly.SCORING_VERSION
     assert set(calibration) >= {"centre", "spread", "local_window", "replace_above", "hold", "still_windows",
-                                "still_min_spread"}
+                                "still_min_spread", "range_tolerance", "range_steps"}
+
+
+def test_range_exceedance_is_the_fraction_of_the_earlier_range_a_value_lies_beyond():
+    values = np.array([5.0, 10.0, 8.0, 11.0, 4.0, np.nan, 3.5, 12.0, 7.0])
+    np.testing.assert_allclose(
+        anomaly.range_exceedance(values),
+        # no range before two different values; then beyond [5, 10] by 1 of 5, [5, 11] by 1 of 6,
+        # [4, 11] by 0.5 of 7, [3.5, 11] by 1 of 7.5; inside it 0
+        [0.0, 0.0, 0.0, 0.2, 1 / 6, np.nan, 0.5 / 7, 1 / 7.5, 0.0],
+    )
+
+
+def test_range_score_is_the_smaller_of_the_range_and_the_typical_steps_beyond_it():
+    values = np.array([0.0, 1.0] * 10 + [1.2, 6.0, 0.5])  # every step 1 until the 1.2
+    scores = anomaly.range_score(values)
+    assert (scores[:20] == 0).all()
+    # 1.2: 20 % of the range [0, 1] beyond it, but only a fifth of a typical step
+    assert scores[20] == pytest.approx(anomaly.THRESHOLD * min(0.2 / anomaly.RANGE_TOLERANCE, 0.2 / anomaly.RANGE_STEPS))
+    # 6: 4.8 beyond [0, 1.2], 400 % of it, and 4.8 typical steps (the median step is still 1)
+    assert scores[21] == pytest.approx(anomaly.THRESHOLD * min(4.8 / 1.2 / anomaly.RANGE_TOLERANCE,
+                                                               4.8 / anomaly.RANGE_STEPS))
+    assert scores[22] == 0.0
+    # no typical step yet (fewer than MIN_FIT_POINTS earlier steps): no score; a missing value: NaN
+    assert (anomaly.range_score(np.array([0.0, 1.0, 5.0]))[2]) == 0.0
+    assert np.isnan(anomaly.range_score(np.array([0.0, 1.0] * 10 + [np.nan]))[-1])
+
+
+def test_a_value_beyond_the_range_seen_is_flagged_though_the_model_expected_it():
+    rng = np.random.default_rng(9)
+    n = 1500
+    residuals = rng.normal(0.0, 1.0, n)  # the model follows the series: nothing surprising
+    # a slow cycle: steps far smaller than the range
+    values = 50 + 10 * np.sin(np.arange(n + 24) * 2 * np.pi / 240) + rng.normal(0.0, 0.05, n + 24)
+    low, high = np.min(values[:1224]), np.max(values[:1224])
+    values[1224] = high + 0.1 * (high - low)  # 10 % of the range above anything before it
+    values[1230] = low - 0.02 * (high - low)  # 2 % of the range before the spike below: not far enough
+    calibration, threshold = calibrated(residuals, 800)
+    without = score_residuals(residuals, calibration)
+    scores = score_residuals(residuals, calibration, values=values)  # 24 steps of history before the scored ones
+    assert without[1200] < threshold
+    # the threshold at RANGE_TOLERANCE (5 %) beyond the range, in proportion further out
+    assert scores[1200] == pytest.approx(threshold * 0.1 / anomaly.RANGE_TOLERANCE)
+    # (the spike has widened the range to 1.1 times what it was)
+    assert scores[1206] == pytest.approx(max(without[1206], threshold * 0.02 / 1.1 / anomaly.RANGE_TOLERANCE))
+    assert scores[1206] < threshold
+    # elsewhere the other statistics decide as before
+    beyond = anomaly.range_score(values)[24:] > 0
+    np.testing.assert_array_equal(scores[~beyond], without[~beyond])
+    # causal: a prefix of the series scores the same
+    np.testing.assert_array_equal(score_residuals(residuals[:1201], calibration, values=values[:1225]), scores[:1201])
+    # a calibration from before the range score (no range_tolerance) ignores the values
+    older = {k: v for k, v in calibration.items() if k not in ("range_tolerance", "range_steps")}
+    np.testing.assert_array_equal(score_residuals(residuals, older, values=values), without)
+
+
+def test_a_wandering_series_breaking_its_range_step_by_step_is_not_flagged_but_a_jump_is():
+    rng = np.random.default_rng(10)
+    walk = np.cumsum(rng.normal(0.0, 1.0, 3000))
+    fraction = anomaly.range_exceedance(walk)
+    assert (fraction[24:] >= anomaly.RANGE_TOLERANCE).sum() >= 5  # new records, 5 % of the range beyond
+    assert (anomaly.range_score(walk)[24:] >= anomaly.THRESHOLD).sum() <= 2
+    jumped = walk.copy()
+    jumped[2000] = max(walk[:2000]) + 10 * np.median(np.abs(np.diff(walk[:2000])))
+    assert anomaly.range_score(jumped)[2000] >= anomaly.THRESHOLD
 
 
 # --- result -----------------------------------------------------------------------------------
@@ -447,10 +511,21 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     assert flags[clean].mean() < 0.005
     assert ((frame["score"] >= detected.threshold) == (frame["is_anomaly"] == 1)).all()
 
-    # A model calibrated by version 2 (before baselines could give the expectations) is scored
-    # against the model, on the same scale, without a word.
+    # A model calibrated by version 3 (before the range score) is scored without it, without a
+    # word: never higher.
     metadata_path = model_dir / "metadata.json"
     metadata = json.loads(metadata_path.read_text())
+    for series in metadata["series"]:
+        series["anomaly"]["scoring"] = 3
+        del series["anomaly"]["range_tolerance"], series["anomaly"]["range_steps"]
+    metadata_path.write_text(json.dumps(metadata))
+    messages = io.StringIO()
+    version_3 = anomaly.detect_anomalies(model_dir, reporter=Reporter(file=messages)).frame["score"]
+    assert messages.getvalue() == ""
+    assert (version_3 <= frame["score"]).all()
+
+    # One calibrated by version 2 (before baselines could give the expectations) is scored
+    # against the model, on the same scale, without a word.
     assert all(series["anomaly"]["expected_by"] == "model" for series in metadata["series"])
     for series in metadata["series"]:
         series["anomaly"]["scoring"] = 2
@@ -459,7 +534,7 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     messages = io.StringIO()
     version_2 = anomaly.detect_anomalies(model_dir, reporter=Reporter(file=messages))
     assert messages.getvalue() == ""
-    np.testing.assert_allclose(version_2.frame["score"], frame["score"])
+    np.testing.assert_allclose(version_2.frame["score"], version_3)
 
     # A model calibrated by an older version: its threshold was on another scale, so the
     # current one is used, with a warning, and the scores are the same.
@@ -471,7 +546,7 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     old = anomaly.detect_anomalies(model_dir, reporter=Reporter(file=messages))
     assert old.threshold == anomaly.THRESHOLD
     assert "older version" in messages.getvalue() and "retrain" in messages.getvalue()
-    np.testing.assert_allclose(old.frame["score"], frame["score"])
+    np.testing.assert_allclose(old.frame["score"], version_3)
 
     # ... and one calibrated by a newer version is refused, naming the versions
     for series in metadata["series"]:
