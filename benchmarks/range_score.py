@@ -6,7 +6,7 @@ earlier values beyond that range *and* ``RANGE_STEPS`` typical steps (the median
 ``|y_t - y_{t-1}|``) beyond it. A stationary series rarely sets a new record once it has a
 history; a series that wanders or trends sets them all the time, by about a step, and the
 5 % alone would flag many of them. This script counts the flags per series (after the first 24
-points, the shortest lookback, where scoring starts) on Gaussian random walks, heavy-tailed
+points, a lookback of a day of hourly data, where scoring starts) on Gaussian random walks, heavy-tailed
 (Student t, 3 degrees of freedom) walks, Gaussian noise along a slow trend (one noise standard
 deviation every 100 steps), and Gaussian and Student-t noise, for several step bars.
 
@@ -35,7 +35,7 @@ except ImportError:  # not installed: run from a plain checkout
 
 from forecaster.anomaly import RANGE_STEPS, RANGE_TOLERANCE, THRESHOLD, range_score  # noqa: E402
 
-#: Scoring starts after the shortest lookback.
+#: Points before scoring starts: the lookback, taken as a day of hourly data.
 FIRST_SCORED = 24
 #: Step bars compared: none (the 5 % alone), and around the package's.
 STEP_BARS = (0.0, 2.0, 3.0, RANGE_STEPS, 6.0)
