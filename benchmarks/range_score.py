@@ -20,6 +20,7 @@ import argparse
 import shlex
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,7 @@ FIRST_SCORED = 24
 STEP_BARS = (0.0, 2.0, 3.0, RANGE_STEPS, 6.0)
 
 
-def generators(rng: np.random.Generator) -> dict[str, callable]:
+def generators(rng: np.random.Generator) -> dict[str, Callable[[], np.ndarray]]:
     return {
         "Gaussian random walk, 300 steps": lambda: np.cumsum(rng.normal(size=300)),
         "Gaussian random walk, 5,000 steps": lambda: np.cumsum(rng.normal(size=5000)),

@@ -61,7 +61,7 @@ the validation part (out of sample, as new data will be); the online estimates t
 through the training data and on. The threshold ``THRESHOLD`` is in the score's own units
 (standard deviations of the statistic beyond its recent peak) and the same for every model:
 the per-series calibration is in the online standardisation (the range score is put on the
-same scale by ``RANGE_TOLERANCE``). With a hold-off of 168 steps
+same scale by ``RANGE_TOLERANCE`` and ``RANGE_STEPS``). With a hold-off of 168 steps
 (an hourly model's week) about one step in ``10^4`` of Gaussian noise reaches it; with the
 shortest hold-off, 24 steps, about one in 600.
 """
@@ -373,7 +373,10 @@ def beyond_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def range_exceedance(values: np.ndarray) -> np.ndarray:
     """:func:`beyond_range`'s excess as a fraction of the range: `(n,)`, 0 inside it or before
     there is one, NaN where ``values`` is."""
-    excess, spread = beyond_range(values)
+    return _fraction_of_range(*beyond_range(values))
+
+
+def _fraction_of_range(excess: np.ndarray, spread: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(excess > 0, excess / spread, excess)
 
@@ -410,9 +413,8 @@ def range_score(values: np.ndarray, tolerance: float = RANGE_TOLERANCE, steps: f
     excess, spread = beyond_range(values)
     step = typical_step(values) * steps
     with np.errstate(invalid="ignore", divide="ignore"):
-        by_range = np.where(excess > 0, excess / (tolerance * spread), excess)
         by_steps = np.where(step > 0, excess / step, np.where(step == 0, np.inf, 0.0))
-    return THRESHOLD * np.minimum(by_range, by_steps)
+    return THRESHOLD * np.minimum(_fraction_of_range(excess, spread) / tolerance, by_steps)
 
 
 def surprise(residuals: np.ndarray, calibration: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -489,8 +491,8 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
     Returns:
         JSON-safe ``{"scoring", "centre", "spread", "local_window", "replace_above", "hold",
         "prior_points", "still_windows", "still_floor", "still_margin", "still_min_spread",
-        "range_tolerance", "range_steps"}``: the settings are stored so that a model keeps scoring as it was
-        calibrated.
+        "range_tolerance", "range_steps"}``: the settings are stored so that a model keeps
+        scoring as it was calibrated.
     """
     centre, spread = robust_centre_spread(np.asarray(residuals, dtype=np.float64)[split:])
     return {
@@ -888,11 +890,10 @@ def detect_anomalies(
     for item, features, exp, absent, log_scale in zip(inputs, scaled, expected, missing, log_scales):
         scaler = item.scaler
         residual_scaled, steps = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
-        score = score_residuals(residual_scaled, item.meta["anomaly"], steps,
-                                values=np.where(absent, np.nan, item.raw[:, 0]))
-        observed = ~absent[lookback:]
+        history = np.where(absent, np.nan, item.raw[:, 0])  # observed values, the unscored first ones too
+        score = score_residuals(residual_scaled, item.meta["anomaly"], steps, values=history)
         expected_values = scaler.target_to_original(exp)
-        values = np.where(observed, item.raw[lookback:, 0], np.nan)
+        values = history[lookback:]
         frames.append(
             pd.DataFrame(
                 {
