@@ -45,6 +45,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/window_level.py
 	$(BIN)/python benchmarks/perf.py
+	$(BIN)/python benchmarks/allocator.py
 	$(BIN)/python benchmarks/xla.py
 
 sample-data: $(INSTALLED)
