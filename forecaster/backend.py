@@ -31,13 +31,14 @@ def keep_freed_memory() -> bool:
 
     Each training step allocates and frees its tensors' buffers; by default glibc gives the
     freed top of a thread's heap back to the system at once, and the next step faults the same
-    pages in again. On 2 cores a training epoch then spent about a third of its time in the
-    kernel (4.9 million page faults in 40 s); keeping 64 MB at the top of each heap (and up to
-    256 MB in the main one) trained the LSTM and bidirectional LSTM of ``benchmarks/perf.py``
-    about 1.8 and 2 times as fast, for about 80 MB more peak memory (BENCHMARKS.md, "Freed
-    memory kept for reuse"). Process-wide, so it is set once, and not at all where the user
-    tunes glibc's allocator themselves, turns it off with ``FORECASTER_MALLOC_TUNING=0``, or
-    the C library is not glibc.
+    pages in again. On 2 cores a training epoch then spent up to a third of its time in the
+    kernel; keeping 64 MB free at the top of each heap (and up to 256 MB in the main one)
+    trained ``benchmarks/perf.py``'s LSTM, GRU and bidirectional LSTM 1.66, 1.48 and 1.70 times
+    as fast, for 0.06 to 0.09 GB more peak memory (``benchmarks/allocator.py``; BENCHMARKS.md,
+    "Freed memory kept for reuse"). Process-wide, so it is set once, and not at all where the
+    user tunes glibc's allocator themselves, turns it off with ``FORECASTER_MALLOC_TUNING=0``,
+    or the C library is not glibc. The allocator does not touch the arithmetic: results stay
+    the same.
 
     Returns:
         whether the settings were applied.
