@@ -5,10 +5,12 @@ handing it back to the system at once, where a training step would fault the sam
 again at every step. This script trains the network ``benchmarks/perf.py`` times (its data,
 sizes and compiled training step: what ``forecaster train`` runs) for one warm-up epoch and
 ``--epochs`` timed ones, in a fresh process for each cell and setting: with the package's
-setting, and with ``FORECASTER_MALLOC_TUNING=0`` (glibc's defaults). The two settings
-alternate within each round, and a ratio is the median of the rounds' ratios, so that drift in
-the machine's speed between rounds cancels. Each process's page faults, system (kernel) CPU
-time and peak memory come from the operating system (``wait4``).
+setting, and with ``FORECASTER_MALLOC_TUNING=0`` (glibc's defaults); and, where PyTorch is
+installed, ``perf.py``'s PyTorch loop of the same network in a fresh process of its own (each
+framework alone in its process: the fair comparison). They alternate within each round, and a
+ratio is the median of the rounds' ratios, so that drift in the machine's speed between rounds
+cancels. Each process's page faults, system (kernel) CPU time and peak memory come from the
+operating system (``wait4``).
 
 Usage (from the repository root):
     python benchmarks/allocator.py [--rounds N] [--epochs N] [--no-write]
