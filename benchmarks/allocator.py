@@ -49,18 +49,14 @@ def child(cell: str, epochs: int, pytorch: bool = False) -> None:
         sys.path.insert(0, str(REPO))
     import perf
     from forecaster.backend import keep_freed_memory, load_keras
-    from forecaster.baselines import LinearAutoregression
-    from forecaster.training import TrainOptions, multi_steps, training_data
+    from forecaster.training import training_data
 
-    keras = None if pytorch else load_keras()
-    train_set, val_set = perf.speed_windows(perf.FULL)
-    linear = LinearAutoregression.fit(train_set, val_set)
-    steps = multi_steps(TrainOptions(batch_size=perf.BATCH), len(train_set))
-    batches, feeding = (None, []) if pytorch else training_data(keras, train_set, perf.BATCH, steps, seed=0)
+    train_set, linear, steps = perf.speed_training(perf.FULL)
     kind, bidirectional = CELLS[cell]
     if pytorch:
         epoch = perf.torch_contender(kind, bidirectional, linear, *train_set.gather(slice(None)))
     else:
+        batches, feeding = training_data(load_keras(), train_set, perf.BATCH, steps, seed=0)
         epoch = perf.keras_contender(kind, bidirectional, linear, lambda net, timer: net.fit(
             batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps)
     epoch()  # warm-up: tracing and compilation

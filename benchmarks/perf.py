@@ -272,6 +272,18 @@ def speed_windows(sizes: Sizes):
     return train_set, val_set
 
 
+def speed_training(sizes: Sizes):
+    """What every throughput contender trains on: the training windows of :func:`speed_windows`,
+    the ridge fit the networks start from, and the batches per call ``forecaster train`` would
+    use for them (with its default epochs and patience)."""
+    from forecaster.baselines import LinearAutoregression
+    from forecaster.training import TrainOptions, multi_steps
+
+    train_set, val_set = speed_windows(sizes)
+    linear = LinearAutoregression.fit(train_set, val_set)
+    return train_set, linear, multi_steps(TrainOptions(batch_size=BATCH), len(train_set))
+
+
 def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch, steps_per_execution: int):
     """A network built, started and compiled as ``forecaster train`` does; returns a function
     that trains it one epoch with ``fit_one_epoch(network, callback)`` and gives the epoch's
@@ -368,14 +380,9 @@ OWN_PROCESS = "PyTorch, own process"
 def torch_worker(cell: str, quick: bool) -> None:
     """Serve :func:`torch_contender` epochs to :func:`torch_process_contender` (run in a fresh
     process): one line in on stdin, the epoch's seconds out on stdout, until stdin ends."""
-    from forecaster.baselines import LinearAutoregression
-
-    sizes = QUICK if quick else FULL
-    train_set, val_set = speed_windows(sizes)
-    linear = LinearAutoregression.fit(train_set, val_set)
-    inputs, targets = train_set.gather(slice(None))
+    train_set, linear, _ = speed_training(QUICK if quick else FULL)
     kind, bidirectional = CELLS[cell]
-    epoch = torch_contender(kind, bidirectional, linear, inputs, targets)
+    epoch = torch_contender(kind, bidirectional, linear, *train_set.gather(slice(None)))
     print("ready", flush=True)
     for _ in sys.stdin:
         print(epoch(), flush=True)
@@ -415,16 +422,12 @@ def training_speed(sizes: Sizes, rounds: int) -> dict:
         ``{"windows": n, "torch": bool, "cells": {name: {contender: [windows/s per round]}}}``.
     """
     from forecaster.backend import load_keras
-    from forecaster.baselines import LinearAutoregression
-    from forecaster.training import TrainOptions, multi_steps, training_data
+    from forecaster.training import training_data
 
     keras = load_keras()
-    train_set, val_set = speed_windows(sizes)
-    linear = LinearAutoregression.fit(train_set, val_set)
+    train_set, linear, steps = speed_training(sizes)
     inputs, targets = train_set.gather(slice(None))
     with_torch = torch_available()
-    # as forecaster train would run this training with its default epochs and patience
-    steps = multi_steps(TrainOptions(batch_size=BATCH), len(train_set))
     results: dict = {"windows": len(train_set), "torch": with_torch, "steps_per_execution": steps, "cells": {}}
     for name, (cell, bidirectional) in CELLS.items():
         batches, feeding = training_data(keras, train_set, BATCH, steps, seed=0)
