@@ -56,7 +56,7 @@ def child(cell: str, epochs: int, pytorch: bool = False) -> None:
     if pytorch:
         epoch = perf.torch_contender(kind, bidirectional, linear, *train_set.gather(slice(None)))
     else:
-        batches, feeding = training_data(load_keras(), train_set, perf.BATCH, steps, seed=0)
+        batches, feeding = training_data(load_keras(), train_set, perf.BATCH, seed=0)
         epoch = perf.keras_contender(kind, bidirectional, linear, lambda net, timer: net.fit(
             batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps)
     epoch()  # warm-up: tracing and compilation

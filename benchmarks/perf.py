@@ -430,7 +430,7 @@ def training_speed(sizes: Sizes, rounds: int) -> dict:
     with_torch = torch_available()
     results: dict = {"windows": len(train_set), "torch": with_torch, "steps_per_execution": steps, "cells": {}}
     for name, (cell, bidirectional) in CELLS.items():
-        batches, feeding = training_data(keras, train_set, BATCH, steps, seed=0)
+        batches, feeding = training_data(keras, train_set, BATCH, seed=0)
         contenders = {
             # what forecaster train runs: batches gathered from the window set, handed over
             # as training does for this many batches per call

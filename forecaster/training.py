@@ -551,13 +551,13 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     if schedule is not None and not schedule:
         return network, 0, 0, []
     start_weights = network.get_weights()
-    validation = None if val_windows is None else window_batches(val_windows, forecasting.PREDICT_BATCH)
+    validation = None if val_windows is None else validation_data(keras, val_windows)
 
     def train(xla: bool):
         compile_network(network, options.learning_rate, xla, ema=options.ema, steps_per_execution=steps_per_execution)
         start_loss = float(network.evaluate(validation, verbose=0)) if validation is not None else float("nan")
-        training, feeding = training_data(keras, train_windows, options.batch_size, steps_per_execution,
-                                          seed=options.seed, per_epoch=options.windows_per_epoch)
+        training, feeding = training_data(keras, train_windows, options.batch_size, seed=options.seed,
+                                          per_epoch=options.windows_per_epoch)
         if schedule is None:
             steering = [
                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=options.patience,
@@ -706,19 +706,27 @@ def compile_network(network, learning_rate: float, xla: bool = True, ema: bool =
                     loss=keras.losses.Huber(), jit_compile=xla, steps_per_execution=steps_per_execution)
 
 
-def training_data(keras, windows: WindowSet, batch_size: int, steps_per_execution: int, seed: int | None = None,
+def training_data(keras, windows: WindowSet, batch_size: int, seed: int | None = None,
                   per_epoch: int | None = None) -> tuple[Any, list]:
-    """What ``fit`` trains on, for a network compiled to train ``steps_per_execution`` batches
-    per call: the batches of :func:`window_batches`, handed over by :func:`window_stream`
-    where Keras would otherwise fetch them through Python between every two batches of a call.
+    """What ``fit`` trains on: the batches of :func:`window_batches`, handed over by
+    :func:`window_stream` on the TensorFlow backend (see there why).
 
     Returns:
         the data for ``fit`` and the callbacks it needs among ``fit``'s.
     """
-    if steps_per_execution > 1 and keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow":
         stream, epoch_start = window_stream(keras, windows, batch_size, seed=seed, per_epoch=per_epoch)
         return stream, [epoch_start]
     return window_batches(windows, batch_size, seed=seed, per_epoch=per_epoch), []
+
+
+def validation_data(keras, windows: WindowSet):
+    """What ``fit`` validates on and ``evaluate`` scores: ``windows`` in order,
+    :data:`forecaster.forecasting.PREDICT_BATCH` at a time, handed over as
+    :func:`training_data`'s."""
+    if keras.backend.backend() == "tensorflow":
+        return window_stream(keras, windows, forecasting.PREDICT_BATCH, gather_batches=1)[0]
+    return window_batches(windows, forecasting.PREDICT_BATCH)
 
 
 def window_batches(windows: WindowSet, batch_size: int, seed: int | None = None, per_epoch: int | None = None):
@@ -783,13 +791,19 @@ STREAM_GATHER_BATCHES = STEPS_PER_EXECUTION
 
 
 def window_stream(keras, windows: WindowSet, batch_size: int, seed: int | None = None,
-                  per_epoch: int | None = None):
+                  per_epoch: int | None = None, gather_batches: int = STREAM_GATHER_BATCHES):
     """The batches :func:`window_batches` gives Keras' ``fit``, in the same order epoch after
-    epoch, handed over as a ``tf.data`` pipeline: gathered :data:`STREAM_GATHER_BATCHES` at a
+    epoch, handed over as a ``tf.data`` pipeline: gathered ``gather_batches`` at a
     time in a background thread, and split into batches by TensorFlow. Keras fetches a
     ``PyDataset``'s batches through Python one at a time, which for the small default network
     costs about a fifth of an epoch of M4 Hourly's long training (BENCHMARKS.md, "Batches
     handed over by tf.data"); here nothing returns to Python between batches.
+
+    The pipeline is not autotuned (its sizes are fixed). Keras' own pipelines for a
+    ``PyDataset`` or arrays are, and the autotuning thread sleeps for a period that doubles up
+    to a minute as the pipeline runs; when the pipeline is dropped at the end of ``fit`` or
+    ``evaluate``, its destructor waits that period out with the GIL held: 2.6, 5.1 or 10.2 s
+    of nothing after each training (BENCHMARKS.md, "No wait at the end of fit").
 
     Keras draws a ``PyDataset``'s order anew before the first epoch as well as after each
     (``fit`` starts by calling its ``on_epoch_end``), so epoch ``e`` (from 0) trains on draw
@@ -826,7 +840,7 @@ def window_stream(keras, windows: WindowSet, batch_size: int, seed: int | None =
             with lock:
                 state["epoch"] = epoch
 
-    gather_size = batch_size * STREAM_GATHER_BATCHES
+    gather_size = batch_size * gather_batches
 
     def chunks():
         order = epoch_order()
@@ -837,10 +851,13 @@ def window_stream(keras, windows: WindowSet, batch_size: int, seed: int | None =
              tf.TensorSpec((None, windows.horizon), tf.float32)]
     if windows.weights is not None:
         specs.append(tf.TensorSpec((None,), tf.float32))
+    options = tf.data.Options()
+    options.autotune.enabled = False
     dataset = (tf.data.Dataset.from_generator(chunks, output_signature=tuple(specs))
                .prefetch(2)
                .rebatch(batch_size)
-               .apply(tf.data.experimental.assert_cardinality(-(-n_drawn // batch_size))))
+               .apply(tf.data.experimental.assert_cardinality(-(-n_drawn // batch_size)))
+               .with_options(options))
     return dataset, EpochStart()
 
 

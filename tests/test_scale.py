@@ -182,7 +182,7 @@ def test_a_long_training_trains_many_batches_per_call_to_the_same_weights(monkey
         compile_network(network, learning_rate, xla, **rest)
 
     def recording_stream(keras, windows, batch_size, **rest):
-        streams.append(len(windows))
+        streams.append((len(windows), batch_size))
         return window_stream(keras, windows, batch_size, **rest)
 
     monkeypatch.setattr(training, "compile_network", recording)
@@ -197,7 +197,9 @@ def test_a_long_training_trains_many_batches_per_call_to_the_same_weights(monkey
     monkeypatch.setattr(training, "MULTI_STEP_MIN_BATCHES", 1)
     many_at_a_time = fit(dataset(), options)
     assert calls == [1, training.STEPS_PER_EXECUTION]
-    assert streams == [n_windows]  # handed over by tf.data, not fetched batch by batch
+    # both handed over by tf.data, not fetched batch by batch, and validated likewise
+    assert [size for size in streams if size[1] == 8] == [(n_windows, 8)] * 2
+    assert [size[1] for size in streams if size[1] != 8] == [forecasting.PREDICT_BATCH] * 2
     assert one_at_a_time.epochs_run == many_at_a_time.epochs_run == 3
     for a, b in zip(one_at_a_time.predictor.get_weights(), many_at_a_time.predictor.get_weights()):
         np.testing.assert_array_equal(a, b)
@@ -224,6 +226,35 @@ def test_the_stream_gives_the_batches_keras_trains_on_from_the_py_dataset():
             assert [p.shape[0] for p in parts] == [16 if index < 9 else 6] * 3
             for got, expected in zip(parts, batches[index]):
                 np.testing.assert_array_equal(got, expected)
+
+
+def test_validation_gives_the_windows_in_order_as_the_py_dataset_does():
+    from forecaster import training
+    from forecaster.backend import load_keras
+
+    windows = _window_set()
+    batches = training.window_batches(windows, batch_size=forecasting.PREDICT_BATCH // 64)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(forecasting, "PREDICT_BATCH", forecasting.PREDICT_BATCH // 64)
+        validation = training.validation_data(load_keras(), windows)
+    streamed = list(validation.as_numpy_iterator())
+    assert len(streamed) == len(batches) > 1
+    for index, parts in enumerate(streamed):
+        for got, expected in zip(parts, batches[index], strict=True):
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_the_pipelines_fit_reads_are_not_autotuned():
+    # Autotuning's thread sleeps for a period that doubles as the pipeline runs, and dropping
+    # the pipeline at the end of fit waits that period out: seconds after every training.
+    from forecaster import training
+    from forecaster.backend import load_keras
+
+    keras = load_keras()
+    windows = _window_set()
+    training_stream, _ = training.training_data(keras, windows, batch_size=16, seed=0)
+    for pipeline in (training_stream, training.validation_data(keras, windows)):
+        assert pipeline.options().autotune.enabled is False
 
 
 def test_many_batches_per_call_only_where_early_stopping_leaves_enough_batches():
