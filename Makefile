@@ -47,6 +47,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/perf.py
 	$(BIN)/python benchmarks/allocator.py
 	$(BIN)/python benchmarks/xla.py
+	$(BIN)/python benchmarks/fit_end.py
 
 sample-data: $(INSTALLED)
 	$(BIN)/python sample_data/generate.py
