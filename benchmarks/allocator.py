@@ -48,19 +48,11 @@ def child(cell: str, epochs: int, pytorch: bool = False) -> None:
     except ImportError:  # not installed: run from a plain checkout
         sys.path.insert(0, str(REPO))
     import perf
-    from forecaster.backend import keep_freed_memory, load_keras
-    from forecaster.training import training_data
+    from forecaster.backend import keep_freed_memory
 
-    train_set, linear, steps = perf.speed_training(perf.FULL)
-    kind, bidirectional = CELLS[cell]
-    if pytorch:
-        epoch = perf.torch_contender(kind, bidirectional, linear, *train_set.gather(slice(None)))
-    else:
-        batches, feeding = training_data(load_keras(), train_set, perf.BATCH, seed=0)
-        epoch = perf.keras_contender(kind, bidirectional, linear, lambda net, timer: net.fit(
-            batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps)
+    epoch, n_windows = perf.contender_epochs("PyTorch" if pytorch else "ours", cell, perf.FULL)
     epoch()  # warm-up: tracing and compilation
-    speeds = [len(train_set) / epoch() for _ in range(epochs)]
+    speeds = [n_windows / epoch() for _ in range(epochs)]
     print(json.dumps({"speeds": speeds, "kept": keep_freed_memory()}))
 
 

@@ -14,10 +14,9 @@ One table of every figure next to its target (issue 5 §5):
   trains it, against a plain ``keras.Model.fit`` of the same network on pre-built arrays
   and against a PyTorch reference loop (target ≥ 1.0× PyTorch, aim 1.3×). The contenders
   run in alternating rounds; each figure is the median over the rounds, a warm-up epoch
-  (tracing, compilation) excluded, and each ratio the median of the rounds' ratios. The
-  PyTorch loop runs twice: in this process, where it shares the allocator settings
-  forecaster makes when it loads Keras (``forecaster.backend.keep_freed_memory``), and in a
-  process of its own with glibc's defaults, as a plain PyTorch script runs.
+  (tracing, compilation) excluded, and each ratio the median of the rounds' ratios. Each
+  contender trains in a process of its own (sharing one, they slowed each other down), the
+  PyTorch loop with glibc's default allocator, as a plain PyTorch script runs.
 
 Every command runs in a fresh process started from a small wrapper that times it and reads
 its peak RSS from ``wait4`` (the wrapper keeps this script's own memory out of the figure).
@@ -252,7 +251,7 @@ def memory(work: Path, sizes: Sizes) -> dict[str, Runs]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Part 5: training throughput, in this process
+# Part 5: training throughput, each contender in a process of its own
 
 
 def speed_windows(sizes: Sizes):
@@ -371,32 +370,52 @@ def torch_contender(cell: str, bidirectional: bool, linear, inputs: np.ndarray, 
     return epoch
 
 
-#: The PyTorch reference trained in a process of its own, with glibc's allocator as a plain
-#: PyTorch script gets it: in this process it shares the allocator settings forecaster makes
-#: when it loads Keras (``forecaster.backend.keep_freed_memory``), which speed PyTorch up too.
-OWN_PROCESS = "PyTorch, own process"
+#: The training-throughput contenders. Each trains in a process of its own, as a user's
+#: training or a plain PyTorch script would run: sharing one process, they slowed each other
+#: down (allocator state; PyTorch's threads spinning after its epochs).
+CONTENDERS = ("ours", "plain Keras", "PyTorch")
 
 
-def torch_worker(cell: str, quick: bool) -> None:
-    """Serve :func:`torch_contender` epochs to :func:`torch_process_contender` (run in a fresh
-    process): one line in on stdin, the epoch's seconds out on stdout, until stdin ends."""
-    train_set, linear, _ = speed_training(QUICK if quick else FULL)
-    kind, bidirectional = CELLS[cell]
-    epoch = torch_contender(kind, bidirectional, linear, *train_set.gather(slice(None)))
+def contender_epochs(contender: str, name: str, sizes: Sizes):
+    """A function that trains ``contender``'s network for cell ``name`` one epoch on the
+    :func:`speed_training` data and gives the epoch's seconds; and the windows an epoch trains."""
+    train_set, linear, steps = speed_training(sizes)
+    cell, bidirectional = CELLS[name]
+    if contender == "PyTorch":
+        return torch_contender(cell, bidirectional, linear, *train_set.gather(slice(None))), len(train_set)
+    if contender == "ours":
+        from forecaster.backend import load_keras
+        from forecaster.training import training_data
+
+        # what forecaster train runs: batches gathered from the window set, handed over as
+        # training does for this many batches per call
+        batches, feeding = training_data(load_keras(), train_set, BATCH, seed=0)
+        return keras_contender(cell, bidirectional, linear, lambda network, timer: network.fit(
+            batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps), len(train_set)
+    inputs, targets = train_set.gather(slice(None))
+    return keras_contender(cell, bidirectional, linear, lambda network, timer: network.fit(
+        inputs, targets, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer]), steps), len(train_set)
+
+
+def contender_worker(contender: str, name: str, quick: bool) -> None:
+    """Serve :func:`contender_epochs` to :func:`process_contender` (run in a fresh process):
+    one line in on stdin, the epoch's seconds out on stdout, until stdin ends."""
+    epoch, _ = contender_epochs(contender, name, QUICK if quick else FULL)
     print("ready", flush=True)
     for _ in sys.stdin:
         print(epoch(), flush=True)
 
 
-def torch_process_contender(cell: str, sizes: Sizes):
-    """:func:`torch_contender` in a process of its own with glibc's default allocator (see
-    :data:`OWN_PROCESS`); returns a function that has it train one epoch and gives its seconds."""
-    env = {**os.environ, "FORECASTER_MALLOC_TUNING": "0"}
-    arguments = [sys.executable, __file__, "--torch-worker", cell] + (["--quick"] if sizes is QUICK else [])
+def process_contender(contender: str, name: str, sizes: Sizes):
+    """:func:`contender_epochs` in a fresh process of its own (PyTorch with glibc's default
+    allocator, as a plain PyTorch script runs); returns a function that has it train one
+    epoch and gives its seconds, with ``close()`` to end the process."""
+    env = {**os.environ, **({"FORECASTER_MALLOC_TUNING": "0"} if contender == "PyTorch" else {})}
+    arguments = [sys.executable, __file__, "--worker", contender, name] + (["--quick"] if sizes is QUICK else [])
     worker = subprocess.Popen(arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True, env=env)
     if worker.stdout.readline().strip() != "ready":
-        raise SystemExit(f"the PyTorch worker for {cell} did not start (exit code {worker.wait()})")
+        raise SystemExit(f"the {contender} worker for {name} did not start (exit code {worker.wait()})")
 
     def epoch() -> float:
         worker.stdin.write("epoch\n")
@@ -416,45 +435,31 @@ def torch_available() -> bool:
 
 
 def training_speed(sizes: Sizes, rounds: int) -> dict:
-    """Windows/s of each contender per cell, in alternating rounds after one warm-up epoch each.
+    """Windows/s of each contender per cell, each in a process of its own, in alternating
+    rounds after one warm-up epoch each.
 
     Returns:
         ``{"windows": n, "torch": bool, "cells": {name: {contender: [windows/s per round]}}}``.
     """
-    from forecaster.backend import load_keras
-    from forecaster.training import training_data
-
-    keras = load_keras()
-    train_set, linear, steps = speed_training(sizes)
-    inputs, targets = train_set.gather(slice(None))
+    train_set, _, steps = speed_training(sizes)
     with_torch = torch_available()
     results: dict = {"windows": len(train_set), "torch": with_torch, "steps_per_execution": steps, "cells": {}}
-    for name, (cell, bidirectional) in CELLS.items():
-        batches, feeding = training_data(keras, train_set, BATCH, seed=0)
-        contenders = {
-            # what forecaster train runs: batches gathered from the window set, handed over
-            # as training does for this many batches per call
-            "ours": keras_contender(cell, bidirectional, linear, lambda net, timer: net.fit(
-                batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps),
-            "plain Keras": keras_contender(cell, bidirectional, linear, lambda net, timer: net.fit(
-                inputs, targets, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer]), steps),
-        }
-        if with_torch:
-            contenders["PyTorch"] = torch_contender(cell, bidirectional, linear, inputs, targets)
-            contenders[OWN_PROCESS] = torch_process_contender(name, sizes)
+    for name in CELLS:
+        contenders = {contender: process_contender(contender, name, sizes)
+                      for contender in CONTENDERS if with_torch or contender != "PyTorch"}
         for epoch in contenders.values():
             epoch()  # warm-up: tracing and compilation, not timed
         speeds: dict[str, list[float]] = {contender: [] for contender in contenders}
         for round_ in range(rounds):
-            for contender, epoch in contenders.items():
-                speeds[contender].append(len(train_set) / epoch())
+            # alternate which goes first, so that none always runs on a machine just warmed
+            order = list(contenders) if round_ % 2 == 0 else list(reversed(contenders))
+            for contender in order:
+                speeds[contender].append(len(train_set) / contenders[contender]())
             print(f"  {name} round {round_ + 1}: " + ", ".join(f"{c} {s[-1]:,.0f}" for c, s in speeds.items())
                   + " windows/s", file=sys.stderr)
         results["cells"][name] = speeds
-        if with_torch:
-            contenders[OWN_PROCESS].close()
-        del contenders
-        keras.backend.clear_session()
+        for epoch in contenders.values():
+            epoch.close()
     return results
 
 
@@ -506,12 +511,11 @@ def summary_rows(results: dict, sizes: Sizes) -> list[list[str]]:
         full_speed = sizes.speed_series >= FULL.speed_series and sizes.speed_steps >= FULL.speed_steps
         for name, speeds in speed["cells"].items():
             if "PyTorch" in speeds:
-                for reference, how in (("PyTorch", "in this process"), (OWN_PROCESS, "own process, glibc's defaults")):
-                    ratio = median_ratio(speeds["ours"], speeds[reference])
-                    aim = "aim met" if ratio >= SPEED_AIM else "aim not met"
-                    rows.append([f"training windows/s, {name}: ours / PyTorch loop ({how})", f"{ratio:.2f}×",
-                                 f"≥ {SPEED_FLOOR:g}× (aim {SPEED_AIM:g}×)",
-                                 f"{verdict(ratio >= SPEED_FLOOR, full_speed)}; {aim}"])
+                ratio = median_ratio(speeds["ours"], speeds["PyTorch"])
+                aim = "aim met" if ratio >= SPEED_AIM else "aim not met"
+                rows.append([f"training windows/s, {name}: ours / PyTorch loop", f"{ratio:.2f}×",
+                             f"≥ {SPEED_FLOOR:g}× (aim {SPEED_AIM:g}×)",
+                             f"{verdict(ratio >= SPEED_FLOOR, full_speed)}; {aim}"])
             else:
                 rows.append([f"training windows/s, {name}: ours / PyTorch loop", "not measured",
                              f"≥ {SPEED_FLOOR:g}× (aim {SPEED_AIM:g}×)",
@@ -530,7 +534,7 @@ def process_rows(group: dict[str, Runs]) -> list[list[str]]:
 
 def speed_lines(speed: dict) -> list[str]:
     """The throughput table: median windows/s per contender and the ratios, per cell."""
-    references = ["plain Keras"] + (["PyTorch", OWN_PROCESS] if speed["torch"] else [])
+    references = ["plain Keras"] + (["PyTorch"] if speed["torch"] else [])
     contenders = ["ours", *references]
     header = ["network"] + [f"{c} (windows/s)" for c in contenders] + [f"ours / {c}" for c in references]
     rows = []
@@ -541,7 +545,7 @@ def speed_lines(speed: dict) -> list[str]:
     lines = table(header, rows)
     if not speed["torch"]:
         lines += ["", "PyTorch reference not measured: it needs `pip install -e '.[bench]'`."]
-    lines += ["", "Per round (windows/s, in the order run): " + "; ".join(
+    lines += ["", "Per round (windows/s, rounds in order): " + "; ".join(
         f"{name}: " + ", ".join(f"{c} {' / '.join(f'{s:,.0f}' for s in speeds[c])}" for c in contenders)
         for name, speeds in speed["cells"].items())]
     return lines
@@ -589,20 +593,20 @@ def report_body(results: dict, sizes: Sizes, args, command: str, seconds: float)
             f"Training throughput: {sizes.speed_series} random-walk series × "
             f"{sizes.speed_steps:,} steps, 3 channels, lookback {LOOKBACK}, horizon {HORIZON}, batch {BATCH}, "
             f"{UNITS} units, linear skip started from the ridge fit and frozen; {speed['windows']:,} training "
-            f"windows an epoch. Median windows/s over {args.rounds} round(s) of one epoch each (after one "
-            "warm-up epoch), contenders alternating within each round; a ratio is the median of the rounds' "
-            "ratios. *ours*: `network.fit` on `training.training_data` (what `forecaster train` runs, "
+            f"windows an epoch. Each contender trains in a process of its own (started from this script, "
+            f"serving one epoch at a time). Median windows/s over {args.rounds} round(s) of one epoch each "
+            "(after one warm-up epoch), contenders alternating within each round, which one goes first "
+            "alternating between rounds; a ratio is the median of the rounds' ratios. *ours*: `network.fit` on `training.training_data` (what `forecaster train` runs, "
             "the training step compiled by XLA and called on "
             f"{speed['steps_per_execution']} batch{'es' if speed['steps_per_execution'] > 1 else ''} at a time, as "
-            "`training.multi_steps` has it for this training, the batches handed over by `tf.data` where that "
-            "is more than one); *plain Keras*: the same network, built "
+            "`training.multi_steps` has it for this training, the batches handed over by `tf.data`); "
+            "*plain Keras*: the same network, built "
             "and compiled the same way, `fit` on pre-built arrays with `shuffle=True`; *PyTorch*: `nn.LSTM` / "
             "`nn.GRU` (`bidirectional=True` for BiLSTM), dense head on the last step (BiLSTM: forward last step ‖ "
             "backward step 0), frozen linear skip, Huber loss, Adam (lr 1e-3, eps 1e-7), a plain loop over "
-            "shuffled mini-batches of pre-built float32 tensors, `torch.set_num_threads(2)`, in this process (so "
-            "with the allocator settings forecaster makes when it loads Keras, `forecaster.backend.keep_freed_memory`, "
-            "which speed PyTorch up as well); *PyTorch, own process*: the same loop in a process of its own with "
-            "glibc's default allocator, as a plain PyTorch script runs, its epochs in turn with the others'.",
+            "shuffled mini-batches of pre-built float32 tensors, `torch.set_num_threads(2)`, with glibc's default "
+            "allocator, as a plain PyTorch script runs (the Keras contenders have the allocator setting forecaster "
+            "makes when it loads Keras, `forecaster.backend.keep_freed_memory`).",
             "",
         ]
         lines += speed_lines(speed)
@@ -626,9 +630,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="alternating training rounds per network (default 5, --quick 1)")
     parser.add_argument("--skip-memory", action="store_true", help="skip the large-file memory part")
     parser.add_argument("--skip-training", action="store_true", help="skip the training-throughput part")
-    parser.add_argument("--torch-worker", choices=CELLS, help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=2, metavar=("CONTENDER", "CELL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.torch_worker:
+    if args.worker:
         return args
     if args.quick:
         args.no_write = True
@@ -636,7 +640,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args.rounds = args.rounds or (1 if args.quick else 5)
     if args.repeats < 1 or args.rounds < 1:
         parser.error("--repeats and --rounds must be at least 1")
-    # found, not imported: PyTorch must not be loaded in this process while the other parts run
+    # found, not imported: only the PyTorch worker loads it
     if not (args.no_write or args.skip_training) and importlib.util.find_spec("torch") is None:
         parser.error("PyTorch is not installed, so the training comparison would replace the published one with "
                      "'not measured': pip install -e '.[bench]', or pass --skip-training or --no-write")
@@ -645,8 +649,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.torch_worker:
-        torch_worker(args.torch_worker, args.quick)
+    if args.worker:
+        contender_worker(*args.worker, args.quick)
         return 0
     command = shlex.join(["python", "benchmarks/perf.py", *(sys.argv[1:] if argv is None else argv)])
     sizes = QUICK if args.quick else FULL
@@ -670,7 +674,6 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_memory:
             step(f"memory with {sizes.memory_series:,} × {sizes.memory_points:,} points")
             results["memory"] = memory(work, sizes)
-    # last, so that TensorFlow and PyTorch are not loaded in this process while the others run
     if not args.skip_training:
         step("training throughput")
         results["speed"] = training_speed(sizes, args.rounds)

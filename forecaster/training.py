@@ -802,8 +802,8 @@ def window_stream(keras, windows: WindowSet, batch_size: int, seed: int | None =
     The pipeline is not autotuned (its sizes are fixed). Keras' own pipelines for a
     ``PyDataset`` or arrays are, and the autotuning thread sleeps for a period that doubles up
     to a minute as the pipeline runs; when the pipeline is dropped at the end of ``fit`` or
-    ``evaluate``, its destructor waits that period out with the GIL held: 2.6, 5.1 or 10.2 s
-    of nothing after each training (BENCHMARKS.md, "No wait at the end of fit").
+    ``evaluate``, its destructor can wait the rest of that period out with the GIL held: up
+    to seconds of nothing after a training (BENCHMARKS.md, "No wait at the end of fit").
 
     Keras draws a ``PyDataset``'s order anew before the first epoch as well as after each
     (``fit`` starts by calling its ``on_epoch_end``), so epoch ``e`` (from 0) trains on draw
