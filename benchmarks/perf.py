@@ -42,6 +42,7 @@ import importlib.util
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -408,21 +409,31 @@ def contender_worker(contender: str, name: str, quick: bool) -> None:
 
 def process_contender(contender: str, name: str, sizes: Sizes):
     """:func:`contender_epochs` in a fresh process of its own (PyTorch with glibc's default
-    allocator, as a plain PyTorch script runs); returns a function that has it train one
-    epoch and gives its seconds, with ``close()`` to end the process."""
+    allocator, as a plain PyTorch script runs), stopped (``SIGSTOP``) between its epochs so
+    that none of its threads runs beside another contender's epoch; returns a function that
+    has it train one epoch and gives its seconds, with ``close()`` to end the process."""
     env = {**os.environ, **({"FORECASTER_MALLOC_TUNING": "0"} if contender == "PyTorch" else {})}
     arguments = [sys.executable, __file__, "--worker", contender, name] + (["--quick"] if sizes is QUICK else [])
     worker = subprocess.Popen(arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True, env=env)
     if worker.stdout.readline().strip() != "ready":
         raise SystemExit(f"the {contender} worker for {name} did not start (exit code {worker.wait()})")
+    worker.send_signal(signal.SIGSTOP)
 
     def epoch() -> float:
+        worker.send_signal(signal.SIGCONT)
         worker.stdin.write("epoch\n")
         worker.stdin.flush()
-        return float(worker.stdout.readline())
+        seconds = float(worker.stdout.readline())
+        worker.send_signal(signal.SIGSTOP)
+        return seconds
 
-    epoch.close = lambda: (worker.stdin.close(), worker.wait())  # type: ignore[attr-defined]
+    def close() -> None:
+        worker.send_signal(signal.SIGCONT)
+        worker.stdin.close()
+        worker.wait()
+
+    epoch.close = close  # type: ignore[attr-defined]
     return epoch
 
 
@@ -594,7 +605,8 @@ def report_body(results: dict, sizes: Sizes, args, command: str, seconds: float)
             f"{sizes.speed_steps:,} steps, 3 channels, lookback {LOOKBACK}, horizon {HORIZON}, batch {BATCH}, "
             f"{UNITS} units, linear skip started from the ridge fit and frozen; {speed['windows']:,} training "
             f"windows an epoch. Each contender trains in a process of its own (started from this script, "
-            f"serving one epoch at a time). Median windows/s over {args.rounds} round(s) of one epoch each "
+            f"serving one epoch at a time, stopped with `SIGSTOP` while the others train, so that none of its "
+            f"threads runs beside another's epoch). Median windows/s over {args.rounds} round(s) of one epoch each "
             "(after one warm-up epoch), contenders alternating within each round, which one goes first "
             "alternating between rounds; a ratio is the median of the rounds' ratios. *ours*: `network.fit` on `training.training_data` (what `forecaster train` runs, "
             "the training step compiled by XLA and called on "
