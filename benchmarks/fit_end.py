@@ -111,8 +111,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in makers:
             whole = [run[0] for run in runs[name, (xla, epochs)]]
             after = [run[1] for run in runs[name, (xla, epochs)]]
-            rows.append(f"| {'yes' if xla else 'no'} | {epochs} | {name} | {statistics.median(whole):.2f} | {statistics.median(after):.2f} | "
-                        f"{max(after):.2f} | {sum(after):.2f} of {sum(whole):.2f} |")
+            rows.append(f"| {'yes' if xla else 'no'} | {epochs} | {name} | {statistics.median(whole):.2f} | "
+                        f"{statistics.median(after):.2f} | {max(after):.2f} | {sum(after):.2f} of {sum(whole):.2f} |")
     lines = [
         "## No wait at the end of fit",
         "",

@@ -373,7 +373,7 @@ def torch_contender(cell: str, bidirectional: bool, linear, inputs: np.ndarray, 
 
 #: The training-throughput contenders. Each trains in a process of its own, as a user's
 #: training or a plain PyTorch script would run: sharing one process, they slowed each other
-#: down (allocator state; PyTorch's threads spinning after its epochs).
+#: down (BENCHMARKS.md, "Freed memory kept for reuse" among what changed).
 CONTENDERS = ("ours", "plain Keras", "PyTorch")
 
 
@@ -388,8 +388,8 @@ def contender_epochs(contender: str, name: str, sizes: Sizes):
         from forecaster.backend import load_keras
         from forecaster.training import training_data
 
-        # what forecaster train runs: batches gathered from the window set, handed over as
-        # training does for this many batches per call
+        # what forecaster train runs: batches gathered from the window set and handed over by
+        # tf.data, the step called on as many batches at a time as training would
         batches, feeding = training_data(load_keras(), train_set, BATCH, seed=0)
         return keras_contender(cell, bidirectional, linear, lambda network, timer: network.fit(
             batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps), len(train_set)
@@ -608,8 +608,9 @@ def report_body(results: dict, sizes: Sizes, args, command: str, seconds: float)
             f"serving one epoch at a time, stopped with `SIGSTOP` while the others train, so that none of its "
             f"threads runs beside another's epoch). Median windows/s over {args.rounds} round(s) of one epoch each "
             "(after one warm-up epoch), contenders alternating within each round, which one goes first "
-            "alternating between rounds; a ratio is the median of the rounds' ratios. *ours*: `network.fit` on `training.training_data` (what `forecaster train` runs, "
-            "the training step compiled by XLA and called on "
+            "alternating between rounds; a ratio is the median of the rounds' ratios. *ours*: `network.fit` "
+            "on `training.training_data` (what `forecaster train` runs, the training step compiled by XLA and "
+            "called on "
             f"{speed['steps_per_execution']} batch{'es' if speed['steps_per_execution'] > 1 else ''} at a time, as "
             "`training.multi_steps` has it for this training, the batches handed over by `tf.data`); "
             "*plain Keras*: the same network, built "

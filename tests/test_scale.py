@@ -246,7 +246,7 @@ def test_validation_gives_the_windows_in_order_as_the_py_dataset_does():
 
 def test_the_pipelines_fit_reads_are_not_autotuned():
     # Autotuning's thread sleeps for a period that doubles as the pipeline runs, and dropping
-    # the pipeline at the end of fit waits that period out: seconds after every training.
+    # the pipeline at the end of fit can wait the rest of it out: seconds after a training.
     from forecaster import training
     from forecaster.backend import load_keras
 
