@@ -33,9 +33,9 @@ def keep_freed_memory() -> bool:
     freed top of a thread's heap back to the system at once, and the next step faults the same
     pages in again. On 2 cores a training epoch then spent up to a third of its time in the
     kernel; keeping 64 MB free at the top of each heap (and up to 256 MB in the main one)
-    trained ``benchmarks/perf.py``'s LSTM, GRU and bidirectional LSTM 1.66, 1.48 and 1.70 times
-    as fast, for 0.05 to 0.09 GB more peak memory (``benchmarks/allocator.py``; BENCHMARKS.md,
-    "Freed memory kept for reuse"). Process-wide, so it is set once, and not at all where the
+    trained ``benchmarks/perf.py``'s LSTM, GRU and bidirectional LSTM 1.3 to 1.7 times as
+    fast in two runs, for 0.04 to 0.09 GB more peak memory (``benchmarks/allocator.py``;
+    BENCHMARKS.md, "Freed memory kept for reuse"). Process-wide, so it is set once, and not at all where the
     user tunes glibc's allocator themselves, turns it off with ``FORECASTER_MALLOC_TUNING=0``,
     or the C library is not glibc. The allocator does not touch the arithmetic: results stay
     the same.

@@ -784,9 +784,10 @@ def _gathered(windows: WindowSet, positions: np.ndarray) -> tuple[np.ndarray, ..
     return (inputs, targets) if windows.weights is None else (inputs, targets, windows.weights[positions])
 
 
-#: Batches a :func:`window_stream` gathers at once: a call's worth, so that the generator is
-#: resumed once a call rather than once a batch (gathering 1,024 windows costs NumPy no
-#: more per window than 64 do).
+#: Batches a :func:`window_stream` gathers for training at once: a multi-batch call's worth,
+#: so that the generator is resumed once a call rather than once a batch (and a training of
+#: one batch per call resumes it every sixteen batches; gathering 1,024 windows costs NumPy
+#: no more per window than 64 do).
 STREAM_GATHER_BATCHES = STEPS_PER_EXECUTION
 
 
