@@ -162,6 +162,23 @@ SOURCE_MARGIN = 0.10
 
 
 # --- pure scoring functions -------------------------------------------------------------------
+#
+# The functions of the scores work along axis 0: on one series `(n,)`, or on a batch of series
+# side by side `(n, n_series)` (shorter series padded with NaN at the end, which no earlier step
+# sees), so that many series are scored with one pandas call per statistic instead of one each.
+
+
+def _along_steps(values: np.ndarray):
+    """``values`` `(n,)` or `(n, n_series)` as a pandas Series or DataFrame (steps as rows), for
+    its rolling and expanding windows."""
+    import pandas as pd
+
+    return pd.DataFrame(values) if values.ndim == 2 else pd.Series(values)
+
+
+def _before(values: np.ndarray, fill: float) -> np.ndarray:
+    """``values`` moved one step later along axis 0, ``fill`` at the first step."""
+    return np.concatenate([np.full((1, *values.shape[1:]), fill), values[:-1]])
 
 
 def robust_centre_spread(values: np.ndarray) -> tuple[float, float]:
@@ -212,14 +229,16 @@ def standardise(residuals: np.ndarray, calibration: dict[str, Any]) -> np.ndarra
 
 
 def trailing_sums(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sum and count of the finite ``values`` among the last ``window`` (the current one included).
+    """Sum and count of the finite ``values`` among the last ``window`` (the current one included),
+    along axis 0.
 
     Steps before the start count as missing, so the first windows are partial.
     """
     values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
-    cum = np.concatenate([[0.0], np.cumsum(np.where(finite, values, 0.0))])
-    cnt = np.concatenate([[0], np.cumsum(finite)])
+    start = np.zeros((1, *values.shape[1:]))
+    cum = np.concatenate([start, np.cumsum(np.where(finite, values, 0.0), axis=0)])
+    cnt = np.concatenate([start.astype(np.int64), np.cumsum(finite, axis=0)])
     upper = np.arange(1, len(values) + 1)
     lower = np.maximum(upper - window, 0)
     return cum[upper] - cum[lower], cnt[upper] - cnt[lower]
@@ -230,15 +249,15 @@ def running_centre(residuals: np.ndarray, prior_centre: float) -> np.ndarray:
     of them are observed.
 
     Args:
-        residuals: `(n,)`, NaN where not observed (skipped).
+        residuals: `(n,)` or `(n, n_series)`, NaN where not observed (skipped).
+        prior_centre: a number, or one per series `(n_series,)`.
 
     Returns:
-        `(n,)`.
+        the shape of ``residuals``.
     """
-    import pandas as pd
-
-    median = pd.Series(np.asarray(residuals, dtype=np.float64)).expanding(min_periods=MIN_FIT_POINTS).median()
-    return median.shift(1).fillna(prior_centre).to_numpy()
+    residuals = np.asarray(residuals, dtype=np.float64)
+    median = _along_steps(residuals).expanding(min_periods=MIN_FIT_POINTS).median().shift(1).to_numpy()
+    return np.where(np.isnan(median), prior_centre, median)
 
 
 def running_mean_sd(values: np.ndarray, prior_mean: float, prior_sd: float, prior_points: float) -> tuple[np.ndarray, np.ndarray]:
@@ -246,15 +265,17 @@ def running_mean_sd(values: np.ndarray, prior_mean: float, prior_sd: float, prio
     ``prior_points`` pseudo-observations with mean ``prior_mean`` and spread ``prior_sd``.
 
     Args:
-        values: `(n,)`, NaN where not observed (skipped).
+        values: `(n,)` or `(n, n_series)`, NaN where not observed (skipped).
+        prior_mean, prior_sd, prior_points: numbers, or one per series `(n_series,)`.
 
     Returns:
-        two `(n,)` arrays; the standard deviation is positive wherever ``prior_sd`` is.
+        two arrays of the shape of ``values``; the standard deviation is positive wherever
+        ``prior_sd`` is.
     """
     values = np.asarray(values, dtype=np.float64)
     finite = np.isfinite(values)
     filled = np.where(finite, values, 0.0)
-    before = lambda x: np.concatenate([[0.0], np.cumsum(x)])[:-1]  # noqa: E731  sums over steps < t
+    before = lambda x: _before(np.cumsum(x, axis=0), 0.0)  # noqa: E731  sums over steps < t
     count = before(finite.astype(np.float64)) + prior_points
     total = before(filled) + prior_points * prior_mean
     squares = before(filled**2) + prior_points * (prior_sd**2 + prior_mean**2)
@@ -277,13 +298,14 @@ def stillness_statistics(
     still while the model expected it to move, as with a frozen meter or a vanished cycle.
 
     Args:
-        z: `(n,)` standardised residuals, NaN where not observed.
-        expected_steps: `(n,)` ``ŷ_t - y_{t-1}`` in the residuals' units, NaN where
-            ``y_{t-1}`` was not observed.
-        scale: `(n,)` or scalar, what the residuals were divided by to give ``z``.
+        z: `(n,)` standardised residuals, NaN where not observed; or `(n, n_series)`.
+        expected_steps: ``ŷ_t - y_{t-1}`` in the residuals' units, NaN where ``y_{t-1}`` was
+            not observed; the shape of ``z``.
+        scale: the shape of ``z``, or scalar: what the residuals were divided by to give ``z``.
 
     Returns:
-        per window `(n,)`; NaN where more than a quarter of the window is unusable.
+        per window an array of the shape of ``z``; NaN where more than a quarter of the
+        window is unusable.
     """
     z = np.asarray(z, dtype=np.float64)
     expected = np.asarray(expected_steps, dtype=np.float64) / scale
@@ -305,18 +327,16 @@ def online_stillness(statistic: np.ndarray, margin: float = STILL_MARGIN,
     """A stillness statistic standardised from below by its own earlier values.
 
     Args:
-        statistic: `(n,)` one window's ``L_w`` from :func:`stillness_statistics`, NaN where
-            not defined.
+        statistic: `(n,)` or `(n, n_series)` one window's ``L_w`` from
+            :func:`stillness_statistics`, NaN where not defined.
 
     Returns:
-        `(n,)` ``max(0, (m - L) / d - margin)``, with ``m`` the median of the earlier values
-        and ``d = max((m - q05) / 1.645, min_spread)`` their lower-tail spread; NaN before
-        ``STILL_MIN_HISTORY`` earlier values, where ``L`` is NaN, or where the earlier values
-        have no spread.
+        the shape of ``statistic``: ``max(0, (m - L) / d - margin)``, with ``m`` the median of
+        the earlier values and ``d = max((m - q05) / 1.645, min_spread)`` their lower-tail
+        spread; NaN before ``STILL_MIN_HISTORY`` earlier values, where ``L`` is NaN, or where
+        the earlier values have no spread.
     """
-    import pandas as pd
-
-    history = pd.Series(np.asarray(statistic, dtype=np.float64)).expanding(min_periods=STILL_MIN_HISTORY)
+    history = _along_steps(np.asarray(statistic, dtype=np.float64)).expanding(min_periods=STILL_MIN_HISTORY)
     median = history.median().shift(1).to_numpy()
     spread = (median - history.quantile(LOWER_TAIL).shift(1).to_numpy()) / LOWER_TAIL_Z
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -328,20 +348,18 @@ def beyond_recent_peak(statistic: np.ndarray, hold: int, gap: int = 1) -> np.nda
     """How far each value exceeds the statistic's highest value over the hold-off.
 
     Args:
-        statistic: `(n,)`, NaN where not defined (never a peak).
+        statistic: `(n,)` or `(n, n_series)`, NaN where not defined (never a peak).
         hold: the hold-off reaches back this many steps...
         gap: ...to the step ``gap`` steps back (``1``: the previous one).
 
     Returns:
-        `(n,)` ``max(0, x_t - max(0, max(x_j for t - hold <= j <= t - gap)))``; NaN where
-        ``statistic`` is.
+        the shape of ``statistic``: ``max(0, x_t - max(0, max(x_j for t - hold <= j <= t -
+        gap)))``; NaN where ``statistic`` is.
     """
-    import pandas as pd
-
     statistic = np.asarray(statistic, dtype=np.float64)
     gap = max(int(gap), 1)
     span = max(int(hold) - gap + 1, 1)
-    peak = pd.Series(np.nan_to_num(statistic, nan=0.0)).rolling(span, min_periods=1).max().shift(gap)
+    peak = _along_steps(np.nan_to_num(statistic, nan=0.0)).rolling(span, min_periods=1).max().shift(gap)
     # a negative peak (a quiet stretch) does not lower the bar below the statistic itself
     peak = np.maximum(peak.fillna(0.0).to_numpy(), 0.0)
     return np.maximum(statistic - peak, 0.0)
@@ -351,18 +369,18 @@ def beyond_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """How far each value lies beyond the range of all the observed values before it.
 
     Args:
-        values: `(n,)`, NaN where not observed (skipped: neither scored nor part of the range).
+        values: `(n,)` or `(n, n_series)`, NaN where not observed (skipped: neither scored nor
+            part of the range).
 
     Returns:
-        ``excess`` `(n,)`: ``max(0, y_t - max_{j<t} y_j, min_{j<t} y_j - y_t)``, 0 until two
-        different values have been seen, NaN where ``values`` is; ``spread`` `(n,)`:
-        ``max_{j<t} y_j - min_{j<t} y_j``, NaN until it is positive.
+        ``excess``, the shape of ``values``: ``max(0, y_t - max_{j<t} y_j, min_{j<t} y_j -
+        y_t)``, 0 until two different values have been seen, NaN where ``values`` is;
+        ``spread``, the same shape: ``max_{j<t} y_j - min_{j<t} y_j``, NaN until it is positive.
     """
     values = np.asarray(values, dtype=np.float64)
     observed = np.isfinite(values)
-    before = lambda x, fill: np.concatenate([[fill], x[:-1]])  # noqa: E731  over steps < t
-    high = before(np.maximum.accumulate(np.where(observed, values, -np.inf)), -np.inf)
-    low = before(np.minimum.accumulate(np.where(observed, values, np.inf)), np.inf)
+    high = _before(np.maximum.accumulate(np.where(observed, values, -np.inf), axis=0), -np.inf)
+    low = _before(np.minimum.accumulate(np.where(observed, values, np.inf), axis=0), np.inf)
     with np.errstate(invalid="ignore"):
         spread = high - low
         known = np.isfinite(spread) & (spread > 0)
@@ -371,8 +389,8 @@ def beyond_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def range_exceedance(values: np.ndarray) -> np.ndarray:
-    """:func:`beyond_range`'s excess as a fraction of the range: `(n,)`, 0 inside it or before
-    there is one, NaN where ``values`` is."""
+    """:func:`beyond_range`'s excess as a fraction of the range (the shape of ``values``), 0
+    inside it or before there is one, NaN where ``values`` is."""
     return _fraction_of_range(*beyond_range(values))
 
 
@@ -386,14 +404,13 @@ def typical_step(values: np.ndarray) -> np.ndarray:
     until ``MIN_FIT_POINTS`` of them are seen.
 
     Args:
-        values: `(n,)`, NaN where not observed.
+        values: `(n,)` or `(n, n_series)`, NaN where not observed.
 
     Returns:
-        `(n,)`.
+        the shape of ``values``.
     """
-    import pandas as pd
-
-    moves = pd.Series(np.abs(np.diff(np.asarray(values, dtype=np.float64), prepend=np.nan)))
+    values = np.asarray(values, dtype=np.float64)
+    moves = _along_steps(np.abs(values - _before(values, np.nan)))
     return moves.expanding(min_periods=MIN_FIT_POINTS).median().shift(1).to_numpy()
 
 
@@ -403,10 +420,10 @@ def range_score(values: np.ndarray, tolerance: float = RANGE_TOLERANCE, steps: f
     (:func:`typical_step`) over ``steps``.
 
     Args:
-        values: `(n,)`, NaN where not observed.
+        values: `(n,)` or `(n, n_series)`, NaN where not observed.
 
     Returns:
-        `(n,)` >= 0: 0 inside the range and until the typical step is known (a typical step of
+        the shape of ``values``, >= 0: 0 inside the range and until the typical step is known (a typical step of
         0, a series that mostly stands still, or ``steps`` 0 sets no bar in steps); NaN where
         ``values`` is.
     """
@@ -421,17 +438,20 @@ def surprise(residuals: np.ndarray, calibration: dict[str, Any]) -> tuple[np.nda
     """The online-standardised absolute residual, before the hold-off.
 
     Args:
-        residuals: `(n,)` one-step residuals in scaled units, NaN where not observed.
-        calibration: with ``centre`` and ``spread`` (the starting estimates).
+        residuals: `(n,)` one-step residuals in scaled units, NaN where not observed; or
+            `(n, n_series)`.
+        calibration: with ``centre`` and ``spread`` (the starting estimates), numbers or one
+            per series `(n_series,)`.
 
     Returns:
-        ``x`` `(n,)`: ``(|e_t| - μ_t) / σ_t`` (NaN where the residual is); ``e`` `(n,)`: the
-        residual less the running centre; ``rms`` `(n,)`: the running root mean square of
-        ``e`` before each step, the scale the stillness statistic measures movement in.
+        ``x``: ``(|e_t| - μ_t) / σ_t`` (NaN where the residual is); ``e``: the residual less
+        the running centre; ``rms``: the running root mean square of ``e`` before each step,
+        the scale the stillness statistic measures movement in; each the shape of
+        ``residuals``.
     """
     residuals = np.asarray(residuals, dtype=np.float64)
-    spread = float(calibration["spread"])
-    deviation = residuals - running_centre(residuals, float(calibration["centre"]))
+    spread = np.asarray(calibration["spread"], dtype=np.float64)
+    deviation = residuals - running_centre(residuals, np.asarray(calibration["centre"], dtype=np.float64))
     size = np.abs(deviation)
     prior = float(calibration.get("prior_points", PRIOR_POINTS))
     mean, sd = running_mean_sd(size, ABS_MEAN * spread, ABS_SD * spread, prior)
@@ -447,18 +467,21 @@ def score_residuals(
     """Anomaly score of every step of one series (causal: step t uses steps up to t only).
 
     Args:
-        residuals: `(n,)` one-step residuals in scaled units, NaN where the value is missing.
-        calibration: the series' ``anomaly`` entry, from :func:`calibrate_series`. Entries
-            from older models (without ``hold``) are scored the same way, with the default
-            hold-off and stillness settings; those without ``range_tolerance`` without the
-            range score.
-        expected_steps: `(n,)` ``ŷ_t - y_{t-1}`` for the stillness score (None: no stillness).
-        values: `(n_steps,)` the series in any units, NaN where missing, ending with the ``n``
-            scored steps (the steps before them are history) for the range score (None: no
-            range score).
+        residuals: `(n,)` one-step residuals in scaled units, NaN where the value is missing;
+            or `(n, n_series)`, a batch of series sharing their settings (see
+            :func:`score_batches`).
+        calibration: the series' ``anomaly`` entry, from :func:`calibrate_series` (for a
+            batch, ``centre`` and ``spread`` one per series `(n_series,)`). Entries from older
+            models (without ``hold``) are scored the same way, with the default hold-off and
+            stillness settings; those without ``range_tolerance`` without the range score.
+        expected_steps: ``ŷ_t - y_{t-1}`` for the stillness score, the shape of ``residuals``
+            (None: no stillness).
+        values: `(n_steps,)` (or `(n_steps, n_series)`) the series in any units, NaN where
+            missing, ending with the ``n`` scored steps (the steps before them are history) for
+            the range score (None: no range score).
 
     Returns:
-        `(n,)` scores >= 0, NaN exactly where ``residuals`` is NaN.
+        scores >= 0, the shape of ``residuals``, NaN exactly where ``residuals`` is NaN.
     """
     residuals = np.asarray(residuals, dtype=np.float64)
     hold = int(calibration.get("hold") or local_window_for(calibration.get("local_window") or 0))
@@ -477,6 +500,73 @@ def score_residuals(
         parts.append(by_range[len(values) - len(residuals):])
     score = np.fmax.reduce(parts)
     return np.where(np.isnan(residuals), np.nan, score)
+
+
+#: The calibration entries :func:`score_residuals` reads besides each series' own ``centre``
+#: and ``spread``: series that agree on all of them are scored together.
+SCORE_SETTINGS = ("hold", "local_window", "prior_points", "still_windows", "still_floor", "still_margin",
+                  "still_min_spread", "range_tolerance", "range_steps")
+#: At most this many steps x series in one batch of :func:`score_batches` (2 MB per array):
+#: pandas' cost per call is then spread over 250 series of a thousand steps, and the score's
+#: temporaries need no more memory than the rest of ``detect-anomalies`` (measured: 1,000 series,
+#: 8 MB per array, no faster and 135 MB more at the peak).
+BATCH_CELLS = 250_000
+
+
+def _side_by_side(arrays: list[np.ndarray], n_steps: int) -> np.ndarray:
+    """`(n_steps, len(arrays))`: the 1-D ``arrays`` as columns, padded with NaN at the end."""
+    out = np.full((n_steps, len(arrays)), np.nan)
+    for column, array in enumerate(arrays):
+        out[: len(array), column] = array
+    return out
+
+
+def score_batches(
+    residuals: list[np.ndarray],
+    calibrations: list[dict[str, Any]],
+    expected_steps: list[np.ndarray],
+    values: list[np.ndarray],
+    cells: int = BATCH_CELLS,
+) -> list[np.ndarray]:
+    """:func:`score_residuals` of many series, the same scores, computed a batch at a time.
+
+    Series whose calibrations agree on :data:`SCORE_SETTINGS` and whose ``values`` hold as
+    many steps of history before the scored ones are stacked side by side (longest first,
+    shorter ones padded with NaN at the end, which no earlier step sees), at most ``cells``
+    steps x series at a time (one series at least).
+
+    Args:
+        residuals: per series `(n_i,)`.
+        calibrations: per series its ``anomaly`` entry.
+        expected_steps: per series `(n_i,)`.
+        values: per series `(n_i + history,)`, ``history`` steps before the scored ones.
+
+    Returns:
+        per series `(n_i,)`, as :func:`score_residuals` gives it.
+    """
+    import json
+
+    groups: dict[tuple, list[int]] = {}
+    for i, calibration in enumerate(calibrations):
+        key = (len(values[i]) - len(residuals[i]), *(json.dumps(calibration.get(k)) for k in SCORE_SETTINGS))
+        groups.setdefault(key, []).append(i)
+    scores: list[np.ndarray] = [np.empty(0)] * len(residuals)
+    for members in groups.values():
+        members.sort(key=lambda i: -len(values[i]))
+        while members:
+            longest = len(values[members[0]])
+            size = max(1, cells // longest)
+            batch, members = members[:size], members[size:]
+            n_scored = len(residuals[batch[0]])
+            calibration = {**calibrations[batch[0]],
+                           "centre": np.array([calibrations[i]["centre"] for i in batch], dtype=np.float64),
+                           "spread": np.array([calibrations[i]["spread"] for i in batch], dtype=np.float64)}
+            batch_scores = score_residuals(_side_by_side([residuals[i] for i in batch], n_scored), calibration,
+                                           _side_by_side([expected_steps[i] for i in batch], n_scored),
+                                           _side_by_side([values[i] for i in batch], longest))
+            for column, i in enumerate(batch):
+                scores[i] = batch_scores[: len(residuals[i]), column]
+    return scores
 
 
 def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * MIN_LOCAL_WINDOW) -> dict[str, Any]:
@@ -886,28 +976,30 @@ def detect_anomalies(
     expected = cleaned_expectations(artifact.network, scaled, lookback, expected, calibrations, missing, log_scales,
                                     seasons, level=level)
 
-    frames = []
-    for item, features, exp, absent, log_scale in zip(inputs, scaled, expected, missing, log_scales):
-        scaler = item.scaler
-        residual_scaled, steps = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
-        history = np.where(absent, np.nan, item.raw[:, 0])  # observed values, the unscored first ones too
-        score = score_residuals(residual_scaled, item.meta["anomaly"], steps, values=history)
-        expected_values = scaler.target_to_original(exp)
-        values = history[lookback:]
-        frames.append(
-            pd.DataFrame(
-                {
-                    "series": item.meta["name"],
-                    "timestamp": item.index[lookback:],
-                    "value": values,
-                    "expected": expected_values,
-                    "residual": values - expected_values,
-                    "score": score,
-                    "is_anomaly": (np.nan_to_num(score, nan=0.0) >= threshold).astype(np.int8),
-                }
-            ).iloc[-last if last else 0 :]
-        )
-    return AnomalyResult(frame=pd.concat(frames, ignore_index=True), threshold=threshold,
+    residuals, steps = zip(*(scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
+                             for features, exp, absent, log_scale in zip(scaled, expected, missing, log_scales)))
+    # observed values, the unscored first ones too
+    histories = [np.where(absent, np.nan, item.raw[:, 0]) for item, absent in zip(inputs, missing)]
+    scores = score_batches(list(residuals), calibrations, list(steps), histories)
+
+    kept = slice(-last if last else 0, None)
+    values = [history[lookback:][kept] for history in histories]
+    expected_values = [item.scaler.target_to_original(exp)[kept] for item, exp in zip(inputs, expected)]
+    scores = np.concatenate([score[kept] for score in scores])
+    stamps = [item.index[lookback:][kept] for item in inputs]
+    frame = pd.DataFrame(
+        {
+            "series": np.repeat(np.array([item.meta["name"] for item in inputs], dtype=object),
+                                [len(v) for v in values]),
+            "timestamp": stamps[0].append(stamps[1:]),
+            "value": np.concatenate(values),
+            "expected": np.concatenate(expected_values),
+            "residual": np.concatenate(values) - np.concatenate(expected_values),
+            "score": scores,
+            "is_anomaly": (np.nan_to_num(scores, nan=0.0) >= threshold).astype(np.int8),
+        }
+    )
+    return AnomalyResult(frame=frame, threshold=threshold,
                          targets={item.meta["name"]: item.meta.get("target", "value") for item in inputs})
 
 

@@ -206,6 +206,33 @@ def test_scores_are_causal():
         np.testing.assert_array_equal(score_residuals(residuals[:end], calibration, steps[:end]), before[:end])
 
 
+def test_series_scored_in_batches_score_exactly_as_one_by_one():
+    """score_batches stacks series of different lengths, holes, incidents and settings side by
+    side; each must score exactly as alone, whatever batch it lands in."""
+    rng = np.random.default_rng(15)
+    residuals, steps, values, calibrations = [], [], [], []
+    for i, n in enumerate([900, 1500, 400, 1500, 1200, 60]):
+        r = ar_noise(n, rng) * (0.5 + i)
+        if n > 500:
+            r[n // 2] += 40.0  # a spike
+            r[n // 3 : n // 3 + 20] = np.nan  # a hole
+            r[-100:] += 5.0  # a level shift
+        history = np.cumsum(rng.normal(0.0, 1.0, n + 24)) + 100.0 * i
+        history[-50] += 500.0  # beyond the range
+        residuals.append(r)
+        steps.append(np.where(np.arange(n) % 200 < 30, 0.0, rng.normal(0.0, 1.0, n)))  # still stretches
+        values.append(history)
+        calibrations.append(calibrate_series(r, min(n // 2, 200), 48 if i % 3 else 24))
+    # a model calibrated before the range score and the stillness settings: a group of its own
+    calibrations[4] = {"centre": 0.1, "spread": 0.8, "local_window": 48}
+    alone = [score_residuals(r, c, s, values=v) for r, c, s, v in zip(residuals, calibrations, steps, values)]
+    for cells in (anomaly.BATCH_CELLS, 3000, 1):  # one batch per group, a few series each, one each
+        batched = anomaly.score_batches(residuals, calibrations, steps, values, cells=cells)
+        for a, b in zip(alone, batched):
+            np.testing.assert_array_equal(b, a)
+    assert (np.nan_to_num(alone[1]) >= anomaly.THRESHOLD).any()
+
+
 def test_missing_residuals_give_nan_scores_and_are_never_flagged():
     rng = np.random.default_rng(6)
     residuals = rng.normal(0.0, 1.0, 2000)
