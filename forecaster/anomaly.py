@@ -72,7 +72,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -200,14 +200,14 @@ def local_scale(residuals: np.ndarray, centre: float, window: int) -> np.ndarray
     """Robust scale of the ``window`` residuals *before* each step (NaN until enough are seen).
 
     Args:
-        residuals: `(n,)`, NaN where not observed (skipped).
+        residuals: `(n,)` or `(n, n_series)`, NaN where not observed (skipped).
+        centre: a number, or one per series `(n_series,)`.
 
     Returns:
-        `(n,)`: ``MAD_TO_SD * median(|r_j - centre|)`` over ``j`` in ``[t - window, t)``.
+        the shape of ``residuals``: ``MAD_TO_SD * median(|r_j - centre|)`` over ``j`` in
+        ``[t - window, t)``.
     """
-    import pandas as pd
-
-    deviations = pd.Series(np.abs(np.asarray(residuals, dtype=np.float64) - centre))
+    deviations = _along_steps(np.abs(np.asarray(residuals, dtype=np.float64) - centre))
     min_periods = max(3, int(math.ceil(LOCAL_MIN_FRACTION * window)))
     rolling = deviations.rolling(window, min_periods=min_periods).median().shift(1)
     return MAD_TO_SD * rolling.to_numpy()
@@ -215,8 +215,9 @@ def local_scale(residuals: np.ndarray, centre: float, window: int) -> np.ndarray
 
 def residual_scale(residuals: np.ndarray, calibration: dict[str, Any]) -> np.ndarray:
     """Per step ``max(local scale, spread)``: what a residual is divided by to decide whether
-    it is extreme enough to be taken out of the model's inputs."""
-    scale = np.full(len(residuals), float(calibration["spread"]))
+    it is extreme enough to be taken out of the model's inputs (the shape of ``residuals``;
+    ``centre`` and ``spread`` numbers or one per series, as for :func:`score_residuals`)."""
+    scale = np.broadcast_to(np.asarray(calibration["spread"], dtype=np.float64), np.shape(residuals))
     if calibration.get("local_window"):
         scale = np.fmax(local_scale(residuals, calibration["centre"], calibration["local_window"]), scale)
     return scale
@@ -521,6 +522,50 @@ def _side_by_side(arrays: list[np.ndarray], n_steps: int) -> np.ndarray:
     return out
 
 
+def in_batches(
+    function: Callable[..., np.ndarray],
+    calibrations: list[dict[str, Any]],
+    arrays: list[tuple[np.ndarray, ...]],
+    settings: tuple[str, ...],
+    cells: int = BATCH_CELLS,
+) -> list[np.ndarray]:
+    """``function(calibration, *series_arrays)`` of many series, computed a batch at a time.
+
+    ``function`` must work along axis 0 and treat each column as a series of its own, as the
+    scoring functions here do: series whose calibrations agree on ``settings`` (and whose
+    arrays differ in length by as much) are stacked side by side (longest first, shorter ones
+    padded with NaN at the end, which no earlier step sees), at most ``cells`` steps x series
+    at a time (one series at least), with ``centre`` and ``spread`` one per series.
+
+    Args:
+        arrays: per series a tuple of 1-D arrays; the first has the result's length.
+
+    Returns:
+        per series what ``function`` gives for it alone.
+    """
+    import json
+
+    groups: dict[tuple, list[int]] = {}
+    for i, (calibration, series) in enumerate(zip(calibrations, arrays)):
+        key = (*(len(a) - len(series[0]) for a in series), *(json.dumps(calibration.get(k)) for k in settings))
+        groups.setdefault(key, []).append(i)
+    out: list[np.ndarray] = [np.empty(0)] * len(arrays)
+    for members in groups.values():
+        members.sort(key=lambda i: -max(len(a) for a in arrays[i]))
+        while members:
+            size = max(1, cells // max(len(a) for a in arrays[members[0]]))
+            batch, members = members[:size], members[size:]
+            calibration = {**calibrations[batch[0]],
+                           "centre": np.array([calibrations[i]["centre"] for i in batch], dtype=np.float64),
+                           "spread": np.array([calibrations[i]["spread"] for i in batch], dtype=np.float64)}
+            stacked = [_side_by_side([arrays[i][k] for i in batch], len(arrays[batch[0]][k]))
+                       for k in range(len(arrays[batch[0]]))]
+            result = function(calibration, *stacked)
+            for column, i in enumerate(batch):
+                out[i] = result[: len(arrays[i][0]), column]
+    return out
+
+
 def score_batches(
     residuals: list[np.ndarray],
     calibrations: list[dict[str, Any]],
@@ -528,12 +573,8 @@ def score_batches(
     values: list[np.ndarray],
     cells: int = BATCH_CELLS,
 ) -> list[np.ndarray]:
-    """:func:`score_residuals` of many series, the same scores, computed a batch at a time.
-
-    Series whose calibrations agree on :data:`SCORE_SETTINGS` and whose ``values`` hold as
-    many steps of history before the scored ones are stacked side by side (longest first,
-    shorter ones padded with NaN at the end, which no earlier step sees), at most ``cells``
-    steps x series at a time (one series at least).
+    """:func:`score_residuals` of many series, the same scores, computed :func:`in_batches` of
+    series that agree on :data:`SCORE_SETTINGS`.
 
     Args:
         residuals: per series `(n_i,)`.
@@ -542,31 +583,10 @@ def score_batches(
         values: per series `(n_i + history,)`, ``history`` steps before the scored ones.
 
     Returns:
-        per series `(n_i,)`, as :func:`score_residuals` gives it.
+        per series `(n_i,)`.
     """
-    import json
-
-    groups: dict[tuple, list[int]] = {}
-    for i, calibration in enumerate(calibrations):
-        key = (len(values[i]) - len(residuals[i]), *(json.dumps(calibration.get(k)) for k in SCORE_SETTINGS))
-        groups.setdefault(key, []).append(i)
-    scores: list[np.ndarray] = [np.empty(0)] * len(residuals)
-    for members in groups.values():
-        members.sort(key=lambda i: -len(values[i]))
-        while members:
-            longest = len(values[members[0]])
-            size = max(1, cells // longest)
-            batch, members = members[:size], members[size:]
-            n_scored = len(residuals[batch[0]])
-            calibration = {**calibrations[batch[0]],
-                           "centre": np.array([calibrations[i]["centre"] for i in batch], dtype=np.float64),
-                           "spread": np.array([calibrations[i]["spread"] for i in batch], dtype=np.float64)}
-            batch_scores = score_residuals(_side_by_side([residuals[i] for i in batch], n_scored), calibration,
-                                           _side_by_side([expected_steps[i] for i in batch], n_scored),
-                                           _side_by_side([values[i] for i in batch], longest))
-            for column, i in enumerate(batch):
-                scores[i] = batch_scores[: len(residuals[i]), column]
-    return scores
+    return in_batches(lambda calibration, r, s, v: score_residuals(r, calibration, s, values=v), calibrations,
+                      list(zip(residuals, expected_steps, values)), SCORE_SETTINGS, cells)
 
 
 def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * MIN_LOCAL_WINDOW) -> dict[str, Any]:
@@ -755,21 +775,24 @@ def cleaned_expectations(
 
     cleaned = [np.array(e, dtype=np.float64) for e in expected]
     log_scales = log_scales if log_scales is not None else [None] * len(features)
+    candidates = [i for i, calibration in enumerate(calibrations) if calibration.get("replace_above")]
+    residuals, scored = {}, []  # in the model's units (taken out of the inputs) and in the scoring units
+    for i in candidates:
+        target, absent = features[i][:, 0], None if missing is None else missing[i]
+        residuals[i], _ = residuals_and_steps(target, expected[i], lookback, absent)
+        scored.append((residuals[i] if log_scales[i] is None
+                       else scored_residuals_and_steps(target, expected[i], lookback, absent, log_scales[i])[0],))
+    standardised = in_batches(lambda calibration, r: standardise(r, calibration),
+                              [calibrations[i] for i in candidates], scored, ("local_window",))
     batches, targets = [], []
-    for i, (f, exp, calibration) in enumerate(zip(features, expected, calibrations)):
-        limit = calibration.get("replace_above")
-        if not limit:
-            continue
-        absent = None if missing is None else missing[i]
-        residuals, _ = residuals_and_steps(f[:, 0], exp, lookback, absent)
-        scored = (residuals if log_scales[i] is None
-                  else scored_residuals_and_steps(f[:, 0], exp, lookback, absent, log_scales[i])[0])
+    for i, z in zip(candidates, standardised):
+        f, calibration = features[i], calibrations[i]
         extreme = np.zeros(len(f), dtype=bool)
-        extreme[lookback:] = np.nan_to_num(np.abs(standardise(scored, calibration)), nan=0.0) >= limit
+        extreme[lookback:] = np.nan_to_num(np.abs(z), nan=0.0) >= calibration["replace_above"]
         if not extreme.any():
             continue
         inputs = f.copy()
-        inputs[extreme, 0] -= residuals[extreme[lookback:]]  # the value the model expected there
+        inputs[extreme, 0] -= residuals[i][extreme[lookback:]]  # the value the model expected there
         if expectation_source(calibration) != "model":
             cleaned[i] = seasonal_median_expectations(inputs[:, 0], lookback, seasons[i])
             continue

@@ -231,6 +231,11 @@ def test_series_scored_in_batches_score_exactly_as_one_by_one():
         for a, b in zip(alone, batched):
             np.testing.assert_array_equal(b, a)
     assert (np.nan_to_num(alone[1]) >= anomaly.THRESHOLD).any()
+    # the robust standardisation that finds the extreme steps to take out of the inputs, the same way
+    standardised = anomaly.in_batches(lambda calibration, r: anomaly.standardise(r, calibration), calibrations,
+                                      [(r,) for r in residuals], ("local_window",), cells=3000)
+    for r, c, z in zip(residuals, calibrations, standardised):
+        np.testing.assert_array_equal(z, anomaly.standardise(r, c))
 
 
 def test_missing_residuals_give_nan_scores_and_are_never_flagged():
