@@ -277,6 +277,9 @@ def running_mean_sd(values: np.ndarray, prior_mean: float, prior_sd: float, prio
     finite = np.isfinite(values)
     filled = np.where(finite, values, 0.0)
     before = lambda x: _before(np.cumsum(x, axis=0), 0.0)  # noqa: E731  sums over steps < t
+    # arrays, numbers too: a float's ** 2 goes through pow(), an array's multiplies, and the
+    # two can differ in the last bit; a series must score the same alone and in a batch
+    prior_mean, prior_sd, prior_points = (np.asarray(p, dtype=np.float64) for p in (prior_mean, prior_sd, prior_points))
     count = before(finite.astype(np.float64)) + prior_points
     total = before(filled) + prior_points * prior_mean
     squares = before(filled**2) + prior_points * (prior_sd**2 + prior_mean**2)

@@ -238,6 +238,20 @@ def test_series_scored_in_batches_score_exactly_as_one_by_one():
         np.testing.assert_array_equal(z, anomaly.standardise(r, c))
 
 
+def test_running_mean_sd_of_a_batch_matches_each_series_to_the_last_bit():
+    """Priors given as Python floats (one series) and as arrays (a batch) must give identical
+    numbers: a float's ** 2 (pow) and an array's (a product) differ in the last bit for about
+    one value in a thousand."""
+    rng = np.random.default_rng(16)
+    values = rng.normal(0.0, 1.0, (6, 5000))
+    means, sds = rng.uniform(0.01, 5.0, 5000), rng.uniform(0.01, 5.0, 5000)
+    batch_mean, batch_sd = anomaly.running_mean_sd(values, means, sds, 50.0)
+    for k in range(5000):
+        mean, sd = anomaly.running_mean_sd(values[:, k], float(means[k]), float(sds[k]), 50)
+        np.testing.assert_array_equal(mean, batch_mean[:, k])
+        np.testing.assert_array_equal(sd, batch_sd[:, k])
+
+
 def test_missing_residuals_give_nan_scores_and_are_never_flagged():
     rng = np.random.default_rng(6)
     residuals = rng.normal(0.0, 1.0, 2000)
