@@ -42,6 +42,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/nab.py
 	$(BIN)/python benchmarks/skab.py
 	$(BIN)/python benchmarks/range_score.py
+	$(BIN)/python benchmarks/batched_scoring.py
 	$(BIN)/python benchmarks/coverage.py
 	$(BIN)/python benchmarks/window_level.py
 	$(BIN)/python benchmarks/perf.py

@@ -177,8 +177,8 @@ def _along_steps(values: np.ndarray):
 
 
 def _before(values: np.ndarray, fill: float) -> np.ndarray:
-    """``values`` moved one step later along axis 0, ``fill`` at the first step."""
-    return np.concatenate([np.full((1, *values.shape[1:]), fill), values[:-1]])
+    """``values`` moved one step later along axis 0, ``fill`` at the first step (if any)."""
+    return np.concatenate([np.full((1, *values.shape[1:]), fill), values[:-1]])[: len(values)]
 
 
 def robust_centre_spread(values: np.ndarray) -> tuple[float, float]:
@@ -427,9 +427,9 @@ def range_score(values: np.ndarray, tolerance: float = RANGE_TOLERANCE, steps: f
         values: `(n,)` or `(n, n_series)`, NaN where not observed.
 
     Returns:
-        the shape of ``values``, >= 0: 0 inside the range and until the typical step is known (a typical step of
-        0, a series that mostly stands still, or ``steps`` 0 sets no bar in steps); NaN where
-        ``values`` is.
+        the shape of ``values``, >= 0: 0 inside the range and until the typical step is known
+        (a typical step of 0, a series that mostly stands still, or ``steps`` 0 sets no bar in
+        steps); NaN where ``values`` is.
     """
     excess, spread = beyond_range(values)
     step = typical_step(values) * steps
@@ -556,7 +556,7 @@ def in_batches(
     for members in groups.values():
         members.sort(key=lambda i: -max(len(a) for a in arrays[i]))
         while members:
-            size = max(1, cells // max(len(a) for a in arrays[members[0]]))
+            size = max(1, cells // max(1, *(len(a) for a in arrays[members[0]])))
             batch, members = members[:size], members[size:]
             calibration = {**calibrations[batch[0]],
                            "centre": np.array([calibrations[i]["centre"] for i in batch], dtype=np.float64),

@@ -231,6 +231,11 @@ def test_series_scored_in_batches_score_exactly_as_one_by_one():
         for a, b in zip(alone, batched):
             np.testing.assert_array_equal(b, a)
     assert (np.nan_to_num(alone[1]) >= anomaly.THRESHOLD).any()
+    # a series with no step to score (only its lookback of history) in the same batch as another
+    empty, first = anomaly.score_batches([np.empty(0), residuals[0]], [calibrations[0]] * 2,
+                                         [np.empty(0), steps[0]], [values[0][:24], values[0]])
+    assert empty.shape == (0,)
+    np.testing.assert_array_equal(first, alone[0])
     # the robust standardisation that finds the extreme steps to take out of the inputs, the same way
     standardised = anomaly.in_batches(lambda calibration, r: anomaly.standardise(r, calibration), calibrations,
                                       [(r,) for r in residuals], ("local_window",), cells=3000)
