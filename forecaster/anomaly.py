@@ -196,7 +196,7 @@ def robust_centre_spread(values: np.ndarray) -> tuple[float, float]:
     return centre, spread
 
 
-def local_scale(residuals: np.ndarray, centre: float, window: int) -> np.ndarray:
+def local_scale(residuals: np.ndarray, centre: float | np.ndarray, window: int) -> np.ndarray:
     """Robust scale of the ``window`` residuals *before* each step (NaN until enough are seen).
 
     Args:
@@ -245,7 +245,7 @@ def trailing_sums(values: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarr
     return cum[upper] - cum[lower], cnt[upper] - cnt[lower]
 
 
-def running_centre(residuals: np.ndarray, prior_centre: float) -> np.ndarray:
+def running_centre(residuals: np.ndarray, prior_centre: float | np.ndarray) -> np.ndarray:
     """Median of the residuals before each step; ``prior_centre`` until ``MIN_FIT_POINTS``
     of them are observed.
 
@@ -261,7 +261,8 @@ def running_centre(residuals: np.ndarray, prior_centre: float) -> np.ndarray:
     return np.where(np.isnan(median), prior_centre, median)
 
 
-def running_mean_sd(values: np.ndarray, prior_mean: float, prior_sd: float, prior_points: float) -> tuple[np.ndarray, np.ndarray]:
+def running_mean_sd(values: np.ndarray, prior_mean: float | np.ndarray, prior_sd: float | np.ndarray,
+                    prior_points: float) -> tuple[np.ndarray, np.ndarray]:
     """Mean and standard deviation of the finite ``values`` before each step, starting from
     ``prior_points`` pseudo-observations with mean ``prior_mean`` and spread ``prior_sd``.
 
@@ -974,39 +975,43 @@ def detect_anomalies(
     reporter.detail(loaded_model_text(artifact))
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]
-    inputs = series_inputs(artifact, data_path, reporter, full_history=True)
-    newest = max(item.meta["anomaly"].get("scoring") or 0 for item in inputs)
-    if newest > SCORING_VERSION:
-        raise ArtifactError(
-            f"{artifact.path} was calibrated for anomaly scoring version {newest}, newer than this forecaster's "
-            f"{SCORING_VERSION}; upgrade forecaster, or retrain the model with this one"
-        )
-    if threshold is None:
-        threshold = float(metadata["anomaly_threshold"])
-        if any((item.meta["anomaly"].get("scoring") or 0) < THRESHOLD_SCALE_VERSION for item in inputs):
-            # its threshold was fitted to the scores of an older version, on another scale
-            reporter.warn(
-                f"{artifact.path} was calibrated by an older version of forecaster: scoring it the current way "
-                f"with the current threshold {THRESHOLD:g} instead of its {threshold:.2f}; retrain it to store "
-                "the current calibration"
+    source = data_path if data_path is not None else "the data stored in the model"
+    with reporter.status(f"Reading {source}") as show:  # a spinner on a terminal meanwhile
+        inputs = series_inputs(artifact, data_path, reporter, full_history=True)
+        newest = max(item.meta["anomaly"].get("scoring") or 0 for item in inputs)
+        if newest > SCORING_VERSION:
+            raise ArtifactError(
+                f"{artifact.path} was calibrated for anomaly scoring version {newest}, newer than this "
+                f"forecaster's {SCORING_VERSION}; upgrade forecaster, or retrain the model with this one"
             )
-            threshold = THRESHOLD
-    scaled = [item.scaler.transform(item.raw) for item in inputs]
-    calibrations = [item.meta["anomaly"] for item in inputs]
-    seasons = [int(item.meta.get("season") or 1) for item in inputs]
-    level = model_level(metadata["network"])
-    expected = plain_expectations(artifact.network, scaled, lookback, [expectation_source(c) for c in calibrations],
-                                  seasons, level=level)
-    missing = [np.asarray(item.missing, dtype=bool) for item in inputs]
-    log_scales = [_log_scale(item) for item in inputs]
-    expected = cleaned_expectations(artifact.network, scaled, lookback, expected, calibrations, missing, log_scales,
-                                    seasons, level=level)
+        if threshold is None:
+            threshold = float(metadata["anomaly_threshold"])
+            if any((item.meta["anomaly"].get("scoring") or 0) < THRESHOLD_SCALE_VERSION for item in inputs):
+                # its threshold was fitted to the scores of an older version, on another scale
+                reporter.warn(
+                    f"{artifact.path} was calibrated by an older version of forecaster: scoring it the current "
+                    f"way with the current threshold {THRESHOLD:g} instead of its {threshold:.2f}; retrain it to "
+                    "store the current calibration"
+                )
+                threshold = THRESHOLD
+        show(f"Expecting every point of {len(inputs):,} series")
+        scaled = [item.scaler.transform(item.raw) for item in inputs]
+        calibrations = [item.meta["anomaly"] for item in inputs]
+        seasons = [int(item.meta.get("season") or 1) for item in inputs]
+        level = model_level(metadata["network"])
+        sources = [expectation_source(c) for c in calibrations]
+        expected = plain_expectations(artifact.network, scaled, lookback, sources, seasons, level=level)
+        missing = [np.asarray(item.missing, dtype=bool) for item in inputs]
+        log_scales = [_log_scale(item) for item in inputs]
+        expected = cleaned_expectations(artifact.network, scaled, lookback, expected, calibrations, missing,
+                                        log_scales, seasons, level=level)
 
-    residuals, steps = zip(*(scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
-                             for features, exp, absent, log_scale in zip(scaled, expected, missing, log_scales)))
-    # observed values, the unscored first ones too
-    histories = [np.where(absent, np.nan, item.raw[:, 0]) for item, absent in zip(inputs, missing)]
-    scores = score_batches(list(residuals), calibrations, list(steps), histories)
+        show(f"Scoring {len(inputs):,} series")
+        residuals, steps = zip(*(scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
+                                 for features, exp, absent, log_scale in zip(scaled, expected, missing, log_scales)))
+        # observed values, the unscored first ones too
+        histories = [np.where(absent, np.nan, item.raw[:, 0]) for item, absent in zip(inputs, missing)]
+        scores = score_batches(list(residuals), calibrations, list(steps), histories)
 
     kept = slice(-last if last else 0, None)
     values = [history[lookback:][kept] for history in histories]

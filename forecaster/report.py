@@ -13,7 +13,7 @@ import json
 import math
 import numbers
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -111,6 +111,20 @@ class Reporter:
         for row in rows:
             table.add_row(*(_format_cell(cell) for cell in row))
         self.console.print(table)
+
+    @contextlib.contextmanager
+    def status(self, message: str) -> Iterator[Callable[[str], None]]:
+        """A spinner with ``message`` while work without countable steps runs, on a terminal
+        only; yields a function that changes the message. It leaves no line behind.
+
+        Quiet, JSON and non-terminal runs show nothing: a cron log has no use for a spinner,
+        and the run's result lines say what was done.
+        """
+        if self.quiet or self.json or not self.console.is_terminal:
+            yield lambda _message: None
+            return
+        with self.console.status(message) as spinner:
+            yield lambda new_message: spinner.update(new_message)
 
     @contextlib.contextmanager
     def progress(self, description: str, total: int) -> Iterator[EpochProgress]:
