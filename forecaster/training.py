@@ -916,14 +916,18 @@ def train(
         check_replaceable(model_dir)  # as it is now that no one else writes it
         dataset = read_data(data_path, data_options, reporter)
         fitted = fit(dataset, options, reporter)
-        evaluation = evaluate_validation(fitted, dataset)
-        calibration = anomaly.calibrate(fitted.validated_predictor,
-                                        prepared_features=[p.features for p in fitted.prepared],
-                                        splits=[p.split for p in fitted.prepared], lookback=fitted.options.lookback,
-                                        missing=[s.missing for s in dataset.series],
-                                        log_scales=[p.scaler.log_spread for p in fitted.prepared],
-                                        seasons=[seasonal_period(s.freq) for s in dataset.series],
-                                        level=fitted.level)
+        n_series = f"{len(dataset.series):,} series"
+        with reporter.status(f"Validating the model and the baselines on {n_series}") as show:
+            evaluation = evaluate_validation(fitted, dataset)
+            show(f"Calibrating the anomaly scores of {n_series}")
+            calibration = anomaly.calibrate(fitted.validated_predictor,
+                                            prepared_features=[p.features for p in fitted.prepared],
+                                            splits=[p.split for p in fitted.prepared],
+                                            lookback=fitted.options.lookback,
+                                            missing=[s.missing for s in dataset.series],
+                                            log_scales=[p.scaler.log_spread for p in fitted.prepared],
+                                            seasons=[seasonal_period(s.freq) for s in dataset.series],
+                                            level=fitted.level)
         _report_expectation_sources(dataset, calibration, reporter)
         seconds = time.monotonic() - started
         metadata = _metadata(dataset, fitted, evaluation, calibration, seconds)

@@ -454,19 +454,26 @@ def test_quiet_prints_nothing_on_success_not_even_tensorflow_logs(tmp_path):
     assert len(pd.read_csv(tmp_path / "a.csv")) == 2 * (12 * 24 - 24)
 
 
-def test_predict_and_detect_anomalies_show_what_they_do_on_a_terminal_only(stores_model, tmp_path, monkeypatch):
-    """A spinner with the current stage while the series are read, forecast or scored: on a
-    terminal only, never in a cron log, never with --quiet."""
+def test_train_predict_and_detect_anomalies_show_what_they_do_on_a_terminal_only(stores_model, tmp_path,
+                                                                                   monkeypatch):
+    """A spinner with the current stage while the series are read, validated, forecast or
+    scored: on a terminal only, never in a cron log, never with --quiet."""
+    data = small_hourly_csv(tmp_path / "data.csv")
     # the last stage of each (rich draws an earlier one only if it lasts until the next frame)
-    stages = {"predict": ["Forecasting 5 series"], "detect-anomalies": ["Scoring 5 series"]}
-    for command in stages:
-        plain = run_cli(command, "-m", stores_model, "-o", tmp_path / "plain.csv")
+    commands = {
+        "train": (["train", data, "-m", tmp_path / "model", "--seed", "0", *TINY],
+                  "Calibrating the anomaly scores of 2 series"),
+        "predict": (["predict", "-m", stores_model, "-o", tmp_path / "f.csv"], "Forecasting 5 series"),
+        "detect-anomalies": (["detect-anomalies", "-m", stores_model, "-o", tmp_path / "a.csv"], "Scoring 5 series"),
+    }
+    for arguments, stage in commands.values():
+        plain = run_cli(*arguments)
         assert plain.exit_code == 0, plain.stderr
-        assert not any(stage in plain.stderr for stage in stages[command])
+        assert stage not in plain.stderr
     monkeypatch.setenv("TTY_COMPATIBLE", "1")  # rich then treats the captured stderr as a terminal
-    for command, shown in stages.items():
-        result = run_cli(command, "-m", stores_model, "-o", tmp_path / "terminal.csv")
+    for arguments, stage in commands.values():
+        result = run_cli(*arguments)
         assert result.exit_code == 0, result.stderr
-        assert all(stage in result.stderr for stage in shown), result.stderr
-        quiet = run_cli(command, "-m", stores_model, "-o", tmp_path / "quiet.csv", "-q")
+        assert stage in result.stderr, result.stderr
+        quiet = run_cli(*arguments, "-q")
         assert quiet.exit_code == 0 and quiet.stderr == ""
