@@ -965,7 +965,7 @@ def detect_anomalies(
     import pandas as pd
 
     from .artifacts import load_artifact, model_level
-    from .forecasting import loaded_model_text, series_inputs
+    from .forecasting import loaded_model_text, reading_text, series_inputs
 
     if threshold is not None and not threshold >= 0:
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
@@ -975,8 +975,7 @@ def detect_anomalies(
     reporter.detail(loaded_model_text(artifact))
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]
-    source = data_path if data_path is not None else "the data stored in the model"
-    with reporter.status(f"Reading {source}") as show:  # a spinner on a terminal meanwhile
+    with reporter.status(reading_text(data_path)) as show:  # a spinner on a terminal meanwhile
         inputs = series_inputs(artifact, data_path, reporter, full_history=True)
         newest = max(item.meta["anomaly"].get("scoring") or 0 for item in inputs)
         if newest > SCORING_VERSION:

@@ -340,6 +340,11 @@ class SeriesInput:
         return SeriesScaler.from_dict(self.meta["scaler"])
 
 
+def reading_text(data_path: str | os.PathLike | None) -> str:
+    """What the spinner says while ``predict`` or ``detect-anomalies`` reads its data."""
+    return f"Reading {data_path if data_path is not None else 'the data stored in the model'}"
+
+
 def series_inputs(
     artifact: Artifact, data_path: str | os.PathLike | None, reporter: Reporter, full_history: bool
 ) -> list[SeriesInput]:
@@ -515,8 +520,7 @@ def forecast_with_history(
     reporter.detail(loaded_model_text(artifact))
     metadata = artifact.metadata
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
-    source = data_path if data_path is not None else "the data stored in the model"
-    with reporter.status(f"Reading {source}") as show:  # a spinner on a terminal meanwhile
+    with reporter.status(reading_text(data_path)) as show:  # a spinner on a terminal meanwhile
         inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback)
         show(f"Forecasting {len(inputs):,} series")
         windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])
