@@ -622,3 +622,30 @@ def test_train_names_the_first_series_scored_against_the_seasonal_median_and_cou
     assert "series 's1'" in text and "series 's2'" in text and "series 's3'" in text and "50% of the model's" in text
     assert "'s0'" not in text and "'s5'" not in text
     assert "... and 3 more series of 9" in text
+
+
+def test_training_calibrates_on_the_network_detect_anomalies_runs(stores_model):
+    """The starting estimates stored at training are exactly what the saved NumPy network (the
+    one detect-anomalies runs) gives on the training data: calibrated through Keras' predict
+    instead, they differed in the eighth digit."""
+    from forecaster.artifacts import load_artifact, model_level
+    from forecaster.forecasting import series_inputs
+    from forecaster.numpy_network import NumpyNetwork
+    from forecaster.report import QUIET
+    from forecaster.windows import split_point
+
+    artifact = load_artifact(stores_model)
+    assert isinstance(artifact.network, NumpyNetwork)
+    metadata = artifact.metadata
+    lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
+    inputs = series_inputs(artifact, None, QUIET, full_history=True)
+    features = [item.scaler.transform(item.raw) for item in inputs]
+    calibration = anomaly.calibrate(
+        artifact.network, features,
+        [split_point(len(f), horizon, metadata["train_options"]["val_fraction"]) for f in features], lookback,
+        missing=[np.asarray(item.missing, dtype=bool) for item in inputs],
+        log_scales=[item.scaler.log_spread for item in inputs],
+        seasons=[int(item.meta.get("season") or 1) for item in inputs], level=model_level(metadata["network"]),
+    )
+    for recomputed, item in zip(calibration["series"], inputs):
+        assert recomputed == item.meta["anomaly"]
