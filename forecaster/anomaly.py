@@ -1013,20 +1013,21 @@ def detect_anomalies(
         scores = score_batches(list(residuals), calibrations, list(steps), histories)
 
     kept = slice(-last if last else 0, None)
-    values = [history[lookback:][kept] for history in histories]
-    expected_values = [item.scaler.target_to_original(exp)[kept] for item, exp in zip(inputs, expected)]
-    scores = np.concatenate([score[kept] for score in scores])
+    kept_values = [history[lookback:][kept] for history in histories]
+    values = np.concatenate(kept_values)
+    expected_values = np.concatenate([item.scaler.target_to_original(exp)[kept] for item, exp in zip(inputs, expected)])
+    score = np.concatenate([series_scores[kept] for series_scores in scores])
     stamps = [item.index[lookback:][kept] for item in inputs]
     frame = pd.DataFrame(
         {
             "series": np.repeat(np.array([item.meta["name"] for item in inputs], dtype=object),
-                                [len(v) for v in values]),
+                                [len(v) for v in kept_values]),
             "timestamp": stamps[0].append(stamps[1:]),
-            "value": np.concatenate(values),
-            "expected": np.concatenate(expected_values),
-            "residual": np.concatenate(values) - np.concatenate(expected_values),
-            "score": scores,
-            "is_anomaly": (np.nan_to_num(scores, nan=0.0) >= threshold).astype(np.int8),
+            "value": values,
+            "expected": expected_values,
+            "residual": values - expected_values,
+            "score": score,
+            "is_anomaly": (np.nan_to_num(score, nan=0.0) >= threshold).astype(np.int8),
         }
     )
     return AnomalyResult(frame=frame, threshold=threshold,

@@ -916,15 +916,13 @@ def train(
         check_replaceable(model_dir)  # as it is now that no one else writes it
         dataset = read_data(data_path, data_options, reporter)
         fitted = fit(dataset, options, reporter)
-        calibrator, numpy_network, gap = fitted.validated_predictor, None, 0.0
+        calibrator, numpy_network, gap, matches = fitted.validated_predictor, None, 0.0, False
         if fitted.options.model == "network":
-            from .numpy_network import PARITY_TOLERANCE
-
             # predict and detect-anomalies run the NumPy copy, not Keras: it must compute the same
-            numpy_network, gap = _numpy_copy(fitted.predictor, fitted)
-            validated, validated_gap = (numpy_network, gap) if fitted.validated is None else \
-                _numpy_copy(fitted.validated_predictor, fitted)
-            if validated_gap <= PARITY_TOLERANCE:
+            numpy_network, gap, matches = _numpy_copy(fitted.predictor, fitted)
+            validated, _, validated_matches = ((numpy_network, gap, matches) if fitted.validated is None
+                                               else _numpy_copy(fitted.validated_predictor, fitted))
+            if validated_matches:
                 # the anomaly scores are then calibrated on the network that detects, and in
                 # about half the time of Keras' predict
                 calibrator = validated
@@ -947,16 +945,15 @@ def train(
             {"values": _features(s, fitted.options), "missing": s.missing} for s in dataset.series
         ]
         companions = {}
-        if numpy_network is not None:
-            if gap <= PARITY_TOLERANCE:
-                companions[NETWORK_FILE] = numpy_network
-                metadata["network_file"] = NETWORK_FILE
-            else:
-                reporter.warn(
-                    f"the NumPy copy of the network differs from Keras by {gap:.2g} with Keras "
-                    f"{metadata.get('keras_version')}; saved without it, so predict loads the network through "
-                    "Keras (slower); please report this"
-                )
+        if matches:
+            companions[NETWORK_FILE] = numpy_network
+            metadata["network_file"] = NETWORK_FILE
+        elif numpy_network is not None:
+            reporter.warn(
+                f"the NumPy copy of the network differs from Keras by {gap:.2g} with Keras "
+                f"{metadata.get('keras_version')}; saved without it, so predict loads the network through "
+                "Keras (slower); please report this"
+            )
         path = save_artifact(model_dir, fitted.predictor, metadata, history_arrays, model_file(fitted.options.model),
                              companions)
     return TrainResult(
@@ -974,14 +971,15 @@ def train(
     )
 
 
-def _numpy_copy(model: Any, fitted: FittedModel) -> tuple[Any, float]:
+def _numpy_copy(model: Any, fitted: FittedModel) -> tuple[Any, float, bool]:
     """The NumPy copy of a Keras ``model`` of ``fitted`` (what ``predict`` and
-    ``detect-anomalies`` run) and the largest difference of its outputs from Keras' on the
-    first 256 training windows."""
-    from .numpy_network import NumpyNetwork
+    ``detect-anomalies`` run), the largest difference of its outputs from Keras' on the first
+    256 training windows, and whether that is within ``PARITY_TOLERANCE``."""
+    from . import numpy_network
 
-    copy = NumpyNetwork.from_keras(model, fitted.spec)
-    return copy, copy.difference_from(model, fitted.train_windows.gather(slice(0, 256))[0])
+    copy = numpy_network.NumpyNetwork.from_keras(model, fitted.spec)
+    gap = copy.difference_from(model, fitted.train_windows.gather(slice(0, 256))[0])
+    return copy, gap, gap <= numpy_network.PARITY_TOLERANCE
 
 
 def _report_expectation_sources(dataset: Dataset, calibration: dict[str, Any], reporter: Reporter,
