@@ -600,6 +600,7 @@ def _load_predictor(path: Path, metadata: dict[str, Any], files: dict[str, bytes
             reason = " ".join(str(exc).split())  # one line, whatever the library put in it
             raise ArtifactError(f"{path / network_file}: cannot load the network ({reason}); retrain the model") from None
     from .backend import load_keras
+    from .fused_lstm import FusedLSTM  # noqa: F401  (registers the layer the model file names)
 
     keras = load_keras()
     with tempfile.TemporaryDirectory(prefix="forecaster-model-") as private:

@@ -77,7 +77,8 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
     layer's state through a dense layer, plus (``linear_skip``) a dense layer on the whole window.
     An ensemble has ``spec.ensemble`` such recurrent stacks with their own dense heads
     (layers named after :func:`member_prefix`), averaged by ``keras.layers.Average`` before
-    the one shared linear skip is added: the mean of the members' forecasts.
+    the one shared linear skip is added: the mean of the members' forecasts. LSTM layers are
+    :class:`forecaster.fused_lstm.FusedLSTM`, Keras' LSTM run by one fused kernel.
 
     Args:
         seed: the recurrent dropout's seed (member ``m`` takes ``seed + m - 1``); the initial
@@ -87,7 +88,9 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
 
     keras = load_keras()
 
-    layer_class = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[spec.cell]
+    from .fused_lstm import FusedLSTM
+
+    layer_class = {"lstm": FusedLSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[spec.cell]
     inputs = keras.Input(shape=(spec.lookback, spec.n_features), name="window")
     corrections = []
     for member in range(1, spec.ensemble + 1):

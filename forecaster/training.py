@@ -542,7 +542,7 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
 
     keras = load_keras()
     epochs = options.epochs if schedule is None else len(schedule)
-    xla = xla_work(spec, options, len(train_windows), epochs) >= XLA_MIN_WORK
+    xla = not fused_kernel_runs(spec) and xla_work(spec, options, len(train_windows), epochs) >= XLA_MIN_WORK
     steps_per_execution = multi_steps(options, len(train_windows), None if schedule is None else epochs)
     seed_everything(options.seed, deterministic_ops=not xla)
     network = build_network(spec, seed=options.seed)
@@ -602,6 +602,16 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
 #: of a millisecond per recurrent step, so XLA pays only over a long enough training (measured:
 #: BENCHMARKS.md, "XLA only where it pays"). A small file's training is done sooner without.
 XLA_MIN_WORK = 10_000
+
+
+def fused_kernel_runs(spec: NetworkSpec) -> bool:
+    """Whether the network's recurrent layers run as one fused kernel
+    (:class:`forecaster.fused_lstm.FusedLSTM`), which XLA cannot compile and which trains
+    faster without it than Keras' loop compiled by XLA (BENCHMARKS.md, "The LSTM as one
+    kernel")."""
+    from .fused_lstm import fused_kernel_available
+
+    return spec.cell == "lstm" and fused_kernel_available()
 
 
 def xla_work(spec: NetworkSpec, options: TrainOptions, n_windows: int, epochs: int) -> int:

@@ -172,15 +172,17 @@ def keras_weights(model_file) -> dict[str, bytes]:
         return {name: archive.read(name) for name in archive.namelist() if name.endswith(".h5")}
 
 
-def test_same_seed_in_separate_processes_gives_identical_weights_and_bytes(tmp_path):
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_same_seed_in_separate_processes_gives_identical_weights_and_bytes(tmp_path, cell):
     from forecaster import training
     from forecaster.models import NetworkSpec
 
     data = small_hourly_csv(tmp_path / "data.csv", days=14)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     # as many epochs allowed as make training compile its step with XLA, the path large
-    # trainings take (the small ones' is test_cli's test_same_seed_gives_identical_outputs)
-    options = ["--units", 4, "--epochs", 100, "--patience", 1, "--lookback", 24, "--horizon", 6]
+    # trainings of a GRU take; an LSTM's runs the fused kernel, never compiled by XLA (the
+    # small ones' path is test_cli's test_same_seed_gives_identical_outputs)
+    options = ["--units", 4, "--epochs", 100, "--patience", 1, "--lookback", 24, "--horizon", 6, "--cell", cell]
     outputs = []
     for run in range(2):
         model_dir = tmp_path / f"model{run}"
@@ -199,6 +201,7 @@ def test_same_seed_in_separate_processes_gives_identical_weights_and_bytes(tmp_p
     work = training.xla_work(NetworkSpec.from_dict(meta["network"]), training.TrainOptions(),
                              meta["training"]["train_windows"], epochs=100)
     assert work >= training.XLA_MIN_WORK
+    assert training.fused_kernel_runs(NetworkSpec.from_dict(meta["network"])) == (cell == "lstm")
     (weights_a, forecast_a, anomalies_a), (weights_b, forecast_b, anomalies_b) = outputs
     assert weights_a and weights_a == weights_b
     assert forecast_a == forecast_b

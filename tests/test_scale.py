@@ -4,6 +4,7 @@ and a bounded number of windows per epoch."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -113,25 +114,27 @@ def test_windows_per_epoch_must_be_positive(bad):
         TrainOptions(windows_per_epoch=bad)
 
 
+#: A GRU: an LSTM runs the fused kernel, which is never compiled by XLA
+TINY_SINE_GRU = replace(TINY_SINE, cell="gru")
+
+
 def test_training_starts_again_without_xla_when_xla_cannot_compile(xla_unavailable):
     from forecaster.report import Reporter
 
     messages = io.StringIO()
-    fitted = fit(_sine_dataset(), TINY_SINE, Reporter(file=messages))
+    fitted = fit(_sine_dataset(), TINY_SINE_GRU, Reporter(file=messages))
     assert xla_unavailable == [True, False]
     assert "XLA could not compile the training step (InvalidArgumentError); training without it" in messages.getvalue()
     assert fitted.epochs_run == TINY_SINE.epochs
     # the recurrent head trained: it started at zero
     assert np.abs(fitted.predictor.get_layer("horizon").get_weights()[0]).max() > 0
     # and the run is as reproducible as one with XLA
-    again = fit(_sine_dataset(), TINY_SINE, Reporter(file=io.StringIO()))
+    again = fit(_sine_dataset(), TINY_SINE_GRU, Reporter(file=io.StringIO()))
     for a, b in zip(fitted.predictor.get_weights(), again.predictor.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
 def test_xla_compiles_only_a_training_long_enough_to_earn_it_back_and_both_are_reproducible(monkeypatch):
-    from dataclasses import replace
-
     from forecaster import training
     from forecaster.models import NetworkSpec
 
@@ -149,14 +152,18 @@ def test_xla_compiles_only_a_training_long_enough_to_earn_it_back_and_both_are_r
     assert training.xla_work(replace(spec, segment=4, layers=2, bidirectional=True), TINY_SINE, 1000, 2) == 2 * 3 * 4
     assert training.xla_work(spec, replace(TINY_SINE, windows_per_epoch=None), n_windows=130, epochs=2) == 2 * 3 * 12
 
-    fit(_sine_dataset(), TINY_SINE)  # reproducible without XLA too: test_a_fit_from_gathered_batches_...
+    fit(_sine_dataset(), TINY_SINE_GRU)  # reproducible without XLA too: test_a_fit_from_gathered_batches_...
     # as many epochs allowed as make it worth compiling; early stopping ends it much sooner
-    long = replace(TINY_SINE, epochs=-(-training.XLA_MIN_WORK // 12), patience=1)
+    long = replace(TINY_SINE_GRU, epochs=-(-training.XLA_MIN_WORK // 12), patience=1)
     first, second = fit(_sine_dataset(), long), fit(_sine_dataset(), long)
     assert compiled == [False, True, True]
     assert first.epochs_run < long.epochs
     for a, b in zip(first.predictor.get_weights(), second.predictor.get_weights()):
         np.testing.assert_array_equal(a, b)
+    # an LSTM as long runs the fused kernel instead, which XLA cannot compile
+    assert training.fused_kernel_runs(spec)
+    fit(_sine_dataset(), replace(long, cell="lstm"))
+    assert compiled[-1] is False
 
 
 def _two_sine_dataset(n: int = 300) -> Dataset:

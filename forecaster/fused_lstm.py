@@ -1,0 +1,99 @@
+"""An LSTM layer that runs its whole sequence as one TensorFlow kernel on the CPU.
+
+Keras' LSTM on a CPU steps through the window in a graph loop, several small operations per
+step, each with its own overhead, or compiled by XLA at a cost of seconds per training.
+TensorFlow also has a fused LSTM kernel (``BlockLSTM``, with its gradient) that loops in C++
+over the steps of the whole window: the same arithmetic, so the layer keeps Keras' weights
+(handing the kernel their gate blocks in its order) and a model with it computes
+what one with ``keras.layers.LSTM`` computes, to float rounding (measured: BENCHMARKS.md,
+"The LSTM as one kernel"). Imported only where a network is built or loaded, since it imports
+Keras.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .backend import load_keras
+
+keras = load_keras()
+
+
+@functools.cache
+def fused_kernel_available() -> bool:
+    """Whether :class:`FusedLSTM` layers run the fused kernel here: on the TensorFlow
+    backend without a GPU (with one, Keras' LSTM takes cuDNN, faster still)."""
+    if keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.config.list_logical_devices("GPU")
+
+
+def fused_kernel_usable(layer) -> bool:
+    """Whether ``layer`` computes what the kernel does: Keras' default activations, a bias,
+    no recurrent dropout (the kernel has no place for it), not unrolled."""
+    cell = layer.cell
+    return (fused_kernel_available() and cell.activation is keras.activations.tanh
+            and cell.recurrent_activation is keras.activations.sigmoid and cell.use_bias
+            and not layer.recurrent_dropout and not layer.unroll)
+
+
+@keras.saving.register_keras_serializable(package="forecaster")
+class FusedLSTM(keras.layers.LSTM):
+    """``keras.layers.LSTM`` whose loop over the window is TensorFlow's fused kernel where
+    :func:`fused_kernel_usable` allows, and Keras' own loop elsewhere; same config, weights
+    and results, so it saves, loads (in safe mode, once this module is imported) and wraps in
+    ``Bidirectional`` as the Keras layer does. XLA cannot compile the kernel, so a model with
+    such a layer is not compiled by XLA (``supports_jit``), as Keras does for cuDNN's."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if fused_kernel_usable(self):
+            self.supports_jit = False
+
+    def inner_loop(self, sequences, initial_state, mask, training=False):
+        """`(batch, steps, features)` -> the last output `(batch, units)`, the outputs
+        `(batch, steps, units)` (`(batch, 1, units)` unless ``return_sequences``) in the order
+        the steps were taken, and the final states ``[h, c]``, as Keras' loop returns them."""
+        if mask is not None or not fused_kernel_usable(self):
+            return super().inner_loop(sequences, initial_state, mask, training=training)
+        import tensorflow as tf
+
+        if training and self.dropout:
+            # Keras' cell drops the same inputs at every step (one mask per sequence, drawn
+            # before the loop): the same mask over the whole window
+            sequences = sequences * self.cell.get_dropout_mask(sequences[:, 0, :])[:, None, :]
+        steps_first = tf.transpose(sequences, (1, 0, 2))
+        if self.go_backwards:
+            steps_first = tf.reverse(steps_first, (0,))
+        cell = self.cell
+        no_peephole = tf.zeros((cell.units,), steps_first.dtype)
+        _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
+            seq_len_max=tf.cast(tf.shape(steps_first)[0], tf.int64),
+            x=steps_first,
+            cs_prev=initial_state[1],
+            h_prev=initial_state[0],
+            w=_kernel_gate_order(tf.concat([cell.kernel, cell.recurrent_kernel], axis=0)),
+            wci=no_peephole,
+            wcf=no_peephole,
+            wco=no_peephole,
+            b=_kernel_gate_order(cell.bias),
+            forget_bias=0.0,  # Keras' bias holds it (unit_forget_bias)
+            cell_clip=0.0,  # no clipping: Keras clips nothing
+            use_peephole=False,
+        )
+        last = outputs[-1]
+        sequence = tf.transpose(outputs, (1, 0, 2)) if self.return_sequences else last[:, None, :]
+        return last, sequence, [last, cell_states[-1]]
+
+
+def _kernel_gate_order(weights):
+    """Keras' gate blocks (input, forget, cell, output) along the last axis in the order of
+    the kernel ``BlockLSTM`` (input, cell, forget, output). Its twin ``BlockLSTMV2`` takes
+    Keras' order, but TensorFlow registers ``BlockLSTM``'s gradient for it, which computes the
+    gradient of the other order (found by this package's tests)."""
+    import tensorflow as tf
+
+    i, f, c, o = tf.split(weights, 4, axis=-1)
+    return tf.concat([i, c, f, o], axis=-1)
