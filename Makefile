@@ -48,6 +48,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/perf.py
 	$(BIN)/python benchmarks/allocator.py
 	$(BIN)/python benchmarks/xla.py
+	$(BIN)/python benchmarks/fused_lstm.py
 	$(BIN)/python benchmarks/fit_end.py
 
 sample-data: $(INSTALLED)

@@ -290,7 +290,7 @@ def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch, steps
     seconds (measured inside fit, from the first batch to the end of the epoch)."""
     from forecaster.backend import load_keras, seed_everything
     from forecaster.models import NetworkSpec, build_network, start_from_linear
-    from forecaster.training import compile_network
+    from forecaster.training import compile_network, fused_kernel_runs
 
     keras = load_keras()
 
@@ -301,12 +301,13 @@ def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch, steps
         def on_epoch_end(self, epoch, logs=None):
             self.seconds = time.perf_counter() - self.began
 
-    seed_everything(0, deterministic_ops=False)  # as training does: XLA
     spec = NetworkSpec(lookback=LOOKBACK, horizon=HORIZON, n_features=N_FEATURES, cell=cell, units=UNITS,
                        bidirectional=bidirectional, linear_skip=True)
+    xla = not fused_kernel_runs(spec)  # as training does for a training this long
+    seed_everything(0, deterministic_ops=not xla)
     network = build_network(spec, seed=0)
     start_from_linear(network, linear)
-    compile_network(network, LEARNING_RATE, steps_per_execution=steps_per_execution)
+    compile_network(network, LEARNING_RATE, xla, steps_per_execution=steps_per_execution)
     timer = EpochTimer()
 
     def epoch() -> float:
@@ -393,6 +394,9 @@ def contender_epochs(contender: str, name: str, sizes: Sizes):
         batches, feeding = training_data(load_keras(), train_set, BATCH, seed=0)
         return keras_contender(cell, bidirectional, linear, lambda network, timer: network.fit(
             batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps), len(train_set)
+    import fused_lstm
+
+    fused_lstm.as_before(fused_lstm.LOOP_XLA)  # Keras' own LSTM layer, compiled by XLA
     inputs, targets = train_set.gather(slice(None))
     return keras_contender(cell, bidirectional, linear, lambda network, timer: network.fit(
         inputs, targets, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer]), steps), len(train_set)
@@ -609,12 +613,12 @@ def report_body(results: dict, sizes: Sizes, args, command: str, seconds: float)
             f"threads runs beside another's epoch). Median windows/s over {args.rounds} round(s) of one epoch each "
             "(after one warm-up epoch), contenders alternating within each round, which one goes first "
             "alternating between rounds; a ratio is the median of the rounds' ratios. *ours*: `network.fit` "
-            "on `training.training_data` (what `forecaster train` runs, the training step compiled by XLA and "
-            "called on "
+            "on `training.training_data` (what `forecaster train` runs: an LSTM through TensorFlow's fused "
+            "kernel, `forecaster.fused_lstm`, the GRU's training step compiled by XLA; the step called on "
             f"{speed['steps_per_execution']} batch{'es' if speed['steps_per_execution'] > 1 else ''} at a time, as "
             "`training.multi_steps` has it for this training, the batches handed over by `tf.data`); "
-            "*plain Keras*: the same network, built "
-            "and compiled the same way, `fit` on pre-built arrays with `shuffle=True`; *PyTorch*: `nn.LSTM` / "
+            "*plain Keras*: the same network with Keras' own layers (`keras.layers.LSTM`, not the fused kernel), "
+            "its training step compiled by XLA, `fit` on pre-built arrays with `shuffle=True`; *PyTorch*: `nn.LSTM` / "
             "`nn.GRU` (`bidirectional=True` for BiLSTM), dense head on the last step (BiLSTM: forward last step ‖ "
             "backward step 0), frozen linear skip, Huber loss, Adam (lr 1e-3, eps 1e-7), a plain loop over "
             "shuffled mini-batches of pre-built float32 tensors, `torch.set_num_threads(2)`, with glibc's default "

@@ -519,11 +519,12 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     on the starting point, the linear baseline, which is then what is kept) and the learning
     rate of every epoch run.
 
-    The training step is compiled by XLA, which trains a network stepping through a long
-    window more than twice as fast on the CPU (measured: BENCHMARKS.md, "XLA only where it
-    pays"), where the training is long enough to earn back the compilation
-    (:data:`XLA_MIN_WORK`); if XLA cannot compile it, training starts again without. Without
-    XLA, TensorFlow's deterministic kernels keep ``--seed`` runs identical. A long training
+    An LSTM runs TensorFlow's fused kernel (:func:`fused_kernel_runs`), which XLA cannot
+    compile. Another network's training step is compiled by XLA, which trains a network
+    stepping through a long window more than twice as fast on the CPU (measured:
+    BENCHMARKS.md, "XLA only where it pays"), where the training is long enough to earn back
+    the compilation (:data:`XLA_MIN_WORK`); if XLA cannot compile it, training starts again
+    without. Without XLA, TensorFlow's deterministic kernels keep ``--seed`` runs identical. A long training
     runs :data:`STEPS_PER_EXECUTION` batches per call into the compiled step, which changes
     how fast it trains and nothing else (:func:`multi_steps`).
 
