@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import signal
 import statistics
 import subprocess
 import sys
@@ -69,8 +68,8 @@ def as_before(kind: str) -> None:
 
 
 def epoch_worker(kind: str, cell: str, quick: bool) -> None:
-    """Serve one-epoch trainings of ``perf.py``'s network: a line in on stdin, the epoch's
-    seconds out, until stdin ends."""
+    """Serve one-epoch trainings of ``perf.py``'s network to :func:`perf.stopped_worker`:
+    "ready", then for each line in on stdin the epoch's seconds out, until stdin ends."""
     import perf
     from forecaster.backend import load_keras, seed_everything
     from forecaster.models import NetworkSpec, build_network, start_from_linear
@@ -87,7 +86,7 @@ def epoch_worker(kind: str, cell: str, quick: bool) -> None:
     start_from_linear(network, linear)
     compile_network(network, perf.LEARNING_RATE, xla=xla, steps_per_execution=steps)
     batches, feeding = training_data(keras, train_set, perf.BATCH, seed=0)
-    print(len(train_set), flush=True)
+    print("ready", flush=True)
     for _ in sys.stdin:
         began = time.perf_counter()
         network.fit(batches, epochs=1, shuffle=False, verbose=0, callbacks=feeding)
@@ -96,35 +95,22 @@ def epoch_worker(kind: str, cell: str, quick: bool) -> None:
 
 def epoch_speeds(cell: str, rounds: int, quick: bool) -> dict:
     """Windows/s per round of each kind for ``cell``, each kind in a worker of its own."""
-    workers, windows = {}, 0
-    for kind in KINDS:
-        worker = subprocess.Popen([sys.executable, __file__, "--epoch-worker", kind, cell] + (["--quick"] if quick else []),
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        windows = int(worker.stdout.readline())
-        worker.send_signal(signal.SIGSTOP)
-        workers[kind] = worker
+    import perf
 
-    def epoch(kind: str) -> float:
-        worker = workers[kind]
-        worker.send_signal(signal.SIGCONT)
-        worker.stdin.write("epoch\n")
-        worker.stdin.flush()
-        seconds = float(worker.stdout.readline())
-        worker.send_signal(signal.SIGSTOP)
-        return seconds
-
+    windows = len(perf.speed_windows(perf.QUICK if quick else perf.FULL)[0])
+    epochs = {kind: perf.stopped_worker([sys.executable, __file__, "--epoch-worker", kind, cell]
+                                        + (["--quick"] if quick else []), f"the {kind} worker for {cell}")
+              for kind in KINDS}
     speeds = {kind: [] for kind in KINDS}
     for kind in KINDS:
-        epoch(kind)  # warm-up
+        epochs[kind]()  # warm-up
     for round_ in range(rounds):
         for kind in (KINDS if round_ % 2 == 0 else tuple(reversed(KINDS))):
-            speeds[kind].append(windows / epoch(kind))
+            speeds[kind].append(windows / epochs[kind]())
         print(f"  {cell} round {round_ + 1}: " + ", ".join(f"{kind} {speeds[kind][-1]:,.0f}" for kind in KINDS),
               file=sys.stderr)
-    for worker in workers.values():
-        worker.send_signal(signal.SIGCONT)
-        worker.stdin.close()
-        worker.wait()
+    for epoch in epochs.values():
+        epoch.close()
     return speeds
 
 

@@ -413,15 +413,25 @@ def contender_worker(contender: str, name: str, quick: bool) -> None:
 
 def process_contender(contender: str, name: str, sizes: Sizes):
     """:func:`contender_epochs` in a fresh process of its own (PyTorch with glibc's default
-    allocator, as a plain PyTorch script runs), stopped (``SIGSTOP``) between its epochs so
-    that none of its threads runs beside another contender's epoch; returns a function that
-    has it train one epoch and gives its seconds, with ``close()`` to end the process."""
+    allocator, as a plain PyTorch script runs): see :func:`stopped_worker`."""
     env = {**os.environ, **({"FORECASTER_MALLOC_TUNING": "0"} if contender == "PyTorch" else {})}
     arguments = [sys.executable, __file__, "--worker", contender, name] + (["--quick"] if sizes is QUICK else [])
+    return stopped_worker(arguments, f"the {contender} worker for {name}", env)
+
+
+def stopped_worker(arguments: list[str], what: str, env: dict | None = None):
+    """Start ``arguments``, a worker that prints "ready" and then trains one epoch per line
+    read from stdin and prints its seconds, and keep it stopped (``SIGSTOP``) between its
+    epochs so that none of its threads runs beside another contender's epoch.
+
+    Returns:
+        a function that has the worker train one epoch and gives its seconds, with
+        ``close()`` to end the worker.
+    """
     worker = subprocess.Popen(arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                               text=True, env=env)
     if worker.stdout.readline().strip() != "ready":
-        raise SystemExit(f"the {contender} worker for {name} did not start (exit code {worker.wait()})")
+        raise SystemExit(f"{what} did not start (exit code {worker.wait()})")
     worker.send_signal(signal.SIGSTOP)
 
     def epoch() -> float:

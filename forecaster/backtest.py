@@ -153,27 +153,34 @@ def evaluate_coverages(
     reporter.info(f"Backtest at {backtest.folds} cut-offs {stride} steps apart: {_training_cost(shape, backtest)}")
     rows: dict[float, list] = {coverage: [] for coverage in coverages}
     fitted = None
+    n_series = f"{len(dataset.series):,} series"
     for fold, offset in enumerate(offsets):
+        stage = f"Fold {fold + 1}/{backtest.folds}"
         if fitted is None or backtest.refit == "each":
             truncated = _truncated(dataset, offset)
-            reporter.info(f"Fold {fold + 1}/{backtest.folds}: training on all but the last {offset} steps")
+            reporter.info(f"{stage}: training on all but the last {offset} steps")
             fitted = fit(truncated, options, reporter)
-            validation = evaluate_validation(fitted, truncated, backtest.season)
+            # spinners on a terminal for the stages between trainings, which show no progress
+            with reporter.status(f"{stage}: validating the model and the baselines on {n_series}"):
+                validation = evaluate_validation(fitted, truncated, backtest.season)
             calibration = validation["calibration"]
         elif backtest.recalibrate:
-            calibration = _arrived_calibration(fitted, validation, dataset, offsets[0], offset, backtest.season)
-        for coverage in coverages:
-            rows[coverage].append(_fold_rows(fitted, fitted.linear, calibration, dataset, offset,
-                                             replace(backtest, coverage=coverage)))
+            with reporter.status(f"{stage}: recalibrating the intervals on the values before the cut-off"):
+                calibration = _arrived_calibration(fitted, validation, dataset, offsets[0], offset, backtest.season)
+        with reporter.status(f"{stage}: forecasting {n_series} from the cut-off"):
+            for coverage in coverages:
+                rows[coverage].append(_fold_rows(fitted, fitted.linear, calibration, dataset, offset,
+                                                 replace(backtest, coverage=coverage)))
 
     import pandas as pd
 
     evaluations = []
-    for coverage in coverages:
-        frame = pd.concat(rows[coverage], ignore_index=True)[ROW_COLUMNS]
-        summary, per_step = _summaries(frame, dataset, offsets[0], backtest.season)
-        evaluations.append(Evaluation(frame, summary, per_step, fitted.options, replace(backtest, coverage=coverage),
-                                      len(dataset.series)))
+    with reporter.status(f"Scoring the forecasts of {n_series} at {backtest.folds} cut-offs"):
+        for coverage in coverages:
+            frame = pd.concat(rows[coverage], ignore_index=True)[ROW_COLUMNS]
+            summary, per_step = _summaries(frame, dataset, offsets[0], backtest.season)
+            evaluations.append(Evaluation(frame, summary, per_step, fitted.options,
+                                          replace(backtest, coverage=coverage), len(dataset.series)))
     return evaluations
 
 

@@ -454,8 +454,7 @@ def test_quiet_prints_nothing_on_success_not_even_tensorflow_logs(tmp_path):
     assert len(pd.read_csv(tmp_path / "a.csv")) == 2 * (12 * 24 - 24)
 
 
-def test_train_predict_and_detect_anomalies_show_what_they_do_on_a_terminal_only(stores_model, tmp_path,
-                                                                                   monkeypatch):
+def test_every_long_command_shows_what_it_does_on_a_terminal_only(stores_model, tmp_path, monkeypatch):
     """A spinner with the current stage while the series are read, validated, forecast or
     scored: on a terminal only, never in a cron log, never with --quiet."""
     data = small_hourly_csv(tmp_path / "data.csv")
@@ -465,6 +464,8 @@ def test_train_predict_and_detect_anomalies_show_what_they_do_on_a_terminal_only
                   "Calibrating the anomaly scores of 2 series"),
         "predict": (["predict", "-m", stores_model, "-o", tmp_path / "f.csv"], "Forecasting 5 series"),
         "detect-anomalies": (["detect-anomalies", "-m", stores_model, "-o", tmp_path / "a.csv"], "Scoring 5 series"),
+        "evaluate": (["evaluate", data, "--folds", "2", "--seed", "0", *TINY],
+                     "Scoring the forecasts of 2 series at 2 cut-offs"),
     }
     for arguments, stage in commands.values():
         plain = run_cli(*arguments)
