@@ -12,8 +12,8 @@ paid for its compilation. Then the sample data's default training (three network
 stopping) is timed both ways, and the rule's choice for it is printed.
 
 Every network is a GRU: an LSTM runs the fused kernel (``forecaster.fused_lstm``), which XLA
-cannot compile and which trains faster without it (``fused_lstm.py``), so the rule decides for
-the GRU and the plain RNN only.
+cannot compile and which trains as fast or faster without it (``fused_lstm.py``), so the rule
+decides for the GRU and the plain RNN only.
 
 Usage (from the repository root):
     python benchmarks/xla.py [--no-write]

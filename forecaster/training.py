@@ -524,9 +524,9 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     stepping through a long window more than twice as fast on the CPU (measured:
     BENCHMARKS.md, "XLA only where it pays"), where the training is long enough to earn back
     the compilation (:data:`XLA_MIN_WORK`); if XLA cannot compile it, training starts again
-    without. Without XLA, TensorFlow's deterministic kernels keep ``--seed`` runs identical. A long training
-    runs :data:`STEPS_PER_EXECUTION` batches per call into the compiled step, which changes
-    how fast it trains and nothing else (:func:`multi_steps`).
+    without. Without XLA, TensorFlow's deterministic kernels keep ``--seed`` runs identical.
+    A long training runs :data:`STEPS_PER_EXECUTION` batches per call into the compiled step,
+    which changes how fast it trains and nothing else (:func:`multi_steps`).
 
     With ``options.ema`` the weights validated, kept as the best and finally restored are
     the exponential moving average of the trained ones: ``SwapEMAWeights`` comes first among
@@ -607,9 +607,9 @@ XLA_MIN_WORK = 10_000
 
 def fused_kernel_runs(spec: NetworkSpec) -> bool:
     """Whether the network's recurrent layers run as one fused kernel
-    (:class:`forecaster.fused_lstm.FusedLSTM`), which XLA cannot compile and which trains
-    faster without it than Keras' loop compiled by XLA (BENCHMARKS.md, "The LSTM as one
-    kernel")."""
+    (:class:`forecaster.fused_lstm.FusedLSTM`), which XLA cannot compile: it trains as fast
+    as Keras' loop compiled by XLA one way, 1.9 times as fast both ways, without the
+    compilation (BENCHMARKS.md, "The LSTM as one kernel")."""
     from .fused_lstm import fused_kernel_available
 
     return spec.cell == "lstm" and fused_kernel_available()
