@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         run_header(command, time.monotonic() - started),
         "The network and data of the Performance section's training throughput (what `forecaster train` runs: "
-        "lookback 48, 32 units, batch 64, the step compiled by XLA, sixteen batches per call), trained one warm-up "
+        "lookback 48, 32 units, batch 64, an LSTM through the fused kernel, the GRU's step compiled by XLA, "
+        "sixteen batches per call), trained one warm-up "
         f"epoch and {args.epochs} timed ones in a fresh process per cell and setting, the settings alternating within "
         f"each of {args.rounds} rounds: with the package's allocator setting (`forecaster.backend.keep_freed_memory`: "
         "glibc keeps 64 MB free at the top of each heap and trims the main heap above 256 MB) and with "
