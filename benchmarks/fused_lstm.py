@@ -68,29 +68,12 @@ def as_before(kind: str) -> None:
 
 
 def epoch_worker(kind: str, cell: str, quick: bool) -> None:
-    """Serve one-epoch trainings of ``perf.py``'s network to :func:`perf.stopped_worker`:
-    "ready", then for each line in on stdin the epoch's seconds out, until stdin ends."""
+    """``perf.py``'s worker for its own contender (one epoch of the network as ``forecaster
+    train`` trains it, per line on stdin), with the LSTM run as ``kind`` says."""
     import perf
-    from forecaster.backend import load_keras, seed_everything
-    from forecaster.models import NetworkSpec, build_network, start_from_linear
-    from forecaster.training import compile_network, training_data
 
     as_before(kind)
-    keras = load_keras()
-    train_set, linear, steps = perf.speed_training(perf.QUICK if quick else perf.FULL)
-    xla = kind == LOOP_XLA
-    seed_everything(0, deterministic_ops=not xla)
-    spec = NetworkSpec(lookback=perf.LOOKBACK, horizon=perf.HORIZON, n_features=perf.N_FEATURES, units=perf.UNITS,
-                       bidirectional=CELLS[cell])
-    network = build_network(spec, seed=0)
-    start_from_linear(network, linear)
-    compile_network(network, perf.LEARNING_RATE, xla=xla, steps_per_execution=steps)
-    batches, feeding = training_data(keras, train_set, perf.BATCH, seed=0)
-    print("ready", flush=True)
-    for _ in sys.stdin:
-        began = time.perf_counter()
-        network.fit(batches, epochs=1, shuffle=False, verbose=0, callbacks=feeding)
-        print(time.perf_counter() - began, flush=True)
+    perf.contender_worker("ours", cell, quick)
 
 
 def epoch_speeds(cell: str, rounds: int, quick: bool) -> dict:
@@ -195,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
         "Each contender in a process of its own.",
         "",
         f"Windows/s of one training epoch, `perf.py`'s network (32 units, lookback {perf.LOOKBACK} step by step, "
-        f"{perf.N_FEATURES} channels, batch {perf.BATCH}, linear skip), median over {args.rounds} alternating "
-        "rounds (range), a warm-up epoch excluded; each contender stopped while another trains:",
+        f"{perf.N_FEATURES} channels, batch {perf.BATCH}, linear skip; `perf.py`'s own contender, timed inside `fit`), "
+        f"median over {args.rounds} alternating rounds (range), a warm-up epoch excluded; each contender stopped "
+        "while another trains:",
         "",
         f"| network | {' | '.join(KINDS)} | {FUSED} / {LOOP_XLA} | {FUSED} / {LOOP} |",
         "|---|---|---|---|---|---|",

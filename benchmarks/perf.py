@@ -284,13 +284,15 @@ def speed_training(sizes: Sizes):
     return train_set, linear, multi_steps(TrainOptions(batch_size=BATCH), len(train_set))
 
 
-def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch, steps_per_execution: int):
-    """A network built, started and compiled as ``forecaster train`` does; returns a function
-    that trains it one epoch with ``fit_one_epoch(network, callback)`` and gives the epoch's
-    seconds (measured inside fit, from the first batch to the end of the epoch)."""
+def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch, steps_per_execution: int,
+                    n_windows: int):
+    """A network built, started and compiled as ``forecaster train`` does for ``n_windows``
+    training windows; returns a function that trains it one epoch with
+    ``fit_one_epoch(network, callback)`` and gives the epoch's seconds (measured inside fit,
+    from the first batch to the end of the epoch)."""
     from forecaster.backend import load_keras, seed_everything
     from forecaster.models import NetworkSpec, build_network, start_from_linear
-    from forecaster.training import compile_network, fused_kernel_runs
+    from forecaster.training import TrainOptions, compile_network, compiles_with_xla
 
     keras = load_keras()
 
@@ -303,7 +305,8 @@ def keras_contender(cell: str, bidirectional: bool, linear, fit_one_epoch, steps
 
     spec = NetworkSpec(lookback=LOOKBACK, horizon=HORIZON, n_features=N_FEATURES, cell=cell, units=UNITS,
                        bidirectional=bidirectional, linear_skip=True)
-    xla = not fused_kernel_runs(spec)  # as training does for a training this long
+    options = TrainOptions(batch_size=BATCH)
+    xla = compiles_with_xla(spec, options, n_windows, options.epochs)
     seed_everything(0, deterministic_ops=not xla)
     network = build_network(spec, seed=0)
     start_from_linear(network, linear)
@@ -383,8 +386,9 @@ def contender_epochs(contender: str, name: str, sizes: Sizes):
     :func:`speed_training` data and gives the epoch's seconds; and the windows an epoch trains."""
     train_set, linear, steps = speed_training(sizes)
     cell, bidirectional = CELLS[name]
+    windows = len(train_set)
     if contender == "PyTorch":
-        return torch_contender(cell, bidirectional, linear, *train_set.gather(slice(None))), len(train_set)
+        return torch_contender(cell, bidirectional, linear, *train_set.gather(slice(None))), windows
     if contender == "ours":
         from forecaster.backend import load_keras
         from forecaster.training import training_data
@@ -393,13 +397,14 @@ def contender_epochs(contender: str, name: str, sizes: Sizes):
         # tf.data, the step called on as many batches at a time as training would
         batches, feeding = training_data(load_keras(), train_set, BATCH, seed=0)
         return keras_contender(cell, bidirectional, linear, lambda network, timer: network.fit(
-            batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps), len(train_set)
+            batches, epochs=1, shuffle=False, verbose=0, callbacks=[*feeding, timer]), steps, windows), windows
     import fused_lstm
 
     fused_lstm.as_before(fused_lstm.LOOP_XLA)  # Keras' own LSTM layer, compiled by XLA
     inputs, targets = train_set.gather(slice(None))
     return keras_contender(cell, bidirectional, linear, lambda network, timer: network.fit(
-        inputs, targets, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer]), steps), len(train_set)
+        inputs, targets, batch_size=BATCH, epochs=1, shuffle=True, verbose=0, callbacks=[timer]), steps,
+        windows), windows
 
 
 def contender_worker(contender: str, name: str, quick: bool) -> None:

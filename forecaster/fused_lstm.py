@@ -43,9 +43,10 @@ def fused_kernel_usable(layer) -> bool:
 class FusedLSTM(keras.layers.LSTM):
     """``keras.layers.LSTM`` whose loop over the window is TensorFlow's fused kernel where
     :func:`fused_kernel_usable` allows, and Keras' own loop elsewhere; the same config and
-    weights, the same results to float rounding, so it saves, loads (in safe mode, once this module is imported) and wraps in
-    ``Bidirectional`` as the Keras layer does. XLA cannot compile the kernel, so a model with
-    such a layer is not compiled by XLA (``supports_jit``), as Keras does for cuDNN's."""
+    weights, the same results to float rounding, so it saves, loads (in safe mode, once this
+    module is imported) and wraps in ``Bidirectional`` as the Keras layer does. XLA cannot
+    compile the kernel, so a model with such a layer is not compiled by XLA
+    (``supports_jit``), as Keras does for cuDNN's."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -543,7 +543,7 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
 
     keras = load_keras()
     epochs = options.epochs if schedule is None else len(schedule)
-    xla = not fused_kernel_runs(spec) and xla_work(spec, options, len(train_windows), epochs) >= XLA_MIN_WORK
+    xla = compiles_with_xla(spec, options, len(train_windows), epochs)
     steps_per_execution = multi_steps(options, len(train_windows), None if schedule is None else epochs)
     seed_everything(options.seed, deterministic_ops=not xla)
     network = build_network(spec, seed=options.seed)
@@ -605,10 +605,17 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
 XLA_MIN_WORK = 10_000
 
 
+def compiles_with_xla(spec: NetworkSpec, options: TrainOptions, n_windows: int, epochs: int) -> bool:
+    """Whether training compiles its step with XLA: not for a network that runs the fused
+    kernel (:func:`fused_kernel_runs`), and only where the work of the epochs allowed earns
+    back the compilation (:func:`xla_work`, :data:`XLA_MIN_WORK`)."""
+    return not fused_kernel_runs(spec) and xla_work(spec, options, n_windows, epochs) >= XLA_MIN_WORK
+
+
 def fused_kernel_runs(spec: NetworkSpec) -> bool:
     """Whether the network's recurrent layers run as one fused kernel
     (:class:`forecaster.fused_lstm.FusedLSTM`), which XLA cannot compile: it trains as fast
-    as Keras' loop compiled by XLA one way, 1.9 times as fast both ways, without the
+    as Keras' loop compiled by XLA one way, 1.8 to 1.9 times as fast both ways, without the
     compilation (BENCHMARKS.md, "The LSTM as one kernel")."""
     from .fused_lstm import fused_kernel_available
 
