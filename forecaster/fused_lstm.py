@@ -13,6 +13,7 @@ Keras.
 from __future__ import annotations
 
 import functools
+import os
 
 from .backend import load_keras
 
@@ -28,6 +29,17 @@ def fused_kernel_available() -> bool:
     import tensorflow as tf
 
     return not tf.config.list_logical_devices("GPU")
+
+
+@functools.cache
+def row_groups() -> int:
+    """Into how many groups of rows a :class:`FusedLSTM` with ``split_rows`` splits a batch, each
+    run by a kernel of its own: two where the process may use two cores or more, else one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return 2 if cores >= 2 else 1
 
 
 def fused_kernel_usable(layer) -> bool:
@@ -46,12 +58,26 @@ class FusedLSTM(keras.layers.LSTM):
     weights, the same results to float rounding, so it saves, loads (in safe mode, once this
     module is imported) and wraps in ``Bidirectional`` as the Keras layer does. XLA cannot
     compile the kernel, so a model with such a layer is not compiled by XLA
-    (``supports_jit``), as Keras does for cuDNN's."""
+    (``supports_jit``), as Keras does for cuDNN's.
 
-    def __init__(self, *args, **kwargs):
+    Args:
+        split_rows: run the kernel on :func:`row_groups` groups of a batch's rows, side by side
+            (the rows are independent; one kernel is one thread, since its steps are
+            sequential): on two cores an epoch of a lone LSTM trains about 1.5 times as fast,
+            with results that differ in float rounding (the weights' gradients are summed over
+            the groups). Not where other recurrent layers already run beside it (both
+            directions of a ``Bidirectional``, the members of an ensemble), which it would
+            slow down (BENCHMARKS.md, "The LSTM as one kernel").
+    """
+
+    def __init__(self, *args, split_rows: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        self.split_rows = split_rows
         if fused_kernel_usable(self):
             self.supports_jit = False
+
+    def get_config(self):
+        return {**super().get_config(), "split_rows": self.split_rows}
 
     def inner_loop(self, sequences, initial_state, mask, training=False):
         """`(batch, steps, features)` -> the last output `(batch, units)`, the outputs
@@ -70,23 +96,46 @@ class FusedLSTM(keras.layers.LSTM):
             steps_first = tf.reverse(steps_first, (0,))
         cell = self.cell
         no_peephole = tf.zeros((cell.units,), steps_first.dtype)
-        _, cell_states, _, _, _, _, outputs = tf.raw_ops.BlockLSTM(
-            seq_len_max=tf.cast(tf.shape(steps_first)[0], tf.int64),
-            x=steps_first,
-            cs_prev=initial_state[1],
-            h_prev=initial_state[0],
-            w=_kernel_gate_order(tf.concat([cell.kernel, cell.recurrent_kernel], axis=0)),
-            wci=no_peephole,
-            wcf=no_peephole,
-            wco=no_peephole,
-            b=_kernel_gate_order(cell.bias),
-            forget_bias=0.0,  # Keras' bias holds it (unit_forget_bias)
-            cell_clip=0.0,  # no clipping: Keras clips nothing
-            use_peephole=False,
-        )
+        weights = _kernel_gate_order(tf.concat([cell.kernel, cell.recurrent_kernel], axis=0))
+        bias = _kernel_gate_order(cell.bias)
+
+        def kernel(x, h, c):
+            return tf.raw_ops.BlockLSTM(
+                seq_len_max=tf.cast(tf.shape(x)[0], tf.int64),
+                x=x,
+                cs_prev=c,
+                h_prev=h,
+                w=weights,
+                wci=no_peephole,
+                wcf=no_peephole,
+                wco=no_peephole,
+                b=bias,
+                forget_bias=0.0,  # Keras' bias holds it (unit_forget_bias)
+                cell_clip=0.0,  # no clipping: Keras clips nothing
+                use_peephole=False,
+            )
+
+        def in_groups(groups: int):
+            """The outputs `(steps, batch, units)` and last cell states `(batch, units)` of the
+            kernel run on ``groups`` groups of the rows (each at least one row)."""
+            rows = tf.shape(steps_first)[1]
+            sizes = tf.stack([rows // groups] * (groups - 1) + [rows - (groups - 1) * (rows // groups)])
+            runs = [kernel(*parts) for parts in zip(tf.split(steps_first, sizes, axis=1, num=groups),
+                                                     tf.split(initial_state[0], sizes, num=groups),
+                                                     tf.split(initial_state[1], sizes, num=groups))]
+            return tf.concat([run[6] for run in runs], axis=1), tf.concat([run[1][-1] for run in runs], axis=0)
+
+        groups = row_groups() if self.split_rows else 1
+        if groups == 1:
+            outputs, cell_states = in_groups(1)
+        else:
+            # never an empty group: the kernel's gradient of the weights is then uninitialised
+            # memory, not zero (found by this package's tests)
+            outputs, cell_states = tf.cond(tf.shape(steps_first)[1] >= groups, lambda: in_groups(groups),
+                                           lambda: in_groups(1))
         last = outputs[-1]
         sequence = tf.transpose(outputs, (1, 0, 2)) if self.return_sequences else last[:, None, :]
-        return last, sequence, [last, cell_states[-1]]
+        return last, sequence, [last, cell_states]
 
 
 def _kernel_gate_order(weights):

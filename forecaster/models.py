@@ -78,7 +78,8 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
     An ensemble has ``spec.ensemble`` such recurrent stacks with their own dense heads
     (layers named after :func:`member_prefix`), averaged by ``keras.layers.Average`` before
     the one shared linear skip is added: the mean of the members' forecasts. LSTM layers are
-    :class:`forecaster.fused_lstm.FusedLSTM`, Keras' LSTM run by one fused kernel.
+    :class:`forecaster.fused_lstm.FusedLSTM`, Keras' LSTM run by one fused kernel (on groups of
+    the batch side by side in a network of one direction and one member).
 
     Args:
         seed: the recurrent dropout's seed (member ``m`` takes ``seed + m - 1``); the initial
@@ -91,6 +92,9 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
     from .fused_lstm import FusedLSTM
 
     layer_class = {"lstm": FusedLSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[spec.cell]
+    # a lone LSTM runs its kernel on groups of the batch side by side; beside other recurrent
+    # layers (the other direction, other members) that would only slow it down
+    extra = {"split_rows": not spec.bidirectional and spec.ensemble == 1} if spec.cell == "lstm" else {}
     inputs = keras.Input(shape=(spec.lookback, spec.n_features), name="window")
     corrections = []
     for member in range(1, spec.ensemble + 1):
@@ -103,6 +107,7 @@ def build_network(spec: NetworkSpec, seed: int | None = None):
                 dropout=spec.dropout,
                 seed=None if seed is None else seed + member - 1 + depth,
                 name=f"{prefix}{spec.cell}_{depth + 1}",
+                **extra,
             )
             if spec.bidirectional:
                 recurrent = keras.layers.Bidirectional(recurrent, name=f"{prefix}bidirectional_{depth + 1}")

@@ -5,20 +5,21 @@ import numpy as np
 import pytest
 
 from forecaster.backend import load_keras, seed_everything
-from forecaster.fused_lstm import FusedLSTM, fused_kernel_available, fused_kernel_usable
+from forecaster.fused_lstm import FusedLSTM, fused_kernel_available, fused_kernel_usable, row_groups
 from forecaster.models import NetworkSpec, build_network
 
 keras = load_keras()
 
 
-def _twin_models(return_sequences: bool, bidirectional: bool, dropout: float = 0.0):
+def _twin_models(return_sequences: bool, bidirectional: bool, dropout: float = 0.0, split_rows: bool = False):
     """The same two-layer model with Keras' LSTM and with the fused one, sharing weights."""
     models = []
     for layer_class in (keras.layers.LSTM, FusedLSTM):
         inputs = keras.Input((9, 3))
         hidden = inputs
         for depth in range(2):
-            layer = layer_class(5, return_sequences=depth == 0 or return_sequences, dropout=dropout, seed=7)
+            split = {"split_rows": split_rows} if layer_class is FusedLSTM else {}
+            layer = layer_class(5, return_sequences=depth == 0 or return_sequences, dropout=dropout, seed=7, **split)
             hidden = (keras.layers.Bidirectional(layer) if bidirectional else layer)(hidden)
         models.append(keras.Model(inputs, keras.layers.Flatten()(hidden)))
     reference, fused = models
@@ -38,13 +39,15 @@ def test_the_kernel_runs_on_this_machine():
     assert not FusedLSTM(4).supports_jit and keras.layers.LSTM(4).supports_jit
 
 
-@pytest.mark.parametrize("return_sequences,bidirectional", [(False, False), (True, False), (False, True),
-                                                            (True, True)])
-def test_outputs_and_gradients_are_keras_lstms(return_sequences, bidirectional):
+@pytest.mark.parametrize("return_sequences,bidirectional,split_rows,rows", [
+    (False, False, False, 16), (True, False, False, 16), (False, True, False, 16), (True, True, False, 16),
+    # the batch run in groups of rows: even, odd, and one row (an empty group)
+    (False, False, True, 16), (True, False, True, 15), (True, True, True, 15), (False, False, True, 1)])
+def test_outputs_and_gradients_are_keras_lstms(return_sequences, bidirectional, split_rows, rows):
     import tensorflow as tf
 
-    reference, fused = _twin_models(return_sequences, bidirectional)
-    x = tf.constant(np.random.default_rng(1).normal(0, 2, (16, 9, 3)).astype("float32"))
+    reference, fused = _twin_models(return_sequences, bidirectional, split_rows=split_rows)
+    x = tf.constant(np.random.default_rng(1).normal(0, 2, (rows, 9, 3)).astype("float32"))
     gradients = []
     for model in (reference, fused):
         with tf.GradientTape() as tape:
@@ -87,8 +90,26 @@ def test_dropout_drops_the_same_inputs_as_keras():
     assert np.abs(train_ref - infer_ref).max() > 0.1  # dropout did act
 
 
-def test_a_network_with_the_kernel_trains_the_same_twice_and_loads_in_safe_mode(tmp_path):
-    spec = NetworkSpec(lookback=12, horizon=3, n_features=2, units=4, bidirectional=True)
+def test_the_rows_are_split_in_two_groups_where_the_process_has_two_cores():
+    import os
+
+    assert row_groups() == (2 if len(os.sched_getaffinity(0)) >= 2 else 1)
+
+
+def test_only_a_lone_lstm_splits_its_rows():
+    def lstms(**shape):
+        network = build_network(NetworkSpec(lookback=12, horizon=3, n_features=2, units=4, **shape))
+        layers = [getattr(layer, "forward_layer", layer) for layer in network.layers]
+        return [layer for layer in layers if isinstance(layer, FusedLSTM)]
+
+    assert [layer.split_rows for layer in lstms(layers=2)] == [True, True]
+    assert [layer.split_rows for layer in lstms(bidirectional=True)] == [False]
+    assert [layer.split_rows for layer in lstms(ensemble=2)] == [False, False]
+
+
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_a_network_with_the_kernel_trains_the_same_twice_and_loads_in_safe_mode(tmp_path, bidirectional):
+    spec = NetworkSpec(lookback=12, horizon=3, n_features=2, units=4, bidirectional=bidirectional)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 12, 2)).astype("float32")
     y = rng.normal(size=(64, 3)).astype("float32")
@@ -99,10 +120,13 @@ def test_a_network_with_the_kernel_trains_the_same_twice_and_loads_in_safe_mode(
         network.compile(optimizer="adam", loss="mse", jit_compile=False)
         network.fit(x, y, epochs=2, batch_size=16, verbose=0, shuffle=False)
         trained.append(network)
-    assert isinstance(trained[0].get_layer("bidirectional_1").forward_layer, FusedLSTM)
+    lstm = trained[0].get_layer("bidirectional_1").forward_layer if bidirectional else trained[0].get_layer("lstm_1")
+    assert isinstance(lstm, FusedLSTM) and lstm.split_rows is not bidirectional
     for a, b in zip(trained[0].get_weights(), trained[1].get_weights()):
         np.testing.assert_array_equal(a, b)
     path = tmp_path / "net.keras"
     trained[0].save(path)
     loaded = keras.saving.load_model(path, compile=False, safe_mode=True)
+    loaded_lstm = loaded.get_layer("bidirectional_1").forward_layer if bidirectional else loaded.get_layer("lstm_1")
+    assert loaded_lstm.split_rows is not bidirectional
     np.testing.assert_array_equal(loaded.predict(x, verbose=0), trained[0].predict(x, verbose=0))
