@@ -61,7 +61,11 @@ def as_before(kind: str) -> None:
     from forecaster import fused_lstm, training
     from forecaster.backend import load_keras
 
-    fused_lstm.FusedLSTM = load_keras().layers.LSTM  # what build_network takes for "lstm"
+    class KerasLSTM(load_keras().layers.LSTM):
+        def __init__(self, *args, split_rows: bool = False, **kwargs):  # a setting of the kernel only
+            super().__init__(*args, **kwargs)
+
+    fused_lstm.FusedLSTM = KerasLSTM  # what build_network takes for "lstm"
     training.fused_kernel_runs = lambda spec: False
     if kind == LOOP:
         training.XLA_MIN_WORK = float("inf")
