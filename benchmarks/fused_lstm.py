@@ -61,7 +61,10 @@ def as_before(kind: str) -> None:
     from forecaster import fused_lstm, training
     from forecaster.backend import load_keras
 
-    class KerasLSTM(load_keras().layers.LSTM):
+    keras = load_keras()
+
+    @keras.saving.register_keras_serializable(package="benchmarks")  # Bidirectional copies it by name
+    class KerasLSTM(keras.layers.LSTM):
         def __init__(self, *args, split_rows: bool = False, **kwargs):  # a setting of the kernel only
             super().__init__(*args, **kwargs)
 
