@@ -63,11 +63,11 @@ class FusedLSTM(keras.layers.LSTM):
     Args:
         split_rows: run the kernel on :func:`row_groups` groups of a batch's rows, side by side
             (the rows are independent; one kernel is one thread, since its steps are
-            sequential): on two cores an epoch of a lone LSTM trains about 1.5 times as fast,
+            sequential): on two cores an epoch of a lone LSTM trained 1.4 to 1.5 times as fast,
             with results that differ in float rounding (the weights' gradients are summed over
             the groups). Not where other recurrent layers already run beside it (both
             directions of a ``Bidirectional``, the members of an ensemble), which it would
-            slow down (BENCHMARKS.md, "The LSTM as one kernel").
+            slow down (BENCHMARKS.md, "The LSTM kernel on two halves of each batch").
     """
 
     def __init__(self, *args, split_rows: bool = False, **kwargs):
