@@ -41,7 +41,7 @@ def test_the_kernel_runs_on_this_machine():
 
 @pytest.mark.parametrize("return_sequences,bidirectional,split_rows,rows", [
     (False, False, False, 16), (True, False, False, 16), (False, True, False, 16), (True, True, False, 16),
-    # the batch run in groups of rows: even, odd, and one row (an empty group)
+    # the batch run in groups of rows: even, odd, and one row (fewer rows than groups: one group)
     (False, False, True, 16), (True, False, True, 15), (True, True, True, 15), (False, False, True, 1)])
 def test_outputs_and_gradients_are_keras_lstms(return_sequences, bidirectional, split_rows, rows):
     import tensorflow as tf
