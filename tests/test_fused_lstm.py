@@ -96,6 +96,19 @@ def test_the_rows_are_split_in_two_groups_where_the_process_has_two_cores():
     assert row_groups() == (2 if len(os.sched_getaffinity(0)) >= 2 else 1)
 
 
+@pytest.mark.parametrize("split_rows", [True, False])
+def test_a_layer_that_splits_its_rows_runs_one_kernel_per_group(split_rows):
+    import tensorflow as tf
+
+    layer = FusedLSTM(4, split_rows=split_rows)
+    layer.build((None, 5, 2))
+    graph = tf.function(lambda x: layer(x)).get_concrete_function(tf.TensorSpec((None, 5, 2))).graph.as_graph_def()
+    nodes = [*graph.node, *(node for function in graph.library.function for node in function.node_def)]
+    kernels = sum(node.op == "BlockLSTM" for node in nodes)
+    # split: one kernel per group, and one for a batch of fewer rows than groups
+    assert kernels == (row_groups() + 1 if split_rows and row_groups() > 1 else 1)
+
+
 def test_only_a_lone_lstm_splits_its_rows():
     def lstms(**shape):
         network = build_network(NetworkSpec(lookback=12, horizon=3, n_features=2, units=4, **shape))
