@@ -455,16 +455,28 @@ def _resolve_columns(
             raise DataError(f"{shown}: column '{column}' is named by both {seen[column]} and {flag}; give it one role")
         seen[column] = flag
     targets, covariates = tuple(dict.fromkeys(options.targets)), tuple(dict.fromkeys(options.covariates))
-    if options.id_col and not targets:
-        raise DataError(
-            f"{shown}: a long file (--id-col {options.id_col}) needs the column(s) to forecast; "
-            f"pass --target (columns are: {listing})"
-        )
-
     time_col = options.time_col or _detect_time_column(frame, set(seen), shown, options)
+    if options.id_col and not targets:
+        targets = _long_file_target(frame, {time_col, *seen}, shown, options.id_col, listing, reporter)
     if not targets:
         targets = _default_targets(frame, {time_col, *seen}, shown, reporter)
     return dataclasses.replace(options, time_col=time_col, targets=targets, covariates=covariates)
+
+
+def _long_file_target(frame: pd.DataFrame, taken: set[str], shown: str, id_col: str, listing: str,
+                      reporter: Reporter) -> tuple[str, ...]:
+    """The column a long file forecasts when ``--target`` names none: its one numeric column
+    besides the time, the key and the covariates. Of several (sales beside a price or a promo
+    flag, which a long file often carries) none is taken as a target without being named."""
+    numeric = [name for name in frame.columns if name not in taken and _looks_numeric(frame[name])]
+    if len(numeric) == 1:
+        reporter.info(f"forecasting column '{numeric[0]}', the file's one numeric column besides the time "
+                      f"and --id-col {id_col} (--target names the column to forecast)")
+        return (numeric[0],)
+    found = f"numeric columns: {', '.join(numeric)}" if numeric else f"no numeric column; columns are: {listing}"
+    raise DataError(
+        f"{shown}: a long file (--id-col {id_col}) needs the column(s) to forecast; pass --target ({found})"
+    )
 
 
 def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, options: DataOptions) -> str:
@@ -552,15 +564,7 @@ def _default_targets(frame: pd.DataFrame, taken: set[str], shown: str, reporter:
     for name in frame.columns:
         if name in taken:
             continue
-        column = frame[name]
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            targets.append(name)
-            continue
-        if not pd.api.types.is_bool_dtype(column) and _number_share(column.dropna().astype(str)) > _NUMBER_SHARE:
-            # Mostly numbers: a numeric column with typos; _number_matrix names the bad cell.
-            targets.append(name)
-            continue
-        ignored.append(name)
+        (targets if _looks_numeric(frame[name]) else ignored).append(name)
     if not targets:
         text = ""
         if ignored:
@@ -570,6 +574,14 @@ def _default_targets(frame: pd.DataFrame, taken: set[str], shown: str, reporter:
     for name in ignored:
         reporter.warn(f"ignoring non-numeric column '{name}'")
     return tuple(targets)
+
+
+def _looks_numeric(column: pd.Series) -> bool:
+    """A column of numbers, or of mostly numbers: a numeric column with typos, whose reading
+    then names the bad cell (``_number_matrix``)."""
+    if pd.api.types.is_bool_dtype(column):
+        return False
+    return pd.api.types.is_numeric_dtype(column) or _number_share(column.dropna().astype(str)) > _NUMBER_SHARE
 
 
 def _number_share(cells: pd.Series) -> float:

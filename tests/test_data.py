@@ -95,9 +95,20 @@ def test_named_column_that_does_not_exist(tmp_path, options, flag, column):
     data_error(path, options, f"column '{column}' named by {flag} does not exist", "columns are: time, a, b")
 
 
-def test_long_file_needs_targets(tmp_path):
-    path = write(tmp_path, hourly(4, store=["x", "x", "y", "y"], a=[1.0, 2, 3, 4]))
-    data_error(path, DataOptions(id_col="store"), "--target")
+def test_long_file_with_several_numeric_columns_needs_targets(tmp_path):
+    path = write(tmp_path, hourly(4, store=["x", "x", "y", "y"], a=[1.0, 2, 3, 4], b=[0, 1, 0, 1]))
+    data_error(path, DataOptions(id_col="store"), "--target", "numeric columns: a, b")
+
+
+def test_long_file_forecasts_its_one_numeric_column_and_says_so(tmp_path):
+    # b is a covariate, note is text: a is the one column left to forecast
+    text = hourly(6, store=["x", "x", "x", "y", "y", "y"], a=[1.0, 2, 3, 4, 5, 7], b=[0, 1, 0, 1, 1, 0],
+                  note=["n"] * 6)
+    dataset, said = load(write(tmp_path, text), DataOptions(id_col="store", covariates=("b",)))
+    assert [(s.name, s.target) for s in dataset.series] == [("x", "a"), ("y", "a")]
+    np.testing.assert_array_equal(dataset.series[1].values, [4, 5, 7])
+    assert "forecasting column 'a'" in said and "--target" in said
+    assert dataset.options.targets == ("a",)
 
 
 def test_column_with_two_roles(tmp_path):
