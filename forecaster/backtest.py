@@ -142,7 +142,7 @@ def evaluate_coverages(
     for coverage in coverages:
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
     dataset = read_data(data_path, data_options, reporter)
-    shape = resolve_shape(dataset, options)
+    shape = resolve_shape(dataset, options, reporter)
     horizon = shape.horizon
     stride = backtest.stride or horizon
     backtest = replace(backtest, stride=stride)
@@ -159,7 +159,8 @@ def evaluate_coverages(
         if fitted is None or backtest.refit == "each":
             truncated = _truncated(dataset, offset)
             reporter.info(f"{stage}: training on all but the last {offset} steps")
-            fitted = fit(truncated, options, reporter)
+            # the horizon of the whole data: a short series' automatic one depends on its length
+            fitted = fit(truncated, replace(options, horizon=horizon), reporter)
             # spinners on a terminal for the stages between trainings, which show no progress
             with reporter.status(f"{stage}: validating the model and the baselines on {n_series}"):
                 validation = evaluate_validation(fitted, truncated, backtest.season)

@@ -188,11 +188,29 @@ def _steps_per_week(freq: str) -> int:
     return steps if steps <= MAX_AUTO_LOOKBACK else 0
 
 
-def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
+def automatic_horizon(freq: str, n_steps: int, val_fraction: float) -> int:
+    """The horizon when none is given, for data whose shortest series has ``n_steps``.
+
+    :func:`default_horizon`, shortened where it would leave that series no room for a
+    lookback as long as the horizon and as many training windows (a weekly series of 60
+    rows cannot learn to forecast 48 weeks): then the longest horizon that does, if any.
+    """
+    preferred = default_horizon(freq)
+
+    def fits(horizon: int) -> bool:
+        return max_lookback(n_steps, horizon, val_fraction) >= 2 * horizon
+
+    if fits(preferred):
+        return preferred
+    return next((h for h in range(preferred - 1, 0, -1) if fits(h)), preferred)
+
+
+def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> TrainOptions:
     """Fill in lookback, horizon and the network's segment, ensemble and learning rate from the
     data, and check every series is long enough.
 
-    The automatic lookback covers two seasonal periods, or a whole week of sub-daily data
+    The automatic horizon is one seasonal period within bounds, shortened for a short series
+    (:func:`automatic_horizon`; ``reporter`` says so). The automatic lookback covers two seasonal periods, or a whole week of sub-daily data
     (at least the horizon, at most :data:`MAX_AUTO_LOOKBACK`), shortened when the shortest
     series could not otherwise give training windows. The automatic segment is the seasonal
     period where the lookback holds :data:`MIN_SEGMENTS` of them, else 1; the ensemble and
@@ -200,7 +218,13 @@ def resolve_shape(dataset: Dataset, options: TrainOptions) -> TrainOptions:
     """
     shortest = min(dataset.series, key=lambda s: len(s.values))
     season = max(seasonal_period(s.freq) for s in dataset.series)
-    horizon = options.horizon or default_horizon(dataset.series[0].freq)
+    horizon = options.horizon
+    if horizon is None:
+        freq = dataset.series[0].freq
+        horizon = automatic_horizon(freq, len(shortest.values), options.val_fraction)
+        if horizon < default_horizon(freq):
+            reporter.info(f"horizon {horizon} steps, not {default_horizon(freq)}: series '{shortest.name}' has "
+                          f"{len(shortest.values)} rows, too few to learn a longer one (--horizon sets it)")
     lookback = options.lookback
     if lookback is None:
         week = max(_steps_per_week(s.freq) for s in dataset.series)
@@ -297,7 +321,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         DataError: a series is too short for the lookback and horizon.
         ConfigError: the options cannot work together.
     """
-    options = resolve_shape(dataset, options)
+    options = resolve_shape(dataset, options, reporter)
     if options.target_transform == "log":
         for series in dataset.series:
             require_positive_target(dataset.shown, series)
@@ -1093,8 +1117,8 @@ def _progress_callback(keras, progress, epochs: int, label: str = ""):
             loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss")
             validated = {} if val_loss is None else {"val_loss": float(val_loss)}
             progress.advance(
-                f"{label + ': ' if label else ''}epoch {epoch + 1}/{epochs}  loss {loss:.4f}"
-                + (f"  val_loss {val_loss:.4f}" if validated else ""),
+                f"{label + ': ' if label else ''}epoch {epoch + 1}/{epochs}  loss {loss:.4g}"
+                + (f"  val_loss {val_loss:.4g}" if validated else ""),
                 epoch=epoch + 1, epochs=epochs, loss=float(loss), **validated,
             )
 

@@ -204,3 +204,17 @@ def test_evaluate_with_the_network_and_a_short_series_error(tmp_path):
     assert run_cli("evaluate", HOURLY, "--refit", "sometimes").exit_code == 2
     both = run_cli("evaluate", HOURLY, "--target", "load", "--json", "-o", "-")
     assert both.exit_code == 2 and "give -o a file name" in both.stderr
+
+
+def test_evaluate_keeps_the_whole_files_automatic_horizon_at_every_cutoff(tmp_path):
+    # 150 weeks: the automatic horizon is 37; the data before the cut-off alone would give 28
+    from .test_cli import weekly_long_csv
+
+    data = weekly_long_csv(tmp_path / "weekly.csv", {"a": 150})
+    result = run_cli("evaluate", data, "--id-col", "store", "--model", "linear", "--folds", 1, "--json", "-q",
+                     "-o", tmp_path / "rows.csv")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["train_options"]["horizon"] == 37
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert sorted(rows["step"].unique()) == list(range(1, 38))
+    assert rows["actual"].notna().all() and rows["forecast"].notna().all()

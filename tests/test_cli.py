@@ -242,6 +242,47 @@ def test_a_series_shorter_than_its_season_trains_with_no_seasonal_naive_figures(
     assert forecast["forecast"].notna().all() and (forecast["lower"] < forecast["upper"]).all()
 
 
+def weekly_long_csv(path, lengths: dict[str, int], seed=0):
+    """A long file of weekly sales, one series per store, each ``lengths[store]`` weeks."""
+    rng = np.random.default_rng(seed)
+    frames = [pd.DataFrame({"week": pd.date_range("2020-01-05", periods=n, freq="W-SUN").strftime("%Y-%m-%d"),
+                            "store": store, "sales": 50 + 10 * np.sin(np.arange(n) / 8) + rng.normal(0, 1, n)})
+              for store, n in lengths.items()]
+    pd.concat(frames).to_csv(path, index=False, float_format="%.2f")
+    return path
+
+
+@pytest.mark.parametrize(("freq", "n_steps", "horizon"), [
+    ("W-SUN", 400, 48), ("W-SUN", 60, 15), ("W-SUN", 150, 37), ("h", 2000, 24), ("MS", 144, 12), ("D", 30, 7),
+    ("D", 20, 5), ("h", 5, 1), ("h", 3, 24),
+])  # fmt: skip
+def test_the_automatic_horizon_is_shortened_only_for_a_series_too_short_for_it(freq, n_steps, horizon):
+    from forecaster.training import automatic_horizon, default_horizon
+    from forecaster.windows import max_lookback
+
+    assert automatic_horizon(freq, n_steps, 0.2) == horizon
+    if horizon < default_horizon(freq):
+        # the longest that leaves room for a lookback as long as it and as many training windows
+        assert max_lookback(n_steps, horizon, 0.2) >= 2 * horizon
+        assert max_lookback(n_steps, horizon + 1, 0.2) < 2 * (horizon + 1)
+
+
+def test_a_short_weekly_series_trains_with_a_shorter_horizon_and_says_why(tmp_path):
+    data = weekly_long_csv(tmp_path / "weekly.csv", {"a": 200, "b": 60})
+    model_dir = tmp_path / "model"
+    result = run_cli("train", data, "--id-col", "store", "-m", model_dir, "--seed", 1, "--units", 4, "--epochs", 2)
+    assert result.exit_code == 0, result.stderr
+    assert "forecasting column 'sales'" in result.stderr
+    assert "horizon 15 steps, not 48: series 'b' has 60 rows" in result.stderr
+    assert read_metadata(model_dir)["train_options"]["horizon"] == 15
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
+    check_forecast(forecast, {"a": "2023-10-29", "b": "2021-02-21"}, "W-SUN", 15)
+    given = run_cli("train", data, "--id-col", "store", "-m", tmp_path / "given", "--horizon", 20, "--units", 4,
+                    "--epochs", 1)
+    assert given.exit_code == 0 and "not 48" not in given.stderr
+    assert read_metadata(tmp_path / "given")["train_options"]["horizon"] == 20
+
+
 # --- predict ----------------------------------------------------------------------------------
 
 
