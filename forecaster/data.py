@@ -67,6 +67,7 @@ _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
 # Dates whose day and month order is ambiguous: 01/02/2024, 1.2.24, 01-02-2024 (no year first).
 _DAY_MONTH = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 _YEAR_FIRST = re.compile(r"\s*\d{4}\D")
+_YEAR_MONTH = re.compile(r"\s*[12]\d{3}(0[1-9]|1[0-2])\s*")
 # The UTC offset at the end of a timestamp with a time of day: Z, +01, +0100 or +01:00.
 _OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d)?)\s*$")
 
@@ -534,11 +535,48 @@ def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, option
             f"{_UNIT_NAMES[unit]}; if it is, pass --time-unit {unit}"
         )
     if not found:
+        for name in frame.columns:
+            layout = None if name in taken else _date_number_layout(frame[name])
+            if layout:
+                raise DataError(f"{shown}: no column looks like timestamps, but column '{name}' looks like dates "
+                                f"written as numbers ({layout}); if it is, pass --time-col {name}")
         raise DataError(f"{shown}: no column looks like timestamps; name it with --time-col")
     if len(found) > 1:
         names = ", ".join(f"'{c}'" for c in found)
         raise DataError(f"{shown}: several columns look like timestamps ({names}); choose one with --time-col")
     return found[0]
+
+
+#: Dates written as whole numbers, as ``_parse_times`` reads them: their digits and layout.
+_DATE_NUMBERS = {4: ("%Y", "yyyy"), 6: ("%Y%m", "yyyymm"), 8: ("%Y%m%d", "yyyymmdd")}
+
+
+def _date_number_layout(column: pd.Series) -> str | None:
+    """"yyyy", "yyyymm" or "yyyymmdd" when every value of a numeric column is a whole number
+    that reads as such a date from the years 1000 to 2999, at least half of the distinct dates
+    a common step apart, else None. Never guessed to be the time column (a column of values
+    between 1000 and 2999 may be data), only suggested."""
+    values = column.dropna()
+    if values.empty or not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    values = values.to_numpy(dtype=np.float64)
+    if not (np.isfinite(values).all() and (values % 1 == 0).all() and (values > 0).all()):
+        return None
+    digits = np.unique(np.floor(np.log10(values)).astype(np.int64) + 1)
+    if len(digits) != 1 or int(digits[0]) not in _DATE_NUMBERS:
+        return None
+    form, layout = _DATE_NUMBERS[int(digits[0])]
+    texts = pd.Series(values.astype(np.int64)).astype(str)
+    if not texts.str.match(r"[12]").all():
+        return None
+    parsed = pd.to_datetime(texts, format=form, errors="coerce")
+    if parsed.isna().any():
+        return None
+    # dates step regularly (holes allowed); measurements that happen to read as dates rarely do
+    steps = np.diff(np.unique(parsed.to_numpy()))
+    if len(steps) < 2:
+        return None
+    return layout if np.unique(steps, return_counts=True)[1].max() >= len(steps) / 2 else None
 
 
 def _epoch_unit(column: pd.Series) -> str | None:
@@ -700,6 +738,9 @@ def _parse_texts(
     year_first = bool(_YEAR_FIRST.match(texts[0]))
     day = {"dayfirst": True} if dayfirst and not year_first else {}
     attempts: list[dict[str, Any]] = [{}, {"format": "mixed"}, {"format": "mixed", "errors": "coerce"}]
+    if _YEAR_MONTH.fullmatch(texts[0]):
+        # yyyymm: pandas reads six digits as nothing (or as hhmmss); every value is read as the first
+        attempts = [{"format": "%Y%m", "errors": "coerce"}]
     if not year_first and _DAY_MONTH.match(texts[0]):
         # Parsed one by one, 01/02 and 13/02 would be read in different orders: every date
         # is read in the order of the first, and the ones that do not fit are reported.

@@ -139,6 +139,34 @@ def test_integer_dates_are_not_taken_for_epoch_time(tmp_path):
         load_dataset(path, DataOptions(time_unit="s"))
 
 
+@pytest.mark.parametrize(("column", "dates", "layout", "freq"), [
+    ("year", [f"{y}" for y in range(1990, 2000)], "yyyy", "YS-JAN"),
+    ("month", [f"2023{m:02d}" for m in range(3, 13)] + ["202401"], "yyyymm", "MS"),
+    ("day", [f"202401{d:02d}" for d in range(22, 32)], "yyyymmdd", "D"),
+])  # fmt: skip
+def test_dates_written_as_numbers_are_suggested_and_read_with_time_col(tmp_path, column, dates, layout, freq):
+    path = tmp_path / "numbers.csv"
+    path.write_text(f"{column},a\n" + "".join(f"{d},{k * k % 7}\n" for k, d in enumerate(dates)))
+    with pytest.raises(DataError, match=rf"column '{column}' looks like dates written as numbers \({layout}\); "
+                                        rf"if it is, pass --time-col {column}$"):
+        load_dataset(path, DataOptions())
+    series = load_dataset(path, DataOptions(time_col=column)).series[0]
+    assert series.index[0] == pd.Timestamp(f"{dates[0]}0101"[:8]) and len(series.index) == len(dates)
+    assert pd.tseries.frequencies.to_offset(series.freq) == pd.tseries.frequencies.to_offset(freq)
+
+
+def test_numbers_that_are_not_dates_are_not_suggested_as_the_time_column(tmp_path):
+    # 4-digit measurements, and six digits whose last two are no month
+    for values in (["1500", "1742", "2999", "1000"], ["201513", "201601", "201602", "201603"]):
+        path = tmp_path / "values.csv"
+        path.write_text("name,v\n" + "".join(f"x{k},{v}\n" for k, v in enumerate(values)))
+        with pytest.raises(DataError, match="no column looks like timestamps; name it with --time-col$"):
+            load_dataset(path, DataOptions())
+    path.write_text("v,a\n201512,1\n201513,2\n201602,3\n")
+    with pytest.raises(DataError, match=r"column 'v', row 3: '201513' is not a timestamp"):
+        load_dataset(path, DataOptions(time_col="v"))
+
+
 def test_epoch_numbers_are_not_guessed_without_time_unit(tmp_path):
     with pytest.raises(DataError, match="looks like Unix time in seconds; if it is, pass --time-unit s"):
         load("epoch_without_unit.csv")
