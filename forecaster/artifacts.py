@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import ArtifactError
+from .outputs import link_target
 
 if TYPE_CHECKING:  # imported where arrays are read or written: info reads none
     import numpy as np
@@ -131,7 +132,7 @@ def check_replaceable(model_dir: str | os.PathLike) -> Path:
     Raises:
         ArtifactError: ``model_dir`` exists but is not a model directory nor an empty one.
     """
-    target = Path(model_dir)
+    target = link_target(model_dir)  # a link to the current model stays a link
     if not target.exists():
         return target
     if target.is_dir() and not any(target.iterdir()):

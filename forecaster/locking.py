@@ -26,6 +26,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .errors import ForecasterError
+from .outputs import link_target
 
 #: How often a waiting writer tries the lock again, in seconds.
 POLL = 0.1
@@ -37,7 +38,7 @@ class LockedError(ForecasterError):
 
 def lock_path(model_dir: str | os.PathLike) -> Path:
     """The lock file of a model directory: ``.NAME.lock`` beside it."""
-    target = Path(model_dir)
+    target = link_target(model_dir)  # one lock whichever name of the directory is used
     return target.parent / f".{target.name}.lock"
 
 

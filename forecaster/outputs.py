@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -18,20 +19,28 @@ def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]
     """Open a file for writing (text, or bytes if ``binary``) that appears at ``path`` only once complete.
 
     The data goes to a temporary file in the same directory, which replaces ``path`` on
-    success; on any failure ``path`` is left as it was and the temporary file removed.
+    success; on any failure ``path`` is left as it was and the temporary file removed. A
+    symbolic link stays one: the file it points to is replaced. A device or a pipe (``-o
+    /dev/null``, a named pipe another program reads) is written to directly, as it cannot be
+    replaced and holds no file to keep whole.
     """
-    target = Path(path)
+    shown = Path(path)
+    target = link_target(shown)
     if target.is_dir():
-        raise ForecasterError(f"output '{target}' is a directory; name a file")
+        raise ForecasterError(f"output '{shown}' is a directory; name a file")
     if not target.parent.exists():
         raise ForecasterError(f"output directory '{target.parent}' does not exist; create it first")
     text = {} if binary else {"encoding": "utf-8", "newline": ""}
+    if _is_special(target):
+        with _named_errors(shown), open(target, "wb" if binary else "w", **text) as handle:
+            yield handle
+        return
     try:
         handle = tempfile.NamedTemporaryFile(
             "wb" if binary else "w", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False, **text
         )
     except OSError as error:
-        raise ForecasterError(f"cannot write '{target}': {error.strerror or error}") from None
+        raise ForecasterError(f"cannot write '{shown}': {error.strerror or error}") from None
     try:
         readable_like_new_files(handle.name)
         with handle:
@@ -43,8 +52,36 @@ def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
         if isinstance(exc, OSError):  # a full disk, a file-size limit: name what could not be written
-            raise ForecasterError(f"cannot write '{target}': {exc.strerror or exc}") from None
+            raise ForecasterError(f"cannot write '{shown}': {exc.strerror or exc}") from None
         raise
+
+
+def link_target(path: str | os.PathLike) -> Path:
+    """What a symbolic link at ``path`` points to (through every link), so that writing a new
+    version there replaces that file or directory and keeps the link; ``path`` itself when it
+    is no link. Also for a link to something not yet there (``os.path.realpath``, not
+    ``Path.resolve``, which would need it to exist in strict mode)."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _is_special(path: Path) -> bool:
+    """Whether ``path`` exists and is not a regular file: a device, a pipe, a socket."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+@contextlib.contextmanager
+def _named_errors(shown: Path | str) -> Iterator[None]:
+    """An OSError (a full device, a pipe closed by its reader) as one line naming the output."""
+    try:
+        yield
+    except OSError as exc:
+        name = shown if isinstance(shown, str) else f"'{shown}'"
+        raise ForecasterError(f"cannot write {name}: {exc.strerror or exc}") from None
 
 
 def readable_like_new_files(path: str | os.PathLike, directory: bool = False) -> None:
@@ -61,7 +98,10 @@ def readable_like_new_files(path: str | os.PathLike, directory: bool = False) ->
 def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | None = None) -> None:
     """Write a DataFrame as CSV to ``output`` atomically, or to stdout for ``None`` / ``-``."""
     if output is None or str(output) == "-":
-        (stdout or sys.stdout).write(frame.to_csv(index=False, lineterminator="\n"))
+        stream = stdout or sys.stdout
+        with _named_errors("standard output"):
+            stream.write(frame.to_csv(index=False, lineterminator="\n"))
+            stream.flush()
         return
     with atomic_output(output) as handle:
         frame.to_csv(handle, index=False, lineterminator="\n")

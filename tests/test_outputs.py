@@ -1,0 +1,104 @@
+"""Output files: written whole or not at all, and never in place of what is not a plain file."""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+
+import pytest
+
+from forecaster.errors import ForecasterError
+from forecaster.outputs import atomic_output
+
+
+def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
+    target = tmp_path / "out.csv"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError), atomic_output(target) as handle:
+        handle.write("half")
+        raise RuntimeError("interrupted")
+    assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["out.csv"]
+
+
+@pytest.mark.parametrize("exists", [True, False])
+def test_a_symbolic_link_stays_a_link_and_its_file_is_replaced(tmp_path, exists):
+    (tmp_path / "real").mkdir()
+    real = tmp_path / "real" / "forecast.csv"
+    if exists:
+        real.write_text("old\n")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    with atomic_output(link) as handle:
+        handle.write("new\n")
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text() == "new\n"
+    assert sorted(os.listdir(tmp_path / "real")) == ["forecast.csv"]  # no temporary file left there
+
+
+def test_a_named_pipe_is_written_to_not_replaced(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(pipe.read_text()))
+    reader.start()
+    with atomic_output(pipe) as handle:
+        handle.write("series,step\na,1\n")
+    reader.join(timeout=10)
+    assert received == ["series,step\na,1\n"]
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+
+
+def test_a_pipe_that_cannot_take_the_data_is_named_in_one_line(tmp_path):
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+    # the reader opens the pipe and closes it at once: writing then fails with a broken pipe
+    reader = threading.Thread(target=lambda: open(pipe, "rb").close())
+    reader.start()
+    with pytest.raises(ForecasterError, match=rf"^cannot write '{pipe}': Broken pipe$"), atomic_output(pipe, True) as handle:
+        reader.join(timeout=10)
+        handle.write(b"x" * (1 << 20))
+        handle.flush()
+    assert stat.S_ISFIFO(os.stat(pipe).st_mode)
+
+
+def test_a_link_to_a_directory_is_refused_under_the_name_given(tmp_path):
+    link = tmp_path / "out.csv"
+    link.symlink_to(tmp_path)
+    with pytest.raises(ForecasterError, match=rf"output '{link}' is a directory"), atomic_output(link):
+        pass
+
+
+def test_a_full_standard_output_is_named_in_the_error():
+    import io
+
+    import pandas as pd
+
+    from forecaster.outputs import write_csv
+
+    class Full(io.StringIO):
+        def write(self, text):
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(ForecasterError, match="^cannot write standard output: No space left on device$"):
+        write_csv(pd.DataFrame({"a": [1]}), None, stdout=Full())
+
+
+def test_a_model_directory_given_as_a_link_stays_a_link_and_predict_may_write_to_one(tmp_path):
+    from .conftest import read_metadata, run_cli
+    from .test_cli import small_hourly_csv
+
+    data = small_hourly_csv(tmp_path / "data.csv")
+    (tmp_path / "models").mkdir()
+    current = tmp_path / "current"
+    current.symlink_to(tmp_path / "models" / "v1")  # not there yet: the first training makes it
+    linear = ("--model", "linear", "--lookback", 24, "--horizon", 6, "-q")
+    for seed in (1, 2):
+        result = run_cli("train", data, "-m", current, "--seed", seed, *linear)
+        assert result.exit_code == 0, result.stderr
+        assert current.is_symlink() and read_metadata(tmp_path / "models" / "v1")["train_options"]["seed"] == seed
+    assert sorted(os.listdir(tmp_path / "models")) == ["v1"]  # no leftover staging or lock
+    latest = tmp_path / "latest.csv"
+    latest.symlink_to(tmp_path / "models" / "forecast.csv")
+    assert run_cli("predict", "-m", current, "-o", latest).exit_code == 0
+    assert latest.is_symlink() and (tmp_path / "models" / "forecast.csv").read_text().startswith("series,")
