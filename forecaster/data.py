@@ -285,6 +285,7 @@ def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Datase
         series.append(Series(name=name, target=name, index=index, freq=freq, values=values,
                              covariates=np.empty((len(values), 0)), missing=np.zeros(len(values), dtype=bool),
                              first_row=0))  # fmt: skip
+    _check_one_frequency(series, shown)
     return Dataset(path=shown, options=DataOptions(targets=tuple(columns)), series=series, n_filled=0, in_memory=True)
 
 
@@ -374,9 +375,22 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         series += reader.build(
             ids[codes[start]], times[start:end], rows[start:end], targets[start:end], covariates[start:end]
         )
+    _check_one_frequency(series, shown)
     pending.replay(reporter)
     reader.report(reporter)
     return Dataset(path=path, options=options, series=series, n_filled=reader.n_filled)
+
+
+def _check_one_frequency(series: list[Series], shown: str) -> None:
+    """Refuse series of different frequencies (a long file of daily and weekly stores): one
+    model's windows, horizon and calendar inputs are in steps of one frequency."""
+    first = series[0]
+    for other in series[1:]:
+        if to_offset(other.freq) != to_offset(first.freq):
+            raise DataError(
+                f"{shown}: series '{first.name}' has a step of {first.freq} but series '{other.name}' of {other.freq}; "
+                "a model forecasts series of one frequency: train one model per frequency, each on its own file"
+            )
 
 
 def seasonal_period(freq: str) -> int:

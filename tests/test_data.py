@@ -274,6 +274,16 @@ def test_long_with_several_ids_and_covariate(tmp_path):
     assert all(same_freq(s.freq, "D") and s.target == "sales" for s in dataset.series)
 
 
+def test_long_file_of_series_of_different_frequencies_is_refused_in_one_line(tmp_path):
+    daily = pd.date_range("2024-01-01", periods=20, freq="D").strftime("%Y-%m-%d")
+    weekly = pd.date_range("2024-01-07", periods=10, freq="W-SUN").strftime("%Y-%m-%d")
+    frame = pd.DataFrame({"date": [*daily, *weekly], "store": ["a"] * 20 + ["b"] * 10,
+                          "sales": np.arange(30.0) % 7})
+    path = write(tmp_path, frame.to_csv(index=False))
+    data_error(path, DataOptions(id_col="store", targets=("sales",)), "series 'a' has a step of D",
+               "series 'b' of W-SUN", "train one model per frequency")
+
+
 def test_long_with_several_targets_names_id_and_target(tmp_path):
     frame = pd.DataFrame(
         {
@@ -509,6 +519,9 @@ def test_series_in_memory_off_a_regular_grid_or_with_a_gap_are_refused():
         dataset_from_pandas({"x": pd.Series(list("abcdef"), index)})
     with pytest.raises(DataError, match="no series given"):
         dataset_from_pandas({})
+    weekly = pd.date_range("2024-01-07", periods=6, freq="W-SUN")
+    with pytest.raises(DataError, match="series 'x' has a step of h but series 'w' of W-SUN; .* one frequency"):
+        dataset_from_pandas({"x": pd.Series(np.arange(6.0), index), "w": pd.Series(np.arange(6.0), weekly)})
     # a caller's name with a line break still gives a one-line message, as a file's column would
     with pytest.raises(DataError) as refused:
         dataset_from_pandas({"x\r\ny": pd.Series(np.arange(6.0))})
