@@ -26,7 +26,7 @@ import dataclasses
 import os
 import re
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -300,6 +300,7 @@ def load_dataset(
     options: DataOptions = DataOptions(),
     reporter: Reporter = QUIET,
     trained_model: str | None = None,
+    known_series: Collection[str] | None = None,
 ) -> Dataset:
     """Read a CSV file into regular, gap-filled series.
 
@@ -310,6 +311,9 @@ def load_dataset(
         reporter: receives warnings about ignored columns, trimmed ends and filled gaps.
         trained_model: the model directory the options come from, when they were not given
             on this command line; a missing column is then blamed on the file not matching it.
+        known_series: the series that model was trained on. A long file's other series (a
+            store added since) are then left out with a warning, not read, so that a new key
+            in an export does not stop a scheduled forecast of the others.
 
     Returns:
         A :class:`Dataset` whose options are resolved.
@@ -319,7 +323,7 @@ def load_dataset(
             the column and the row where it can, and says what to do.
     """
     with _errors_on_one_line():
-        return _load(os.fspath(path), options, reporter, trained_model)
+        return _load(os.fspath(path), options, reporter, trained_model, known_series)
 
 
 @contextmanager
@@ -335,7 +339,8 @@ def _errors_on_one_line() -> Iterator[None]:
         raise
 
 
-def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: str | None) -> Dataset:
+def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: str | None,
+          known_series: Collection[str] | None = None) -> Dataset:
     shown = _shown(path)
     # Notes on what reading did are given once the whole file is accepted: when it is not,
     # the one-line error is all that is printed.
@@ -351,6 +356,11 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
 
     if options.id_col:
         codes, ids = _series_ids(frame[options.id_col], rows, shown, options.id_col)
+        if known_series is not None:
+            keep = _known_ids(ids, options.targets, known_series, shown, trained_model, pending)
+            kept = np.isin(codes, keep)
+            codes, rows, times = codes[kept], rows[kept], times[kept]
+            targets, covariates, frame = targets[kept], covariates[kept], frame[kept]
     else:
         codes, ids = np.zeros(len(frame), dtype=np.int64), [None]
     if options.tz:
@@ -1062,6 +1072,32 @@ def _quoted(mark: str) -> str:
     return names.get(mark, f"'{mark}'")
 
 
+def _known_ids(ids: list[str], targets: tuple[str, ...], known: Collection[str], shown: str,
+               trained_model: str | None, pending: Any) -> np.ndarray:
+    """The codes of the ids whose series a model knows (by :func:`_series_name`); a note for
+    the others, an error when there is none."""
+    known = set(known)
+    keep = [code for code, key in enumerate(ids) if any(_series_name(key, t, targets) in known for t in targets)]
+    unknown = [key for code, key in enumerate(ids) if code not in set(keep)]
+    model = trained_model or "the model"
+    if not keep:
+        raise DataError(f"{shown}: none of its series ({', '.join(repr(k) for k in unknown[:3])}"
+                        f"{', ...' if len(unknown) > 3 else ''}) is in the training data of {model}; "
+                        "is this the file the model was trained on?")
+    if unknown:
+        pending.warn(f"{len(unknown)} series not in the training data of {model} (e.g. '{unknown[0]}'); "
+                     "skipping them (retrain to include them)")
+    return np.asarray(keep, dtype=np.int64)
+
+
+def _series_name(series_id: str | None, target: str, targets: tuple[str, ...]) -> str:
+    """A series' name: its target column in a wide file, its id in a long file of one target,
+    ``id/target`` in a long file of several."""
+    if series_id is None:
+        return target
+    return series_id if len(targets) == 1 else f"{series_id}/{target}"
+
+
 def _series_ids(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> tuple[np.ndarray, list[str]]:
     """Integer code per row and the ids as text, in order of first appearance."""
     empty = column.isna().to_numpy()
@@ -1215,12 +1251,7 @@ class _SeriesBuilder:
 
         result = []
         for j, (target, (start, stop)) in enumerate(zip(self.options.targets, spans, strict=True)):
-            if self.options.id_col is None:
-                name = target
-            elif len(self.options.targets) == 1:
-                name = series_id
-            else:
-                name = f"{series_id}/{target}"
+            name = _series_name(series_id, target, self.options.targets)
             ends = [f"{count} {side}" for count, side in ((start, "leading"), (n_steps - stop, "trailing")) if count]
             if ends:
                 self.trimmed.append(

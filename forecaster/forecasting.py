@@ -351,7 +351,8 @@ def series_inputs(
     """The series to predict from: a fresh export of the training data, or what training stored.
 
     A data file is read with the options used at training, so no flag needs repeating, and
-    must carry the same series at the same frequency.
+    must carry series of the training data at the same frequency; a long file's series the
+    model does not know are skipped with a warning, as are trained series the file lacks.
     """
     import pandas as pd
 
@@ -376,14 +377,8 @@ def series_inputs(
             for meta in metadata["series"]
         ]
 
-    dataset = load_dataset(data_path, DataOptions.from_dict(metadata["data_options"]), reporter, str(artifact.path))
-    unknown = [s.name for s in dataset.series if s.name not in by_name]
-    if unknown:
-        raise DataError(
-            f"{dataset.shown}: series {', '.join(repr(n) for n in unknown[:5])} "
-            f"{'was' if len(unknown) == 1 else 'were'} not in the training data of {artifact.path}; "
-            "retrain with them or remove them from the file"
-        )
+    dataset = load_dataset(data_path, DataOptions.from_dict(metadata["data_options"]), reporter, str(artifact.path),
+                           known_series=by_name)
     present = {s.name for s in dataset.series}
     absent = [name for name in by_name if name not in present]
     if absent:

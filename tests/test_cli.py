@@ -377,6 +377,30 @@ def test_predict_accepts_the_training_file_again_without_flags(stores_model):
     assert reread.stdout == remembered
 
 
+@pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
+def test_series_the_model_does_not_know_are_skipped_with_a_warning(stores_model, tmp_path, command):
+    # store_f is new (a single row: too short to read as a series, and no matter); store_e is gone
+    stores = pd.read_csv(STORES)
+    extra = pd.DataFrame({"date": ["2024-05-14"], "store": ["store_f"], "sales": [10.0], "promo": [0]})
+    data = tmp_path / "stores.csv"
+    pd.concat([stores[stores["store"] != "store_e"], extra]).to_csv(data, index=False)
+    result = run_cli(command, data, "-m", stores_model, *(["--last", 3] if command != "predict" else []))
+    assert result.exit_code == 0, result.stderr
+    assert "1 series not in the training data of" in result.stderr and "(e.g. 'store_f'); skipping" in result.stderr
+    assert "1 trained series not in" in result.stderr
+    written = pd.read_csv(io.StringIO(result.stdout))
+    assert sorted(written["series"].unique()) == [f"store_{c}" for c in "abcd"]
+    reference = run_cli(command, STORES, "-m", stores_model, *(["--last", 3] if command != "predict" else []))
+    expected = pd.read_csv(io.StringIO(reference.stdout))
+    pd.testing.assert_frame_equal(written, expected[expected["series"] != "store_e"].reset_index(drop=True))
+
+    only_new = tmp_path / "new.csv"
+    pd.concat([extra, extra.assign(date="2024-05-15")]).to_csv(only_new, index=False)
+    refused = run_cli(command, only_new, "-m", stores_model)
+    assert refused.exit_code == 1
+    assert "none of its series ('store_f') is in the training data of" in refused.stderr
+
+
 # --- detect-anomalies -------------------------------------------------------------------------
 
 
