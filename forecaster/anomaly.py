@@ -72,6 +72,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, Callable
 
 import numpy as np
@@ -939,6 +940,7 @@ def detect_anomalies(
     threshold: float | None = None,
     reporter: Reporter = QUIET,
     last: int | None = None,
+    reading: Mapping[str, Any] | None = None,
 ) -> AnomalyResult:
     """Score every point that has ``lookback`` points of history and flag the unusual ones.
 
@@ -951,6 +953,8 @@ def detect_anomalies(
         last: return only the last ``last`` points of each series (a cron job that checks
             the newest data); they are scored with the whole history before them all the
             same, so their scores do not depend on ``last``.
+        reading: how ``data_path`` is written where it differs from the training file
+            (:func:`forecaster.forecasting.series_inputs`), e.g. ``{"dayfirst": True}``.
 
     Raises:
         ArtifactError: the model was calibrated by a newer forecaster's anomaly scoring.
@@ -976,7 +980,7 @@ def detect_anomalies(
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]
     with reporter.status(reading_text(data_path)) as show:  # a spinner on a terminal meanwhile
-        inputs = series_inputs(artifact, data_path, reporter, full_history=True)
+        inputs = series_inputs(artifact, data_path, reporter, full_history=True, reading=reading)
         newest = max(item.meta["anomaly"].get("scoring") or 0 for item in inputs)
         if newest > SCORING_VERSION:
             raise ArtifactError(

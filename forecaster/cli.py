@@ -177,7 +177,9 @@ def _reporter(quiet: bool, verbose: bool = False, log_format: str = "text"):
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
     if value not in allowed:
-        raise typer.BadParameter(f"must be one of {', '.join(allowed)}, not '{value}'", param_hint=option)
+        # marks such as . and , quoted, or the list reads "., ,"
+        names = ", ".join(a if a.replace("-", "").isalnum() else repr(a) for a in allowed)
+        raise typer.BadParameter(f"must be one of {names}, not '{value}'", param_hint=option)
     return value
 
 
@@ -332,6 +334,47 @@ Config = Annotated[
         help="TOML file of option defaults (keys as option names); flags win.", is_eager=True, callback=_load_config
     ),
 ]
+
+
+# How DATA is written, for predict and detect-anomalies: by default as the training file was
+# (the model records it); given, for an export written differently.
+AS_TRAINED = "as at training"
+ReadSep = Annotated[Optional[str], typer.Option(help="Field separator of DATA, e.g. ';', '|' or tab.",
+                                                show_default=AS_TRAINED)]
+ReadDecimal = Annotated[Optional[str], typer.Option(help="Decimal mark of DATA's numbers: . or ,.",
+                                                    show_default=AS_TRAINED)]
+ReadThousands = Annotated[Optional[str], typer.Option(help="Thousands separator of DATA's numbers, e.g. ','; "
+                                                           "'' for none.", show_default=AS_TRAINED)]
+ReadDayFirst = Annotated[Optional[bool], typer.Option("--dayfirst/--no-dayfirst",
+                                                      help="Read DATA's dates such as 01/02/2024 day first.",
+                                                      show_default=AS_TRAINED)]
+ReadTimeUnit = Annotated[Optional[str], typer.Option(help="DATA's time column is Unix time in s or ms; 'dates' "
+                                                          "for dates.", show_default=AS_TRAINED)]
+ReadTimeZone = Annotated[Optional[str], typer.Option("--tz", metavar="ZONE", help="Time zone of DATA's timestamps "
+                                                     "written without an offset; 'none' for as written.",
+                                                     show_default=AS_TRAINED)]
+ReadMaxGap = Annotated[Optional[int], typer.Option(min=0, help="Longest run of missing steps in DATA filled by "
+                                                               "interpolation.", show_default=AS_TRAINED)]
+ReadOnDuplicate = Annotated[Optional[str], typer.Option(help="Duplicate timestamps in DATA: error, or combine by "
+                                                             "mean, last or first.", show_default=AS_TRAINED)]
+
+
+def _reading(*, sep, decimal, thousands, dayfirst, time_unit, tz, max_gap, on_duplicate) -> dict[str, Any]:
+    """The reading options given on the command line, for DATA written unlike the training file
+    (:meth:`forecaster.data.DataOptions.reading`); usage errors exit 2."""
+    from .data import DECIMALS, TIME_UNITS
+
+    if decimal is not None:
+        _choice(decimal, DECIMALS, "--decimal")
+    if time_unit is not None:
+        _choice(time_unit, (*TIME_UNITS, "dates"), "--time-unit")
+    if on_duplicate is not None:
+        _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
+    given = {"sep": sep, "decimal": decimal, "dayfirst": dayfirst, "max_gap": max_gap, "on_duplicate": on_duplicate,
+             "thousands": thousands, "time_unit": time_unit, "tz": tz}
+    # the words that turn a recorded setting off: a command line has no other way to say "none"
+    off = {"thousands": "", "time_unit": "dates", "tz": "none"}
+    return {name: None if off.get(name) == value else value for name, value in given.items() if value is not None}
 
 
 def _training_options(
@@ -500,6 +543,14 @@ def predict(
                           "its training data (the latest replace as many validation errors)."),
     ] = True,
     plot: Plot = None,
+    sep: ReadSep = None,
+    decimal: ReadDecimal = None,
+    thousands: ReadThousands = None,
+    dayfirst: ReadDayFirst = None,
+    time_unit: ReadTimeUnit = None,
+    tz: ReadTimeZone = None,
+    max_gap: ReadMaxGap = None,
+    on_duplicate: ReadOnDuplicate = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     log_format: LogFormat = "text",
@@ -510,11 +561,13 @@ def predict(
     from .outputs import write_csv
 
     reporter = _reporter(quiet, verbose, log_format)
+    reading = _reading(sep=sep, decimal=decimal, thousands=thousands, dayfirst=dayfirst, time_unit=time_unit, tz=tz,
+                       max_gap=max_gap, on_duplicate=on_duplicate)
 
     def action():
         plot_path = _plot_path(plot)
         frame, history = forecast_with_history(model_dir, data, coverage, reporter, history_steps=336 if plot else 0,
-                                                 recalibrate=recalibrate)
+                                                 recalibrate=recalibrate, reading=reading)
         write_csv(frame, output)
         if plot_path:
             from .plots import plot_forecast
@@ -558,6 +611,14 @@ def detect_anomalies(
         bool, typer.Option(help="Exit with code 3 when any point written is flagged, so cron can alert.")
     ] = False,
     plot: Plot = None,
+    sep: ReadSep = None,
+    decimal: ReadDecimal = None,
+    thousands: ReadThousands = None,
+    dayfirst: ReadDayFirst = None,
+    time_unit: ReadTimeUnit = None,
+    tz: ReadTimeZone = None,
+    max_gap: ReadMaxGap = None,
+    on_duplicate: ReadOnDuplicate = None,
     quiet: Quiet = False,
     verbose: Verbose = False,
     log_format: LogFormat = "text",
@@ -568,10 +629,12 @@ def detect_anomalies(
     from .outputs import write_csv
 
     reporter = _reporter(quiet, verbose, log_format)
+    reading = _reading(sep=sep, decimal=decimal, thousands=thousands, dayfirst=dayfirst, time_unit=time_unit, tz=tz,
+                       max_gap=max_gap, on_duplicate=on_duplicate)
 
     def action():
         plot_path = _plot_path(plot)
-        result = detect(model_dir, data, threshold, reporter, last=last)
+        result = detect(model_dir, data, threshold, reporter, last=last, reading=reading)
         write_csv(result.frame, output)
         if plot_path:
             from .plots import plot_anomalies

@@ -72,6 +72,12 @@ _YEAR_MONTH = re.compile(r"\s*[12]\d{3}(0[1-9]|1[0-2])\s*")
 _OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d)?)\s*$")
 
 
+#: The :class:`DataOptions` that say how a file is written and repaired rather than what its
+#: columns are: ``predict`` and ``detect-anomalies`` may set them for an export written
+#: differently from the training file (the model's are the default).
+READING_OPTIONS = ("sep", "decimal", "thousands", "dayfirst", "time_unit", "tz", "max_gap", "on_duplicate")
+
+
 @dataclass(frozen=True)
 class DataOptions:
     """How to read a CSV file: which columns play which role, and how to repair it.
@@ -189,6 +195,20 @@ class DataOptions:
                 f"unknown data option(s) {', '.join(unknown)}; they were probably written by a newer forecaster"
             )
         return cls(**d)
+
+    def reading(self, overrides: Mapping[str, Any] | None) -> DataOptions:
+        """These options with ``overrides`` of :data:`READING_OPTIONS` (a file written
+        differently: ``{"sep": ";", "decimal": ",", "thousands": None}``).
+
+        Raises:
+            ConfigError: an override is not a reading option, or not a valid value.
+        """
+        overrides = dict(overrides or {})
+        other = sorted(set(overrides) - set(READING_OPTIONS))
+        if other:
+            raise ConfigError(f"only how DATA is written can differ from training ({', '.join(READING_OPTIONS)}), "
+                              f"not {', '.join(other)}")
+        return dataclasses.replace(self, **overrides)
 
 
 @dataclass

@@ -6,6 +6,7 @@ import math
 import os
 import warnings
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -346,13 +347,20 @@ def reading_text(data_path: str | os.PathLike | None) -> str:
 
 
 def series_inputs(
-    artifact: Artifact, data_path: str | os.PathLike | None, reporter: Reporter, full_history: bool
+    artifact: Artifact, data_path: str | os.PathLike | None, reporter: Reporter, full_history: bool,
+    reading: Mapping[str, Any] | None = None,
 ) -> list[SeriesInput]:
     """The series to predict from: a fresh export of the training data, or what training stored.
 
     A data file is read with the options used at training, so no flag needs repeating, and
     must carry series of the training data at the same frequency; a long file's series the
     model does not know are skipped with a warning, as are trained series the file lacks.
+
+    Args:
+        reading: how the file is written where that differs from the training file
+            (:data:`forecaster.data.READING_OPTIONS`: separator, decimal mark, ``dayfirst``,
+            ``max_gap`` and so on, :meth:`forecaster.data.DataOptions.reading`); the others
+            are the training file's.
     """
     import pandas as pd
 
@@ -377,8 +385,8 @@ def series_inputs(
             for meta in metadata["series"]
         ]
 
-    dataset = load_dataset(data_path, DataOptions.from_dict(metadata["data_options"]), reporter, str(artifact.path),
-                           known_series=by_name)
+    options = DataOptions.from_dict(metadata["data_options"]).reading(reading)
+    dataset = load_dataset(data_path, options, reporter, str(artifact.path), known_series=by_name)
     present = {s.name for s in dataset.series}
     absent = [name for name in by_name if name not in present]
     if absent:
@@ -472,12 +480,15 @@ def forecast(
     coverage: float = 0.9,
     reporter: Reporter = QUIET,
     recalibrate: bool = True,
+    reading: Mapping[str, Any] | None = None,
 ):
     """Forecast ``horizon`` steps after the end of each series.
 
     Args:
         data_path: a fresher export of the training data; None forecasts from the end of the
             data the model was trained on.
+        reading: how ``data_path`` is written where it differs from the training file
+            (:func:`series_inputs`), e.g. ``{"sep": ";", "decimal": ","}``.
         coverage: nominal probability that the actual value lies in ``[lower, upper]``.
         recalibrate: where ``data_path`` holds values after the training data, calibrate the
             intervals also on how the model did on them (:func:`calibration_with_arrivals`);
@@ -487,7 +498,8 @@ def forecast(
         A DataFrame with columns ``series, timestamp, step, forecast, lower, upper``, one row
         per series per step.
     """
-    return forecast_with_history(model_dir, data_path, coverage, reporter, history_steps=0, recalibrate=recalibrate)[0]
+    return forecast_with_history(model_dir, data_path, coverage, reporter, history_steps=0, recalibrate=recalibrate,
+                                 reading=reading)[0]
 
 
 def forecast_with_history(
@@ -497,6 +509,7 @@ def forecast_with_history(
     reporter: Reporter = QUIET,
     history_steps: int = 0,
     recalibrate: bool = True,
+    reading: Mapping[str, Any] | None = None,
 ):
     """:func:`forecast`, plus the last ``history_steps`` values of each series it started from.
 
@@ -516,7 +529,7 @@ def forecast_with_history(
     metadata = artifact.metadata
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
     with reporter.status(reading_text(data_path)) as show:  # a spinner on a terminal meanwhile
-        inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback)
+        inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback, reading=reading)
         show(f"Forecasting {len(inputs):,} series")
         windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])
         # (n_series, horizon)

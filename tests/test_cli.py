@@ -401,6 +401,44 @@ def test_series_the_model_does_not_know_are_skipped_with_a_warning(stores_model,
     assert "none of its series ('store_f') is in the training data of" in refused.stderr
 
 
+@pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
+def test_data_written_unlike_the_training_file_is_read_with_the_reading_options(tmp_path, command):
+    # trained on an ISO, comma-separated file; the same data exported the German way
+    data = small_hourly_csv(tmp_path / "data.csv")
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "--target", "load", "-q").exit_code == 0
+    frame = pd.read_csv(data)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"]).dt.strftime("%d.%m.%Y %H:%M")
+    german = tmp_path / "export.csv"
+    frame.to_csv(german, sep=";", decimal=",", index=False)
+    last = ["--last", 5] if command == "detect-anomalies" else []
+    as_trained = run_cli(command, data, "-m", model_dir, *last)
+    refused = run_cli(command, german, "-m", model_dir, *last)
+    assert refused.exit_code == 1 and "pass --decimal ," in refused.stderr
+    read = run_cli(command, german, "-m", model_dir, "--dayfirst", "--decimal", ",", *last)
+    assert read.exit_code == 0, read.stderr
+    assert read.stdout == as_trained.stdout
+    # the options are not kept: the model still reads files as it was trained to
+    assert run_cli(command, data, "-m", model_dir, *last).stdout == as_trained.stdout
+    bad = run_cli(command, german, "-m", model_dir, "--decimal", "x")
+    assert bad.exit_code == 2 and "must be one of '.', ','" in bad.stderr
+
+
+def test_only_how_a_file_is_written_may_differ_from_training():
+    from forecaster.data import DataOptions
+    from forecaster.errors import ConfigError
+
+    trained = DataOptions(id_col="store", targets=("sales",), thousands=",", tz="Europe/Berlin")
+    read = trained.reading({"sep": ";", "decimal": ",", "thousands": None, "tz": None, "dayfirst": True})
+    assert (read.sep, read.decimal, read.thousands, read.tz, read.dayfirst) == (";", ",", None, None, True)
+    assert (read.id_col, read.targets) == ("store", ("sales",))
+    with pytest.raises(ConfigError, match="not id_col, targets"):
+        trained.reading({"targets": ("x",), "id_col": None})
+    with pytest.raises(ConfigError, match="--thousands must be one character other than the decimal mark"):
+        trained.reading({"decimal": ","})
+
+
 # --- detect-anomalies -------------------------------------------------------------------------
 
 
