@@ -60,9 +60,10 @@ def read_csv(path: str, shown: str, options: DataOptions) -> tuple[pd.DataFrame,
             stream.seek(0)
             # Blank lines are kept (as empty rows, dropped below) so that index + 2 is the line
             # number; low_memory=False types each column as a whole instead of chunk by chunk.
+            # skipinitialspace: `a, "b c"` is two fields, a and b c, as a reader expects
             frame = pd.read_csv(
                 stream, sep=sep, decimal=options.decimal, thousands=options.thousands, encoding="utf-8-sig",
-                skip_blank_lines=False, low_memory=False, usecols=usecols,
+                skip_blank_lines=False, low_memory=False, usecols=usecols, skipinitialspace=True,
             )  # fmt: skip
         except pd.errors.EmptyDataError:
             raise DataError(f"{shown}: file is empty") from None
@@ -101,7 +102,9 @@ def read_csv(path: str, shown: str, options: DataOptions) -> tuple[pd.DataFrame,
         frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
     if frame.empty:
         raise DataError(f"{shown}: has a header but no data rows")
-    frame.columns = [str(c) for c in frame.columns]
+    if usecols is None:
+        frame = _named_columns(frame, _header_fields(sample, sep), shown)
+    frame.columns = [str(c).strip() for c in frame.columns]
     if len(frame.columns) == 1:
         name = frame.columns[0]
         if options.sep is not None:
@@ -225,13 +228,52 @@ def _sniff_separator(sample: str) -> str:
 
 
 def _header_fields(sample: str, sep: str) -> list[str]:
+    """The names in the header line, without the spaces around them."""
     for line in sample.splitlines():
         if line.strip():
             try:
-                return next(csv.reader([line], delimiter=sep))
+                return [name.strip() for name in next(csv.reader([line], delimiter=sep, skipinitialspace=True))]
             except csv.Error:
                 return []
     return []
+
+
+def _named_columns(frame: pd.DataFrame, header: list[str], shown: str) -> pd.DataFrame:
+    """The frame without the columns the header leaves unnamed, which pandas calls "Unnamed: 3".
+
+    An unnamed column without a value (every line ending in a separator, as spreadsheets
+    export) and a first unnamed column numbering the rows (a data frame's index written
+    with it) are left out; another is an error, as is a name given twice (pandas would
+    quietly read the second as "sales.1").
+
+    Args:
+        header: the header's names as written (stripped), one per column of ``frame``.
+    """
+    if len(header) != len(frame.columns):
+        return frame  # a header line pandas read otherwise: leave its names as they are
+    seen: dict[str, int] = {}
+    for position, name in enumerate(header, start=1):
+        if name and name in seen:
+            raise DataError(f"{shown}: column name '{name}' is in the header twice (columns {seen[name]} and "
+                            f"{position}); give each column its own name")
+        seen.setdefault(name, position)
+    unnamed = [position for position, name in enumerate(header) if not name]
+    for position in unnamed:
+        column = frame.iloc[:, position]
+        values = column.dropna()
+        if values.empty or (position == 0 and _numbers_rows(values)):
+            continue
+        raise DataError(f"{shown}: column {position + 1} has no name in the header but holds values (row "
+                        f"{values.index[0] + 2}: {str(values.iloc[0])!r}); name it in the header")
+    return frame.drop(columns=frame.columns[unnamed]) if unnamed else frame
+
+
+def _numbers_rows(values: pd.Series) -> bool:
+    """Whether a column counts its rows: 0, 1, 2, ... or 1, 2, 3, ... (a written index)."""
+    if not pd.api.types.is_integer_dtype(values) or len(values) != values.index[-1] + 1:
+        return False
+    steps = values.to_numpy()
+    return steps[0] in (0, 1) and bool((np.diff(steps) == 1).all())
 
 
 def _wanted_columns(sample: str, sep: str, options: DataOptions) -> Any:
@@ -242,7 +284,7 @@ def _wanted_columns(sample: str, sep: str, options: DataOptions) -> Any:
     header = _header_fields(sample, sep)
     if not wanted <= set(header) or len(header) != len(set(header)):
         return None  # read everything: the message about a missing column lists them all
-    return lambda column: str(column) in wanted
+    return lambda column: str(column).strip() in wanted
 
 
 def _check_utf8(data: bytes, sep: str, shown: str) -> None:

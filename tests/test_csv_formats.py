@@ -167,6 +167,49 @@ def test_numbers_that_are_not_dates_are_not_suggested_as_the_time_column(tmp_pat
         load_dataset(path, DataOptions(time_col="v"))
 
 
+def days(n: int) -> list[str]:
+    return list(pd.date_range("2024-01-01", periods=n, freq="D").strftime("%Y-%m-%d"))
+
+
+def test_spaces_and_quotes_around_header_names_are_not_part_of_them(tmp_path):
+    path = tmp_path / "spaced.csv"
+    path.write_text(' Date , "Sales (EUR)" , Temp\n' + "".join(f"{d} , {k % 7 + 0.5} , {k}\n" for k, d in enumerate(days(20))))
+    dataset = load_dataset(path, DataOptions(targets=("Sales (EUR)",), covariates=("Temp",)))
+    assert dataset.options.time_col == "Date" and [s.name for s in dataset.series] == ["Sales (EUR)"]
+    assert dataset.series[0].values[:2].tolist() == [0.5, 1.5] and dataset.series[0].covariates[1, 0] == 1
+    # read again with every column named (as after training, when only those columns are read)
+    again = load_dataset(path, dataset.options)
+    np.testing.assert_array_equal(again.series[0].values, dataset.series[0].values)
+
+
+@pytest.mark.parametrize("ending", [",", ",,", ",\r"])
+def test_lines_ending_in_separators_add_no_column(tmp_path, ending):
+    path = tmp_path / "trailing.csv"
+    path.write_text("date,sales" + ending + "\n" + "".join(f"{d},{k % 5}{ending}\n" for k, d in enumerate(days(20))))
+    dataset = load_dataset(path, DataOptions())
+    assert [s.name for s in dataset.series] == ["sales"]
+    assert list(dataset.options.targets) == ["sales"]
+
+
+def test_a_written_row_index_is_left_out(tmp_path):
+    path = tmp_path / "indexed.csv"
+    pd.DataFrame({"date": days(20), "sales": np.arange(20.0) % 6}).to_csv(path)  # index=True: ",date,sales"
+    dataset = load_dataset(path, DataOptions())
+    assert [s.name for s in dataset.series] == ["sales"]
+
+
+def test_an_unnamed_column_of_values_and_a_name_given_twice_are_refused(tmp_path):
+    path = tmp_path / "unnamed.csv"
+    path.write_text(",sales\n" + "".join(f"{d},{k}\n" for k, d in enumerate(days(10))))
+    with pytest.raises(DataError, match=r"column 1 has no name in the header but holds values \(row 2: "
+                                        r"'2024-01-01'\); name it in the header$"):
+        load_dataset(path, DataOptions())
+    path.write_text("date,sales,sales\n" + "".join(f"{d},{k},{2 * k}\n" for k, d in enumerate(days(10))))
+    with pytest.raises(DataError, match=r"column name 'sales' is in the header twice \(columns 2 and 3\); "
+                                        r"give each column its own name$"):
+        load_dataset(path, DataOptions())
+
+
 def test_epoch_numbers_are_not_guessed_without_time_unit(tmp_path):
     with pytest.raises(DataError, match="looks like Unix time in seconds; if it is, pass --time-unit s"):
         load("epoch_without_unit.csv")
