@@ -22,7 +22,7 @@ from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
-                       method_forecasts, resolve_shape)
+                       method_forecasts, resolve_shape, warn_of_lone_extremes)
 from .windows import input_windows, min_length
 
 REFIT = ("each", "once")
@@ -142,6 +142,7 @@ def evaluate_coverages(
     for coverage in coverages:
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
     dataset = read_data(data_path, data_options, reporter)
+    warn_of_lone_extremes(dataset, reporter)
     shape = resolve_shape(dataset, options, reporter)
     horizon = shape.horizon
     stride = backtest.stride or horizon

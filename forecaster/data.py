@@ -423,6 +423,31 @@ def _check_one_frequency(series: list[Series], shown: str) -> None:
             )
 
 
+#: How many times as far from a series' median as every other value (and as its interquartile
+#: range is wide, times ten) a value must lie for training to ask whether it is a typo: a
+#: misplaced decimal mark or a sensor's error code among ordinary values, which would
+#: dominate the scaling and the model's loss.
+LONE_EXTREME_RATIO = 10.0
+
+
+def lone_extreme(series: Series) -> tuple[pd.Timestamp, float, float] | None:
+    """The value of ``series`` that dwarfs all others, if one does: its timestamp, the value,
+    and how many times as far from the median it lies as the next farthest value (at least
+    :data:`LONE_EXTREME_RATIO`, and 10 times that in interquartile ranges). None otherwise,
+    or when the others do not move (a count that is 0 but once is no typo)."""
+    values = series.values
+    if len(values) < 3:
+        return None
+    distance = np.abs(values - np.median(values))
+    far = int(np.argmax(distance))
+    next_farthest = np.max(np.delete(distance, far))
+    low, high = np.percentile(values, [25, 75])
+    scale = max(next_farthest, high - low)
+    if scale <= 0 or distance[far] < LONE_EXTREME_RATIO * scale or distance[far] < 10 * LONE_EXTREME_RATIO * (high - low):
+        return None
+    return series.index[far], float(values[far]), float(distance[far] / scale)
+
+
 def seasonal_period(freq: str) -> int:
     """The number of steps in one natural cycle of ``freq``.
 

@@ -16,7 +16,7 @@ from . import anomaly, forecasting
 from .artifacts import (LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, model_level,
                         save_artifact)
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
-from .data import DataOptions, Dataset, read_data, seasonal_period
+from .data import DataOptions, Dataset, lone_extreme, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, seasonal_scale
 from .models import NetworkSpec, build_network, check_segment, start_from_linear
@@ -957,6 +957,7 @@ def train(
         clean_leftovers(model_dir)
         check_replaceable(model_dir)  # as it is now that no one else writes it
         dataset = read_data(data_path, data_options, reporter)
+        warn_of_lone_extremes(dataset, reporter)
         fitted = fit(dataset, options, reporter)
         calibrator, numpy_network, gap, matches = fitted.validated_predictor, None, 0.0, False
         if fitted.options.model == "network":
@@ -1011,6 +1012,21 @@ def train(
         series_metrics=evaluation["per_series"],
         members=fitted.members,
     )
+
+
+def warn_of_lone_extremes(dataset: Dataset, reporter: Reporter) -> None:
+    """Ask about a value that dwarfs the rest of its series (:func:`forecaster.data.lone_extreme`):
+    trained on as it is, it sets the scaling and much of the loss."""
+    found = [(series.name, extreme) for series in dataset.series if (extreme := lone_extreme(series))]
+    if not found:
+        return
+    from .report import short_times
+
+    name, (when, value, ratio) = found[0]
+    (when,) = short_times([when.isoformat()])
+    more = f" (and one such value in {len(found) - 1} more series)" if len(found) > 1 else ""
+    reporter.warn(f"series '{name}': the value {value:.6g} at {when} lies {ratio:.3g} times as far from the median "
+                  f"as any other{more}; if it is an error in the data, fix or remove it and train again")
 
 
 def _numpy_copy(model: Any, fitted: FittedModel) -> tuple[Any, float, bool]:

@@ -283,6 +283,26 @@ def test_a_short_weekly_series_trains_with_a_shorter_horizon_and_says_why(tmp_pa
     assert read_metadata(tmp_path / "given")["train_options"]["horizon"] == 20
 
 
+def test_a_value_that_dwarfs_the_rest_of_its_series_is_asked_about(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    frame = pd.read_csv(data)
+    frame.loc[100, "load"] = 1e9  # a typo's worth of digits, in the training part
+    typo = tmp_path / "typo.csv"
+    frame.to_csv(typo, index=False)
+    linear = ("--model", "linear", "--lookback", 24, "--horizon", 6, "--target", "load")
+    result = run_cli("train", typo, "-m", tmp_path / "model", *linear)
+    assert result.exit_code == 0, result.stderr
+    assert "Warning: series 'load': the value 1e+09 at 2024-03-05 04:00 lies" in result.stderr
+    assert "fix or remove it and train again" in result.stderr
+    clean = run_cli("train", data, "-m", tmp_path / "clean", *linear)
+    assert clean.exit_code == 0 and "Warning" not in clean.stderr
+    # the sample data, with its injected spikes and level shifts, raises no such question
+    from forecaster.data import DataOptions, load_dataset, lone_extreme
+
+    for path, options in ((HOURLY, DataOptions(targets=("load",))), (STORES, DataOptions(id_col="store", targets=("sales",)))):
+        assert not [s.name for s in load_dataset(path, options).series if lone_extreme(s)]
+
+
 # --- predict ----------------------------------------------------------------------------------
 
 
