@@ -72,6 +72,10 @@ _YEAR_MONTH = re.compile(r"\s*[12]\d{3}(0[1-9]|1[0-2])\s*")
 _OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d)?)\s*$")
 
 
+#: Cells that exports write for "no value" besides those pandas reads as missing (NA, null,
+#: #N/A, an empty cell and the like): a dash, as many reports and statistics tables use.
+NO_VALUE_MARKS = ("-", "--", "\u2013", "\u2014")
+
 #: The :class:`DataOptions` that say how a file is written and repaired rather than what its
 #: columns are: ``predict`` and ``detect-anomalies`` may set them for an export written
 #: differently from the training file (the model's are the default).
@@ -394,7 +398,7 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
     targets, covariates = targets[order], covariates[order]
     codes, times, rows, targets, covariates = _combine_duplicates(
         codes, times, rows, targets, covariates, options.on_duplicate, ids, tz, shown, pending,
-        lambda: _id_col_hint(frame, row_times, options),
+        lambda: _summer_time_hint(times, codes, tz, options) + _id_col_hint(frame, row_times, options),
     )
 
     reader = _SeriesBuilder(shown, options, tz)
@@ -526,6 +530,11 @@ def _resolve_columns(
         seen[column] = flag
     targets, covariates = tuple(dict.fromkeys(options.targets)), tuple(dict.fromkeys(options.covariates))
     time_col = options.time_col or _detect_time_column(frame, set(seen), shown, options)
+    if not targets and covariates and not any(_looks_numeric(frame[c]) for c in frame.columns
+                                              if c not in {time_col, *seen}):
+        named = ", ".join(f"'{c}'" for c in covariates)
+        raise DataError(f"{shown}: no column is left to forecast: the numeric columns are covariates ({named}), "
+                        "which are read but not forecast; name the column to forecast with --target")
     if options.id_col and not targets:
         targets = _long_file_target(frame, {time_col, *seen}, shown, options.id_col, listing, reporter)
     if not targets:
@@ -1056,7 +1065,7 @@ def _number_matrix(
                 # the declared decimal and thousands marks (pandas skips them in a column
                 # that also holds text) are fine.
                 text = column[bad].astype(str).str.strip()
-                blank = (text == "").to_numpy()
+                blank = (text == "").to_numpy() | text.isin(NO_VALUE_MARKS).to_numpy()
                 if options.thousands:
                     text = text.str.replace(options.thousands, "", regex=False)
                 if options.decimal != ".":
@@ -1152,6 +1161,30 @@ def _series_ids(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> t
         )
     codes, uniques = pd.factorize(column)
     return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def _summer_time_hint(times: np.ndarray, codes: np.ndarray, tz: Any, options: DataOptions) -> str:
+    """For timestamps without offsets whose only repeats are night hours of the months in which
+    summer time ends (October, November; March, April south of the equator), one night a
+    year: "if the times are local with summer time, pass --tz ...; else ", and nothing
+    otherwise.
+
+    Args:
+        times: `(n_rows,)` int64 ns, sorted by series then time (``codes``).
+    """
+    if tz is not None or options.tz or options.time_unit:
+        return ""
+    repeated = (codes[1:] == codes[:-1]) & (times[1:] == times[:-1])
+    stamps = pd.DatetimeIndex(times[1:][repeated])
+    steps = np.diff(np.unique(times))
+    if not len(steps) or np.median(steps) > pd.Timedelta(hours=1).value:
+        return ""
+    nights = stamps.normalize().unique()
+    years = pd.DatetimeIndex(times).year
+    if (stamps.hour > 3).any() or not stamps.month.isin([3, 4, 10, 11]).all() or \
+            len(nights) > years.max() - years.min() + 1:
+        return ""
+    return "if the times are local with summer time, pass their zone with --tz (e.g. --tz Europe/Berlin); else "
 
 
 def _id_col_hint(frame: pd.DataFrame, times: np.ndarray, options: DataOptions) -> str:

@@ -474,6 +474,27 @@ def _stored_index(meta: dict[str, Any], n_steps: int):
     return pd.date_range(end=_stored_end(meta), periods=n_steps, freq=meta["freq"])
 
 
+def _report_early_ends(inputs: list[SeriesInput], reporter: Reporter) -> None:
+    """Say when series end before the latest one: each is forecast from its own end, so such a
+    forecast starts in the past (a meter that stopped reporting, a column of a wide file that
+    ends early)."""
+    import pandas as pd
+
+    from .report import short_times
+
+    ends = [item.index[-1] for item in inputs]
+    latest = max(ends)
+    early = [k for k, end in enumerate(ends) if end < latest]
+    if not early:
+        return
+    first = early[0]
+    steps = len(pd.date_range(ends[first], latest, freq=inputs[first].meta["freq"])) - 1
+    end, last = short_times([ends[first].isoformat(), latest.isoformat()])
+    more = f" (and {len(early) - 1} more series end early)" if len(early) > 1 else ""
+    reporter.info(f"series '{inputs[first].meta['name']}' ends at {end}, {steps} steps before the latest series "
+                  f"({last}), and is forecast from there{more}")
+
+
 def forecast(
     model_dir: str | os.PathLike = "forecaster-model",
     data_path: str | os.PathLike | None = None,
@@ -530,6 +551,7 @@ def forecast_with_history(
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
     with reporter.status(reading_text(data_path)) as show:  # a spinner on a terminal meanwhile
         inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback, reading=reading)
+        _report_early_ends(inputs, reporter)
         show(f"Forecasting {len(inputs):,} series")
         windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])
         # (n_series, horizon)

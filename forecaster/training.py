@@ -232,9 +232,14 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
         # leave at least as many training windows as the lookback is long, where possible
         room = max_lookback(len(shortest.values), horizon, options.val_fraction)
         lookback = max(min(preferred, (room + 1) // 2), min(MIN_AUTO_LOOKBACK, room))
-        lookback = max(lookback, 1)
+        if lookback < 1:  # no lookback fits: the error below gives what the shortest one needs
+            lookback = MIN_AUTO_LOOKBACK
         if options.model == "seasonal-naive":
             lookback = max(lookback, season)
+        elif lookback < preferred and len(shortest.values) >= min_length(lookback, horizon, options.val_fraction):
+            reporter.info(f"lookback {lookback} steps, not {preferred}: series '{shortest.name}' has "
+                          f"{len(shortest.values)} rows, which would leave too few training windows (--lookback "
+                          "sets it)")
     if options.model == "seasonal-naive" and lookback < season:
         raise ConfigError(f"--model seasonal-naive needs --lookback of at least one season ({season} steps), got {lookback}")
     segment = options.segment
@@ -497,7 +502,7 @@ def _chosen_window_level(train_windows: WindowSet, val_windows: WindowSet, linea
     change = errors["last"] / errors["mean"] - 1 if errors["mean"] > 0 else 0.0
     if change < -LEVEL_MARGIN:
         reporter.info(f"Windows taken relative to their last value: the linear model's validation error is "
-                      f"{-100 * change:.1f} % lower so than relative to their mean (--window-level mean keeps "
+                      f"{-100 * change:.1f} % lower that way than relative to their mean (--window-level mean keeps "
                       "the mean)")
         return "last", from_last, errors
     reporter.detail(f"Windows taken relative to their mean: relative to their last value the linear model's "

@@ -274,6 +274,8 @@ def test_a_short_weekly_series_trains_with_a_shorter_horizon_and_says_why(tmp_pa
     assert result.exit_code == 0, result.stderr
     assert "forecasting column 'sales'" in result.stderr
     assert "horizon 15 steps, not 48: series 'b' has 60 rows" in result.stderr
+    assert "lookback 15 steps, not 104: series 'b' has 60 rows, which would leave too few training windows" \
+        in result.stderr
     assert read_metadata(model_dir)["train_options"]["horizon"] == 15
     forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
     check_forecast(forecast, {"a": "2023-10-29", "b": "2021-02-21"}, "W-SUN", 15)
@@ -395,6 +397,24 @@ def test_predict_accepts_the_training_file_again_without_flags(stores_model):
     reread = run_cli("predict", STORES, "-m", stores_model)
     assert reread.exit_code == 0, reread.stderr
     assert reread.stdout == remembered
+
+
+def test_predict_says_when_a_series_ends_before_the_others(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    frame = pd.read_csv(data)
+    frame.loc[len(frame) - 30:, "temperature"] = np.nan  # stopped reporting 30 hours before the end
+    stale = tmp_path / "stale.csv"
+    frame.to_csv(stale, index=False)
+    model_dir = tmp_path / "model"
+    assert run_cli("train", stale, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "-q").exit_code == 0
+    result = run_cli("predict", "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    assert ("series 'temperature' ends at 2024-03-11 17:00, 30 steps before the latest series (2024-03-12 23:00), "
+            "and is forecast from there") in result.stderr
+    forecast = pd.read_csv(io.StringIO(result.stdout))
+    check_forecast(forecast, {"load": "2024-03-12 23:00", "temperature": "2024-03-11 17:00"}, "h", 6)
+    assert "ends at" not in run_cli("predict", "-m", model_dir, "-q").stderr
 
 
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])

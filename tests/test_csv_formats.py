@@ -355,8 +355,10 @@ def test_local_berlin_time_without_offsets_is_read_with_tz(tmp_path):
     # The export really is ambiguous: no 02:00 on 31 March, two on 27 October.
     assert not any(line.startswith("2024-03-31 02:00") for line in lines)
     assert sum(line.startswith("2024-10-27 02:00") for line in lines) == 2
-    # Without --tz the doubled hour is a duplicate.
-    with pytest.raises(DataError, match="2024-10-27 02:00 appears in rows"):
+    # Without --tz the doubled hour is a duplicate, and the error says what may read it
+    with pytest.raises(DataError, match="2024-10-27 02:00 appears in rows .*; if the times are local with summer "
+                                        r"time, pass their zone with --tz \(e.g. --tz Europe/Berlin\); else pass "
+                                        "--on-duplicate"):
         load_dataset(path)
 
     series = load_dataset(path, DataOptions(tz="Europe/Berlin")).series[0]
@@ -370,6 +372,18 @@ def test_local_berlin_time_without_offsets_is_read_with_tz(tmp_path):
     first, second = (i for i, line in enumerate(lines) if line.startswith("2024-10-27 02:00"))
     assert at[pd.Timestamp("2024-10-27T00:00Z")] == float(lines[first].split(",")[1])
     assert at[pd.Timestamp("2024-10-27T01:00Z")] == float(lines[second].split(",")[1])
+
+
+def test_duplicates_that_summer_time_cannot_explain_get_no_tz_hint(tmp_path):
+    # a repeat in the afternoon, and one on a night of June: data doubled, not a clock change
+    for stamp in ("2024-10-27 14:00", "2024-06-09 02:00"):
+        start = pd.Timestamp(stamp) - pd.Timedelta(hours=5)
+        times = list(pd.date_range(start, periods=10, freq="h").strftime("%Y-%m-%d %H:%M"))
+        path = tmp_path / "doubled.csv"
+        path.write_text("time,load\n" + "".join(f"{t},{k}\n" for k, t in enumerate(times[:6] + [stamp] + times[6:])))
+        with pytest.raises(DataError, match=f"timestamp {stamp} appears in rows") as refused:
+            load_dataset(path)
+        assert "--tz" not in str(refused.value)
 
 
 def test_tz_resolves_the_repeated_hour_per_series_of_a_long_file_and_newest_first(tmp_path):

@@ -95,6 +95,20 @@ def test_named_column_that_does_not_exist(tmp_path, options, flag, column):
     data_error(path, options, f"column '{column}' named by {flag} does not exist", "columns are: time, a, b")
 
 
+def test_covariates_that_leave_nothing_to_forecast_say_so(tmp_path):
+    path = write(tmp_path, hourly(4, a=[1.0, 2, 3, 4], b=[0, 1, 0, 1]))
+    data_error(path, DataOptions(covariates=("a", "b")), "no column is left to forecast",
+               "covariates ('a', 'b')", "--target")
+
+
+@pytest.mark.parametrize("mark", ["-", "--", "\u2013", " - "])
+def test_a_dash_is_a_missing_value(tmp_path, mark):
+    path = write(tmp_path, hourly(6, a=["1", "2", mark, "4", "5", "6"]))
+    dataset, said = load(path)
+    assert dataset.series[0].missing.tolist() == [False, False, True, False, False, False]
+    assert dataset.series[0].values[2] == 3.0 and "filled 1 missing value" in said
+
+
 def test_long_file_with_several_numeric_columns_needs_targets(tmp_path):
     path = write(tmp_path, hourly(4, store=["x", "x", "y", "y"], a=[1.0, 2, 3, 4], b=[0, 1, 0, 1]))
     data_error(path, DataOptions(id_col="store"), "--target", "numeric columns: a, b")
