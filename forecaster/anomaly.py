@@ -921,6 +921,11 @@ class AnomalyResult:
     def n_flagged(self) -> int:
         return int(self.frame["is_anomaly"].sum())
 
+    def tail(self, n: int) -> AnomalyResult:
+        """The last ``n`` points of each series, as ``detect_anomalies(last=n)`` returns them."""
+        return AnomalyResult(self.frame.groupby("series", sort=False).tail(n).reset_index(drop=True),
+                             self.threshold, self.targets)
+
     def strongest(self, n: int = 5):
         """The ``n`` strongest incidents: of each run of consecutive flagged points of a
         series, the row with the highest score; highest first."""

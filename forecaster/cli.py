@@ -566,7 +566,8 @@ def predict(
 
     def action():
         plot_path = _plot_path(plot)
-        frame, history = forecast_with_history(model_dir, data, coverage, reporter, history_steps=336 if plot else 0,
+        frame, history = forecast_with_history(model_dir, data, coverage, reporter,
+                                                 history_steps=_context_points() if plot else 0,
                                                  recalibrate=recalibrate, reading=reading)
         write_csv(frame, output)
         if plot_path:
@@ -583,6 +584,12 @@ def predict(
 
     _run(action, debug, reporter, "predict",
          lambda frame: {"rows": len(frame), "series": int(frame["series"].nunique()), "output": output or "-"}, report)
+
+
+def _context_points() -> int:
+    from .plots import CONTEXT_POINTS
+
+    return CONTEXT_POINTS
 
 
 def _plot_path(plot: Optional[Path]) -> Optional[Path]:
@@ -634,12 +641,15 @@ def detect_anomalies(
 
     def action():
         plot_path = _plot_path(plot)
-        result = detect(model_dir, data, threshold, reporter, last=last, reading=reading)
+        # a plot of the last few points shows the days before them too
+        drawn = last if last is None or plot_path is None else max(last, _context_points())
+        shown = detect(model_dir, data, threshold, reporter, last=drawn, reading=reading)
+        result = shown if drawn == last else shown.tail(last)
         write_csv(result.frame, output)
         if plot_path:
             from .plots import plot_anomalies
 
-            plot_anomalies(result.frame, plot_path, threshold=result.threshold, value_labels=result.targets)
+            plot_anomalies(shown.frame, plot_path, threshold=result.threshold, value_labels=result.targets)
         return result
 
     def report(result):

@@ -30,6 +30,11 @@ PANEL_HEIGHT = 2.6
 #: Room for the figure title and the shared legend above the panels, in inches.
 HEADER_HEIGHT = 0.7
 
+#: Points of recent history drawn around what is plotted: before a forecast, and at least
+#: this many scored points where ``detect-anomalies --last`` writes fewer (two weeks of
+#: hourly data).
+CONTEXT_POINTS = 336
+
 HISTORY_COLOUR = "tab:blue"
 FORECAST_COLOUR = "tab:orange"
 ANOMALY_COLOUR = "tab:red"

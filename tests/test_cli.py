@@ -347,6 +347,22 @@ def test_predict_and_detect_anomalies_plot_each_series_labelled_with_its_target(
     assert [axis.get_ylabel() for axis in anomaly_figure.axes] == ["sales", "score"] * min(stores, 6)
 
 
+def test_a_plot_of_the_last_points_shows_the_weeks_before_them(stores_model, tmp_path, monkeypatch):
+    from forecaster import plots
+
+    saved = []
+    save = plots._save
+    monkeypatch.setattr(plots, "_save", lambda figure, target: saved.append(figure) or save(figure, target))
+    plotted = run_cli("detect-anomalies", "-m", stores_model, "--last", 3, "--plot", tmp_path / "a.png")
+    assert plotted.exit_code == 0, plotted.stderr
+    # the CSV holds the last 3 points of each store, as without --plot
+    assert plotted.stdout == run_cli("detect-anomalies", "-m", stores_model, "--last", 3).stdout
+    assert pd.read_csv(io.StringIO(plotted.stdout)).groupby("series").size().eq(3).all()
+    (figure,) = saved
+    values = figure.axes[0].get_lines()[0].get_ydata()
+    assert len(values) == plots.CONTEXT_POINTS
+
+
 def test_predict_to_stdout_matches_the_file(hourly_model, tmp_path):
     model_dir, _ = hourly_model
     out = tmp_path / "forecast.csv"
