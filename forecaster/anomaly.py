@@ -71,8 +71,8 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass, field
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np

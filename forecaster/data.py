@@ -447,7 +447,7 @@ def lone_extreme(series: Series) -> tuple[pd.Timestamp, float, float] | None:
     next_farthest = np.max(np.delete(distance, far))
     low, high = np.percentile(values, [25, 75])
     scale = max(next_farthest, high - low)
-    if scale <= 0 or distance[far] < LONE_EXTREME_RATIO * scale or distance[far] < 10 * LONE_EXTREME_RATIO * (high - low):
+    if scale <= 0 or distance[far] < LONE_EXTREME_RATIO * max(scale, 10 * (high - low)):
         return None
     return series.index[far], float(values[far]), float(distance[far] / scale)
 
@@ -1132,7 +1132,8 @@ def _known_ids(ids: list[str], targets: tuple[str, ...], known: Collection[str],
     the others, an error when there is none."""
     known = set(known)
     keep = [code for code, key in enumerate(ids) if any(_series_name(key, t, targets) in known for t in targets)]
-    unknown = [key for code, key in enumerate(ids) if code not in set(keep)]
+    kept = set(keep)
+    unknown = [key for code, key in enumerate(ids) if code not in kept]
     model = trained_model or "the model"
     if not keep:
         raise DataError(f"{shown}: none of its series ({', '.join(repr(k) for k in unknown[:3])}"
