@@ -374,7 +374,31 @@ def _reading(*, sep, decimal, thousands, dayfirst, time_unit, tz, max_gap, on_du
              "thousands": thousands, "time_unit": time_unit, "tz": tz}
     # the words that turn a recorded setting off: a command line has no other way to say "none"
     off = {"thousands": "", "time_unit": "dates", "tz": "none"}
-    return {name: None if off.get(name) == value else value for name, value in given.items() if value is not None}
+    reading = {name: None if off.get(name) == value else value for name, value in given.items() if value is not None}
+    # each value on its own, as a usage error; whether the thousands and decimal marks differ
+    # is known only with the model's
+    checked = dict(reading)
+    if checked.get("thousands"):
+        checked.setdefault("decimal", "," if checked["thousands"] == "." else ".")
+    _usage_errors(lambda: _data_options_class()(**checked))
+    return reading
+
+
+def _data_options_class():
+    from .data import DataOptions
+
+    return DataOptions
+
+
+def _usage_errors(build: Callable[[], T]) -> T:
+    """``build()``, its ConfigError (an option's value the library refuses, such as ``--sep ab``
+    or ``--tz Mars/Base``) turned into a usage error: exit code 2, as for any value out of range."""
+    from .errors import ConfigError
+
+    try:
+        return build()
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _training_options(
@@ -399,19 +423,19 @@ def _training_options(
     _choice(target_transform, TARGET_TRANSFORMS, "--target-transform")
     _choice(window_level, WINDOW_LEVEL_CHOICES, "--window-level")
     _choice(series_weights, SERIES_WEIGHTS, "--series-weights")
-    data_options = DataOptions(
+    data_options = _usage_errors(lambda: DataOptions(
         time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
         max_gap=max_gap, on_duplicate=on_duplicate, sep=sep, decimal=decimal, thousands=thousands,
         dayfirst=dayfirst, time_unit=time_unit, tz=tz,
-    )  # fmt: skip
-    options = TrainOptions(
+    ))  # fmt: skip
+    options = _usage_errors(lambda: TrainOptions(
         lookback=lookback, horizon=horizon, model=model, cell=cell, layers=layers, units=units,
         bidirectional=bidirectional, dropout=dropout, linear_skip=linear_skip, ensemble=ensemble, segment=segment, ema=ema,
         final_fit=final_fit, target_transform=target_transform, calendar=calendar, window_level=window_level,
         series_weights=series_weights, epochs=epochs,
         batch_size=batch_size, windows_per_epoch=windows_per_epoch, learning_rate=learning_rate,
         val_fraction=val_fraction, patience=patience, seed=seed,
-    )  # fmt: skip
+    ))  # fmt: skip
     return data_options, options
 
 

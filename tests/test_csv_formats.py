@@ -461,7 +461,7 @@ def test_train_with_tz_then_predict_on_the_same_local_file(tmp_path):
     assert timestamps.tolist() == list(pd.date_range(instants[-1], periods=4, freq="h")[1:])
 
     result = run_cli("train", path, "--tz", "Europe/Berln", "-m", tmp_path / "other", *naive)
-    assert result.exit_code == 1 and "--tz must be a time zone name" in result.stderr
+    assert result.exit_code == 2 and "--tz must be a time zone name" in result.stderr
     assert "Europe/Berlin" in result.stderr and not (tmp_path / "other").exists()
 
 

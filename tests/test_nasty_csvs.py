@@ -273,7 +273,9 @@ def test_empty_stdin(in_tmp_path):
 
 @pytest.mark.parametrize(
     ("options", "fragment"),
-    [(["--time-unit", "us"], "--time-unit"), (["--decimal", ";"], "--decimal")],
+    [(["--time-unit", "us"], "--time-unit"), (["--decimal", ";"], "--decimal"),
+     (["--sep", ";;"], "--sep must be one character"), (["--thousands", "."], "--thousands must be one character"),
+     (["--tz", "Mars/Base"], "--tz must be a time zone name")],
 )
 def test_bad_option_values_are_usage_errors(options, fragment):
     result = run("train", "exports/semicolon.csv", "-m", "model", *options)
@@ -281,6 +283,12 @@ def test_bad_option_values_are_usage_errors(options, fragment):
     assert fragment in result.stderr and not Path("model").exists()
 
 
-def test_bad_sep_is_one_line(in_tmp_path):
-    result = run("train", "exports/semicolon.csv", "-m", "model", "--sep", ";;")
-    assert_one_line_error(result.exit_code, result.stdout, result.stderr, "--sep must be one character")
+@pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
+def test_bad_reading_options_of_predict_and_detect_are_usage_errors(command):
+    # checked before the model is looked for: the usage error, not the missing model, is reported
+    for options, fragment in ((["--sep", ";;"], "--sep must be one character"),
+                              (["--tz", "Europe/Berln"], "did you mean Europe/Berlin"),
+                              (["--time-unit", "us"], "--time-unit")):
+        result = run(command, "exports/semicolon.csv", "-m", "missing_model", *options)
+        assert result.exit_code == 2, result.stderr
+        assert fragment in result.stderr and "Traceback" not in result.stderr
