@@ -93,7 +93,7 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise typer.BadParameter(f"{value} is not valid TOML: {exc}", param=param) from None
     command = ctx.info_name or ""
-    known = {p.name: p for p in ctx.command.params if p.name and p.name != "config"}
+    known = _config_keys(ctx)
     flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
     if command == "evaluate" and isinstance(table.get("train"), dict):
         flat.update({k: v for k, v in table["train"].items() if k.replace("-", "_") in known})
@@ -101,13 +101,63 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
         flat.update(table[command])
     defaults = {}
     for key, item in flat.items():
-        name = key.replace("-", "_")
-        if name not in known:
+        option = known.get(key.replace("-", "_"))
+        if option is None:
             raise typer.BadParameter(f"{value}: unknown option '{key}' for '{command}'", param=param)
-        # `target = "load"` reads as naturally as `target = ["load"]` for a repeatable option
-        defaults[name] = [item] if isinstance(item, str) and getattr(known[name], "multiple", False) else item
+        try:
+            defaults[option.name] = _config_value(ctx, option, item)
+        except ValueError as exc:
+            raise typer.BadParameter(f"{value}: '{key}': {exc}", param=param) from None
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
+
+
+def _config_keys(ctx: typer.Context) -> dict[str, Any]:
+    """The command's options by every name a config file may use: the parameter's (``as_json``)
+    and each of its flags' without the dashes (``json``, ``val_fraction`` for ``--val-fraction``)."""
+    known = {}
+    for option in ctx.command.params:
+        if not option.name or option.name == "config" or option.param_type_name != "option":
+            continue
+        known[option.name] = option
+        for flag in (*option.opts, *option.secondary_opts):
+            if flag.startswith("--") and not flag.startswith("--no-"):
+                known[flag[2:].replace("-", "_")] = option
+    return known
+
+
+def _config_value(ctx: typer.Context, option: Any, item: Any) -> Any:
+    """A config file's value for ``option``, checked as the command line's would be.
+
+    Raises:
+        ValueError: "must be ..., not ..." (the key is prefixed by the caller).
+    """
+    multiple = getattr(option, "multiple", False)
+    if isinstance(item, list) and not multiple:
+        raise ValueError(f"takes one value, not a list ({item!r})")
+    # `target = "load"` reads as naturally as `target = ["load"]` for a repeatable option
+    items = item if isinstance(item, list) else [item]
+    kind = option.type  # click's parameter types, told apart by name ("int range" and so on)
+    if option.is_flag or kind.name == "boolean":
+        wanted, fits = "true or false", lambda x: isinstance(x, bool)
+    elif kind.name.startswith("int"):
+        wanted, fits = "a whole number", lambda x: isinstance(x, int) and not isinstance(x, bool)
+    elif kind.name.startswith("float"):
+        wanted, fits = "a number", lambda x: isinstance(x, (int, float)) and not isinstance(x, bool)
+    else:
+        wanted, fits = "a string", lambda x: isinstance(x, str)
+    converted = []
+    for one in items:
+        if not fits(one):
+            kind_name = {bool: "true or false", int: "a whole number", float: "a decimal number", str: "a string",
+                         list: "a list", dict: "a table"}.get(type(one), type(one).__name__)
+            raise ValueError(f"must be {wanted}{' (or a list of them)' if multiple else ''}, not {kind_name} "
+                             f"({one!r})")
+        try:
+            converted.append(kind.convert(one, option, ctx))
+        except typer.BadParameter as exc:
+            raise ValueError(exc.message) from None
+    return converted if multiple else converted[0]
 
 
 def _run(action: Callable[[], T], debug: bool, reporter, command: str,

@@ -218,3 +218,13 @@ def test_evaluate_keeps_the_whole_files_automatic_horizon_at_every_cutoff(tmp_pa
     rows = pd.read_csv(tmp_path / "rows.csv")
     assert sorted(rows["step"].unique()) == list(range(1, 38))
     assert rows["actual"].notna().all() and rows["forecast"].notna().all()
+
+
+def test_a_config_file_names_options_by_their_flags(tmp_path):
+    # `json = true` for --json (whose parameter is as_json), `val-fraction` for --val-fraction
+    config = tmp_path / "evaluate.toml"
+    config.write_text('[evaluate]\njson = true\nfolds = 1\nmodel = "linear"\nval-fraction = 0.25\ntarget = "load"\n')
+    result = run_cli("evaluate", HOURLY, "--config", config, "-q")
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["backtest"]["folds"] == 1 and summary["train_options"]["val_fraction"] == 0.25

@@ -489,8 +489,14 @@ CONFIG_CASES = [
     ("unknown key", "nope = 1\n", ["--config", "cfg.toml", "unknown option 'nope' for 'train'"]),
     ("unknown key in [train]", "[train]\nepochs = 1\nlookbak = 24\n", ["cfg.toml", "'lookbak'"]),
     ("not TOML", "epochs = [\n", ["cfg.toml is not valid TOML"]),
-    ("wrong type", "epochs = 'abc'\n", ["--epochs"]),
-    ("ensemble 0", "[train]\nensemble = 0\n", ["--ensemble"]),
+    ("wrong type", "epochs = 'abc'\n", ["cfg.toml: 'epochs': must be a whole number, not a string ('abc')"]),
+    ("a fraction for a count", "epochs = 2.7\n", ["'epochs': must be a whole number, not a decimal number (2.7)"]),
+    ("true for a seed", "seed = true\n", ["'seed': must be a whole number, not true or false"]),
+    ("a list for one value", "model = ['linear']\n", ["'model': takes one value, not a list"]),
+    ("a number for a column", "target = 5\n", ["'target': must be a string (or a list of them), not a whole number"]),
+    ("a number for a switch", "calendar = 1\n", ["'calendar': must be true or false, not a whole number (1)"]),
+    ("a table for a value", "[train]\nepochs = {a = 1}\n", ["'epochs': must be a whole number, not a table"]),
+    ("ensemble 0", "[train]\nensemble = 0\n", ["'ensemble': 0 is not in the range x>=1"]),
     ("missing file", None, ["--config", "cannot read cfg.toml"]),
 ]
 
