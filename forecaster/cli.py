@@ -824,6 +824,7 @@ def evaluate(
                      "coverage": coverage}
     from .backtest import REFIT, BacktestOptions, evaluate as run_backtest
     from .outputs import write_csv
+    from .report import Reporter
 
     _choice(refit, REFIT, "--refit")
     if as_json and output == "-":
@@ -851,7 +852,9 @@ def evaluate(
 
             typer.echo(json.dumps(result.to_dict(), indent=2))
             return
-        _report_evaluation(result, output)
+        # the tables are the result, on stdout; when the CSV is there, they go to stderr with
+        # the rest of the run's messages, as those do (silenced by --quiet, events in a JSON log)
+        _report_evaluation(result, reporter if output == "-" else Reporter(file=sys.stdout))
         if plot:
             reporter.info(f"Plot written to {plot}")
 
@@ -864,11 +867,8 @@ _EVALUATE_ONLY = {"data", "folds", "stride", "refit", "recalibrate", "season", "
                   "config", "quiet", "verbose", "log_format", "debug"}
 
 
-def _report_evaluation(result, output) -> None:
-    """The tables are the result of evaluate, so they go to stdout (unless the CSV does)."""
-    from .report import Reporter
-
-    reporter = Reporter(file=sys.stderr if output == "-" else sys.stdout)
+def _report_evaluation(result, reporter) -> None:
+    """The tables of evaluate's result."""
     options, backtest = result.options, result.backtest
     title = (
         f"Backtest: {result.n_series} series, {backtest.folds} cut-offs {backtest.stride} steps apart, "

@@ -165,6 +165,13 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
 
     to_stdout = run_cli(*args, "-o", "-")
     assert pd.read_csv(io.StringIO(to_stdout.stdout)).shape == rows.shape
+    assert "MAE per horizon step" in to_stdout.stderr  # the tables, beside the CSV
+    # with the CSV on stdout, the tables are events of a JSON log, and --quiet silences them
+    logged = run_cli(*args, "-o", "-", "--log-format", "json")
+    events = [json.loads(line) for line in logged.stderr.splitlines()]
+    assert [e["title"] for e in events if e["event"] == "table"] == [
+        "Backtest: 1 series, 2 cut-offs 24 steps apart, horizon 24, 90% intervals", "MAE per horizon step"]
+    assert run_cli(*args, "-o", "-", "-q").stderr == ""
 
     once = {flag: json.loads(run_cli(*args, "--refit", "once", flag, "--json").stdout)
             for flag in ("--recalibrate", "--no-recalibrate")}
