@@ -723,13 +723,16 @@ def detect_anomalies(
         if plot_path:
             from .plots import plot_anomalies
 
-            plot_anomalies(shown.frame, plot_path, threshold=result.threshold, value_labels=result.targets)
+            plot_anomalies(shown.frame, plot_path, threshold=result.threshold, value_labels=result.targets, last=last)
         return result
 
     def report(result):
+        scored = int(result.frame["score"].notna().sum())
+        which = f"the {scored} scored points written (the last {last} of each series)" if last else \
+            f"{scored} scored points"
         reporter.info(
-            f"Flagged {result.n_flagged} of {int(result.frame['score'].notna().sum())} scored points "
-            f"(threshold {result.threshold:.2f})" + (f"; wrote {output}" if output not in (None, "-") else "")
+            f"Flagged {result.n_flagged} of {which} (threshold {result.threshold:.2f})"
+            + (f"; wrote {output}" if output not in (None, "-") else "")
         )
         strongest = result.strongest(5)
         if len(strongest):

@@ -289,6 +289,7 @@ def plot_anomalies(
     max_series: int = 6,
     threshold: float | None = None,
     value_labels: Mapping[Any, str] | None = None,
+    last: int | None = None,
 ) -> Path:
     """Draw each series' values and expectations with flagged points marked, and its scores.
 
@@ -306,6 +307,9 @@ def plot_anomalies(
             score panels; None draws no line.
         value_labels: what each series' value axis is labelled (its target column), by
             series name; "value" for a series not in it.
+        last: the points a run wrote are each series' last ``last`` (``detect-anomalies
+            --last``), the earlier ones drawn for context: that span is shaded, and the
+            counts in the titles are of its points, as the run reported them.
 
     Returns:
         The path written.
@@ -323,6 +327,7 @@ def plot_anomalies(
     scores, tz = _with_times(scores)
     flagged_all = scores["is_anomaly"].fillna(0).astype(bool)
     scores = scores.assign(is_anomaly=flagged_all)
+    written = scores.groupby("series", sort=False).tail(last) if last else scores
     all_names = _series_order(scores)
     names = all_names[:max_series]
 
@@ -345,11 +350,14 @@ def plot_anomalies(
         value_axis.set_ylabel(_value_label(value_labels, name))
         value_axis.grid(True, alpha=0.3)
         value_axis.margins(x=0.01)
-        value_axis.set_title(
-            f"{_text(name)}: {len(flagged)} flagged of {int(points['score'].notna().sum())} scored",
-            loc="left",
-            fontsize=10,
-        )
+        counted = written[written["series"] == name]
+        n_counted = int((counted["is_anomaly"] & counted["value"].notna()).sum())
+        span = f"the last {len(counted)} points (shaded)" if last else f"{int(counted['score'].notna().sum())} scored"
+        value_axis.set_title(f"{_text(name)}: {n_counted} flagged of {span}", loc="left", fontsize=10)
+        if last and len(counted):
+            for axis in (value_axis, score_axis):
+                axis.axvspan(counted["timestamp"].iloc[0], counted["timestamp"].iloc[-1], color="0.85", alpha=0.5,
+                             linewidth=0, zorder=0)
 
         score_axis.plot(times, points["score"], color="0.3", linewidth=0.8 * width, label="score")
         score_axis.scatter(flagged["timestamp"], flagged["score"], color=ANOMALY_COLOUR, s=12, zorder=3)
@@ -363,11 +371,12 @@ def plot_anomalies(
         _date_axis(score_axis, tz)
 
     subfigures[-1].axes[-1].set_xlabel(_time_label(tz))
-    n_flagged = int(flagged_all.sum())
+    n_flagged = int(written["is_anomaly"].sum())
     plural = "s" if n_flagged != 1 else ""
     # The count covers every series, so say so when only some are drawn.
     shown = f" (first {len(names)} shown)" if len(names) < len(all_names) else ""
-    title = f"Anomalies: {n_flagged} point{plural} flagged in {len(all_names)} series{shown}"
+    within = f" among the last {last} of each" if last else ""
+    title = f"Anomalies: {n_flagged} point{plural} flagged{within} in {len(all_names)} series{shown}"
     _header(figure, title, [axis for subfigure in subfigures for axis in subfigure.axes])
     return _save(figure, target)
 

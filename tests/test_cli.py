@@ -361,6 +361,14 @@ def test_a_plot_of_the_last_points_shows_the_weeks_before_them(stores_model, tmp
     (figure,) = saved
     values = figure.axes[0].get_lines()[0].get_ydata()
     assert len(values) == plots.CONTEXT_POINTS
+    # the counts are of the points written, as the run reports them; the earlier ones are context
+    written = pd.read_csv(io.StringIO(plotted.stdout))
+    assert f"Flagged {written['is_anomaly'].sum()} of the 15 scored points written (the last 3 of each series)" \
+        in plotted.stderr
+    store_a = written[written["series"] == "store_a"]
+    assert figure.axes[0].get_title(loc="left") == f"store_a: {store_a['is_anomaly'].sum()} flagged of the last 3 " \
+                                                   "points (shaded)"
+    assert "flagged among the last 3 of each in 5 series" in figure.legends[0].get_title().get_text()
 
 
 def test_predict_to_stdout_matches_the_file(hourly_model, tmp_path):
