@@ -280,10 +280,13 @@ def _wanted_columns(sample: str, sep: str, options: DataOptions) -> Any:
     """The columns to read when the options name every one that is used (as after training), else None."""
     if not options.time_col or not options.targets:
         return None
-    wanted = {options.time_col, *options.targets, *options.covariates} | ({options.id_col} if options.id_col else set())
+    named = [options.time_col, *options.targets, *options.covariates, *([options.id_col] if options.id_col else [])]
+    wanted = set(named)
     header = _header_fields(sample, sep)
-    if not wanted <= set(header) or len(header) != len(set(header)):
-        return None  # read everything: the message about a missing column lists them all
+    if not wanted <= set(header) or len(header) != len(set(header)) or len(wanted) < len(named):
+        # read everything: the message about a missing column lists them all, and that about a
+        # column given two roles (--time-col load --target load) is given, not "only one column"
+        return None
     return lambda column: str(column).strip() in wanted
 
 

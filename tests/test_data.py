@@ -128,6 +128,9 @@ def test_long_file_forecasts_its_one_numeric_column_and_says_so(tmp_path):
 def test_column_with_two_roles(tmp_path):
     path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], b=[2.0, 1, 2, 1, 2]))
     data_error(path, DataOptions(targets=("a",), covariates=("a",)), "'a'", "--target", "--covariate")
+    # every column named (as after training, when only those are read): still this message
+    data_error(path, DataOptions(time_col="a", targets=("a",)), "column 'a' is named by both --time-col and "
+               "--target; give it one role")
 
 
 def test_time_column_is_detected_anywhere(tmp_path):
