@@ -189,8 +189,13 @@ def _run(action: Callable[[], T], debug: bool, reporter, command: str,
             result = action()
             if report is not None:
                 report(result)
-    except (typer.BadParameter, typer.Exit):
-        raise  # a usage error (Typer prints it with the usage line and exits 2), or a chosen exit
+    except typer.BadParameter as exc:
+        # Typer prints it as text with the usage line and exits 2; a JSON log that saw the
+        # start also gets how the run ended
+        reporter.event("error", message=exc.format_message(), exit_code=2)
+        raise
+    except typer.Exit:
+        raise  # a chosen exit
     except KeyboardInterrupt:
         _report_exit(reporter, "Interrupted.", 130)
         raise typer.Exit(130) from None

@@ -207,3 +207,14 @@ def test_same_seed_in_separate_processes_gives_identical_weights_and_bytes(tmp_p
     assert forecast_a == forecast_b
     assert anomalies_a == anomalies_b
     assert np.isfinite(pd.read_csv(tmp_path / "forecast0.csv")["forecast"]).all()
+
+
+def test_a_usage_error_found_once_a_json_log_started_ends_it_with_an_error_event(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    result = run_cli("train", data, "-m", tmp_path / "model", "--cell", "foo", "--log-format", "json")
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    start, error = (json.loads(line) for line in lines[:2])
+    assert start["event"] == "start" and error["event"] == "error" and error["exit_code"] == 2
+    assert "--cell" in error["message"] and "foo" in error["message"]
+    assert lines[2].startswith("Usage: ")  # and the usage text, as documented
