@@ -151,7 +151,7 @@ def evaluate_coverages(
     offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
     _check_room(dataset, offsets[0], shape)
 
-    reporter.info(f"Backtest at {backtest.folds} cut-offs {stride} steps apart: {_training_cost(shape, backtest)}")
+    reporter.info(f"Backtest at {cutoffs_text(backtest.folds, stride)}: {_training_cost(shape, backtest)}")
     rows: dict[float, list] = {coverage: [] for coverage in coverages}
     fitted = None
     n_series = f"{len(dataset.series):,} series"
@@ -177,13 +177,20 @@ def evaluate_coverages(
     import pandas as pd
 
     evaluations = []
-    with reporter.status(f"Scoring the forecasts of {n_series} at {backtest.folds} cut-offs"):
+    with reporter.status(f"Scoring the forecasts of {n_series} at {cutoffs_text(backtest.folds)}"):
         for coverage in coverages:
             frame = pd.concat(rows[coverage], ignore_index=True)[ROW_COLUMNS]
             summary, per_step = _summaries(frame, dataset, offsets[0], backtest.season)
             evaluations.append(Evaluation(frame, summary, per_step, fitted.options,
                                           replace(backtest, coverage=coverage), len(dataset.series)))
     return evaluations
+
+
+def cutoffs_text(folds: int, stride: int | None = None) -> str:
+    """"1 cut-off", "3 cut-offs", or with ``stride`` "3 cut-offs 24 steps apart"."""
+    if folds == 1:
+        return "1 cut-off"
+    return f"{folds} cut-offs" + (f" {stride} steps apart" if stride else "")
 
 
 def _training_cost(options: TrainOptions, backtest: BacktestOptions) -> str:

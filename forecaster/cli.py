@@ -605,7 +605,7 @@ def _epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]]
                          for i, m in enumerate(members, start=1))
     # best 0: the network starts as the linear model and no epoch bettered it on validation
     best = f"best {best_epoch}" if best_epoch else "none better than the linear start, which was kept"
-    return f"{epochs_run} epochs ({best})"
+    return f"{epochs_run} epoch{'s' if epochs_run != 1 else ''} ({best})"
 
 
 @app.command(short_help="Forecast the next steps of each series (CSV).")
@@ -877,9 +877,11 @@ _EVALUATE_ONLY = {"data", "folds", "stride", "refit", "recalibrate", "season", "
 
 def _report_evaluation(result, reporter) -> None:
     """The tables of evaluate's result."""
+    from .backtest import cutoffs_text
+
     options, backtest = result.options, result.backtest
     title = (
-        f"Backtest: {result.n_series} series, {backtest.folds} cut-offs {backtest.stride} steps apart, "
+        f"Backtest: {result.n_series} series, {cutoffs_text(backtest.folds, backtest.stride)}, "
         f"horizon {options.horizon}, {backtest.coverage:.0%} intervals"
     )
     columns = ["", "MAE", "RMSE", "sMAPE %", "MASE", "coverage", "width"]

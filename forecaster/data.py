@@ -549,7 +549,7 @@ def _long_file_target(frame: pd.DataFrame, taken: set[str], shown: str, id_col: 
     flag, which a long file often carries) none is taken as a target without being named."""
     numeric = [name for name in frame.columns if name not in taken and _looks_numeric(frame[name])]
     if len(numeric) == 1:
-        reporter.info(f"forecasting column '{numeric[0]}', the file's one numeric column besides the time "
+        reporter.info(f"Forecasting column '{numeric[0]}', the file's one numeric column besides the time "
                       f"and --id-col {id_col} (--target names the column to forecast)")
         return (numeric[0],)
     found = f"numeric columns: {', '.join(numeric)}" if numeric else f"no numeric column; columns are: {listing}"
@@ -1253,7 +1253,7 @@ def _combine_duplicates(
         codes, times, rows = codes[keep], times[keep], rows[keep]
     else:
         codes, times, rows, targets, covariates = codes[keep], times[keep], rows[keep], targets[keep], covariates[keep]
-    reporter.info(f"combined {int(same.sum())} duplicate rows into others (--on-duplicate {how})")
+    reporter.info(f"Combined {int(same.sum())} duplicate rows into others (--on-duplicate {how})")
     return codes, times, rows, targets, covariates
 
 

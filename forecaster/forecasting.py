@@ -491,7 +491,7 @@ def _report_early_ends(inputs: list[SeriesInput], reporter: Reporter) -> None:
     steps = len(pd.date_range(ends[first], latest, freq=inputs[first].meta["freq"])) - 1
     end, last = short_times([ends[first].isoformat(), latest.isoformat()])
     more = f" (and {len(early) - 1} more series end early)" if len(early) > 1 else ""
-    reporter.info(f"series '{inputs[first].meta['name']}' ends at {end}, {steps} steps before the latest series "
+    reporter.info(f"Series '{inputs[first].meta['name']}' ends at {end}, {steps} steps before the latest series "
                   f"({last}), and is forecast from there{more}")
 
 

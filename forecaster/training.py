@@ -223,7 +223,7 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
         freq = dataset.series[0].freq
         horizon = automatic_horizon(freq, len(shortest.values), options.val_fraction)
         if horizon < default_horizon(freq):
-            reporter.info(f"horizon {horizon} steps, not {default_horizon(freq)}: series '{shortest.name}' has "
+            reporter.info(f"Horizon {horizon} steps, not {default_horizon(freq)}: series '{shortest.name}' has "
                           f"{len(shortest.values)} rows, too few to learn a longer one (--horizon sets it)")
     lookback = options.lookback
     if lookback is None:
@@ -237,7 +237,7 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
         if options.model == "seasonal-naive":
             lookback = max(lookback, season)
         elif lookback < preferred and len(shortest.values) >= min_length(lookback, horizon, options.val_fraction):
-            reporter.info(f"lookback {lookback} steps, not {preferred}: series '{shortest.name}' has "
+            reporter.info(f"Lookback {lookback} steps, not {preferred}: series '{shortest.name}' has "
                           f"{len(shortest.values)} rows, which would leave too few training windows (--lookback "
                           "sets it)")
     if options.model == "seasonal-naive" and lookback < season:

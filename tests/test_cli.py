@@ -272,9 +272,9 @@ def test_a_short_weekly_series_trains_with_a_shorter_horizon_and_says_why(tmp_pa
     model_dir = tmp_path / "model"
     result = run_cli("train", data, "--id-col", "store", "-m", model_dir, "--seed", 1, "--units", 4, "--epochs", 2)
     assert result.exit_code == 0, result.stderr
-    assert "forecasting column 'sales'" in result.stderr
-    assert "horizon 15 steps, not 48: series 'b' has 60 rows" in result.stderr
-    assert "lookback 15 steps, not 104: series 'b' has 60 rows, which would leave too few training windows" \
+    assert "Forecasting column 'sales'" in result.stderr
+    assert "Horizon 15 steps, not 48: series 'b' has 60 rows" in result.stderr
+    assert "Lookback 15 steps, not 104: series 'b' has 60 rows, which would leave too few training windows" \
         in result.stderr
     assert read_metadata(model_dir)["train_options"]["horizon"] == 15
     forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir).stdout))
@@ -434,7 +434,7 @@ def test_predict_says_when_a_series_ends_before_the_others(tmp_path):
                    "-q").exit_code == 0
     result = run_cli("predict", "-m", model_dir)
     assert result.exit_code == 0, result.stderr
-    assert ("series 'temperature' ends at 2024-03-11 17:00, 30 steps before the latest series (2024-03-12 23:00), "
+    assert ("Series 'temperature' ends at 2024-03-11 17:00, 30 steps before the latest series (2024-03-12 23:00), "
             "and is forecast from there") in result.stderr
     forecast = pd.read_csv(io.StringIO(result.stdout))
     check_forecast(forecast, {"load": "2024-03-12 23:00", "temperature": "2024-03-11 17:00"}, "h", 6)

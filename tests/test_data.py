@@ -121,7 +121,7 @@ def test_long_file_forecasts_its_one_numeric_column_and_says_so(tmp_path):
     dataset, said = load(write(tmp_path, text), DataOptions(id_col="store", covariates=("b",)))
     assert [(s.name, s.target) for s in dataset.series] == [("x", "a"), ("y", "a")]
     np.testing.assert_array_equal(dataset.series[1].values, [4, 5, 7])
-    assert "forecasting column 'a'" in said and "--target" in said
+    assert "Forecasting column 'a'" in said and "--target" in said
     assert dataset.options.targets == ("a",)
 
 
