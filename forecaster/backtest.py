@@ -154,6 +154,7 @@ def evaluate_coverages(
     reporter.info(f"Backtest at {cutoffs_text(backtest.folds, stride)}: {_training_cost(shape, backtest)}")
     rows: dict[float, list] = {coverage: [] for coverage in coverages}
     fitted = None
+    warned: set[str] = set()  # said once, not at every cut-off
     n_series = f"{len(dataset.series):,} series"
     for fold, offset in enumerate(offsets):
         stage = f"Fold {fold + 1}/{backtest.folds}"
@@ -166,6 +167,10 @@ def evaluate_coverages(
             with reporter.status(f"{stage}: validating the model and the baselines on {n_series}"):
                 validation = evaluate_validation(fitted, truncated, backtest.season)
             calibration = validation["calibration"]
+            for warning in {forecasting.few_windows_warning(calibration["model"]["intervals"], coverage)
+                            for coverage in coverages} - {None} - warned:
+                reporter.warn(warning)
+                warned.add(warning)
         elif backtest.recalibrate:
             with reporter.status(f"{stage}: recalibrating the intervals on the values before the cut-off"):
                 calibration = _arrived_calibration(fitted, validation, dataset, offsets[0], offset, backtest.season)

@@ -280,6 +280,24 @@ def recalibrated(calibration: dict[str, Any], arrived: np.ndarray, share: float 
     return {"n": n, "abs_quantiles": table.round(6).tolist()}
 
 
+def calibrated_coverage(calibration: dict[str, Any]) -> float:
+    """The highest coverage the calibration's ``n`` validation windows can vouch for,
+    ``n / (n + 1)``: beyond it the split-conformal interval would be unbounded, and
+    :func:`interval_halfwidths` gives the widest error seen instead, too narrow."""
+    n = calibration["n"]
+    return n / (n + 1)
+
+
+def few_windows_warning(calibration: dict[str, Any], coverage: float) -> str | None:
+    """What to say when ``coverage`` asks more than the calibration can vouch for, else None."""
+    if coverage <= calibrated_coverage(calibration):
+        return None
+    n, most = calibration["n"], math.floor(100 * calibrated_coverage(calibration))
+    return (f"the intervals are calibrated on {n} validation window{'s' if n != 1 else ''}, enough for a coverage "
+            f"of at most {most} %; {100 * coverage:g} % intervals are then the widest validation errors, likely too "
+            "narrow: train on more history or with a larger --val-fraction")
+
+
 def interval_halfwidths(calibration: dict[str, Any], coverage: float) -> np.ndarray:
     """Normalised half-width per horizon step for a central interval of ``coverage``.
 
@@ -563,6 +581,8 @@ def forecast_with_history(
             if n_arrived:
                 reporter.detail(f"Intervals recalibrated on {n_arrived} errors of forecasts whose actual values "
                                 "arrived after training")
+        if warning := few_windows_warning(calibration, coverage):
+            reporter.warn(warning)
 
     # Columns gathered series by series and framed once: a DataFrame per series cost about
     # a millisecond each, an eighth of the time of a predict of 10,000 series.

@@ -627,6 +627,11 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     return network, len(val_losses), int(np.argmin(val_losses)) + 1, used
 
 
+#: The coverage ``train`` checks its interval calibration can vouch for (the highest that
+#: ``predict --coverage`` is commonly asked; 90 % needs 9 validation windows, 95 % 19).
+INTERVAL_WARN_COVERAGE = 0.95
+
+
 #: The training work (:func:`xla_work`) from which the training step is compiled by XLA.
 #: Compiling costs seconds whatever the data, and each batch then trains faster by a fraction
 #: of a millisecond per recurrent step, so XLA pays only over a long enough training (measured:
@@ -977,6 +982,8 @@ def train(
         n_series = f"{len(dataset.series):,} series"
         with reporter.status(f"Validating the model and the baselines on {n_series}") as show:
             evaluation = evaluate_validation(fitted, dataset)
+            if warning := forecasting.few_windows_warning(evaluation["intervals"], INTERVAL_WARN_COVERAGE):
+                reporter.warn(warning)
             show(f"Calibrating the anomaly scores of {n_series}")
             calibration = anomaly.calibrate(calibrator,
                                             prepared_features=[p.features for p in fitted.prepared],

@@ -199,3 +199,33 @@ def test_a_sample_of_the_series_stands_for_all_when_there_are_too_many(monkeypat
     arrived = np.random.default_rng(3).normal(0, 2, (150, 1))
     assert forecasting.recalibrated(validation, arrived, share=2.0) == forecasting.recalibrated(
         validation, np.repeat(arrived, 2, axis=0))
+
+
+def test_a_coverage_beyond_what_the_validation_windows_vouch_for_is_warned_of():
+    calibration = forecasting.interval_calibration(np.arange(1.0, 19.0)[:, None])  # 18 windows
+    assert forecasting.calibrated_coverage(calibration) == pytest.approx(18 / 19)
+    assert forecasting.few_windows_warning(calibration, 0.9) is None
+    warning = forecasting.few_windows_warning(calibration, 0.95)
+    assert warning.startswith("the intervals are calibrated on 18 validation windows, enough for a coverage of at "
+                              "most 94 %; 95 % intervals are then the widest validation errors")
+    # beyond that level the half-width is the largest error seen, however high the coverage asked
+    assert forecasting.interval_halfwidths(calibration, 0.95) == forecasting.interval_halfwidths(calibration, 0.999)
+
+
+def test_train_predict_and_evaluate_warn_of_too_few_validation_windows(tmp_path):
+    from .conftest import run_cli
+
+    index = pd.date_range("2024-01-01", periods=40, freq="D")
+    data = tmp_path / "short.csv"
+    pd.DataFrame({"date": index.strftime("%Y-%m-%d"),
+                  "y": 80 + 10 * np.sin(np.arange(40)) + np.random.default_rng(0).normal(0, 3, 40)}).to_csv(data,
+                                                                                                         index=False)
+    trained = run_cli("train", data, "-m", tmp_path / "model", "--model", "linear")
+    assert trained.exit_code == 0, trained.stderr
+    assert "Warning: the intervals are calibrated on 2 validation windows, enough for a coverage of at most 66 %; " \
+           "95 % intervals" in trained.stderr
+    assert "--val-fraction" in trained.stderr
+    assert "Warning" in run_cli("predict", "-m", tmp_path / "model", "--coverage", 0.9).stderr
+    assert "Warning" not in run_cli("predict", "-m", tmp_path / "model", "--coverage", 0.6).stderr
+    evaluated = run_cli("evaluate", data, "--model", "linear", "--folds", 1)
+    assert evaluated.stderr.count("enough for a coverage of at most 50 %; 90 % intervals") == 1
