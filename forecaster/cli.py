@@ -901,12 +901,17 @@ def _report_evaluation(result, reporter) -> None:
 def info(
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON instead of tables.")] = False,
+    quiet: Quiet = False,
+    verbose: Verbose = False,
+    log_format: LogFormat = "text",
     debug: Debug = False,
 ) -> None:
     """Describe a trained model: what it is, what it was trained on and how well it did."""
     from .artifacts import read_metadata
 
-    metadata = _run(lambda: read_metadata(model_dir), debug, _reporter(False), "info")
+    # the description is the result, on stdout, whatever --quiet; the options are taken, as by
+    # every command, so that a wrapper can pass them to all
+    metadata = _run(lambda: read_metadata(model_dir), debug, _reporter(quiet, verbose, log_format), "info")
     if as_json:
         import json
 

@@ -575,6 +575,11 @@ def test_info_describes_the_model(hourly_model):
     assert "2024-01-01T" not in result.stdout  # times as a table shows them, not ISO
     as_json = json.loads(run_cli("info", "-m", model_dir, "--json").stdout)
     assert as_json == read_metadata(model_dir)
+    # the options every command takes: the description is the result, printed whatever -q
+    assert run_cli("info", "-m", model_dir, "-q", "-v").stdout == result.stdout
+    failed = run_cli("info", "-m", "missing", "--log-format", "json", "-q")
+    assert failed.exit_code == 1
+    assert json.loads(failed.stderr)["event"] == "error" and "missing" in json.loads(failed.stderr)["message"]
 
 
 def test_tables_align_numbers_right_and_text_left_and_show_times_briefly():
