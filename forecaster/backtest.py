@@ -20,7 +20,7 @@ from . import forecasting, metrics
 from .data import DataOptions, Dataset, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .features import series_features
-from .report import QUIET, Reporter
+from .report import QUIET, Reporter, epochs_text
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
                        method_forecasts, resolve_shape, warn_of_lone_extremes)
 from .windows import input_windows, min_length
@@ -163,6 +163,9 @@ def evaluate_coverages(
             reporter.info(f"{stage}: training on all but the last {offset} steps")
             # the horizon of the whole data: a short series' automatic one depends on its length
             fitted = fit(truncated, replace(options, horizon=horizon), reporter)
+            if fitted.options.model == "network":
+                stopped = epochs_text(fitted.epochs_run, fitted.best_epoch, fitted.members)
+                reporter.info(f"{stage}: stopped after {stopped}")
             # spinners on a terminal for the stages between trainings, which show no progress
             with reporter.status(f"{stage}: validating the model and the baselines on {n_series}"):
                 validation = evaluate_validation(fitted, truncated, backtest.season)

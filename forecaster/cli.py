@@ -18,7 +18,7 @@ from typing import Annotated, Any, Optional, TypeVar
 import typer
 
 from .errors import ForecasterError
-from .report import short_times
+from .report import epochs_text, short_times
 
 T = TypeVar("T")
 
@@ -590,22 +590,13 @@ def _report_training(result, reporter) -> None:
             ["series", *(_method_label(k, result.options) for k in methods)],
             [[name, *(m[k]["mae"] for k in methods)] for name, m in result.series_metrics.items()],
         )
-    stopped = (f"Stopped after {_epochs_text(result.epochs_run, result.best_epoch, result.members)} in "
+    stopped = (f"Stopped after {epochs_text(result.epochs_run, result.best_epoch, result.members)} in "
                if result.options.model == "network" else "Fitted in ")
     refitted = result.options.final_fit == "all" and result.options.model in ("network", "linear")
     final = "; then fitted again on all the data" if refitted else ""
     reporter.info(
         f"{stopped}{result.seconds:.1f} s; seed {result.options.seed}{final}. Model written to {result.model_dir}"
     )
-
-
-def _epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]] | None = None) -> str:
-    if members:  # an ensemble: each member stopped on its own
-        return ", ".join(f"{_epochs_text(m['epochs_run'], m['best_epoch'])} for member {i}"
-                         for i, m in enumerate(members, start=1))
-    # best 0: the network starts as the linear model and no epoch bettered it on validation
-    best = f"best {best_epoch}" if best_epoch else "none better than the linear start, which was kept"
-    return f"{epochs_run} epoch{'s' if epochs_run != 1 else ''} ({best})"
 
 
 @app.command(short_help="Forecast the next steps of each series (CSV).")
@@ -969,7 +960,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["targets", ", ".join(data["targets"])],
         ["covariates", ", ".join(data["covariates"]) or "none"],
         ["series", f"{len(metadata['series'])}"],
-        ["epochs", f"{_epochs_text(training['epochs_run'], training['best_epoch'], training.get('members'))}, "
+        ["epochs", f"{epochs_text(training['epochs_run'], training['best_epoch'], training.get('members'))}, "
                    f"{training['seconds']} s"
          if network.get("model", "network") == "network" else f"none: fitted in closed form ({training['seconds']} s)"],
         ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],

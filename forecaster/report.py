@@ -229,3 +229,13 @@ def _format_cell(cell: Any) -> str:
 
 
 QUIET = Reporter(quiet=True)
+
+
+def epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]] | None = None) -> str:
+    """How a network's training ended, e.g. "12 epochs (best 2)", for the train and evaluate reports."""
+    if members:  # an ensemble: each member stopped on its own
+        return ", ".join(f"{epochs_text(m['epochs_run'], m['best_epoch'])} for member {i}"
+                         for i, m in enumerate(members, start=1))
+    # best 0: the network starts as the linear model and no epoch bettered it on validation
+    best = f"best {best_epoch}" if best_epoch else "none better than the linear start, which was kept"
+    return f"{epochs_run} epoch{'s' if epochs_run != 1 else ''} ({best})"

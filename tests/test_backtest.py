@@ -151,6 +151,7 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     result = run_cli(*args, "-o", out, "--plot", picture)
     assert result.exit_code == 0, result.stderr
     assert "Backtest at 2 cut-offs 24 steps apart: the model trained at each cut-off\n" in result.stderr
+    assert ": stopped after" not in result.stderr  # a linear model has no epochs
     for fragment in ("Backtest: 1 series, 2 cut-offs", "sMAPE", "MASE", "coverage", "seasonal naive",
                      "linear model", "MAE per horizon step"):
         assert fragment in result.stdout
@@ -190,6 +191,9 @@ def test_evaluate_says_up_front_what_an_ensemble_and_a_final_fit_cost():
     first = result.stderr.index("Backtest at 2 cut-offs 6 steps apart: the model trained once, before the "
                                 "first cut-off, as 2 networks (--ensemble), each network twice (--final-fit all)")
     assert first < result.stderr.index("Training an LSTM") < result.stderr.index("Training again on all")
+    # the one training says how it ended, as train does
+    assert result.stderr.count(": stopped after ") == 1
+    assert "Fold 1/2: stopped after 2 epochs (" in result.stderr and ") for member 2" in result.stderr
     assert json.loads(result.stdout)["train_options"]["ensemble"] == 2
 
 
