@@ -189,8 +189,10 @@ def evaluate_coverages(
         for coverage in coverages:
             frame = pd.concat(rows[coverage], ignore_index=True)[ROW_COLUMNS]
             summary, per_step = _summaries(frame, dataset, offsets[0], backtest.season)
+            # the season in effect, said in the result (the series share one frequency)
+            season = backtest.season or seasonal_period(dataset.series[0].freq)
             evaluations.append(Evaluation(frame, summary, per_step, fitted.options,
-                                          replace(backtest, coverage=coverage), len(dataset.series)))
+                                          replace(backtest, coverage=coverage, season=season), len(dataset.series)))
     return evaluations
 
 

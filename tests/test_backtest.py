@@ -162,6 +162,7 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     summary = json.loads(run_cli(*args, "--json").stdout)
     assert [s["model"] for s in summary["summary"]] == ["model", "naive", "seasonal_naive", "linear"]
     assert summary["backtest"]["folds"] == 2 and summary["backtest"]["stride"] == 24
+    assert summary["backtest"]["season"] == 24  # the one in effect, from the frequency
     assert len(summary["per_step"]) == 4 * 24
 
     to_stdout = run_cli(*args, "-o", "-")
