@@ -941,6 +941,11 @@ def _model_name(spec: dict[str, Any]) -> str:
     )
 
 
+# training options that only a network uses: info leaves them out for a baseline model
+_NETWORK_ONLY = {"cell", "layers", "units", "bidirectional", "dropout", "linear_skip", "ensemble", "segment", "ema",
+                 "epochs", "patience", "batch_size", "windows_per_epoch", "learning_rate", "series_weights"}
+
+
 def _describe(metadata: dict[str, Any], reporter) -> None:
     from .artifacts import model_level
 
@@ -956,7 +961,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
                                 if name != "forecaster") or "not recorded (schema 1)"],
         ["schema", f"{metadata['schema_version']}, {len(metadata.get('files', {}))} file(s) checksummed"],
         ["data", f"{metadata['data_file']} ({metadata['format']} format)"],
-        ["time column", str(data["time_col"])],
+        ["time column", data["time_col"] or "the series' index (read from memory)"],
         ["targets", ", ".join(data["targets"])],
         ["covariates", ", ".join(data["covariates"]) or "none"],
         ["series", f"{len(metadata['series'])}"],
@@ -964,7 +969,8 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
                    f"{training['seconds']} s"
          if network.get("model", "network") == "network" else f"none: fitted in closed form ({training['seconds']} s)"],
         ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],
-        ["options", ", ".join(f"{k}={v}" for k, v in options.items())],
+        ["options", ", ".join(f"{k}={v}" for k, v in options.items()
+                              if network.get("model", "network") == "network" or k not in _NETWORK_ONLY)],
         ["anomaly threshold", f"{metadata['anomaly_threshold']:.3f}"],
         ["anomaly source", _expectation_sources_text(metadata["series"])],
     ]

@@ -74,6 +74,7 @@ def test_a_baseline_trains_predicts_and_scores_like_the_network(tmp_path, model)
     assert len(scores) == 2880 - meta["network"]["lookback"] and scores["score"].notna().all()
     described = run_cli("info", "-m", model_dir).stdout
     assert f"{model} model" in described and "closed form" in described
+    assert "model=" in described and "units=" not in described and "cell=" not in described  # a network's only
 
 
 def test_linear_model_beats_seasonal_naive_and_predicts_without_tensorflow(tmp_path):

@@ -29,6 +29,7 @@ def test_series_in_memory_train_a_model_that_forecasts_scores_and_backtests(tmp_
     assert meta["data_file"] == "load (in memory)" and meta["data_options"]["targets"] == ["load"]
     info = run_cli("info", "-m", model_dir)
     assert info.exit_code == 0 and "load (in memory) (wide format)" in info.stdout
+    assert "the series' index (read from memory)" in info.stdout  # no time column: not "None"
 
     ahead = forecast(model_dir)
     assert ahead["series"].tolist() == ["load"] * 12
