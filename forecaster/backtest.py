@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -29,6 +30,11 @@ REFIT = ("each", "once")
 METHODS = ("model", *BASELINES)
 ROW_COLUMNS = ["series", "cutoff", "timestamp", "step", "actual", "model", "forecast", "lower", "upper"]
 SUMMARY_COLUMNS = ["mae", "rmse", "smape", "mase", "coverage", "width"]
+
+
+_KIND_NAMES = {"folds": "a whole number", "stride": "a whole number or None", "season": "a whole number or None",
+               "coverage": "a number between 0 and 1 (one; evaluate_coverages takes several)",
+               "recalibrate": "True or False", "refit": "'each' or 'once'"}
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,13 @@ class BacktestOptions:
     coverage: float = 0.9
 
     def __post_init__(self) -> None:
+        # a caller's list or text fails here, naming the field, not deep in the backtest
+        whole, number, none = numbers.Integral, numbers.Real, type(None)
+        for name, kinds in (("folds", whole), ("stride", (whole, none)), ("season", (whole, none)),
+                            ("coverage", number), ("recalibrate", (bool, np.bool_)), ("refit", str)):
+            value = getattr(self, name)
+            if not isinstance(value, kinds) or (isinstance(value, (bool, np.bool_)) and name != "recalibrate"):
+                raise ConfigError(f"{name} must be {_KIND_NAMES[name]}, got {value!r}")
         if self.folds < 1:
             raise ConfigError(f"--folds must be at least 1, got {self.folds}")
         if self.stride is not None and self.stride < 1:

@@ -141,6 +141,10 @@ def test_refit_once_recalibrates_on_what_arrived_before_each_cutoff_only(tmp_pat
 def test_bad_backtest_options_are_refused():
     with pytest.raises(ConfigError, match="--folds"):
         BacktestOptions(folds=0)
+    with pytest.raises(ConfigError, match=r"coverage must be a number between 0 and 1 \(one; evaluate_coverages"):
+        BacktestOptions(coverage=[0.8, 0.9])
+    with pytest.raises(ConfigError, match="folds must be a whole number, got '3'"):
+        BacktestOptions(folds="3")
     with pytest.raises(ConfigError, match="--refit"):
         BacktestOptions(refit="sometimes")
 
