@@ -90,7 +90,8 @@ class Evaluation:
         summary: per method, columns ``model`` and :data:`SUMMARY_COLUMNS`.
         per_step: the same per method and horizon step (column ``step``).
         options: the training options as resolved for the first fold.
-        backtest: the backtest options, with the stride resolved.
+        backtest: the backtest options, with the stride and season resolved (and the first
+            coverage, in a result of several merged by :func:`merged_coverages`).
         n_series: how many series were evaluated.
     """
 
@@ -100,6 +101,8 @@ class Evaluation:
     options: TrainOptions
     backtest: BacktestOptions
     n_series: int
+    #: every coverage measured, in a result merged by :func:`merged_coverages`; else empty
+    coverages: tuple[float, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe summary (NaN becomes None)."""
@@ -110,6 +113,7 @@ class Evaluation:
         return {
             "train_options": self.options.to_dict(),
             "backtest": dataclasses.asdict(self.backtest),
+            **({"coverages": list(self.coverages)} if self.coverages else {}),
             "n_series": self.n_series,
             "summary": records(self.summary),
             "per_step": records(self.per_step),
@@ -133,6 +137,31 @@ def evaluate(
     _check_types(data_options, options, backtest)
     (evaluation,) = evaluate_coverages(data_path, data_options, options, backtest, (backtest.coverage,), reporter)
     return evaluation
+
+
+def coverage_suffix(coverage: float) -> str:
+    """How a further coverage's columns are named: ``_95`` for 0.95, ``_97.5`` for 0.975."""
+    return f"_{100 * coverage:g}"
+
+
+def merged_coverages(evaluations: list[Evaluation]) -> Evaluation:
+    """The :func:`evaluate_coverages` results as one :class:`Evaluation`: the first coverage's
+    as it is (``lower``, ``upper``, ``coverage``, ``width``), each further one's as columns
+    named with :func:`coverage_suffix` (``lower_95``, ``coverage_95`` ...) beside them. The
+    forecasts and errors are the same in every result; only the intervals differ."""
+    first, *others = evaluations
+    rows, summary, per_step = first.rows.copy(), first.summary.copy(), first.per_step.copy()
+    for other in others:
+        suffix = coverage_suffix(other.backtest.coverage)
+        for name in ("lower", "upper"):
+            rows[name + suffix] = other.rows[name].to_numpy()
+        for frame, source in ((summary, other.summary), (per_step, other.per_step)):
+            for name in ("coverage", "width"):
+                frame[name + suffix] = source[name].to_numpy()
+    if not others:
+        return first
+    coverages = tuple(evaluation.backtest.coverage for evaluation in evaluations)
+    return dataclasses.replace(first, rows=rows, summary=summary, per_step=per_step, coverages=coverages)
 
 
 def _check_types(data_options, options, backtest) -> None:

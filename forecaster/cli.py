@@ -767,8 +767,11 @@ def evaluate(
         Optional[int], typer.Option(min=1, help="Seasonal period for MASE and seasonal naive.", show_default="from the frequency")
     ] = None,
     coverage: Annotated[
-        float, typer.Option(min=0.01, max=0.999, help="Nominal probability of the lower-upper intervals.")
-    ] = 0.9,
+        Optional[list[float]],
+        typer.Option(min=0.01, max=0.999, help="Nominal probability of the lower-upper intervals; repeatable "
+                                               "(--coverage 0.8 --coverage 0.95) to measure several at once.",
+                     show_default="0.9"),
+    ] = None,
     output: Annotated[
         Optional[str],
         typer.Option("--output", "-o", help="CSV of every forecast (per series, cut-off, step and method); '-' for stdout."),
@@ -819,9 +822,10 @@ def evaluate(
 ) -> None:
     """Backtest the model and the baselines at rolling cut-offs: MAE, RMSE, sMAPE, MASE, coverage."""
     settings = {k: v for k, v in locals().items() if k not in _EVALUATE_ONLY}
+    coverages = tuple(dict.fromkeys(coverage or [0.9]))  # in the order given, each once
     backtest_args = {"folds": folds, "stride": stride, "refit": refit, "recalibrate": recalibrate, "season": season,
-                     "coverage": coverage}
-    from .backtest import REFIT, BacktestOptions, evaluate as run_backtest
+                     "coverage": coverages[0]}
+    from .backtest import REFIT, BacktestOptions, evaluate_coverages, merged_coverages
     from .outputs import write_csv
     from .report import Reporter
 
@@ -834,7 +838,8 @@ def evaluate(
     def action():
         plot_path = _plot_path(plot)
         data_options, options = _training_options(**settings)
-        result = run_backtest(data, data_options, options, BacktestOptions(**backtest_args), reporter)
+        result = merged_coverages(evaluate_coverages(data, data_options, options, BacktestOptions(**backtest_args),
+                                                     coverages, reporter))
         if output is not None:
             write_csv(result.rows, output)
         if plot_path:
@@ -870,16 +875,25 @@ def _report_evaluation(result, reporter) -> None:
     """The tables of evaluate's result."""
     from .backtest import cutoffs_text
 
-    options, backtest = result.options, result.backtest
+    options, backtest, summary = result.options, result.backtest, result.summary
+    # a merged result's further coverages are in columns coverage_95, width_95 ...
+    suffixes = ["", *(name.removeprefix("coverage") for name in summary.columns if name.startswith("coverage_"))]
+    nominal = [f"{100 * backtest.coverage:g}%", *(f"{suffix[1:]}%" for suffix in suffixes[1:])]
     title = (
         f"Backtest: {result.n_series} series, {cutoffs_text(backtest.folds, backtest.stride)}, "
-        f"horizon {options.horizon}, {backtest.coverage:.0%} intervals"
+        f"horizon {options.horizon}, {' and '.join(nominal)} intervals"
     )
-    columns = ["", "MAE", "RMSE", "sMAPE %", "MASE", "coverage", "width"]
-    reporter.table(title, columns, [
-        [_method_label(r.model, options), r.mae, r.rmse, r.smape, r.mase, r.coverage, r.width]
-        for r in result.summary.itertuples()
-    ])  # fmt: skip
+    rows = summary.to_dict(orient="records")
+    errors = [[_method_label(row["model"], options), row["mae"], row["rmse"], row["smape"], row["mase"]] for row in rows]
+    if len(suffixes) == 1:
+        reporter.table(title, ["", "MAE", "RMSE", "sMAPE %", "MASE", "coverage", "width"],
+                       [[*error, row["coverage"], row["width"]] for error, row in zip(errors, rows)])
+    else:  # the intervals in a table of their own, which a terminal's width still holds
+        reporter.table(title, ["", "MAE", "RMSE", "sMAPE %", "MASE"], errors)
+        reporter.table("Interval coverage and mean width",
+                       ["", *(f"{kind} {level}" for level in nominal for kind in ("coverage", "width"))],
+                       [[error[0], *(row[f"{kind}{suffix}"] for suffix in suffixes for kind in ("coverage", "width"))]
+                        for error, row in zip(errors, rows)])
     mae = result.per_step.pivot(index="step", columns="model", values="mae")[list(result.summary["model"])]
     reporter.table(
         "MAE per horizon step",

@@ -244,3 +244,22 @@ def test_a_config_file_names_options_by_their_flags(tmp_path):
     assert result.exit_code == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["backtest"]["folds"] == 1 and summary["train_options"]["val_fraction"] == 0.25
+
+
+def test_evaluate_measures_several_coverages_from_one_training(tmp_path):
+    args = ["evaluate", HOURLY, "--target", "load", "--model", "linear", "--folds", 2, "--seed", 0]
+    both, single = tmp_path / "both.csv", tmp_path / "single.csv"
+    result = run_cli(*args, "--coverage", 0.8, "--coverage", 0.95, "-o", both)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("Fitting the linear model") == 2  # one training per cut-off, not per coverage
+    assert "80% and 95% intervals" in result.stdout and "Interval coverage and mean width" in result.stdout
+    assert "coverage 95%" in result.stdout
+    assert run_cli(*args, "--coverage", 0.8, "-o", single).exit_code == 0
+    rows, alone = pd.read_csv(both), pd.read_csv(single)
+    assert list(rows.columns) == ROW_COLUMNS + ["lower_95", "upper_95"]
+    pd.testing.assert_frame_equal(rows[ROW_COLUMNS], alone)  # the first coverage's columns as on their own
+    assert (rows["lower_95"] <= rows["lower"]).all() and (rows["upper"] <= rows["upper_95"]).all()
+    summary = json.loads(run_cli(*args, "--coverage", 0.8, "--coverage", 0.95, "--json").stdout)
+    assert summary["coverages"] == [0.8, 0.95] and summary["backtest"]["coverage"] == 0.8
+    model = summary["summary"][0]
+    assert model["coverage"] < model["coverage_95"] and model["width"] < model["width_95"]
