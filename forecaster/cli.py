@@ -417,7 +417,7 @@ ReadOnDuplicate = Annotated[Optional[str], typer.Option(help="Duplicate timestam
 def _reading(*, sep, decimal, thousands, dayfirst, time_unit, tz, max_gap, on_duplicate) -> dict[str, Any]:
     """The reading options given on the command line, for DATA written unlike the training file
     (:meth:`forecaster.data.DataOptions.reading`); usage errors exit 2."""
-    from .data import DECIMALS, TIME_UNITS
+    from .data import DECIMALS, TIME_UNITS, DataOptions
 
     if decimal is not None:
         _choice(decimal, DECIMALS, "--decimal")
@@ -435,14 +435,8 @@ def _reading(*, sep, decimal, thousands, dayfirst, time_unit, tz, max_gap, on_du
     checked = dict(reading)
     if checked.get("thousands"):
         checked.setdefault("decimal", "," if checked["thousands"] == "." else ".")
-    _usage_errors(lambda: _data_options_class()(**checked))
+    _usage_errors(lambda: DataOptions(**checked))
     return reading
-
-
-def _data_options_class():
-    from .data import DataOptions
-
-    return DataOptions
 
 
 def _usage_errors(build: Callable[[], T]) -> T:
