@@ -919,6 +919,7 @@ class AnomalyResult:
 
     @property
     def n_flagged(self) -> int:
+        """How many points of ``frame`` are flagged."""
         return int(self.frame["is_anomaly"].sum())
 
     def tail(self, n: int) -> AnomalyResult:
@@ -974,8 +975,10 @@ def detect_anomalies(
     import pandas as pd
 
     from .artifacts import load_artifact, model_level
-    from .forecasting import loaded_model_text, reading_text, series_inputs
+    from .forecasting import check_call, loaded_model_text, reading_text, series_inputs
 
+    check_call("detect_anomalies", model_dir, data_path, threshold=(threshold, "a number of 0 or more", False),
+               last=(last, "a whole number of 1 or more", True))
     if threshold is not None and not threshold >= 0:
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
     if last is not None and last < 1:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import forecasting, metrics
-from .data import DataOptions, Dataset, read_data, seasonal_period
+from .data import DataOptions, Dataset, check_data_argument, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter, epochs_text
@@ -134,7 +134,7 @@ def evaluate(
         DataError: the file cannot be used, or a series is too short for the cut-offs.
         ConfigError: the options cannot work together.
     """
-    _check_types(data_options, options, backtest)
+    _check_types(data_path, data_options, options, backtest)
     (evaluation,) = evaluate_coverages(data_path, data_options, options, backtest, (backtest.coverage,), reporter)
     return evaluation
 
@@ -164,9 +164,10 @@ def merged_coverages(evaluations: list[Evaluation]) -> Evaluation:
     return dataclasses.replace(first, rows=rows, summary=summary, per_step=per_step, coverages=coverages)
 
 
-def _check_types(data_options, options, backtest) -> None:
+def _check_types(data_path, data_options, options, backtest) -> None:
     check_argument_types("evaluate", data_options=(data_options, DataOptions), options=(options, TrainOptions),
                          backtest=(backtest, BacktestOptions))
+    check_data_argument("evaluate", data_path, data_options)
 
 
 def evaluate_coverages(
@@ -180,10 +181,10 @@ def evaluate_coverages(
     """:func:`evaluate` at several interval coverages from the same fitted models (one
     training per fold, not one per fold and coverage); one :class:`Evaluation` per coverage,
     in order. ``backtest.coverage`` is ignored."""
-    _check_types(data_options, options, backtest)
+    _check_types(data_path, data_options, options, backtest)
     for coverage in coverages:
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
-    dataset = read_data(data_path, data_options, reporter)
+    dataset = read_data(data_path, data_options, reporter, caller="evaluate")
     warn_of_lone_extremes(dataset, reporter)
     shape = resolve_shape(dataset, options, reporter)
     horizon = shape.horizon

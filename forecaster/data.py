@@ -279,9 +279,19 @@ def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memo
         shown: what messages call the data.
 
     Raises:
+        TypeError: ``columns`` is not a mapping of names to pandas Series (a DataFrame is
+            refused too: ``dict(frame.items())`` gives its columns as such a mapping).
         DataError: there is no series, or one is not numbers on a regular time grid with no
-            missing or infinite value.
+            missing or infinite value, or is constant, or the series differ in frequency or
+            time zone.
     """
+    if isinstance(columns, pd.DataFrame) or not isinstance(columns, Mapping):
+        hint = "; for a DataFrame's columns, pass dict(frame.items())" if isinstance(columns, pd.DataFrame) else ""
+        raise TypeError(f"dataset_from_pandas: columns must map names to pandas Series, not "
+                        f"{type(columns).__name__}{hint}")
+    for name, column in columns.items():
+        if not isinstance(column, pd.Series):
+            raise TypeError(f"dataset_from_pandas: series {name!r} is a {type(column).__name__}, not a pandas Series")
     with _errors_on_one_line():
         return _dataset_from_pandas(columns, shown)
 
@@ -290,10 +300,18 @@ def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Datase
     if not columns:
         raise DataError(f"{shown}: no series given; pass at least one")
     series = []
+    zones = {}
     for name, column in columns.items():
         if not isinstance(column.index, pd.DatetimeIndex):
             raise DataError(f"{shown}: series '{name}' is indexed by {type(column.index).__name__}, not by time; "
                             "give it a DatetimeIndex (pandas.to_datetime)")
+        # in time order, as a file's rows are sorted: newest first would be learnt backwards
+        column = column.sort_index(kind="stable")
+        zones.setdefault(str(column.index.tz) if column.index.tz else "none (naive times)", name)
+        if len(zones) > 1:
+            (first, first_name), (other, other_name) = list(zones.items())[:2]
+            raise DataError(f"{shown}: series '{first_name}' is in time zone {first} but series '{other_name}' in "
+                            f"{other}; convert them to one (Series.tz_convert, or tz_localize for naive times)")
         index = column.index
         freq = index.freqstr or _infer_freq(index)
         if freq is None:
@@ -306,6 +324,9 @@ def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Datase
         if not np.isfinite(values).all():
             raise DataError(f"{shown}: series '{name}' has a missing or infinite value at "
                             f"{index[~np.isfinite(values)][0]}; fill or drop it first")
+        if values.min() == values.max():
+            raise DataError(f"{shown}: series '{name}' is constant (every value is {values[0]}); a constant series "
+                            "cannot be forecast or scaled; leave it out")
         series.append(Series(name=name, target=name, index=index, freq=freq, values=values,
                              covariates=np.empty((len(values), 0)), missing=np.zeros(len(values), dtype=bool),
                              first_row=0))  # fmt: skip
@@ -314,9 +335,40 @@ def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Datase
 
 
 def read_data(data: str | os.PathLike | Dataset, options: DataOptions = DataOptions(),
-              reporter: Reporter = QUIET) -> Dataset:
-    """``data`` itself if it is a :class:`Dataset` already, else the file read by :func:`load_dataset`."""
+              reporter: Reporter = QUIET, caller: str = "train") -> Dataset:
+    """``data`` itself if it is a :class:`Dataset` already, else the file read by :func:`load_dataset`.
+
+    Raises:
+        TypeError: ``data`` is neither (a DataFrame: :func:`dataset_from_pandas` makes one).
+        ConfigError: ``options`` name columns or a file's format for a :class:`Dataset`,
+            whose series are read as they are.
+    """
+    check_data_argument(caller, data, options)
     return data if isinstance(data, Dataset) else load_dataset(data, options, reporter)
+
+
+def check_data_argument(caller: str, data: Any, options: DataOptions) -> None:
+    """What :func:`read_data` refuses, checked before anything is read or written."""
+    if not isinstance(data, Dataset):
+        check_data_path(caller, "data_path", data)
+    elif options != DataOptions():
+        raise ConfigError(f"{caller}(): data_options apply to a file; the series of a Dataset are used as they "
+                          "are (its targets and covariates were fixed by dataset_from_pandas)")
+
+
+def check_data_path(caller: str, name: str, data: Any, optional: bool = False,
+                    pandas_hint: str = "for series in memory, make a Dataset with forecaster.data.dataset_from_pandas",
+                    ) -> None:
+    """Refuse what is not a file path (``"-"`` for standard input) at once, naming it.
+
+    Raises:
+        TypeError: naming ``caller``'s argument ``name``, with ``pandas_hint`` for pandas objects.
+    """
+    if isinstance(data, (str, os.PathLike)) or (optional and data is None):
+        return
+    hint = f"; {pandas_hint}" if isinstance(data, (pd.DataFrame, pd.Series)) else ""
+    raise TypeError(f"{caller}(): {name} must be a file path{' or None' if optional else ''}, not "
+                    f"{type(data).__name__}{hint}")
 
 
 def load_dataset(

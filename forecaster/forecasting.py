@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +17,9 @@ from .features import series_features
 from .report import QUIET, Reporter
 from .scaling import SeriesScaler, nonpositive_target
 from .windows import input_windows, relative_inputs, window_level
+
+if TYPE_CHECKING:  # imported where frames are made: predict's start-up stays light
+    import pandas as pd
 
 #: Quantile levels at which the absolute normalised validation residuals are stored.
 INTERVAL_LEVELS = np.linspace(0.0, 1.0, 201)
@@ -492,6 +495,27 @@ def _stored_index(meta: dict[str, Any], n_steps: int):
     return pd.date_range(end=_stored_end(meta), periods=n_steps, freq=meta["freq"])
 
 
+def check_call(caller: str, model_dir: Any, data_path: Any, **numbers_given: tuple[Any, str, bool]) -> None:
+    """Refuse arguments of the wrong kind at once, naming them: a model directory and data that
+    are not paths (a DataFrame gets a hint), and numbers that are not, given as ``name=(value,
+    "what it must be", whole)``.
+
+    Raises:
+        TypeError: naming ``caller`` and the argument.
+    """
+    import numbers
+
+    from .data import check_data_path
+
+    check_data_path(caller, "model_dir", model_dir)
+    check_data_path(caller, "data_path", data_path, optional=True,
+                    pandas_hint="newer data comes as a CSV file; None works from the series stored at training")
+    for name, (value, wanted, whole) in numbers_given.items():
+        kind = numbers.Integral if whole else numbers.Real
+        if value is not None and (not isinstance(value, kind) or isinstance(value, (bool, np.bool_))):
+            raise TypeError(f"{caller}(): {name} must be {wanted}, got {type(value).__name__} {value!r}")
+
+
 def _report_early_ends(inputs: list[SeriesInput], reporter: Reporter) -> None:
     """Say when series end before the latest one: each is forecast from its own end, so such a
     forecast starts in the past (a meter that stopped reporting, a column of a wide file that
@@ -508,8 +532,9 @@ def _report_early_ends(inputs: list[SeriesInput], reporter: Reporter) -> None:
     first = early[0]
     steps = len(pd.date_range(ends[first], latest, freq=inputs[first].meta["freq"])) - 1
     end, last = short_times([ends[first].isoformat(), latest.isoformat()])
-    more = f" (and {len(early) - 1} more series end early)" if len(early) > 1 else ""
-    reporter.info(f"Series '{inputs[first].meta['name']}' ends at {end}, {steps} steps before the latest series "
+    more = f" (and {len(early) - 1} more series {'end' if len(early) > 2 else 'ends'} early)" if len(early) > 1 else ""
+    reporter.info(f"Series '{inputs[first].meta['name']}' ends at {end}, {steps} step{'s' if steps != 1 else ''} "
+                  "before the latest series "
                   f"({last}), and is forecast from there{more}")
 
 
@@ -520,7 +545,7 @@ def forecast(
     reporter: Reporter = QUIET,
     recalibrate: bool = True,
     reading: Mapping[str, Any] | None = None,
-):
+) -> pd.DataFrame:
     """Forecast ``horizon`` steps after the end of each series.
 
     Args:
@@ -561,6 +586,7 @@ def forecast_with_history(
 
     from .data import future_index
 
+    check_call("forecast", model_dir, data_path, coverage=(coverage, "a number between 0 and 1", False))
     if not 0.0 < coverage < 1.0:
         raise ConfigError(f"--coverage must be between 0 and 1 (exclusive), got {coverage}")
     artifact = load_artifact(model_dir)

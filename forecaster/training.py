@@ -16,7 +16,7 @@ from . import anomaly, forecasting
 from .artifacts import (LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, model_level,
                         save_artifact)
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
-from .data import DataOptions, Dataset, lone_extreme, read_data, seasonal_period
+from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, seasonal_scale
 from .models import NetworkSpec, build_network, check_segment, start_from_linear
@@ -107,6 +107,7 @@ class TrainOptions:
     seed: int | None = None
 
     def __post_init__(self) -> None:
+        _check_field_types(self)
         if self.model not in MODEL_TYPES:
             raise ConfigError(f"--model must be one of {', '.join(MODEL_TYPES)}, not '{self.model}'")
         if self.target_transform not in TARGET_TRANSFORMS:
@@ -141,9 +142,50 @@ class TrainOptions:
         return cls(**{**SAVED_BEFORE_THEM, **{k: v for k, v in data.items() if k in known}})
 
 
+#: What kind of value each :class:`TrainOptions` field takes (None allowed where its default is None).
+_FIELD_KINDS = {
+    "a whole number": ("lookback", "horizon", "layers", "units", "ensemble", "segment", "epochs", "batch_size",
+                     "patience", "windows_per_epoch", "seed"),
+    "a number": ("dropout", "learning_rate", "val_fraction"),
+    "True or False": ("bidirectional", "linear_skip", "ema", "calendar"),
+    "a string": ("model", "cell", "final_fit", "target_transform", "window_level", "series_weights"),
+}
+
+
+def _check_field_types(options: TrainOptions) -> None:
+    """Refuse a value of the wrong kind at once, naming the field: ``epochs="2"`` would fail
+    later in a comparison, far from where it was given."""
+    import numbers
+
+    tests = {"a whole number": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)),
+             "a number": lambda v: isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)),
+             "True or False": lambda v: isinstance(v, (bool, np.bool_)),
+             "a string": lambda v: isinstance(v, str)}
+    defaults = {f.name: f.default for f in fields(options)}
+    for kind, names in _FIELD_KINDS.items():
+        for name in names:
+            value = getattr(options, name)
+            if not (tests[kind](value) or (value is None and defaults[name] is None)):
+                raise TypeError(f"TrainOptions: {name} must be {kind}"
+                                f"{' or None' if defaults[name] is None else ''}, got {type(value).__name__} {value!r}")
+
+
 @dataclass
 class TrainResult:
-    """What a training run produced; the model itself is in ``model_dir``."""
+    """What a training run produced; the model itself is in ``model_dir``.
+
+    Attributes:
+        model_dir: where the model was written.
+        options: the training options as resolved (lookback, horizon, seed, ...).
+        n_series, n_train_windows, n_val_windows: what it was trained and validated on.
+        epochs_run, best_epoch: the network's epochs and its best one (0: none bettered the
+            linear start, which was kept); an ensemble's first member's; 0 for a baseline.
+        seconds: the whole run's wall time.
+        metrics: validation errors in data units by method (``model``, ``naive``,
+            ``seasonal_naive``, ``linear``), each ``{"mae": ..., "rmse": ...}``.
+        series_metrics: the same per series name.
+        members: each ensemble member's ``seed``, ``epochs_run`` and ``best_epoch``.
+    """
 
     model_dir: Path
     options: TrainOptions
@@ -961,6 +1003,7 @@ def train(
         LockedError: another ``train`` into ``model_dir`` still runs after ``wait`` seconds.
     """
     check_argument_types("train", data_options=(data_options, DataOptions), options=(options, TrainOptions))
+    check_data_argument("train", data_path, data_options)
     started = time.monotonic()
     check_replaceable(model_dir)
     with model_lock(model_dir, wait):

@@ -524,6 +524,27 @@ def test_series_in_memory_are_read_as_a_wide_file_of_those_columns(tmp_path):
     assert same_freq(dataset_from_pandas({"x": pd.Series(np.arange(5.0), list(index[:5]))}).series[0].freq, "h")
 
 
+def test_series_in_memory_newest_first_are_read_in_time_order():
+    index = pd.date_range("2024-01-01", periods=6, freq="h")
+    series = dataset_from_pandas({"x": pd.Series(np.arange(6.0), index).iloc[::-1]}).series[0]
+    assert series.index.equals(index) and series.values.tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_series_in_memory_of_other_time_zones_constant_or_not_series_are_refused():
+    index = pd.date_range("2024-01-01", periods=6, freq="h")
+    wave = pd.Series(np.sin(np.arange(6.0)), index)
+    with pytest.raises(DataError, match="series 'x' is in time zone UTC but series 'y' in none \\(naive times\\)"):
+        dataset_from_pandas({"x": wave.tz_localize("UTC"), "y": wave})
+    with pytest.raises(DataError, match="in time zone UTC but series 'y' in Asia/Tokyo"):
+        dataset_from_pandas({"x": wave.tz_localize("UTC"), "y": wave.tz_localize("Asia/Tokyo")})
+    with pytest.raises(DataError, match="series 'c' is constant \\(every value is 5.0\\)"):
+        dataset_from_pandas({"c": pd.Series(5.0, index)})
+    with pytest.raises(TypeError, match=r"not DataFrame; for a DataFrame's columns, pass dict\(frame.items\(\)\)"):
+        dataset_from_pandas(pd.DataFrame({"x": wave}))
+    with pytest.raises(TypeError, match="series 'x' is a list, not a pandas Series"):
+        dataset_from_pandas({"x": [1.0, 2.0]})
+
+
 def test_series_in_memory_off_a_regular_grid_or_with_a_gap_are_refused():
     index = pd.date_range("2024-01-01", periods=6, freq="h")
     with pytest.raises(DataError, match="sensors: series 'x' is not on a regular time grid"):

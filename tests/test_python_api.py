@@ -10,6 +10,7 @@ import pytest
 from forecaster.anomaly import detect_anomalies
 from forecaster.backtest import BacktestOptions, evaluate
 from forecaster.data import DataOptions, dataset_from_pandas
+from forecaster.errors import ConfigError
 from forecaster.forecasting import forecast
 from forecaster.training import TrainOptions, train
 
@@ -58,3 +59,32 @@ def test_options_in_the_wrong_place_are_refused_before_anything_is_read_or_writt
     with pytest.raises(TypeError, match=r"evaluate\(\): backtest must be a BacktestOptions, got int 3"):
         evaluate("missing.csv", DataOptions(), TrainOptions(), 3)
     assert list(tmp_path.iterdir()) == []  # no default model directory, no lock file
+
+
+def test_arguments_of_the_wrong_kind_are_named_before_anything_is_read_or_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    dataset = dataset_from_pandas({"x": pd.Series(np.sin(np.arange(300.0)),
+                                                  pd.date_range("2024-01-01", periods=300, freq="h"))})
+    refused = [
+        (lambda: train(123), TypeError, r"train\(\): data_path must be a file path, not int"),
+        (lambda: train(frame), TypeError, "not DataFrame; for series in memory, make a Dataset with "
+                                          "forecaster.data.dataset_from_pandas"),
+        (lambda: evaluate(frame), TypeError, r"evaluate\(\): data_path must be a file path, not DataFrame"),
+        (lambda: train(dataset, DataOptions(targets=("y",))), ConfigError,
+         r"train\(\): data_options apply to a file; the series of a Dataset are used as they are"),
+        (lambda: train("missing.csv", options=TrainOptions(epochs="2")), TypeError,
+         "TrainOptions: epochs must be a whole number, got str '2'"),
+        (lambda: forecast("model", frame), TypeError,
+         r"forecast\(\): data_path must be a file path or None, not DataFrame; newer data comes as a CSV file"),
+        (lambda: forecast(DataOptions()), TypeError, r"forecast\(\): model_dir must be a file path, not DataOptions"),
+        (lambda: forecast("model", coverage="0.8"), TypeError,
+         r"forecast\(\): coverage must be a number between 0 and 1, got str '0.8'"),
+        (lambda: detect_anomalies("model", last="3"), TypeError,
+         r"detect_anomalies\(\): last must be a whole number of 1 or more, got str '3'"),
+        (lambda: detect_anomalies("model", threshold=True), TypeError, "threshold must be a number of 0 or more"),
+    ]
+    for call, error, message in refused:
+        with pytest.raises(error, match=message):
+            call()
+    assert list(tmp_path.iterdir()) == []  # nothing written, no lock file
