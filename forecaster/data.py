@@ -1341,6 +1341,7 @@ class _SeriesBuilder:
         self.tz = tz
         self.n_filled = 0
         self.n_gaps = 0
+        self.first_gap: tuple[Any, str] | None = None  # the earliest filled gap: its start and where, for the note
         self.trimmed: list[str] = []
 
     def build(
@@ -1416,9 +1417,10 @@ class _SeriesBuilder:
         if len(self.trimmed) > _MAX_TRIM_WARNINGS:
             reporter.warn(f"... and {len(self.trimmed) - _MAX_TRIM_WARNINGS} more series trimmed the same way")
         if self.n_filled:
+            gaps = f"{self.n_gaps} gap{'s' if self.n_gaps != 1 else ''}"
             reporter.warn(
-                f"filled {self.n_filled} missing values in {self.n_gaps} gap{'s' if self.n_gaps != 1 else ''} of at most "
-                f"{self.options.max_gap} steps (--max-gap)"
+                f"filled {self.n_filled} missing value{'s' if self.n_filled != 1 else ''} in {gaps} of at most "
+                f"{self.options.max_gap} steps (--max-gap), {'the first ' if self.n_gaps > 1 else ''}{self.first_gap[1]}"
             )
 
     def _frequency(self, index: pd.DatetimeIndex, owner: str, where: str) -> str:
@@ -1516,6 +1518,9 @@ class _SeriesBuilder:
         # np.interp holds the end values beyond the first/last present step (covariate edges).
         filled = values.copy()
         filled[missing] = np.interp(np.flatnonzero(missing), present, values[present])
+        begins = grid[starts[0]]
+        if self.first_gap is None or begins < self.first_gap[0]:
+            self.first_gap = (begins, f"in column '{column}'{where} at {_stamp(begins)}")
         self.n_filled += int(missing.sum())
         self.n_gaps += len(starts)
         return filled, missing

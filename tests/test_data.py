@@ -331,7 +331,8 @@ def test_short_gaps_are_filled_and_marked(tmp_path):
     np.testing.assert_array_equal(series.missing, [0, 1, 1, 1, 0, 0, 1, 0, 0, 0])
     np.testing.assert_allclose(series.covariates[:, 0], np.arange(1, 11))
     assert dataset.n_filled == 4 + 2  # target: 3 + 1; covariate: 03:00 absent and 02:00 empty
-    assert "filled 6 missing values in 3 gaps of at most 3 steps (--max-gap)" in log
+    assert "filled 6 missing values in 3 gaps of at most 3 steps (--max-gap), the first in column 'a' at " \
+           "2024-01-01 01:00" in log
 
 
 def test_leading_and_trailing_missing_values_are_trimmed(tmp_path):
