@@ -252,9 +252,10 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
     data, and check every series is long enough.
 
     The automatic horizon is one seasonal period within bounds, shortened for a short series
-    (:func:`automatic_horizon`; ``reporter`` says so). The automatic lookback covers two seasonal periods, or a whole week of sub-daily data
-    (at least the horizon, at most :data:`MAX_AUTO_LOOKBACK`), shortened when the shortest
-    series could not otherwise give training windows. The automatic segment is the seasonal
+    (:func:`automatic_horizon`; ``reporter`` says so). The automatic lookback covers two
+    seasonal periods, or a whole week of sub-daily data (at least the horizon, at most
+    :data:`MAX_AUTO_LOOKBACK`), shortened when the shortest series could not otherwise give
+    training windows (``reporter`` says so too). The automatic segment is the seasonal
     period where the lookback holds :data:`MIN_SEGMENTS` of them, else 1; the ensemble and
     learning rate not given follow from it.
     """
