@@ -377,6 +377,7 @@ def load_dataset(
     reporter: Reporter = QUIET,
     trained_model: str | None = None,
     known_series: Collection[str] | None = None,
+    recent_only: bool = False,
 ) -> Dataset:
     """Read a CSV file into regular, gap-filled series.
 
@@ -390,6 +391,9 @@ def load_dataset(
         known_series: the series that model was trained on. A long file's other series (a
             store added since) are then left out with a warning, not read, so that a new key
             in an export does not stop a scheduled forecast of the others.
+        recent_only: a series (with its covariates) starts after its last gap longer than
+            ``max_gap``, with a warning, instead of being refused for it: a forecast needs the
+            latest steps only, and a hole months before them should not stop it.
 
     Returns:
         A :class:`Dataset` whose options are resolved.
@@ -399,7 +403,7 @@ def load_dataset(
             the column and the row where it can, and says what to do.
     """
     with _errors_on_one_line():
-        return _load(os.fspath(path), options, reporter, trained_model, known_series)
+        return _load(os.fspath(path), options, reporter, trained_model, known_series, recent_only)
 
 
 @contextmanager
@@ -416,7 +420,7 @@ def _errors_on_one_line() -> Iterator[None]:
 
 
 def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: str | None,
-          known_series: Collection[str] | None = None) -> Dataset:
+          known_series: Collection[str] | None = None, recent_only: bool = False) -> Dataset:
     shown = _shown(path)
     # Notes on what reading did are given once the whole file is accepted: when it is not,
     # the one-line error is all that is printed.
@@ -453,7 +457,7 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         lambda: _summer_time_hint(times, codes, tz, options) + _id_col_hint(frame, row_times, options),
     )
 
-    reader = _SeriesBuilder(shown, options, tz)
+    reader = _SeriesBuilder(shown, options, tz, recent_only)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
     series: list[Series] = []
@@ -1335,10 +1339,12 @@ class _SeriesBuilder:
     Also tallies what was filled and trimmed, so that each kind of warning is given once.
     """
 
-    def __init__(self, shown: str, options: DataOptions, tz: Any) -> None:
+    def __init__(self, shown: str, options: DataOptions, tz: Any, recent_only: bool = False) -> None:
         self.shown = shown
         self.options = options
         self.tz = tz
+        #: leave out each group's steps up to its last gap longer than --max-gap, not refuse it
+        self.recent_only = recent_only
         self.n_filled = 0
         self.n_gaps = 0
         self.first_gap: tuple[Any, str] | None = None  # the earliest filled gap: its start and where, for the note
@@ -1368,6 +1374,10 @@ class _SeriesBuilder:
         target_grid[positions] = targets
         covariate_grid = np.full((n_steps, covariates.shape[1]), np.nan)
         covariate_grid[positions] = covariates
+        if self.recent_only:
+            cut = self._after_last_long_gap(np.column_stack([target_grid, covariate_grid]), grid, where)
+            grid, row_at, target_grid, covariate_grid = grid[cut:], row_at[cut:], target_grid[cut:], covariate_grid[cut:]
+            n_steps = len(grid)
 
         spans = []
         for j, target in enumerate(self.options.targets):
@@ -1477,6 +1487,33 @@ class _SeriesBuilder:
                 )
             grid = pd.date_range(index[0], periods=n_steps, freq=offset)
         return grid, np.asarray(positions, dtype=np.int64)
+
+    def _after_last_long_gap(self, columns: np.ndarray, grid: pd.DatetimeIndex, where: str) -> int:
+        """The first step after the last run of more than ``max_gap`` missing steps inside any
+        column's values (0: none), noted in :attr:`trimmed`: what a forecast from the latest
+        steps can do without, where a scored or trained history could not.
+
+        Args:
+            columns: `(n_steps, n_columns)` the group's targets and covariates, NaN where missing.
+        """
+        cut, column_at = 0, None
+        for j in range(columns.shape[1]):
+            missing = np.isnan(columns[:, j])
+            present = np.flatnonzero(~missing)
+            if present.size < 2:
+                continue
+            inside = np.r_[False, missing[present[0]:present[-1] + 1], False].astype(np.int8)
+            starts, stops = np.flatnonzero(np.diff(inside) == 1), np.flatnonzero(np.diff(inside) == -1)
+            long = stops - starts > self.options.max_gap
+            if long.any() and present[0] + stops[long][-1] > cut:
+                cut, column_at = present[0] + stops[long][-1], j
+        if cut:
+            names = (*self.options.targets, *self.options.covariates)
+            self.trimmed.append(
+                f"column '{names[column_at]}'{where}: a gap longer than --max-gap ends at {_stamp(grid[cut - 1])}; "
+                f"the steps before {_stamp(grid[cut])} are left out, as forecasts start from the latest ones"
+            )
+        return cut
 
     def _fill(self, values, grid, row_at, column, where) -> tuple[np.ndarray, np.ndarray]:
         """Interpolate runs of at most max_gap missing steps.

@@ -441,6 +441,27 @@ def test_predict_says_when_a_series_ends_before_the_others(tmp_path):
     assert "ends at" not in run_cli("predict", "-m", model_dir, "-q").stderr
 
 
+def test_predict_starts_after_an_old_gap_that_detect_anomalies_refuses(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv", days=14)
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "--target", "load", "--covariate", "temperature", "-q").exit_code == 0
+    frame = pd.read_csv(data)
+    frame.loc[40:49, "temperature"] = np.nan  # ten hours in the second day: more than --max-gap fills
+    holed = tmp_path / "holed.csv"
+    frame.to_csv(holed, index=False)
+    after = tmp_path / "after.csv"
+    frame.iloc[50:].to_csv(after, index=False)  # the same file without the rows up to the hole's end
+    result = run_cli("predict", holed, "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    assert "column 'temperature': a gap longer than --max-gap ends at 2024-03-03 01:00; the steps before " \
+           "2024-03-03 02:00 are left out" in result.stderr
+    assert result.stdout == run_cli("predict", after, "-m", model_dir).stdout
+    # scoring every point needs the whole history: there the hole is still an error
+    refused = run_cli("detect-anomalies", holed, "-m", model_dir)
+    assert refused.exit_code == 1 and "10 consecutive missing steps" in refused.stderr
+
+
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_series_the_model_does_not_know_are_skipped_with_a_warning(stores_model, tmp_path, command):
     # store_f is new (a single row: too short to read as a series, and no matter); store_e is gone
