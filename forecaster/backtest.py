@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import numbers
 import os
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,9 +20,9 @@ from . import forecasting, metrics
 from .data import DataOptions, Dataset, check_data_argument, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .features import series_features
-from .report import QUIET, Reporter, epochs_text
+from .report import QUIET, Reporter, counted, epochs_text
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
-                       method_forecasts, resolve_shape, warn_of_lone_extremes)
+                       method_forecasts, resolve_shape, warn_of_lone_extremes, wrong_kind)
 from .windows import input_windows, min_length
 
 REFIT = ("each", "once")
@@ -62,12 +61,9 @@ class BacktestOptions:
 
     def __post_init__(self) -> None:
         # a caller's list or text fails here, naming the field, not deep in the backtest
-        whole, number, none = numbers.Integral, numbers.Real, type(None)
-        for name, kinds in (("folds", whole), ("stride", (whole, none)), ("season", (whole, none)),
-                            ("coverage", number), ("recalibrate", (bool, np.bool_)), ("refit", str)):
-            value = getattr(self, name)
-            if not isinstance(value, kinds) or (isinstance(value, (bool, np.bool_)) and name != "recalibrate"):
-                raise ConfigError(f"{name} must be {_KIND_NAMES[name]}, got {value!r}")
+        if found := wrong_kind(self):
+            name, _, value = found
+            raise ConfigError(f"{name} must be {_KIND_NAMES[name]}, got {value!r}")
         if self.folds < 1:
             raise ConfigError(f"--folds must be at least 1, got {self.folds}")
         if self.stride is not None and self.stride < 1:
@@ -241,9 +237,7 @@ def evaluate_coverages(
 
 def cutoffs_text(folds: int, stride: int | None = None) -> str:
     """"1 cut-off", "3 cut-offs", or with ``stride`` "3 cut-offs 24 steps apart"."""
-    if folds == 1:
-        return "1 cut-off"
-    return f"{folds} cut-offs" + (f" {stride} steps apart" if stride else "")
+    return counted(folds, "cut-off") + (f" {stride} steps apart" if stride and folds > 1 else "")
 
 
 def _training_cost(options: TrainOptions, backtest: BacktestOptions) -> str:

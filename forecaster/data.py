@@ -37,7 +37,7 @@ from pandas.tseries.frequencies import to_offset
 
 from .csvfile import read_csv
 from .errors import ConfigError, DataError
-from .report import QUIET, Reporter
+from .report import QUIET, Reporter, counted
 
 ON_DUPLICATE = ("error", "mean", "last", "first")
 # Epoch time columns (--time-unit): seconds or milliseconds since 1970-01-01 UTC.
@@ -1427,9 +1427,8 @@ class _SeriesBuilder:
         if len(self.trimmed) > _MAX_TRIM_WARNINGS:
             reporter.warn(f"... and {len(self.trimmed) - _MAX_TRIM_WARNINGS} more series trimmed the same way")
         if self.n_filled:
-            gaps = f"{self.n_gaps} gap{'s' if self.n_gaps != 1 else ''}"
             reporter.warn(
-                f"filled {self.n_filled} missing value{'s' if self.n_filled != 1 else ''} in {gaps} of at most "
+                f"filled {counted(self.n_filled, 'missing value')} in {counted(self.n_gaps, 'gap')} of at most "
                 f"{self.options.max_gap} steps (--max-gap), {'the first ' if self.n_gaps > 1 else ''}{self.first_gap[1]}"
             )
 

@@ -14,7 +14,7 @@ import numpy as np
 from .artifacts import Artifact, load_artifact, model_level
 from .errors import ConfigError, DataError
 from .features import series_features
-from .report import QUIET, Reporter
+from .report import QUIET, Reporter, counted, short_times
 from .scaling import SeriesScaler, nonpositive_target
 from .windows import input_windows, relative_inputs, window_level
 
@@ -296,7 +296,7 @@ def few_windows_warning(calibration: dict[str, Any], coverage: float) -> str | N
     if coverage <= calibrated_coverage(calibration):
         return None
     n, most = calibration["n"], math.floor(100 * calibrated_coverage(calibration))
-    return (f"the intervals are calibrated on {n} validation window{'s' if n != 1 else ''}, enough for a coverage "
+    return (f"the intervals are calibrated on {counted(n, 'validation window')}, enough for a coverage "
             f"of at most {most} %; {100 * coverage:g} % intervals are then the widest validation errors, likely too "
             "narrow: train on more history or with a larger --val-fraction")
 
@@ -525,8 +525,6 @@ def _report_early_ends(inputs: list[SeriesInput], reporter: Reporter) -> None:
     ends early)."""
     import pandas as pd
 
-    from .report import short_times
-
     ends = [item.index[-1] for item in inputs]
     latest = max(ends)
     early = [k for k, end in enumerate(ends) if end < latest]
@@ -536,9 +534,8 @@ def _report_early_ends(inputs: list[SeriesInput], reporter: Reporter) -> None:
     steps = len(pd.date_range(ends[first], latest, freq=inputs[first].meta["freq"])) - 1
     end, last = short_times([ends[first].isoformat(), latest.isoformat()])
     more = f" (and {len(early) - 1} more series {'end' if len(early) > 2 else 'ends'} early)" if len(early) > 1 else ""
-    reporter.info(f"Series '{inputs[first].meta['name']}' ends at {end}, {steps} step{'s' if steps != 1 else ''} "
-                  "before the latest series "
-                  f"({last}), and is forecast from there{more}")
+    reporter.info(f"Series '{inputs[first].meta['name']}' ends at {end}, {counted(steps, 'step')} before the latest "
+                  f"series ({last}), and is forecast from there{more}")
 
 
 def forecast(

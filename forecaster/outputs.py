@@ -32,7 +32,7 @@ def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]
         raise ForecasterError(f"output directory '{target.parent}' does not exist; create it first")
     text = {} if binary else {"encoding": "utf-8", "newline": ""}
     if _is_special(target):
-        with _named_errors(shown), open(target, "wb" if binary else "w", **text) as handle:
+        with _named_errors(f"'{shown}'"), open(target, "wb" if binary else "w", **text) as handle:
             yield handle
         return
     try:
@@ -75,12 +75,12 @@ def _is_special(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _named_errors(shown: Path | str) -> Iterator[None]:
-    """An OSError (a full device, a pipe closed by its reader) as one line naming the output."""
+def _named_errors(name: str) -> Iterator[None]:
+    """An OSError (a full device, a pipe closed by its reader) as one line naming the output
+    as ``name`` says it ("'out.csv'", "standard output")."""
     try:
         yield
     except OSError as exc:
-        name = shown if isinstance(shown, str) else f"'{shown}'"
         raise ForecasterError(f"cannot write {name}: {exc.strerror or exc}") from None
 
 

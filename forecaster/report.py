@@ -231,6 +231,11 @@ def _format_cell(cell: Any) -> str:
 QUIET = Reporter(quiet=True)
 
 
+def counted(n: int, noun: str) -> str:
+    """"1 epoch", "3 epochs": a count and its noun, plural where it needs one."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]] | None = None) -> str:
     """How a network's training ended, e.g. "12 epochs (best 2)", for the train and evaluate reports."""
     if members:  # an ensemble: each member stopped on its own
@@ -238,4 +243,4 @@ def epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]] 
                          for i, m in enumerate(members, start=1))
     # best 0: the network starts as the linear model and no epoch bettered it on validation
     best = f"best {best_epoch}" if best_epoch else "none better than the linear start, which was kept"
-    return f"{epochs_run} epoch{'s' if epochs_run != 1 else ''} ({best})"
+    return f"{counted(epochs_run, 'epoch')} ({best})"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import random
 import time
@@ -107,7 +108,9 @@ class TrainOptions:
     seed: int | None = None
 
     def __post_init__(self) -> None:
-        _check_field_types(self)
+        if found := wrong_kind(self):
+            name, what, value = found
+            raise TypeError(f"TrainOptions: {name} must be {what}, got {type(value).__name__} {value!r}")
         if self.model not in MODEL_TYPES:
             raise ConfigError(f"--model must be one of {', '.join(MODEL_TYPES)}, not '{self.model}'")
         if self.target_transform not in TARGET_TRANSFORMS:
@@ -142,32 +145,27 @@ class TrainOptions:
         return cls(**{**SAVED_BEFORE_THEM, **{k: v for k, v in data.items() if k in known}})
 
 
-#: What kind of value each :class:`TrainOptions` field takes (None allowed where its default is None).
-_FIELD_KINDS = {
-    "a whole number": ("lookback", "horizon", "layers", "units", "ensemble", "segment", "epochs", "batch_size",
-                     "patience", "windows_per_epoch", "seed"),
-    "a number": ("dropout", "learning_rate", "val_fraction"),
-    "True or False": ("bidirectional", "linear_skip", "ema", "calendar"),
-    "a string": ("model", "cell", "final_fit", "target_transform", "window_level", "series_weights"),
+#: Each annotated type of an options dataclass's fields: what it is called and what fits it.
+_KINDS = {
+    "int": ("a whole number", lambda v: isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))),
+    "float": ("a number", lambda v: isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_))),
+    "bool": ("True or False", lambda v: isinstance(v, (bool, np.bool_))),
+    "str": ("a string", lambda v: isinstance(v, str)),
 }
 
 
-def _check_field_types(options: TrainOptions) -> None:
-    """Refuse a value of the wrong kind at once, naming the field: ``epochs="2"`` would fail
-    later in a comparison, far from where it was given."""
-    import numbers
-
-    tests = {"a whole number": lambda v: isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)),
-             "a number": lambda v: isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)),
-             "True or False": lambda v: isinstance(v, (bool, np.bool_)),
-             "a string": lambda v: isinstance(v, str)}
-    defaults = {f.name: f.default for f in fields(options)}
-    for kind, names in _FIELD_KINDS.items():
-        for name in names:
-            value = getattr(options, name)
-            if not (tests[kind](value) or (value is None and defaults[name] is None)):
-                raise TypeError(f"TrainOptions: {name} must be {kind}"
-                                f"{' or None' if defaults[name] is None else ''}, got {type(value).__name__} {value!r}")
+def wrong_kind(options: Any) -> tuple[str, str, Any] | None:
+    """The first field of an options dataclass (:class:`TrainOptions`, a backtest's) whose value
+    is not of its annotated kind (``int | None`` and the like): its name, what it must be and
+    the value; None when all fit. A caller's ``epochs="2"`` is then refused where it was given,
+    not in a comparison far from it."""
+    for field_ in fields(options):
+        base, *others = field_.type.split(" | ")
+        what, fits = _KINDS[base]
+        value = getattr(options, field_.name)
+        if not (fits(value) or (value is None and "None" in others)):
+            return field_.name, what + (" or None" if "None" in others else ""), value
+    return None
 
 
 @dataclass
