@@ -22,7 +22,7 @@ from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter, counted, epochs_text
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
-                       method_forecasts, resolve_shape, warn_of_lone_extremes, wrong_kind)
+                       method_forecasts, resolve_shape, unused_options_warning, warn_of_lone_extremes, wrong_kind)
 from .windows import input_windows, min_length
 
 REFIT = ("each", "once")
@@ -178,6 +178,11 @@ def evaluate_coverages(
     training per fold, not one per fold and coverage); one :class:`Evaluation` per coverage,
     in order. ``backtest.coverage`` is ignored."""
     _check_types(data_path, data_options, options, backtest)
+    if warning := unused_options_warning(options):
+        reporter.warn(warning)
+    if backtest.refit == "each" and not backtest.recalibrate:
+        reporter.warn("--no-recalibrate has no effect with --refit each: every cut-off's intervals are calibrated "
+                      "by its own training (it applies to --refit once)")
     for coverage in coverages:
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
     dataset = read_data(data_path, data_options, reporter, caller="evaluate")

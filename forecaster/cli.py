@@ -226,6 +226,8 @@ def _reporter(quiet: bool, verbose: bool = False, log_format: str = "text"):
     from .report import LOG_FORMATS, Reporter
 
     _choice(log_format, LOG_FORMATS, "--log-format")
+    if quiet and verbose:
+        raise typer.BadParameter("cannot be used with --quiet; give one of them", param_hint="--verbose")
     _active_reporter = Reporter(quiet=quiet, verbose=verbose, log_format=log_format)
     return _active_reporter
 
@@ -949,13 +951,9 @@ def _model_name(spec: dict[str, Any]) -> str:
     )
 
 
-# training options that only a network uses: info leaves them out for a baseline model
-_NETWORK_ONLY = {"cell", "layers", "units", "bidirectional", "dropout", "linear_skip", "ensemble", "segment", "ema",
-                 "epochs", "patience", "batch_size", "windows_per_epoch", "learning_rate", "series_weights"}
-
-
 def _describe(metadata: dict[str, Any], reporter) -> None:
     from .artifacts import model_level
+    from .models import NETWORK_ONLY
 
     network, options, data = metadata["network"], metadata["train_options"], metadata["data_options"]
     training = metadata["training"]
@@ -978,7 +976,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
          if network.get("model", "network") == "network" else f"none: fitted in closed form ({training['seconds']} s)"],
         ["windows", f"{training['train_windows']} training, {training['validation_windows']} validation"],
         ["options", ", ".join(f"{k}={v}" for k, v in options.items()
-                              if network.get("model", "network") == "network" or k not in _NETWORK_ONLY)],
+                              if network.get("model", "network") == "network" or k not in NETWORK_ONLY)],
         ["anomaly threshold", f"{metadata['anomaly_threshold']:.3f}"],
         ["anomaly source", _expectation_sources_text(metadata["series"])],
     ]

@@ -9,6 +9,9 @@ from dataclasses import asdict, dataclass, fields
 from .errors import ConfigError
 
 CELLS = ("lstm", "gru", "rnn")
+#: The training options only a network uses; a baseline model is fitted without them.
+NETWORK_ONLY = ("cell", "layers", "units", "bidirectional", "dropout", "linear_skip", "ensemble", "segment", "ema",
+                "epochs", "patience", "batch_size", "windows_per_epoch", "learning_rate", "series_weights")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, seasonal_scale
-from .models import NetworkSpec, build_network, check_segment, start_from_linear
+from .models import NETWORK_ONLY, NetworkSpec, build_network, check_segment, start_from_linear
 from .report import QUIET, Reporter
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
@@ -143,6 +143,29 @@ class TrainOptions:
     def from_dict(cls, data: dict[str, Any]) -> TrainOptions:
         known = {f.name for f in fields(cls)}
         return cls(**{**SAVED_BEFORE_THEM, **{k: v for k, v in data.items() if k in known}})
+
+
+def unused_options_warning(options: TrainOptions) -> str | None:
+    """What to tell a user who set network options (to other than their defaults) for a
+    baseline model, which has no use for them: a typo'd ``--model`` or an option that does
+    not mean what they think would otherwise pass unnoticed. None when there is nothing to say."""
+    if options.model == "network":
+        return None
+    defaults = TrainOptions()
+    given = [name for name in NETWORK_ONLY if getattr(options, name) != getattr(defaults, name)]
+    if not given:
+        return None
+    flags = [option_flag(name, getattr(options, name)) for name in given]
+    return (f"{', '.join(flags)} {'has' if len(flags) == 1 else 'have'} no effect with --model {options.model} "
+            "(only the network uses them)")
+
+
+def option_flag(name: str, value: Any) -> str:
+    """An option as it is written on the command line: ``--units 64``, ``--ema``, ``--no-linear-skip``."""
+    flag = name.replace("_", "-")
+    if isinstance(value, bool):
+        return f"--{flag}" if value else f"--no-{flag}"
+    return f"--{flag} {value}"
 
 
 #: Each annotated type of an options dataclass's fields: what it is called and what fits it.
@@ -1003,6 +1026,8 @@ def train(
     """
     check_argument_types("train", data_options=(data_options, DataOptions), options=(options, TrainOptions))
     check_data_argument("train", data_path, data_options)
+    if warning := unused_options_warning(options):
+        reporter.warn(warning)
     started = time.monotonic()
     check_replaceable(model_dir)
     with model_lock(model_dir, wait):

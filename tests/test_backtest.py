@@ -186,6 +186,15 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     # the second cut-off's intervals learn from the day between the cut-offs, or not
     widths = [o["summary"][0]["width"] for o in once.values()]
     assert widths[0] != pytest.approx(widths[1], rel=1e-6)
+    # with a refit at each cut-off there is nothing to recalibrate, and the user is told so
+    each = run_cli(*args, "--no-recalibrate", "--json")
+    assert each.exit_code == 0, each.stderr
+    assert "Warning: --no-recalibrate has no effect with --refit each" in each.stderr
+    assert "--no-recalibrate" not in result.stderr
+    # as are network options given for a baseline
+    unused = run_cli(*args, "--units", 64, "--no-linear-skip", "--json")
+    assert "Warning: --units 64, --no-linear-skip have no effect with --model linear" in unused.stderr
+    assert "no effect" not in result.stderr
 
 
 def test_evaluate_says_up_front_what_an_ensemble_and_a_final_fit_cost():

@@ -298,6 +298,10 @@ def test_a_value_that_dwarfs_the_rest_of_its_series_is_asked_about(tmp_path):
     assert "fix or remove it and train again" in result.stderr
     clean = run_cli("train", data, "-m", tmp_path / "clean", *linear)
     assert clean.exit_code == 0 and "Warning" not in clean.stderr
+    # a network option given for a baseline is said to do nothing, not silently dropped
+    unused = run_cli("train", data, "-m", tmp_path / "unused", *linear, "--epochs", 5, "--ema")
+    assert unused.exit_code == 0, unused.stderr
+    assert "Warning: --ema, --epochs 5 have no effect with --model linear (only the network uses them)" in unused.stderr
     # the sample data, with its injected spikes and level shifts, raises no such question
     from forecaster.data import DataOptions, load_dataset, lone_extreme
 
