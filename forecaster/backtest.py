@@ -85,6 +85,8 @@ class Evaluation:
             (``model`` names the method: model, naive, seasonal_naive or linear).
         summary: per method, columns ``model`` and :data:`SUMMARY_COLUMNS`.
         per_step: the same per method and horizon step (column ``step``).
+        per_series: the same per series and method, columns ``series``, ``model`` and
+            :data:`SUMMARY_COLUMNS` (MASE, unlike MAE, compares across series).
         options: the training options as resolved for the first fold.
         backtest: the backtest options, with the stride and season resolved (and the first
             coverage, in a result of several merged by :func:`merged_coverages`).
@@ -94,6 +96,7 @@ class Evaluation:
     rows: Any
     summary: Any
     per_step: Any
+    per_series: Any
     options: TrainOptions
     backtest: BacktestOptions
     n_series: int
@@ -113,6 +116,7 @@ class Evaluation:
             "n_series": self.n_series,
             "summary": records(self.summary),
             "per_step": records(self.per_step),
+            "per_series": records(self.per_series),
         }
 
 
@@ -146,18 +150,20 @@ def merged_coverages(evaluations: list[Evaluation]) -> Evaluation:
     named with :func:`coverage_suffix` (``lower_95``, ``coverage_95`` ...) beside them. The
     forecasts and errors are the same in every result; only the intervals differ."""
     first, *others = evaluations
-    rows, summary, per_step = first.rows.copy(), first.summary.copy(), first.per_step.copy()
+    rows, summary, per_step, per_series = (frame.copy() for frame in (first.rows, first.summary, first.per_step,
+                                                                       first.per_series))
     for other in others:
         suffix = coverage_suffix(other.backtest.coverage)
         for name in ("lower", "upper"):
             rows[name + suffix] = other.rows[name].to_numpy()
-        for frame, source in ((summary, other.summary), (per_step, other.per_step)):
+        for frame, source in ((summary, other.summary), (per_step, other.per_step), (per_series, other.per_series)):
             for name in ("coverage", "width"):
                 frame[name + suffix] = source[name].to_numpy()
     if not others:
         return first
     coverages = tuple(evaluation.backtest.coverage for evaluation in evaluations)
-    return dataclasses.replace(first, rows=rows, summary=summary, per_step=per_step, coverages=coverages)
+    return dataclasses.replace(first, rows=rows, summary=summary, per_step=per_step, per_series=per_series,
+                               coverages=coverages)
 
 
 def _check_types(data_path, data_options, options, backtest) -> None:
@@ -232,10 +238,10 @@ def evaluate_coverages(
     with reporter.status(f"Scoring the forecasts of {n_series} at {cutoffs_text(backtest.folds)}"):
         for coverage in coverages:
             frame = pd.concat(rows[coverage], ignore_index=True)[ROW_COLUMNS]
-            summary, per_step = _summaries(frame, dataset, offsets[0], backtest.season)
+            summary, per_step, per_series = _summaries(frame, dataset, offsets[0], backtest.season)
             # the season in effect, said in the result (the series share one frequency)
             season = backtest.season or seasonal_period(dataset.series[0].freq)
-            evaluations.append(Evaluation(frame, summary, per_step, fitted.options,
+            evaluations.append(Evaluation(frame, summary, per_step, per_series, fitted.options,
                                           replace(backtest, coverage=coverage, season=season), len(dataset.series)))
     return evaluations
 
@@ -371,13 +377,11 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], datas
 
 
 def _summaries(rows, dataset: Dataset, earliest: int, season: int | None):
-    """Error measures per method, overall and per step.
+    """Error measures per method: overall, per step and per series (in the data's order).
 
     MASE divides each series' errors by the mean absolute seasonal difference of its history
     before the first cut-off, so the pooled figure is the mean of the per-series MASE.
     """
-    import pandas as pd
-
     scales = {}
     for s in dataset.series:
         period = season or seasonal_period(s.freq)
@@ -389,19 +393,12 @@ def _summaries(rows, dataset: Dataset, earliest: int, season: int | None):
                 f"season of {period} steps (MASE); pass a smaller --season or fewer --folds"
             ) from None
     rows = rows.assign(scale=rows["series"].map(scales))
+    # methods in METHODS' order, series in the data's
+    orders = {"model": {name: i for i, name in enumerate(METHODS)}, "series": {name: i for i, name in enumerate(scales)}}
 
-    def measure(group) -> pd.Series:
-        # one cell per row, each scaled by its own series' seasonal difference for MASE
-        column = {name: group[name].to_numpy()[:, None] for name in ("actual", "forecast", "lower", "upper")}
-        return pd.Series(
-            metrics.forecast_summary(column["actual"], column["forecast"], column["lower"], column["upper"],
-                                     insample_scale=group["scale"].to_numpy())
-        )[SUMMARY_COLUMNS]
+    def measured(keys: list[str]):
+        frame = metrics.grouped_forecast_summary(rows, keys)
+        key = lambda column: column.map(orders[column.name]) if column.name in orders else column  # noqa: E731
+        return frame.sort_values(keys, key=key, kind="stable").reset_index(drop=True)
 
-    order = {name: i for i, name in enumerate(METHODS)}
-    summary = rows.groupby("model", sort=False).apply(measure, include_groups=False).reset_index()
-    per_step = rows.groupby(["model", "step"], sort=False).apply(measure, include_groups=False).reset_index()
-    summary = summary.sort_values("model", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
-    per_step = per_step.sort_values(["model", "step"], key=lambda c: c.map(order) if c.name == "model" else c,
-                                    kind="stable").reset_index(drop=True)
-    return summary, per_step
+    return measured(["model"]), measured(["model", "step"]), measured(["series", "model"])

@@ -573,19 +573,39 @@ def _method_label(method: str, options) -> str:
     return method.replace("_", " ")
 
 
+#: The most series a per-series table lists; beyond it, those where the model compares worst.
+SERIES_TABLE_ROWS = 20
+
+
+def _series_table(reporter, title: str, labels: list[str], values: dict[str, list[float]]) -> None:
+    """A table of an error per series (rows) and method (columns, the model first), for a
+    file of several series. Of more than :data:`SERIES_TABLE_ROWS`, it lists those where the
+    model's error is largest relative to the best baseline's: the series to look at."""
+    import numpy as np
+
+    if len(values) < 2:
+        return
+    names = list(values)
+    if len(names) > SERIES_TABLE_ROWS:
+        errors = np.array([values[name] for name in names], dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            relative = errors[:, 0] / np.min(errors[:, 1:], axis=1)
+        order = np.argsort(-np.nan_to_num(relative, nan=-np.inf), kind="stable")
+        names = [names[i] for i in order[:SERIES_TABLE_ROWS]]
+        title += (f": the {SERIES_TABLE_ROWS} of {len(values):,} where the model compares worst with "
+                  "its best baseline")
+    reporter.table(title, ["series", *labels], [[name, *values[name]] for name in names])
+
+
 def _report_training(result, reporter) -> None:
     reporter.table(
         "Validation error (data units)",
         ["", "MAE", "RMSE"],
         [[_method_label(k, result.options), v["mae"], v["rmse"]] for k, v in result.metrics.items()],
     )
-    if 1 < len(result.series_metrics) <= 20:
-        methods = list(result.metrics)
-        reporter.table(
-            "Validation MAE per series",
-            ["series", *(_method_label(k, result.options) for k in methods)],
-            [[name, *(m[k]["mae"] for k in methods)] for name, m in result.series_metrics.items()],
-        )
+    methods = list(result.metrics)
+    _series_table(reporter, "Validation MAE per series", [_method_label(k, result.options) for k in methods],
+                  {name: [m[k]["mae"] for k in methods] for name, m in result.series_metrics.items()})
     stopped = (f"Stopped after {epochs_text(result.epochs_run, result.best_epoch, result.members)} in "
                if result.options.model == "network" else "Fitted in ")
     refitted = result.options.final_fit == "all" and result.options.model in ("network", "linear")
@@ -890,12 +910,13 @@ def _report_evaluation(result, reporter) -> None:
                        ["", *(f"{kind} {level}" for level in nominal for kind in ("coverage", "width"))],
                        [[error[0], *(row[f"{kind}{suffix}"] for suffix in suffixes for kind in ("coverage", "width"))]
                         for error, row in zip(errors, rows)])
-    mae = result.per_step.pivot(index="step", columns="model", values="mae")[list(result.summary["model"])]
-    reporter.table(
-        "MAE per horizon step",
-        ["step", *(_method_label(m, options) for m in mae.columns)],
-        [[step, *row] for step, row in zip(mae.index, mae.to_numpy())],
-    )
+    methods = list(result.summary["model"])
+    labels = [_method_label(m, options) for m in methods]
+    mae = result.per_step.pivot(index="step", columns="model", values="mae")[methods]
+    reporter.table("MAE per horizon step", ["step", *labels], [[step, *row] for step, row in zip(mae.index, mae.to_numpy())])
+    mase = result.per_series.pivot(index="series", columns="model", values="mase")
+    _series_table(reporter, "MASE per series", labels,
+                  {name: list(mase.loc[name, methods]) for name in dict.fromkeys(result.per_series["series"])})
 
 
 @app.command(short_help="Describe a trained model.")

@@ -227,6 +227,57 @@ def mean_interval_width(lower: np.ndarray, upper: np.ndarray) -> float:
     return float(np.mean(hi - lo)) if lo.size else float("nan")
 
 
+def grouped_forecast_summary(rows, keys: list[str]):
+    """:func:`forecast_summary` of each group of a long table of forecasts, in one pass.
+
+    Calling :func:`forecast_summary` group by group costs about 0.6 ms a group in pandas,
+    which for every series and method of 10,000 series is half a minute; here every measure
+    is a column of per-row terms averaged by one ``groupby``, to the same values (up to
+    float rounding in the order of summation).
+
+    Args:
+        rows: a DataFrame with columns ``actual``, ``forecast``, ``lower``, ``upper`` and
+            ``scale`` (the MASE denominator of the row's series), and ``keys``.
+        keys: the columns whose combinations are the groups, e.g. ``["model", "step"]``.
+
+    Returns:
+        a DataFrame: ``keys``, then ``mae``, ``rmse``, ``smape``, ``mase``, ``coverage``,
+        ``width``; one row per group, in order of first appearance.
+
+    Raises:
+        ValueError: some ``lower > upper``.
+    """
+    import pandas as pd
+
+    actual, forecast, lower, upper, scale = (rows[name].to_numpy(dtype=np.float64)
+                                             for name in ("actual", "forecast", "lower", "upper", "scale"))
+    if (lower > upper).any():
+        raise ValueError("some lower bounds lie above their upper bounds")
+    pair = np.isfinite(actual) & np.isfinite(forecast)
+    bounds = np.isfinite(lower) & np.isfinite(upper)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        error = np.where(pair, np.abs(actual - forecast), np.nan)
+        denominator = np.abs(actual) + np.abs(forecast)
+        scaled = error / scale
+        terms = pd.DataFrame({
+            "mae": error,
+            "rmse": error ** 2,
+            "smape": np.where(denominator > 0, 200.0 * error / denominator, np.where(pair, 0.0, np.nan)),
+            "mase": scaled,
+            # a perfect forecast of a series without seasonal differences: 0 / 0, no MASE
+            "undefined": pair & np.isnan(scaled),
+            "coverage": np.where(bounds & np.isfinite(actual), (actual >= lower) & (actual <= upper), np.nan),
+            "width": np.where(bounds, upper - lower, np.nan),
+        })
+    for key in keys:
+        terms[key] = rows[key].to_numpy()
+    grouped = terms.groupby(keys, sort=False)
+    summary = grouped[["mae", "rmse", "smape", "mase", "coverage", "width"]].mean()
+    summary["rmse"] = np.sqrt(summary["rmse"])
+    summary.loc[grouped["undefined"].any(), "mase"] = np.nan
+    return summary.reset_index()
+
+
 def per_step(metric: Callable[..., float], *arrays: np.ndarray, **kwargs) -> np.ndarray:
     """A metric for each horizon step: ``metric`` applied to each column of the arrays.
 

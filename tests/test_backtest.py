@@ -167,6 +167,12 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     assert [s["model"] for s in summary["summary"]] == ["model", "naive", "seasonal_naive", "linear"]
     assert summary["backtest"]["folds"] == 2 and summary["backtest"]["stride"] == 24
     assert summary["backtest"]["season"] == 24  # the one in effect, from the frequency
+    # one series: its errors are the overall ones
+    assert [(s["series"], s["model"]) for s in summary["per_series"]] == [
+        ("load", m) for m in ("model", "naive", "seasonal_naive", "linear")]
+    for overall, alone in zip(summary["summary"], summary["per_series"]):
+        assert alone["mase"] == pytest.approx(overall["mase"]) and alone["coverage"] == pytest.approx(overall["coverage"])
+    assert "MASE per series" not in result.stdout
     assert len(summary["per_step"]) == 4 * 24
 
     to_stdout = run_cli(*args, "-o", "-")
@@ -272,3 +278,29 @@ def test_evaluate_measures_several_coverages_from_one_training(tmp_path):
     assert summary["coverages"] == [0.8, 0.95] and summary["backtest"]["coverage"] == 0.8
     model = summary["summary"][0]
     assert model["coverage"] < model["coverage_95"] and model["width"] < model["width_95"]
+
+
+def test_evaluate_tables_each_series_and_of_many_those_where_the_model_does_worst(tmp_path):
+    rng = np.random.default_rng(1)
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    frames = []
+    for k in range(23):
+        weekly = 10 * np.sin(2 * np.pi * np.arange(120) / 7)
+        # some series a random walk, which the linear model forecasts no better than naive
+        noise = rng.normal(0, 3, 120).cumsum() if k % 4 == 0 else rng.normal(0, 1 + k / 10, 120)
+        frames.append(pd.DataFrame({"day": days, "id": f"s{k:02d}", "y": 100 + weekly + noise}))
+    data = tmp_path / "many.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    args = ["evaluate", data, "--id-col", "id", "--target", "y", "--model", "linear", "--lookback", 14,
+            "--horizon", 7, "--folds", 2, "--seed", 0]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    title = "MASE per series: the 20 of 23 where the model compares worst with its best baseline"
+    assert title in result.stdout
+    listed = [line.split("│")[1].strip() for line in result.stdout.split(title)[1].splitlines()
+              if line.startswith("│")]
+    per_series = pd.DataFrame(json.loads(run_cli(*args, "--json").stdout)["per_series"])
+    mase = per_series.pivot(index="series", columns="model", values="mase")
+    relative = mase["model"] / mase[["naive", "seasonal_naive", "linear"]].min(axis=1)
+    assert listed == list(relative.sort_values(ascending=False, kind="stable").index[:20])
+    assert len(per_series) == 23 * 4 and relative.nunique() > 1

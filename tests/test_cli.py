@@ -285,6 +285,34 @@ def test_a_short_weekly_series_trains_with_a_shorter_horizon_and_says_why(tmp_pa
     assert read_metadata(tmp_path / "given")["train_options"]["horizon"] == 20
 
 
+def test_train_tables_the_series_where_the_model_compares_worst(tmp_path):
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2024-01-01", periods=100, freq="D")
+    frames = [pd.DataFrame({"day": days, "id": f"s{k:02d}",
+                            "y": 50 + 5 * np.sin(2 * np.pi * np.arange(100) / 7)
+                            + (rng.normal(0, 2, 100).cumsum() if k % 3 == 0 else rng.normal(0, 1, 100))})
+              for k in range(25)]
+    data = tmp_path / "many.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    args = ("--id-col", "id", "--target", "y", "--model", "linear", "--lookback", 14, "--horizon", 7)
+    result = run_cli("train", data, "-m", tmp_path / "model", *args)
+    assert result.exit_code == 0, result.stderr
+    title = "Validation MAE per series: the 20 of 25 where the model compares worst with its best baseline"
+    assert title in result.stderr
+    listed = [line.split("│")[1].strip() for line in result.stderr.split(title)[1].splitlines() if line.startswith("│")]
+    metrics = {s["name"]: s["metrics"] for s in read_metadata(tmp_path / "model")["series"]}
+    relative = {name: m["model"]["mae"] / min(m[b]["mae"] for b in ("naive", "seasonal_naive", "linear"))
+                for name, m in metrics.items()}
+    assert listed == sorted(relative, key=lambda name: -relative[name])[:20]
+    # five series are all listed, in the file's order
+    few = tmp_path / "few.csv"
+    pd.concat(frames[:5]).to_csv(few, index=False)
+    result = run_cli("train", few, "-m", tmp_path / "few", *args)
+    listed = [line.split("│")[1].strip() for line in result.stderr.split("Validation MAE per series\n")[1].splitlines()
+              if line.startswith("│")]
+    assert listed == ["s00", "s01", "s02", "s03", "s04"]
+
+
 def test_a_value_that_dwarfs_the_rest_of_its_series_is_asked_about(tmp_path):
     data = small_hourly_csv(tmp_path / "data.csv")
     frame = pd.read_csv(data)

@@ -6,6 +6,7 @@ import pytest
 from forecaster.metrics import (
     error_summary,
     forecast_summary,
+    grouped_forecast_summary,
     interval_coverage,
     mae,
     mase,
@@ -296,3 +297,37 @@ def test_json_number_turns_missing_measures_into_null():
     assert json_number(np.int64(3)) == 3 and type(json_number(np.int64(3))) is int
     assert json_number("model") == "model"
     assert json.dumps([json_number(v) for v in (np.nan, np.float64(0.25))], allow_nan=False) == "[null, 0.25]"
+
+
+def test_grouped_forecast_summary_is_forecast_summary_of_each_group():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    n = 600
+    actual = rng.normal(10, 5, n)
+    forecast = actual + rng.normal(0, 2, n)
+    actual[rng.choice(n, 40, replace=False)] = np.nan  # not yet known
+    forecast[rng.choice(n, 20, replace=False)] = np.nan
+    actual[:6], forecast[:6] = 0.0, 0.0  # zero pairs count 0 in sMAPE
+    lower, upper = forecast - rng.uniform(0, 4, n), forecast + rng.uniform(0, 4, n)
+    rows = pd.DataFrame({"group": rng.choice(["a", "b", "c"], n), "step": rng.integers(1, 4, n),
+                         "actual": actual, "forecast": forecast, "lower": lower, "upper": upper,
+                         "scale": rng.uniform(0.5, 2.0, n)})
+    # a series without seasonal differences: its errors are infinitely many scales, its
+    # perfect forecasts no number of them
+    rows.loc[:5, "group"] = "a"  # the zero pairs
+    rows.loc[rows["group"] == "c", "scale"] = 0.0
+    rows.loc[(rows["group"] == "c") & (rows["step"] == 3), "forecast"] = rows["actual"]
+    grouped = grouped_forecast_summary(rows, ["group", "step"])
+    assert list(grouped.columns) == ["group", "step", "mae", "rmse", "smape", "mase", "coverage", "width"]
+    assert len(grouped) == 9
+    for _, got in grouped.iterrows():
+        group = rows[(rows["group"] == got["group"]) & (rows["step"] == got["step"])]
+        expected = forecast_summary(*(group[c].to_numpy()[:, None] for c in ("actual", "forecast", "lower", "upper")),
+                                    insample_scale=group["scale"].to_numpy())
+        for name, value in expected.items():
+            assert got[name] == pytest.approx(value, rel=1e-12, nan_ok=True), (got["group"], got["step"], name)
+    assert np.isinf(grouped.query("group == 'c' and step == 1")["mase"]).all()
+    assert grouped.query("group == 'c' and step == 3")["mase"].isna().all()
+    with pytest.raises(ValueError, match="lower bounds"):
+        grouped_forecast_summary(rows.assign(lower=rows["upper"] + 1), ["group"])
