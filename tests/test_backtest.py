@@ -278,6 +278,8 @@ def test_evaluate_measures_several_coverages_from_one_training(tmp_path):
     assert summary["coverages"] == [0.8, 0.95] and summary["backtest"]["coverage"] == 0.8
     model = summary["summary"][0]
     assert model["coverage"] < model["coverage_95"] and model["width"] < model["width_95"]
+    alone = summary["per_series"][0]  # the one series' figures are the overall ones, both coverages
+    assert (alone["width"], alone["width_95"]) == pytest.approx((model["width"], model["width_95"]))
 
 
 def test_evaluate_tables_each_series_and_of_many_those_where_the_model_does_worst(tmp_path):
