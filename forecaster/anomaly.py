@@ -53,8 +53,11 @@ against it): ``score_t = max over statistics of max(0, x_t - max(0, max x over t
 A spike scores its whole surprise; the steps after it score 0 unless they are more surprising
 still; a sustained change is flagged at its onset, and then not again while it lasts (the
 model's new normal) unless it grows. So an incident gives one or a few flagged points (a
-stillness build-up at most its window's length), not a run of hundreds. The first ``hold``
-scored steps (in the training data) have a shorter past to measure the peak on, so a lower bar.
+stillness build-up at most its window's length), not a run of hundreds. The steps before the
+first scored one count, for the surprise, as having reached ``prior_peak`` (stored in the
+calibration; :func:`typical_peak` of the hold): the peak a hold-off of Gaussian residuals
+typically holds. Without it the first steps had no past to measure the peak on, and on
+Gaussian noise the first five scored steps were flagged 35 times as often as later ones.
 
 Calibration (:func:`calibrate`, at training) fits the starting residual centre and spread on
 the validation part (out of sample, as new data will be); the online estimates then run
@@ -139,9 +142,9 @@ RANGE_TOLERANCE = 0.05
 #: ``benchmarks/range_score.py``.
 RANGE_STEPS = 4.0
 #: Version of the scoring a calibration was made for (older models have none). Version 3 added
-#: ``expected_by`` and version 4 the range score's settings, which an older forecaster would
-#: ignore, so it refuses these models instead.
-SCORING_VERSION = 4
+#: ``expected_by``, version 4 the range score's settings and version 5 ``prior_peak``, which an
+#: older forecaster would ignore, so it refuses these models instead.
+SCORING_VERSION = 5
 #: First version whose scores are on the scale of ``THRESHOLD``.
 THRESHOLD_SCALE_VERSION = 2
 #: Where a series' one-step expectations may come from: the model, or the median of the values
@@ -350,25 +353,38 @@ def online_stillness(statistic: np.ndarray, margin: float = STILL_MARGIN,
     return np.maximum(z - margin, 0.0)
 
 
-def beyond_recent_peak(statistic: np.ndarray, hold: int, gap: int = 1) -> np.ndarray:
+def beyond_recent_peak(statistic: np.ndarray, hold: int, gap: int = 1, prior: float = 0.0) -> np.ndarray:
     """How far each value exceeds the statistic's highest value over the hold-off.
 
     Args:
         statistic: `(n,)` or `(n, n_series)`, NaN where not defined (never a peak).
         hold: the hold-off reaches back this many steps...
         gap: ...to the step ``gap`` steps back (``1``: the previous one).
+        prior: the value the steps before the first are taken to have had.
 
     Returns:
         the shape of ``statistic``: ``max(0, x_t - max(0, max(x_j for t - hold <= j <= t -
-        gap)))``; NaN where ``statistic`` is.
+        gap)))``, ``x_j = prior`` for ``j < 0``; NaN where ``statistic`` is.
     """
     statistic = np.asarray(statistic, dtype=np.float64)
     gap = max(int(gap), 1)
     span = max(int(hold) - gap + 1, 1)
-    peak = _along_steps(np.nan_to_num(statistic, nan=0.0)).rolling(span, min_periods=1).max().shift(gap)
+    before = np.full((span + gap - 1, *statistic.shape[1:]), float(prior))
+    padded = np.concatenate([before, np.nan_to_num(statistic, nan=0.0)])
+    peak = _along_steps(padded).rolling(span, min_periods=1).max().shift(gap).to_numpy()[len(before):]
     # a negative peak (a quiet stretch) does not lower the bar below the statistic itself
-    peak = np.maximum(peak.fillna(0.0).to_numpy(), 0.0)
+    peak = np.maximum(np.nan_to_num(peak, nan=0.0), 0.0)
     return np.maximum(statistic - peak, 0.0)
+
+
+def typical_peak(hold: int) -> float:
+    """The median of the highest surprise ``(|e| - ABS_MEAN) / ABS_SD`` over ``hold`` steps of
+    Gaussian residuals of unit spread: the bar a hold-off of that length typically sets (2.31
+    for 24 steps, 3.44 for 168)."""
+    from statistics import NormalDist
+
+    highest = NormalDist().inv_cdf((1.0 + 0.5 ** (1.0 / max(int(hold), 1))) / 2.0)  # of |e|
+    return (highest - ABS_MEAN) / ABS_SD
 
 
 def beyond_range(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -492,7 +508,7 @@ def score_residuals(
     residuals = np.asarray(residuals, dtype=np.float64)
     hold = int(calibration.get("hold") or local_window_for(calibration.get("local_window") or 0))
     x, deviation, rms = surprise(residuals, calibration)
-    parts = [beyond_recent_peak(x, hold)]
+    parts = [beyond_recent_peak(x, hold, prior=calibration.get("prior_peak", 0.0))]
     if expected_steps is not None:
         windows = calibration.get("still_windows", STILL_WINDOWS)
         floor = calibration.get("still_floor", STILL_FLOOR)
@@ -510,8 +526,8 @@ def score_residuals(
 
 #: The calibration entries :func:`score_residuals` reads besides each series' own ``centre``
 #: and ``spread``: series that agree on all of them are scored together.
-SCORE_SETTINGS = ("hold", "local_window", "prior_points", "still_windows", "still_floor", "still_margin",
-                  "still_min_spread", "range_tolerance", "range_steps")
+SCORE_SETTINGS = ("hold", "prior_peak", "local_window", "prior_points", "still_windows", "still_floor",
+                  "still_margin", "still_min_spread", "range_tolerance", "range_steps")
 #: At most this many steps x series in one batch of :func:`score_batches` (2 MB per array):
 #: pandas' cost per call is then spread over 250 series of a thousand steps, and the score's
 #: temporaries need no more memory than the rest of ``detect-anomalies`` (measured: 1,000 series,
@@ -605,7 +621,7 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
 
     Returns:
         JSON-safe ``{"scoring", "centre", "spread", "local_window", "replace_above", "hold",
-        "prior_points", "still_windows", "still_floor", "still_margin", "still_min_spread",
+        "prior_peak", "prior_points", "still_windows", "still_floor", "still_margin", "still_min_spread",
         "range_tolerance", "range_steps"}``: the settings are stored so that a model keeps
         scoring as it was calibrated.
     """
@@ -617,6 +633,7 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
         "local_window": int(local_window),
         "replace_above": REPLACE_ABOVE,
         "hold": int(local_window),
+        "prior_peak": typical_peak(local_window),
         "prior_points": PRIOR_POINTS,
         "still_windows": list(STILL_WINDOWS),
         "still_floor": STILL_FLOOR,

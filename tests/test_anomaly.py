@@ -186,6 +186,23 @@ def test_a_statistic_scores_only_what_exceeds_its_recent_peak():
     )
     # with a gap, the steps just before do not count: a build-up is judged by what came before it
     np.testing.assert_allclose(anomaly.beyond_recent_peak(np.array([0.0, 1.0, 2.0, 3.0]), hold=4, gap=2), [0, 1, 2, 2])
+    # the steps before the first count as having reached the prior
+    np.testing.assert_allclose(anomaly.beyond_recent_peak(np.array([3.0, 1.0, 5.0]), hold=2, prior=2.5), [0.5, 0, 2])
+
+
+def test_the_first_scored_steps_face_the_same_bar_as_later_ones():
+    """Before, the first steps had no past to measure the hold-off's peak on: on Gaussian
+    noise the first five were flagged 35 times as often as later ones."""
+    rng = np.random.default_rng(12)
+    residuals = rng.normal(0.0, 1.0, (200, 4000))  # 4000 series side by side
+    calibration = calibrate_series(residuals[:, 0], 0, local_window=24) | {"centre": np.zeros(4000),
+                                                                             "spread": np.ones(4000)}
+    assert calibration["prior_peak"] == pytest.approx(anomaly.typical_peak(24)) == pytest.approx(2.31, abs=0.01)
+    later = np.mean(score_residuals(residuals, calibration)[100:] >= anomaly.THRESHOLD)
+    first = np.mean(score_residuals(residuals, calibration)[:5] >= anomaly.THRESHOLD)
+    assert 0.001 < later < 0.003 and first < 2 * later
+    without = np.mean(score_residuals(residuals, calibration | {"prior_peak": 0.0})[:5] >= anomaly.THRESHOLD)
+    assert without > 10 * later
 
 
 def test_scores_are_causal():
@@ -298,7 +315,8 @@ def test_a_calibration_from_an_older_version_is_still_scored():
     scores = score_residuals(residuals, old, expected_steps=steps)
     assert np.isfinite(scores).all() and scores[600] == scores.max() >= 3 * anomaly.THRESHOLD
     # the same as a current calibration with those starting estimates and the default settings
-    current = calibrate_series(residuals, 400, 48) | {"centre": 0.0, "spread": 0.5}
+    # (and no peak assumed before the first step, which they did not store)
+    current = calibrate_series(residuals, 400, 48) | {"centre": 0.0, "spread": 0.5, "prior_peak": 0.0}
     np.testing.assert_array_equal(scores, score_residuals(residuals, current, steps))
 
 
@@ -562,10 +580,23 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     assert flags[clean].mean() < 0.005
     assert ((frame["score"] >= detected.threshold) == (frame["is_anomaly"] == 1)).all()
 
-    # A model calibrated by version 3 (before the range score) is scored without it, without a
-    # word: never higher.
+    # A model calibrated by version 4 (before the peak assumed before the first step) is scored
+    # without it, without a word: the same scores after the first hold-off, never lower in it.
     metadata_path = model_dir / "metadata.json"
     metadata = json.loads(metadata_path.read_text())
+    hold = metadata["series"][0]["anomaly"]["hold"]
+    for series in metadata["series"]:
+        series["anomaly"]["scoring"] = 4
+        del series["anomaly"]["prior_peak"]
+    metadata_path.write_text(json.dumps(metadata))
+    messages = io.StringIO()
+    version_4 = anomaly.detect_anomalies(model_dir, reporter=Reporter(file=messages)).frame["score"]
+    assert messages.getvalue() == ""
+    np.testing.assert_array_equal(version_4[hold:], frame["score"][hold:])
+    assert (version_4[:hold] >= frame["score"][:hold]).all() and (version_4[:hold] > frame["score"][:hold]).any()
+
+    # One calibrated by version 3 (before the range score) is scored without it, without a
+    # word: never higher.
     for series in metadata["series"]:
         series["anomaly"]["scoring"] = 3
         del series["anomaly"]["range_tolerance"], series["anomaly"]["range_steps"]
@@ -573,7 +604,7 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     messages = io.StringIO()
     version_3 = anomaly.detect_anomalies(model_dir, reporter=Reporter(file=messages)).frame["score"]
     assert messages.getvalue() == ""
-    assert (version_3 <= frame["score"]).all()
+    assert (version_3 <= version_4).all()
 
     # One calibrated by version 2 (before baselines could give the expectations) is scored
     # against the model, on the same scale, without a word.
