@@ -104,13 +104,26 @@ class Reporter:
             return
         from rich.table import Table
 
+        from rich.measure import Measurement
+
         table = Table(title=title, title_justify="left")
         for i, column in enumerate(columns):
             numeric = i > 0 and all(_is_number(row[i]) or row[i] is None for row in rows)
-            table.add_column(column, justify="right" if numeric else "left")
+            # a long series name wraps rather than losing its end (two names may differ only there)
+            table.add_column(column, justify="right" if numeric else "left", overflow="fold")
         for row in rows:
             table.add_row(*(_format_cell(cell) for cell in row))
-        self.console.print(table)
+        if self.console.is_terminal:
+            self.console.print(table)
+            return
+        # a log file or a pipe has no width: the table at its natural width, not cut to 80
+        width = self.console.width
+        self.console.width = max(width, Measurement.get(self.console, self.console.options.update_width(10_000),
+                                                        table).maximum)
+        try:
+            self.console.print(table)
+        finally:
+            self.console.width = width
 
     @contextlib.contextmanager
     def status(self, message: str) -> Iterator[Callable[[str], None]]:

@@ -647,6 +647,19 @@ def test_tables_align_numbers_right_and_text_left_and_show_times_briefly():
     assert short_times(["2024-03-31T00:00:00+02:00"]) == ["2024-03-31 00:00+02:00"]
 
 
+def test_a_table_in_a_log_file_keeps_long_names_whole():
+    """Not a terminal (cron mail, a pipe): rich would cut cells to fit 80 columns, and two
+    series named alike up to their last words would read the same."""
+    buffer = io.StringIO()
+    name = "region_d_with_a_rather_long_name_for_a_region"
+    rows = [[f"{name}_{kind}", 1.0, 2.0, 3.0, 4.0] for kind in ("sales", "margin")]
+    Reporter(file=buffer).table("Validation MAE per series", ["series", "LSTM model", "naive", "seasonal naive",
+                                                               "linear"], rows)
+    lines = buffer.getvalue().splitlines()
+    assert any(f"│ {name}_sales " in line for line in lines) and any(f"│ {name}_margin " in line for line in lines)
+    assert len(lines) == 7 and max(map(len, lines)) > 80
+
+
 # --- the command line itself ------------------------------------------------------------------
 
 
