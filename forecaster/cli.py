@@ -950,6 +950,56 @@ def _expectation_sources_text(series: list[dict]) -> str:
     return ", ".join(f"{source}: {count} series" for source, count in counts.most_common())
 
 
+_LEVEL_NAMES = {"last": "last value", "mean": "mean"}
+
+
+def _reading_text(data: dict[str, Any]) -> str:
+    """How the model's data file was read (what predict reads a new file with unless told
+    otherwise): "sep detected, decimal '.', ..., on-duplicate error"."""
+    def shown(name: str, value: Any) -> str:
+        if name == "sep":
+            return {None: "detected", "\t": "tab"}.get(value, repr(value))
+        if name == "time_unit":
+            return value or "detected"
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return "none" if value is None else (repr(value) if isinstance(value, str) and len(value) == 1 else str(value))
+
+    names = ("sep", "decimal", "thousands", "dayfirst", "time_unit", "tz", "max_gap", "on_duplicate")
+    return ", ".join(f"{name.replace('_', '-')} {shown(name, data.get(name))}" for name in names if name in data)
+
+
+#: pandas' frequency codes as people say them: singular, and plural for a multiple
+_FREQUENCIES = {
+    "h": ("hourly", "hours"), "H": ("hourly", "hours"), "D": ("daily", "days"), "B": ("business-daily", "business days"),
+    "min": ("every minute", "minutes"), "T": ("every minute", "minutes"), "s": ("every second", "seconds"),
+    "S": ("every second", "seconds"), "ms": ("every millisecond", "milliseconds"), "W": ("weekly", "weeks"),
+    "M": ("monthly", "months"), "MS": ("monthly", "months"), "ME": ("monthly", "months"),
+    "BMS": ("monthly", "months"), "BME": ("monthly", "months"), "SMS": ("twice a month", "half-months"),
+    "Q": ("quarterly", "quarters"), "QS": ("quarterly", "quarters"), "QE": ("quarterly", "quarters"),
+    "Y": ("yearly", "years"), "YS": ("yearly", "years"), "YE": ("yearly", "years"), "A": ("yearly", "years"),
+    "AS": ("yearly", "years"),
+}
+
+
+def frequency_text(code: str) -> str:
+    """A frequency as people say it, with pandas' code: "hourly (h)", "every 15 minutes
+    (15min)", "weekly, on Sundays (W-SUN)"; the code alone where it is not a common one."""
+    import re
+
+    match = re.fullmatch(r"(\d*)([A-Za-z]+)(?:-([A-Z]{3}))?", code or "")
+    if not match or match.group(2) not in _FREQUENCIES:
+        return str(code)
+    multiple, base, anchor = match.groups()
+    once, plural = _FREQUENCIES[base]
+    text = f"every {int(multiple)} {plural}" if multiple and int(multiple) > 1 else once
+    days = {"MON": "Mondays", "TUE": "Tuesdays", "WED": "Wednesdays", "THU": "Thursdays", "FRI": "Fridays",
+            "SAT": "Saturdays", "SUN": "Sundays"}
+    if base == "W" and anchor in days:
+        text += f", on {days[anchor]}"
+    return f"{text} ({code})"
+
+
 def _level_errors_text(training: dict[str, Any]) -> str:
     """What ``--window-level auto`` chose on, e.g. " (linear validation MSE 0.031 from the last
     value, 1.24 from the mean)"; empty where the level was given."""
@@ -981,7 +1031,8 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
     rows = [
         ["model", _model_name(network)],
         ["lookback / horizon", f"{network['lookback']} / {network['horizon']} steps, windows relative to their "
-                               f"{model_level(network)}" + _level_errors_text(training)],
+                               f"{_LEVEL_NAMES.get(model_level(network), model_level(network))}"
+                               + _level_errors_text(training)],
         ["trained", f"{metadata['created']} with forecaster {metadata['forecaster_version']}"
          + (f", Keras {metadata['keras_version']}" if "keras_version" in metadata else "")],
         ["libraries", ", ".join(f"{name} {version}" for name, version in metadata.get("versions", {}).items()
@@ -989,6 +1040,8 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["schema", f"{metadata['schema_version']}, {len(metadata.get('files', {}))} file(s) checksummed"],
         ["data", f"{metadata['data_file']} ({metadata['format']} format)"],
         ["time column", data["time_col"] or "the series' index (read from memory)"],
+        ["id column", data.get("id_col") or "none (one series per target column)"],
+        ["reading", _reading_text(data)],
         ["targets", ", ".join(data["targets"])],
         ["covariates", ", ".join(data["covariates"]) or "none"],
         ["series", f"{len(metadata['series'])}"],
@@ -1014,7 +1067,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
     reporter.table(
         "Series",
         ["series", "frequency", "from", "to", "rows", "validation MAE"],
-        [[s["name"], s["freq"], start, end, s["n_steps"], s["metrics"]["model"]["mae"]]
+        [[s["name"], frequency_text(s["freq"]), start, end, s["n_steps"], s["metrics"]["model"]["mae"]]
          for s, start, end in zip(listed, shown[: len(listed)], shown[len(listed) :])],
     )
     if len(series) > 20:

@@ -12,12 +12,15 @@ import contextlib
 import json
 import math
 import numbers
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 LOG_FORMATS = ("text", "json")
+#: The widest a table is printed where there is no terminal to fit (a log file, a pipe).
+MAX_TABLE_WIDTH = 160
 
 
 class Reporter:
@@ -113,13 +116,14 @@ class Reporter:
             table.add_column(column, justify="right" if numeric else "left", overflow="fold")
         for row in rows:
             table.add_row(*(_format_cell(cell) for cell in row))
-        if self.console.is_terminal:
-            self.console.print(table)
+        if self.console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
+            self.console.print(table)  # a width the user has, or has set
             return
-        # a log file or a pipe has no width: the table at its natural width, not cut to 80
+        # a log file or a pipe has no width: the table at its natural width, up to a limit
+        # past which the text of long cells wraps, rather than cut to rich's default of 80
         width = self.console.width
-        self.console.width = max(width, Measurement.get(self.console, self.console.options.update_width(10_000),
-                                                        table).maximum)
+        natural = Measurement.get(self.console, self.console.options.update_width(10_000), table).maximum
+        self.console.width = max(width, min(natural, MAX_TABLE_WIDTH))
         try:
             self.console.print(table)
         finally:

@@ -623,16 +623,44 @@ def test_info_describes_the_model(hourly_model):
     assert result.exit_code == 0, result.stderr
     for fragment in ("LSTM, 1 layer(s) of 32 units", "168 / 24 steps, windows relative to their mean", "temperature",
                      "seasonal naive", "LSTM model", "seed=42", "libraries", f"{SCHEMA_VERSION}, 3 file(s) checksummed",
-                     "anomaly source", "2024-01-01"):
-        assert fragment in result.stdout
+                     "anomaly source", "2024-01-01", "hourly (h)", "none (one series per target column)",
+                     "sep detected, decimal '.', thousands none, dayfirst no, time-unit detected, tz none, max-gap 3"):
+        assert fragment in " ".join(result.stdout.replace("│", " ").split())
     assert "2024-01-01T" not in result.stdout  # times as a table shows them, not ISO
     as_json = json.loads(run_cli("info", "-m", model_dir, "--json").stdout)
     assert as_json == read_metadata(model_dir)
     # the options every command takes: the description is the result, printed whatever -q
-    assert run_cli("info", "-m", model_dir, "-q", "-v").stdout == result.stdout
+    assert run_cli("info", "-m", model_dir, "-q").stdout == run_cli("info", "-m", model_dir, "-v").stdout == result.stdout
     failed = run_cli("info", "-m", "missing", "--log-format", "json", "-q")
     assert failed.exit_code == 1
     assert json.loads(failed.stderr)["event"] == "error" and "missing" in json.loads(failed.stderr)["message"]
+
+
+def test_info_names_the_id_column_the_reading_options_and_the_level(tmp_path):
+    data = tmp_path / "semicolons.csv"
+    data.write_text("day;shop;sales\n" + "".join(f"{d:02d}/01/2024;{shop};{10 + d % 7 + i},5\n"
+                                                 for d in range(1, 32) for i, shop in enumerate("ab")))
+    model_dir = tmp_path / "model"
+    trained = run_cli("train", data, "-m", model_dir, "--id-col", "shop", "--decimal", ",", "--dayfirst",
+                      "--tz", "Europe/Berlin", "--model", "linear", "--lookback", 7, "--horizon", 3,
+                      "--window-level", "last", "--max-gap", 0)
+    assert trained.exit_code == 0, trained.stderr
+    shown = " ".join(run_cli("info", "-m", model_dir).stdout.replace("│", " ").split())
+    for fragment in ("id column shop", "sep detected, decimal ',', thousands none, dayfirst yes, time-unit detected, "
+                     "tz Europe/Berlin, max-gap 0, on-duplicate error", "windows relative to their last value",
+                     "daily (D)"):
+        assert fragment in shown
+
+
+@pytest.mark.parametrize(("code", "text"), [
+    ("h", "hourly (h)"), ("15min", "every 15 minutes (15min)"), ("W-SUN", "weekly, on Sundays (W-SUN)"),
+    ("MS", "monthly (MS)"), ("2QS-JAN", "every 2 quarters (2QS-JAN)"), ("YS-JAN", "yearly (YS-JAN)"),
+    ("B", "business-daily (B)"), ("1D", "daily (1D)"), ("C", "C"), ("", ""),
+])
+def test_frequencies_are_said_as_people_say_them(code, text):
+    from forecaster.cli import frequency_text
+
+    assert frequency_text(code) == text
 
 
 def test_tables_align_numbers_right_and_text_left_and_show_times_briefly():
