@@ -1295,7 +1295,7 @@ def _combine_duplicates(
         count = int(same.sum())
         more = f" ({count} duplicate rows in all)" if count > 1 else ""
         raise DataError(
-            f"{shown}: timestamp {_stamp(_timestamp(times[second], tz))}{series} appears in rows "
+            f"{shown}: timestamp {time_text(_timestamp(times[second], tz))}{series} appears in rows "
             f"{rows[second - 1]} and {rows[second]}{more}; {id_hint()}pass --on-duplicate mean|last|first to "
             "combine them"
         )
@@ -1472,7 +1472,7 @@ class _SeriesBuilder:
             bad = np.argmax(off_grid)
             raise DataError(
                 f"{self.shown}: timestamps{where} are not on a regular grid of step {freq} "
-                f"(row {rows[bad]}: {_stamp(index[bad])} is between grid points); resample the data first"
+                f"(row {rows[bad]}: {time_text(index[bad])} is between grid points); resample the data first"
             )
         if step is not None:
             # A few long holes could ask for a huge grid; the first one is an error anyway.
@@ -1480,8 +1480,8 @@ class _SeriesBuilder:
             if n_steps > 10 * len(times) + 100_000 and jumps.max() > self.options.max_gap:
                 at = np.argmax(jumps)
                 raise DataError(
-                    f"{self.shown}: timestamps{where} jump from {_stamp(index[at])} (row {rows[at]}) to "
-                    f"{_stamp(index[at + 1])}, {jumps[at]} missing steps of {freq}; at most --max-gap "
+                    f"{self.shown}: timestamps{where} jump from {time_text(index[at])} (row {rows[at]}) to "
+                    f"{time_text(index[at + 1])}, {jumps[at]} missing steps of {freq}; at most --max-gap "
                     f"{self.options.max_gap} are filled; pass a larger --max-gap or fix the data"
                 )
             grid = pd.date_range(index[0], periods=n_steps, freq=offset)
@@ -1509,8 +1509,8 @@ class _SeriesBuilder:
         if cut:
             names = (*self.options.targets, *self.options.covariates)
             self.trimmed.append(
-                f"column '{names[column_at]}'{where}: a gap longer than --max-gap ends at {_stamp(grid[cut - 1])}; "
-                f"the steps before {_stamp(grid[cut])} are left out, as forecasts start from the latest ones"
+                f"column '{names[column_at]}'{where}: a gap longer than --max-gap ends at {time_text(grid[cut - 1])}; "
+                f"the steps before {time_text(grid[cut])} are left out, as forecasts start from the latest ones"
             )
         return cut
 
@@ -1548,7 +1548,7 @@ class _SeriesBuilder:
             anchor = f"after row {row_at[start - 1]}" if start > 0 else f"before row {row_at[stop]}"
             raise DataError(
                 f"{self.shown}: column '{column}'{where}: {lengths[k]} consecutive missing steps from "
-                f"{_stamp(grid[start])} to {_stamp(grid[stop - 1])} ({anchor}); at most --max-gap "
+                f"{time_text(grid[start])} to {time_text(grid[stop - 1])} ({anchor}); at most --max-gap "
                 f"{self.options.max_gap} are filled; pass a larger --max-gap or fix the data"
             )
         # np.interp holds the end values beyond the first/last present step (covariate edges).
@@ -1556,7 +1556,7 @@ class _SeriesBuilder:
         filled[missing] = np.interp(np.flatnonzero(missing), present, values[present])
         begins = grid[starts[0]]
         if self.first_gap is None or begins < self.first_gap[0]:
-            self.first_gap = (begins, f"in column '{column}'{where} at {_stamp(begins)}")
+            self.first_gap = (begins, f"in column '{column}'{where} at {time_text(begins)}")
         self.n_filled += int(missing.sum())
         self.n_gaps += len(starts)
         return filled, missing
@@ -1677,7 +1677,7 @@ def _shown(path: str) -> str:
     return "standard input" if path == "-" else path
 
 
-def _stamp(stamp: pd.Timestamp) -> str:
+def time_text(stamp: pd.Timestamp) -> str:
     """A timestamp as people write it: no zero seconds, no midnight on dates."""
     if stamp.second or stamp.microsecond or stamp.nanosecond:
         text = stamp.strftime("%Y-%m-%d %H:%M:%S")

@@ -96,7 +96,12 @@ def readable_like_new_files(path: str | os.PathLike, directory: bool = False) ->
 
 
 def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | None = None) -> None:
-    """Write a DataFrame as CSV to ``output`` atomically, or to stdout for ``None`` / ``-``."""
+    """Write a DataFrame as CSV to ``output`` atomically, or to stdout for ``None`` / ``-``.
+
+    A column of decimal numbers that are all whole (counts read from the data, as the
+    ``value`` of detect-anomalies) is written as whole numbers: ``11``, as the file had it,
+    not ``11.0``."""
+    frame = _whole_numbers_as_integers(frame)
     if output is None or str(output) == "-":
         stream = stdout or sys.stdout
         with _named_errors("standard output"):
@@ -106,3 +111,20 @@ def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | Non
     with atomic_output(output) as handle:
         frame.to_csv(handle, index=False, lineterminator="\n")
 
+
+
+def _whole_numbers_as_integers(frame: Any) -> Any:
+    import numpy as np
+
+    whole = {}
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind != "f":
+            continue
+        values = column.to_numpy()
+        finite = values[np.isfinite(values)]
+        # below 2**53 every whole float is exactly an integer; missing values stay empty
+        if finite.size and np.all(finite == np.round(finite)) and np.all(np.abs(finite) < 2.0**53) \
+                and finite.size + np.isnan(values).sum() == values.size:
+            whole[name] = column.astype("Int64")
+    return frame.assign(**whole) if whole else frame

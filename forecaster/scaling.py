@@ -95,12 +95,14 @@ def nonpositive_target(shown: str, series) -> str | None:
         shown: the file as messages name it.
         series: a :class:`forecaster.data.Series`.
     """
+    from .data import time_text
+
     bad = np.flatnonzero(np.asarray(series.values) <= 0)
     if not len(bad):
         return None
     where = "" if series.name == series.target else f" (series '{series.name}')"
     more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-    return f"{shown}: column '{series.target}'{where} is {series.values[bad[0]]:g} at {series.index[bad[0]]}{more}"
+    return f"{shown}: column '{series.target}'{where} is {series.values[bad[0]]:g} at {time_text(series.index[bad[0]])}{more}"
 
 
 def require_positive_target(shown: str, series) -> None:

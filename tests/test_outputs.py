@@ -102,3 +102,18 @@ def test_a_model_directory_given_as_a_link_stays_a_link_and_predict_may_write_to
     latest.symlink_to(tmp_path / "models" / "forecast.csv")
     assert run_cli("predict", "-m", current, "-o", latest).exit_code == 0
     assert latest.is_symlink() and (tmp_path / "models" / "forecast.csv").read_text().startswith("series,")
+
+
+def test_whole_numbers_are_written_as_the_data_had_them(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from forecaster.outputs import write_csv
+
+    frame = pd.DataFrame({"value": [11.0, 0.0, np.nan], "expected": [10.5, 0.25, 3.0], "big": [1.0, 2.0**60, 3.0],
+                          "series": ["a", "b", "c"]})
+    write_csv(frame, tmp_path / "out.csv")
+    assert (tmp_path / "out.csv").read_text().splitlines() == [
+        "value,expected,big,series", "11,10.5,1.0,a", "0,0.25,1.152921504606847e+18,b", ",3.0,3.0,c"]
+    back = pd.read_csv(tmp_path / "out.csv")
+    np.testing.assert_array_equal(back["value"], frame["value"])  # the same numbers

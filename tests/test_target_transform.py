@@ -178,6 +178,7 @@ def test_a_value_without_a_logarithm_given_later_is_read_at_a_floor_and_flagged(
     warning = forecast.stderr.strip()
     assert "\n" not in warning and "later.csv" in warning and "series 'store_c'" in warning
     assert str(frame.loc[outage, "date"]) in warning and "--target-transform none" in warning
+    assert "00:00:00" not in warning  # a daily series' dates, as every other message shows them
     values = pd.read_csv(io.StringIO(forecast.stdout))
     assert np.isfinite(values[["forecast", "lower", "upper"]].to_numpy()).all() and (values["lower"] > 0).all()
 
