@@ -659,7 +659,7 @@ def predict(
         if plot_path:
             from .plots import plot_forecast
 
-            plot_forecast(history, frame, plot_path)
+            plot_forecast(history, frame, plot_path, coverage=coverage)
         return frame
 
     def report(frame):
@@ -863,7 +863,11 @@ def evaluate(
 
             per_step = result.per_step.rename(columns={"model": "method"})
             per_step["method"] = [_method_label(m, result.options) for m in per_step["method"]]
-            plot_evaluation(per_step, plot_path, nominal=result.backtest.coverage)
+            from .backtest import coverage_suffix, cutoffs_text
+
+            further = {f"coverage{coverage_suffix(level)}": level for level in result.coverages[1:]}
+            note = f"{result.n_series:,} series, {cutoffs_text(result.backtest.folds)}"
+            plot_evaluation(per_step, plot_path, nominal=result.backtest.coverage, more_coverages=further, note=note)
         return result
 
     def report(result):

@@ -38,7 +38,7 @@ CONTEXT_POINTS = 336
 HISTORY_COLOUR = "tab:blue"
 FORECAST_COLOUR = "tab:orange"
 ANOMALY_COLOUR = "tab:red"
-EXPECTED_COLOUR = "tab:gray"
+EXPECTED_COLOUR = "tab:orange"
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -153,11 +153,24 @@ def _date_axis(axis: Any, tz: Any) -> None:
 
     locator = AutoDateLocator(tz=tz)
     axis.xaxis.set_major_locator(locator)
-    axis.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz))
+    # no offset in the corner: it repeated a tick's date ("Apr-30" under the axis and
+    # "2024-Apr-30" beside it) or named only the last month; the axis label gives the span
+    axis.xaxis.set_major_formatter(ConciseDateFormatter(locator, tz=tz, show_offset=False))
 
 
-def _time_label(tz: Any) -> str:
-    return "time" if tz is None else f"time ({tz})"
+def _time_label(tz: Any, times: Any) -> str:
+    """"time, 2024-01-08 to 2024-04-29" (with the zone, where there is one): the year and the
+    span, which the ticks alone do not say."""
+    import pandas as pd
+
+    times = pd.Series(times).dropna()
+    where = "" if tz is None else f" ({tz})"
+    if not len(times):
+        return f"time{where}"
+    first, last = (pd.Timestamp(t).tz_localize("UTC").tz_convert(tz) if tz is not None else pd.Timestamp(t)
+                   for t in (times.min(), times.max()))
+    span = f"{first:%Y-%m-%d}" if first.date() == last.date() else f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    return f"time{where}, {span}"
 
 
 def _header(figure: Any, title: str, axes: list[Any]) -> None:
@@ -196,6 +209,7 @@ def plot_forecast(
     max_series: int = 6,
     history_steps: int | None = None,
     value_labels: Mapping[Any, str] | None = None,
+    coverage: float | None = None,
 ) -> Path:
     """Draw each series' recent history, its forecast and the forecast's interval.
 
@@ -214,6 +228,7 @@ def plot_forecast(
             three times that series' horizon (or all of the history if it is shorter).
         value_labels: what each series' value axis is labelled, by series name, instead
             of the history's ``target``; "value" for a series in neither.
+        coverage: the intervals' nominal probability, named in the legend.
 
     Returns:
         The path written.
@@ -240,11 +255,13 @@ def plot_forecast(
 
     figure = _new_figure(HEADER_HEIGHT + PANEL_HEIGHT * len(names))
     axes = figure.subplots(len(names), 1, squeeze=False)[:, 0]
+    drawn: list[Any] = []  # the first and last time drawn of each series
     for axis, name in zip(axes, names):
         future = forecast[forecast["series"] == name].sort_values("step", kind="stable")
         past = history[history["series"] == name].sort_values("timestamp", kind="stable")
         steps = 3 * len(future) if history_steps is None else int(history_steps)
         past = past.tail(steps) if steps > 0 else past.iloc[:0]
+        drawn.extend([past["timestamp"].min(), future["timestamp"].max()])
         # Markers make a short horizon legible; on long ones they only blur the line.
         marker = "o" if len(future) <= 48 else None
 
@@ -256,7 +273,7 @@ def plot_forecast(
             color=FORECAST_COLOUR,
             alpha=0.25,
             linewidth=0,
-            label="prediction interval",
+            label="prediction interval" if coverage is None else f"{100 * coverage:g}% prediction interval",
         )
         axis.plot(
             future["timestamp"],
@@ -276,7 +293,7 @@ def plot_forecast(
         axis.grid(True, alpha=0.3)
         axis.margins(x=0.01)
         _date_axis(axis, tz)
-    axes[-1].set_xlabel(_time_label(tz))
+    axes[-1].set_xlabel(_time_label(tz, drawn))
 
     horizon = int(forecast["step"].max())
     _header(figure, f"Forecast, {horizon} steps ahead{note}", list(axes))
@@ -301,8 +318,9 @@ def plot_anomalies(
             is_anomaly``, as written by ``forecaster detect-anomalies``. ``value`` and
             ``score`` may be NaN where the data had no value; those points are left as gaps.
         path: image file to write; .png, .svg or .pdf.
-        max_series: at most this many series are drawn, in order of first appearance; the
-            title says when some were left out (the flag count covers all series).
+        max_series: at most this many series are drawn, in order of first appearance: of
+            more, those with the most flagged points (among the last ``last``); the title says
+            when some were left out (the flag count covers all series).
         threshold: the score at or above which points were flagged, drawn as a line on the
             score panels; None draws no line.
         value_labels: what each series' value axis is labelled (its target column), by
@@ -329,7 +347,12 @@ def plot_anomalies(
     scores = scores.assign(is_anomaly=flagged_all)
     written = scores.groupby("series", sort=False).tail(last) if last else scores
     all_names = _series_order(scores)
-    names = all_names[:max_series]
+    names = all_names
+    if len(all_names) > max_series:
+        # the series a reader wants to see: those with flags, the most first
+        counts = written.groupby("series", sort=False)["is_anomaly"].sum()
+        chosen = set(sorted(all_names, key=lambda name: -counts.get(name, 0))[:max_series])
+        names = [name for name in all_names if name in chosen]
 
     # One sub-figure per series keeps its two panels together, with a gap between series.
     figure = _new_figure(HEADER_HEIGHT + (PANEL_HEIGHT + 0.6) * len(names))
@@ -337,20 +360,33 @@ def plot_anomalies(
     for subfigure, name in zip(subfigures, names):
         points = scores[scores["series"] == name].sort_values("timestamp", kind="stable")
         flagged = points[points["is_anomaly"] & points["value"].notna()]
+        counted = written[written["series"] == name]
+        if last:
+            # points before the last ``last`` were scored only to draw them: their flags are
+            # not the run's, so they are drawn hollow and not counted
+            earlier = flagged[flagged["timestamp"] < counted["timestamp"].min()]
+            flagged = flagged.drop(earlier.index)
+        else:
+            earlier = flagged.iloc[:0]
         value_axis, score_axis = subfigure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
         # Thousands of points at full width merge into a solid band; thinner lines stay legible.
         width = 0.7 if len(points) > 2000 else 1.1
 
         times = points["timestamp"]
-        value_axis.plot(times, points["value"], color=HISTORY_COLOUR, linewidth=width, label="value")
-        value_axis.plot(times, points["expected"], color=EXPECTED_COLOUR, linewidth=0.6, alpha=0.9, label="expected")
+        # the expectation as a wider, pale line under the values: where they part, the
+        # values stand out from it; drawn over them, it hid under them on long series
+        value_axis.plot(times, points["expected"], color=EXPECTED_COLOUR, linewidth=2.5 * width, alpha=0.45,
+                        label="expected", zorder=1)
+        value_axis.plot(times, points["value"], color=HISTORY_COLOUR, linewidth=width, label="value", zorder=2)
         value_axis.scatter(
             flagged["timestamp"], flagged["value"], color=ANOMALY_COLOUR, s=22, zorder=3, label="flagged"
         )
+        if len(earlier):
+            value_axis.scatter(earlier["timestamp"], earlier["value"], facecolors="none", edgecolors=ANOMALY_COLOUR,
+                               s=22, linewidths=0.8, zorder=3, label="flagged before the points written")
         value_axis.set_ylabel(_value_label(value_labels, name))
         value_axis.grid(True, alpha=0.3)
         value_axis.margins(x=0.01)
-        counted = written[written["series"] == name]
         n_counted = int((counted["is_anomaly"] & counted["value"].notna()).sum())
         span = f"the last {len(counted)} points (shaded)" if last else f"{int(counted['score'].notna().sum())} scored"
         value_axis.set_title(f"{_text(name)}: {n_counted} flagged of {span}", loc="left", fontsize=10)
@@ -361,27 +397,33 @@ def plot_anomalies(
 
         score_axis.plot(times, points["score"], color="0.3", linewidth=0.8 * width, label="score")
         score_axis.scatter(flagged["timestamp"], flagged["score"], color=ANOMALY_COLOUR, s=12, zorder=3)
+        if len(earlier):
+            score_axis.scatter(earlier["timestamp"], earlier["score"], facecolors="none", edgecolors=ANOMALY_COLOUR,
+                               s=12, linewidths=0.8, zorder=3)
         if threshold is not None:
             score_axis.axhline(
                 threshold, color=ANOMALY_COLOUR, linestyle="--", linewidth=0.9, label=f"threshold {threshold:.3g}"
             )
         score_axis.set_ylabel("score")
-        score_axis.set_ylim(bottom=0)
+        # room above the highest score's marker and the threshold line, which sat on the border
+        top = np.nanmax([*points["score"].to_numpy(dtype=float), threshold or 0.0, 1.0])
+        score_axis.set_ylim(0, 1.15 * top)
         score_axis.grid(True, alpha=0.3)
         _date_axis(score_axis, tz)
 
-    subfigures[-1].axes[-1].set_xlabel(_time_label(tz))
+    subfigures[-1].axes[-1].set_xlabel(_time_label(tz, scores[scores["series"].isin(names)]["timestamp"]))
     n_flagged = int(written["is_anomaly"].sum())
     plural = "s" if n_flagged != 1 else ""
     # The count covers every series, so say so when only some are drawn.
-    shown = f" (first {len(names)} shown)" if len(names) < len(all_names) else ""
+    shown = f" ({len(names)} with the most flags shown)" if len(names) < len(all_names) else ""
     within = f" among the last {last} of each" if last else ""
     title = f"Anomalies: {n_flagged} point{plural} flagged{within} in {len(all_names)} series{shown}"
     _header(figure, title, [axis for subfigure in subfigures for axis in subfigure.axes])
     return _save(figure, target)
 
 
-def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | None = None) -> Path:
+def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | None = None,
+                    more_coverages: Mapping[str, float] | None = None, note: str = "") -> Path:
     """Draw each method's error against the forecast horizon step.
 
     Args:
@@ -389,8 +431,13 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | Non
             (the share of actual values inside the prediction interval, 0 to 1), one row per
             method and step; e.g. methods ``model``, ``naive``, ``seasonal naive``, ``linear``.
             When ``coverage`` has values, a second panel shows it for the methods that have it.
+            A method whose errors are another's (the linear model and the linear baseline)
+            is drawn once, named after both.
         path: image file to write; .png, .svg or .pdf.
         nominal: the intervals' nominal coverage, drawn as a dashed line on the coverage panel.
+        more_coverages: further coverage columns of ``per_step`` and their nominal coverage
+            (``{"coverage_95": 0.95}``), drawn beside the first in lighter lines.
+        note: what was measured, after the title ("1 series, 10 cut-offs").
 
     Returns:
         The path written.
@@ -406,6 +453,7 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | Non
     if len(per_step) == 0:
         raise ForecasterError("nothing to plot: the evaluation has no rows")
 
+    levels = {"coverage": nominal, **(more_coverages or {})}
     with_coverage = "coverage" in per_step.columns and per_step["coverage"].notna().any()
     figure = _new_figure(HEADER_HEIGHT + 3.8 + (2.2 if with_coverage else 0.0))
     if with_coverage:
@@ -414,23 +462,39 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | Non
         mae_axis, coverage_axis = figure.subplots(1, 1), None
 
     markers = "os^Dv<>PX*"
-    methods = list(dict.fromkeys(per_step["method"]))
-    for i, method in enumerate(methods):
-        rows = per_step[per_step["method"] == method].sort_values("step", kind="stable")
+    drawn: dict[str, Any] = {}  # label -> the rows drawn under it
+    for method in dict.fromkeys(per_step["method"]):
+        rows = per_step[per_step["method"] == method].sort_values("step", kind="stable").reset_index(drop=True)
+        same = next((label for label, other in drawn.items() if other[["step", "mae"]].equals(rows[["step", "mae"]])),
+                    None)
+        if same is None:
+            drawn[_text(method)] = rows
+        else:  # one line would hide the other exactly
+            drawn = {(f"{label} = {_text(method)}" if label == same else label): other
+                     for label, other in drawn.items()}
+    for i, (label, rows) in enumerate(drawn.items()):
         style = {"marker": markers[i % len(markers)], "markersize": 4, "linewidth": 1.5, "color": f"C{i % 10}"}
-        mae_axis.plot(rows["step"], rows["mae"], label=_text(method), **style)
-        if coverage_axis is not None and rows["coverage"].notna().any():
-            coverage_axis.plot(rows["step"], rows["coverage"], label=_text(method), **style)
+        mae_axis.plot(rows["step"], rows["mae"], label=label, **style)
+        if coverage_axis is None:
+            continue
+        for k, column in enumerate(c for c in levels if c in rows.columns and rows[c].notna().any()):
+            # the methods' colours as above; a further coverage's lines paler and dashed
+            coverage_axis.plot(rows["step"], rows[column], **style, alpha=1.0 if k == 0 else 0.5,
+                               linestyle="-" if k == 0 else "--")
 
     mae_axis.set_ylabel("MAE")
     mae_axis.set_ylim(bottom=0)
     mae_axis.grid(True, alpha=0.3)
     mae_axis.legend(fontsize=9, loc="best")
     mae_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    steps = per_step["step"].to_numpy(dtype=float)
+    mae_axis.set_xlim(steps.min() - 0.5, steps.max() + 0.5)  # no step 0
     bottom_axis = mae_axis
     if coverage_axis is not None:
-        if nominal is not None:
-            coverage_axis.axhline(nominal, color="0.3", linestyle="--", linewidth=1, label=f"nominal {nominal:.0%}")
+        for column, level in levels.items():
+            if level is not None and column in per_step.columns:
+                coverage_axis.axhline(level, color="0.3", linestyle="--", linewidth=1, label=f"nominal {100 * level:g}%")
+        if coverage_axis.get_legend_handles_labels()[0]:
             coverage_axis.legend(fontsize=8, loc="lower right")
         coverage_axis.set_ylabel("interval coverage")
         coverage_axis.set_ylim(0, 1.05)
@@ -438,5 +502,6 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | Non
         coverage_axis.grid(True, alpha=0.3)
         bottom_axis = coverage_axis
     bottom_axis.set_xlabel("horizon step")
-    figure.suptitle("Error by horizon step", x=0.01, ha="left", fontsize=12, fontweight="bold")
+    title = "Error by horizon step" + (f": {note}" if note else "")
+    figure.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
     return _save(figure, target)

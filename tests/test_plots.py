@@ -170,9 +170,14 @@ def test_many_series_are_capped(tmp_path, figures):
     # In order of first appearance, not sorted: series_0 … series_5.
     assert [axis.get_title(loc="left") for axis in figures[0].axes] == [f"series_{k}" for k in range(6)]
 
-    plot_anomalies(anomaly_frame(n_series=5), tmp_path / "y.png", max_series=2)
+    # of many series' anomalies, those with the most flags, in the file's order
+    scores = anomaly_frame(n_series=5)
+    for name, extra in (("sensor 4", [10, 20, 30]), ("sensor 2", [10, 20])):
+        scores.loc[scores.index[scores["series"] == name][extra], "is_anomaly"] = 1
+    plot_anomalies(scores, tmp_path / "y.png", max_series=2)
     assert len(figures[1].axes) == 2 * 2  # a value and a score panel per series
-    assert "first 2 shown" in figure_texts(figures[1])
+    assert "2 with the most flags shown" in figure_texts(figures[1])
+    assert [axis.get_title(loc="left").split(":")[0] for axis in figures[1].axes[::2]] == ["sensor 2", "sensor 4"]
 
 
 def test_anomaly_picture_with_missing_values(tmp_path, figures):
@@ -200,6 +205,36 @@ def test_value_axes_are_labelled_with_each_series_target(tmp_path, figures):
     assert [axis.get_ylabel() for axis in figures[2].axes] == ["sales", "units"]
 
 
+def test_axes_say_the_span_and_the_interval_its_coverage(tmp_path, figures):
+    history, forecast = forecast_frames(n_series=1)
+    plot_forecast(history, forecast, tmp_path / "x.png", coverage=0.9)
+    texts = figure_texts(figures[0])
+    assert "90% prediction interval" in texts
+    (axis,) = figures[0].axes
+    first = pd.Timestamp(history["timestamp"].iloc[-3 * HORIZON]).date()
+    assert axis.get_xlabel() == f"time, {first} to {pd.Timestamp(forecast['timestamp'].iloc[-1]).date()}"
+    assert axis.xaxis.get_major_formatter().get_offset() == ""  # the date is not repeated in the corner
+
+
+def test_anomaly_picture_of_the_last_points_draws_earlier_flags_apart(tmp_path, figures):
+    scores = anomaly_frame(n_series=1, with_nan=False)
+    assert scores["is_anomaly"].iloc[:150].any()  # flags in the context before the last 60
+    plot_anomalies(scores, tmp_path / "x.png", threshold=8.0, last=60)
+    value_axis, score_axis = figures[0].axes
+    labels = value_axis.get_legend_handles_labels()[1]
+    assert "flagged before the points written" in labels
+    written = int(scores["is_anomaly"].iloc[-60:].sum())
+    assert f"{written} flagged of the last 60 points" in value_axis.get_title(loc="left")
+    filled = [c for c in value_axis.collections if c.get_label() == "flagged"][0]
+    assert len(filled.get_offsets()) == written  # only the run's own flags are drawn filled
+    # room above the highest score and the threshold
+    assert score_axis.get_ylim()[1] > max(scores["score"].max(), 8.0)
+    # the expectation is drawn under the values, so the values show where they part from it
+    expected, value = (next(line for line in value_axis.get_lines() if line.get_label() == name)
+                       for name in ("expected", "value"))
+    assert expected.get_zorder() < value.get_zorder() and expected.get_linewidth() > value.get_linewidth()
+
+
 def test_anomaly_picture_all_missing_nothing_flagged(tmp_path):
     scores = anomaly_frame(n_series=1).assign(value=np.nan, score=np.nan, is_anomaly=0)
     assert_real_picture(plot_anomalies(scores, tmp_path / "x.png"))
@@ -216,6 +251,23 @@ def test_evaluation_picture(tmp_path, figures):
     assert_real_picture(plot_evaluation(evaluation_frame(coverage=False), tmp_path / "y.png"))
     (only_axis,) = figures[1].axes
     assert only_axis.get_xlabel() == "horizon step"
+    assert only_axis.get_xlim()[0] > 0  # no step 0
+
+
+def test_evaluation_picture_names_identical_lines_together_and_draws_every_coverage(tmp_path, figures):
+    frame = evaluation_frame()
+    linear = frame["method"] == "linear"
+    frame.loc[linear, "mae"] = frame.loc[frame["method"] == "model", "mae"].to_numpy()  # a linear model
+    frame["coverage_95"] = np.where(frame["method"] == "model", 0.96, np.nan)
+    plot_evaluation(frame, tmp_path / "x.png", nominal=0.8, more_coverages={"coverage_95": 0.95},
+                    note="1 series, 10 cut-offs")
+    mae_axis, coverage_axis = figures[0].axes
+    assert [t.get_text() for t in mae_axis.get_legend().get_texts()] == ["model = linear", "naive", "seasonal naive"]
+    assert len(mae_axis.get_lines()) == 3
+    assert [t.get_text() for t in coverage_axis.get_legend().get_texts()] == ["nominal 80%", "nominal 95%"]
+    covered = [line.get_ydata() for line in coverage_axis.get_lines() if line.get_label().startswith("_")]
+    assert sorted(np.unique(np.concatenate(covered)).tolist()) == [0.9, 0.96]  # the model at both levels
+    assert "Error by horizon step: 1 series, 10 cut-offs" in figure_texts(figures[0])
 
 
 def test_vector_formats_and_awkward_names(tmp_path):
