@@ -1333,6 +1333,14 @@ class _PendingNotes:
 # --- one group of rows: the whole wide file, or one id of a long file ---------------------
 
 
+#: Zones whose spring change of clocks a gap of local times is compared with (the hint names
+#: the first that fits; zones changing at the same local hour on the same day fit alike).
+_SUMMER_TIME_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "America/Denver", "America/Los_Angeles",
+                      "Australia/Sydney", "Pacific/Auckland")
+#: More distinct row-less filled times than this are not the spring hours of a few years.
+_MAX_SKIPPED_TIMES = 200
+
+
 class _SeriesBuilder:
     """Turns the sorted, unique rows of one group into regular, filled series.
 
@@ -1348,6 +1356,9 @@ class _SeriesBuilder:
         self.n_filled = 0
         self.n_gaps = 0
         self.first_gap: tuple[Any, str] | None = None  # the earliest filled gap: its start and where, for the note
+        #: the distinct times filled for want of a row, while few (None: too many to be the
+        #: hours clocks skip in spring)
+        self.skipped_times: set[pd.Timestamp] | None = set()
         self.trimmed: list[str] = []
 
     def build(
@@ -1430,7 +1441,22 @@ class _SeriesBuilder:
             reporter.warn(
                 f"filled {counted(self.n_filled, 'missing value')} in {counted(self.n_gaps, 'gap')} of at most "
                 f"{self.options.max_gap} steps (--max-gap), {'the first ' if self.n_gaps > 1 else ''}{self.first_gap[1]}"
+                + self._spring_hint()
             )
+
+    def _spring_hint(self) -> str:
+        """For times without a zone whose every row-less filled step is an hour that clocks
+        skip in spring in one of :data:`_SUMMER_TIME_ZONES`: a hint to pass the zone, under
+        which there is no gap to fill (each such hour would otherwise hold a made-up value,
+        and the series would run an hour off real time for half the year). Else nothing."""
+        if self.tz is not None or not self.skipped_times:
+            return ""
+        times = pd.DatetimeIndex(sorted(self.skipped_times))
+        for zone in _SUMMER_TIME_ZONES:
+            if times.tz_localize(zone, nonexistent="NaT", ambiguous=np.zeros(len(times), bool)).isna().all():
+                return (f"; {'it is' if len(times) == 1 else 'they are'} the hour clocks skip in spring in {zone}: "
+                        f"if the times are local with summer time, pass their zone with --tz (e.g. --tz {zone})")
+        return ""
 
     def _frequency(self, index: pd.DatetimeIndex, owner: str, where: str) -> str:
         if len(index) < 3:
@@ -1554,6 +1580,10 @@ class _SeriesBuilder:
         # np.interp holds the end values beyond the first/last present step (covariate edges).
         filled = values.copy()
         filled[missing] = np.interp(np.flatnonzero(missing), present, values[present])
+        if self.skipped_times is not None:
+            self.skipped_times.update(grid[missing & (row_at < 0)])
+            if len(self.skipped_times) > _MAX_SKIPPED_TIMES:
+                self.skipped_times = None
         begins = grid[starts[0]]
         if self.first_gap is None or begins < self.first_gap[0]:
             self.first_gap = (begins, f"in column '{column}'{where} at {time_text(begins)}")

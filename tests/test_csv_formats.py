@@ -7,6 +7,7 @@ ones that are refused); a few are made here where their size or their point need
 from __future__ import annotations
 
 import gzip
+import io
 import json
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from forecaster.data import DataOptions, load_dataset
 from forecaster.errors import ConfigError, DataError
+from forecaster.report import Reporter
 
 NASTY = Path(__file__).resolve().parent / "data" / "nasty"
 N = 30
@@ -372,6 +374,28 @@ def test_local_berlin_time_without_offsets_is_read_with_tz(tmp_path):
     first, second = (i for i, line in enumerate(lines) if line.startswith("2024-10-27 02:00"))
     assert at[pd.Timestamp("2024-10-27T00:00Z")] == float(lines[first].split(",")[1])
     assert at[pd.Timestamp("2024-10-27T01:00Z")] == float(lines[second].split(",")[1])
+
+
+def test_the_hour_clocks_skip_in_spring_is_filled_with_a_hint_to_pass_the_zone(tmp_path):
+    path, instants = berlin_local_export(tmp_path, "2024-03-25T00:00Z", "2024-04-05T23:00Z")
+    messages = io.StringIO()
+    series = load_dataset(path, reporter=Reporter(file=messages)).series[0]
+    assert series.missing.sum() == 1  # 02:00 on 31 March, which the file cannot have
+    warning = " ".join(messages.getvalue().split())
+    assert ("at 2024-03-31 02:00; it is the hour clocks skip in spring in Europe/Berlin: if the times are local with "
+            "summer time, pass their zone with --tz (e.g. --tz Europe/Berlin)") in warning
+    # with the zone, there is nothing to fill
+    quiet = io.StringIO()
+    assert not load_dataset(path, DataOptions(tz="Europe/Berlin"), Reporter(file=quiet)).series[0].missing.any()
+    assert quiet.getvalue() == ""
+    # an hour lost on an ordinary day is filled without the hint
+    frame = pd.read_csv(path)
+    frame = frame[frame["time"] != "2024-03-28 11:00"]
+    other = tmp_path / "other.csv"
+    frame.to_csv(other, index=False)
+    messages = io.StringIO()
+    load_dataset(other, reporter=Reporter(file=messages))
+    assert "filled 2 missing values in 2 gaps" in messages.getvalue() and "spring" not in messages.getvalue()
 
 
 def test_duplicates_that_summer_time_cannot_explain_get_no_tz_hint(tmp_path):
