@@ -351,6 +351,7 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], datas
         zip(dataset.series, fitted.prepared, starts, windows, forecasts_of)
     ):
         actual = np.where(series.missing, np.nan, series.values)[start : start + horizon]
+        floor = forecasting.value_floor(np.where(series.missing, np.nan, series.values)[:start])
         for method, values in forecasts.items():
             calibration = calibrations[method]
             spread = forecasting.interval_spreads(
@@ -367,9 +368,9 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], datas
                         "step": np.arange(1, horizon + 1),
                         "actual": actual,
                         "model": method,
-                        "forecast": values[0],
-                        "lower": prep.scaler.target_to_original(center - spread),
-                        "upper": prep.scaler.target_to_original(center + spread),
+                        "forecast": forecasting.floored(values[0], floor),
+                        "lower": forecasting.floored(prep.scaler.target_to_original(center - spread), floor),
+                        "upper": forecasting.floored(prep.scaler.target_to_original(center + spread), floor),
                     }
                 )
             )

@@ -142,6 +142,26 @@ def spread_factors(inputs: np.ndarray, reference: float | None) -> np.ndarray:
     return np.maximum(np.sqrt(window_spread(inputs) / reference), MIN_SPREAD_FACTOR)
 
 
+def value_floor(values: np.ndarray) -> float | None:
+    """0 for a series that never went below 0 and sat at 0 at least once (a count, the sales
+    of a shop with days of none): its forecasts and interval bounds are not to go below it,
+    where a model of differences or a symmetric interval would (a lower bound of -2 visits).
+    None for any other series, which may well go lower than it has (a temperature measured
+    in summer, a balance): nothing is clipped.
+
+    Args:
+        values: `(n_steps,)` the values known when the model was fitted, NaN where missing.
+    """
+    known = np.asarray(values, dtype=np.float64)
+    known = known[np.isfinite(known)]
+    return 0.0 if known.size and known.min() == 0.0 else None
+
+
+def floored(values: np.ndarray, floor: float | None) -> np.ndarray:
+    """``values`` raised to ``floor`` where below it (see :func:`value_floor`); as they are for None."""
+    return values if floor is None else np.maximum(values, floor)
+
+
 def interval_calibration(normalized_residuals: np.ndarray) -> dict[str, Any]:
     """Summarise validation residuals for split-conformal intervals.
 
@@ -619,9 +639,10 @@ def forecast_with_history(
         (spread,) = interval_spreads(calibration, item.meta["residual_scale"],
                                      item.meta.get("window_spread"), window[None], coverage)
         timestamps.append(future_index(item.index[-1], item.meta["freq"], horizon))
-        forecasts.append(scaler.target_to_original(scaled))
-        lowers.append(scaler.target_to_original(scaled - spread))
-        uppers.append(scaler.target_to_original(scaled + spread))
+        floor = item.meta.get("floor")  # None in models from before there was one
+        forecasts.append(floored(scaler.target_to_original(scaled), floor))
+        lowers.append(floored(scaler.target_to_original(scaled - spread), floor))
+        uppers.append(floored(scaler.target_to_original(scaled + spread), floor))
         if history_steps:
             recent = slice(-history_steps, None)
             histories.append(

@@ -1335,6 +1335,8 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
                 "validation_start": series.index[prep.split].isoformat(),
                 "scaler": prep.scaler.to_dict(),
                 "last_values": raw_tail.tolist(),
+                # predict's forecasts and bounds go no lower (see forecasting.value_floor)
+                "floor": forecasting.value_floor(np.where(series.missing, np.nan, series.values)),
                 "residual_scale": evaluation["residual_scales"][i],
                 "window_spread": evaluation["window_spreads"][i],
                 "anomaly": calibration["series"][i],

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,6 +13,8 @@ from forecaster import forecasting
 from forecaster.data import DataOptions
 from forecaster.forecasting import MIN_SPREAD_FACTOR, interval_spreads, spread_factors, window_spread
 from forecaster.training import TrainOptions, train
+
+from .conftest import read_metadata, run_cli
 
 
 def _windows(*targets: list[float]) -> np.ndarray:
@@ -155,7 +160,6 @@ def rougher_later_csv(tmp_path_factory):
 
 
 def test_predict_recalibrates_a_stale_model_on_the_values_that_arrived(tmp_path, rougher_later_csv):
-    from .conftest import run_cli
 
     trained, later = rougher_later_csv
     model_dir = tmp_path / "model"
@@ -213,7 +217,6 @@ def test_a_coverage_beyond_what_the_validation_windows_vouch_for_is_warned_of():
 
 
 def test_train_predict_and_evaluate_warn_of_too_few_validation_windows(tmp_path):
-    from .conftest import run_cli
 
     index = pd.date_range("2024-01-01", periods=40, freq="D")
     data = tmp_path / "short.csv"
@@ -229,3 +232,35 @@ def test_train_predict_and_evaluate_warn_of_too_few_validation_windows(tmp_path)
     assert "Warning" not in run_cli("predict", "-m", tmp_path / "model", "--coverage", 0.6).stderr
     evaluated = run_cli("evaluate", data, "--model", "linear", "--folds", 1)
     assert evaluated.stderr.count("enough for a coverage of at most 50 %; 90 % intervals") == 1
+
+
+def test_counts_get_no_forecast_or_bound_below_zero(tmp_path):
+    rng = np.random.default_rng(4)
+    weeks = pd.date_range("2021-01-03", periods=160, freq="W-SUN")
+    rows = [(week.date(), clinic, rng.poisson(rate)) for clinic, rate in (("a", 1.5), ("b", 4.0))
+            for week in weeks]
+    data = tmp_path / "visits.csv"
+    pd.DataFrame(rows, columns=["week", "clinic", "visits"]).to_csv(data, index=False)
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "--id-col", "clinic", "-m", model_dir, "--model", "linear", "--lookback", 16,
+                   "--horizon", 8, "-q").exit_code == 0
+    assert [s["floor"] for s in read_metadata(model_dir)["series"]] == [0.0, 0.0]
+    floored = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir, "--coverage", 0.95, "-q").stdout))
+    assert (floored[["forecast", "lower", "upper"]] >= 0).all().all()
+    # the same model without its floor (as one trained before there was one) goes below zero
+    metadata = read_metadata(model_dir)
+    for series in metadata["series"]:
+        del series["floor"]
+    (model_dir / "metadata.json").write_text(json.dumps(metadata))
+    plain = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir, "--coverage", 0.95, "-q").stdout))
+    assert (plain["lower"] < 0).any()
+    for column in ("forecast", "lower", "upper"):
+        np.testing.assert_allclose(floored[column], plain[column].clip(lower=0))
+    # evaluate floors every method's forecasts alike, from the values before each cut-off
+    rows = pd.read_csv(io.StringIO(run_cli("evaluate", data, "--id-col", "clinic", "--model", "linear", "--lookback",
+                                           16, "--horizon", 8, "--coverage", 0.95, "-o", "-", "-q").stdout))
+    assert (rows[["forecast", "lower", "upper"]] >= 0).all().all() and (rows["lower"] == 0).any()
+    # a series that never sat at 0 may go lower than it has: nothing is clipped
+    from forecaster.forecasting import value_floor
+
+    assert value_floor(np.array([3.0, 1.0, np.nan, 8.0])) is None and value_floor(np.array([2.0, 0.0])) == 0.0
