@@ -311,14 +311,17 @@ def calibrated_coverage(calibration: dict[str, Any]) -> float:
     return n / (n + 1)
 
 
-def few_windows_warning(calibration: dict[str, Any], coverage: float) -> str | None:
-    """What to say when ``coverage`` asks more than the calibration can vouch for, else None."""
-    if coverage <= calibrated_coverage(calibration):
+def few_windows_warning(calibration: dict[str, Any], *coverages: float) -> str | None:
+    """What to say when a coverage asks more than the calibration can vouch for, else None.
+    Of several (the ones commonly asked for), the lowest such is named, "and above"."""
+    beyond = [c for c in sorted(coverages) if c > calibrated_coverage(calibration)]
+    if not beyond:
         return None
     n, most = calibration["n"], math.floor(100 * calibrated_coverage(calibration))
+    above = " and above" if len(coverages) > 1 and beyond[0] < max(coverages) else ""
     return (f"the intervals are calibrated on {counted(n, 'validation window')}, enough for a coverage "
-            f"of at most {most} %; {100 * coverage:g} % intervals are then the widest validation errors, likely too "
-            "narrow: train on more history or with a larger --val-fraction")
+            f"of at most {most} %; {100 * beyond[0]:g} %{above} intervals are then the widest validation errors, "
+            "likely too narrow: train on more history or with a larger --val-fraction")
 
 
 def interval_halfwidths(calibration: dict[str, Any], coverage: float) -> np.ndarray:

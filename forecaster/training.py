@@ -691,9 +691,10 @@ def _fit_single(spec: NetworkSpec, options: TrainOptions, train_windows: WindowS
     return network, len(val_losses), int(np.argmin(val_losses)) + 1, used
 
 
-#: The coverage ``train`` checks its interval calibration can vouch for (the highest that
-#: ``predict --coverage`` is commonly asked; 90 % needs 9 validation windows, 95 % 19).
-INTERVAL_WARN_COVERAGE = 0.95
+#: The coverages ``train`` checks its interval calibration can vouch for (those that
+#: ``predict --coverage`` is commonly asked, 90 % its default; 80 % needs 4 validation
+#: windows, 90 % 9, 95 % 19); a warning names the lowest it cannot.
+INTERVAL_WARN_COVERAGES = (0.8, 0.9, 0.95)
 
 
 #: The training work (:func:`xla_work`) from which the training step is compiled by XLA.
@@ -1049,7 +1050,7 @@ def train(
         n_series = f"{len(dataset.series):,} series"
         with reporter.status(f"Validating the model and the baselines on {n_series}") as show:
             evaluation = evaluate_validation(fitted, dataset)
-            if warning := forecasting.few_windows_warning(evaluation["intervals"], INTERVAL_WARN_COVERAGE):
+            if warning := forecasting.few_windows_warning(evaluation["intervals"], *INTERVAL_WARN_COVERAGES):
                 reporter.warn(warning)
             show(f"Calibrating the anomaly scores of {n_series}")
             calibration = anomaly.calibrate(calibrator,

@@ -212,6 +212,11 @@ def test_a_coverage_beyond_what_the_validation_windows_vouch_for_is_warned_of():
     warning = forecasting.few_windows_warning(calibration, 0.95)
     assert warning.startswith("the intervals are calibrated on 18 validation windows, enough for a coverage of at "
                               "most 94 %; 95 % intervals are then the widest validation errors")
+    # of the levels train checks, the lowest it cannot vouch for is named
+    assert "most 94 %; 95 % intervals" in forecasting.few_windows_warning(calibration, 0.8, 0.9, 0.95)
+    assert "most 94 %; 90 % and above intervals" not in forecasting.few_windows_warning(calibration, 0.8, 0.9, 0.95)
+    few = forecasting.interval_calibration(np.arange(1.0, 9.0)[:, None])  # 8 windows: at most 88 %
+    assert "most 88 %; 90 % and above intervals" in forecasting.few_windows_warning(few, 0.8, 0.9, 0.95)
     # beyond that level the half-width is the largest error seen, however high the coverage asked
     assert forecasting.interval_halfwidths(calibration, 0.95) == forecasting.interval_halfwidths(calibration, 0.999)
 
@@ -226,7 +231,7 @@ def test_train_predict_and_evaluate_warn_of_too_few_validation_windows(tmp_path)
     trained = run_cli("train", data, "-m", tmp_path / "model", "--model", "linear")
     assert trained.exit_code == 0, trained.stderr
     assert "Warning: the intervals are calibrated on 2 validation windows, enough for a coverage of at most 66 %; " \
-           "95 % intervals" in trained.stderr
+           "80 % and above intervals" in trained.stderr
     assert "--val-fraction" in trained.stderr
     assert "Warning" in run_cli("predict", "-m", tmp_path / "model", "--coverage", 0.9).stderr
     assert "Warning" not in run_cli("predict", "-m", tmp_path / "model", "--coverage", 0.6).stderr
