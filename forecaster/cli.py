@@ -226,8 +226,6 @@ def _reporter(quiet: bool, verbose: bool = False, log_format: str = "text"):
     from .report import LOG_FORMATS, Reporter
 
     _choice(log_format, LOG_FORMATS, "--log-format")
-    if quiet and verbose:
-        raise typer.BadParameter("cannot be used with --quiet; give one of them", param_hint="--verbose")
     _active_reporter = Reporter(quiet=quiet, verbose=verbose, log_format=log_format)
     return _active_reporter
 

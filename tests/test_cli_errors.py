@@ -475,8 +475,6 @@ USAGE_CASES = [
     ("unknown on-duplicate", ["train", "x.csv", "--on-duplicate", "sum"], ["--on-duplicate", "sum"]),
     ("coverage above 1", ["predict", "-m", "missing_dir", "--coverage", "1.5"], ["--coverage"]),
     ("DATA missing", ["train"], ["Missing argument"]),
-    ("quiet and verbose", ["train", "x.csv", "-q", "-v"], ["--verbose", "cannot be used with --quiet"]),
-    ("info quiet and verbose", ["info", "--quiet", "--verbose"], ["--verbose", "--quiet"]),
     ("unknown command", ["forecast"], ["No such command", "forecast"]),
 ]
 

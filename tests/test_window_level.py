@@ -105,7 +105,7 @@ def test_a_network_relative_to_the_last_value_flags_a_jump_in_a_wandering_series
     errors = metadata["training"]["window_level_errors"]
     assert errors["last"] < errors["mean"]
     monkeypatch.setenv("COLUMNS", "250")  # one line per row
-    assert (f"windows relative to their last (linear validation MSE {errors['last']:.3g} from the last value, "
+    assert (f"windows relative to their last value (linear validation MSE {errors['last']:.3g} from the last value, "
             f"{errors['mean']:.3g} from the mean)" in run_cli("info", "-m", model_dir).stdout)
     result = run_cli("detect-anomalies", data, "-m", model_dir, "-o", out)
     assert result.exit_code == 0, result.stderr
