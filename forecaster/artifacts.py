@@ -68,9 +68,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
+from . import __version__, interrupts
 from .errors import ArtifactError
-from .outputs import link_target
+from .outputs import keeps_access_of, link_target
 
 if TYPE_CHECKING:  # imported where arrays are read or written: info reads none
     import numpy as np
@@ -221,11 +221,13 @@ def save_artifact(
         }
         (staging / METADATA_FILE).write_text(json.dumps(full, indent=2, allow_nan=False) + "\n", encoding="utf-8")
         for file in staging.iterdir():
+            keeps_access_of(target, file, file_within=True)  # a model an operator restricted stays so
             _fsync(file)
+        keeps_access_of(target, staging)
         _fsync(staging)
         _swap_in(staging, target)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        remove_tree(staging)
         raise
     return target
 
@@ -235,7 +237,8 @@ def _swap_in(staging: Path, target: Path) -> None:
     retired = None
     swapped = False
     try:
-        with _signals_held():  # no Stopped between the two renames
+        with interrupts.held():  # no Stopped between the two renames
+            interrupts.check()  # a stop asked for and lost on the way here: the old model stays
             if target.exists():
                 retired = _leftover_name(target, "old")
                 os.replace(target, retired)
@@ -246,28 +249,12 @@ def _swap_in(staging: Path, target: Path) -> None:
                     os.replace(retired, target)
                 raise
             swapped = True
+            interrupts.committed()  # the new model is in place: a signal held off above changes nothing
         with contextlib.suppress(OSError):
             _fsync(target.parent)
-    finally:  # even if a signal held off above arrives now
-        if swapped and retired is not None:
-            shutil.rmtree(retired, ignore_errors=True)
-
-
-@contextlib.contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM off (they are delivered afterwards) for a few system calls."""
-    import signal
-
-    held = {signal.SIGINT, signal.SIGTERM}
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, OSError, ValueError):  # no POSIX signal masks
-        yield
-        return
-    try:
-        yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        if swapped and retired is not None:
+            remove_tree(retired)
 
 
 def _leftover_name(target: Path, kind: str) -> Path:
@@ -308,10 +295,26 @@ def clean_leftovers(model_dir: str | os.PathLike) -> None:
             found.remove(newest)
     for path in found:
         if path.is_dir() and not path.is_symlink():
-            shutil.rmtree(path, ignore_errors=True)
+            remove_tree(path)
         else:
             with contextlib.suppress(OSError):
                 path.unlink()
+
+
+def remove_tree(path: Path) -> None:
+    """Remove a directory tree as far as possible, also one whose directories were made
+    read-only (a model directory an operator protected with ``chmod 555``, retired by a new
+    training), which ``shutil.rmtree`` alone would leave behind; what still cannot be removed
+    is left without an error."""
+
+    def writable_then_again(function: Any, name: str, _exc_info: Any) -> None:
+        with contextlib.suppress(OSError):
+            for directory in (os.path.dirname(name), name):
+                if os.path.isdir(directory) and not os.path.islink(directory):
+                    os.chmod(directory, stat.S_IMODE(os.lstat(directory).st_mode) | stat.S_IRWXU)
+            function(name)
+
+    shutil.rmtree(path, onerror=writable_then_again)
 
 
 def _fsync(path: Path) -> None:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Optional, TypeVar
 
 import typer
 
+from . import interrupts
 from .errors import ForecasterError
 from .report import epochs_text, short_times
 
@@ -187,6 +188,8 @@ def _run(action: Callable[[], T], debug: bool, reporter, command: str,
                 # a library's warning printed as text would break the one-object-per-line log
                 warnings.showwarning = lambda message, *args, **kwargs: reporter.warn(str(message))
             result = action()
+            interrupts.check()  # a stop asked for while it ran, lost where Python drops exceptions
+            interrupts.committed()  # its outputs are in place: what remains is to say so
             if report is not None:
                 report(result)
     except typer.BadParameter as exc:
@@ -202,8 +205,8 @@ def _run(action: Callable[[], T], debug: bool, reporter, command: str,
     except Exception as exc:
         # a signal that arrived inside an import may come out as an ImportError: the
         # signal, not what it broke, is why the run ends
-        if _stop_requested is not None:
-            raise _stop_requested from None
+        if (stopped := interrupts.requested()) is not None:
+            raise stopped from None
         if isinstance(exc, ForecasterError):
             raise fail(str(exc)) from None
         if debug:
@@ -1076,31 +1079,6 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         reporter.info(f"... and {len(series) - 20} more series")
 
 
-class Stopped(BaseException):
-    """Raised by the signal handlers so that ``finally`` blocks and the atomic writers clean
-    up (a half-written model or output is removed) before the process exits.
-
-    A BaseException, not a KeyboardInterrupt, so that no library code in between catches it.
-    """
-
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-_stop_requested: Stopped | None = None
-
-
-def _stop(signum: int, frame: Any) -> None:
-    global _stop_requested
-    import signal
-
-    # once is enough: a second signal during the clean-up must not interrupt it
-    signal.signal(signum, signal.SIG_IGN)
-    _stop_requested = Stopped(143, "Terminated.") if signum == signal.SIGTERM else Stopped(130, "Interrupted.")
-    raise _stop_requested
-
-
 def _report_exit(reporter, message: str, code: int, event: str = "error") -> None:
     """Why the run ends with ``code``, when that is not an ordinary error: one plain line on
     stderr even when quiet, or an ``event`` in a JSON log."""
@@ -1111,14 +1089,13 @@ def _report_exit(reporter, message: str, code: int, event: str = "error") -> Non
 
 
 def main() -> None:
-    import signal
+    from .interrupts import Stopped, install, requested
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    install()
     try:
         app()
     except (Stopped, Exception) as exc:
-        stopped = exc if isinstance(exc, Stopped) else _stop_requested
+        stopped = exc if isinstance(exc, Stopped) else requested()
         if stopped is None:
             raise
         _report_exit(_active_reporter, str(stopped), stopped.code)

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, TextIO
 
+from . import interrupts
 from .errors import ForecasterError
 
 
@@ -42,12 +43,16 @@ def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]
     except OSError as error:
         raise ForecasterError(f"cannot write '{shown}': {error.strerror or error}") from None
     try:
-        readable_like_new_files(handle.name)
+        if not keeps_access_of(target, handle.name):
+            readable_like_new_files(handle.name)
         with handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(handle.name, target)
+        with interrupts.held():
+            interrupts.check()  # a stop asked for and lost on the way here: the old file stays
+            os.replace(handle.name, target)
+            interrupts.committed()  # it is in place: the run has done what it was asked
     except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(handle.name)
@@ -84,6 +89,31 @@ def _named_errors(name: str) -> Iterator[None]:
         raise ForecasterError(f"cannot write {name}: {exc.strerror or exc}") from None
 
 
+def keeps_access_of(existing: Path, new: str | os.PathLike, file_within: bool = False) -> bool:
+    """Give ``new``, about to replace ``existing``, the permissions and group of ``existing``
+    (and its owner, where this process may give it), so that a file or model directory an
+    operator restricted (``chmod 640``, a group) stays so after a cron run replaces it. With
+    ``file_within``, ``new`` is a file inside a directory replacing the directory
+    ``existing``: it gets that directory's permissions less the execute bits.
+
+    Returns:
+        False when there is no ``existing`` to follow (the caller then applies the defaults).
+    """
+    try:
+        status = existing.stat()
+    except OSError:
+        return False
+    mode = stat.S_IMODE(status.st_mode) & (0o666 if file_within else 0o7777)
+    os.chmod(new, mode)
+    for owner, group in ((status.st_uid, status.st_gid), (-1, status.st_gid)):
+        try:
+            os.chown(new, owner, group)
+            break
+        except OSError:  # not root, or not in that group: the permissions at least are kept
+            continue
+    return True
+
+
 def readable_like_new_files(path: str | os.PathLike, directory: bool = False) -> None:
     """Give a temporary file or directory the permissions a plain ``open`` or ``mkdir`` would.
 
@@ -107,6 +137,7 @@ def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | Non
         with _named_errors("standard output"):
             stream.write(frame.to_csv(index=False, lineterminator="\n"))
             stream.flush()
+        interrupts.committed()
         return
     with atomic_output(output) as handle:
         frame.to_csv(handle, index=False, lineterminator="\n")

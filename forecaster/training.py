@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import anomaly, forecasting
+from . import anomaly, forecasting, interrupts
 from .artifacts import (LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, model_level,
                         save_artifact)
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
@@ -595,6 +595,7 @@ def _fit_network(spec: NetworkSpec, options: TrainOptions, train_windows: Window
     single = replace(spec, ensemble=1)
     networks, members, rates = [], [], []
     for member in range(1, spec.ensemble + 1):
+        interrupts.check()  # between networks, TensorFlow's finalisers drop a signal's exception
         seed = options.seed + member - 1
         label = f"Member {member}/{spec.ensemble}" if spec.ensemble > 1 else ""
         network, epochs_run, best_epoch, used = _fit_single(
@@ -1209,6 +1210,7 @@ def _prepare(series, horizon: int, options: TrainOptions) -> _PreparedSeries:
 def _progress_callback(keras, progress, epochs: int, label: str = ""):
     class EpochReport(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
+            interrupts.check()  # a stop asked for during the epoch and lost in a finaliser
             logs = logs or {}
             loss, val_loss = logs.get("loss", float("nan")), logs.get("val_loss")
             validated = {} if val_loss is None else {"val_loss": float(val_loss)}

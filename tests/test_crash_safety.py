@@ -209,3 +209,71 @@ def test_an_output_write_that_fails_part_way_leaves_the_old_file_and_no_temporar
     assert done.stdout == ""
     assert (work / "out.csv").read_bytes() == previous  # not truncated, not half-replaced
     assert sorted(p.name for p in work.iterdir()) == before  # no .out.csv.*.tmp left behind
+
+
+def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=60)
+
+
+def test_a_signal_lost_in_a_finaliser_still_stops_the_run_and_leaves_no_traceback(tmp_path):
+    """Python drops an exception raised in a ``__del__`` (TensorFlow runs finalisers between the
+    networks of an ensemble): a stop asked for there once let training go on and replace the model."""
+    done = run_python(
+        "import os, signal, time\n"
+        "from forecaster import interrupts\n"
+        "interrupts.install()\n"
+        "class Finalised:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(0.5)  # the handler runs here, inside the finaliser\n"
+        "Finalised()\n"
+        "print('went on', type(interrupts.requested()).__name__)\n"
+        "try:\n"
+        "    interrupts.check()\n"
+        "except interrupts.Stopped as stop:\n"
+        "    print('stopped', stop.code, stop)\n", tmp_path)
+    assert done.stdout.splitlines() == ["went on Stopped", "stopped 143 Terminated."], done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+
+
+def test_a_signal_after_the_result_is_in_place_changes_nothing(tmp_path):
+    """Once the new model or output is in place, ending with 130 or 143 would tell cron the
+    previous one was kept: the run ends as it would have."""
+    done = run_python(
+        "import os, signal, time\n"
+        "from forecaster import interrupts\n"
+        "interrupts.install()\n"
+        "with interrupts.held():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # held off: arrives while the result is put in place\n"
+        "    interrupts.committed()\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "time.sleep(0.2)\n"
+        "interrupts.check()\n"
+        "print('finished')\n", tmp_path)
+    assert done.returncode == 0 and done.stdout == "finished\n", done.stderr
+
+
+def test_a_read_only_model_directory_is_replaced_without_leaving_its_old_copy(work, trained):
+    """An operator's ``chmod 555`` on the model directory: the retired copy was left beside it."""
+    import shutil
+
+    model = work / "model"
+    for file in model.iterdir():
+        file.chmod(0o444)
+    model.chmod(0o555)
+    wrapper = []
+    if os.geteuid() == 0:  # root ignores permissions: drop that power, as for any other user
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("as root, needs setpriv to drop the override of file permissions")
+        wrapper = [setpriv, "--inh-caps=-dac_override,-dac_read_search",
+                   "--bounding-set=-dac_override,-dac_read_search"]
+    try:
+        done = subprocess.run([*wrapper, *command("train", "data.csv", "-m", "model", *SHAPE, *QUICK, "-q")],
+                              cwd=work, env=ENV, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert beside(work) == {"model"}  # no .model.old-*
+        assert (model / "metadata.json").stat().st_mode & 0o777 == 0o444  # kept as the operator had it
+        assert model.stat().st_mode & 0o777 == 0o555
+    finally:
+        model.chmod(0o755)

@@ -117,3 +117,19 @@ def test_whole_numbers_are_written_as_the_data_had_them(tmp_path):
         "value,expected,big,series", "11,10.5,1.0,a", "0,0.25,1.152921504606847e+18,b", ",3.0,3.0,c"]
     back = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_array_equal(back["value"], frame["value"])  # the same numbers
+
+
+def test_a_replaced_output_keeps_the_permissions_the_operator_gave_it(tmp_path):
+    target = tmp_path / "forecast.csv"
+    target.write_text("old\n")
+    target.chmod(0o640)
+    with atomic_output(target) as handle:
+        handle.write("new\n")
+    assert target.read_text() == "new\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+    fresh = tmp_path / "fresh.csv"
+    with atomic_output(fresh) as handle:
+        handle.write("x\n")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask  # a new file as any other
