@@ -57,10 +57,35 @@ def keep_freed_memory() -> bool:
     return bool(mallopt(M_TOP_PAD, MALLOC_TOP_PAD)) and bool(mallopt(M_TRIM_THRESHOLD, MALLOC_TRIM_THRESHOLD))
 
 
+def writable_matplotlib_config() -> None:
+    """Give matplotlib (which Keras imports too) a private temporary configuration directory
+    where its usual one cannot be written (a service user with a read-only or missing home):
+    it would otherwise make one itself and say so on stderr, past ``--quiet`` and into a JSON
+    log, at every run. The user's ``MPLCONFIGDIR`` wins; the directory made is removed at exit."""
+    if "MPLCONFIGDIR" in os.environ:
+        return
+    home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    usual = os.path.join(home, "matplotlib")
+    try:
+        os.makedirs(usual, exist_ok=True)
+        if os.access(usual, os.W_OK):
+            return
+    except OSError:
+        pass
+    import atexit
+    import shutil
+    import tempfile
+
+    private = tempfile.mkdtemp(prefix="forecaster-matplotlib-")
+    atexit.register(shutil.rmtree, private, ignore_errors=True)
+    os.environ["MPLCONFIGDIR"] = private
+
+
 def load_keras():
     """Import Keras (TensorFlow backend) with TensorFlow's own logging silenced and glibc's
     allocator set to keep freed memory (:func:`keep_freed_memory`)."""
     keep_freed_memory()
+    writable_matplotlib_config()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # oneDNN reorders float additions between runs and announces itself on stderr; off keeps
     # --seed runs identical and the terminal quiet.

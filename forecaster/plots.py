@@ -16,6 +16,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .backend import writable_matplotlib_config
 from .errors import ConfigError, ForecasterError
 from .outputs import atomic_output
 
@@ -82,6 +83,7 @@ def _save(figure: Any, target: Path) -> Path:
 
 
 def _new_figure(height: float) -> Any:
+    writable_matplotlib_config()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -446,6 +448,7 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | Non
         ForecasterError: the path cannot be written (see :func:`check_plot_path`) or
             ``per_step`` has no rows.
     """
+    writable_matplotlib_config()
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     target = check_plot_path(path)

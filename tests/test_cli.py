@@ -701,13 +701,18 @@ def test_every_command_and_option_has_help_text():
 
 
 def test_quiet_prints_nothing_on_success_not_even_tensorflow_logs(tmp_path):
+    """Also for a service user whose home cannot be written: matplotlib (which Keras imports)
+    then made a temporary directory of its own and said so on stderr at every run."""
     data = small_hourly_csv(tmp_path / "data.csv")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_"))}
+    (tmp_path / "not-a-directory").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TF_", "KERAS_", "MPL", "XDG_"))}
+    env["HOME"] = str(tmp_path / "not-a-directory" / "home")  # nothing can be made there, even by root
     model_dir = tmp_path / "model"
     commands = [
         ["train", str(data), "-m", str(model_dir), "--seed", "2", "--quiet", *map(str, TINY)],
-        ["predict", "-m", str(model_dir), "-o", str(tmp_path / "f.csv"), "--quiet"],
-        ["detect-anomalies", "-m", str(model_dir), "-o", str(tmp_path / "a.csv"), "-q"],
+        ["predict", "-m", str(model_dir), "-o", str(tmp_path / "f.csv"), "--plot", str(tmp_path / "f.png"), "--quiet"],
+        ["detect-anomalies", "-m", str(model_dir), "-o", str(tmp_path / "a.csv"), "--plot", str(tmp_path / "a.png"),
+         "-q"],
     ]
     for command in commands:
         done = subprocess.run(
