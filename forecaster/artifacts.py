@@ -470,6 +470,32 @@ def _read_plain(path: Path, name: str) -> bytes:
         os.close(directory)
 
 
+#: What the commands read from ``metadata.json``, and of what kind each must be: the file is
+#: not under the checksums (it holds them), so a hand edit must fail here, naming the field,
+#: and not as a traceback or an "unexpected" error deep in predict or info.
+_KINDS = {"number": (int, float), "whole number": int, "text": str, "table": dict, "list": list}
+_TOP_FIELDS = {"anomaly_threshold": "number", "intervals": "table", "data_options": "table",
+               "train_options": "table", "metrics": "table", "training": "table"}
+_NETWORK_FIELDS = {"lookback": "whole number", "horizon": "whole number"}
+_SERIES_FIELDS = {"name": "text", "freq": "text", "end": "text", "n_steps": "whole number", "scaler": "table",
+                  "residual_scale": "number", "anomaly": "table", "last_values": "list", "metrics": "table"}
+_INTERVAL_FIELDS = {"n": "whole number", "abs_quantiles": "list"}
+
+
+def _check_kinds(file: Path, metadata: dict[str, Any]) -> None:
+    checks = [(metadata, _TOP_FIELDS, ""), (metadata["network"], _NETWORK_FIELDS, "network."),
+              *((s, _SERIES_FIELDS, f"series[{i}].") for i, s in enumerate(metadata["series"]))]
+    if isinstance(metadata.get("intervals"), dict):
+        checks.append((metadata["intervals"], _INTERVAL_FIELDS, "intervals."))
+    for where, fields, prefix in checks:
+        for name, kind in fields.items():
+            value = where.get(name)
+            if not isinstance(value, _KINDS[kind]) or isinstance(value, bool):
+                shown = "missing" if name not in where else f"{value!r}"
+                raise ArtifactError(f"{file}: '{prefix}{name}' must be a {kind}, not {shown}; the metadata was "
+                                    "edited or damaged; retrain the model")
+
+
 def _check_metadata(file: Path, metadata: Any) -> dict[str, str] | None:
     """Refuse metadata that is not ours or cannot be used; returns the checksums by file
     name (None for schema 1, which has none)."""
@@ -492,6 +518,7 @@ def _check_metadata(file: Path, metadata: Any) -> dict[str, str] | None:
         or not all(isinstance(s, dict) for s in series)
     ):
         raise ArtifactError(f"{file}: not forecaster metadata (no network or series description); retrain the model")
+    _check_kinds(file, metadata)
     root = file.parent
     model_file, network_file = metadata.get("model_file"), metadata.get("network_file")
     if model_file is not None:

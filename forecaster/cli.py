@@ -172,6 +172,7 @@ def _run(action: Callable[[], T], debug: bool, reporter, command: str,
     import time
 
     started = time.monotonic()
+    reporter.command = command
     reporter.event("start", command=command)
 
     def fail(message: str, code: int = 1):
@@ -936,17 +937,19 @@ def info(
     """Describe a trained model: what it is, what it was trained on and how well it did."""
     from .artifacts import read_metadata
 
-    # the description is the result, on stdout, whatever --quiet; the options are taken, as by
-    # every command, so that a wrapper can pass them to all
-    metadata = _run(lambda: read_metadata(model_dir), debug, _reporter(quiet, verbose, log_format), "info")
-    if as_json:
-        import json
+    def report(metadata):
+        # the description is the result, on stdout, whatever --quiet; the options are taken, as
+        # by every command, so that a wrapper can pass them to all
+        if as_json:
+            import json
 
-        typer.echo(json.dumps(metadata, indent=2))
-        return
-    from .report import Reporter
+            typer.echo(json.dumps(metadata, indent=2))
+            return
+        from .report import Reporter
 
-    _describe(metadata, Reporter(file=sys.stdout))
+        _describe(metadata, Reporter(file=sys.stdout))
+
+    _run(lambda: read_metadata(model_dir), debug, _reporter(quiet, verbose, log_format), "info", report=report)
 
 
 def _expectation_sources_text(series: list[dict]) -> str:

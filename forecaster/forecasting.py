@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .artifacts import Artifact, load_artifact, model_level
-from .errors import ConfigError, DataError
+from .errors import ArtifactError, ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter, counted, short_times
 from .scaling import SeriesScaler, nonpositive_target
@@ -431,7 +431,7 @@ def series_inputs(
             for meta in metadata["series"]
         ]
 
-    options = DataOptions.from_dict(metadata["data_options"]).reading(reading)
+    options = _trained_options(artifact).reading(reading)
     dataset = load_dataset(data_path, options, reporter, str(artifact.path), known_series=by_name,
                            recent_only=recent_only)
     present = {s.name for s in dataset.series}
@@ -463,6 +463,24 @@ def series_inputs(
         others = f" (and in {len(nonpositive) - 1} more series)" if len(nonpositive) > 1 else ""
         reporter.warn(f"{nonpositive[0]}{others}; retrain with --target-transform none if such values are normal")
     return inputs
+
+
+def _trained_options(artifact: Artifact):
+    """The data options a model was trained with, as its metadata has them; an edit that makes
+    them unusable (a column in two roles) is the model's fault, not the command line's."""
+    from .data import DataOptions
+
+    file = artifact.path / "metadata.json"
+    try:
+        trained = DataOptions.from_dict(artifact.metadata["data_options"])
+    except (ConfigError, TypeError, ValueError, KeyError) as exc:
+        raise ArtifactError(f"{file}: 'data_options' cannot be used ({exc}); the metadata was edited or damaged; "
+                            "retrain the model") from None
+    roles = [c for c in (trained.time_col, trained.id_col, *trained.targets, *trained.covariates) if c]
+    if not trained.targets or len(roles) != len(set(roles)):
+        raise ArtifactError(f"{file}: 'data_options' give no target or a column two roles; the metadata was edited "
+                            "or damaged; retrain the model")
+    return trained
 
 
 def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> tuple[dict[str, Any], int]:

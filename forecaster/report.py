@@ -43,6 +43,8 @@ class Reporter:
         self.json = log_format == "json"
         self._file = file
         self._console = None
+        #: the command being run, named in a JSON log's error event as in its start and finish
+        self.command: str | None = None
 
     def event(self, event: str, **fields: Any) -> None:
         """Write one JSON event (JSON format only; text readers get the same news from
@@ -51,6 +53,8 @@ class Reporter:
         if not self.json or (self.quiet and event not in ("error", "anomalies")):
             return
         record = {"time": datetime.now(timezone.utc).isoformat(timespec="milliseconds"), "event": event}
+        if event == "error" and self.command:
+            record["command"] = self.command
         record.update({k: _json_safe(v) for k, v in fields.items()})
         stream = self._file or sys.stderr
         stream.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -424,6 +424,33 @@ def test_a_numpy_network_holding_objects_is_refused_without_unpickling(network, 
     assert not marker.exists()
 
 
+@pytest.mark.parametrize(("edit", "fragment"), [
+    (lambda m: m.__setitem__("anomaly_threshold", "high"), "'anomaly_threshold' must be a number, not 'high'"),
+    (lambda m: m.pop("intervals"), "'intervals' must be a table, not missing"),
+    (lambda m: m["intervals"].__setitem__("n", 2.5), "'intervals.n' must be a whole number, not 2.5"),
+    (lambda m: m["network"].__setitem__("lookback", "24"), "'network.lookback' must be a whole number, not '24'"),
+    (lambda m: m["series"][0].__setitem__("freq", 5), "'series[0].freq' must be a text, not 5"),
+    (lambda m: m["series"][0].__setitem__("residual_scale", True), "'series[0].residual_scale' must be a number"),
+], ids=["threshold", "no intervals", "fractional n", "lookback text", "freq number", "scale boolean"])
+def test_a_hand_edited_metadata_is_refused_naming_the_field(model, edit, fragment):
+    """metadata.json holds the checksums, so no checksum covers it: an edit surfaced as a
+    traceback in info or an "unexpected" error in detect-anomalies."""
+    edit_metadata(model, edit)
+    refused(model, fragment, "edited or damaged")
+    for command in (["info"], ["info", "--json"], ["detect-anomalies"]):
+        result = run_cli(*command, "-m", model, "-q")
+        assert result.exit_code == 1 and result.stderr.count("\n") == 1 and fragment in result.stderr
+        assert "Traceback" not in result.stderr and "unexpected" not in result.stderr
+
+
+def test_data_options_edited_into_a_conflict_are_the_model_s_fault_not_the_command_line_s(model):
+    edit_metadata(model, lambda m: m["data_options"].__setitem__("targets", m["data_options"]["covariates"]))
+    result = run_cli("predict", HOURLY, "-m", model)
+    assert result.exit_code == 1, result.stderr
+    assert "'data_options' give no target or a column two roles; the metadata was edited" in result.stderr
+    assert "--target" not in result.stderr
+
+
 def test_the_trap_works(tmp_path):
     """The two tests above would see an unpickling."""
     marker = tmp_path / "unpickled"
@@ -515,8 +542,12 @@ def small_linear(coef_value: float) -> LinearAutoregression:
 
 
 def small_metadata(tag: int) -> dict:
+    """The least a model's metadata must hold to be read."""
+    series = {"name": "a", "freq": "h", "end": "2024-01-01T00:00:00", "n_steps": 2000, "scaler": {},
+              "residual_scale": 1.0, "anomaly": {}, "last_values": [], "metrics": {}}
     return {"tag": tag, "network": {"model": "linear", "lookback": 3, "horizon": 2}, "model_file": LINEAR_FILE,
-            "series": [{"name": "a"}]}  # fmt: skip
+            "series": [series], "anomaly_threshold": 2.0, "intervals": {"n": 1, "abs_quantiles": []},
+            "data_options": {}, "train_options": {}, "metrics": {}, "training": {}}  # fmt: skip
 
 
 def test_a_reader_gets_the_old_or_the_new_model_never_a_mix(tmp_path):

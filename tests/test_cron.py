@@ -114,6 +114,7 @@ def test_json_log_reports_warnings_and_errors_as_events(tmp_path, trained):
     assert result.exit_code == 1
     (event,) = json_events(result.stderr)  # quiet: nothing but the error
     assert event["event"] == "error" and event["exit_code"] == 1 and "bad.csv" in event["message"]
+    assert event["command"] == "predict"  # as the start and finish events name it
 
 
 def test_a_run_leaves_the_callers_warning_settings_alone(tmp_path, trained):
@@ -216,5 +217,6 @@ def test_a_usage_error_found_once_a_json_log_started_ends_it_with_an_error_event
     lines = result.stderr.splitlines()
     start, error = (json.loads(line) for line in lines[:2])
     assert start["event"] == "start" and error["event"] == "error" and error["exit_code"] == 2
+    assert error["command"] == start["command"] == "train"
     assert "--cell" in error["message"] and "foo" in error["message"]
     assert lines[2].startswith("Usage: ")  # and the usage text, as documented
