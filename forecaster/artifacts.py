@@ -226,8 +226,11 @@ def save_artifact(
         keeps_access_of(target, staging)
         _fsync(staging)
         _swap_in(staging, target)
-    except BaseException:
+    except BaseException as exc:
         remove_tree(staging)
+        if isinstance(exc, OSError):  # a full disk, a file-size limit: name what could not be written
+            raise ArtifactError(f"cannot write the model directory '{model_dir}': {exc.strerror or exc}; "
+                                "the previous model is kept") from None
         raise
     return target
 

@@ -211,6 +211,19 @@ def test_an_output_write_that_fails_part_way_leaves_the_old_file_and_no_temporar
     assert sorted(p.name for p in work.iterdir()) == before  # no .out.csv.*.tmp left behind
 
 
+def test_a_model_that_cannot_be_written_is_named_and_the_previous_one_kept(work, trained):
+    size = (work / "model" / "history.npz").stat().st_size
+    done = subprocess.run(
+        command("train", "data.csv", "-m", "model", *SHAPE, *QUICK), cwd=work, env=ENV, capture_output=True,
+        text=True, timeout=120, preexec_fn=limited_to(size // 2),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == ("Error: cannot write the model directory 'model': File too large; the "
+                                            "previous model is kept")
+    assert beside(work) == {"model"}
+    assert_previous_model_intact(work, trained)
+
+
 def run_python(code: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", code], cwd=cwd, env=ENV, capture_output=True, text=True, timeout=60)
 
