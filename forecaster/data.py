@@ -1289,6 +1289,14 @@ def _combine_duplicates(
     same = (codes[1:] == codes[:-1]) & (times[1:] == times[:-1])
     if not same.any():
         return codes, times, rows, targets, covariates
+    values = np.column_stack([targets, covariates])
+    copies = same & np.all((values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1])), axis=1)
+    if how == "error" and (copies == same).all():
+        # a day's rows sent twice (an export re-run, a retried append): nothing to choose between
+        keep = np.r_[True, ~same]
+        reporter.warn(f"dropped {counted(int(same.sum()), 'row')} that repeat an earlier row exactly (the same "
+                      f"time and values), the first row {rows[1:][same][0]}")
+        return codes[keep], times[keep], rows[keep], targets[keep], covariates[keep]
     if how == "error":
         second = np.argmax(same) + 1
         series = "" if ids[codes[second]] is None else f" of series '{ids[codes[second]]}'"

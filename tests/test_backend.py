@@ -38,7 +38,12 @@ class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
                 ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 libc.mallinfo2.restype = MallInfo2
-blocks = [libc.malloc(100 * 1024) for _ in range(400)]
+# the list made first: its buffer, grown while the blocks are allocated, would come from the
+# heap between them, and whether it lands at the top (where it stops glibc trimming) depends on
+# what the imports left
+blocks = [0] * 400
+for i in range(400):
+    blocks[i] = libc.malloc(100 * 1024)
 for block in reversed(blocks):
     libc.free(block)
 print(applied, libc.mallinfo2().fordblks)

@@ -102,9 +102,12 @@ def set_column(lines: list[str], column: str, value: str) -> list[str]:
     return lines
 
 
-def with_duplicate(lines: list[str], line: int) -> list[str]:
-    """File line ``line`` repeated right after itself."""
-    return lines[:line] + [lines[line - 1]] + lines[line:]
+def with_duplicate(lines: list[str], line: int, exact: bool = False) -> list[str]:
+    """File line ``line`` repeated right after itself: its time with another load (a
+    conflict), or ``exact``ly (a row sent twice)."""
+    time, load, *rest = lines[line - 1].split(",")
+    repeat = lines[line - 1] if exact else ",".join([time, f"{float(load) + 1:.3f}", *rest])
+    return lines[:line] + [repeat] + lines[line:]
 
 
 def write(path: str | Path, content: str | list[str]) -> Path:
@@ -286,6 +289,17 @@ def test_quiet_still_prints_the_error(in_tmp_path):
 def test_absolute_path_is_named_as_given(in_tmp_path):
     missing = in_tmp_path / "sub" / "missing.csv"
     assert_one_line_error(run("train", missing, "-m", "model"), f"Error: {missing}: file not found")
+
+
+def test_rows_sent_twice_are_dropped_with_a_warning(in_tmp_path):
+    """An export re-run or a retried append repeats rows exactly: nothing to choose between."""
+    write(DATA, with_duplicate(with_duplicate(good_lines(), 30, exact=True), 60, exact=True))
+    result = run("train", DATA, "-m", "model", *[a for a in TINY if a != "--quiet"], "--model", "linear")
+    assert result.exit_code == 0, result.stderr
+    assert "Warning: dropped 2 rows that repeat an earlier row exactly (the same time and values), the first row 31" \
+        in " ".join(result.stderr.split())
+    metadata = json.loads(Path("model/metadata.json").read_text())
+    assert [s["n_steps"] for s in metadata["series"]] == [N_ROWS] * len(metadata["series"])
 
 
 def test_duplicates_are_combined_with_on_duplicate_mean(trained):
