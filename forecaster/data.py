@@ -1291,7 +1291,7 @@ def _combine_duplicates(
         return codes, times, rows, targets, covariates
     values = np.column_stack([targets, covariates])
     copies = same & np.all((values[1:] == values[:-1]) | (np.isnan(values[1:]) & np.isnan(values[:-1])), axis=1)
-    if how == "error" and (copies == same).all():
+    if (copies == same).all():
         # a day's rows sent twice (an export re-run, a retried append): nothing to choose between
         keep = np.r_[True, ~same]
         reporter.warn(f"dropped {counted(int(same.sum()), 'row')} that repeat an earlier row exactly (the same "
