@@ -63,7 +63,6 @@ import tempfile
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any

@@ -395,7 +395,8 @@ def _summaries(rows, dataset: Dataset, earliest: int, season: int | None):
             ) from None
     rows = rows.assign(scale=rows["series"].map(scales))
     # methods in METHODS' order, series in the data's
-    orders = {"model": {name: i for i, name in enumerate(METHODS)}, "series": {name: i for i, name in enumerate(scales)}}
+    orders = {"model": {name: i for i, name in enumerate(METHODS)},
+              "series": {name: i for i, name in enumerate(scales)}}
 
     def measured(keys: list[str]):
         frame = metrics.grouped_forecast_summary(rows, keys)

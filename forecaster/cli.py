@@ -919,7 +919,8 @@ def _report_evaluation(result, reporter) -> None:
     methods = list(result.summary["model"])
     labels = [_method_label(m, options) for m in methods]
     mae = result.per_step.pivot(index="step", columns="model", values="mae")[methods]
-    reporter.table("MAE per horizon step", ["step", *labels], [[step, *row] for step, row in zip(mae.index, mae.to_numpy())])
+    reporter.table("MAE per horizon step", ["step", *labels],
+                   [[step, *row] for step, row in zip(mae.index, mae.to_numpy())])
     mase = result.per_series.pivot(index="series", columns="model", values="mase")
     _series_table(reporter, "MASE per series", labels,
                   {name: list(mase.loc[name, methods]) for name in dict.fromkeys(result.per_series["series"])})

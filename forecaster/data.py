@@ -1298,7 +1298,7 @@ def _combine_duplicates(
                       f"time and values), the first row {rows[1:][same][0]}")
         return codes[keep], times[keep], rows[keep], targets[keep], covariates[keep]
     if how == "error":
-        second = np.argmax(same) + 1
+        second = np.argmax(same & ~copies) + 1  # the first that conflicts, not an exact repeat
         series = "" if ids[codes[second]] is None else f" of series '{ids[codes[second]]}'"
         count = int(same.sum())
         more = f" ({count} duplicate rows in all)" if count > 1 else ""

@@ -102,7 +102,8 @@ def nonpositive_target(shown: str, series) -> str | None:
         return None
     where = "" if series.name == series.target else f" (series '{series.name}')"
     more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
-    return f"{shown}: column '{series.target}'{where} is {series.values[bad[0]]:g} at {time_text(series.index[bad[0]])}{more}"
+    return (f"{shown}: column '{series.target}'{where} is {series.values[bad[0]]:g} at "
+            f"{time_text(series.index[bad[0]])}{more}")
 
 
 def require_positive_target(shown: str, series) -> None:

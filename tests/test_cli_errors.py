@@ -300,6 +300,9 @@ def test_rows_sent_twice_are_dropped_with_a_warning(in_tmp_path):
         in " ".join(result.stderr.split())
     metadata = json.loads(Path("model/metadata.json").read_text())
     assert [s["n_steps"] for s in metadata["series"]] == [N_ROWS] * len(metadata["series"])
+    # beside a repeat that conflicts, the error names the conflict, not the harmless copy
+    write(DATA, with_duplicate(with_duplicate(good_lines(), 30, exact=True), 61))
+    assert_one_line_error(run("train", DATA, "-m", "model2"), "appears in rows 61 and 62")
 
 
 def test_duplicates_are_combined_with_on_duplicate_mean(trained):
