@@ -398,7 +398,8 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         options = replace(options, seed=random.SystemRandom().randrange(2**31))
     lookback, horizon = options.lookback, options.horizon
     assert lookback is not None and horizon is not None
-    reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()))
+    reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()
+                                            if options.model == "network" or k not in NETWORK_ONLY))
 
     cycles = calendar_cycles(dataset.series[0].freq)
     n_calendar = 2 * len(cycles)

@@ -327,9 +327,12 @@ def test_a_value_that_dwarfs_the_rest_of_its_series_is_asked_about(tmp_path):
     clean = run_cli("train", data, "-m", tmp_path / "clean", *linear)
     assert clean.exit_code == 0 and "Warning" not in clean.stderr
     # a network option given for a baseline is said to do nothing, not silently dropped
-    unused = run_cli("train", data, "-m", tmp_path / "unused", *linear, "--epochs", 5, "--ema")
+    unused = run_cli("train", data, "-m", tmp_path / "unused", *linear, "--epochs", 5, "--ema", "-v")
     assert unused.exit_code == 0, unused.stderr
     assert "Warning: --ema, --epochs 5 have no effect with --model linear (only the network uses them)" in unused.stderr
+    # and -v's list of the options in effect leaves them out, as info does
+    (options,) = [line for line in unused.stderr.splitlines() if line.startswith("Options: ")]
+    assert "lookback=24" in options and "epochs=" not in options and "units=" not in options
     # the sample data, with its injected spikes and level shifts, raises no such question
     from forecaster.data import DataOptions, load_dataset, lone_extreme
 
