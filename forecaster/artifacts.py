@@ -222,6 +222,7 @@ def save_artifact(
         for file in staging.iterdir():
             keeps_access_of(target, file, file_within=True)  # a model an operator restricted stays so
             _fsync(file)
+        _carry_over_foreign(target, staging)
         keeps_access_of(target, staging)
         _fsync(staging)
         _swap_in(staging, target)
@@ -232,6 +233,30 @@ def save_artifact(
                                 "the previous model is kept") from None
         raise
     return target
+
+
+#: The names of the files forecaster writes into a model directory, in any version.
+OWN_FILES = frozenset({MODEL_FILE, NETWORK_FILE, LINEAR_FILE, METADATA_FILE, HISTORY_FILE})
+
+
+def _carry_over_foreign(target: Path, staging: Path) -> None:
+    """Copy into the new model directory what someone else put in the old one (an operator's
+    notes, a README): the directory is replaced whole, and they would be lost without a word.
+    What forecaster wrote there, by any version, is not carried over; no checksum covers
+    the copies, and no command reads them."""
+    if not target.is_dir():
+        return
+    try:
+        written = set(json.loads((target / METADATA_FILE).read_text(encoding="utf-8")).get("files", {}))
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        written = set()
+    for entry in target.iterdir():
+        if entry.name in OWN_FILES or entry.name in written or (staging / entry.name).exists():
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.copytree(entry, staging / entry.name, symlinks=True)
+        else:
+            shutil.copy2(entry, staging / entry.name, follow_symlinks=False)
 
 
 def _swap_in(staging: Path, target: Path) -> None:

@@ -290,3 +290,18 @@ def test_a_read_only_model_directory_is_replaced_without_leaving_its_old_copy(wo
         assert model.stat().st_mode & 0o777 == 0o555
     finally:
         model.chmod(0o755)
+
+
+def test_an_operators_own_files_in_the_model_directory_survive_a_retraining(work, trained):
+    (work / "model" / "NOTES.txt").write_text("retrained nightly by cron; ask ops\n")
+    (work / "model" / "runbooks").mkdir()
+    (work / "model" / "runbooks" / "restore.md").write_text("see backups\n")
+    result = forecaster("train", "data.csv", "-m", "model", *SHAPE, *QUICK, "--quiet", cwd=work)
+    assert result.returncode == 0, result.stderr
+    assert (work / "model" / "NOTES.txt").read_text() == "retrained nightly by cron; ask ops\n"
+    assert (work / "model" / "runbooks" / "restore.md").read_text() == "see backups\n"
+    assert predicted(work)  # the model itself is whole and checked as before
+    # what forecaster wrote is not carried over: a network's file is gone after a linear retraining
+    (work / "model" / "model.keras").write_bytes(b"stale")
+    assert forecaster("train", "data.csv", "-m", "model", *SHAPE, *QUICK, "--quiet", cwd=work).returncode == 0
+    assert not (work / "model" / "model.keras").exists()
