@@ -324,11 +324,17 @@ def few_windows_warning(calibration: dict[str, Any], *coverages: float) -> str |
             "likely too narrow: train on more history or with a larger --val-fraction")
 
 
+#: Fewer validation windows than this calibrate each step's half-width too unsteadily to
+#: stand alone: the half-widths are then made not to shrink with the step.
+STEADY_CALIBRATION = 50
+
+
 def interval_halfwidths(calibration: dict[str, Any], coverage: float) -> np.ndarray:
     """Normalised half-width per horizon step for a central interval of ``coverage``.
 
     Uses the split-conformal level ``ceil((n + 1) * coverage) / n`` so that the coverage holds
-    in finite samples for exchangeable residuals.
+    in finite samples for exchangeable residuals. From fewer than :data:`STEADY_CALIBRATION`
+    windows, a step's half-width is at least that of every earlier step.
 
     Returns:
         `(horizon,)`.
@@ -336,7 +342,12 @@ def interval_halfwidths(calibration: dict[str, Any], coverage: float) -> np.ndar
     n = calibration["n"]
     level = min(1.0, math.ceil((n + 1) * coverage) / n)
     table = np.asarray(calibration["abs_quantiles"], dtype=np.float64)
-    return np.array([np.interp(level, INTERVAL_LEVELS, row) for row in table])
+    widths = np.array([np.interp(level, INTERVAL_LEVELS, row) for row in table])
+    if n < STEADY_CALIBRATION:
+        # a quantile of a handful of errors per step jumps from step to step (a saw-tooth band
+        # around a smooth forecast); an interval does not narrow further ahead
+        widths = np.where(np.isnan(widths), np.nan, np.fmax.accumulate(widths))
+    return widths
 
 
 def interval_spreads(

@@ -269,3 +269,16 @@ def test_counts_get_no_forecast_or_bound_below_zero(tmp_path):
     from forecaster.forecasting import value_floor
 
     assert value_floor(np.array([3.0, 1.0, np.nan, 8.0])) is None and value_floor(np.array([2.0, 0.0])) == 0.0
+
+
+def test_few_validation_windows_give_half_widths_that_do_not_shrink_with_the_step():
+    rng = np.random.default_rng(9)
+    few = forecasting.interval_calibration(rng.normal(0, 1, (4, 12)) * np.linspace(1, 2, 12))
+    raw = np.array([np.interp(1.0, forecasting.INTERVAL_LEVELS, row) for row in few["abs_quantiles"]])
+    assert (np.diff(raw) < 0).any()  # a handful of errors per step: a saw-tooth
+    widths = forecasting.interval_halfwidths(few, 0.9)
+    assert (np.diff(widths) >= 0).all() and (widths >= raw).all()
+    # enough windows: each step keeps its own half-width, even where it is narrower
+    many = forecasting.interval_calibration(rng.normal(0, 1, (400, 12)) * np.r_[np.ones(6), 0.5 * np.ones(6)])
+    widths = forecasting.interval_halfwidths(many, 0.9)
+    assert widths[8] < 0.7 * widths[2]
