@@ -599,12 +599,15 @@ def _series_table(reporter, title: str, labels: list[str], values: dict[str, lis
     reporter.table(title, ["series", *labels], [[name, *values[name]] for name in names])
 
 
+def _validation_table(reporter, metrics: dict[str, dict[str, Any]], options) -> None:
+    """Each method's validation errors: MAE and RMSE pooled in the data's units, and MASE,
+    which weighs series of different sizes or units alike (None or missing in older models)."""
+    reporter.table("Validation error (MAE and RMSE in data units)", ["", "MAE", "RMSE", "MASE"],
+                   [[_method_label(name, options), m["mae"], m["rmse"], m.get("mase")] for name, m in metrics.items()])
+
+
 def _report_training(result, reporter) -> None:
-    reporter.table(
-        "Validation error (data units)",
-        ["", "MAE", "RMSE"],
-        [[_method_label(k, result.options), v["mae"], v["rmse"]] for k, v in result.metrics.items()],
-    )
+    _validation_table(reporter, result.metrics, result.options)
     methods = list(result.metrics)
     _series_table(reporter, "Validation MAE per series", [_method_label(k, result.options) for k in methods],
                   {name: [m[k]["mae"] for k in methods] for name, m in result.series_metrics.items()})
@@ -1064,12 +1067,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["anomaly source", _expectation_sources_text(metadata["series"])],
     ]
     reporter.table("Model", ["", ""], rows)
-    metrics = metadata["metrics"]
-    reporter.table(
-        "Validation error (data units)",
-        ["", "MAE", "RMSE"],
-        [[_method_label(name, SimpleNamespace(**options)), m["mae"], m["rmse"]] for name, m in metrics.items()],
-    )
+    _validation_table(reporter, metadata["metrics"], SimpleNamespace(**options))
     series = metadata["series"]
     listed = series[:20]
     shown = short_times([s["start"] for s in listed] + [s["end"] for s in listed])

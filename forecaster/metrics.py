@@ -307,7 +307,9 @@ def per_step(metric: Callable[..., float], *arrays: np.ndarray, **kwargs) -> np.
     return np.array([metric(*(c[:, j] for c in columns), **kwargs) for j in range(first.shape[1])], dtype=np.float64)
 
 
-def _mean_scaled_error(actual: np.ndarray, predicted: np.ndarray, scale: float | np.ndarray) -> float:
+def mean_scaled_error(actual: np.ndarray, predicted: np.ndarray, scale: float | np.ndarray) -> float:
+    """The mean of ``|actual - predicted| / scale`` over the finite pairs (MASE pooled as
+    :func:`forecast_summary` pools it): ``scale`` a number, or one per row of a 2-D ``actual``."""
     scale = np.asarray(scale, dtype=np.float64)
     if scale.ndim == 1 and actual.ndim == 2 and scale.shape[0] == actual.shape[0]:
         scale = scale[:, None]
@@ -363,7 +365,7 @@ def forecast_summary(
     actual, predicted = arrays["actual"], arrays["predicted"]
     summary = {**error_summary(actual, predicted), "smape": smape(actual, predicted)}
     if insample_scale is not None:
-        summary["mase"] = _mean_scaled_error(actual, predicted, insample_scale)
+        summary["mase"] = mean_scaled_error(actual, predicted, insample_scale)
     if (lower is None) != (upper is None):
         raise ValueError("give both lower and upper bounds, or neither")
     if lower is not None:

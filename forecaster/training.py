@@ -19,7 +19,7 @@ from .artifacts import (LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_data, seasonal_period
 from .errors import ConfigError, DataError
-from .metrics import error_summary, json_number, seasonal_scale
+from .metrics import error_summary, json_number, mean_scaled_error, seasonal_scale
 from .models import NETWORK_ONLY, NetworkSpec, build_network, check_segment, start_from_linear
 from .report import QUIET, Reporter
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
@@ -1274,7 +1274,7 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
     horizon = fitted.options.horizon
     linear = fitted.validated_linear
     methods = ("model", *BASELINES)
-    collected: dict[str, list[np.ndarray]] = {name: [] for name in ("actual", *methods)}
+    collected: dict[str, list[np.ndarray]] = {name: [] for name in ("actual", "scale", *methods)}
     residuals: dict[str, list[np.ndarray]] = {name: [] for name in methods}
     scales: dict[str, list[float]] = {name: [] for name in methods}
     spreads: list[float] = []
@@ -1286,7 +1286,10 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
     for series, prep, inputs, starts, forecasts in zip(dataset.series, fitted.prepared, inputs_of, starts_of,
                                                        forecasts_of):
         actual = series.values[starts[:, None] + np.arange(horizon)]
-        per_series[series.name] = {name: error_summary(actual, values) for name, values in forecasts.items()}
+        scale = _training_scale(series, prep.split, season)
+        per_series[series.name] = {name: {**error_summary(actual, values), "mase": _scaled_mae(actual, values, scale)}
+                                   for name, values in forecasts.items()}
+        collected["scale"].append(np.full(actual.size, scale))
         collected["actual"].append(actual.ravel())
         spreads.append(float(np.median(forecasting.window_spread(inputs))))
         factors = forecasting.spread_factors(inputs, spreads[-1])
@@ -1300,19 +1303,39 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
             scales[name].append(scale or 1.0)
             residuals[name].append(scaled / (scale or 1.0))
     actual = np.concatenate(collected.pop("actual"))
+    scale = np.concatenate(collected.pop("scale"))
     calibration = {
         name: {"residual_scales": scales[name], "window_spreads": spreads,
                "intervals": forecasting.interval_calibration(np.concatenate(residuals[name]))}
         for name in methods
     }
     return {
-        "overall": {name: error_summary(actual, np.concatenate(parts)) for name, parts in collected.items()},
+        "overall": {name: {**error_summary(actual, np.concatenate(parts)),
+                           "mase": _scaled_mae(actual, np.concatenate(parts), scale)}
+                    for name, parts in collected.items()},
         "per_series": per_series,
         "residual_scales": calibration["model"]["residual_scales"],
         "window_spreads": spreads,
         "intervals": calibration["model"]["intervals"],
         "calibration": calibration,
     }
+
+
+def _training_scale(series, split: int, season: int | None) -> float:
+    """MASE's denominator for one series: the mean absolute seasonal difference of its
+    training part (NaN where that part is not longer than a season)."""
+    try:
+        return seasonal_scale(np.where(series.missing, np.nan, series.values)[:split],
+                              season or seasonal_period(series.freq))
+    except ValueError:
+        return float("nan")
+
+
+def _scaled_mae(actual: np.ndarray, forecast: np.ndarray, scale: float | np.ndarray) -> float:
+    """MASE: of one series with its scale, or of several pooled, each cell with its own."""
+    actual = np.asarray(actual, dtype=np.float64).reshape(-1, 1)
+    return mean_scaled_error(actual, np.asarray(forecast, dtype=np.float64).reshape(-1, 1),
+                             np.broadcast_to(np.asarray(scale, dtype=np.float64), actual.shape[:1]))
 
 
 def _json_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, float | None]]:

@@ -752,3 +752,24 @@ def test_every_long_command_shows_what_it_does_on_a_terminal_only(stores_model, 
         assert stage in result.stderr, result.stderr
         quiet = run_cli(*arguments, "-q")
         assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_train_reports_mase_which_weighs_series_of_different_sizes_alike(tmp_path):
+    model_dir = tmp_path / "model"
+    result = run_cli("train", STORES, "--id-col", "store", "--target", "sales", "--model", "linear", "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    assert "Validation error (MAE and RMSE in data units)" in result.stderr and "MASE" in result.stderr
+    metadata = read_metadata(model_dir)
+    frame = pd.read_csv(STORES, parse_dates=["date"])
+    per_series = []
+    for series in metadata["series"]:
+        values = frame[frame["store"] == series["name"]].set_index("date")["sales"]
+        training = values[values.index < pd.Timestamp(series["validation_start"])].to_numpy()
+        scale = np.mean(np.abs(training[7:] - training[:-7]))  # daily: a weekly season
+        for method, errors in series["metrics"].items():
+            assert errors["mase"] == pytest.approx(errors["mae"] / scale, rel=1e-9), (series["name"], method)
+        per_series.append(series["metrics"]["model"]["mase"])
+    # every store has as many validation windows: the pooled MASE is their mean, while the
+    # pooled MAE is the largest store's, nearly
+    assert metadata["metrics"]["model"]["mase"] == pytest.approx(np.mean(per_series), rel=1e-9)
+    assert f"{metadata['metrics']['model']['mase']:.4g}" in result.stderr
