@@ -202,14 +202,17 @@ def evaluate_coverages(
     _check_room(dataset, offsets[0], shape)
 
     reporter.info(f"Backtest at {cutoffs_text(backtest.folds, stride)}: {_training_cost(shape, backtest)}")
+    if warning := _uneven_ends_warning(dataset):
+        reporter.warn(warning)
     rows: dict[float, list] = {coverage: [] for coverage in coverages}
     fitted = None
     warned: set[str] = set()  # said once, not at every cut-off
     n_series = f"{len(dataset.series):,} series"
     for fold, offset in enumerate(offsets):
         stage = f"Fold {fold + 1}/{backtest.folds}"
+        known = _truncated(dataset, offset)  # what the models may see at this cut-off
         if fitted is None or backtest.refit == "each":
-            truncated = _truncated(dataset, offset)
+            truncated = known
             reporter.info(f"{stage}: training on all but the last {offset} steps")
             # the horizon of the whole data: a short series' automatic one depends on its length
             fitted = fit(truncated, replace(options, horizon=horizon), reporter)
@@ -226,10 +229,10 @@ def evaluate_coverages(
                 warned.add(warning)
         elif backtest.recalibrate:
             with reporter.status(f"{stage}: recalibrating the intervals on the values before the cut-off"):
-                calibration = _arrived_calibration(fitted, validation, dataset, offsets[0], offset, backtest.season)
+                calibration = _arrived_calibration(fitted, validation, known, offsets[0] - offset, backtest.season)
         with reporter.status(f"{stage}: forecasting {n_series} from the cut-off"):
             for coverage in coverages:
-                rows[coverage].append(_fold_rows(fitted, fitted.linear, calibration, dataset, offset,
+                rows[coverage].append(_fold_rows(fitted, fitted.linear, calibration, known, dataset,
                                                  replace(backtest, coverage=coverage)))
 
     import pandas as pd
@@ -244,6 +247,24 @@ def evaluate_coverages(
             evaluations.append(Evaluation(frame, summary, per_step, per_series, fitted.options,
                                           replace(backtest, coverage=coverage, season=season), len(dataset.series)))
     return evaluations
+
+
+def _uneven_ends_warning(dataset: Dataset) -> str | None:
+    """What to say when the series end at different times: cut-offs are counted back from each
+    series' own end, so one model, trained on every series up to its own cut-off, learns
+    from another series' values after this one's cut-off, which a model trained then would
+    not have had."""
+    ends = {s.name: s.index[-1] for s in dataset.series}
+    latest = max(ends.values())
+    early = [name for name, end in ends.items() if end < latest]
+    if not early:
+        return None
+    from .data import time_text
+
+    return (f"{len(early)} of {len(ends)} series end before the others (e.g. '{early[0]}' at "
+            f"{time_text(ends[early[0]])}, the latest at {time_text(latest)}): cut-offs are counted back from each "
+            "series' own end, so the models also learn from other series' values after an early series' cut-offs, "
+            "and its figures are somewhat optimistic; give every series the same end for a clean backtest")
 
 
 def cutoffs_text(folds: int, stride: int | None = None) -> str:
@@ -274,32 +295,48 @@ def _check_room(dataset: Dataset, earliest: int, options: TrainOptions) -> None:
 
 
 def _truncated(dataset: Dataset, offset: int) -> Dataset:
-    """Every series without its last ``offset`` steps."""
-    series = [
-        replace(
-            s,
-            index=s.index[:-offset],
-            values=s.values[:-offset],
-            covariates=s.covariates[:-offset],
-            missing=s.missing[:-offset],
-        )
-        for s in dataset.series
-    ]
+    """Every series without its last ``offset`` steps, as a file ending at the cut-off would
+    give it. A gap that runs up to the cut-off was filled by interpolating towards the first
+    value after it, which a model at the cut-off cannot have seen: it holds the last value
+    before the gap instead, as reading a file that ends within a gap holds a covariate's
+    (a target's trailing gap is cut off there, which would move the cut-off)."""
+    series = []
+    for s in dataset.series:
+        covariates_missing = None if s.covariates_missing is None else s.covariates_missing[:-offset]
+        covariates = s.covariates[:-offset]
+        if covariates_missing is not None and covariates.shape[1]:
+            covariates = np.column_stack([_held_at_end(column, gaps) for column, gaps in
+                                          zip(covariates.T, covariates_missing.T)])
+        series.append(replace(s, index=s.index[:-offset], values=_held_at_end(s.values[:-offset], s.missing[:-offset]),
+                              covariates=covariates, missing=s.missing[:-offset],
+                              covariates_missing=covariates_missing))
     return replace(dataset, series=series)
 
 
-def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset, trained_offset: int, offset: int,
+def _held_at_end(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``values`` `(n,)` with the run of ``missing`` steps at its end (if any) set to the last
+    value before the run."""
+    present = np.flatnonzero(~missing)
+    if not len(missing) or not missing[-1] or not present.size:
+        return values
+    held = values.copy()
+    held[present[-1] + 1 :] = values[present[-1]]
+    return held
+
+
+def _arrived_calibration(fitted: FittedModel, validation: dict, known: Dataset, trained_offset: int,
                          season: int | None) -> dict[str, dict]:
     """Each method's interval calibration (as in ``validation["calibration"]``), recalibrated
-    at the cut-off ``offset`` steps before each series' end on the forecasts of the steps
-    between the end of the training data (``trained_offset`` before the end) and the cut-off."""
+    at the cut-off, the end of each series of ``known`` (:func:`_truncated`), on the forecasts
+    of the steps between the end of the training data (``trained_offset`` steps before the
+    cut-off) and the cut-off."""
     lookback, horizon = fitted.options.lookback, fitted.options.horizon
     calibration = validation["calibration"]
-    per_step = math.ceil(calibration["model"]["intervals"]["n"] / len(dataset.series))
-    spans = [(len(series.values) - offset, len(series.values) - trained_offset) for series in dataset.series]
+    per_step = math.ceil(calibration["model"]["intervals"]["n"] / len(known.series))
+    spans = [(len(series.values), len(series.values) - trained_offset) for series in known.series]
     origins_of, share = forecasting.arrival_origins(spans, lookback, horizon, per_step)
     windows, actuals = [], []
-    for series, prep, (n_known, n_trained), origins in zip(dataset.series, fitted.prepared, spans, origins_of):
+    for series, prep, (n_known, n_trained), origins in zip(known.series, fitted.prepared, spans, origins_of):
         if len(origins):
             features = prep.scaler.transform(
                 series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
@@ -309,7 +346,7 @@ def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset
             windows.append(np.empty((0, lookback, fitted.spec["n_features"]), dtype=np.float32))
         actuals.append(forecasting.arrived_targets(series.values, series.missing, origins, horizon, n_known,
                                                    n_trained, per_step))
-    forecasts_of = method_forecasts(fitted, dataset, windows, origins_of, fitted.linear, season)
+    forecasts_of = method_forecasts(fitted, known, windows, origins_of, fitted.linear, season)
     # every method's calibration shares the series' window spreads, so the factors are too
     factors = [forecasting.spread_factors(window, reference)
                for window, reference in zip(windows, validation["window_spreads"])]
@@ -325,26 +362,28 @@ def _arrived_calibration(fitted: FittedModel, validation: dict, dataset: Dataset
     return recalibrated
 
 
-def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], dataset: Dataset, offset: int,
+def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], known: Dataset, dataset: Dataset,
                backtest: BacktestOptions):
-    """Forecast rows of every method at the cut-off ``offset`` steps before each series' end.
+    """Forecast rows of every method at the cut-off, the end of each series of ``known``.
 
     Args:
         linear: the fitted linear baseline.
         calibrations: by method, what calibrates its intervals (``evaluate_validation``'s
             ``calibration``).
+        known: the series up to the cut-off, as the models may see them (:func:`_truncated`).
+        dataset: the whole series, for the values that followed.
     """
     import pandas as pd
 
     lookback, horizon = fitted.options.lookback, fitted.options.horizon
-    starts = [len(series.values) - offset for series in dataset.series]
+    starts = [len(series.values) for series in known.series]
     windows = []
-    for series, prep, start in zip(dataset.series, fitted.prepared, starts):
+    for series, prep, start in zip(known.series, fitted.prepared, starts):
         features = prep.scaler.transform(
             series_features(series.values, series.covariates, series.index, series.freq, fitted.options.calendar)
         )
         windows.append(input_windows(features[start - lookback : start], lookback))
-    forecasts_of = method_forecasts(fitted, dataset, windows, [np.array([start]) for start in starts], linear,
+    forecasts_of = method_forecasts(fitted, known, windows, [np.array([start]) for start in starts], linear,
                                     backtest.season)
     frames = []
     for i, (series, prep, start, window, forecasts) in enumerate(

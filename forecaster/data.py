@@ -230,6 +230,8 @@ class Series:
         missing: `(n_steps,)` bool, True where the target was absent from the file (empty
             cell or missing timestamp) and was filled.
         first_row: file row of the series' first step, for messages.
+        covariates_missing: `(n_steps, n_covariates)` bool, the same for the covariates
+            (None: none was filled).
     """
 
     name: str
@@ -240,6 +242,7 @@ class Series:
     covariates: np.ndarray
     missing: np.ndarray
     first_row: int
+    covariates_missing: np.ndarray | None = None
 
 
 @dataclass
@@ -1407,8 +1410,10 @@ class _SeriesBuilder:
         # Covariates are filled once over the span of all this group's targets, then sliced.
         low, high = min(s[0] for s in spans), max(s[1] for s in spans)
         shared = np.empty((high - low, covariates.shape[1]))
+        shared_missing = np.zeros((high - low, covariates.shape[1]), dtype=bool)
         for j, name in enumerate(self.options.covariates):
-            shared[:, j], _ = self._fill(covariate_grid[low:high, j], grid[low:high], row_at[low:high], name, where)
+            shared[:, j], shared_missing[:, j] = self._fill(covariate_grid[low:high, j], grid[low:high],
+                                                            row_at[low:high], name, where)
 
         result = []
         for j, (target, (start, stop)) in enumerate(zip(self.options.targets, spans, strict=True)):
@@ -1434,6 +1439,7 @@ class _SeriesBuilder:
                     freq=freq,
                     values=values,
                     covariates=shared[start - low : stop - low].copy(),
+                    covariates_missing=shared_missing[start - low : stop - low].copy(),
                     missing=missing,
                     first_row=int(row_at[start]),
                 )

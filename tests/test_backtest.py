@@ -15,7 +15,7 @@ from forecaster.errors import ConfigError
 from forecaster.metrics import mae, smape
 from forecaster.training import TrainOptions
 
-from .conftest import HOURLY, run_cli
+from .conftest import HOURLY, STORES, run_cli
 
 LOAD = DataOptions(targets=("load",), covariates=("temperature",))
 LINEAR = TrainOptions(model="linear", seed=0)
@@ -98,6 +98,29 @@ def test_forecasts_never_see_data_after_their_cutoff(tmp_path, refit):
     np.testing.assert_allclose(wrecked.rows[columns], clean.rows[columns])
     last = wrecked.rows["cutoff"] == wrecked.rows["cutoff"].max()
     assert not np.allclose(wrecked.rows.loc[last, "actual"], clean.rows.loc[last, "actual"])
+
+
+@pytest.mark.parametrize("refit", ["each", "once"])
+def test_a_gap_across_a_cutoff_is_not_filled_from_after_it(tmp_path, refit):
+    """A gap is filled by interpolating towards the next value; at a cut-off that value lies
+    after it, which predict at that moment could not have seen."""
+    frame = pd.read_csv(HOURLY)
+    n = len(frame)
+    frame.loc[[n - 73, n - 72], ["load", "temperature"]] = np.nan  # the first cut-off's hour and the next
+    backtest = BacktestOptions(folds=3, stride=24, refit=refit)
+    results = []
+    for later in (0.0, 400.0):
+        changed = frame.copy()
+        changed.loc[n - 71, ["load", "temperature"]] += later  # after the gap, after the cut-off
+        path = tmp_path / f"gap{later:g}.csv"
+        changed.to_csv(path, index=False)
+        results.append(evaluate(path, LOAD, LINEAR, backtest).rows)
+    first = results[0]["cutoff"] == results[0]["cutoff"].min()
+    assert str(results[0].loc[first, "cutoff"].iloc[0]) == frame.loc[n - 73, "timestamp"]
+    columns = ["forecast", "lower", "upper"]
+    np.testing.assert_allclose(results[1].loc[first, columns], results[0].loc[first, columns])
+    # the later folds, whose inputs hold the changed hour, do change
+    assert not np.allclose(results[1].loc[~first, "forecast"], results[0].loc[~first, "forecast"])
 
 
 def test_refit_once_trains_a_single_model(linear_backtest):
@@ -306,3 +329,16 @@ def test_evaluate_tables_each_series_and_of_many_those_where_the_model_does_wors
     relative = mase["model"] / mase[["naive", "seasonal_naive", "linear"]].min(axis=1)
     assert listed == list(relative.sort_values(ascending=False, kind="stable").index[:20])
     assert len(per_series) == 23 * 4 and relative.nunique() > 1
+
+
+def test_series_that_end_at_different_times_are_warned_of(tmp_path):
+    frame = pd.read_csv(STORES)
+    frame = frame[~((frame["store"] == "store_a") & (pd.to_datetime(frame["date"]) > "2024-04-20"))]
+    data = tmp_path / "early.csv"
+    frame.to_csv(data, index=False)
+    args = ["evaluate", data, "--id-col", "store", "--target", "sales", "--model", "linear", "--folds", 2, "--json"]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    assert ("Warning: 1 of 5 series end before the others (e.g. 'store_a' at 2024-04-20, the latest at "
+            "2024-05-14)") in " ".join(result.stderr.split())
+    assert "end before the others" not in run_cli("evaluate", STORES, *args[2:]).stderr
