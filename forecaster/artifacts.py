@@ -500,11 +500,12 @@ def _read_plain(path: Path, name: str) -> bytes:
 #: What the commands read from ``metadata.json``, and of what kind each must be: the file is
 #: not under the checksums (it holds them), so a hand edit must fail here, naming the field,
 #: and not as a traceback or an "unexpected" error deep in predict or info.
-_KINDS = {"number": (int, float), "whole number": int, "text": str, "table": dict, "list": list}
+_KINDS = {"number": (int, float), "whole number": int, "text": str, "table": dict, "list": list,
+          "text or whole number": (str, int)}  # a series name: a whole number from older versions
 _TOP_FIELDS = {"anomaly_threshold": "number", "intervals": "table", "data_options": "table",
                "train_options": "table", "metrics": "table", "training": "table"}
 _NETWORK_FIELDS = {"lookback": "whole number", "horizon": "whole number"}
-_SERIES_FIELDS = {"name": "text", "freq": "text", "end": "text", "n_steps": "whole number", "scaler": "table",
+_SERIES_FIELDS = {"name": "text or whole number", "freq": "text", "end": "text", "n_steps": "whole number", "scaler": "table",
                   "residual_scale": "number", "anomaly": "table", "last_values": "list", "metrics": "table"}
 _INTERVAL_FIELDS = {"n": "whole number", "abs_quantiles": "list"}
 

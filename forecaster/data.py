@@ -278,13 +278,16 @@ def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memo
 
     Args:
         columns: name -> `(n_steps,)` pandas Series of finite numbers on a regular
-            ``DatetimeIndex`` (its ``freq``, or one pandas can infer).
+            ``DatetimeIndex`` (its ``freq``, or one pandas can infer). A name is text, or a
+            whole number (a pivoted frame's store ids), which becomes its text: ``101`` is
+            the series ``"101"``.
         shown: what messages call the data.
 
     Raises:
         TypeError: ``columns`` is not a mapping of names to pandas Series (a DataFrame is
-            refused too: ``dict(frame.items())`` gives its columns as such a mapping).
-        DataError: there is no series, or one is not numbers on a regular time grid with no
+            refused too: ``dict(frame.items())`` gives its columns as such a mapping), or a
+            name is neither text nor a whole number.
+        DataError: two names are the same as text, there is no series, or one is not numbers on a regular time grid with no
             missing or infinite value, or is constant, or the series differ in frequency or
             time zone.
     """
@@ -292,11 +295,19 @@ def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memo
         hint = "; for a DataFrame's columns, pass dict(frame.items())" if isinstance(columns, pd.DataFrame) else ""
         raise TypeError(f"dataset_from_pandas: columns must map names to pandas Series, not "
                         f"{type(columns).__name__}{hint}")
+    named: dict[str, pd.Series] = {}
     for name, column in columns.items():
         if not isinstance(column, pd.Series):
             raise TypeError(f"dataset_from_pandas: series {name!r} is a {type(column).__name__}, not a pandas Series")
+        # a name is written into CSV outputs and the model: text, or a whole number written as one
+        if isinstance(name, (bool, np.bool_)) or not isinstance(name, (str, int, np.integer)):
+            raise TypeError(f"dataset_from_pandas: series names must be text or whole numbers, not "
+                            f"{type(name).__name__} {name!r}; give each series a name such as 'store_1'")
+        if str(name) in named:
+            raise DataError(f"{shown}: two series are named '{name}' once written as text; rename one")
+        named[str(name)] = column
     with _errors_on_one_line():
-        return _dataset_from_pandas(columns, shown)
+        return _dataset_from_pandas(named, shown)
 
 
 def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Dataset:

@@ -10,7 +10,7 @@ import pytest
 from forecaster.anomaly import detect_anomalies
 from forecaster.backtest import BacktestOptions, evaluate
 from forecaster.data import DataOptions, dataset_from_pandas
-from forecaster.errors import ConfigError
+from forecaster.errors import ConfigError, DataError
 from forecaster.forecasting import forecast
 from forecaster.training import TrainOptions, train
 
@@ -48,6 +48,25 @@ def test_series_in_memory_train_a_model_that_forecasts_scores_and_backtests(tmp_
     summary = backtest.summary.set_index("model")
     assert backtest.n_series == 1 and {"model", "seasonal_naive", "naive"} <= set(summary.index)
     assert summary.loc["model", "mae"] < summary.loc["naive", "mae"]
+
+
+def test_whole_numbers_as_series_names_become_text_and_the_model_serves(tmp_path):
+    """A frame pivoted on numeric store ids gives whole-number names: the model was written,
+    and every later command refused it."""
+    index = pd.date_range("2024-01-01", periods=120, freq="D")
+    rng = np.random.default_rng(3)
+    wide = pd.DataFrame({store: 50 + store / 10 + 5 * np.sin(np.arange(120) * 2 * np.pi / 7) + rng.normal(0, 1, 120)
+                         for store in (101, 102)}, index=index)
+    dataset = dataset_from_pandas(dict(wide.items()))
+    assert [s.name for s in dataset.series] == ["101", "102"]
+    model_dir = tmp_path / "model"
+    train(dataset, options=TrainOptions(model="linear", lookback=14, horizon=7, seed=0), model_dir=model_dir)
+    assert forecast(model_dir)["series"].unique().tolist() == ["101", "102"]
+    assert run_cli("info", "-m", model_dir).exit_code == 0
+    with pytest.raises(TypeError, match="series names must be text or whole numbers, not tuple"):
+        dataset_from_pandas({("a", "b"): wide[101]})
+    with pytest.raises(DataError, match="two series are named '101'"):
+        dataset_from_pandas({101: wide[101], "101": wide[102]})
 
 
 def test_options_in_the_wrong_place_are_refused_before_anything_is_read_or_written(tmp_path, monkeypatch):
