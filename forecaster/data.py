@@ -137,7 +137,16 @@ class DataOptions:
         # Lists come from JSON and the CLI; a bare string would otherwise split into letters.
         for name in ("targets", "covariates"):
             value = getattr(self, name)
-            object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
+            if isinstance(value, str):
+                value = (value,)
+            elif not isinstance(value, (list, tuple)) or not all(isinstance(column, str) for column in value):
+                raise ConfigError(f"{name} must be a column name or a list of them, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        for name, what in (("time_col", "a column name"), ("id_col", "a column name"), ("tz", "a zone name"),
+                           ("time_unit", "a unit")):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise ConfigError(f"{name} must be {what} (text) or None, got {value!r}")
         if self.on_duplicate not in ON_DUPLICATE:
             raise ConfigError(f"--on-duplicate must be one of {', '.join(ON_DUPLICATE)}; got {self.on_duplicate!r}")
         if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, (int, np.integer)) or self.max_gap < 0:
@@ -331,6 +340,10 @@ def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Datase
         if freq is None:
             raise DataError(f"{shown}: series '{name}' is not on a regular time grid; reindex it onto one "
                             "(pandas.date_range) and fill the gaps (interpolate) first")
+        if type(to_offset(freq)).__name__.startswith("CustomBusiness"):
+            # stored as its code alone ("C"), it would lose its holidays, and forecasts fall on them
+            raise DataError(f"{shown}: series '{name}' has a custom business calendar ({freq}), whose holidays a "
+                            "model cannot keep; reindex it onto plain business days (freq='B') or calendar days")
         if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             raise DataError(f"{shown}: series '{name}' holds {column.dtype} values, not numbers; convert it first "
                             "(pandas.to_numeric)")

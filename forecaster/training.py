@@ -20,7 +20,7 @@ from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_data, seasonal_period
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, mean_scaled_error, seasonal_scale
-from .models import NETWORK_ONLY, NetworkSpec, build_network, check_segment, start_from_linear
+from .models import CELLS, NETWORK_ONLY, NetworkSpec, build_network, check_segment, start_from_linear
 from .report import QUIET, Reporter
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
@@ -62,6 +62,11 @@ SEGMENTED_LEARNING_RATE = 3e-4
 STEPWISE_LEARNING_RATE = 1e-3
 #: What the options a model's saved options lack meant when it was saved.
 SAVED_BEFORE_THEM = {"ensemble": 1, "segment": 1, "learning_rate": STEPWISE_LEARNING_RATE, "series_weights": "even"}
+
+
+#: The largest seed given: NumPy and the backends take up to 2**32 - 1, and an ensemble's
+#: members and layers take the seeds after it (drawn seeds are below it too).
+MAX_SEED = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,17 @@ class TrainOptions:
             raise ConfigError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
+        # the network's own checks (NetworkSpec), made here too so that a wrong value fails
+        # before the data is read, not after the linear model is fitted
+        if self.cell not in CELLS:
+            raise ConfigError(f"--cell must be one of {', '.join(CELLS)}, not '{self.cell}'")
+        for name in ("units", "layers"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"--{name} must be at least 1, got {getattr(self, name)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.seed is not None and not 0 <= self.seed <= MAX_SEED:
+            raise ConfigError(f"--seed must be between 0 and {MAX_SEED}, got {self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -395,7 +411,7 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         for series in dataset.series:
             require_positive_target(dataset.shown, series)
     if options.seed is None:
-        options = replace(options, seed=random.SystemRandom().randrange(2**31))
+        options = replace(options, seed=random.SystemRandom().randrange(MAX_SEED + 1))
     lookback, horizon = options.lookback, options.horizon
     assert lookback is not None and horizon is not None
     reporter.detail("Options: " + ", ".join(f"{k}={v}" for k, v in options.to_dict().items()

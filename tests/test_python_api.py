@@ -107,3 +107,29 @@ def test_arguments_of_the_wrong_kind_are_named_before_anything_is_read_or_writte
         with pytest.raises(error, match=message):
             call()
     assert list(tmp_path.iterdir()) == []  # nothing written, no lock file
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: TrainOptions(units=0), "--units must be at least 1"),
+    (lambda: TrainOptions(cell="LSTM"), "--cell must be one of lstm, gru, rnn"),
+    (lambda: TrainOptions(dropout=1.0), "--dropout must be in [0, 1)"),
+    (lambda: TrainOptions(seed=-1), "--seed must be between 0 and 2147483647"),
+    (lambda: TrainOptions(seed=2**31), "--seed must be between 0 and 2147483647"),
+    (lambda: DataOptions(id_col=3), "id_col must be a column name (text) or None, got 3"),
+    (lambda: DataOptions(targets=5), "targets must be a column name or a list of them, got 5"),
+], ids=["units", "cell", "dropout", "negative seed", "seed too large", "id_col", "targets"])
+def test_options_that_cannot_work_are_refused_when_made_not_after_reading_the_data(make, message):
+    """They used to pass, and fail only after the data was read and the linear model fitted
+    (a seed of -1 after a whole training, or never for a linear model, which stored it)."""
+    with pytest.raises(ConfigError) as refused:
+        make()
+    assert message in str(refused.value)
+
+
+def test_a_custom_business_calendar_is_refused_as_its_holidays_would_be_lost():
+    from pandas.tseries.holiday import USFederalHolidayCalendar
+    from pandas.tseries.offsets import CustomBusinessDay
+
+    days = pd.date_range(end="2023-08-31", periods=100, freq=CustomBusinessDay(calendar=USFederalHolidayCalendar()))
+    with pytest.raises(DataError, match="custom business calendar .*holidays"):
+        dataset_from_pandas({"y": pd.Series(np.random.default_rng(0).normal(size=100), days)})
