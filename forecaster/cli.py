@@ -79,7 +79,8 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     Keys are option names (``lookback``, ``val-fraction`` or ``val_fraction``), at the top
     level or in a table named after the command (``[train]``). ``evaluate`` also reads the
     ``[train]`` table, under its own, so that one file describes the model that is trained
-    and the one that is backtested; train-only keys there (``model-dir``, ``wait``) are skipped.
+    and the one that is backtested; train-only keys (``model-dir``, ``wait``) are skipped there
+    and at the top level.
     """
     if value is None:
         return value
@@ -96,8 +97,12 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     command = ctx.info_name or ""
     known = _config_keys(ctx)
     flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
-    if command == "evaluate" and isinstance(table.get("train"), dict):
-        flat.update({k: v for k, v in table["train"].items() if k.replace("-", "_") in known})
+    if command == "evaluate":
+        # the model you deploy, described at the top level or in [train]: its model directory
+        # and lock wait mean nothing to a backtest, which writes no model
+        flat = {k: v for k, v in flat.items() if k.replace("-", "_") not in _TRAIN_ONLY}
+        if isinstance(table.get("train"), dict):
+            flat.update({k: v for k, v in table["train"].items() if k.replace("-", "_") in known})
     if isinstance(table.get(command), dict):
         flat.update(table[command])
     defaults = {}
@@ -111,6 +116,9 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
             raise typer.BadParameter(f"{value}: '{key}': {exc}", param=param) from None
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     return value
+
+
+_TRAIN_ONLY = {"model_dir", "wait"}
 
 
 def _config_keys(ctx: typer.Context) -> dict[str, Any]:
@@ -972,7 +980,7 @@ def _reading_text(data: dict[str, Any]) -> str:
         if name == "sep":
             return {None: "detected", "\t": "tab"}.get(value, repr(value))
         if name == "time_unit":
-            return value or "detected"
+            return value or "dates"  # numbers are not read as Unix times unless it is given
         if isinstance(value, bool):
             return "yes" if value else "no"
         return "none" if value is None else (repr(value) if isinstance(value, str) and len(value) == 1 else str(value))

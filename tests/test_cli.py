@@ -209,6 +209,9 @@ def test_evaluate_reads_the_train_table_then_its_own(tmp_path):
     options = summary["train_options"]
     assert (options["model"], options["lookback"], options["horizon"]) == ("linear", 12, 3)
     assert summary["backtest"]["folds"] == 2 and summary["n_series"] == 1
+    # the deployed model's directory at the top level is skipped too, as in [train]
+    config.write_text('model-dir = "x"\nwait = 5\nmodel = "linear"\nlookback = 12\nhorizon = 3\nfolds = 1\n')
+    assert run_cli("evaluate", data, "--config", config, "--json", "-q").exit_code == 0
     config.write_text('[evaluate]\nmodel-dir = "x"\n')
     refused = run_cli("evaluate", data, "--config", config)
     assert refused.exit_code == 2 and "model-dir" in refused.stderr
@@ -627,7 +630,7 @@ def test_info_describes_the_model(hourly_model):
     for fragment in ("LSTM, 1 layer(s) of 32 units", "168 / 24 steps, windows relative to their mean", "temperature",
                      "seasonal naive", "LSTM model", "seed=42", "libraries", f"{SCHEMA_VERSION}, 3 file(s) checksummed",
                      "anomaly source", "2024-01-01", "hourly (h)", "none (one series per target column)",
-                     "sep detected, decimal '.', thousands none, dayfirst no, time-unit detected, tz none, max-gap 3"):
+                     "sep detected, decimal '.', thousands none, dayfirst no, time-unit dates, tz none, max-gap 3"):
         assert fragment in " ".join(result.stdout.replace("│", " ").split())
     assert "2024-01-01T" not in result.stdout  # times as a table shows them, not ISO
     as_json = json.loads(run_cli("info", "-m", model_dir, "--json").stdout)
@@ -649,7 +652,7 @@ def test_info_names_the_id_column_the_reading_options_and_the_level(tmp_path):
                       "--window-level", "last", "--max-gap", 0)
     assert trained.exit_code == 0, trained.stderr
     shown = " ".join(run_cli("info", "-m", model_dir).stdout.replace("│", " ").split())
-    for fragment in ("id column shop", "sep detected, decimal ',', thousands none, dayfirst yes, time-unit detected, "
+    for fragment in ("id column shop", "sep detected, decimal ',', thousands none, dayfirst yes, time-unit dates, "
                      "tz Europe/Berlin, max-gap 0, on-duplicate error", "windows relative to their last value",
                      "daily (D)"):
         assert fragment in shown
