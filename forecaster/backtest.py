@@ -87,7 +87,8 @@ class Evaluation:
         per_step: the same per method and horizon step (column ``step``).
         per_series: the same per series and method, columns ``series``, ``model`` and
             :data:`SUMMARY_COLUMNS` (MASE, unlike MAE, compares across series).
-        options: the training options as resolved for the first fold.
+        options: the training options as resolved for the last fold's training (a choice
+            made from the data may differ from one cut-off to another).
         backtest: the backtest options, with the stride and season resolved (and the first
             coverage, in a result of several merged by :func:`merged_coverages`).
         n_series: how many series were evaluated.

@@ -218,8 +218,9 @@ class TrainResult:
         epochs_run, best_epoch: the network's epochs and its best one (0: none bettered the
             linear start, which was kept); an ensemble's first member's; 0 for a baseline.
         seconds: the whole run's wall time.
-        metrics: validation errors in data units by method (``model``, ``naive``,
-            ``seasonal_naive``, ``linear``), each ``{"mae": ..., "rmse": ...}``.
+        metrics: validation errors by method (``model``, ``naive``, ``seasonal_naive``,
+            ``linear``), each ``{"mae": ..., "rmse": ..., "mase": ...}``, MAE and RMSE in data
+            units.
         series_metrics: the same per series name.
         members: each ensemble member's ``seed``, ``epochs_run`` and ``best_epoch``.
     """
