@@ -508,6 +508,8 @@ _NETWORK_FIELDS = {"lookback": "whole number", "horizon": "whole number"}
 _SERIES_FIELDS = {"name": "text or whole number", "freq": "text", "end": "text", "n_steps": "whole number", "scaler": "table",
                   "residual_scale": "number", "anomaly": "table", "last_values": "list", "metrics": "table"}
 _INTERVAL_FIELDS = {"n": "whole number", "abs_quantiles": "list"}
+#: Fields of later versions, checked where present: older models lack them.
+_OPTIONAL_SERIES_FIELDS = {"floor": "number", "start": "text", "window_spread": "number"}
 
 
 def _check_kinds(file: Path, metadata: dict[str, Any]) -> None:
@@ -515,13 +517,25 @@ def _check_kinds(file: Path, metadata: dict[str, Any]) -> None:
               *((s, _SERIES_FIELDS, f"series[{i}].") for i, s in enumerate(metadata["series"]))]
     if isinstance(metadata.get("intervals"), dict):
         checks.append((metadata["intervals"], _INTERVAL_FIELDS, "intervals."))
+    checks += [({k: v for k, v in s.items() if k in _OPTIONAL_SERIES_FIELDS and v is not None},
+                {k: kind for k, kind in _OPTIONAL_SERIES_FIELDS.items() if s.get(k) is not None}, f"series[{i}].")
+               for i, s in enumerate(metadata["series"])]
     for where, fields, prefix in checks:
         for name, kind in fields.items():
             value = where.get(name)
             if not isinstance(value, _KINDS[kind]) or isinstance(value, bool):
                 shown = "missing" if name not in where else f"{value!r}"
-                raise ArtifactError(f"{file}: '{prefix}{name}' must be a {kind}, not {shown}; the metadata was "
-                                    "edited or damaged; retrain the model")
+                _edited(file, f"'{prefix}{name}' must be a {kind}, not {shown}")
+    if not metadata["anomaly_threshold"] >= 0:
+        _edited(file, f"'anomaly_threshold' must be 0 or more, not {metadata['anomaly_threshold']!r}")
+    for i, entry in enumerate(metadata["series"]):
+        scaler = entry["scaler"]
+        if not isinstance(scaler.get("log_target", False), bool):
+            _edited(file, f"'series[{i}].scaler.log_target' must be true or false, not {scaler['log_target']!r}")
+
+
+def _edited(file: Path, problem: str) -> None:
+    raise ArtifactError(f"{file}: {problem}; the metadata was edited or damaged; retrain the model")
 
 
 def _check_metadata(file: Path, metadata: Any) -> dict[str, str] | None:
@@ -533,7 +547,7 @@ def _check_metadata(file: Path, metadata: Any) -> dict[str, str] | None:
     if version not in READABLE_SCHEMAS or isinstance(version, bool):
         newer = isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION
         raise ArtifactError(
-            f"{file}: model schema version {version} "
+            f"{file}: model schema version {version!r} "
             + ("is newer than this forecaster understands; upgrade forecaster" if newer else "is not supported; retrain the model")
             + f" (this version reads schema {SCHEMA_VERSION})"
         )

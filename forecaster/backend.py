@@ -64,11 +64,14 @@ def writable_matplotlib_config() -> None:
     log, at every run. The user's ``MPLCONFIGDIR`` wins; the directory made is removed at exit."""
     if "MPLCONFIGDIR" in os.environ:
         return
-    home = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    usual = os.path.join(home, "matplotlib")
+    home = os.path.expanduser("~")
+    # its configuration and its font cache, each where matplotlib looks for it
+    usual = [os.path.join(os.environ.get(variable) or os.path.join(home, default), "matplotlib")
+             for variable, default in (("XDG_CONFIG_HOME", ".config"), ("XDG_CACHE_HOME", ".cache"))]
     try:
-        os.makedirs(usual, exist_ok=True)
-        if os.access(usual, os.W_OK):
+        for directory in usual:
+            os.makedirs(directory, exist_ok=True)
+        if all(os.access(directory, os.W_OK) for directory in usual):
             return
     except OSError:
         pass

@@ -914,7 +914,8 @@ def _report_evaluation(result, reporter) -> None:
     nominal = [f"{100 * backtest.coverage:g}%", *(f"{suffix[1:]}%" for suffix in suffixes[1:])]
     title = (
         f"Backtest: {result.n_series} series, {cutoffs_text(backtest.folds, backtest.stride)}, "
-        f"horizon {options.horizon}, {' and '.join(nominal)} intervals"
+        f"horizon {options.horizon}, {', '.join(nominal[:-1]) + ' and ' if len(nominal) > 1 else ''}{nominal[-1]} "
+        "intervals"
     )
     rows = summary.to_dict(orient="records")
     errors = [[_method_label(row["model"], options), row["mae"], row["rmse"], row["smape"], row["mase"]] for row in rows]

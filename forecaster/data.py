@@ -1321,17 +1321,21 @@ def _combine_duplicates(
     if (copies == same).all():
         # a day's rows sent twice (an export re-run, a retried append): nothing to choose between
         keep = np.r_[True, ~same]
-        reporter.warn(f"dropped {counted(int(same.sum()), 'row')} that repeat an earlier row exactly (the same "
-                      f"time and values), the first row {rows[1:][same][0]}")
+        dropped = int(same.sum())
+        reporter.warn(f"dropped {counted(dropped, 'row')} that {'repeats' if dropped == 1 else 'repeat'} an earlier "
+                      f"row exactly (the same time and values), the first row {rows[1:][same][0]}")
         return codes[keep], times[keep], rows[keep], targets[keep], covariates[keep]
     if how == "error":
         second = np.argmax(same & ~copies) + 1  # the first that conflicts, not an exact repeat
+        first = second - 1
+        while first > 0 and same[first - 1]:  # named with the first row of its time, not a copy of it
+            first -= 1
         series = "" if ids[codes[second]] is None else f" of series '{ids[codes[second]]}'"
         count = int(same.sum())
         more = f" ({count} duplicate rows in all)" if count > 1 else ""
         raise DataError(
             f"{shown}: timestamp {time_text(_timestamp(times[second], tz))}{series} appears in rows "
-            f"{rows[second - 1]} and {rows[second]}{more}; {id_hint()}pass --on-duplicate mean|last|first to "
+            f"{rows[first]} and {rows[second]}{more}; {id_hint()}pass --on-duplicate mean|last|first to "
             "combine them"
         )
     first_of_group = np.r_[True, ~same]

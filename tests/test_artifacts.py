@@ -318,7 +318,7 @@ def test_a_newer_schema_is_refused_with_the_version_it_needs(model):
 @pytest.mark.parametrize("version", [0, "2", True, None])
 def test_an_unknown_schema_is_refused(model, version):
     edit_metadata(model, lambda m: m.__setitem__("schema_version", version))
-    refused(model, f"schema version {version} is not supported")
+    refused(model, f"schema version {version!r} is not supported")
 
 
 # --- paths in the metadata --------------------------------------------------------------------
@@ -431,7 +431,12 @@ def test_a_numpy_network_holding_objects_is_refused_without_unpickling(network, 
     (lambda m: m["network"].__setitem__("lookback", "24"), "'network.lookback' must be a whole number, not '24'"),
     (lambda m: m["series"][0].__setitem__("freq", 5), "'series[0].freq' must be a text, not 5"),
     (lambda m: m["series"][0].__setitem__("residual_scale", True), "'series[0].residual_scale' must be a number"),
-], ids=["threshold", "no intervals", "fractional n", "lookback text", "freq number", "scale boolean"])
+    (lambda m: m.__setitem__("anomaly_threshold", -1), "'anomaly_threshold' must be 0 or more, not -1"),
+    (lambda m: m["series"][0]["scaler"].__setitem__("log_target", "false"),
+     "'series[0].scaler.log_target' must be true or false, not 'false'"),
+    (lambda m: m["series"][0].__setitem__("floor", "0"), "'series[0].floor' must be a number, not '0'"),
+], ids=["threshold", "no intervals", "fractional n", "lookback text", "freq number", "scale boolean",
+        "negative threshold", "log_target text", "floor text"])
 def test_a_hand_edited_metadata_is_refused_naming_the_field(model, edit, fragment):
     """metadata.json holds the checksums, so no checksum covers it: an edit surfaced as a
     traceback in info or an "unexpected" error in detect-anomalies."""

@@ -776,3 +776,20 @@ def test_train_reports_mase_which_weighs_series_of_different_sizes_alike(tmp_pat
     # pooled MAE is the largest store's, nearly
     assert metadata["metrics"]["model"]["mase"] == pytest.approx(np.mean(per_series), rel=1e-9)
     assert f"{metadata['metrics']['model']['mase']:.4g}" in result.stderr
+
+
+def test_a_plot_with_no_writable_matplotlib_cache_is_quiet(tmp_path):
+    """Where the home's configuration can be written but its cache cannot (a file in the way),
+    matplotlib made a temporary cache of its own and said so, past --quiet."""
+    data = small_hourly_csv(tmp_path / "data.csv")
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "-q").exit_code == 0
+    (tmp_path / "not-a-directory").write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MPL", "XDG_"))}
+    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "not-a-directory"))
+    done = subprocess.run([sys.executable, "-m", "forecaster", "predict", "-m", str(model_dir), "-o",
+                           str(tmp_path / "f.csv"), "--plot", str(tmp_path / "f.png"), "-q"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert (tmp_path / "f.png").stat().st_size > 10_000

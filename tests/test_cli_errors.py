@@ -303,6 +303,13 @@ def test_rows_sent_twice_are_dropped_with_a_warning(in_tmp_path):
     # beside a repeat that conflicts, the error names the conflict, not the harmless copy
     write(DATA, with_duplicate(with_duplicate(good_lines(), 30, exact=True), 61))
     assert_one_line_error(run("train", DATA, "-m", "model2"), "appears in rows 61 and 62")
+    # a conflict with an exact copy of a row is named with that row, not its copy
+    write(DATA, with_duplicate(with_duplicate(good_lines(), 30, exact=True), 31))
+    assert_one_line_error(run("train", DATA, "-m", "model3"), "appears in rows 30 and 32")
+    write(DATA, with_duplicate(good_lines(), 30, exact=True))
+    quiet_off = [a for a in TINY if a != "--quiet"]
+    assert "dropped 1 row that repeats an earlier row exactly" in run("train", DATA, "-m", "model4", "--model",
+                                                                       "linear", *quiet_off).stderr
 
 
 def test_duplicates_are_combined_with_on_duplicate_mean(trained):
