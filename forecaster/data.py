@@ -1380,6 +1380,16 @@ _SUMMER_TIME_ZONES = ("Europe/Berlin", "Europe/London", "America/New_York", "Ame
 _MAX_SKIPPED_TIMES = 200
 
 
+def _spring_hint(times: pd.DatetimeIndex) -> str:
+    """"; it is the hour clocks skip in spring in ZONE: ... pass --tz ZONE" when every one of
+    ``times`` (without a zone) is such an hour in one of :data:`_SUMMER_TIME_ZONES`; else nothing."""
+    for zone in _SUMMER_TIME_ZONES:
+        if times.tz_localize(zone, nonexistent="NaT", ambiguous=np.zeros(len(times), bool)).isna().all():
+            return (f"; {'it is' if len(times) == 1 else 'they are'} the hour clocks skip in spring in {zone}: "
+                    f"if the times are local with summer time, pass their zone with --tz (e.g. --tz {zone})")
+    return ""
+
+
 class _SeriesBuilder:
     """Turns the sorted, unique rows of one group into regular, filled series.
 
@@ -1493,12 +1503,7 @@ class _SeriesBuilder:
         and the series would run an hour off real time for half the year). Else nothing."""
         if self.tz is not None or not self.skipped_times:
             return ""
-        times = pd.DatetimeIndex(sorted(self.skipped_times))
-        for zone in _SUMMER_TIME_ZONES:
-            if times.tz_localize(zone, nonexistent="NaT", ambiguous=np.zeros(len(times), bool)).isna().all():
-                return (f"; {'it is' if len(times) == 1 else 'they are'} the hour clocks skip in spring in {zone}: "
-                        f"if the times are local with summer time, pass their zone with --tz (e.g. --tz {zone})")
-        return ""
+        return _spring_hint(pd.DatetimeIndex(sorted(self.skipped_times)))
 
     def _frequency(self, index: pd.DatetimeIndex, owner: str, where: str) -> str:
         if len(index) < 3:
@@ -1614,10 +1619,11 @@ class _SeriesBuilder:
             k = np.argmax(too_long)
             start, stop = starts[k], stops[k]
             anchor = f"after row {row_at[start - 1]}" if start > 0 else f"before row {row_at[stop]}"
+            hint = _spring_hint(grid[start:stop]) if self.tz is None and (row_at[start:stop] < 0).all() else ""
             raise DataError(
                 f"{self.shown}: column '{column}'{where}: {lengths[k]} consecutive missing steps from "
                 f"{time_text(grid[start])} to {time_text(grid[stop - 1])} ({anchor}); at most --max-gap "
-                f"{self.options.max_gap} are filled; pass a larger --max-gap or fix the data"
+                f"{self.options.max_gap} are filled; pass a larger --max-gap or fix the data{hint}"
             )
         # np.interp holds the end values beyond the first/last present step (covariate edges).
         filled = values.copy()

@@ -494,9 +494,13 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | Non
     mae_axis.set_xlim(steps.min() - 0.5, steps.max() + 0.5)  # no step 0
     bottom_axis = mae_axis
     if coverage_axis is not None:
-        for column, level in levels.items():
-            if level is not None and column in per_step.columns:
-                coverage_axis.axhline(level, color="0.3", linestyle="--", linewidth=1, label=f"nominal {100 * level:g}%")
+        drawn_levels = [(column, level) for column, level in levels.items()
+                        if level is not None and column in per_step.columns]
+        for k, (column, level) in enumerate(drawn_levels):
+            # which coverage lines go with which nominal level, when there are several
+            lines = "" if len(drawn_levels) == 1 else (" (solid lines)" if k == 0 else " (pale dashed lines)")
+            coverage_axis.axhline(level, color="0.3" if k == 0 else "0.6", linestyle="--" if k == 0 else ":",
+                                  linewidth=1, label=f"nominal {100 * level:g}%{lines}")
         if coverage_axis.get_legend_handles_labels()[0]:
             coverage_axis.legend(fontsize=8, loc="lower right")
         coverage_axis.set_ylabel("interval coverage")

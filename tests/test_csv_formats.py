@@ -384,6 +384,10 @@ def test_the_hour_clocks_skip_in_spring_is_filled_with_a_hint_to_pass_the_zone(t
     warning = " ".join(messages.getvalue().split())
     assert ("at 2024-03-31 02:00; it is the hour clocks skip in spring in Europe/Berlin: if the times are local with "
             "summer time, pass their zone with --tz (e.g. --tz Europe/Berlin)") in warning
+    # with gaps not filled at all, the refusal gives the same hint
+    with pytest.raises(DataError, match=r"--max-gap or fix the data; it is the hour clocks skip in spring in "
+                                        r"Europe/Berlin: .*--tz Europe/Berlin"):
+        load_dataset(path, DataOptions(max_gap=0))
     # with the zone, there is nothing to fill
     quiet = io.StringIO()
     assert not load_dataset(path, DataOptions(tz="Europe/Berlin"), Reporter(file=quiet)).series[0].missing.any()

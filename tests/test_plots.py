@@ -264,7 +264,8 @@ def test_evaluation_picture_names_identical_lines_together_and_draws_every_cover
     mae_axis, coverage_axis = figures[0].axes
     assert [t.get_text() for t in mae_axis.get_legend().get_texts()] == ["model = linear", "naive", "seasonal naive"]
     assert len(mae_axis.get_lines()) == 3
-    assert [t.get_text() for t in coverage_axis.get_legend().get_texts()] == ["nominal 80%", "nominal 95%"]
+    assert [t.get_text() for t in coverage_axis.get_legend().get_texts()] == [
+        "nominal 80% (solid lines)", "nominal 95% (pale dashed lines)"]
     covered = [line.get_ydata() for line in coverage_axis.get_lines() if line.get_label().startswith("_")]
     assert sorted(np.unique(np.concatenate(covered)).tolist()) == [0.9, 0.96]  # the model at both levels
     assert "Error by horizon step: 1 series, 10 cut-offs" in figure_texts(figures[0])
