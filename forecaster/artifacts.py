@@ -528,10 +528,26 @@ def _check_kinds(file: Path, metadata: dict[str, Any]) -> None:
                 _edited(file, f"'{prefix}{name}' must be a {kind}, not {shown}")
     if not metadata["anomaly_threshold"] >= 0:
         _edited(file, f"'anomaly_threshold' must be 0 or more, not {metadata['anomaly_threshold']!r}")
+    horizon = metadata["network"]["horizon"]
+    if len(metadata["intervals"]["abs_quantiles"]) != horizon:
+        _edited(file, f"'intervals.abs_quantiles' has {len(metadata['intervals']['abs_quantiles'])} rows for a "
+                      f"horizon of {horizon}")
     for i, entry in enumerate(metadata["series"]):
         scaler = entry["scaler"]
         if not isinstance(scaler.get("log_target", False), bool):
             _edited(file, f"'series[{i}].scaler.log_target' must be true or false, not {scaler['log_target']!r}")
+        for name in ("mean", "scale"):
+            value = scaler.get(name)
+            if value is not None and not _numbers(value):
+                _edited(file, f"'series[{i}].scaler.{name}' must be a number or a list of numbers, not {value!r}")
+        if not all(_numbers(row) for row in entry["last_values"]):
+            _edited(file, f"'series[{i}].last_values' must hold numbers")
+
+
+def _numbers(value: Any) -> bool:
+    """A number, or a flat list of numbers (not true or false)."""
+    items = value if isinstance(value, list) else [value]
+    return all(isinstance(item, (int, float)) and not isinstance(item, bool) for item in items)
 
 
 def _edited(file: Path, problem: str) -> None:

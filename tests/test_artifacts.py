@@ -435,8 +435,11 @@ def test_a_numpy_network_holding_objects_is_refused_without_unpickling(network, 
     (lambda m: m["series"][0]["scaler"].__setitem__("log_target", "false"),
      "'series[0].scaler.log_target' must be true or false, not 'false'"),
     (lambda m: m["series"][0].__setitem__("floor", "0"), "'series[0].floor' must be a number, not '0'"),
+    (lambda m: m["network"].__setitem__("horizon", 48), "'intervals.abs_quantiles' has 6 rows for a horizon of 48"),
+    (lambda m: m["series"][0]["scaler"].__setitem__("mean", "x"), "'series[0].scaler.mean' must be a number"),
+    (lambda m: m["series"][0].__setitem__("last_values", [["a"]]), "'series[0].last_values' must hold numbers"),
 ], ids=["threshold", "no intervals", "fractional n", "lookback text", "freq number", "scale boolean",
-        "negative threshold", "log_target text", "floor text"])
+        "negative threshold", "log_target text", "floor text", "horizon", "scaler mean", "last values"])
 def test_a_hand_edited_metadata_is_refused_naming_the_field(model, edit, fragment):
     """metadata.json holds the checksums, so no checksum covers it: an edit surfaced as a
     traceback in info or an "unexpected" error in detect-anomalies."""
@@ -551,7 +554,7 @@ def small_metadata(tag: int) -> dict:
     series = {"name": "a", "freq": "h", "end": "2024-01-01T00:00:00", "n_steps": 2000, "scaler": {},
               "residual_scale": 1.0, "anomaly": {}, "last_values": [], "metrics": {}}
     return {"tag": tag, "network": {"model": "linear", "lookback": 3, "horizon": 2}, "model_file": LINEAR_FILE,
-            "series": [series], "anomaly_threshold": 2.0, "intervals": {"n": 1, "abs_quantiles": []},
+            "series": [series], "anomaly_threshold": 2.0, "intervals": {"n": 1, "abs_quantiles": [[0.0], [0.0]]},
             "data_options": {}, "train_options": {}, "metrics": {}, "training": {}}  # fmt: skip
 
 
