@@ -598,8 +598,11 @@ def _series_table(reporter, title: str, labels: list[str], values: dict[str, lis
     names = list(values)
     if len(names) > SERIES_TABLE_ROWS:
         errors = np.array([values[name] for name in names], dtype=float)
+        # a baseline that is the model itself (the linear one, for --model linear) is no yardstick
+        others = [j for j in range(1, errors.shape[1])
+                  if not np.array_equal(errors[:, j], errors[:, 0], equal_nan=True)]
         with np.errstate(divide="ignore", invalid="ignore"):
-            relative = errors[:, 0] / np.min(errors[:, 1:], axis=1)
+            relative = errors[:, 0] / np.min(errors[:, others or list(range(1, errors.shape[1]))], axis=1)
         order = np.argsort(-np.nan_to_num(relative, nan=-np.inf), kind="stable")
         names = [names[i] for i in order[:SERIES_TABLE_ROWS]]
         title += (f": the {SERIES_TABLE_ROWS} of {len(values):,} where the model compares worst with "
