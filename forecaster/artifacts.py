@@ -513,16 +513,18 @@ _OPTIONAL_SERIES_FIELDS = {"floor": "number", "start": "text", "window_spread": 
 
 
 def _check_kinds(file: Path, metadata: dict[str, Any]) -> None:
-    checks = [(metadata, _TOP_FIELDS, ""), (metadata["network"], _NETWORK_FIELDS, "network."),
-              *((s, _SERIES_FIELDS, f"series[{i}].") for i, s in enumerate(metadata["series"]))]
+    # (where, its fields, how messages call it, whether a missing or null field is allowed)
+    checks = [(metadata, _TOP_FIELDS, "", False), (metadata["network"], _NETWORK_FIELDS, "network.", False)]
+    for i, entry in enumerate(metadata["series"]):
+        checks += [(entry, _SERIES_FIELDS, f"series[{i}].", False),
+                   (entry, _OPTIONAL_SERIES_FIELDS, f"series[{i}].", True)]
     if isinstance(metadata.get("intervals"), dict):
-        checks.append((metadata["intervals"], _INTERVAL_FIELDS, "intervals."))
-    checks += [({k: v for k, v in s.items() if k in _OPTIONAL_SERIES_FIELDS and v is not None},
-                {k: kind for k, kind in _OPTIONAL_SERIES_FIELDS.items() if s.get(k) is not None}, f"series[{i}].")
-               for i, s in enumerate(metadata["series"])]
-    for where, fields, prefix in checks:
+        checks.append((metadata["intervals"], _INTERVAL_FIELDS, "intervals.", False))
+    for where, fields, prefix, optional in checks:
         for name, kind in fields.items():
             value = where.get(name)
+            if optional and value is None:
+                continue
             if not isinstance(value, _KINDS[kind]) or isinstance(value, bool):
                 shown = "missing" if name not in where else f"{value!r}"
                 _edited(file, f"'{prefix}{name}' must be a {kind}, not {shown}")

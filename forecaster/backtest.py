@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import forecasting, metrics
-from .data import DataOptions, Dataset, check_data_argument, read_data, seasonal_period
+from .data import DataOptions, Dataset, check_data_argument, read_data, seasonal_period, time_text
 from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter, counted, epochs_text
@@ -260,8 +260,6 @@ def _uneven_ends_warning(dataset: Dataset) -> str | None:
     early = [name for name, end in ends.items() if end < latest]
     if not early:
         return None
-    from .data import time_text
-
     return (f"{len(early)} of {len(ends)} series end before the others (e.g. '{early[0]}' at "
             f"{time_text(ends[early[0]])}, the latest at {time_text(latest)}): cut-offs are counted back from each "
             "series' own end, so the models also learn from other series' values after an early series' cut-offs, "

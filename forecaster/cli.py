@@ -989,6 +989,7 @@ def _reading_text(data: dict[str, Any]) -> str:
             return "yes" if value else "no"
         return "none" if value is None else (repr(value) if isinstance(value, str) and len(value) == 1 else str(value))
 
+    # data.READING_OPTIONS, written out: importing data would load pandas, which info does without
     names = ("sep", "decimal", "thousands", "dayfirst", "time_unit", "tz", "max_gap", "on_duplicate")
     return ", ".join(f"{name.replace('_', '-')} {shown(name, data.get(name))}" for name in names if name in data)
 

@@ -155,7 +155,7 @@ def _whole_numbers_as_integers(frame: Any) -> Any:
         values = column.to_numpy()
         finite = values[np.isfinite(values)]
         # below 2**53 every whole float is exactly an integer; missing values stay empty
-        if finite.size and np.all(finite == np.round(finite)) and np.all(np.abs(finite) < 2.0**53) \
-                and finite.size + np.isnan(values).sum() == values.size:
+        if finite.size and not np.isinf(values).any() and np.all(finite == np.round(finite)) \
+                and np.all(np.abs(finite) < 2.0**53):
             whole[name] = column.astype("Int64")
     return frame.assign(**whole) if whole else frame
