@@ -25,8 +25,13 @@ instead of being judged forever by statistics fitted on a hundred-odd validation
   the residuals before ``t``;
   ``μ_t`` and ``σ_t`` are the mean and standard deviation of the earlier ``|e|``. They start
   from the calibration (``PRIOR_POINTS`` pseudo-observations of Gaussian residuals with the
-  validation spread) and move to the series' own history as it grows. Catches spikes, dips
-  and the first steps of level shifts.
+  validation spread) and move to the series' own history as it grows. While they rest on few
+  residuals, ``|e_t|`` is first moved to the Gaussian scale (:func:`gaussian_equivalent`):
+  taken as Student's t with ``prior_df`` (``DF_PER_POINT`` per validation residual) plus one
+  per earlier step degrees of freedom, it becomes the normal deviate as far in the tail. A
+  short series' spread comes from a dozen validation residuals and is often well below the
+  true one; without this its first steps were flagged about ten times as often as later
+  ones. Catches spikes, dips and the first steps of level shifts.
 * **stillness**: for each window ``w`` in ``STILL_WINDOWS``,
   ``L_w = log((Σ|y_t - y_{t-1}|/s_t + c·n) / (Σ|ŷ_t - y_{t-1}|/s_t + c·n))``, the log ratio of
   how much the series moved to how much the model expected it to move (``s_t`` the running
@@ -113,6 +118,13 @@ STILL_MIN_HISTORY = 100
 #: One-sided stillness takes its spread from this lower quantile (standard normal: LOWER_TAIL_Z).
 LOWER_TAIL = 0.05
 LOWER_TAIL_Z = 1.6449
+#: Degrees of freedom of the starting spread per validation residual it was estimated from:
+#: the Gaussian efficiency of the median absolute deviation.
+DF_PER_POINT = 0.37
+#: The Gaussian equivalent of a residual is computed exactly below this many degrees of
+#: freedom, or beyond this many spreads; elsewhere by an expansion, as good and far cheaper.
+EXACT_DF_BELOW = 200.0
+EXPANSION_UP_TO = 3.0
 #: Fewest earlier residuals for their running median to replace the calibrated centre.
 MIN_FIT_POINTS = 10
 #: The local scale (used to find the extreme steps taken out of the model's inputs) uses at
@@ -144,7 +156,7 @@ RANGE_STEPS = 4.0
 #: Version of the scoring a calibration was made for (older models have none). Version 3 added
 #: ``expected_by``, version 4 the range score's settings and version 5 ``prior_peak``, which an
 #: older forecaster would ignore, so it refuses these models instead.
-SCORING_VERSION = 5
+SCORING_VERSION = 6
 #: First version whose scores are on the scale of ``THRESHOLD``.
 THRESHOLD_SCALE_VERSION = 2
 #: Where a series' one-step expectations may come from: the model, or the median of the values
@@ -462,11 +474,12 @@ def surprise(residuals: np.ndarray, calibration: dict[str, Any]) -> tuple[np.nda
     Args:
         residuals: `(n,)` one-step residuals in scaled units, NaN where not observed; or
             `(n, n_series)`.
-        calibration: with ``centre`` and ``spread`` (the starting estimates), numbers or one
-            per series `(n_series,)`.
+        calibration: with ``centre`` and ``spread`` (the starting estimates) and, from
+            scoring version 6, ``prior_df``, numbers or one per series `(n_series,)`.
 
     Returns:
-        ``x``: ``(|e_t| - μ_t) / σ_t`` (NaN where the residual is); ``e``: the residual less
+        ``x``: ``(|e_t| - μ_t) / σ_t`` (NaN where the residual is; ``|e_t|`` on the Gaussian
+        scale where ``prior_df`` is given); ``e``: the residual less
         the running centre; ``rms``: the running root mean square of ``e`` before each step,
         the scale the stillness statistic measures movement in; each the shape of
         ``residuals``.
@@ -477,7 +490,58 @@ def surprise(residuals: np.ndarray, calibration: dict[str, Any]) -> tuple[np.nda
     size = np.abs(deviation)
     prior = float(calibration.get("prior_points", PRIOR_POINTS))
     mean, sd = running_mean_sd(size, ABS_MEAN * spread, ABS_SD * spread, prior)
-    return (size - mean) / sd, deviation, np.sqrt(mean**2 + sd**2)
+    rms = np.sqrt(mean**2 + sd**2)
+    prior_df = calibration.get("prior_df")
+    if prior_df is not None:
+        seen = _before(np.cumsum(np.isfinite(size), axis=0), 0.0)
+        size = rms * gaussian_equivalent(size / rms, np.asarray(prior_df, dtype=np.float64) + seen)
+    return (size - mean) / sd, deviation, rms
+
+
+def gaussian_equivalent(u: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """The standard normal deviate as far in the tail as ``u`` is in Student's t with ``df``
+    degrees of freedom (``u >= 0``, the shape of both broadcast; NaN where ``u`` is); rising
+    with ``u`` (but for a step of under 3e-5 where the expansion hands over to the exact
+    value), finite for finite ``u``.
+
+    A residual measured against a spread estimated from few residuals is more often large
+    than against the true spread; in Gaussian terms it is less surprising than it looks.
+    """
+    u, df = np.broadcast_arrays(np.asarray(u, dtype=np.float64), np.asarray(df, dtype=np.float64))
+    # the Cornish-Fisher expansion to second order, within 3e-5 of the exact value where used
+    out = u - (u**3 + u) / (4.0 * df) + (13.0 * u**5 + 8.0 * u**3 + 3.0 * u) / (96.0 * df**2)
+    exact = (df < EXACT_DF_BELOW) | (u > EXPANSION_UP_TO)
+    if exact.any():
+        from scipy.special import ndtri, stdtr
+
+        tail = stdtr(df[exact], -u[exact])
+        deviate = -ndtri(tail)
+        # beyond float64's range the tail is taken from its first term, in logarithms
+        far = tail < 1e-300
+        if far.any():
+            deviate[far] = _deviate_of_log_tail(_log_t_tail(u[exact][far], df[exact][far]))
+        out[exact] = deviate
+    return np.maximum(out, 0.0)
+
+
+def _log_t_tail(u: np.ndarray, df: np.ndarray) -> np.ndarray:
+    """``log P(T > u)`` for Student's t with ``df`` degrees of freedom, ``u`` far in the tail:
+    the density at ``u`` times ``(df + u²) / (df · u)``, its tail's first-order term (within
+    1e-3 where the tail is below 1e-300)."""
+    from scipy.special import gammaln
+
+    log_density = (gammaln((df + 1.0) / 2.0) - gammaln(df / 2.0) - 0.5 * np.log(df * math.pi)
+                   - (df + 1.0) / 2.0 * np.log1p(u**2 / df))
+    return log_density + np.log((df + u**2) / (df * u))
+
+
+def _deviate_of_log_tail(log_tail: np.ndarray) -> np.ndarray:
+    """The ``z`` with ``log P(Z > z) = log_tail`` for a standard normal Z and ``log_tail``
+    far below 0, from ``P(Z > z) ≈ φ(z) / z``."""
+    z = np.sqrt(-2.0 * log_tail)
+    for _ in range(4):  # converges to ~1e-6 at the tails that reach here (z > 37)
+        z = np.sqrt(-2.0 * log_tail - math.log(2.0 * math.pi) - 2.0 * np.log(z))
+    return z
 
 
 def score_residuals(
@@ -493,7 +557,7 @@ def score_residuals(
             or `(n, n_series)`, a batch of series sharing their settings (see
             :func:`score_batches`).
         calibration: the series' ``anomaly`` entry, from :func:`calibrate_series` (for a
-            batch, ``centre`` and ``spread`` one per series `(n_series,)`). Entries from older
+            batch, ``centre``, ``spread`` and ``prior_df`` one per series `(n_series,)`). Entries from older
             models (without ``hold``) are scored the same way, with the default hold-off and
             stillness settings; those without ``range_tolerance`` without the range score.
         expected_steps: ``ŷ_t - y_{t-1}`` for the stillness score, the shape of ``residuals``
@@ -556,7 +620,7 @@ def in_batches(
     scoring functions here do: series whose calibrations agree on ``settings`` (and whose
     arrays differ in length by as much) are stacked side by side (longest first, shorter ones
     padded with NaN at the end, which no earlier step sees), at most ``cells`` steps x series
-    at a time (one series at least), with ``centre`` and ``spread`` one per series.
+    at a time (one series at least), with ``centre``, ``spread`` and ``prior_df`` one per series.
 
     Args:
         arrays: per series a tuple of 1-D arrays; the first has the result's length.
@@ -579,6 +643,8 @@ def in_batches(
             calibration = {**calibrations[batch[0]],
                            "centre": np.array([calibrations[i]["centre"] for i in batch], dtype=np.float64),
                            "spread": np.array([calibrations[i]["spread"] for i in batch], dtype=np.float64)}
+            if any(calibrations[i].get("prior_df") is not None for i in batch):
+                calibration["prior_df"] = np.array([calibrations[i].get("prior_df") or np.inf for i in batch])
             stacked = [_side_by_side([arrays[i][k] for i in batch], len(arrays[batch[0]][k]))
                        for k in range(len(arrays[batch[0]]))]
             result = function(calibration, *stacked)
@@ -621,11 +687,12 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
 
     Returns:
         JSON-safe ``{"scoring", "centre", "spread", "local_window", "replace_above", "hold",
-        "prior_peak", "prior_points", "still_windows", "still_floor", "still_margin", "still_min_spread",
+        "prior_peak", "prior_points", "prior_df", "still_windows", "still_floor", "still_margin", "still_min_spread",
         "range_tolerance", "range_steps"}``: the settings are stored so that a model keeps
         scoring as it was calibrated.
     """
-    centre, spread = robust_centre_spread(np.asarray(residuals, dtype=np.float64)[split:])
+    validation = np.asarray(residuals, dtype=np.float64)[split:]
+    centre, spread = robust_centre_spread(validation)
     return {
         "scoring": SCORING_VERSION,
         "centre": centre,
@@ -635,6 +702,7 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
         "hold": int(local_window),
         "prior_peak": typical_peak(local_window),
         "prior_points": PRIOR_POINTS,
+        "prior_df": DF_PER_POINT * max(int(np.isfinite(validation).sum()), 1),
         "still_windows": list(STILL_WINDOWS),
         "still_floor": STILL_FLOOR,
         "still_margin": STILL_MARGIN,
