@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         return [score_residuals(r, c, s, values=v) for r, c, s, v in zip(residuals, calibrations, steps, values)]
 
     def batched():
-        return score_batches(residuals, calibrations, steps, values)
+        return score_batches(residuals, calibrations, steps, values)[0]
 
     ways = {"one series at a time": one_by_one, "score_batches": batched}
     seconds: dict[str, list[float]] = {name: [] for name in ways}

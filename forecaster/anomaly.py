@@ -142,6 +142,9 @@ REPLACE_ABOVE = 6.0
 #: Score at or above which a point is flagged: two standard deviations of the statistic
 #: beyond its highest value over the hold-off.
 THRESHOLD = 2.0
+#: What gives a point its score, as the output's ``reason`` column names it: the surprise, the
+#: stillness or the range score.
+REASONS = ("surprise", "stillness", "range")
 #: A value this fraction of the range of all earlier values beyond that range scores
 #: ``THRESHOLD`` (if it is also ``RANGE_STEPS`` typical steps beyond it). The constant is the
 #: "spatial anomaly" tolerance of Numenta's HTM detector in NAB (its ``SPATIAL_TOLERANCE``),
@@ -154,8 +157,8 @@ RANGE_TOLERANCE = 0.05
 #: ``benchmarks/range_score.py``.
 RANGE_STEPS = 4.0
 #: Version of the scoring a calibration was made for (older models have none). Version 3 added
-#: ``expected_by``, version 4 the range score's settings and version 5 ``prior_peak``, which an
-#: older forecaster would ignore, so it refuses these models instead.
+#: ``expected_by``, version 4 the range score's settings, version 5 ``prior_peak`` and version 6
+#: ``prior_df``, which an older forecaster would ignore, so it refuses these models instead.
 SCORING_VERSION = 6
 #: First version whose scores are on the scale of ``THRESHOLD``.
 THRESHOLD_SCALE_VERSION = 2
@@ -544,13 +547,14 @@ def _deviate_of_log_tail(log_tail: np.ndarray) -> np.ndarray:
     return z
 
 
-def score_residuals(
+def scores_and_reasons(
     residuals: np.ndarray,
     calibration: dict[str, Any],
     expected_steps: np.ndarray | None = None,
     values: np.ndarray | None = None,
-) -> np.ndarray:
-    """Anomaly score of every step of one series (causal: step t uses steps up to t only).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Anomaly score of every step of one series (causal: step t uses steps up to t only),
+    and which statistic gives it.
 
     Args:
         residuals: `(n,)` one-step residuals in scaled units, NaN where the value is missing;
@@ -567,12 +571,15 @@ def score_residuals(
             the range score (None: no range score).
 
     Returns:
-        scores >= 0, the shape of ``residuals``, NaN exactly where ``residuals`` is NaN.
+        scores >= 0, the shape of ``residuals``, NaN exactly where ``residuals`` is NaN; and
+        the same shape of ``int8``: the index in :data:`REASONS` of the statistic that gives
+        the score, -1 where the score is 0 or NaN.
     """
     residuals = np.asarray(residuals, dtype=np.float64)
     hold = int(calibration.get("hold") or local_window_for(calibration.get("local_window") or 0))
     x, deviation, rms = surprise(residuals, calibration)
     parts = [beyond_recent_peak(x, hold, prior=calibration.get("prior_peak", 0.0))]
+    kinds = [REASONS.index("surprise")]
     if expected_steps is not None:
         windows = calibration.get("still_windows", STILL_WINDOWS)
         floor = calibration.get("still_floor", STILL_FLOOR)
@@ -580,15 +587,31 @@ def score_residuals(
         min_spread = calibration.get("still_min_spread", STILL_MIN_SPREAD)
         for w, stat in zip(windows, stillness_statistics(deviation / rms, expected_steps, rms, windows, floor)):
             parts.append(beyond_recent_peak(online_stillness(stat, margin, min_spread), hold, gap=w))
+            kinds.append(REASONS.index("stillness"))
     tolerance = calibration.get("range_tolerance")
     if values is not None and tolerance:
         by_range = range_score(values, tolerance, calibration.get("range_steps", RANGE_STEPS))
         parts.append(by_range[len(values) - len(residuals):])
-    score = np.fmax.reduce(parts)
-    return np.where(np.isnan(residuals), np.nan, score)
+        kinds.append(REASONS.index("range"))
+    score = np.where(np.isnan(residuals), np.nan, np.fmax.reduce(parts))
+    strongest = np.argmax(np.nan_to_num(np.stack(parts), nan=-np.inf), axis=0)
+    reason = np.where(score > 0, np.asarray(kinds, dtype=np.int8)[strongest], np.int8(-1))
+    return score, reason
 
 
-#: The calibration entries :func:`score_residuals` reads besides each series' own ``centre``
+def score_residuals(
+    residuals: np.ndarray,
+    calibration: dict[str, Any],
+    expected_steps: np.ndarray | None = None,
+    values: np.ndarray | None = None,
+) -> np.ndarray:
+    """The scores of :func:`scores_and_reasons` alone."""
+    return scores_and_reasons(residuals, calibration, expected_steps, values)[0]
+
+
+
+
+#: The calibration entries :func:`scores_and_reasons` reads besides each series' own ``centre``
 #: and ``spread``: series that agree on all of them are scored together.
 SCORE_SETTINGS = ("hold", "prior_peak", "local_window", "prior_points", "still_windows", "still_floor",
                   "still_margin", "still_min_spread", "range_tolerance", "range_steps")
@@ -659,9 +682,9 @@ def score_batches(
     expected_steps: list[np.ndarray],
     values: list[np.ndarray],
     cells: int = BATCH_CELLS,
-) -> list[np.ndarray]:
-    """:func:`score_residuals` of many series, the same scores, computed :func:`in_batches` of
-    series that agree on :data:`SCORE_SETTINGS`.
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """:func:`scores_and_reasons` of many series, the same scores, computed :func:`in_batches`
+    of series that agree on :data:`SCORE_SETTINGS`.
 
     Args:
         residuals: per series `(n_i,)`.
@@ -670,10 +693,11 @@ def score_batches(
         values: per series `(n_i + history,)`, ``history`` steps before the scored ones.
 
     Returns:
-        per series `(n_i,)`.
+        per series the scores `(n_i,)`, and per series the reasons `(n_i,)`.
     """
-    return in_batches(lambda calibration, r, s, v: score_residuals(r, calibration, s, values=v), calibrations,
-                      list(zip(residuals, expected_steps, values)), SCORE_SETTINGS, cells)
+    both = in_batches(lambda calibration, r, s, v: np.stack(scores_and_reasons(r, calibration, s, values=v), axis=-1),
+                      calibrations, list(zip(residuals, expected_steps, values)), SCORE_SETTINGS, cells)
+    return [pair[:, 0] for pair in both], [pair[:, 1].astype(np.int8) for pair in both]
 
 
 def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * MIN_LOCAL_WINDOW) -> dict[str, Any]:
@@ -993,7 +1017,8 @@ class AnomalyResult:
     """Scored points and the threshold used.
 
     Attributes:
-        frame: columns ``series, timestamp, value, expected, residual, score, is_anomaly``.
+        frame: columns ``series, timestamp, value, expected, residual, score, is_anomaly,
+            reason`` (which of :data:`REASONS` gives the score; missing where it is 0).
         threshold: score at or above which a point is flagged.
         targets: each series' target column, by series name.
     """
@@ -1107,7 +1132,7 @@ def detect_anomalies(
                                  for features, exp, absent, log_scale in zip(scaled, expected, missing, log_scales)))
         # observed values, the unscored first ones too
         histories = [np.where(absent, np.nan, item.raw[:, 0]) for item, absent in zip(inputs, missing)]
-        scores = score_batches(list(residuals), calibrations, list(steps), histories)
+        scores, reasons = score_batches(list(residuals), calibrations, list(steps), histories)
 
     kept = slice(-last if last else 0, None)
     kept_values = [history[lookback:][kept] for history in histories]
@@ -1125,6 +1150,7 @@ def detect_anomalies(
             "residual": values - expected_values,
             "score": score,
             "is_anomaly": (np.nan_to_num(score, nan=0.0) >= threshold).astype(np.int8),
+            "reason": pd.Categorical.from_codes(np.concatenate([r[kept] for r in reasons]), categories=REASONS),
         }
     )
     return AnomalyResult(frame=frame, threshold=threshold,

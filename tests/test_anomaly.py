@@ -246,6 +246,20 @@ def test_the_gaussian_equivalent_of_a_t_deviate():
                                atol=1e-4)
 
 
+def test_each_score_names_the_statistic_that_gives_it():
+    rng = np.random.default_rng(3)
+    residuals, steps = rng.normal(0.0, 1.0, 900), rng.normal(0.0, 1.5, 900)
+    residuals[300] = 12.0  # a spike
+    residuals[600:640] = -steps[600:640]  # frozen: each value where the last one was
+    values = np.cumsum(rng.normal(0.0, 1.0, 900 + 24))
+    values[24 + 800] = values.max() + 50.0  # beyond everything before, with an ordinary residual
+    score, reason = anomaly.scores_and_reasons(residuals, anomaly.calibrate_series(residuals, 200, 48), steps, values)
+    named = {t: anomaly.REASONS[reason[t]] for t in np.flatnonzero(score >= anomaly.THRESHOLD)}
+    assert named[300] == "surprise" and named[800] == "range"
+    assert {named[t] for t in named if 600 <= t < 640} == {"stillness"}
+    assert ((reason == -1) == ~(score > 0)).all() and reason.dtype == np.int8
+
+
 def test_scores_are_causal():
     rng = np.random.default_rng(5)
     residuals = ar_noise(1500, rng)
@@ -285,13 +299,14 @@ def test_series_scored_in_batches_score_exactly_as_one_by_one():
     calibrations[4] = {"centre": 0.1, "spread": 0.8, "local_window": 48}
     alone = [score_residuals(r, c, s, values=v) for r, c, s, v in zip(residuals, calibrations, steps, values)]
     for cells in (anomaly.BATCH_CELLS, 3000, 1):  # one batch per group, a few series each, one each
-        batched = anomaly.score_batches(residuals, calibrations, steps, values, cells=cells)
-        for a, b in zip(alone, batched):
+        batched, reasons = anomaly.score_batches(residuals, calibrations, steps, values, cells=cells)
+        for a, b, why, r, c, s, v in zip(alone, batched, reasons, residuals, calibrations, steps, values):
             np.testing.assert_array_equal(b, a)
+            np.testing.assert_array_equal(why, anomaly.scores_and_reasons(r, c, s, values=v)[1])
     assert (np.nan_to_num(alone[1]) >= anomaly.THRESHOLD).any()
     # a series with no step to score (only its lookback of history) in the same batch as another
-    empty, first = anomaly.score_batches([np.empty(0), residuals[0]], [calibrations[0]] * 2,
-                                         [np.empty(0), steps[0]], [values[0][:24], values[0]])
+    (empty, first), _ = anomaly.score_batches([np.empty(0), residuals[0]], [calibrations[0]] * 2,
+                                              [np.empty(0), steps[0]], [values[0][:24], values[0]])
     assert empty.shape == (0,)
     np.testing.assert_array_equal(first, alone[0])
     # the robust standardisation that finds the extreme steps to take out of the inputs, the same way
@@ -622,6 +637,10 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     clean[row[index[spike]]] = False
     assert flags[clean].mean() < 0.005
     assert ((frame["score"] >= detected.threshold) == (frame["is_anomaly"] == 1)).all()
+    # each point with a score says which statistic gives it; the spike is a surprise
+    assert frame["reason"][row[index[spike]]] == "surprise"
+    assert (frame["reason"].isna() == ~(frame["score"] > 0)).all()
+    assert set(frame["reason"].dropna()) <= set(anomaly.REASONS)
 
     # A model calibrated by version 5 (before the allowance for a starting spread estimated from
     # few residuals) is scored without it, without a word.

@@ -21,7 +21,7 @@ from forecaster.report import Reporter, short_times
 from .conftest import HOURLY, HOURLY_LABELS, STORES, read_metadata, run_cli
 
 FORECAST_COLUMNS = ["series", "timestamp", "step", "forecast", "lower", "upper"]
-ANOMALY_COLUMNS = ["series", "timestamp", "value", "expected", "residual", "score", "is_anomaly"]
+ANOMALY_COLUMNS = ["series", "timestamp", "value", "expected", "residual", "score", "is_anomaly", "reason"]
 
 
 def small_hourly_csv(path, days=12, seed=0):
