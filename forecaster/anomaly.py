@@ -1098,7 +1098,7 @@ def detect_anomalies(
     metadata = artifact.metadata
     lookback = metadata["network"]["lookback"]
     with reporter.status(reading_text(data_path)) as show:  # a spinner on a terminal meanwhile
-        inputs = series_inputs(artifact, data_path, reporter, full_history=True, reading=reading)
+        inputs = series_inputs(artifact, data_path, reporter, full_history=True, reading=reading, long_gaps="fill")
         newest = max(item.meta["anomaly"].get("scoring") or 0 for item in inputs)
         if newest > SCORING_VERSION:
             raise ArtifactError(

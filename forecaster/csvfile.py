@@ -17,6 +17,7 @@ import lzma
 import re
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,17 +36,31 @@ _PEEK_BYTES = 1 << 16
 _SNIFF_LINES = 50
 # Standard input is copied to memory up to this size, then to a temporary file.
 _SPOOL_BYTES = 64 << 20
+# The file is looked at again in blocks of this size for the lines of rows that may be short.
+_BLOCK_BYTES = 16 << 20
 
 
-def read_csv(path: str, shown: str, options: DataOptions) -> tuple[pd.DataFrame, np.ndarray]:
+def read_csv(
+    path: str, shown: str, options: DataOptions, texts_of: Callable[[pd.DataFrame], list[str]] | None = None
+) -> tuple[pd.DataFrame, np.ndarray, dict[str, pd.Series]]:
     """Read the file; return the frame without empty lines and each row's file line number.
 
     The file is opened once, decompressed as it is read; only its first 64 KiB are looked at
     before pandas parses it, for the encoding and the separator. Columns the options do not
-    need are not kept when the options name them all.
+    need are not kept when the options name them all. The series id column
+    (``options.id_col``) is read as text, as written: ``0101`` is not the number 101.
+    Digit grouping (``options.thousands``) is left to :mod:`forecaster.data`, which checks
+    the groups: pandas would read ``1,16`` as 116. A data row with fewer fields than the
+    header is refused (pandas would fill the missing ones as empty).
+
+    Args:
+        texts_of: given the frame, names the columns whose cells are also wanted as written
+            (as text), such as numbers pandas read whose marks are ambiguous; they are read
+            again while the file is open (standard input cannot be read twice later).
 
     Returns:
-        The frame and `(n_rows,)` int64 line numbers (header = 1).
+        The frame, `(n_rows,)` int64 line numbers (header = 1), and the cells as written of
+        the columns ``texts_of`` named, one per row of the frame.
     """
     with contextlib.ExitStack() as stack:
         stream, kind = _open_source(path, shown, stack)
@@ -61,10 +76,11 @@ def read_csv(path: str, shown: str, options: DataOptions) -> tuple[pd.DataFrame,
             # Blank lines are kept (as empty rows, dropped below) so that index + 2 is the line
             # number; low_memory=False types each column as a whole instead of chunk by chunk.
             # skipinitialspace: `a, "b c"` is two fields, a and b c, as a reader expects
-            frame = pd.read_csv(
-                stream, sep=sep, decimal=options.decimal, thousands=options.thousands, encoding="utf-8-sig",
-                skip_blank_lines=False, low_memory=False, usecols=usecols, skipinitialspace=True,
+            reading = dict(
+                sep=sep, decimal=options.decimal, encoding="utf-8-sig", skip_blank_lines=False, low_memory=False,
+                skipinitialspace=True,
             )  # fmt: skip
+            frame = pd.read_csv(stream, usecols=usecols, dtype=_id_text(sample, sep, options), **reading)
         except pd.errors.EmptyDataError:
             raise DataError(f"{shown}: file is empty") from None
         except UnicodeDecodeError:
@@ -96,25 +112,97 @@ def read_csv(path: str, shown: str, options: DataOptions) -> tuple[pd.DataFrame,
         except ValueError as exc:
             # pandas refuses some combinations of separator, decimal and thousands marks.
             raise DataError(f"{shown}: cannot be read as CSV ({exc}); check --sep, --decimal and --thousands") from None
-    rows = np.arange(2, len(frame) + 2, dtype=np.int64)
-    blank = frame.isna().all(axis=1).to_numpy()
-    if blank.any():
-        frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
-    if frame.empty:
-        raise DataError(f"{shown}: has a header but no data rows")
-    if usecols is None:
-        frame = _named_columns(frame, _header_fields(sample, sep), shown)
-    frame.columns = [str(c).strip() for c in frame.columns]
-    if len(frame.columns) == 1:
-        name = frame.columns[0]
-        if options.sep is not None:
-            hint = f"; check --sep {_sep_name(options.sep)}"
-        else:
-            hint = "; separate the columns with , ; tab or |, or name the separator with --sep"
+        rows = np.arange(2, len(frame) + 2, dtype=np.int64)
+        empty = frame.isna()
+        blank = empty.all(axis=1).to_numpy()
+        stream.seek(0)
+        _check_short_rows(stream, empty, blank, _header_fields(sample, sep), sep, shown)
+        if blank.any():
+            frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
+        if frame.empty:
+            raise DataError(f"{shown}: has a header but no data rows")
+        if usecols is None:
+            frame = _named_columns(frame, _header_fields(sample, sep), shown)
+        frame.columns = [str(c).strip() for c in frame.columns]
+        if len(frame.columns) == 1:
+            name = frame.columns[0]
+            if options.sep is not None:
+                hint = f"; check --sep {_sep_name(options.sep)}"
+            else:
+                hint = "; separate the columns with , ; tab or |, or name the separator with --sep"
+            raise DataError(
+                f"{shown}: has only one column ('{name}'); a time column and a column of numbers are needed{hint}"
+            )
+        wanted = set(texts_of(frame)) if texts_of is not None else set()
+        texts: dict[str, pd.Series] = {}
+        if wanted:
+            stream.seek(0)
+            written = pd.read_csv(stream, usecols=lambda column: str(column).strip() in wanted, dtype=str, **reading)
+            written.columns = [str(c).strip() for c in written.columns]
+            texts = {name: written[name].iloc[rows - 2].reset_index(drop=True) for name in wanted}
+    return frame, rows, texts
+
+
+def _id_text(sample: str, sep: str, options: DataOptions) -> dict[str, type] | None:
+    """``dtype`` that reads the series id column as text: ids such as ``0101`` or ``1E3`` are
+    names, not numbers (as numbers, ``007`` and ``7`` would be one series)."""
+    if not options.id_col:
+        return None
+    header = _header_fields(sample, sep, strip=False)
+    return {name: str for name in header if name.strip() == options.id_col} or None
+
+
+def _check_short_rows(
+    stream: Any, empty: pd.DataFrame, blank: np.ndarray, header: list[str], sep: str, shown: str
+) -> None:
+    """Refuse a data row with fewer fields than the header, which pandas fills as empty cells.
+
+    Only rows with an empty cell (outside columns that are all empty) can be short, and in
+    most files there are none or few: only their lines are looked at again, by one pass
+    over the file in blocks, split into lines in C (a fraction of a second for 5 million lines).
+    When only some columns are kept (as for a trained model's columns), the rows with an
+    empty cell among them are looked at the same way.
+
+    Args:
+        empty: the parsed frame's empty cells (of all columns, or of those kept), one row per
+            file line from line 2.
+        blank: `(n,)` rows that are empty lines (or hold only separators): not data.
+    """
+    filled = ~empty.all(axis=0).to_numpy()
+    if len(header) < 2 or not filled.any():
+        return
+    holed = empty.to_numpy()[:, filled].any(axis=1) & ~blank
+    if not holed.any():
+        return
+    candidates = np.flatnonzero(holed) + 2  # file line numbers, sorted
+    first, rest = 1, b""  # the number of the first line in a block, and the start of its unfinished last line
+    while first <= candidates[-1]:
+        block = stream.read(_BLOCK_BYTES)
+        lines = (rest + block).split(b"\n")
+        rest = lines.pop() if block else b""
+        low, high = np.searchsorted(candidates, [first, first + len(lines)])
+        for number in candidates[low:high]:
+            _check_fields(lines[number - first], int(number), header, sep, shown)
+        first += len(lines)
+        if not block:
+            return
+
+
+def _check_fields(raw: bytes, number: int, header: list[str], sep: str, shown: str) -> None:
+    """Refuse file line ``number`` if it holds fewer fields than the header."""
+    line = raw.decode("utf-8-sig", errors="replace").rstrip("\r")
+    if line.count('"') % 2:
+        return  # a quoted field goes on in the next line: the line is not a whole row
+    try:
+        fields = next(csv.reader([line], delimiter=sep, skipinitialspace=True))
+    except (csv.Error, StopIteration):
+        return
+    if len(fields) < len(header):
         raise DataError(
-            f"{shown}: has only one column ('{name}'); a time column and a column of numbers are needed{hint}"
+            f"{shown}: row {number} has {len(fields)} field{'s' if len(fields) != 1 else ''} but the header "
+            f"{len(header)} ({line.strip()!r}); a value or a separator is missing: fix that row (an empty value "
+            "still needs its separator)"
         )
-    return frame, rows
 
 
 def _open_source(path: str, shown: str, stack: contextlib.ExitStack) -> tuple[Any, str]:
@@ -227,12 +315,14 @@ def _sniff_separator(sample: str) -> str:
     return best[1] if best else ","
 
 
-def _header_fields(sample: str, sep: str) -> list[str]:
-    """The names in the header line, without the spaces around them."""
+def _header_fields(sample: str, sep: str, strip: bool = True) -> list[str]:
+    """The names in the header line, without the spaces around them (``strip``), or as pandas
+    names the columns (without the spaces before them only)."""
     for line in sample.splitlines():
         if line.strip():
             try:
-                return [name.strip() for name in next(csv.reader([line], delimiter=sep, skipinitialspace=True))]
+                names = next(csv.reader([line], delimiter=sep, skipinitialspace=True))
+                return [name.strip() for name in names] if strip else names
             except csv.Error:
                 return []
     return []

@@ -43,6 +43,8 @@ ON_DUPLICATE = ("error", "mean", "last", "first")
 # Epoch time columns (--time-unit): seconds or milliseconds since 1970-01-01 UTC.
 TIME_UNITS = ("s", "ms")
 DECIMALS = (".", ",")
+#: What a gap longer than --max-gap does when a file is read (see :func:`load_dataset`).
+LONG_GAPS = ("refuse", "recent", "fill")
 
 _NS_PER_DAY = 86_400 * 10**9
 _NS_PER_MINUTE = 60 * 10**9
@@ -64,10 +66,16 @@ _UNIT_NAMES = {"s": "seconds", "ms": "milliseconds"}
 # A number written with digit grouping: "1,234", "1.234.567,8", "12 345"; \1 is the grouping mark.
 _GROUPED = re.compile(r"[+-]?\d{1,3}([,.' \u00a0\u202f])\d{3}(?:\1\d{3})*(?:([.,])\d+)?")
 _DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+")
+# Indian digit grouping: the last three digits, then pairs (lakh, crore): "12,34,567.5".
+_INDIAN = r"\d{1,2}(?:,\d{2})*,\d{3}"
 # Dates whose day and month order is ambiguous: 01/02/2024, 1.2.24, 01-02-2024 (no year first).
 _DAY_MONTH = re.compile(r"\s*\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b")
 _YEAR_FIRST = re.compile(r"\s*\d{4}\D")
 _YEAR_MONTH = re.compile(r"\s*[12]\d{3}(0[1-9]|1[0-2])\s*")
+# A day/month date split into its parts: the two numbers, the separator, the year and what follows.
+_DAY_MONTH_PARTS = re.compile(r"\s*\d{1,2}(?P<sep>[/.-])\d{1,2}(?P=sep)(?P<year>\d{4}|\d{2})(?P<rest>(?:\D.*)?)")
+# A time of day without a date: 00:05, 13:30:00, 1:15 PM.
+_CLOCK = re.compile(r"\s*\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:[AaPp]\.?[Mm]\.?)?\s*")
 # The UTC offset at the end of a timestamp with a time of day: Z, +01, +0100 or +01:00.
 _OFFSET = re.compile(r"\d:\d\d(?::\d\d(?:[.,]\d+)?)?\s*(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<hh>\d\d):?(?P<mm>\d\d)?)\s*$")
 
@@ -404,7 +412,7 @@ def load_dataset(
     reporter: Reporter = QUIET,
     trained_model: str | None = None,
     known_series: Collection[str] | None = None,
-    recent_only: bool = False,
+    long_gaps: str = "refuse",
 ) -> Dataset:
     """Read a CSV file into regular, gap-filled series.
 
@@ -418,9 +426,12 @@ def load_dataset(
         known_series: the series that model was trained on. A long file's other series (a
             store added since) are then left out with a warning, not read, so that a new key
             in an export does not stop a scheduled forecast of the others.
-        recent_only: a series (with its covariates) starts after its last gap longer than
-            ``max_gap``, with a warning, instead of being refused for it: a forecast needs the
-            latest steps only, and a hole months before them should not stop it.
+        long_gaps: what a gap longer than ``max_gap`` does (:data:`LONG_GAPS`): ``"refuse"``
+            it; ``"recent"``: the series (with its covariates) starts after its last such gap,
+            with a warning, as a forecast needs the latest steps only and a hole months before
+            them should not stop it; ``"fill"``: it is filled like a short one (and marked
+            missing), with a warning, as anomaly scoring skips missing steps and a monitoring
+            outage must not stop the job that watches the steps after it.
 
     Returns:
         A :class:`Dataset` whose options are resolved.
@@ -430,7 +441,9 @@ def load_dataset(
             the column and the row where it can, and says what to do.
     """
     with _errors_on_one_line():
-        return _load(os.fspath(path), options, reporter, trained_model, known_series, recent_only)
+        if long_gaps not in LONG_GAPS:
+            raise ValueError(f"long_gaps must be one of {LONG_GAPS}, not {long_gaps!r}")
+        return _load(os.fspath(path), options, reporter, trained_model, known_series, long_gaps)
 
 
 @contextmanager
@@ -447,13 +460,19 @@ def _errors_on_one_line() -> Iterator[None]:
 
 
 def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: str | None,
-          known_series: Collection[str] | None = None, recent_only: bool = False) -> Dataset:
+          known_series: Collection[str] | None = None, long_gaps: str = "refuse") -> Dataset:
     shown = _shown(path)
     # Notes on what reading did are given once the whole file is accepted: when it is not,
     # the one-line error is all that is printed.
     pending = _PendingNotes()
-    frame, rows = read_csv(path, shown, options)
+    frame, rows, written = read_csv(
+        path, shown, options, lambda read: [name for name in read.columns if name != options.id_col
+                                            and _dot_may_group_thousands(read[name], options)]
+    )
     options = _resolve_columns(frame, options, shown, pending, trained_model)
+    for name in (*options.targets, *options.covariates):
+        if name in written:
+            _check_dot_not_grouping(written[name], rows, shown, name)
     times, tz = _parse_times(frame[options.time_col], rows, shown, options.time_col, options)
     targets = _number_matrix(frame, options.targets, rows, shown, options, "--target")
     covariates = _number_matrix(frame, options.covariates, rows, shown, options, "--covariate")
@@ -464,6 +483,7 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
     if options.id_col:
         codes, ids = _series_ids(frame[options.id_col], rows, shown, options.id_col)
         if known_series is not None:
+            ids = _ids_as_trained(ids, options.targets, known_series, trained_model, pending)
             keep = _known_ids(ids, options.targets, known_series, shown, trained_model, pending)
             kept = np.isin(codes, keep)
             codes, rows, times = codes[kept], rows[kept], times[kept]
@@ -484,7 +504,7 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         lambda: _summer_time_hint(times, codes, tz, options) + _id_col_hint(frame, row_times, options),
     )
 
-    reader = _SeriesBuilder(shown, options, tz, recent_only)
+    reader = _SeriesBuilder(shown, options, tz, long_gaps)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
     series: list[Series] = []
@@ -607,7 +627,8 @@ def _resolve_columns(
                 f"({flag} at training); columns are: {listing}. Export the columns the model was trained on, or retrain"
             )
         if column not in frame.columns:
-            raise DataError(f"{shown}: column '{column}' named by {flag} does not exist; columns are: {listing}")
+            raise DataError(f"{shown}: column '{column}' named by {flag} does not exist"
+                            f"{_did_you_mean(column, columns)}; columns are: {listing}{_one_per_flag(flag, column)}")
         if column in seen and seen[column] != flag:
             raise DataError(f"{shown}: column '{column}' is named by both {seen[column]} and {flag}; give it one role")
         seen[column] = flag
@@ -623,6 +644,23 @@ def _resolve_columns(
     if not targets:
         targets = _default_targets(frame, {time_col, *seen}, shown, reporter)
     return dataclasses.replace(options, time_col=time_col, targets=targets, covariates=covariates)
+
+
+def _one_per_flag(flag: str, column: str) -> str:
+    """How to name several columns, for ``--target sales,promo``: the option is repeated."""
+    parts = [part.strip() for part in column.split(",") if part.strip()]
+    if flag not in ("--target", "--covariate") or len(parts) < 2:
+        return ""
+    return f"; {flag} names one column: repeat it for several ({' '.join(f'{flag} {part}' for part in parts)})"
+
+
+def _did_you_mean(name: str, columns: list[str]) -> str:
+    """" (did you mean 'Sales'?)" for a column named in other case or with a close spelling, else nothing."""
+    import difflib
+
+    folded = {column.casefold(): column for column in reversed(columns)}  # of equal ones, the first
+    match = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
+    return f" (did you mean '{folded[match[0]]}'?)" if match else ""
 
 
 def _long_file_target(frame: pd.DataFrame, taken: set[str], shown: str, id_col: str, listing: str,
@@ -642,7 +680,7 @@ def _long_file_target(frame: pd.DataFrame, taken: set[str], shown: str, id_col: 
 
 
 def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, options: DataOptions) -> str:
-    found, epoch_like = [], []
+    found, epoch_like, clocks = [], [], []
     for name in frame.columns:
         column = frame[name]
         if name in taken or pd.api.types.is_bool_dtype(column):
@@ -664,6 +702,9 @@ def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, option
         cells = cells.astype(str)
         if _number_share(cells) > _NUMBER_SHARE:
             continue
+        if cells.str.fullmatch(_CLOCK).mean() >= _TIME_SHARE:
+            clocks.append(name)  # pandas would date a time of day today
+            continue
         # Without a digit, dateutil still accepts words such as "may" or "monday".
         has_digit = cells.str.contains(r"\d", regex=True).to_numpy()
         try:
@@ -675,6 +716,9 @@ def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, option
             continue
         if (parsed.notna().to_numpy() & has_digit).mean() >= _TIME_SHARE:
             found.append(name)
+    if clocks and found:
+        raise DataError(f"{shown}: {_split_date_time(found[0], clocks[0])}")
+    found = found or clocks  # a time of day alone: refused naming its first row (_parse_times)
     if not found and options.time_unit:
         other = {"s": "ms", "ms": "s"}[options.time_unit]
         for name in frame.columns:
@@ -796,7 +840,8 @@ def _number_share(cells: pd.Series) -> float:
     numbers = pd.to_numeric(cells, errors="coerce").notna()
     if not numbers.all():
         written = cells[~numbers]
-        numbers[~numbers] = written.str.fullmatch(_GROUPED) | written.str.fullmatch(_DECIMAL_COMMA)
+        numbers[~numbers] = (written.str.fullmatch(_GROUPED) | written.str.fullmatch(_DECIMAL_COMMA)
+                             | written.str.fullmatch(rf"[+-]?{_INDIAN}(?:\.\d+)?"))
     return float(numbers.mean())
 
 
@@ -823,6 +868,16 @@ def _parse_times(
     # Long files repeat each timestamp once per series: parse every distinct text once.
     codes, uniques = pd.factorize(column)
     texts = pd.Index(uniques).astype(str)
+    # pandas would date a time of day today, and forecasts by the machine's clock; a sample
+    # tells (looking at each of millions of texts is slow)
+    sample = texts[np.unique(np.linspace(0, len(texts) - 1, min(len(texts), _DETECT_SAMPLE)).astype(np.int64))]
+    if sample.str.fullmatch(_CLOCK).any():
+        at = np.flatnonzero(np.asarray(texts.str.fullmatch(_CLOCK), dtype=bool)[codes])[0]
+        raise DataError(
+            f"{shown}: column '{name}', row {rows[at]}: {str(column.iloc[at])!r} is a time of day without a date; "
+            "timestamps need their date: if the date is in another column, join the two into one column "
+            "(2024-01-01 00:00) and name it with --time-col"
+        )
     parsed = _parse_texts(texts, shown, name, options.dayfirst, lambda: _first_rows(codes, rows), options.tz)
     bad = np.asarray(parsed.isna())
     if bad.any():
@@ -880,6 +935,12 @@ def _parse_epoch(column: pd.Series, rows: np.ndarray, shown: str, name: str, uni
     return parsed.as_unit("ns").asi8, parsed.tz
 
 
+def _split_date_time(date: str, clock: str) -> str:
+    """What to do when the date and the time of day are in columns of their own."""
+    return (f"the date and the time of day are in separate columns ('{date}' and '{clock}'); join them into one "
+            f"column of timestamps (2024-01-01 00:00) and name it with --time-col")
+
+
 def _first_rows(codes: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The file row where each distinct value (numbered in order of first appearance) first is."""
     return rows[np.unique(codes, return_index=True)[1]]
@@ -902,10 +963,13 @@ def _parse_texts(
     if _YEAR_MONTH.fullmatch(texts[0]):
         # yyyymm: pandas reads six digits as nothing (or as hhmmss); every value is read as the first
         attempts = [{"format": "%Y%m", "errors": "coerce"}]
-    if not year_first and _DAY_MONTH.match(texts[0]):
-        # Parsed one by one, 01/02 and 13/02 would be read in different orders: every date
-        # is read in the order of the first, and the ones that do not fit are reported.
-        attempts = [{}, {"errors": "coerce"}]
+    day_month = not year_first and bool(_DAY_MONTH.match(texts[0]))
+    if day_month:
+        # Parsed one by one, 01/02 and 13/02 would be read in different orders (pandas infers
+        # no format for two-digit years): every date is read in the format of the first, and
+        # the ones that do not fit are reported.
+        form = _day_month_format(texts[0], dayfirst)
+        attempts = [{"format": form, "errors": "coerce"}] if form else [{}, {"errors": "coerce"}]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = None
@@ -917,10 +981,76 @@ def _parse_texts(
             except (ValueError, TypeError, OverflowError) as exc:
                 if _is_mixed_zone_error(exc):
                     return _parse_offsets(texts, shown, name, first_rows, zone)
+                # not all in the first one's format: before "mixed" reads each in its own order
+                _check_one_date_order(texts, shown, name, first_rows)
     if not isinstance(parsed, pd.DatetimeIndex):
         # pandas 2 returns objects instead of raising when offsets differ.
         return _parse_offsets(texts, shown, name, first_rows, zone)
+    if day_month and parsed.isna().any():
+        _check_one_date_order(texts, shown, name, first_rows)
+    if day_month:
+        _check_the_other_order(texts, parsed, dayfirst, shown, name)
     return parsed
+
+
+def _check_one_date_order(texts: pd.Index, shown: str, name: str, first_rows: Any) -> None:
+    """Refuse a column mixing year-first dates (2024-02-29) with day/month ones (01/03/2024),
+    which pandas reads value by value, each in an order of its own. Called only when not every
+    text is in the first one's format: looking at each text is slow on millions."""
+    day_month = np.asarray(texts.str.match(_DAY_MONTH), dtype=bool)
+    year_first = np.asarray(texts.str.match(_YEAR_FIRST), dtype=bool) & ~day_month
+    if not year_first.any() or not day_month.any():
+        return
+    first, other = sorted((int(np.argmax(year_first)), int(np.argmax(day_month))))
+    rows = first_rows()
+    raise DataError(
+        f"{shown}: column '{name}' mixes date formats (row {rows[first]}: {texts[first]!r}, row {rows[other]}: "
+        f"{texts[other]!r}), which cannot be read in one day/month order; write every date in one format, "
+        "such as 2024-03-01"
+    )
+
+
+def _day_month_format(first: str, dayfirst: bool) -> str | None:
+    """The strptime format of a day/month date such as ``01/02/24 13:00``, day or month first;
+    None when what follows the date is not a time pandas can name."""
+    parts = _DAY_MONTH_PARTS.fullmatch(first)
+    if parts is None:
+        return None
+    sep, year = parts.group("sep"), "%Y" if len(parts.group("year")) == 4 else "%y"
+    date = sep.join(("%d", "%m") if dayfirst else ("%m", "%d")) + sep + year
+    rest = parts.group("rest")
+    if not rest:
+        return date
+    from pandas.tseries.api import guess_datetime_format
+
+    after = guess_datetime_format("2000-01-01" + rest)
+    return date + after[len("%Y-%m-%d"):] if after and after.startswith("%Y-%m-%d") else None
+
+
+def _check_the_other_order(texts: pd.Index, parsed: pd.DatetimeIndex, dayfirst: bool, shown: str, name: str) -> None:
+    """When every day/month date reads both ways (no day above 12) and only the other order
+    gives evenly spaced dates (monthly 01/02/2024, 01/03/2024 read month first are 1 to 12
+    January), refuse, suggesting that order, rather than fail later on the steps or the gaps."""
+    if len(parsed) < 3 or parsed.isna().any() or (parsed.day > 12).any():
+        return
+    form = _day_month_format(texts[0], not dayfirst)
+    if form is None:
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        other = pd.to_datetime(texts, format=form, errors="coerce")
+    if other.isna().any() or _infer_freq(parsed.unique().sort_values()) is not None:
+        return
+    freq = _infer_freq(other.unique().sort_values())
+    if freq is None:
+        return
+    order, other_order = ("day", "month") if dayfirst else ("month", "day")
+    fix = ("drop --dayfirst if they are written mm/dd/yyyy" if dayfirst
+           else "pass --dayfirst if they are written dd/mm/yyyy")
+    raise DataError(
+        f"{shown}: column '{name}': read {order} first ({texts[0]!r} is {parsed[0]:%Y-%m-%d}), the dates are not "
+        f"evenly spaced, but read {other_order} first they are (step {freq}); {fix}"
+    )
 
 
 def _parse_offsets(
@@ -1141,35 +1271,7 @@ def _number_matrix(
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             values = column.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-            bad = column.notna().to_numpy() & np.isnan(values)
-            if bad.any():
-                # Only the failed cells are looked at again: padded numbers, blank cells and
-                # the declared decimal and thousands marks (pandas skips them in a column
-                # that also holds text) are fine.
-                text = column[bad].astype(str).str.strip()
-                blank = (text == "").to_numpy() | text.isin(NO_VALUE_MARKS).to_numpy()
-                if options.thousands:
-                    text = text.str.replace(options.thousands, "", regex=False)
-                if options.decimal != ".":
-                    text = text.str.replace(options.decimal, ".", regex=False)
-                retry = pd.to_numeric(text.where(~blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
-                still_bad = ~blank & np.isnan(retry)
-                if still_bad.any():
-                    where = np.flatnonzero(bad)[np.argmax(still_bad)]
-                    cell = str(column.iloc[where])
-                    hint = _number_hint(cell, options)
-                    if not hint and still_bad.sum() > 0.5 * column.notna().sum():
-                        raise DataError(
-                            f"{shown}: column '{name}' ({flag}) holds text, not numbers (row {rows[where]}: "
-                            f"{cell!r}); choose a column of numbers"
-                        )
-                    raise DataError(
-                        f"{shown}: column '{name}', row {rows[where]}: {cell!r} is not a number"
-                        f"{hint or '; fix or remove that value'}"
-                    )
-                values = values.copy()  # copy-on-write hands out read-only arrays
-                values[bad] = retry
+            values = _text_numbers(column, rows, shown, name, options, flag)
         infinite = np.isinf(values)
         if infinite.any():
             where = np.argmax(infinite)
@@ -1179,6 +1281,136 @@ def _number_matrix(
             )
         matrix[:, j] = values
     return matrix
+
+
+def _text_numbers(
+    column: pd.Series, rows: np.ndarray, shown: str, name: str, options: DataOptions, flag: str
+) -> np.ndarray:
+    """A column pandas left as text, as numbers read with the declared marks.
+
+    Without a declared mark, only the cells ``pd.to_numeric`` fails on are looked at again:
+    padded numbers and blank cells are fine. With ``--decimal ,`` or ``--thousands``, every
+    cell is read with the marks (``pd.to_numeric`` alone would read ``1.163`` as 1.163), a dot
+    is refused unless it groups thousands, and digit groups must have three digits (pandas
+    reads ``1,16`` as 116).
+
+    Returns:
+        `(n_rows,)` float64, NaN where a cell is empty.
+    """
+    declared = options.thousands is not None or options.decimal != "."
+    values = np.full(len(column), np.nan)
+    if not declared:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    at = np.flatnonzero(column.notna().to_numpy() & np.isnan(values))
+    cells = column.iloc[at].astype(str).str.strip()
+    blank = (cells == "").to_numpy() | cells.isin(NO_VALUE_MARKS).to_numpy()
+    misgrouped = dotted = np.zeros(len(cells), dtype=bool)
+    if options.thousands:
+        marked = cells.str.contains(options.thousands, regex=False).to_numpy()
+        misgrouped = marked & ~cells.str.fullmatch(_grouping(options)).to_numpy()
+        cells = cells.str.replace(options.thousands, "", regex=False)
+    if options.decimal != ".":
+        if options.thousands != ".":
+            dotted = cells.str.contains(".", regex=False).to_numpy()
+        cells = cells.str.replace(options.decimal, ".", regex=False)
+    numbers = pd.to_numeric(cells.where(~blank), errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    failed = ~blank & np.isnan(numbers)
+    wrong = misgrouped | dotted | failed
+    if wrong.any():
+        k = int(np.argmax(wrong))
+        where = at[k]
+        cell = str(column.iloc[where])
+        cited = f"{shown}: column '{name}', row {rows[where]}: {cell!r}"
+        if misgrouped[k]:
+            raise DataError(
+                f"{cited} is not a number grouped in thousands (--thousands {_quoted(options.thousands)}): each group "
+                "after a separator has three digits; fix that value, or check --thousands"
+            )
+        if dotted[k]:
+            grouped = _GROUPED.fullmatch(cell.strip())
+            if grouped and grouped.group(1) == ".":
+                raise DataError(f"{cited} has a dot, which is not a decimal mark with --decimal ,: "
+                                "pass --thousands . if the dot groups thousands")
+            raise DataError(f"{cited} has a dot, but the decimal mark is a comma (--decimal ,); "
+                            "fix that value or the option")
+        hint = _number_hint(cell, options)
+        if not hint and failed.sum() > 0.5 * column.notna().sum():
+            raise DataError(
+                f"{shown}: column '{name}' ({flag}) holds text, not numbers (row {rows[where]}: {cell!r}); "
+                "choose a column of numbers"
+            )
+        raise DataError(f"{cited} is not a number{hint or '; fix or remove that value'}")
+    values = values.copy()  # copy-on-write hands out read-only arrays
+    values[at] = numbers
+    return values
+
+
+def _grouping(options: DataOptions) -> str:
+    """A number grouped with :attr:`DataOptions.thousands` in threes (``1,234,567.5``), or, with a
+    comma, in the Indian way (``12,34,567``): the same digits, so the same number."""
+    mark, decimal = re.escape(options.thousands or ""), re.escape(options.decimal)
+    indian = f"|{_INDIAN}" if options.thousands == "," else ""
+    return rf"[+-]?(?:\d{{1,3}}(?:{mark}\d{{3}})+{indian})(?:{decimal}\d*)?"
+
+
+#: A number whose dot may group thousands, or be a decimal mark before three decimals.
+_DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}\.\d{3}")
+_WHOLE = re.compile(r"[+-]?\d+")
+
+
+def _dot_may_group_thousands(column: pd.Series, options: DataOptions) -> bool:
+    """Whether a column pandas read as decimal numbers may hold whole numbers grouped with a
+    dot (``1.163`` beside ``973``), which only its cells as written can tell
+    (:func:`_check_dot_not_grouping`). From the numbers: some have three decimals, and
+    all fractional ones lie from 1 to 1000 with at most three decimals, beside whole ones."""
+    if options.decimal != "." or options.thousands is not None or not pd.api.types.is_float_dtype(column):
+        return False
+    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = values[np.isfinite(values)]  # an infinity is refused later, naming its row
+    # the first rows decide for most columns (a price with two decimals, a reading with four),
+    # so that a column of millions of rows is looked at whole only when they look grouped
+    if _three_decimals(values[:_DETECT_SAMPLE]) is False:
+        return False
+    return bool(_three_decimals(values)) and bool((values % 1 == 0).any())
+
+
+def _three_decimals(values: np.ndarray) -> bool | None:
+    """For :func:`_dot_may_group_thousands`: whether the fractional numbers lie from 1 to 1000
+    with at most three decimals, some with three; None when none is fractional."""
+    values = np.abs(values[np.isfinite(values)])
+    fractional = values[values % 1 != 0]
+    if not len(fractional):
+        return None
+    if fractional.min() < 1 or fractional.max() >= 1000:
+        return False
+    thousandths = fractional * 1000
+    rounded = np.round(thousandths)
+    return bool(np.allclose(thousandths, rounded, rtol=0, atol=1e-6) and (rounded % 10 != 0).any())
+
+
+def _check_dot_not_grouping(cells: pd.Series, rows: np.ndarray, shown: str, name: str) -> None:
+    """Refuse a column whose every dotted number has three digits after the dot beside whole
+    numbers (``1.163`` and ``973``): German exports group thousands with a dot, so the dot
+    may be that or a decimal mark, and the two readings differ a thousandfold.
+
+    Args:
+        cells: the column as written (text), one per row of ``rows``.
+    """
+    cells = cells.fillna("").str.strip()
+    dotted = cells.str.contains(".", regex=False).to_numpy()
+    three = cells.str.fullmatch(_DOT_THOUSANDS).to_numpy()
+    whole = cells.str.fullmatch(_WHOLE).to_numpy()
+    if not three.any() or (dotted & ~three).any() or not whole.any():
+        return
+    # cited: a dotted number that reads differently either way, 1.163 rather than 1.000
+    telling = three & ~cells.str.endswith("0").to_numpy()
+    k, j = int(np.argmax(telling if telling.any() else three)), int(np.argmax(whole))
+    raise DataError(
+        f"{shown}: column '{name}': the dot may group thousands or be a decimal mark (row {rows[k]}: "
+        f"{cells.iloc[k]!r} beside the whole number in row {rows[j]}: {cells.iloc[j]!r}); pass --thousands . "
+        "--decimal , if the dot groups thousands; if it is a decimal mark, pass the mark that groups thousands "
+        "instead (--thousands ',', even if no number has one)"
+    )
 
 
 def _number_hint(cell: str, options: DataOptions) -> str:
@@ -1228,6 +1460,28 @@ def _known_ids(ids: list[str], targets: tuple[str, ...], known: Collection[str],
     return np.asarray(keep, dtype=np.int64)
 
 
+def _ids_as_trained(ids: list[str], targets: tuple[str, ...], known: Collection[str], trained_model: str | None,
+                    pending: Any) -> list[str]:
+    """The ids as a model trained by an earlier version names them: one that read a key column
+    of numbers as numbers (``0101`` as ``101``, ``1`` beside ``3.0`` as ``1.0``), when more of
+    them are known to it that way than as written; else ``ids`` as they are."""
+    known = set(known)
+
+    def named(keys: list[str]) -> int:
+        return sum(any(_series_name(key, t, targets) in known for t in targets) for key in keys)
+
+    numbers = pd.to_numeric(pd.Series(ids, dtype=object), errors="coerce")
+    if numbers.isna().any() or named(ids) == len(ids):
+        return ids
+    as_numbers = [str(number) for number in numbers.tolist()]
+    if len(set(as_numbers)) < len(ids) or named(as_numbers) <= named(ids):
+        return ids  # two keys were one series then (007 and 7): which is which cannot be told
+    changed = next(k for k, key in enumerate(ids) if key != as_numbers[k])
+    pending.warn(f"{trained_model or 'the model'} was trained when series keys were read as numbers, and names "
+                 f"series '{ids[changed]}' as '{as_numbers[changed]}'; retrain it to name the series as written")
+    return as_numbers
+
+
 def _series_name(series_id: str | None, target: str, targets: tuple[str, ...]) -> str:
     """A series' name: its target column in a wide file, its id in a long file of one target,
     ``id/target`` in a long file of several."""
@@ -1237,8 +1491,13 @@ def _series_name(series_id: str | None, target: str, targets: tuple[str, ...]) -
 
 
 def _series_ids(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> tuple[np.ndarray, list[str]]:
-    """Integer code per row and the ids as text, in order of first appearance."""
-    empty = column.isna().to_numpy()
+    """Integer code per row and the ids as text, in order of first appearance.
+
+    The column is read as text (:func:`~forecaster.csvfile.read_csv`): an id is its cell as
+    written, without the spaces around it, so ``007`` and ``7``, or ``1E3`` and ``1000``, are
+    different series."""
+    column = column.astype(str).where(column.notna()).str.strip()
+    empty = (column.isna() | (column == "")).to_numpy()
     if empty.any():
         raise DataError(
             f"{shown}: column '{name}', row {rows[np.argmax(empty)]}: the series id is empty; fill it or remove the row"
@@ -1282,11 +1541,30 @@ def _id_col_hint(frame: pd.DataFrame, times: np.ndarray, options: DataOptions) -
     if options.id_col:
         return ""
     used = {options.time_col, *options.targets, *options.covariates}
-    keys = [name for name in frame.columns if name not in used
-            and not pd.DataFrame({"time": times, "key": frame[name].to_numpy()}).duplicated().any()]
+
+    def keys_rows(name: str) -> bool:
+        return not pd.DataFrame({"time": times, "key": frame[name].to_numpy()}).duplicated().any()
+
+    keys = [name for name in frame.columns if name not in used and keys_rows(name)]
+    if not keys:
+        # a numeric key (store 101 to 105) is read as a target: it takes no more values than a time has rows
+        most_per_time = int(np.unique(times, return_counts=True)[1].max())
+        keys = [name for name in (*options.targets, *options.covariates)
+                if _few_whole_numbers(frame[name], most_per_time) and keys_rows(name)]
     if not keys:
         return ""
+    cells = frame[keys[0]].dropna().astype(str)
+    if len(cells) and cells.iloc[: _DETECT_SAMPLE].str.fullmatch(_CLOCK).all():
+        return f"{_split_date_time(options.time_col, keys[0])}; else "
     return f"if column '{keys[0]}' tells the series apart, pass --id-col {keys[0]}; else "
+
+
+def _few_whole_numbers(column: pd.Series, most: int) -> bool:
+    """Whether a column holds whole numbers (such as store numbers) of at most ``most`` distinct values."""
+    if not pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        return False
+    values = column.dropna().to_numpy(dtype=np.float64)
+    return bool(len(values)) and bool((values % 1 == 0).all()) and len(np.unique(values)) <= most
 
 
 def _combine_duplicates(
@@ -1396,12 +1674,14 @@ class _SeriesBuilder:
     Also tallies what was filled and trimmed, so that each kind of warning is given once.
     """
 
-    def __init__(self, shown: str, options: DataOptions, tz: Any, recent_only: bool = False) -> None:
+    def __init__(self, shown: str, options: DataOptions, tz: Any, long_gaps: str = "refuse") -> None:
         self.shown = shown
         self.options = options
         self.tz = tz
-        #: leave out each group's steps up to its last gap longer than --max-gap, not refuse it
-        self.recent_only = recent_only
+        #: what a gap longer than --max-gap does (see load_dataset)
+        self.long_gaps = long_gaps
+        #: the gaps longer than --max-gap filled (long_gaps "fill"), said once all is read
+        self.long_filled: list[str] = []
         self.n_filled = 0
         self.n_gaps = 0
         self.first_gap: tuple[Any, str] | None = None  # the earliest filled gap: its start and where, for the note
@@ -1434,7 +1714,7 @@ class _SeriesBuilder:
         target_grid[positions] = targets
         covariate_grid = np.full((n_steps, covariates.shape[1]), np.nan)
         covariate_grid[positions] = covariates
-        if self.recent_only:
+        if self.long_gaps == "recent":
             cut = self._after_last_long_gap(np.column_stack([target_grid, covariate_grid]), grid, where)
             grid, row_at, target_grid, covariate_grid = grid[cut:], row_at[cut:], target_grid[cut:], covariate_grid[cut:]
             n_steps = len(grid)
@@ -1485,10 +1765,11 @@ class _SeriesBuilder:
         return result
 
     def report(self, reporter: Reporter) -> None:
-        for message in self.trimmed[:_MAX_TRIM_WARNINGS]:
-            reporter.warn(message)
-        if len(self.trimmed) > _MAX_TRIM_WARNINGS:
-            reporter.warn(f"... and {len(self.trimmed) - _MAX_TRIM_WARNINGS} more series trimmed the same way")
+        for messages, what in ((self.trimmed, "series trimmed the same way"), (self.long_filled, "long gaps filled")):
+            for message in messages[:_MAX_TRIM_WARNINGS]:
+                reporter.warn(message)
+            if len(messages) > _MAX_TRIM_WARNINGS:
+                reporter.warn(f"... and {len(messages) - _MAX_TRIM_WARNINGS} more {what}")
         if self.n_filled:
             reporter.warn(
                 f"filled {counted(self.n_filled, 'missing value')} in {counted(self.n_gaps, 'gap')} of at most "
@@ -1615,7 +1896,15 @@ class _SeriesBuilder:
         stops = np.flatnonzero(np.diff(padded) == -1)
         lengths = stops - starts
         too_long = lengths > self.options.max_gap
-        if too_long.any():
+        if too_long.any() and self.long_gaps == "fill":
+            why = ("filled in for the expectations after them, and not scored" if column in self.options.targets
+                   else "filled in")
+            self.long_filled += [
+                f"column '{column}'{where}: {lengths[k]} missing steps from {time_text(grid[starts[k]])} to "
+                f"{time_text(grid[stops[k] - 1])}, more than --max-gap {self.options.max_gap}: {why}"
+                for k in np.flatnonzero(too_long)
+            ]
+        elif too_long.any():
             k = np.argmax(too_long)
             start, stop = starts[k], stops[k]
             anchor = f"after row {row_at[start - 1]}" if start > 0 else f"before row {row_at[stop]}"
@@ -1632,11 +1921,13 @@ class _SeriesBuilder:
             self.skipped_times.update(grid[missing & (row_at < 0)])
             if len(self.skipped_times) > _MAX_SKIPPED_TIMES:
                 self.skipped_times = None
-        begins = grid[starts[0]]
-        if self.first_gap is None or begins < self.first_gap[0]:
-            self.first_gap = (begins, f"in column '{column}'{where} at {time_text(begins)}")
-        self.n_filled += int(missing.sum())
-        self.n_gaps += len(starts)
+        short = ~too_long  # the long ones (filled with long_gaps "fill") are told of on their own
+        if short.any():
+            begins = grid[starts[short][0]]
+            if self.first_gap is None or begins < self.first_gap[0]:
+                self.first_gap = (begins, f"in column '{column}'{where} at {time_text(begins)}")
+            self.n_filled += int(lengths[short].sum())
+            self.n_gaps += int(short.sum())
         return filled, missing
 
 

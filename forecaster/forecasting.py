@@ -403,7 +403,7 @@ def reading_text(data_path: str | os.PathLike | None) -> str:
 
 def series_inputs(
     artifact: Artifact, data_path: str | os.PathLike | None, reporter: Reporter, full_history: bool,
-    reading: Mapping[str, Any] | None = None, recent_only: bool = False,
+    reading: Mapping[str, Any] | None = None, long_gaps: str = "refuse",
 ) -> list[SeriesInput]:
     """The series to predict from: a fresh export of the training data, or what training stored.
 
@@ -416,8 +416,9 @@ def series_inputs(
             (:data:`forecaster.data.READING_OPTIONS`: separator, decimal mark, ``dayfirst``,
             ``max_gap`` and so on, :meth:`forecaster.data.DataOptions.reading`); the others
             are the training file's.
-        recent_only: read each series from after its last unfillable gap
-            (:func:`forecaster.data.load_dataset`), as a forecast needs only the latest steps.
+        long_gaps: what a gap longer than ``max_gap`` does (:func:`forecaster.data.load_dataset`):
+            ``"recent"`` reads each series from after its last one, as a forecast needs only
+            the latest steps; ``"fill"`` fills it, for anomaly scoring.
     """
     import pandas as pd
 
@@ -444,7 +445,7 @@ def series_inputs(
 
     options = _trained_options(artifact).reading(reading)
     dataset = load_dataset(data_path, options, reporter, str(artifact.path), known_series=by_name,
-                           recent_only=recent_only)
+                           long_gaps=long_gaps)
     present = {s.name for s in dataset.series}
     absent = [name for name in by_name if name not in present]
     if absent:
@@ -647,7 +648,7 @@ def forecast_with_history(
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
     with reporter.status(reading_text(data_path)) as show:  # a spinner on a terminal meanwhile
         inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback, reading=reading,
-                               recent_only=True)
+                               long_gaps="recent")
         _report_early_ends(inputs, reporter)
         show(f"Forecasting {len(inputs):,} series")
         windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])

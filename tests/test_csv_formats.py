@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -505,3 +506,156 @@ def test_messages_about_data_from_stdin_say_standard_input(tmp_path, monkeypatch
     assert result.exit_code == 1
     assert "Error: standard input: series 'load' has 10 rows after cleaning" in result.stderr
     assert "-: series" not in result.stderr
+
+
+# --- digit grouping and decimal marks that pandas would read silently ---------------------------
+
+
+def german_whole_numbers(tmp_path, name="stueck.csv") -> Path:
+    """Whole numbers as German exports write them: a dot groups thousands (1.163 is 1163)."""
+    counts = [1000, 1163, 1208, 973, 930, 1096, 1250, 987, 1001, 1100]
+    path = tmp_path / name
+    path.write_text("Datum;Stueck\n" + "".join(
+        f"{d + 1:02d}.01.2024;{f'{n:,}'.replace(',', '.')}\n" for d, n in enumerate(counts)))
+    return path
+
+
+def test_whole_numbers_grouped_with_a_dot_are_refused_as_ambiguous(tmp_path):
+    path = german_whole_numbers(tmp_path)
+    with pytest.raises(DataError, match=r"column 'Stueck': the dot may group thousands or be a decimal mark \(row 3: "
+                                        r"'1.163' beside the whole number in row 5: '973'\); pass --thousands \. "
+                                        r"--decimal , if the dot groups thousands"):
+        load_dataset(path, DataOptions(dayfirst=True))
+    series = load_dataset(path, DataOptions(dayfirst=True, thousands=".", decimal=",")).series[0]
+    np.testing.assert_array_equal(series.values[:4], [1000, 1163, 1208, 973])
+    # the way to say the dot is a decimal mark: name another grouping mark
+    series = load_dataset(path, DataOptions(dayfirst=True, thousands=",")).series[0]
+    np.testing.assert_array_equal(series.values[:4], [1.0, 1.163, 1.208, 973])
+
+
+def test_with_decimal_comma_a_dot_is_never_a_decimal_mark(tmp_path):
+    path = german_whole_numbers(tmp_path)
+    with pytest.raises(DataError, match=r"column 'Stueck', row 2: '1.000' has a dot, which is not a decimal mark with "
+                                        r"--decimal ,: pass --thousands \. if the dot groups thousands"):
+        load_dataset(path, DataOptions(dayfirst=True, decimal=","))
+    path.write_text("Datum;Wert\n01.01.2024;1,5\n02.01.2024;2.25\n03.01.2024;3,5\n")
+    with pytest.raises(DataError, match=r"row 3: '2.25' has a dot, but the decimal mark is a comma"):
+        load_dataset(path, DataOptions(dayfirst=True, decimal=","))
+
+
+def test_ordinary_decimals_with_three_digits_are_not_taken_for_grouping(tmp_path):
+    path = tmp_path / "decimals.csv"
+    path.write_text("date;a\n2024-01-01;12.5\n2024-01-02;0.125\n2024-01-03;1.250\n2024-01-04;3\n2024-01-05;2.375\n")
+    np.testing.assert_array_equal(load_dataset(path).series[0].values, [12.5, 0.125, 1.25, 3, 2.375])
+    path.write_text("date;a\n2024-01-01;1.163\n2024-01-02;2.5\n2024-01-03;3\n")  # 2.5 is no grouping
+    np.testing.assert_array_equal(load_dataset(path).series[0].values, [1.163, 2.5, 3])
+
+
+@pytest.mark.parametrize(("cell", "mark", "decimal"), [('"1,16"', ",", "."), ('"12,3456"', ",", "."),
+                                                       ("1.16,5", ".", ",")])
+def test_digit_groups_after_a_thousands_separator_have_three_digits(tmp_path, cell, mark, decimal):
+    path = tmp_path / "grouped.csv"
+    sep = "," if decimal == "." else ";"
+    path.write_text(f"date{sep}a\n2024-01-01{sep}{cell}\n2024-01-02{sep}5\n2024-01-03{sep}7\n")
+    with pytest.raises(DataError, match=rf"row 2: '{cell.strip(chr(34))}' is not a number grouped in thousands "
+                                        rf"\(--thousands '{re.escape(mark)}'\): each group after a separator has "
+                                        "three digits"):
+        load_dataset(path, DataOptions(thousands=mark, decimal=decimal))
+
+
+def test_indian_grouping_reads_as_the_same_digits(tmp_path):
+    path = tmp_path / "lakh.csv"
+    path.write_text('date,a\n2024-01-01,"1,00,000"\n2024-01-02,"12,34,567.5"\n2024-01-03,"250,000"\n2024-01-04,7\n')
+    np.testing.assert_array_equal(load_dataset(path, DataOptions(thousands=",")).series[0].values,
+                                  [100000, 1234567.5, 250000, 7])
+
+
+# --- series ids ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ids", [["0101", "0102"], ["1", "2", "3.0"], ["1E3", "1000", "12"], ["007", "7", "0700"],
+                                 [" a1", "A1 "]])
+def test_series_ids_are_read_as_written(tmp_path, ids):
+    path = tmp_path / "long.csv"
+    path.write_text("date,store,sales\n" + "".join(
+        f"2024-01-{day:02d},{key},{k * 10 + day % 4}\n" for day in range(1, 9) for k, key in enumerate(ids)))
+    dataset = load_dataset(path, DataOptions(id_col="store", targets=("sales",)))
+    assert [s.name for s in dataset.series] == [key.strip() for key in ids]  # in order of first appearance
+    assert [s.values[0] for s in dataset.series] == [10 * k + 1 for k in range(len(ids))]
+
+
+# --- timestamps that pandas would read in two orders, or date today -----------------------------------
+
+
+def dated(tmp_path, header: str, stamps: list[str], name: str = "dates.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(header + "\n" + "".join(f"{stamp},{k * k % 7 + k}\n" for k, stamp in enumerate(stamps)))
+    return path
+
+
+def test_a_time_of_day_without_a_date_is_refused(tmp_path):
+    path = dated(tmp_path, "time,value", [f"{h:02d}:{m:02d}" for h in range(2) for m in range(0, 60, 5)])
+    for options in (DataOptions(), DataOptions(time_col="time")):
+        with pytest.raises(DataError, match=r"column 'time', row 2: '00:00' is a time of day without a date; .*join "
+                                            r"the two into one column"):
+            load_dataset(path, options)
+
+
+@pytest.mark.parametrize("hours", [1, 24])
+def test_a_date_and_a_time_in_separate_columns_are_told_to_be_joined(tmp_path, hours):
+    stamps = pd.date_range("2024-01-01", periods=48, freq=f"{hours}h")
+    path = dated(tmp_path, "date,time,value", [f"{t:%Y-%m-%d},{t:%H:%M}" for t in stamps])
+    with pytest.raises(DataError, match=r"the date and the time of day are in separate columns \('date' and 'time'\); "
+                                        "join them into one column of timestamps"):
+        load_dataset(path)
+    if hours == 1:  # the time column is not taken for a series key
+        with pytest.raises(DataError, match=r"appears in rows 2 and 3 .*separate columns \('date' and 'time'\)"):
+            load_dataset(path, DataOptions(time_col="date"))
+
+
+def test_two_digit_years_are_read_in_one_day_month_order(tmp_path):
+    """pandas infers no format for 01/01/24 and read 02/01/24 as 1 February, 13/01/24 as 13 January."""
+    days = pd.date_range("2024-01-01", "2024-03-31", freq="D")
+    path = dated(tmp_path, "date,value", [f"{t:%d/%m/%y}" for t in days])
+    with pytest.raises(DataError, match=r"row 14: '13/01/24' is not a timestamp in the day/month order of the first "
+                                        r"one \('01/01/24', read month first\); .*pass --dayfirst"):
+        load_dataset(path)
+    assert load_dataset(path, DataOptions(dayfirst=True)).series[0].index.equals(days)
+    path = dated(tmp_path, "date,value", [f"{t:%m/%d/%y}" for t in days])
+    assert load_dataset(path).series[0].index.equals(days)
+
+
+def test_iso_and_day_month_dates_in_one_column_are_refused(tmp_path):
+    days = pd.date_range("2024-02-25", periods=10, freq="D")
+    stamps = [f"{t:%Y-%m-%d}" if t.month == 2 else f"{t:%d/%m/%Y}" for t in days]
+    for dayfirst in (False, True):
+        with pytest.raises(DataError, match=r"column 'date' mixes date formats \(row 2: '2024-02-25', row 7: "
+                                            r"'01/03/2024'\)"):
+            load_dataset(dated(tmp_path, "date,value", stamps), DataOptions(dayfirst=dayfirst))
+
+
+def test_monthly_dates_written_day_first_suggest_dayfirst(tmp_path):
+    months = pd.date_range("2020-01-01", periods=36, freq="MS")
+    path = dated(tmp_path, "month,value", [f"{t:%d/%m/%Y}" for t in months])
+    with pytest.raises(DataError, match=r"column 'month': read month first \('01/01/2020' is 2020-01-01\), the dates "
+                                        r"are not evenly spaced, but read day first they are \(step MS\); pass "
+                                        "--dayfirst"):
+        load_dataset(path)
+    series = load_dataset(path, DataOptions(dayfirst=True)).series[0]
+    assert series.index.equals(months) and series.freq == "MS"
+
+
+def test_a_model_that_named_numeric_ids_as_numbers_still_finds_its_series(tmp_path):
+    """Models trained before ids were read as written know 0101 as '101' and 1 (beside 3.0) as '1.0'."""
+    for ids, trained in ((["0101", "0102"], ["101", "102"]), (["1", "2", "3.0"], ["1.0", "2.0", "3.0"]),
+                         (["0101", "0102"], ["0101", "0102"])):
+        path = tmp_path / "long.csv"
+        path.write_text("date,store,sales\n" + "".join(
+            f"2024-01-{day:02d},{key},{k * 10 + day % 4}\n" for day in range(1, 9) for k, key in enumerate(ids)))
+        out = io.StringIO()
+        dataset = load_dataset(path, DataOptions(id_col="store", targets=("sales",)), Reporter(file=out),
+                               trained_model="model", known_series=set(trained))
+        assert [s.name for s in dataset.series] == trained
+        renamed = trained != ids
+        assert ("model was trained when series keys were read as numbers, and names series "
+                f"'{ids[0]}' as '{trained[0]}'; retrain it" in out.getvalue()) == renamed

@@ -95,6 +95,18 @@ def test_named_column_that_does_not_exist(tmp_path, options, flag, column):
     data_error(path, options, f"column '{column}' named by {flag} does not exist", "columns are: time, a, b")
 
 
+@pytest.mark.parametrize(("options", "suggested"), [
+    (DataOptions(time_col="Timestamp"), "timestamp"), (DataOptions(targets=("Sales",)), "sales"),
+    (DataOptions(targets=("sales_eur",)), "sales_eu"), (DataOptions(covariates=("temprature",)), "temperature"),
+    (DataOptions(targets=("weather",)), None),
+])
+def test_a_misspelled_column_name_gets_a_suggestion(tmp_path, options, suggested):
+    text = "timestamp,sales,sales_eu,temperature\n" + "".join(f"2024-01-0{d},{d},{d * 2},{d % 3}\n" for d in range(1, 6))
+    message = data_error(write(tmp_path, text), options, "does not exist",
+                         "; columns are: timestamp, sales, sales_eu, temperature")
+    assert (f"does not exist (did you mean '{suggested}'?); " in message) if suggested else "did you mean" not in message
+
+
 def test_covariates_that_leave_nothing_to_forecast_say_so(tmp_path):
     path = write(tmp_path, hourly(4, a=[1.0, 2, 3, 4], b=[0, 1, 0, 1]))
     data_error(path, DataOptions(covariates=("a", "b")), "no column is left to forecast",
@@ -397,6 +409,19 @@ def test_a_long_file_read_without_its_id_column_is_told_which_column_to_pass(tmp
     assert "--id-col" not in message
 
 
+def test_a_numeric_id_column_is_suggested_too(tmp_path):
+    # store numbers are read as a target of a wide file; their few values repeat at each time
+    long = "time,store_id,load\n" + "".join(f"2024-01-0{d},{store},{d * store % 7}.5\n"
+                                            for d in range(1, 6) for store in (101, 102, 103))
+    data_error(write(tmp_path, long), DataOptions(), "rows 2 and 3", "if column 'store_id' tells the series apart, "
+               "pass --id-col store_id; else pass --on-duplicate")
+    # whole numbers that differ at every row (counts) are no key
+    counts = "time,visits,load\n" + "".join(f"2024-01-0{d},{d * 10 + k},{d * k % 7}.5\n"
+                                            for d in range(1, 6) for k in range(3))
+    message = data_error(write(tmp_path, counts), DataOptions(), "--on-duplicate")
+    assert "--id-col" not in message
+
+
 @pytest.mark.parametrize(
     "how,a,b_filled",
     # mean skips the empty cell; last keeps the whole last row, whose empty b is then filled
@@ -566,3 +591,22 @@ def test_series_in_memory_off_a_regular_grid_or_with_a_gap_are_refused():
         dataset_from_pandas({"x\r\ny": pd.Series(np.arange(6.0))})
     assert str(refused.value).splitlines() == ["(in memory): series 'x\\ny' is indexed by RangeIndex, not by time; "
                                                "give it a DatetimeIndex (pandas.to_datetime)"]
+
+
+# --- rows, ids and hints that were read silently ----------------------------------------------------
+
+
+def test_a_row_with_fewer_fields_than_the_header_is_refused(tmp_path):
+    # "1,000" unquoted fills both value columns of row 2; row 4 then lacks its cost, which
+    # pandas would read as an empty cell and interpolate
+    text = "date,sales,cost\n2024-01-01,1,000\n2024-01-02,5,3\n2024-01-03,823\n2024-01-04,7,\n2024-01-05,8,2\n"
+    path = write(tmp_path, text + "\n\n")  # trailing empty lines are fine
+    data_error(path, DataOptions(), "row 4 has 2 fields but the header 3 ('2024-01-03,823')",
+               "an empty value still needs its separator")
+    # with every column named, as predict reads a new export, only those are kept: checked the same
+    data_error(path, DataOptions(time_col="date", targets=("cost",)), "row 4 has 2 fields but the header 3")
+    path = write(tmp_path, text.replace("2024-01-03,823\n", "2024-01-03,823,\n") + "\n\n")
+    dataset, _ = load(path)
+    assert [s.values[2] for s in dataset.series] == [823, pytest.approx(8 / 3)]
+    path = write(tmp_path, text.replace("2024-01-03,823\n", "2024-01-03,823,1\n").rstrip("\n,2"))
+    data_error(path, DataOptions(), "row 6 has 2 fields but the header 3 ('2024-01-05,8')")
