@@ -19,7 +19,7 @@ import typer
 
 from . import interrupts
 from .errors import ForecasterError
-from .report import epochs_text, short_times
+from .report import epochs_text, linear_baseline_note, short_times
 
 T = TypeVar("T")
 
@@ -33,6 +33,26 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"forecaster {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _before_the_command(
+    version: Annotated[
+        bool,
+        typer.Option("--version", "-V", is_eager=True, callback=_print_version, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    # the options given before the command's name: --version only (the help is the app's)
+    pass
+
 
 DEFAULT_MODEL_DIR = Path("forecaster-model")
 #: detect-anomalies --fail-on-anomaly found some: not an error, news for cron to act on
@@ -55,7 +75,8 @@ LogFormat = Annotated[
 ]
 Output = Annotated[
     Optional[str],
-    typer.Option("--output", "-o", help="CSV file to write (atomically); '-' or nothing writes to stdout."),
+    typer.Option("--output", "-o", help="CSV file to write (atomically), compressed if its name ends in .gz, .bz2, "
+                                         ".xz or .zip; '-' or nothing writes to stdout."),
 ]
 OptionalData = Annotated[
     Optional[Path],
@@ -109,7 +130,8 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     for key, item in flat.items():
         option = known.get(key.replace("-", "_"))
         if option is None:
-            raise typer.BadParameter(f"{value}: unknown option '{key}' for '{command}'", param=param)
+            raise typer.BadParameter(f"{value}: unknown option '{key}' for '{command}'{_key_hint(key, known, command)}",
+                                     param=param)
         try:
             defaults[option.name] = _config_value(ctx, option, item)
         except ValueError as exc:
@@ -121,13 +143,27 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
 _TRAIN_ONLY = {"model_dir", "wait"}
 
 
+def _key_hint(key: str, known: dict[str, Any], command: str) -> str:
+    """What a config file's unknown ``key`` may have meant: "; did you mean 'epochs'?" for
+    'epoch', spelled with the key's dashes or underscores; empty where nothing is close."""
+    import difflib
+
+    name = key.replace("-", "_")
+    if command == "evaluate" and name in _TRAIN_ONLY:
+        return "; it is train's alone (evaluate keeps no model)"
+    close = difflib.get_close_matches(name, known, n=1)
+    if not close:
+        return ""
+    return f"; did you mean '{close[0].replace('_', '-') if '-' in key else close[0]}'?"
+
+
 def _config_keys(ctx: typer.Context) -> dict[str, Any]:
     """The command's options by every name a config file may use: the parameter's (``as_json``)
     and each of its flags' without the dashes (``json``, ``val_fraction`` for ``--val-fraction``)."""
     known = {}
     for option in ctx.command.params:
-        if not option.name or option.name == "config" or option.param_type_name != "option":
-            continue
+        if not option.name or option.name == "config" or option.param_type_name != "option" or option.hidden:
+            continue  # a hidden option is a mistake's explanation, not a setting
         known[option.name] = option
         for flag in (*option.opts, *option.secondary_opts):
             if flag.startswith("--") and not flag.startswith("--no-"):
@@ -166,7 +202,13 @@ def _config_value(ctx: typer.Context, option: Any, item: Any) -> Any:
             converted.append(kind.convert(one, option, ctx))
         except typer.BadParameter as exc:
             raise ValueError(exc.message) from None
-    return converted if multiple else converted[0]
+    value = converted if multiple else converted[0]
+    if option.callback is not None:  # the option's own check (--coverage's), its message naming the file's key
+        try:
+            return option.callback(ctx, option, value)
+        except typer.BadParameter as exc:
+            raise ValueError(exc.message) from None
+    return value
 
 
 def _run(action: Callable[[], T], debug: bool, reporter, command: str,
@@ -237,17 +279,64 @@ def _reporter(quiet: bool, verbose: bool = False, log_format: str = "text"):
     global _active_reporter
     from .report import LOG_FORMATS, Reporter
 
-    _choice(log_format, LOG_FORMATS, "--log-format")
+    log_format = _choice(log_format, LOG_FORMATS, "--log-format")
     _active_reporter = Reporter(quiet=quiet, verbose=verbose, log_format=log_format)
     return _active_reporter
 
 
 def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
+    """``value`` as ``allowed`` spells it, in any case (``--cell LSTM`` is lstm, as the
+    training line "Training an LSTM" would have it typed); a usage error if it is none of them."""
+    canonical = {name.lower(): name for name in allowed}.get(value.lower())
+    if canonical is None:
         # marks such as . and , quoted, or the list reads "., ,"
         names = ", ".join(a if a.replace("-", "").isalnum() else repr(a) for a in allowed)
         raise typer.BadParameter(f"must be one of {names}, not '{value}'", param_hint=option)
+    return canonical
+
+
+#: The --coverage a command line may ask for: 0.999 at most, as intervals of more are
+#: beyond what the validation errors can calibrate
+COVERAGE_RANGE = (0.01, 0.999)
+
+
+def _probabilities(value: T) -> T:
+    """Check --coverage (one, or a list): a probability, where a percentage is a common slip
+    (``--coverage 90``, which it then names as 0.9)."""
+    low, high = COVERAGE_RANGE
+    for level in value if isinstance(value, list) else [] if value is None else [value]:
+        if not low <= level <= high:
+            # from 10 up: 1.5 is more likely a slip of another kind than 1.5 %
+            slip = f"; for {level:g} % write {level / 100:g}" if 10 <= level <= 100 * high else ""
+            raise typer.BadParameter(f"{level:g} is not a probability from {low:g} to {high:g}{slip}")
     return value
+
+
+def _is_model_dir(path: Any) -> bool:
+    from .artifacts import METADATA_FILE
+
+    return path is not None and (Path(path) / METADATA_FILE).is_file()
+
+
+def _refuse_model_dir_as_data(data: Optional[Path]) -> None:
+    """DATA that is a model directory (``predict forecaster-model``): the library would say it
+    is a directory, not a CSV file; this says where it goes."""
+    if _is_model_dir(data):
+        raise typer.BadParameter(f"'{data}' is a model directory: use -m {data} (DATA is a CSV file)",
+                                 param_hint="DATA")
+
+
+def _trained_horizon(model_dir: Path) -> Optional[int]:
+    """The horizon of the model in ``model_dir``, or None where it cannot be read: only to
+    word a hint, so the directory is not checked as predict would check it."""
+    import json
+
+    from .artifacts import METADATA_FILE
+
+    try:
+        return int(json.loads((model_dir / METADATA_FILE).read_text(encoding="utf-8"))["network"]["horizon"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -432,16 +521,17 @@ def _reading(*, sep, decimal, thousands, dayfirst, time_unit, tz, max_gap, on_du
     from .data import DECIMALS, TIME_UNITS, DataOptions
 
     if decimal is not None:
-        _choice(decimal, DECIMALS, "--decimal")
+        decimal = _choice(decimal, DECIMALS, "--decimal")
     if time_unit is not None:
-        _choice(time_unit, (*TIME_UNITS, "dates"), "--time-unit")
+        time_unit = _choice(time_unit, (*TIME_UNITS, "dates"), "--time-unit")
     if on_duplicate is not None:
-        _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
+        on_duplicate = _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
     given = {"sep": sep, "decimal": decimal, "dayfirst": dayfirst, "max_gap": max_gap, "on_duplicate": on_duplicate,
              "thousands": thousands, "time_unit": time_unit, "tz": tz}
     # the words that turn a recorded setting off: a command line has no other way to say "none"
     off = {"thousands": "", "time_unit": "dates", "tz": "none"}
-    reading = {name: None if off.get(name) == value else value for name, value in given.items() if value is not None}
+    reading = {name: None if name in off and value.lower() == off[name] else value for name, value in given.items()
+               if value is not None}
     # each value on its own, as a usage error; whether the thousands and decimal marks differ
     # is known only with the model's
     checked = dict(reading)
@@ -474,16 +564,16 @@ def _training_options(
     from .scaling import TARGET_TRANSFORMS
     from .training import FINAL_FITS, MODEL_TYPES, SERIES_WEIGHTS, WINDOW_LEVEL_CHOICES, TrainOptions
 
-    _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
-    _choice(decimal, DECIMALS, "--decimal")
+    on_duplicate = _choice(on_duplicate, ON_DUPLICATE, "--on-duplicate")
+    decimal = _choice(decimal, DECIMALS, "--decimal")
     if time_unit is not None:
-        _choice(time_unit, TIME_UNITS, "--time-unit")
-    _choice(model, MODEL_TYPES, "--model")
-    _choice(cell, CELLS, "--cell")
-    _choice(final_fit, FINAL_FITS, "--final-fit")
-    _choice(target_transform, TARGET_TRANSFORMS, "--target-transform")
-    _choice(window_level, WINDOW_LEVEL_CHOICES, "--window-level")
-    _choice(series_weights, SERIES_WEIGHTS, "--series-weights")
+        time_unit = _choice(time_unit, TIME_UNITS, "--time-unit")
+    model = _choice(model, MODEL_TYPES, "--model")
+    cell = _choice(cell, CELLS, "--cell")
+    final_fit = _choice(final_fit, FINAL_FITS, "--final-fit")
+    target_transform = _choice(target_transform, TARGET_TRANSFORMS, "--target-transform")
+    window_level = _choice(window_level, WINDOW_LEVEL_CHOICES, "--window-level")
+    series_weights = _choice(series_weights, SERIES_WEIGHTS, "--series-weights")
     data_options = _usage_errors(lambda: DataOptions(
         time_col=time_col, id_col=id_col, targets=tuple(target or ()), covariates=tuple(covariate or ()),
         max_gap=max_gap, on_duplicate=on_duplicate, sep=sep, decimal=decimal, thousands=thousands,
@@ -502,8 +592,39 @@ def _training_options(
 
 # --- commands ---------------------------------------------------------------------------------
 
+#: Each command's examples, at the end of its --help (as in the README)
+EXAMPLES = {
+    "train": (
+        "forecaster train sample_data/hourly_load.csv --target load --covariate temperature -m model --seed 42",
+        "forecaster train sample_data/stores_daily.csv --id-col store --target sales --covariate promo -m stores",
+        "forecaster train export.csv --target load -m linear --model linear",
+    ),
+    "predict": (
+        "forecaster predict -m model",
+        "forecaster predict export.csv -m model -o forecast.csv --plot forecast.png",
+        "forecaster predict export.csv -m model --sep ';' --decimal , --dayfirst -o forecast.csv.gz",
+    ),
+    "detect-anomalies": (
+        "forecaster detect-anomalies -m model -o anomalies.csv --plot anomalies.png",
+        "forecaster detect-anomalies export.csv -m model -o anomalies.csv --last 1 --fail-on-anomaly --quiet",
+    ),
+    "evaluate": (
+        "forecaster evaluate sample_data/hourly_load.csv --target load --covariate temperature --seed 42",
+        "forecaster evaluate sample_data/hourly_load.csv --target load --model linear --folds 5 --json",
+    ),
+    "info": (
+        "forecaster info -m model",
+        "forecaster info -m model --json",
+    ),
+}
 
-@app.command(short_help="Train a model on DATA, write the model directory.")
+
+def _examples(command: str) -> str:
+    # \b keeps the lines as they are: click would otherwise join them into one paragraph
+    return "Examples:\n\n\b\n" + "\n".join(EXAMPLES[command])
+
+
+@app.command(short_help="Train a model on DATA, write the model directory.", epilog=_examples("train"))
 def train(
     data: DataArg,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
@@ -561,8 +682,11 @@ def train(
     from .training import train as train_model
 
     reporter = _reporter(quiet, verbose, log_format)
-    _run(lambda: train_model(data, *_training_options(**settings), model_dir, reporter, wait=wait), debug,
-         reporter, "train", _training_counts, lambda result: _report_training(result, reporter))
+
+    def action():
+        return train_model(data, *_training_options(**settings), model_dir, reporter, wait=wait)
+
+    _run(action, debug, reporter, "train", _training_counts, lambda result: _report_training(result, reporter))
 
 
 # train's options that are not training options
@@ -629,15 +753,18 @@ def _report_training(result, reporter) -> None:
     reporter.info(
         f"{stopped}{result.seconds:.1f} s; seed {result.options.seed}{final}. Model written to {result.model_dir}"
     )
+    if note := linear_baseline_note(result.metrics, result.options.model):
+        reporter.info(note)
 
 
-@app.command(short_help="Forecast the next steps of each series (CSV).")
+@app.command(short_help="Forecast the next steps of each series (CSV).", epilog=_examples("predict"))
 def predict(
     data: OptionalData = None,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     output: Output = None,
     coverage: Annotated[
-        float, typer.Option(min=0.01, max=0.999, help="Probability that the interval from lower to upper holds the value.")
+        float, typer.Option(callback=_probabilities, help="Probability, from 0.01 to 0.999, that the interval from "
+                                                          "lower to upper holds the value.")
     ] = 0.9,
     recalibrate: Annotated[
         bool,
@@ -657,17 +784,26 @@ def predict(
     verbose: Verbose = False,
     log_format: LogFormat = "text",
     debug: Debug = False,
+    horizon: Annotated[
+        Optional[str], typer.Option(hidden=True, help="Not an option: refused with where the horizon is set.")
+    ] = None,
 ) -> None:
     """Forecast the next steps of each series, with intervals, as CSV."""
     from .forecasting import forecast_with_history
     from .outputs import write_csv
 
+    if horizon is not None:
+        trained = _trained_horizon(model_dir)
+        forecasts = f" (the model in {model_dir} forecasts {trained} steps)" if trained else ""
+        raise typer.BadParameter(f"the horizon is fixed when the model is trained{forecasts}; to forecast another, "
+                                 f"train again with --horizon {horizon}", param_hint="--horizon")
+    _refuse_model_dir_as_data(data)
     reporter = _reporter(quiet, verbose, log_format)
     reading = _reading(sep=sep, decimal=decimal, thousands=thousands, dayfirst=dayfirst, time_unit=time_unit, tz=tz,
                        max_gap=max_gap, on_duplicate=on_duplicate)
 
     def action():
-        plot_path = _plot_path(plot)
+        plot_path = _checked_outputs(output, plot)
         frame, history = forecast_with_history(model_dir, data, coverage, reporter,
                                                  history_steps=_context_points() if plot else 0,
                                                  recalibrate=recalibrate, reading=reading)
@@ -694,8 +830,12 @@ def _context_points() -> int:
     return CONTEXT_POINTS
 
 
-def _plot_path(plot: Optional[Path]) -> Optional[Path]:
-    """Check a --plot path before any work is done, so a typo fails in a second."""
+def _checked_outputs(output: Optional[str], plot: Optional[Path]) -> Optional[Path]:
+    """Check the -o and --plot paths before any work is done, so a typo fails in a second
+    (and a compression that cannot be written, not after a long run); returns the plot's."""
+    from .outputs import output_compression
+
+    output_compression(output)
     if plot is None:
         return None
     from .plots import check_plot_path
@@ -703,7 +843,8 @@ def _plot_path(plot: Optional[Path]) -> Optional[Path]:
     return check_plot_path(plot)
 
 
-@app.command("detect-anomalies", short_help="Score every point, flag unusual ones (CSV).")
+@app.command("detect-anomalies", short_help="Score every point, flag unusual ones (CSV).",
+             epilog=_examples("detect-anomalies"))
 def detect_anomalies(
     data: OptionalData = None,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
@@ -737,12 +878,13 @@ def detect_anomalies(
     from .anomaly import detect_anomalies as detect
     from .outputs import write_csv
 
+    _refuse_model_dir_as_data(data)
     reporter = _reporter(quiet, verbose, log_format)
     reading = _reading(sep=sep, decimal=decimal, thousands=thousands, dayfirst=dayfirst, time_unit=time_unit, tz=tz,
                        max_gap=max_gap, on_duplicate=on_duplicate)
 
     def action():
-        plot_path = _plot_path(plot)
+        plot_path = _checked_outputs(output, plot)
         # a plot of the last few points shows the days before them too
         drawn = last if last is None or plot_path is None else max(last, _context_points())
         shown = detect(model_dir, data, threshold, reporter, last=drawn, reading=reading)
@@ -766,8 +908,8 @@ def detect_anomalies(
         if len(strongest):
             reporter.table(
                 "Strongest anomalies",
-                ["series", "timestamp", "value", "expected", "score"],
-                [[r.series, when, r.value, r.expected, r.score] for r, when in
+                ["series", "timestamp", "value", "expected", "score", "reason"],
+                [[r.series, when, r.value, r.expected, r.score, r.reason] for r, when in
                  zip(strongest.itertuples(), short_times([t.isoformat() for t in strongest["timestamp"]]))],
             )
         if plot:
@@ -782,7 +924,7 @@ def detect_anomalies(
         raise typer.Exit(EXIT_ANOMALIES)
 
 
-@app.command(short_help="Backtest the model and the baselines at cut-offs.")
+@app.command(short_help="Backtest the model and the baselines at cut-offs.", epilog=_examples("evaluate"))
 def evaluate(
     data: DataArg,
     folds: Annotated[int, typer.Option(min=1, help="Cut-offs, the last one a horizon before each series' end.")] = 3,
@@ -800,13 +942,14 @@ def evaluate(
     ] = None,
     coverage: Annotated[
         Optional[list[float]],
-        typer.Option(min=0.01, max=0.999, help="Nominal probability of the lower-upper intervals; repeatable "
-                                               "(--coverage 0.8 --coverage 0.95) to measure several at once.",
-                     show_default="0.9"),
+        typer.Option(callback=_probabilities, help="Nominal probability, from 0.01 to 0.999, of the lower-upper "
+                                                   "intervals; repeatable (--coverage 0.8 --coverage 0.95) to measure "
+                                                   "several at once.", show_default="0.9"),
     ] = None,
     output: Annotated[
         Optional[str],
-        typer.Option("--output", "-o", help="CSV of every forecast (per series, cut-off, step and method); '-' for stdout."),
+        typer.Option("--output", "-o", help="CSV of every forecast (per series, cut-off, step and method), compressed "
+                                             "if its name ends in .gz, .bz2, .xz or .zip; '-' for stdout."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON instead of tables.")] = False,
     plot: Plot = None,
@@ -851,24 +994,32 @@ def evaluate(
     verbose: Verbose = False,
     log_format: LogFormat = "text",
     debug: Debug = False,
+    model_dir: Annotated[
+        Optional[str],
+        typer.Option("--model-dir", "-m", hidden=True, help="Not an option: refused with what evaluate trains."),
+    ] = None,
 ) -> None:
     """Backtest the model and the baselines at rolling cut-offs: MAE, RMSE, sMAPE, MASE, coverage."""
+    if model_dir is not None:
+        raise typer.BadParameter(
+            "evaluate reads no model directory: it trains its own models at each cut-off, from the training options "
+            "given to it (--model, --lookback, --horizon ... as for train, or a --config file, whose [train] table "
+            "it reads)", param_hint="--model-dir")
     settings = {k: v for k, v in locals().items() if k not in _EVALUATE_ONLY}
-    coverages = tuple(dict.fromkeys(coverage or [0.9]))  # in the order given, each once
-    backtest_args = {"folds": folds, "stride": stride, "refit": refit, "recalibrate": recalibrate, "season": season,
-                     "coverage": coverages[0]}
     from .backtest import REFIT, BacktestOptions, evaluate_coverages, merged_coverages
     from .outputs import write_csv
     from .report import Reporter
 
-    _choice(refit, REFIT, "--refit")
+    coverages = tuple(dict.fromkeys(coverage or [0.9]))  # in the order given, each once
+    backtest_args = {"folds": folds, "stride": stride, "refit": _choice(refit, REFIT, "--refit"),
+                     "recalibrate": recalibrate, "season": season, "coverage": coverages[0]}
     if as_json and output == "-":
         raise typer.BadParameter("--json prints to stdout, so the CSV cannot go there too; give -o a file name",
                                  param_hint="--output")
     reporter = _reporter(quiet, verbose, log_format)
 
     def action():
-        plot_path = _plot_path(plot)
+        plot_path = _checked_outputs(output, plot)
         data_options, options = _training_options(**settings)
         result = merged_coverages(evaluate_coverages(data, data_options, options, BacktestOptions(**backtest_args),
                                                      coverages, reporter))
@@ -904,7 +1055,7 @@ def evaluate(
 
 # evaluate's own options; the rest are train's and go to _training_options
 _EVALUATE_ONLY = {"data", "folds", "stride", "refit", "recalibrate", "season", "coverage", "output", "as_json", "plot",
-                  "config", "quiet", "verbose", "log_format", "debug"}
+                  "config", "quiet", "verbose", "log_format", "debug", "model_dir"}
 
 
 def _report_evaluation(result, reporter) -> None:
@@ -941,8 +1092,11 @@ def _report_evaluation(result, reporter) -> None:
                   {name: list(mase.loc[name, methods]) for name in dict.fromkeys(result.per_series["series"])})
 
 
-@app.command(short_help="Describe a trained model.")
+# info takes no argument; one given (a model directory, typed as for ls) is refused with where it goes
+@app.command(short_help="Describe a trained model.", epilog=_examples("info"),
+             context_settings={"allow_extra_args": True})
 def info(
+    ctx: typer.Context,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     as_json: Annotated[bool, typer.Option("--json", help="Print the metadata as JSON instead of tables.")] = False,
     quiet: Quiet = False,
@@ -952,6 +1106,11 @@ def info(
 ) -> None:
     """Describe a trained model: what it is, what it was trained on and how well it did."""
     from .artifacts import read_metadata
+
+    if ctx.args:
+        given = ctx.args[0]
+        raise typer.BadParameter(f"that is a model directory: use -m {given}" if _is_model_dir(given) else
+                                 "info takes no argument: name the model directory with -m", param_hint=f"'{given}'")
 
     def report(metadata):
         # the description is the result, on stdout, whatever --quiet; the options are taken, as

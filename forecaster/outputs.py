@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import stat
 import sys
@@ -139,8 +140,46 @@ def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | Non
             stream.flush()
         interrupts.committed()
         return
-    with atomic_output(output) as handle:
-        frame.to_csv(handle, index=False, lineterminator="\n")
+    compression = output_compression(output)
+    with atomic_output(output, binary=True) as handle:
+        frame.to_csv(handle, index=False, lineterminator="\n", compression=compression)
+
+
+#: The compression of a CSV output by its name's end, as pandas' ``compression="infer"``
+#: tells it, in the order pandas tries them (``.tar.gz`` is a tar archive, then gzipped)
+COMPRESSION_SUFFIXES = {".tar": "tar", ".tar.gz": "tar", ".tar.xz": "tar", ".tar.bz2": "tar", ".gz": "gzip",
+                        ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
+#: What a compression needs beyond the standard library
+_COMPRESSION_PACKAGES = {"zstd": "zstandard"}
+
+
+def output_compression(output: str | os.PathLike | None) -> dict[str, str] | None:
+    """The ``compression`` argument of pandas' ``to_csv`` for a CSV written to ``output``:
+    told by its name, as pandas would for that name (``out.csv.gz`` is gzipped), since the
+    temporary file the data goes to first has another. None for a plain file or stdout.
+
+    Raises:
+        ForecasterError: the name asks for a compression whose package is not installed;
+            checked before any work, so that a long run does not end in it.
+    """
+    if output is None or str(output) == "-":
+        return None
+    name = Path(output).name
+    suffix = next((suffix for suffix in COMPRESSION_SUFFIXES if name.lower().endswith(suffix)), None)
+    if suffix is None:
+        return None
+    method = COMPRESSION_SUFFIXES[suffix]
+    package = _COMPRESSION_PACKAGES.get(method)
+    if package and importlib.util.find_spec(package) is None:
+        raise ForecasterError(f"output '{output}': {suffix} compression needs the {package} package, which is not "
+                              f"installed; name a .csv, .csv.gz, .csv.bz2, .csv.xz or .csv.zip file, or install "
+                              f"{package}")
+    member = name[: -len(suffix)] or "data.csv"
+    # the names that would otherwise be taken from the temporary file: an archive's one
+    # member, and the original name in a gzip header (``gunzip -N`` restores it)
+    names = {"zip": {"archive_name": member}, "tar": {"archive_name": member, "name": name},
+             "gzip": {"filename": name}}
+    return {"method": method, **names.get(method, {})}
 
 
 

@@ -257,6 +257,41 @@ def counted(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
+#: How much lower than the linear baseline's the network's validation MAE must be for the
+#: network to be worth its training time (a fraction of it).
+NETWORK_MARGIN = 0.01
+
+
+def linear_baseline_note(metrics: dict[str, dict[str, Any]], model: str = "network") -> str | None:
+    """A line of advice when the network forecasts validation no better than the linear
+    baseline, which trains in a fraction of its time: its MAE within :data:`NETWORK_MARGIN`
+    of the linear's, or above. None otherwise, and for a model other than the network.
+
+    Args:
+        metrics: validation errors by method, as ``TrainResult.metrics`` (or a model's
+            metadata) has them: ``{"model": {"mae": ...}, "linear": {"mae": ...}, ...}``.
+        model: the kind of model trained (``TrainOptions.model``).
+    """
+    network, linear = (metrics.get(name, {}).get("mae") for name in ("model", "linear"))
+    # a missing or NaN error compares false: no advice without both
+    if model != "network" or network is None or linear is None or not network >= (1 - NETWORK_MARGIN) * linear:
+        return None
+    how = "better" if linear < (1 - NETWORK_MARGIN) * network else "about as well"
+    return (f"The linear baseline forecasts validation {how} (MAE {linear:.4g} against {network:.4g}) and trains in "
+            "a fraction of the time: consider --model linear.")
+
+
+#: The most series a line names; of more, it counts them only.
+NAMED_SERIES = 5
+
+
+def series_text(names: Sequence[str]) -> str:
+    """"2 series (load, temperature)": how many series, and which where they are few, so that
+    a run that took every numeric column of a file for a target shows it."""
+    count = f"{len(names):,} series"
+    return f"{count} ({', '.join(names)})" if 0 < len(names) <= NAMED_SERIES else count
+
+
 def epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]] | None = None) -> str:
     """How a network's training ended, e.g. "12 epochs (best 2)", for the train and evaluate reports."""
     if members:  # an ensemble: each member stopped on its own

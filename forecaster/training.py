@@ -21,7 +21,7 @@ from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, mean_scaled_error, seasonal_scale
 from .models import CELLS, NETWORK_ONLY, NetworkSpec, build_network, check_segment, start_from_linear
-from .report import QUIET, Reporter
+from .report import QUIET, Reporter, series_text
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
 from .scaling import TARGET_TRANSFORMS, SeriesScaler, require_positive_target
@@ -465,7 +465,8 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
             f"Training {'a bidirectional' if options.bidirectional else 'an' if options.cell == 'lstm' else 'a'} "
             f"{options.cell.upper()} ({options.layers} x {options.units} units"
             f"{f', over segments of {options.segment} steps' if options.segment > 1 else ''}"
-            f"{f', ensemble of {options.ensemble}' if options.ensemble > 1 else ''}) on {len(prepared)} series: "
+            f"{f', ensemble of {options.ensemble}' if options.ensemble > 1 else ''}) on "
+            f"{series_text([series.name for series in prepared])}: "
             f"{len(train_windows)} training and {len(val_windows)} validation windows, "
             f"lookback {lookback}, horizon {horizon}"
         )
@@ -478,7 +479,8 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
         epochs_run, best_epoch = members[0]["epochs_run"], members[0]["best_epoch"]
     else:
         reporter.info(
-            f"Fitting the {options.model} model on {len(prepared)} series: {len(train_windows)} training and "
+            f"Fitting the {options.model} model on {series_text([series.name for series in prepared])}: "
+            f"{len(train_windows)} training and "
             f"{len(val_windows)} validation windows, lookback {lookback}, horizon {horizon}"
         )
         predictor, epochs_run, best_epoch = _baseline_model(options.model, dataset, lookback, horizon, linear), 0, 0

@@ -481,7 +481,7 @@ def test_predict_says_when_a_series_ends_before_the_others(tmp_path):
     assert "ends at" not in run_cli("predict", "-m", model_dir, "-q").stderr
 
 
-def test_predict_starts_after_an_old_gap_that_detect_anomalies_refuses(tmp_path):
+def test_predict_starts_after_an_old_gap_that_detect_anomalies_fills(tmp_path):
     data = small_hourly_csv(tmp_path / "data.csv", days=14)
     model_dir = tmp_path / "model"
     assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
@@ -497,9 +497,25 @@ def test_predict_starts_after_an_old_gap_that_detect_anomalies_refuses(tmp_path)
     assert "column 'temperature': a gap longer than --max-gap ends at 2024-03-03 01:00; the steps before " \
            "2024-03-03 02:00 are left out" in result.stderr
     assert result.stdout == run_cli("predict", after, "-m", model_dir).stdout
-    # scoring every point needs the whole history: there the hole is still an error
-    refused = run_cli("detect-anomalies", holed, "-m", model_dir)
-    assert refused.exit_code == 1 and "10 consecutive missing steps" in refused.stderr
+    # scoring every point needs the whole history: the holes are filled in (a monitoring
+    # outage must not stop the job watching what follows), the target's missing points not scored
+    frame.loc[100:107, "load"] = np.nan
+    frame.to_csv(holed, index=False)
+    scored = run_cli("detect-anomalies", holed, "-m", model_dir, "-o", tmp_path / "scored.csv")
+    assert scored.exit_code == 0, scored.stderr
+    assert "column 'temperature': 10 missing steps from 2024-03-02 16:00 to 2024-03-03 01:00, more than --max-gap " \
+           "3: filled in\n" in scored.stderr
+    assert "column 'load': 8 missing steps from 2024-03-05 04:00 to 2024-03-05 11:00, more than --max-gap 3: " \
+           "filled in for the expectations after them, and not scored" in scored.stderr
+    assert "gaps of at most" not in scored.stderr  # no short gap was filled
+    rows = pd.read_csv(tmp_path / "scored.csv").set_index("timestamp")
+    hole = rows.loc["2024-03-05 04:00:00":"2024-03-05 11:00:00"]
+    assert len(hole) == 8 and hole["value"].isna().all() and hole["score"].isna().all()
+    assert (hole["is_anomaly"] == 0).all()
+    assert rows.loc["2024-03-05 12:00:00":, "score"].notna().all()
+    # training on the data stays strict
+    refused = run_cli("train", holed, "-m", tmp_path / "other", "--model", "linear", "--target", "load", "-q")
+    assert refused.exit_code == 1 and "8 consecutive missing steps" in refused.stderr
 
 
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
@@ -540,6 +556,8 @@ def test_data_written_unlike_the_training_file_is_read_with_the_reading_options(
     last = ["--last", 5] if command == "detect-anomalies" else []
     as_trained = run_cli(command, data, "-m", model_dir, *last)
     refused = run_cli(command, german, "-m", model_dir, *last)
+    assert refused.exit_code == 1 and "pass --dayfirst" in refused.stderr  # the dates are read first
+    refused = run_cli(command, german, "-m", model_dir, "--dayfirst", *last)
     assert refused.exit_code == 1 and "pass --decimal ," in refused.stderr
     read = run_cli(command, german, "-m", model_dir, "--dayfirst", "--decimal", ",", *last)
     assert read.exit_code == 0, read.stderr
@@ -587,10 +605,14 @@ def test_detect_anomalies_scores_injected_anomalies_higher(hourly_model, tmp_pat
     points = labels.loc[labels["kind"].isin(["spike", "dip"]), "timestamp"]
     assert scores.loc[scores["timestamp"].isin(points), "is_anomaly"].all()
     assert scores.loc[~injected, "is_anomaly"].mean() < 0.005
+    # the spikes and dips are surprises; the reason is written where the score is above 0
+    assert (scores.loc[scores["timestamp"].isin(points), "reason"] == "surprise").all()
+    assert scores["reason"].isna().equals(~(scores["score"] > 0))
 
     n_flagged = int(scores["is_anomaly"].sum())
     assert f"Flagged {n_flagged} of {len(scores)}" in result.stderr
-    assert "2024-04-16 19:00 " in result.stderr  # the strongest one is listed
+    assert "2024-04-16 19:00 " in result.stderr  # the strongest one is listed, with its reason
+    assert " reason " in result.stderr and "surprise" in result.stderr
 
 
 def test_threshold_option_overrides_the_calibrated_one(hourly_model):
@@ -795,3 +817,101 @@ def test_a_plot_with_no_writable_matplotlib_cache_is_quiet(tmp_path):
                           capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     assert (tmp_path / "f.png").stat().st_size > 10_000
+
+
+def test_choice_options_take_any_case_and_keep_the_canonical_name(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    model_dir = tmp_path / "model"
+    result = run_cli("train", data, "-m", model_dir, "--seed", 1, *TINY, "--cell", "GRU", "--model", "Network",
+                     "--window-level", "LAST", "--target-transform", "None", "--series-weights", "Even",
+                     "--final-fit", "TRAIN", "--on-duplicate", "Error", "--log-format", "TEXT")
+    assert result.exit_code == 0, result.stderr
+    assert "Training a GRU (1 x 4 units) on 2 series (load, temperature): " in result.stderr
+    assert "GRU model" in result.stderr
+    meta = read_metadata(model_dir)
+    options = meta["train_options"]
+    assert (meta["network"]["cell"], options["model"], options["window_level"], options["target_transform"],
+            options["series_weights"], options["final_fit"]) == ("gru", "network", "last", "none", "even", "train")
+    assert meta["data_options"]["on_duplicate"] == "error"
+    # predict's reading options, the log format and evaluate's --refit alike
+    predicted = run_cli("predict", "-m", model_dir, "--on-duplicate", "MEAN", "--tz", "None", "--time-unit", "Dates",
+                        "--log-format", "JSON")
+    assert predicted.exit_code == 0, predicted.stderr
+    assert json.loads(predicted.stderr.splitlines()[0])["event"] == "start"
+    evaluated = run_cli("evaluate", data, "--model", "LINEAR", "--lookback", 24, "--horizon", 6, "--folds", 1,
+                        "--refit", "Once", "--json", "-q")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    summary = json.loads(evaluated.stdout)
+    assert (summary["train_options"]["model"], summary["backtest"]["refit"]) == ("linear", "once")
+    refused = run_cli("train", data, "--cell", "LSTMs")
+    assert refused.exit_code == 2 and "must be one of lstm, gru, rnn, not 'LSTMs'" in refused.stderr
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version_prints_the_package_version(flag):
+    from forecaster import __version__
+
+    result = run_cli(flag)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == f"forecaster {__version__}\n"
+
+
+def test_train_names_the_series_it_took_when_they_are_few(tmp_path):
+    from forecaster.report import series_text
+
+    data = small_hourly_csv(tmp_path / "data.csv")
+    result = run_cli("train", data, "-m", tmp_path / "model", "--model", "linear", "--lookback", 24, "--horizon", 6)
+    assert result.exit_code == 0, result.stderr
+    # no --target: every numeric column became one, which the first line shows
+    assert result.stderr.startswith("Fitting the linear model on 2 series (load, temperature): ")
+    assert series_text(["a", "b", "c", "d", "e"]) == "5 series (a, b, c, d, e)"
+    assert series_text([f"s{i}" for i in range(6)]) == "6 series"
+    assert series_text([f"s{i}" for i in range(1200)]) == "1,200 series"
+
+
+def test_the_linear_baseline_is_suggested_where_the_network_does_no_better():
+    from forecaster.report import linear_baseline_note
+
+    def metrics(network, linear):
+        return {"model": {"mae": network}, "naive": {"mae": 900.0}, "linear": {"mae": linear}}
+
+    assert linear_baseline_note(metrics(216.2, 216.7)) == (
+        "The linear baseline forecasts validation about as well (MAE 216.7 against 216.2) and trains in a fraction "
+        "of the time: consider --model linear.")
+    assert linear_baseline_note(metrics(230.0, 216.7)).startswith(
+        "The linear baseline forecasts validation better (MAE 216.7 against 230)")
+    assert linear_baseline_note(metrics(214.0, 216.7)) is None  # more than 1 % better: worth it
+    assert linear_baseline_note(metrics(216.7, 216.7), model="linear") is None  # no network to advise against
+    assert linear_baseline_note(metrics(None, 216.7)) is None and linear_baseline_note(metrics(float("nan"), 1.0)) is None
+
+
+def test_train_says_when_the_linear_baseline_does_as_well(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    model_dir = tmp_path / "model"
+    result = run_cli("train", data, "-m", model_dir, "--seed", 1, *TINY)
+    assert result.exit_code == 0, result.stderr
+    metrics = read_metadata(model_dir)["metrics"]
+    # two epochs of 4 units better the linear start little if at all
+    assert metrics["model"]["mae"] >= 0.99 * metrics["linear"]["mae"]
+    assert result.stderr.splitlines()[-1] == (
+        f"The linear baseline forecasts validation about as well (MAE {metrics['linear']['mae']:.4g} against "
+        f"{metrics['model']['mae']:.4g}) and trains in a fraction of the time: consider --model linear.")
+    linear = run_cli("train", data, "-m", tmp_path / "linear", "--model", "linear", "--lookback", 24, "--horizon", 6)
+    assert linear.exit_code == 0 and "consider --model linear" not in linear.stderr
+
+
+def test_every_command_ends_its_help_with_examples_that_parse():
+    import shlex
+
+    from forecaster.cli import EXAMPLES
+
+    group = typer.main.get_command(app)
+    assert set(EXAMPLES) == set(group.commands)
+    for name, lines in EXAMPLES.items():
+        shown = run_cli(name, "--help").stdout
+        assert "\n  Examples:\n\n" in shown
+        for line in lines:
+            assert f"\n  {line}\n" in shown  # whole, not folded into one paragraph
+            words = shlex.split(line)
+            assert words[:2] == ["forecaster", name]
+            group.commands[name].make_context(name, words[2:])  # an option renamed since raises

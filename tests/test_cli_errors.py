@@ -231,6 +231,13 @@ TRAIN_DATA_CASES = [
         ["series 'load' has 50 rows", "needs at least 96", "lookback 48 + horizon 24", "smaller --lookback / --horizon"],
     ),
     ("unknown --target", good_lines(), ["--target", "nope"], ["column 'nope' named by --target does not exist", COLUMNS]),
+    (
+        "columns listed with commas in one --target",
+        good_lines(),
+        ["--target", "load,temperature"],
+        ["column 'load,temperature' named by --target does not exist", COLUMNS,
+         "--target names one column: repeat it for several (--target load --target temperature)"],
+    ),
     ("unknown --covariate", good_lines(), ["--covariate", "nope"], ["column 'nope' named by --covariate", COLUMNS]),
     ("unknown --time-col", good_lines(), ["--time-col", "nope"], ["column 'nope' named by --time-col", COLUMNS]),
     (
@@ -498,6 +505,10 @@ USAGE_CASES = [
     ("unknown cell", ["train", "x.csv", "--cell", "xyz"], ["--cell", "xyz", "lstm, gru, rnn"]),
     ("unknown on-duplicate", ["train", "x.csv", "--on-duplicate", "sum"], ["--on-duplicate", "sum"]),
     ("coverage above 1", ["predict", "-m", "missing_dir", "--coverage", "1.5"], ["--coverage"]),
+    ("coverage as a percentage", ["predict", "-m", "missing_dir", "--coverage", "90"],
+     ["--coverage", "90 is not a probability from 0.01 to 0.999; for 90 % write 0.9"]),
+    ("a repeated coverage as a percentage", ["evaluate", "x.csv", "--coverage", "0.8", "--coverage", "95"],
+     ["--coverage", "95 is not a probability from 0.01 to 0.999; for 95 % write 0.95"]),
     ("DATA missing", ["train"], ["Missing argument"]),
     ("unknown command", ["forecast"], ["No such command", "forecast"]),
 ]
@@ -512,6 +523,8 @@ def test_malformed_command_line_exits_2(in_tmp_path, args, fragments):
 CONFIG_CASES = [
     ("unknown key", "nope = 1\n", ["--config", "cfg.toml", "unknown option 'nope' for 'train'"]),
     ("unknown key in [train]", "[train]\nepochs = 1\nlookbak = 24\n", ["cfg.toml", "'lookbak'"]),
+    ("misspelled key", "epoch = 2\n", ["unknown option 'epoch' for 'train'; did you mean 'epochs'?"]),
+    ("misspelled key with dashes", "[train]\nval-fracton = 0.2\n", ["'val-fracton'", "did you mean 'val-fraction'?"]),
     ("not TOML", "epochs = [\n", ["cfg.toml is not valid TOML"]),
     ("wrong type", "epochs = 'abc'\n", ["cfg.toml: 'epochs': must be a whole number, not a string ('abc')"]),
     ("a fraction for a count", "epochs = 2.7\n", ["'epochs': must be a whole number, not a decimal number (2.7)"]),
@@ -536,3 +549,69 @@ def test_bad_config_file_exits_2(in_tmp_path, text, fragments):
 
     assert_usage_error(result, *fragments)
     assert listing(in_tmp_path) == before
+
+
+# --- options and arguments a newcomer tries: refused with what to do instead ------------------
+
+
+def test_predict_horizon_is_refused_with_the_models_horizon_and_how_to_change_it(trained):
+    assert_usage_error(run("predict", "-m", trained.model_dir, "--horizon", "48"),
+                       f"Invalid value for --horizon: the horizon is fixed when the model is trained (the model in "
+                       f"{trained.model_dir} forecasts 6 steps); to forecast another, train again with --horizon 48")
+    # no model to read the horizon from: the rest of the advice stands
+    assert_usage_error(run("predict", "-m", "missing_dir", "--horizon", "48"),
+                       "the horizon is fixed when the model is trained; to forecast another, train again with "
+                       "--horizon 48")
+
+
+@pytest.mark.parametrize("flag", ["-m", "--model-dir"])
+def test_evaluate_says_it_trains_its_own_models_rather_than_reading_a_directory(flag):
+    write(DATA, good_lines())
+    assert_usage_error(run("evaluate", DATA, flag, "forecaster-model"),
+                       "Invalid value for --model-dir: evaluate reads no model directory: it trains its own models "
+                       "at each cut-off, from the training options given to it", "--config")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_model_directory_given_as_data_is_pointed_to_m(trained, command):
+    Path("out.csv").write_bytes(KNOWN_OUTPUT)
+    assert_usage_error(run(command, trained.model_dir, "-o", "out.csv"),
+                       f"Invalid value for DATA: '{trained.model_dir}' is a model directory: use -m "
+                       f"{trained.model_dir}")
+    assert Path("out.csv").read_bytes() == KNOWN_OUTPUT
+    # a directory that is no model is still the library's to refuse
+    Path("folder").mkdir()
+    assert_one_line_error(run(command, "folder", "-m", trained.model_dir), "folder: is a directory")
+
+
+def test_info_given_a_model_directory_as_its_argument_points_to_m(trained):
+    assert_usage_error(run("info", trained.model_dir),
+                       f"Invalid value for '{trained.model_dir}': that is a model directory: use -m {trained.model_dir}")
+    assert_usage_error(run("info", "notes.txt"), "Invalid value for 'notes.txt': info takes no argument: name the "
+                                                 "model directory with -m")
+
+
+def test_the_refused_options_are_not_offered_in_help():
+    assert "--horizon" not in run("predict", "--help").stdout
+    evaluate_help = run("evaluate", "--help").stdout
+    assert "--model-dir" not in evaluate_help and "-m," not in evaluate_help
+    assert run("info", "--help").stdout.startswith("Usage: forecaster info [OPTIONS]\n")
+
+
+def test_evaluate_config_hints_name_the_file_key():
+    write(DATA, good_lines())
+    Path("cfg.toml").write_text("[evaluate]\ncoverage = [0.8, 90]\n")
+    assert_usage_error(run("evaluate", DATA, "--config", "cfg.toml"),
+                       "--config", "cfg.toml: 'coverage': 90 is not a probability from 0.01 to 0.999; for 90 % write 0.9")
+    Path("cfg.toml").write_text("[evaluate]\nmodel-dir = 'model'\n")
+    assert_usage_error(run("evaluate", DATA, "--config", "cfg.toml"),
+                       "unknown option 'model-dir' for 'evaluate'; it is train's alone (evaluate keeps no model)")
+
+
+def test_evaluate_says_how_to_name_several_covariates():
+    write(DATA, good_lines())
+    assert_one_line_error(run("evaluate", DATA, "--target", "load", "--covariate", "temperature, load"),
+                          f"Error: {DATA}: column 'temperature, load' named by --covariate does not exist",
+                          "--covariate names one column: repeat it for several (--covariate temperature --covariate "
+                          "load)")
+    assert listing(Path(".")) == ["in", DATA]

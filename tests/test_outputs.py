@@ -133,3 +133,80 @@ def test_a_replaced_output_keeps_the_permissions_the_operator_gave_it(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o666 & ~umask  # a new file as any other
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip", ".csv.tar", ".csv.tar.gz",
+                                    ".CSV.GZ"])
+def test_an_output_is_compressed_as_its_name_says_as_pandas_reads_it(tmp_path, suffix):
+    import pandas as pd
+
+    from forecaster.outputs import write_csv
+
+    frame = pd.DataFrame({"series": ["a", "b"], "forecast": [1.5, 2.25]})
+    target = tmp_path / f"out{suffix}"
+    write_csv(frame, target)
+    assert os.listdir(tmp_path) == [target.name]  # no temporary file left
+    pd.testing.assert_frame_equal(pd.read_csv(target), frame)  # pandas infers the compression from the name
+    plain = target.read_bytes() == b"series,forecast\na,1.5\nb,2.25\n"
+    assert plain == (suffix == ".csv")
+
+
+def test_a_compressed_output_names_its_own_file_inside_not_the_temporary_one(tmp_path):
+    import gzip
+    import tarfile
+    import zipfile
+
+    import pandas as pd
+
+    from forecaster.outputs import write_csv
+
+    frame = pd.DataFrame({"a": [1]})
+    for name in ("out.csv.gz", "out.csv.zip", "out.csv.tar.gz"):
+        write_csv(frame, tmp_path / name)
+    # a gzip header holds the original name, which `gunzip -N` restores
+    header = (tmp_path / "out.csv.gz").read_bytes()[:30]
+    assert b"out.csv\x00" in header and b".tmp" not in header
+    assert zipfile.ZipFile(tmp_path / "out.csv.zip").namelist() == ["out.csv"]
+    with tarfile.open(tmp_path / "out.csv.tar.gz") as archive:
+        assert archive.getnames() == ["out.csv"]
+    assert gzip.open(tmp_path / "out.csv.tar.gz").read(3)  # the tar archive is itself gzipped
+
+
+def test_a_compression_that_cannot_be_written_is_refused_before_any_work(tmp_path):
+    import importlib.util
+
+    from .conftest import run_cli
+    from .test_cli import small_hourly_csv
+
+    if importlib.util.find_spec("zstandard") is not None:
+        pytest.skip("zstandard is installed: .zst outputs can be written")
+    data = small_hourly_csv(tmp_path / "data.csv")
+    result = run_cli("evaluate", data, "--model", "linear", "-o", tmp_path / "rows.csv.zst")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == (f"Error: output '{tmp_path / 'rows.csv.zst'}': .zst compression needs the zstandard "
+                             "package, which is not installed; name a .csv, .csv.gz, .csv.bz2, .csv.xz or .csv.zip "
+                             "file, or install zstandard\n")
+    assert os.listdir(tmp_path) == ["data.csv"]
+
+
+def test_predict_detect_anomalies_and_evaluate_write_gzip_for_a_gz_name(tmp_path):
+    import gzip
+
+    from .conftest import run_cli
+    from .test_cli import small_hourly_csv
+
+    data = small_hourly_csv(tmp_path / "data.csv")
+    linear = ("--model", "linear", "--lookback", 24, "--horizon", 6)
+    assert run_cli("train", data, "-m", tmp_path / "model", *linear, "-q").exit_code == 0
+    commands = {"predict": ("predict", "-m", tmp_path / "model"),
+                "detect-anomalies": ("detect-anomalies", "-m", tmp_path / "model"),
+                "evaluate": ("evaluate", data, *linear, "--folds", 1, "--json")}
+    for name, command in commands.items():
+        target = tmp_path / f"{name}.csv.gz"
+        result = run_cli(*command, "-o", target, "-q")
+        assert result.exit_code == 0, result.stderr
+        to_stdout = run_cli(*command, "-o", "-", "-q") if name != "evaluate" else None
+        written = gzip.decompress(target.read_bytes()).decode()
+        assert written.startswith("series,")
+        if to_stdout is not None:
+            assert written == to_stdout.stdout
