@@ -504,7 +504,9 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         lambda: _summer_time_hint(times, codes, tz, options) + _id_col_hint(frame, row_times, options),
     )
 
-    reader = _SeriesBuilder(shown, options, tz, long_gaps)
+    # a trained model forecasts a series that stood still from its own scaler; training
+    # cannot scale one, and leaves it out unless it is all there is
+    reader = _SeriesBuilder(shown, options, tz, long_gaps, keep_constant=trained_model is not None)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
     series: list[Series] = []
@@ -512,6 +514,8 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         series += reader.build(
             ids[codes[start]], times[start:end], rows[start:end], targets[start:end], covariates[start:end]
         )
+    if not series:
+        raise DataError(reader.constant[0])
     _check_one_frequency(series, shown)
     pending.replay(reporter)
     reader.report(reporter)
@@ -1674,7 +1678,8 @@ class _SeriesBuilder:
     Also tallies what was filled and trimmed, so that each kind of warning is given once.
     """
 
-    def __init__(self, shown: str, options: DataOptions, tz: Any, long_gaps: str = "refuse") -> None:
+    def __init__(self, shown: str, options: DataOptions, tz: Any, long_gaps: str = "refuse",
+                 keep_constant: bool = False) -> None:
         self.shown = shown
         self.options = options
         self.tz = tz
@@ -1682,6 +1687,9 @@ class _SeriesBuilder:
         self.long_gaps = long_gaps
         #: the gaps longer than --max-gap filled (long_gaps "fill"), said once all is read
         self.long_filled: list[str] = []
+        #: read a series whose every value is the same (else leave it out, told in constant)
+        self.keep_constant = keep_constant
+        self.constant: list[str] = []
         self.n_filled = 0
         self.n_gaps = 0
         self.first_gap: tuple[Any, str] | None = None  # the earliest filled gap: its start and where, for the note
@@ -1744,11 +1752,11 @@ class _SeriesBuilder:
             values, missing = self._fill(
                 target_grid[start:stop, j], grid[start:stop], row_at[start:stop], target, where
             )
-            if values.min() == values.max():
-                raise DataError(
-                    f"{self.shown}: column '{target}'{where} is constant (every value is {values[0]}); "
-                    "a constant series cannot be forecast or scaled; drop it"
-                )
+            if values.min() == values.max() and not self.keep_constant:
+                # one closed store must not stop a nightly training of the others
+                self.constant.append(f"{self.shown}: column '{target}'{where} is constant (every value is "
+                                     f"{values[0]}); a constant series cannot be forecast or scaled; drop it")
+                continue
             result.append(
                 Series(
                     name=name,
@@ -1765,6 +1773,9 @@ class _SeriesBuilder:
         return result
 
     def report(self, reporter: Reporter) -> None:
+        if self.constant:
+            reporter.warn(f"left out {counted(len(self.constant), 'constant series')}, which cannot be scaled or "
+                          f"forecast, such as: {self.constant[0].split(': ', 1)[1].split('; ')[0]}")
         for messages, what in ((self.trimmed, "series trimmed the same way"), (self.long_filled, "long gaps filled")):
             for message in messages[:_MAX_TRIM_WARNINGS]:
                 reporter.warn(message)

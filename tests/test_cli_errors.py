@@ -211,7 +211,8 @@ TRAIN_DATA_CASES = [
         TARGET_AND_COVARIATE,
         ["column 'temperature' has no values", "leave it out"],
     ),
-    ("constant target", set_column(good_lines(), "load", "5"), [], ["column 'load' is constant", "drop it"]),
+    ("constant target", set_column(good_lines(), "load", "5"), TARGET_AND_COVARIATE,
+     ["column 'load' is constant", "drop it"]),
     (
         "inf in target row 11",
         set_cell(good_lines(), 11, "load", "inf"),

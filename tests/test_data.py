@@ -248,21 +248,35 @@ def test_all_empty_column(tmp_path):
     data_error(path, DataOptions(), "column 'b'", "no values")
 
 
-def test_constant_column(tmp_path):
-    path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], c=[3.0, 3, None, 3, 3]))
+def test_a_constant_column_alone_is_refused_and_beside_others_left_out(tmp_path):
+    path = write(tmp_path, hourly(5, c=[3.0, 3, None, 3, 3]))
     data_error(path, DataOptions(), "column 'c' is constant (every value is 3.0)", "drop it")
+    # one idle meter must not stop the training of the others
+    path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], c=[3.0, 3, None, 3, 3]))
+    dataset, messages = load(path)
+    assert [s.name for s in dataset.series] == ["a"]
+    assert "left out 1 constant series, which cannot be scaled or forecast, such as: column 'c' is constant " \
+           "(every value is 3.0)" in messages
 
 
 def test_constant_series_in_long_file_names_the_id(tmp_path):
     frame = pd.DataFrame(
         {
-            "time": list(pd.date_range("2024-01-01", periods=4, freq="D").strftime("%Y-%m-%d")) * 2,
-            "store": ["s1"] * 4 + ["s2"] * 4,
-            "sales": [1.0, 2, 3, 4, 7, 7, 7, 7],
+            "time": list(pd.date_range("2024-01-01", periods=4, freq="D").strftime("%Y-%m-%d")) * 3,
+            "store": ["s1"] * 4 + ["s2"] * 4 + ["s3"] * 4,
+            "sales": [1.0, 2, 3, 4, 7, 7, 7, 7, 0, 0, 0, 0],
         }
     )
     path = write(tmp_path, frame.to_csv(index=False))
+    dataset, messages = load(path, DataOptions(id_col="store", targets=("sales",)))
+    assert [s.name for s in dataset.series] == ["s1"]
+    assert "left out 2 constant series" in messages and "(series 's2')" in messages
+    path = write(tmp_path, frame.iloc[4:].to_csv(index=False))
     data_error(path, DataOptions(id_col="store", targets=("sales",)), "column 'sales'", "'s2'", "constant")
+    # reading for a trained model, such a series is forecast from the model's scaler: a store
+    # closed for the days an export holds must not stop the forecast of the others
+    kept = load_dataset(path, DataOptions(id_col="store", targets=("sales",)), trained_model="model")
+    assert [s.name for s in kept.series] == ["s2", "s3"]
 
 
 # --- layouts ----------------------------------------------------------------------------------
