@@ -36,8 +36,6 @@ _PEEK_BYTES = 1 << 16
 _SNIFF_LINES = 50
 # Standard input is copied to memory up to this size, then to a temporary file.
 _SPOOL_BYTES = 64 << 20
-# The file is looked at again in blocks of this size for the lines of rows that may be short.
-_BLOCK_BYTES = 16 << 20
 
 
 def read_csv(
@@ -51,7 +49,8 @@ def read_csv(
     (``options.id_col``) is read as text, as written: ``0101`` is not the number 101.
     Digit grouping (``options.thousands``) is left to :mod:`forecaster.data`, which checks
     the groups: pandas would read ``1,16`` as 116. A data row with fewer fields than the
-    header is refused (pandas would fill the missing ones as empty).
+    header is read with the missing ones empty, as Excel writes rows whose last cells are
+    empty, and a quoted field may span lines, so a row's fields cannot be told from its line.
 
     Args:
         texts_of: given the frame, names the columns whose cells are also wanted as written
@@ -68,6 +67,7 @@ def read_csv(
             head = stream.read(_PEEK_BYTES)
             complete = len(head) < _PEEK_BYTES
             sample = _check_head(head, complete, shown)
+            _refuse_excel_separator_line(sample, shown)
             sep = options.sep or _sniff_separator(sample)
             if sample.strip():
                 _check_utf8(head if complete else head[: head.rfind(b"\n") + 1], sep, shown)
@@ -113,10 +113,7 @@ def read_csv(
             # pandas refuses some combinations of separator, decimal and thousands marks.
             raise DataError(f"{shown}: cannot be read as CSV ({exc}); check --sep, --decimal and --thousands") from None
         rows = np.arange(2, len(frame) + 2, dtype=np.int64)
-        empty = frame.isna()
-        blank = empty.all(axis=1).to_numpy()
-        stream.seek(0)
-        _check_short_rows(stream, empty, blank, _header_fields(sample, sep), sep, shown)
+        blank = frame.isna().all(axis=1).to_numpy()
         if blank.any():
             frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
         if frame.empty:
@@ -150,59 +147,6 @@ def _id_text(sample: str, sep: str, options: DataOptions) -> dict[str, type] | N
         return None
     header = _header_fields(sample, sep, strip=False)
     return {name: str for name in header if name.strip() == options.id_col} or None
-
-
-def _check_short_rows(
-    stream: Any, empty: pd.DataFrame, blank: np.ndarray, header: list[str], sep: str, shown: str
-) -> None:
-    """Refuse a data row with fewer fields than the header, which pandas fills as empty cells.
-
-    Only rows with an empty cell (outside columns that are all empty) can be short, and in
-    most files there are none or few: only their lines are looked at again, by one pass
-    over the file in blocks, split into lines in C (a fraction of a second for 5 million lines).
-    When only some columns are kept (as for a trained model's columns), the rows with an
-    empty cell among them are looked at the same way.
-
-    Args:
-        empty: the parsed frame's empty cells (of all columns, or of those kept), one row per
-            file line from line 2.
-        blank: `(n,)` rows that are empty lines (or hold only separators): not data.
-    """
-    filled = ~empty.all(axis=0).to_numpy()
-    if len(header) < 2 or not filled.any():
-        return
-    holed = empty.to_numpy()[:, filled].any(axis=1) & ~blank
-    if not holed.any():
-        return
-    candidates = np.flatnonzero(holed) + 2  # file line numbers, sorted
-    first, rest = 1, b""  # the number of the first line in a block, and the start of its unfinished last line
-    while first <= candidates[-1]:
-        block = stream.read(_BLOCK_BYTES)
-        lines = (rest + block).split(b"\n")
-        rest = lines.pop() if block else b""
-        low, high = np.searchsorted(candidates, [first, first + len(lines)])
-        for number in candidates[low:high]:
-            _check_fields(lines[number - first], int(number), header, sep, shown)
-        first += len(lines)
-        if not block:
-            return
-
-
-def _check_fields(raw: bytes, number: int, header: list[str], sep: str, shown: str) -> None:
-    """Refuse file line ``number`` if it holds fewer fields than the header."""
-    line = raw.decode("utf-8-sig", errors="replace").rstrip("\r")
-    if line.count('"') % 2:
-        return  # a quoted field goes on in the next line: the line is not a whole row
-    try:
-        fields = next(csv.reader([line], delimiter=sep, skipinitialspace=True))
-    except (csv.Error, StopIteration):
-        return
-    if len(fields) < len(header):
-        raise DataError(
-            f"{shown}: row {number} has {len(fields)} field{'s' if len(fields) != 1 else ''} but the header "
-            f"{len(header)} ({line.strip()!r}); a value or a separator is missing: fix that row (an empty value "
-            "still needs its separator)"
-        )
 
 
 def _open_source(path: str, shown: str, stack: contextlib.ExitStack) -> tuple[Any, str]:
@@ -292,6 +236,15 @@ def _looks_utf16(body: bytes) -> bool:
     return False
 
 
+def _refuse_excel_separator_line(sample: str, shown: str) -> None:
+    """Refuse a first line such as ``sep=;``, which Excel writes to name the separator: it is
+    not the header, and read as one it makes every name wrong."""
+    first = next((line.strip() for line in sample.splitlines() if line.strip()), "")
+    if re.fullmatch(r"sep=.", first, flags=re.IGNORECASE):
+        raise DataError(f"{shown}: line 1 ({first!r}) is Excel's note of the separator, not the header; remove that "
+                        f"line (then pass --sep {_sep_name(first[4])} if the separator is not found by itself)")
+
+
 def _sniff_separator(sample: str) -> str:
     """The separator among :data:`SEPARATORS` that splits the header and the first lines alike.
 
@@ -354,7 +307,8 @@ def _named_columns(frame: pd.DataFrame, header: list[str], shown: str) -> pd.Dat
         if values.empty or (position == 0 and _numbers_rows(values)):
             continue
         raise DataError(f"{shown}: column {position + 1} has no name in the header but holds values (row "
-                        f"{values.index[0] + 2}: {str(values.iloc[0])!r}); name it in the header")
+                        f"{int(np.flatnonzero(column.notna().to_numpy())[0]) + 2}: {str(values.iloc[0])!r}); "
+                        "name it in the header")
     return frame.drop(columns=frame.columns[unnamed]) if unnamed else frame
 
 

@@ -684,7 +684,7 @@ def _long_file_target(frame: pd.DataFrame, taken: set[str], shown: str, id_col: 
 
 
 def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, options: DataOptions) -> str:
-    found, epoch_like, clocks = [], [], []
+    found, epoch_like, clocks, dates_only = [], [], [], []
     for name in frame.columns:
         column = frame[name]
         if name in taken or pd.api.types.is_bool_dtype(column):
@@ -720,7 +720,12 @@ def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, option
             continue
         if (parsed.notna().to_numpy() & has_digit).mean() >= _TIME_SHARE:
             found.append(name)
-    if clocks and found:
+            times = parsed.dropna()
+            if len(times) and ((times - times.dt.normalize()) == pd.Timedelta(0)).all():
+                dates_only.append(name)
+    if clocks and len(found) == 1 and dates_only:
+        # a date column beside a time-of-day column: one moment in two columns; beside a
+        # column of whole timestamps, a time of day is a value of its own (a shift's start)
         raise DataError(f"{shown}: {_split_date_time(found[0], clocks[0])}")
     found = found or clocks  # a time of day alone: refused naming its first row (_parse_times)
     if not found and options.time_unit:
@@ -974,13 +979,15 @@ def _parse_texts(
         # the ones that do not fit are reported.
         form = _day_month_format(texts[0], dayfirst)
         attempts = [{"format": form, "errors": "coerce"}] if form else [{}, {"errors": "coerce"}]
+    # an explicit format matches no space around the date, which a quoted cell may hold
+    source = texts.str.strip() if day_month else texts
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         parsed = None
         # The inferred (usually ISO) format is fast; "mixed" parses each value on its own.
         for kwargs in attempts:
             try:
-                parsed = pd.to_datetime(texts, **day, **kwargs)
+                parsed = pd.to_datetime(source, **day, **kwargs)
                 break
             except (ValueError, TypeError, OverflowError) as exc:
                 if _is_mixed_zone_error(exc):
@@ -1042,7 +1049,7 @@ def _check_the_other_order(texts: pd.Index, parsed: pd.DatetimeIndex, dayfirst: 
         return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        other = pd.to_datetime(texts, format=form, errors="coerce")
+        other = pd.to_datetime(texts.str.strip(), format=form, errors="coerce")
     if other.isna().any() or _infer_freq(parsed.unique().sort_values()) is not None:
         return
     freq = _infer_freq(other.unique().sort_values())
@@ -1360,6 +1367,9 @@ def _grouping(options: DataOptions) -> str:
 #: A number whose dot may group thousands, or be a decimal mark before three decimals.
 _DOT_THOUSANDS = re.compile(r"[+-]?\d{1,3}\.\d{3}")
 _WHOLE = re.compile(r"[+-]?\d+")
+#: Whole numbers below this beside dotted ones (1.163) do not make the dot ambiguous: read as
+#: grouped thousands, the dotted ones would be ten times any of them.
+_WHOLE_BESIDE_GROUPED = 100
 
 
 def _dot_may_group_thousands(column: pd.Series, options: DataOptions) -> bool:
@@ -1367,15 +1377,26 @@ def _dot_may_group_thousands(column: pd.Series, options: DataOptions) -> bool:
     dot (``1.163`` beside ``973``), which only its cells as written can tell
     (:func:`_check_dot_not_grouping`). From the numbers: some have three decimals, and
     all fractional ones lie from 1 to 1000 with at most three decimals, beside whole ones."""
-    if options.decimal != "." or options.thousands is not None or not pd.api.types.is_float_dtype(column):
+    if options.decimal != "." or options.thousands is not None or pd.api.types.is_bool_dtype(column):
         return False
-    values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    if pd.api.types.is_float_dtype(column):
+        values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+    elif pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
+        # numbers beside a mark of no value ("-"), which pandas leaves as text
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        return False
     values = values[np.isfinite(values)]  # an infinity is refused later, naming its row
     # the first rows decide for most columns (a price with two decimals, a reading with four),
     # so that a column of millions of rows is looked at whole only when they look grouped
     if _three_decimals(values[:_DETECT_SAMPLE]) is False:
         return False
-    return bool(_three_decimals(values)) and bool((values % 1 == 0).any())
+    if not _three_decimals(values):
+        return False
+    # grouped, the dotted numbers (1.163) are the large ones: whole numbers (973) then lie far
+    # above them as read, not among them as in data written with three decimals (12.000)
+    whole, fractional = np.abs(values[values % 1 == 0]), np.abs(values[values % 1 != 0])
+    return bool(len(whole)) and whole.max() >= max(_WHOLE_BESIDE_GROUPED, 10 * np.median(fractional))
 
 
 def _three_decimals(values: np.ndarray) -> bool | None:
@@ -1405,6 +1426,10 @@ def _check_dot_not_grouping(cells: pd.Series, rows: np.ndarray, shown: str, name
     three = cells.str.fullmatch(_DOT_THOUSANDS).to_numpy()
     whole = cells.str.fullmatch(_WHOLE).to_numpy()
     if not three.any() or (dotted & ~three).any() or not whole.any():
+        return
+    # read as grouped, the dotted numbers are 1,000 and more: whole numbers far below that
+    # (2 beside 1.799, fuel prices; 1 beside 1.085, a rate) make decimals the one reading
+    if np.abs(pd.to_numeric(cells[whole]).to_numpy(dtype=np.float64)).max() < _WHOLE_BESIDE_GROUPED:
         return
     # cited: a dotted number that reads differently either way, 1.163 rather than 1.000
     telling = three & ~cells.str.endswith("0").to_numpy()
@@ -1739,7 +1764,7 @@ class _SeriesBuilder:
         shared_missing = np.zeros((high - low, covariates.shape[1]), dtype=bool)
         for j, name in enumerate(self.options.covariates):
             shared[:, j], shared_missing[:, j] = self._fill(covariate_grid[low:high, j], grid[low:high],
-                                                            row_at[low:high], name, where)
+                                                            row_at[low:high], name, where, freq)
 
         result = []
         for j, (target, (start, stop)) in enumerate(zip(self.options.targets, spans, strict=True)):
@@ -1750,7 +1775,7 @@ class _SeriesBuilder:
                     f"series '{name}': dropped {' and '.join(ends)} step(s) where '{target}' has no value"
                 )
             values, missing = self._fill(
-                target_grid[start:stop, j], grid[start:stop], row_at[start:stop], target, where
+                target_grid[start:stop, j], grid[start:stop], row_at[start:stop], target, where, freq
             )
             if values.min() == values.max() and not self.keep_constant:
                 # one closed store must not stop a nightly training of the others
@@ -1879,8 +1904,9 @@ class _SeriesBuilder:
             )
         return cut
 
-    def _fill(self, values, grid, row_at, column, where) -> tuple[np.ndarray, np.ndarray]:
-        """Interpolate runs of at most max_gap missing steps.
+    def _fill(self, values, grid, row_at, column, where, freq) -> tuple[np.ndarray, np.ndarray]:
+        """Interpolate runs of at most max_gap missing steps (with long_gaps "fill", fill every
+        run from the steps before it alone: :func:`_fill_from_the_past`).
 
         A target's first and last steps are present (the series is trimmed to them); a
         covariate's may be missing, and are then filled with the nearest value.
@@ -1928,6 +1954,8 @@ class _SeriesBuilder:
         # np.interp holds the end values beyond the first/last present step (covariate edges).
         filled = values.copy()
         filled[missing] = np.interp(np.flatnonzero(missing), present, values[present])
+        if self.long_gaps == "fill":
+            filled = _fill_from_the_past(filled, missing, present[0], seasonal_period(freq))
         if self.skipped_times is not None:
             self.skipped_times.update(grid[missing & (row_at < 0)])
             if len(self.skipped_times) > _MAX_SKIPPED_TIMES:
@@ -1940,6 +1968,26 @@ class _SeriesBuilder:
             self.n_filled += int(lengths[short].sum())
             self.n_gaps += int(short.sum())
         return filled, missing
+
+
+def _fill_from_the_past(values: np.ndarray, missing: np.ndarray, first: int, season: int) -> np.ndarray:
+    """``values`` with each ``missing`` step after ``first`` (the first present one) set to the
+    value one ``season`` before it, or the last one before it within the first season: a
+    fill that uses no value after the gap.
+
+    Anomaly scoring takes the filled steps as the inputs of the points after a gap.
+    Interpolated towards the first value after it, they would let that value shape its own
+    expectation, and a spike right after an outage would look expected.
+
+    Args:
+        values: `(n,)` filled some other way where ``missing`` before ``first`` (kept).
+        missing: `(n,)` True where the value was filled.
+    """
+    out = values.copy()
+    for t in np.flatnonzero(missing):  # in time order: a filled step may feed a later one
+        if t > first:
+            out[t] = out[t - season] if t - season >= first else out[t - 1]
+    return out
 
 
 # --- frequencies ----------------------------------------------------------------------------

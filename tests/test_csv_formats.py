@@ -659,3 +659,35 @@ def test_a_model_that_named_numeric_ids_as_numbers_still_finds_its_series(tmp_pa
         renamed = trained != ids
         assert ("model was trained when series keys were read as numbers, and names series "
                 f"'{ids[0]}' as '{trained[0]}'; retrain it" in out.getvalue()) == renamed
+
+
+def test_excels_separator_line_is_named_as_what_it_is(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("sep=;\ntime;v;c\n2024-01-01;1;2\n2024-01-02;2;3\n2024-01-03;4;1\n")
+    with pytest.raises(DataError, match=r"line 1 \('sep=;'\) is Excel's note of the separator, not the header; "
+                                        r"remove that line \(then pass --sep ';'"):
+        load_dataset(str(path))
+
+
+def test_quoted_day_month_dates_may_hold_spaces_and_a_dash_marks_no_value(tmp_path):
+    days = pd.date_range("2024-01-01", periods=40, freq="D")
+    path = tmp_path / "spaced.csv"
+    path.write_text("time,v\n" + "".join(f'" {t:%d/%m/%Y}",{i % 7 + 0.5 * i}\n' for i, t in enumerate(days)))
+    assert load_dataset(str(path), DataOptions(dayfirst=True)).series[0].index.equals(days)
+    # a dash for a missing value leaves the column as text: the dot is still checked
+    path = tmp_path / "dash.csv"
+    path.write_text("date,v\n2024-01-01,1.163\n2024-01-02,973\n2024-01-03,-\n2024-01-04,1.250\n2024-01-05,1.102\n")
+    with pytest.raises(DataError, match="the dot may group thousands or be a decimal mark"):
+        load_dataset(str(path))
+    # beside whole numbers far below a thousand the dotted ones are decimals: fuel prices
+    path = tmp_path / "fuel.csv"
+    path.write_text("date,price\n2024-01-01,1.799\n2024-01-02,1.829\n2024-01-03,2\n2024-01-04,1.759\n2024-01-05,1.899\n")
+    assert load_dataset(str(path)).series[0].values.tolist() == [1.799, 1.829, 2.0, 1.759, 1.899]
+
+
+def test_a_time_of_day_beside_whole_timestamps_is_a_column_of_its_own(tmp_path):
+    path = tmp_path / "shifts.csv"
+    path.write_text("timestamp,load,shift_start\n" + "".join(
+        f"2024-01-01 {h:02d}:00,{h % 5 + 1},{['06:00', '14:00', '22:00'][h // 8]}\n" for h in range(24)))
+    dataset = load_dataset(str(path))
+    assert dataset.options.time_col == "timestamp" and [s.name for s in dataset.series] == ["load"]

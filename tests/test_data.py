@@ -610,17 +610,24 @@ def test_series_in_memory_off_a_regular_grid_or_with_a_gap_are_refused():
 # --- rows, ids and hints that were read silently ----------------------------------------------------
 
 
-def test_a_row_with_fewer_fields_than_the_header_is_refused(tmp_path):
-    # "1,000" unquoted fills both value columns of row 2; row 4 then lacks its cost, which
-    # pandas would read as an empty cell and interpolate
-    text = "date,sales,cost\n2024-01-01,1,000\n2024-01-02,5,3\n2024-01-03,823\n2024-01-04,7,\n2024-01-05,8,2\n"
-    path = write(tmp_path, text + "\n\n")  # trailing empty lines are fine
-    data_error(path, DataOptions(), "row 4 has 2 fields but the header 3 ('2024-01-03,823')",
-               "an empty value still needs its separator")
-    # with every column named, as predict reads a new export, only those are kept: checked the same
-    data_error(path, DataOptions(time_col="date", targets=("cost",)), "row 4 has 2 fields but the header 3")
-    path = write(tmp_path, text.replace("2024-01-03,823\n", "2024-01-03,823,\n") + "\n\n")
-    dataset, _ = load(path)
-    assert [s.values[2] for s in dataset.series] == [823, pytest.approx(8 / 3)]
-    path = write(tmp_path, text.replace("2024-01-03,823\n", "2024-01-03,823,1\n").rstrip("\n,2"))
-    data_error(path, DataOptions(), "row 6 has 2 fields but the header 3 ('2024-01-05,8')")
+def test_rows_with_fewer_fields_are_read_with_empty_cells_and_quoted_fields_may_span_lines(tmp_path):
+    # Excel leaves out the separators of a row's empty last cells; a comment may hold line breaks
+    text = ('date,sales,note\n2024-01-01,10,opening\n2024-01-02,11\n2024-01-03,12,"Meter replaced.\n\n'
+            'Ticket 4711"\n2024-01-04,,\n2024-01-05,14,\n')
+    dataset, messages = load(write(tmp_path, text), DataOptions(time_col="date", targets=("sales",)))
+    assert dataset.series[0].values.tolist() == [10, 11, 12, 13, 14]
+    assert "filled 1 missing value" in messages
+
+
+def test_a_fill_for_anomaly_scoring_uses_no_value_after_the_gap():
+    from forecaster.data import _fill_from_the_past
+
+    values = np.array([9.0, 1, 2, 3, 1, 2, 3, np.nan, np.nan, np.nan, np.nan, 100.0])
+    missing = np.isnan(values)
+    filled = _fill_from_the_past(np.where(missing, 55.0, values), missing, first=0, season=3)
+    # a season back, the filled steps feeding later ones; the 100 after the gap plays no part
+    assert filled.tolist() == [9, 1, 2, 3, 1, 2, 3, 1, 2, 3, 1, 100]
+    # within the first season after the first present value, the last value is held
+    filled = _fill_from_the_past(np.array([5.0, 0, 0, 7]), np.array([False, True, True, False]), first=0, season=24)
+    assert filled.tolist() == [5, 5, 5, 7]
+
