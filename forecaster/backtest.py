@@ -118,7 +118,81 @@ class Evaluation:
             "summary": records(self.summary),
             "per_step": records(self.per_step),
             "per_series": records(self.per_series),
+            "comparisons": records(self.comparisons()),
         }
+
+    def comparisons(self):
+        """The model against each baseline, forecast by forecast: see :func:`paired_comparisons`."""
+        return paired_comparisons(self.rows)
+
+
+#: The two-sided level of the signed-rank test below which the model is called better or
+#: worse than a baseline.
+COMPARISON_LEVEL = 0.05
+#: Fewer forecasts that differ than this cannot be told apart at that level, however they
+#: fall: 5 wins of 5 happen by chance once in 16.
+MIN_COMPARED = 6
+
+
+def paired_comparisons(rows):
+    """The model against each baseline, forecast by forecast (a series at a cut-off, its MAE
+    over the horizon), and whether the difference is more than chance.
+
+    Pooled error measures can hide that a model wins by a lot on a few forecasts and loses on
+    most, or that two methods differ by less than the spread of a few forecasts. Each pair
+    gives the log of the ratio of the two MAEs (free of the series' units, so series of
+    different sizes count alike); a Wilcoxon signed-rank test of those logs (two-sided, at
+    :data:`COMPARISON_LEVEL`) says whether the model's errors are smaller or larger than the
+    baseline's by more than chance. Ties (a baseline identical to the model) count for
+    neither side.
+
+    Args:
+        rows: :data:`ROW_COLUMNS`, one row per series, cut-off, step and method.
+
+    Returns:
+        one row per baseline present: ``baseline``, ``forecasts`` (paired), ``better``,
+        ``worse`` (how many of the model's MAEs were below or above the baseline's),
+        ``ratio`` (the geometric mean of the model's MAE over the baseline's: 0.5, half the
+        error), ``p_value`` (NaN where nothing differs) and ``verdict``: ``better``,
+        ``worse``, ``too close to call``, ``too few forecasts to tell`` (fewer than
+        :data:`MIN_COMPARED` differ) or ``the same forecasts``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    errors = (rows.assign(error=(rows["forecast"] - rows["actual"]).abs())
+              .pivot_table(index=["series", "cutoff"], columns="model", values="error", aggfunc="mean"))
+    out = []
+    for baseline in (m for m in METHODS[1:] if m in errors.columns):
+        pair = errors[["model", baseline]].dropna().to_numpy()
+        # a perfect forecast (MAE 0) is taken as a hundredth of the smallest error seen
+        floor = 0.01 * pair[pair > 0].min() if (pair > 0).any() else 1.0
+        logs = np.log(np.maximum(pair[:, 0], floor)) - np.log(np.maximum(pair[:, 1], floor))
+        differ = logs[pair[:, 0] != pair[:, 1]]
+        better, worse = int((differ < 0).sum()), int((differ > 0).sum())
+        p_value = _signed_rank_p(differ)
+        if not len(differ):
+            verdict = "the same forecasts"
+        elif len(differ) < MIN_COMPARED:
+            verdict = "too few forecasts to tell"
+        elif p_value < COMPARISON_LEVEL:
+            verdict = "better" if differ.mean() < 0 else "worse"
+        else:
+            verdict = "too close to call"
+        out.append({"baseline": baseline, "forecasts": len(logs), "better": better, "worse": worse,
+                    "ratio": float(np.exp(logs.mean())) if len(logs) else math.nan, "p_value": p_value,
+                    "verdict": verdict})
+    return pd.DataFrame(out, columns=["baseline", "forecasts", "better", "worse", "ratio", "p_value", "verdict"])
+
+
+def _signed_rank_p(differences) -> float:
+    """Two-sided p-value of the Wilcoxon signed-rank test that ``differences`` (none 0) are
+    centred on 0; NaN for none."""
+    if not len(differences):
+        return math.nan
+    from scipy.stats import wilcoxon
+
+    return float(wilcoxon(differences).pvalue)
 
 
 def evaluate(

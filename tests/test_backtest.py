@@ -172,6 +172,43 @@ def test_bad_backtest_options_are_refused():
         BacktestOptions(refit="sometimes")
 
 
+def test_the_model_is_called_better_or_worse_than_a_baseline_only_beyond_chance():
+    from forecaster.backtest import paired_comparisons
+
+    rng = np.random.default_rng(0)
+    rows = []
+    # 16 series x 1 cut-off x 2 steps: the model beats naive in 13, loses to linear in 14,
+    # and against seasonal naive wins 9 and loses 7
+    for i in range(16):
+        for step in (1, 2):
+            actual = rng.normal()
+            errors = {"model": 1.0, "naive": 2.0 if i < 13 else 0.5, "linear": 0.5 if i < 14 else 2.0,
+                      "seasonal_naive": 2.0 if i < 9 else 0.5}
+            rows += [{"series": f"s{i}", "cutoff": "c", "step": step, "actual": actual, "model": method,
+                      "forecast": actual + error} for method, error in errors.items()]
+    compared = paired_comparisons(pd.DataFrame(rows)).set_index("baseline")
+    assert list(compared.index) == ["naive", "seasonal_naive", "linear"]
+    assert compared.loc["naive", ["better", "worse", "verdict"]].tolist() == [13, 3, "better"]
+    # the geometric mean of the MAE ratios: 13 halves and 3 doubles
+    assert compared.loc["naive", "ratio"] == pytest.approx(2.0 ** ((3 - 13) / 16))
+    assert compared.loc["linear", ["better", "worse", "verdict"]].tolist() == [2, 14, "worse"]
+    assert compared.loc["seasonal_naive", ["better", "worse", "verdict"]].tolist() == [9, 7, "too close to call"]
+    assert (compared["forecasts"] == 16).all()
+    # the signed-rank test weighs how much, not only how often: 10 large wins against 6 small
+    # losses are more than chance, as 10 of 16 alone would not be
+    for i in range(16):
+        for row in rows:
+            if row["series"] == f"s{i}" and row["model"] == "seasonal_naive":
+                row["forecast"] = row["actual"] + (10.0 if i < 10 else 0.9)
+    weighed = paired_comparisons(pd.DataFrame(rows)).set_index("baseline").loc["seasonal_naive"]
+    assert (weighed["better"], weighed["worse"], weighed["verdict"]) == (10, 6, "better")
+    # a p-value as scipy's Wilcoxon test gives it on the log ratios
+    from scipy.stats import wilcoxon
+
+    logs = np.log([1.0 / (10.0 if i < 10 else 0.9) for i in range(16)])
+    assert weighed["p_value"] == pytest.approx(wilcoxon(logs).pvalue, rel=0.05)  # up to float rounding of ties
+
+
 def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     out, picture = tmp_path / "rows.csv", tmp_path / "errors.png"
     args = ["evaluate", HOURLY, "--target", "load", "--model", "linear", "--folds", 2, "--seed", 0]
@@ -205,7 +242,12 @@ def test_evaluate_command_prints_tables_and_writes_csv_json_and_plot(tmp_path):
     logged = run_cli(*args, "-o", "-", "--log-format", "json")
     events = [json.loads(line) for line in logged.stderr.splitlines()]
     assert [e["title"] for e in events if e["event"] == "table"] == [
-        "Backtest: 1 series, 2 cut-offs 24 steps apart, horizon 24, 90% intervals", "MAE per horizon step"]
+        "Backtest: 1 series, 2 cut-offs 24 steps apart, horizon 24, 90% intervals", "MAE per horizon step",
+        "linear model against each baseline over 2 forecasts (each series from each cut-off: its MAE over the horizon)"]
+    # two forecasts cannot tell methods apart; the linear baseline is the model itself here
+    assert [(c["baseline"], c["forecasts"], c["verdict"]) for c in summary["comparisons"]] == [
+        ("naive", 2, "too few forecasts to tell"), ("seasonal_naive", 2, "too few forecasts to tell"),
+        ("linear", 2, "the same forecasts")]
     assert run_cli(*args, "-o", "-", "-q").stderr == ""
 
     once = {flag: json.loads(run_cli(*args, "--refit", "once", flag, "--json").stdout)
@@ -322,8 +364,8 @@ def test_evaluate_tables_each_series_and_of_many_those_where_the_model_does_wors
     assert result.exit_code == 0, result.stderr
     title = "MASE per series: the 20 of 23 where the model compares worst with its best baseline"
     assert title in result.stdout
-    listed = [line.split("│")[1].strip() for line in result.stdout.split(title)[1].splitlines()
-              if line.startswith("│")]
+    listed = [line.split("│")[1].strip() for line in result.stdout.split(title)[1].split("└")[0].splitlines()
+              if line.startswith("│")]  # the table's rows, not the next table's
     per_series = pd.DataFrame(json.loads(run_cli(*args, "--json").stdout)["per_series"])
     mase = per_series.pivot(index="series", columns="model", values="mase")
     # the linear baseline is the linear model itself: the yardstick is the best of the others
