@@ -85,6 +85,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .artifacts import ANOMALY_SCORING_VERSION
 from .errors import ArtifactError, ConfigError
 from .report import QUIET, Reporter
 from .windows import input_windows
@@ -159,7 +160,7 @@ RANGE_STEPS = 4.0
 #: Version of the scoring a calibration was made for (older models have none). Version 3 added
 #: ``expected_by``, version 4 the range score's settings, version 5 ``prior_peak`` and version 6
 #: ``prior_df``, which an older forecaster would ignore, so it refuses these models instead.
-SCORING_VERSION = 6
+SCORING_VERSION = ANOMALY_SCORING_VERSION
 #: First version whose scores are on the scale of ``THRESHOLD``.
 THRESHOLD_SCALE_VERSION = 2
 #: Where a series' one-step expectations may come from: the model, or the median of the values

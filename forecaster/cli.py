@@ -117,13 +117,21 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
         raise typer.BadParameter(f"{value} is not valid TOML: {exc}", param=param) from None
     command = ctx.info_name or ""
     known = _config_keys(ctx)
+    for name, item in table.items():
+        if isinstance(item, dict) and name not in CONFIG_TABLES:
+            import difflib
+
+            close = difflib.get_close_matches(name, CONFIG_TABLES, n=1)
+            hint = (f"; did you mean [{close[0]}]?" if close
+                    else f"; the tables are named after the commands that read them: {', '.join(CONFIG_TABLES)}")
+            raise typer.BadParameter(f"{value}: unknown table [{name}]{hint}", param=param)
     flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
     if command == "evaluate":
         # the model you deploy, described at the top level or in [train]: its model directory
         # and lock wait mean nothing to a backtest, which writes no model
         flat = {k: v for k, v in flat.items() if k.replace("-", "_") not in _TRAIN_ONLY}
         if isinstance(table.get("train"), dict):
-            flat.update({k: v for k, v in table["train"].items() if k.replace("-", "_") in known})
+            flat.update({k: v for k, v in table["train"].items() if k.replace("-", "_") not in _TRAIN_ONLY})
     if isinstance(table.get(command), dict):
         flat.update(table[command])
     defaults = {}
@@ -141,6 +149,8 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
 
 
 _TRAIN_ONLY = {"model_dir", "wait"}
+#: The tables a config file may hold: one per command that reads one (--config).
+CONFIG_TABLES = ("train", "evaluate")
 
 
 def _key_hint(key: str, known: dict[str, Any], command: str) -> str:
@@ -792,8 +802,8 @@ def predict(
     from .forecasting import forecast_with_history
     from .outputs import write_csv
 
-    if horizon is not None:
-        trained = _trained_horizon(model_dir)
+    trained = _trained_horizon(model_dir) if horizon is not None else None
+    if horizon is not None and str(trained) != horizon.strip():  # the model's own horizon: what it does anyway
         forecasts = f" (the model in {model_dir} forecasts {trained} steps)" if trained else ""
         raise typer.BadParameter(f"the horizon is fixed when the model is trained{forecasts}; to forecast another, "
                                  f"train again with --horizon {horizon}", param_hint="--horizon")
@@ -1001,10 +1011,15 @@ def evaluate(
 ) -> None:
     """Backtest the model and the baselines at rolling cut-offs: MAE, RMSE, sMAPE, MASE, coverage."""
     if model_dir is not None:
+        from .training import MODEL_TYPES
+
+        if model_dir.lower() in MODEL_TYPES:  # -m taken for --model
+            raise typer.BadParameter(f"evaluate reads no model directory; did you mean --model {model_dir.lower()}?",
+                                     param_hint="-m/--model-dir")
         raise typer.BadParameter(
             "evaluate reads no model directory: it trains its own models at each cut-off, from the training options "
             "given to it (--model, --lookback, --horizon ... as for train, or a --config file, whose [train] table "
-            "it reads)", param_hint="--model-dir")
+            "it reads)", param_hint="-m/--model-dir")
     settings = {k: v for k, v in locals().items() if k not in _EVALUATE_ONLY}
     from .backtest import REFIT, BacktestOptions, evaluate_coverages, merged_coverages
     from .outputs import write_csv
@@ -1090,6 +1105,16 @@ def _report_evaluation(result, reporter) -> None:
     mase = result.per_series.pivot(index="series", columns="model", values="mase")
     _series_table(reporter, "MASE per series", labels,
                   {name: list(mase.loc[name, methods]) for name in dict.fromkeys(result.per_series["series"])})
+    compared = result.comparisons()
+    if len(compared):
+        n = int(compared["forecasts"].iloc[0])
+        reporter.table(
+            f"{labels[0]} against each baseline over {n:,} forecasts (each series from each cut-off: its MAE over the "
+            "horizon)",
+            ["baseline", "model better", "model worse", "MAE ratio", "p", "verdict"],
+            [[_method_label(row.baseline, options), row.better, row.worse, row.ratio, row.p_value, row.verdict]
+             for row in compared.itertuples()],
+        )
 
 
 # info takes no argument; one given (a model directory, typed as for ls) is refused with where it goes
@@ -1236,6 +1261,7 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["options", ", ".join(f"{k}={v}" for k, v in options.items()
                               if network.get("model", "network") == "network" or k not in NETWORK_ONLY)],
         ["anomaly threshold", f"{metadata['anomaly_threshold']:.3f}"],
+        ["anomaly scoring", _scoring_text(metadata["series"])],
         ["anomaly source", _expectation_sources_text(metadata["series"])],
     ]
     reporter.table("Model", ["", ""], rows)
@@ -1251,6 +1277,16 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
     )
     if len(series) > 20:
         reporter.info(f"... and {len(series) - 20} more series")
+
+
+def _scoring_text(series: list[dict]) -> str:
+    """The anomaly scoring version a model was calibrated for, and whether it is the current one."""
+    from .artifacts import ANOMALY_SCORING_VERSION as SCORING_VERSION
+
+    version = min(int(s.get("anomaly", {}).get("scoring") or 1) for s in series)
+    if version >= SCORING_VERSION:
+        return f"version {version} (the current one)"
+    return f"version {version}, scored as calibrated; retrain for the current version {SCORING_VERSION}"
 
 
 def _report_exit(reporter, message: str, code: int, event: str = "error") -> None:

@@ -147,8 +147,10 @@ def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | Non
 
 #: The compression of a CSV output by its name's end, as pandas' ``compression="infer"``
 #: tells it, in the order pandas tries them (``.tar.gz`` is a tar archive, then gzipped)
-COMPRESSION_SUFFIXES = {".tar": "tar", ".tar.gz": "tar", ".tar.xz": "tar", ".tar.bz2": "tar", ".gz": "gzip",
-                        ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
+COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
+#: Tar archives, which pandas would write (dated 1970) but forecaster's own reading, which tells
+#: a compression by the file's first bytes, would not open: refused by name
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
 #: What a compression needs beyond the standard library
 _COMPRESSION_PACKAGES = {"zstd": "zstandard"}
 
@@ -165,6 +167,9 @@ def output_compression(output: str | os.PathLike | None) -> dict[str, str] | Non
     if output is None or str(output) == "-":
         return None
     name = Path(output).name
+    if name.lower().endswith(TAR_SUFFIXES):
+        raise ForecasterError(f"output '{output}': a tar archive is not written; name a .csv, .csv.gz, .csv.bz2, "
+                              ".csv.xz or .csv.zip file")
     suffix = next((suffix for suffix in COMPRESSION_SUFFIXES if name.lower().endswith(suffix)), None)
     if suffix is None:
         return None
@@ -174,11 +179,12 @@ def output_compression(output: str | os.PathLike | None) -> dict[str, str] | Non
         raise ForecasterError(f"output '{output}': {suffix} compression needs the {package} package, which is not "
                               f"installed; name a .csv, .csv.gz, .csv.bz2, .csv.xz or .csv.zip file, or install "
                               f"{package}")
-    member = name[: -len(suffix)] or "data.csv"
-    # the names that would otherwise be taken from the temporary file: an archive's one
+    member = name[: -len(suffix)] or "data"
+    if not member.lower().endswith(".csv"):
+        member += ".csv"  # out.zip holds out.csv
+    # the names that would otherwise be taken from the temporary file: a zip archive's one
     # member, and the original name in a gzip header (``gunzip -N`` restores it)
-    names = {"zip": {"archive_name": member}, "tar": {"archive_name": member, "name": name},
-             "gzip": {"filename": name}}
+    names = {"zip": {"archive_name": member}, "gzip": {"filename": member}}
     return {"method": method, **names.get(method, {})}
 
 

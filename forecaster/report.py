@@ -286,10 +286,13 @@ NAMED_SERIES = 5
 
 
 def series_text(names: Sequence[str]) -> str:
-    """"2 series (load, temperature)": how many series, and which where they are few, so that
-    a run that took every numeric column of a file for a target shows it."""
+    """"2 series (load, temperature)": how many series, and which (the first few of many, "30
+    series (a, b, c, d, e, ...)"), so that a run that took every numeric column of a file for
+    a target shows it."""
     count = f"{len(names):,} series"
-    return f"{count} ({', '.join(names)})" if 0 < len(names) <= NAMED_SERIES else count
+    if not names:
+        return count
+    return f"{count} ({', '.join(names[:NAMED_SERIES])}{', ...' if len(names) > NAMED_SERIES else ''})"
 
 
 def epochs_text(epochs_run: int, best_epoch: int, members: list[dict[str, int]] | None = None) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 import typer
 
+from forecaster import anomaly
 from forecaster.artifacts import SCHEMA_VERSION
 from forecaster.cli import app
 from forecaster.report import Reporter, short_times
@@ -500,6 +502,8 @@ def test_predict_starts_after_an_old_gap_that_detect_anomalies_fills(tmp_path):
     # scoring every point needs the whole history: the holes are filled in (a monitoring
     # outage must not stop the job watching what follows), the target's missing points not scored
     frame.loc[100:107, "load"] = np.nan
+    spike = frame.loc[108, "load"] + 6 * frame["load"].diff().std()
+    frame.loc[108, "load"] = spike  # the first reading after the outage
     frame.to_csv(holed, index=False)
     scored = run_cli("detect-anomalies", holed, "-m", model_dir, "-o", tmp_path / "scored.csv")
     assert scored.exit_code == 0, scored.stderr
@@ -513,6 +517,10 @@ def test_predict_starts_after_an_old_gap_that_detect_anomalies_fills(tmp_path):
     assert len(hole) == 8 and hole["value"].isna().all() and hole["score"].isna().all()
     assert (hole["is_anomaly"] == 0).all()
     assert rows.loc["2024-03-05 12:00:00":, "score"].notna().all()
+    # the hole is filled from before it alone, so the spike after it does not shape its own
+    # expectation (interpolated towards it, it was expected nearly where it came)
+    assert rows.loc["2024-03-05 12:00:00", "is_anomaly"] == 1
+    assert rows.loc["2024-03-05 12:00:00", "reason"] == "surprise"
     # training on the data stays strict
     refused = run_cli("train", holed, "-m", tmp_path / "other", "--model", "linear", "--target", "load", "-q")
     assert refused.exit_code == 1 and "8 consecutive missing steps" in refused.stderr
@@ -647,13 +655,14 @@ def test_missing_values_are_never_scored_or_flagged(hourly_model, tmp_path):
 # --- info -------------------------------------------------------------------------------------
 
 
-def test_info_describes_the_model(hourly_model):
+def test_info_describes_the_model(hourly_model, tmp_path):
     model_dir, _ = hourly_model
     result = run_cli("info", "-m", model_dir)
     assert result.exit_code == 0, result.stderr
     for fragment in ("LSTM, 1 layer(s) of 32 units", "168 / 24 steps, windows relative to their mean", "temperature",
                      "seasonal naive", "LSTM model", "seed=42", "libraries", f"{SCHEMA_VERSION}, 3 file(s) checksummed",
                      "anomaly source", "2024-01-01", "hourly (h)", "none (one series per target column)",
+                     f"anomaly scoring version {anomaly.SCORING_VERSION} (the current one)",
                      "sep detected, decimal '.', thousands none, dayfirst no, time-unit dates, tz none, max-gap 3"):
         assert fragment in " ".join(result.stdout.replace("│", " ").split())
     assert "2024-01-01T" not in result.stdout  # times as a table shows them, not ISO
@@ -664,6 +673,15 @@ def test_info_describes_the_model(hourly_model):
     failed = run_cli("info", "-m", "missing", "--log-format", "json", "-q")
     assert failed.exit_code == 1
     assert json.loads(failed.stderr)["event"] == "error" and "missing" in json.loads(failed.stderr)["message"]
+    # a model calibrated by an older scoring is scored as it was calibrated: info says so
+    older = tmp_path / "older"
+    shutil.copytree(model_dir, older)
+    metadata = json.loads((older / "metadata.json").read_text())
+    for series in metadata["series"]:
+        series["anomaly"]["scoring"] = 5
+    (older / "metadata.json").write_text(json.dumps(metadata))
+    assert (f"anomaly scoring version 5, scored as calibrated; retrain for the current version "
+            f"{anomaly.SCORING_VERSION}") in " ".join(run_cli("info", "-m", older).stdout.replace("│", " ").split())
 
 
 def test_info_names_the_id_column_the_reading_options_and_the_level(tmp_path):
@@ -865,8 +883,8 @@ def test_train_names_the_series_it_took_when_they_are_few(tmp_path):
     # no --target: every numeric column became one, which the first line shows
     assert result.stderr.startswith("Fitting the linear model on 2 series (load, temperature): ")
     assert series_text(["a", "b", "c", "d", "e"]) == "5 series (a, b, c, d, e)"
-    assert series_text([f"s{i}" for i in range(6)]) == "6 series"
-    assert series_text([f"s{i}" for i in range(1200)]) == "1,200 series"
+    assert series_text([f"s{i}" for i in range(6)]) == "6 series (s0, s1, s2, s3, s4, ...)"
+    assert series_text([f"s{i}" for i in range(1200)]) == "1,200 series (s0, s1, s2, s3, s4, ...)"
 
 
 def test_the_linear_baseline_is_suggested_where_the_network_does_no_better():

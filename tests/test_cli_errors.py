@@ -563,14 +563,21 @@ def test_predict_horizon_is_refused_with_the_models_horizon_and_how_to_change_it
     assert_usage_error(run("predict", "-m", "missing_dir", "--horizon", "48"),
                        "the horizon is fixed when the model is trained; to forecast another, train again with "
                        "--horizon 48")
+    # the model's own horizon is what predict does anyway
+    same = run("predict", "-m", trained.model_dir, "--horizon", "6")
+    assert same.exit_code == 0, same.stderr
+    assert same.stdout == run("predict", "-m", trained.model_dir).stdout
 
 
 @pytest.mark.parametrize("flag", ["-m", "--model-dir"])
 def test_evaluate_says_it_trains_its_own_models_rather_than_reading_a_directory(flag):
     write(DATA, good_lines())
     assert_usage_error(run("evaluate", DATA, flag, "forecaster-model"),
-                       "Invalid value for --model-dir: evaluate reads no model directory: it trains its own models "
+                       "Invalid value for -m/--model-dir: evaluate reads no model directory: it trains its own models "
                        "at each cut-off, from the training options given to it", "--config")
+    # -m with a model's name was meant as --model
+    assert_usage_error(run("evaluate", DATA, flag, "Linear"),
+                       "Invalid value for -m/--model-dir: evaluate reads no model directory; did you mean --model linear?")
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -607,6 +614,13 @@ def test_evaluate_config_hints_name_the_file_key():
     Path("cfg.toml").write_text("[evaluate]\nmodel-dir = 'model'\n")
     assert_usage_error(run("evaluate", DATA, "--config", "cfg.toml"),
                        "unknown option 'model-dir' for 'evaluate'; it is train's alone (evaluate keeps no model)")
+    # the [train] table evaluate reads is checked as train checks it; a table no command reads is refused
+    Path("cfg.toml").write_text("[train]\nmodle = 'linear'\nmodel-dir = 'model'\n")
+    assert_usage_error(run("evaluate", DATA, "--config", "cfg.toml"),
+                       "unknown option 'modle' for 'evaluate'; did you mean 'model'?")
+    Path("cfg.toml").write_text("[evaluat]\nfolds = 2\n")
+    assert_usage_error(run("evaluate", DATA, "--config", "cfg.toml"), "unknown table [evaluat]; did you mean [evaluate]?")
+    assert_usage_error(run("train", DATA, "--config", "cfg.toml"), "unknown table [evaluat]; did you mean [evaluate]?")
 
 
 def test_evaluate_says_how_to_name_several_covariates():
