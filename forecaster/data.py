@@ -1382,7 +1382,10 @@ def _dot_may_group_thousands(column: pd.Series, options: DataOptions) -> bool:
     if pd.api.types.is_float_dtype(column):
         values = column.to_numpy(dtype=np.float64, na_value=np.nan)
     elif pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column):
-        # numbers beside a mark of no value ("-"), which pandas leaves as text
+        # numbers beside a mark of no value ("-"), which pandas leaves as text; a column of
+        # other text (ids, timestamps) is told by its first cells, not converted whole
+        if pd.to_numeric(column.iloc[:_DETECT_SAMPLE], errors="coerce").notna().mean() < 0.5:
+            return False
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     else:
         return False
@@ -1525,14 +1528,18 @@ def _series_ids(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> t
     The column is read as text (:func:`~forecaster.csvfile.read_csv`): an id is its cell as
     written, without the spaces around it, so ``007`` and ``7``, or ``1E3`` and ``1000``, are
     different series."""
-    column = column.astype(str).where(column.notna()).str.strip()
-    empty = (column.isna() | (column == "")).to_numpy()
+    # the distinct ids are few beside the rows: they are stripped, not the millions of cells
+    codes, uniques = pd.factorize(column)  # NaN: code -1
+    names = pd.Index(uniques).astype(str).str.strip()
+    empty = (codes < 0) | (names == "")[codes]
     if empty.any():
         raise DataError(
             f"{shown}: column '{name}', row {rows[np.argmax(empty)]}: the series id is empty; fill it or remove the row"
         )
-    codes, uniques = pd.factorize(column)
-    return codes.astype(np.int64), [str(u) for u in uniques]
+    if names.has_duplicates:  # "a" and "a " are one series
+        merged, names = pd.factorize(names)
+        codes = merged[codes]
+    return codes.astype(np.int64), [str(u) for u in names]
 
 
 def _summer_time_hint(times: np.ndarray, codes: np.ndarray, tz: Any, options: DataOptions) -> str:
