@@ -281,7 +281,7 @@ def linear_baseline_note(metrics: dict[str, dict[str, Any]], model: str = "netwo
             "a fraction of the time: consider --model linear.")
 
 
-#: The most series a line names; of more, it counts them only.
+#: The most series a line names; of more, it names the first ones and counts them all.
 NAMED_SERIES = 5
 
 
