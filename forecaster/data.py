@@ -1764,7 +1764,13 @@ class _SeriesBuilder:
             present = np.flatnonzero(~np.isnan(target_grid[:, j]))
             if present.size == 0:
                 raise DataError(f"{self.shown}: column '{target}'{where} has no values; fill it or leave it out")
-            spans.append((present[0], present[-1] + 1))
+            # scoring writes a series' last steps without a value (an outage up to now) as missing
+            stop = n_steps if self.long_gaps == "fill" else present[-1] + 1
+            if stop > present[-1] + 1:
+                self.long_filled.append(
+                    f"column '{target}'{where}: no value in its last {counted(stop - present[-1] - 1, 'step')}, "
+                    f"{time_text(grid[present[-1] + 1])} to {time_text(grid[stop - 1])}: written as missing, not scored")
+            spans.append((present[0], stop))
         # Covariates are filled once over the span of all this group's targets, then sliced.
         low, high = min(s[0] for s in spans), max(s[1] for s in spans)
         shared = np.empty((high - low, covariates.shape[1]))
@@ -1940,6 +1946,8 @@ class _SeriesBuilder:
         stops = np.flatnonzero(np.diff(padded) == -1)
         lengths = stops - starts
         too_long = lengths > self.options.max_gap
+        if self.long_gaps == "fill":
+            too_long &= stops < len(values)  # a run up to the end is told of by build()
         if too_long.any() and self.long_gaps == "fill":
             why = ("filled in for the expectations after them, and not scored" if column in self.options.targets
                    else "filled in")
@@ -1967,7 +1975,8 @@ class _SeriesBuilder:
             self.skipped_times.update(grid[missing & (row_at < 0)])
             if len(self.skipped_times) > _MAX_SKIPPED_TIMES:
                 self.skipped_times = None
-        short = ~too_long  # the long ones (filled with long_gaps "fill") are told of on their own
+        short = (lengths <= self.options.max_gap) & ((stops < len(values)) | (self.long_gaps != "fill"))
+        # the long ones (filled with long_gaps "fill") are told of on their own, as is a run to the end
         if short.any():
             begins = grid[starts[short][0]]
             if self.first_gap is None or begins < self.first_gap[0]:

@@ -526,6 +526,26 @@ def test_predict_starts_after_an_old_gap_that_detect_anomalies_fills(tmp_path):
     assert refused.exit_code == 1 and "8 consecutive missing steps" in refused.stderr
 
 
+def test_detect_anomalies_writes_the_missing_last_points_of_an_outage_up_to_now(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv", days=14)
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "--target", "load", "-q").exit_code == 0
+    frame = pd.read_csv(data)
+    frame.loc[len(frame) - 5:, "load"] = np.nan  # the meter stopped five hours ago; the export goes on
+    frame.to_csv(tmp_path / "stopped.csv", index=False)
+    result = run_cli("detect-anomalies", tmp_path / "stopped.csv", "-m", model_dir, "--last", 6, "--fail-on-anomaly")
+    assert result.exit_code == 0, result.stderr
+    written = pd.read_csv(io.StringIO(result.stdout))
+    assert written["timestamp"].iloc[-1] == frame["timestamp"].iloc[-1]  # up to the file's end, not the last value
+    assert written["value"].iloc[1:].isna().all() and written["score"].iloc[1:].isna().all()
+    assert written["value"].iloc[:1].notna().all() and (written["is_anomaly"] == 0).all()
+    assert "column 'load': no value in its last 5 steps" in result.stderr
+    assert "written as missing, not scored" in result.stderr and "dropped" not in result.stderr
+    # training and forecasting still end each series at its last value
+    assert "dropped 5 trailing step(s)" in run_cli("predict", tmp_path / "stopped.csv", "-m", model_dir).stderr
+
+
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_series_the_model_does_not_know_are_skipped_with_a_warning(stores_model, tmp_path, command):
     # store_f is new (a single row: too short to read as a series, and no matter); store_e is gone
