@@ -129,9 +129,10 @@ def readable_like_new_files(path: str | os.PathLike, directory: bool = False) ->
 def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | None = None) -> None:
     """Write a DataFrame as CSV to ``output`` atomically, or to stdout for ``None`` / ``-``.
 
-    A column of decimal numbers that are all whole (counts read from the data, as the
-    ``value`` of detect-anomalies) is written as whole numbers: ``11``, as the file had it,
-    not ``11.0``."""
+    A column of the data's values (:data:`DATA_COLUMNS`: detect-anomalies' ``value``,
+    evaluate's ``actual``) whose numbers are all whole (counts) is written as whole numbers:
+    ``11``, as the file had it, not ``11.0``. Computed columns (scores, forecasts) are not:
+    the few rows ``--last`` writes could all be whole by chance, and read as another kind."""
     frame = _whole_numbers_as_integers(frame)
     if output is None or str(output) == "-":
         stream = stdout or sys.stdout
@@ -189,13 +190,17 @@ def output_compression(output: str | os.PathLike | None) -> dict[str, str] | Non
 
 
 
+#: The output columns that hold values read from the data.
+DATA_COLUMNS = ("value", "actual")
+
+
 def _whole_numbers_as_integers(frame: Any) -> Any:
     import numpy as np
 
     whole = {}
     for name in frame.columns:
         column = frame[name]
-        if column.dtype.kind != "f":
+        if name not in DATA_COLUMNS or column.dtype.kind != "f":
             continue
         values = column.to_numpy()
         finite = values[np.isfinite(values)]

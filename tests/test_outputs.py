@@ -110,11 +110,13 @@ def test_whole_numbers_are_written_as_the_data_had_them(tmp_path):
 
     from forecaster.outputs import write_csv
 
-    frame = pd.DataFrame({"value": [11.0, 0.0, np.nan], "expected": [10.5, 0.25, 3.0], "big": [1.0, 2.0**60, 3.0],
-                          "series": ["a", "b", "c"]})
+    frame = pd.DataFrame({"value": [11.0, 0.0, np.nan], "expected": [10.5, 0.25, 3.0], "actual": [1.0, 2.0**60, 3.0],
+                          "series": ["a", "b", "c"], "score": [0.0, 0.0, 2.0]})
     write_csv(frame, tmp_path / "out.csv")
+    # a computed column stays decimal even when its rows happen to be whole (--last's few)
     assert (tmp_path / "out.csv").read_text().splitlines() == [
-        "value,expected,big,series", "11,10.5,1.0,a", "0,0.25,1.152921504606847e+18,b", ",3.0,3.0,c"]
+        "value,expected,actual,series,score", "11,10.5,1.0,a,0.0", "0,0.25,1.152921504606847e+18,b,0.0",
+        ",3.0,3.0,c,2.0"]
     back = pd.read_csv(tmp_path / "out.csv")
     np.testing.assert_array_equal(back["value"], frame["value"])  # the same numbers
 
