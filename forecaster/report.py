@@ -263,21 +263,26 @@ NETWORK_MARGIN = 0.01
 
 
 def linear_baseline_note(metrics: dict[str, dict[str, Any]], model: str = "network") -> str | None:
-    """A line of advice when the network forecasts validation no better than the linear
-    baseline, which trains in a fraction of its time: its MAE within :data:`NETWORK_MARGIN`
-    of the linear's, or above. None otherwise, and for a model other than the network.
+    """A line of advice when the linear baseline is the better choice: for the network, when
+    it forecasts validation no better than the linear baseline, which trains in a fraction of
+    its time (its MAE within :data:`NETWORK_MARGIN` of the linear's, or above); for the naive
+    or seasonal-naive model, when the linear baseline forecasts validation clearly better.
+    None otherwise, and for the linear model itself.
 
     Args:
         metrics: validation errors by method, as ``TrainResult.metrics`` (or a model's
             metadata) has them: ``{"model": {"mae": ...}, "linear": {"mae": ...}, ...}``.
         model: the kind of model trained (``TrainOptions.model``).
     """
-    network, linear = (metrics.get(name, {}).get("mae") for name in ("model", "linear"))
+    trained, linear = (metrics.get(name, {}).get("mae") for name in ("model", "linear"))
     # a missing or NaN error compares false: no advice without both
-    if model != "network" or network is None or linear is None or not network >= (1 - NETWORK_MARGIN) * linear:
+    if model == "linear" or trained is None or linear is None or not trained >= (1 - NETWORK_MARGIN) * linear:
         return None
-    how = "better" if linear < (1 - NETWORK_MARGIN) * network else "about as well"
-    return (f"The linear baseline forecasts validation {how} (MAE {linear:.4g} against {network:.4g}) and trains in "
+    how = "better" if linear < (1 - NETWORK_MARGIN) * trained else "about as well"
+    if model != "network":
+        return (f"The linear baseline forecasts validation {how} (MAE {linear:.4g} against {trained:.4g}): "
+                "consider --model linear." if how == "better" else None)
+    return (f"The linear baseline forecasts validation {how} (MAE {linear:.4g} against {trained:.4g}) and trains in "
             "a fraction of the time: consider --model linear.")
 
 

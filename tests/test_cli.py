@@ -919,7 +919,11 @@ def test_the_linear_baseline_is_suggested_where_the_network_does_no_better():
     assert linear_baseline_note(metrics(230.0, 216.7)).startswith(
         "The linear baseline forecasts validation better (MAE 216.7 against 230)")
     assert linear_baseline_note(metrics(214.0, 216.7)) is None  # more than 1 % better: worth it
-    assert linear_baseline_note(metrics(216.7, 216.7), model="linear") is None  # no network to advise against
+    assert linear_baseline_note(metrics(216.7, 216.7), model="linear") is None  # the linear model itself
+    # a naive model is pointed to the linear one where that is clearly better, not where it is level
+    assert linear_baseline_note(metrics(40.68, 15.71), model="seasonal-naive") == (
+        "The linear baseline forecasts validation better (MAE 15.71 against 40.68): consider --model linear.")
+    assert linear_baseline_note(metrics(15.8, 15.71), model="naive") is None
     assert linear_baseline_note(metrics(None, 216.7)) is None and linear_baseline_note(metrics(float("nan"), 1.0)) is None
 
 
