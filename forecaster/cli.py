@@ -19,7 +19,7 @@ import typer
 
 from . import interrupts
 from .errors import ForecasterError
-from .report import epochs_text, linear_baseline_note, short_times
+from .report import closest, epochs_text, linear_baseline_note, short_times
 
 T = TypeVar("T")
 
@@ -119,10 +119,8 @@ def _load_config(ctx: typer.Context, param: Any, value: Optional[Path]) -> Optio
     known = _config_keys(ctx)
     for name, item in table.items():
         if isinstance(item, dict) and name not in CONFIG_TABLES:
-            import difflib
-
-            close = difflib.get_close_matches(name, CONFIG_TABLES, n=1)
-            hint = (f"; did you mean [{close[0]}]?" if close
+            close = closest(name, CONFIG_TABLES)
+            hint = (f"; did you mean [{close}]?" if close
                     else f"; the tables are named after the commands that read them: {', '.join(CONFIG_TABLES)}")
             raise typer.BadParameter(f"{value}: unknown table [{name}]{hint}", param=param)
     flat = {k: v for k, v in table.items() if not isinstance(v, dict)}
@@ -156,15 +154,13 @@ CONFIG_TABLES = ("train", "evaluate")
 def _key_hint(key: str, known: dict[str, Any], command: str) -> str:
     """What a config file's unknown ``key`` may have meant: "; did you mean 'epochs'?" for
     'epoch', spelled with the key's dashes or underscores; empty where nothing is close."""
-    import difflib
-
     name = key.replace("-", "_")
     if command == "evaluate" and name in _TRAIN_ONLY:
         return "; it is train's alone (evaluate keeps no model)"
-    close = difflib.get_close_matches(name, known, n=1)
+    close = closest(name, list(known))
     if not close:
         return ""
-    return f"; did you mean '{close[0].replace('_', '-') if '-' in key else close[0]}'?"
+    return f"; did you mean '{close.replace('_', '-') if '-' in key else close}'?"
 
 
 def _config_keys(ctx: typer.Context) -> dict[str, Any]:
@@ -693,10 +689,8 @@ def train(
 
     reporter = _reporter(quiet, verbose, log_format)
 
-    def action():
-        return train_model(data, *_training_options(**settings), model_dir, reporter, wait=wait)
-
-    _run(action, debug, reporter, "train", _training_counts, lambda result: _report_training(result, reporter))
+    _run(lambda: train_model(data, *_training_options(**settings), model_dir, reporter, wait=wait), debug,
+         reporter, "train", _training_counts, lambda result: _report_training(result, reporter))
 
 
 # train's options that are not training options
@@ -802,11 +796,12 @@ def predict(
     from .forecasting import forecast_with_history
     from .outputs import write_csv
 
-    trained = _trained_horizon(model_dir) if horizon is not None else None
-    if horizon is not None and str(trained) != horizon.strip():  # the model's own horizon: what it does anyway
-        forecasts = f" (the model in {model_dir} forecasts {trained} steps)" if trained else ""
-        raise typer.BadParameter(f"the horizon is fixed when the model is trained{forecasts}; to forecast another, "
-                                 f"train again with --horizon {horizon}", param_hint="--horizon")
+    if horizon is not None:
+        trained = _trained_horizon(model_dir)
+        if str(trained) != horizon.strip():  # the model's own horizon is what it does anyway
+            forecasts = f" (the model in {model_dir} forecasts {trained} steps)" if trained else ""
+            raise typer.BadParameter(f"the horizon is fixed when the model is trained{forecasts}; to forecast another, "
+                                     f"train again with --horizon {horizon}", param_hint="--horizon")
     _refuse_model_dir_as_data(data)
     reporter = _reporter(quiet, verbose, log_format)
     reading = _reading(sep=sep, decimal=decimal, thousands=thousands, dayfirst=dayfirst, time_unit=time_unit, tz=tz,

@@ -37,7 +37,7 @@ from pandas.tseries.frequencies import to_offset
 
 from .csvfile import read_csv
 from .errors import ConfigError, DataError
-from .report import QUIET, Reporter, counted
+from .report import QUIET, Reporter, closest, counted
 
 ON_DUPLICATE = ("error", "mean", "last", "first")
 # Epoch time columns (--time-unit): seconds or milliseconds since 1970-01-01 UTC.
@@ -515,7 +515,7 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
             ids[codes[start]], times[start:end], rows[start:end], targets[start:end], covariates[start:end]
         )
     if not series:
-        raise DataError(reader.constant[0])
+        raise DataError(f"{shown}: {reader.constant[0]}; a constant series cannot be forecast or scaled; drop it")
     _check_one_frequency(series, shown)
     pending.replay(reporter)
     reader.report(reporter)
@@ -660,11 +660,8 @@ def _one_per_flag(flag: str, column: str) -> str:
 
 def _did_you_mean(name: str, columns: list[str]) -> str:
     """" (did you mean 'Sales'?)" for a column named in other case or with a close spelling, else nothing."""
-    import difflib
-
-    folded = {column.casefold(): column for column in reversed(columns)}  # of equal ones, the first
-    match = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=0.75)
-    return f" (did you mean '{folded[match[0]]}'?)" if match else ""
+    match = closest(name, columns, cutoff=0.75)
+    return f" (did you mean '{match}'?)" if match else ""
 
 
 def _long_file_target(frame: pd.DataFrame, taken: set[str], shown: str, id_col: str, listing: str,
@@ -1375,8 +1372,10 @@ _WHOLE_BESIDE_GROUPED = 100
 def _dot_may_group_thousands(column: pd.Series, options: DataOptions) -> bool:
     """Whether a column pandas read as decimal numbers may hold whole numbers grouped with a
     dot (``1.163`` beside ``973``), which only its cells as written can tell
-    (:func:`_check_dot_not_grouping`). From the numbers: some have three decimals, and
-    all fractional ones lie from 1 to 1000 with at most three decimals, beside whole ones."""
+    (:func:`_check_dot_not_grouping`). From the numbers: all fractional ones lie from 1 to
+    1000 with at most three decimals, some with three, beside whole ones of at least
+    :data:`_WHOLE_BESIDE_GROUPED` and ten times their median (grouped, the dotted ones are
+    the large numbers)."""
     if options.decimal != "." or options.thousands is not None or pd.api.types.is_bool_dtype(column):
         return False
     if pd.api.types.is_float_dtype(column):
@@ -1719,7 +1718,7 @@ class _SeriesBuilder:
         self.long_gaps = long_gaps
         #: the gaps longer than --max-gap filled (long_gaps "fill"), said once all is read
         self.long_filled: list[str] = []
-        #: read a series whose every value is the same (else leave it out, told in constant)
+        #: read a series whose every value is the same (else leave it out, described in constant)
         self.keep_constant = keep_constant
         self.constant: list[str] = []
         self.n_filled = 0
@@ -1792,8 +1791,7 @@ class _SeriesBuilder:
             )
             if values.min() == values.max() and not self.keep_constant:
                 # one closed store must not stop a nightly training of the others
-                self.constant.append(f"{self.shown}: column '{target}'{where} is constant (every value is "
-                                     f"{values[0]}); a constant series cannot be forecast or scaled; drop it")
+                self.constant.append(f"column '{target}'{where} is constant (every value is {values[0]})")
                 continue
             result.append(
                 Series(
@@ -1813,7 +1811,7 @@ class _SeriesBuilder:
     def report(self, reporter: Reporter) -> None:
         if self.constant:
             reporter.warn(f"left out {counted(len(self.constant), 'constant series')}, which cannot be scaled or "
-                          f"forecast, such as: {self.constant[0].split(': ', 1)[1].split('; ')[0]}")
+                          f"forecast, such as: {self.constant[0]}")
         for messages, what in ((self.trimmed, "series trimmed the same way"), (self.long_filled, "long gaps filled")):
             for message in messages[:_MAX_TRIM_WARNINGS]:
                 reporter.warn(message)

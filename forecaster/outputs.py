@@ -147,13 +147,15 @@ def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | Non
 
 
 #: The compression of a CSV output by its name's end, as pandas' ``compression="infer"``
-#: tells it, in the order pandas tries them (``.tar.gz`` is a tar archive, then gzipped)
+#: tells it
 COMPRESSION_SUFFIXES = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
 #: Tar archives, which pandas would write (dated 1970) but forecaster's own reading, which tells
 #: a compression by the file's first bytes, would not open: refused by name
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2", ".tbz2")
 #: What a compression needs beyond the standard library
 _COMPRESSION_PACKAGES = {"zstd": "zstandard"}
+#: The output names that are always written, for the errors that refuse others
+_WRITABLE = "a .csv, .csv.gz, .csv.bz2, .csv.xz or .csv.zip file"
 
 
 def output_compression(output: str | os.PathLike | None) -> dict[str, str] | None:
@@ -162,15 +164,14 @@ def output_compression(output: str | os.PathLike | None) -> dict[str, str] | Non
     temporary file the data goes to first has another. None for a plain file or stdout.
 
     Raises:
-        ForecasterError: the name asks for a compression whose package is not installed;
-            checked before any work, so that a long run does not end in it.
+        ForecasterError: the name asks for a tar archive, or for a compression whose package
+            is not installed; checked before any work, so that a long run does not end in it.
     """
     if output is None or str(output) == "-":
         return None
     name = Path(output).name
     if name.lower().endswith(TAR_SUFFIXES):
-        raise ForecasterError(f"output '{output}': a tar archive is not written; name a .csv, .csv.gz, .csv.bz2, "
-                              ".csv.xz or .csv.zip file")
+        raise ForecasterError(f"output '{output}': a tar archive is not written; name {_WRITABLE}")
     suffix = next((suffix for suffix in COMPRESSION_SUFFIXES if name.lower().endswith(suffix)), None)
     if suffix is None:
         return None
@@ -178,8 +179,7 @@ def output_compression(output: str | os.PathLike | None) -> dict[str, str] | Non
     package = _COMPRESSION_PACKAGES.get(method)
     if package and importlib.util.find_spec(package) is None:
         raise ForecasterError(f"output '{output}': {suffix} compression needs the {package} package, which is not "
-                              f"installed; name a .csv, .csv.gz, .csv.bz2, .csv.xz or .csv.zip file, or install "
-                              f"{package}")
+                              f"installed; name {_WRITABLE}, or install {package}")
     member = name[: -len(suffix)] or "data"
     if not member.lower().endswith(".csv"):
         member += ".csv"  # out.zip holds out.csv
@@ -187,7 +187,6 @@ def output_compression(output: str | os.PathLike | None) -> dict[str, str] | Non
     # member, and the original name in a gzip header (``gunzip -N`` restores it)
     names = {"zip": {"archive_name": member}, "gzip": {"filename": member}}
     return {"method": method, **names.get(method, {})}
-
 
 
 #: The output columns that hold values read from the data.

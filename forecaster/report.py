@@ -262,6 +262,16 @@ def counted(n: int, noun: str) -> str:
 NETWORK_MARGIN = 0.01
 
 
+def closest(name: str, choices: Sequence[str], cutoff: float = 0.6) -> str | None:
+    """The one of ``choices`` (as spelled there) that ``name`` most likely meant: the same in
+    another case, or a close spelling; None where none is close. For "did you mean" hints."""
+    import difflib
+
+    folded = {choice.casefold(): choice for choice in reversed(choices)}  # of equal ones, the first
+    match = difflib.get_close_matches(name.casefold(), list(folded), n=1, cutoff=cutoff)
+    return folded[match[0]] if match else None
+
+
 def linear_baseline_note(metrics: dict[str, dict[str, Any]], model: str = "network") -> str | None:
     """A line of advice when the linear baseline is the better choice: for the network, when
     it forecasts validation no better than the linear baseline, which trains in a fraction of
