@@ -996,6 +996,7 @@ def _parse_texts(
         return _parse_offsets(texts, shown, name, first_rows, zone)
     if day_month and parsed.isna().any():
         _check_one_date_order(texts, shown, name, first_rows)
+        parsed = _with_other_day_month_format(source, parsed, dayfirst)
     if day_month:
         _check_the_other_order(texts, parsed, dayfirst, shown, name)
     return parsed
@@ -1016,6 +1017,34 @@ def _check_one_date_order(texts: pd.Index, shown: str, name: str, first_rows: An
         f"{texts[other]!r}), which cannot be read in one day/month order; write every date in one format, "
         "such as 2024-03-01"
     )
+
+
+def _with_other_day_month_format(texts: pd.Index, parsed: pd.DatetimeIndex, dayfirst: bool) -> pd.DatetimeIndex:
+    """``parsed`` (in the format of the first text) with the texts it could not read parsed in
+    the one other format a column may mix in the same day/month order: the date alone beside
+    dates with a time. Spreadsheets write midnight as ``01/01/2024`` among ``01/01/2024 01:00``."""
+    parts = _DAY_MONTH_PARTS.fullmatch(texts[0])
+    if parts is None:
+        return parsed
+    first_has_time = bool(parts.group("rest").strip())
+    unread = np.flatnonzero(np.asarray(parsed.isna()))
+    if first_has_time:
+        other = _day_month_format(texts[0], dayfirst)
+        other = other.split(" ")[0] if other and " " in other else None
+    else:
+        timed = next((texts[i] for i in unread if (p := _DAY_MONTH_PARTS.fullmatch(texts[i]))
+                      and p.group("rest").strip()), None)
+        other = _day_month_format(timed, dayfirst) if timed else None
+    if other is None:
+        return parsed
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = pd.to_datetime(texts[unread], format=other, errors="coerce")
+    if parsed.tz is not None or again.tz is not None:
+        return parsed
+    values = parsed.to_numpy().copy()
+    values[unread] = again.to_numpy()
+    return pd.DatetimeIndex(values)
 
 
 def _day_month_format(first: str, dayfirst: bool) -> str | None:

@@ -241,6 +241,20 @@ def test_slash_dates_are_never_read_in_two_orders():
     assert series.index[0] == pd.Timestamp("2024-02-01") and series.freq == "D"
 
 
+@pytest.mark.parametrize("dayfirst", [False, True])
+@pytest.mark.parametrize("first_hour", [0, 1])
+def test_midnight_written_as_a_date_alone_among_day_month_times(tmp_path, dayfirst, first_hour):
+    """Spreadsheets write midnight as 02/03/2024 among 02/03/2024 01:00 (whichever comes first)."""
+    hours = pd.date_range("2024-03-02", periods=72, freq="h")[first_hour:]
+    day_month = "%d/%m/%Y" if dayfirst else "%m/%d/%Y"
+    texts = [t.strftime(day_month if t.hour == 0 else day_month + " %H:%M") for t in hours]
+    path = tmp_path / "excel.csv"
+    path.write_text("time,load\n" + "".join(f"{t},{i}\n" for i, t in enumerate(texts)))
+    series = load_dataset(path, DataOptions(dayfirst=dayfirst)).series[0]
+    assert series.index.equals(pd.DatetimeIndex(hours)) and series.freq == "h"
+    np.testing.assert_array_equal(series.values, np.arange(len(hours)))
+
+
 def test_date_only_and_z_timestamps():
     series = load("utc_z.csv").series[0]
     assert str(series.index.tz) == "UTC" and series.index[0] == pd.Timestamp("2024-01-01T00:00Z")
