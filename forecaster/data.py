@@ -1973,8 +1973,9 @@ class _SeriesBuilder:
         stops = np.flatnonzero(np.diff(padded) == -1)
         lengths = stops - starts
         too_long = lengths > self.options.max_gap
-        if self.long_gaps == "fill":
-            too_long &= stops < len(values)  # a run up to the end is told of by build()
+        # a target's run up to the end is told of by build(), which writes it as missing
+        told_by_build = (stops == len(values)) & (self.long_gaps == "fill") & (column in self.options.targets)
+        too_long &= ~told_by_build
         if too_long.any() and self.long_gaps == "fill":
             why = ("filled in for the expectations after them, and not scored" if column in self.options.targets
                    else "filled in")
@@ -2002,8 +2003,8 @@ class _SeriesBuilder:
             self.skipped_times.update(grid[missing & (row_at < 0)])
             if len(self.skipped_times) > _MAX_SKIPPED_TIMES:
                 self.skipped_times = None
-        short = (lengths <= self.options.max_gap) & ((stops < len(values)) | (self.long_gaps != "fill"))
-        # the long ones (filled with long_gaps "fill") are told of on their own, as is a run to the end
+        short = (lengths <= self.options.max_gap) & ~told_by_build
+        # the long ones (filled with long_gaps "fill") are told of on their own, as is a target's run to the end
         if short.any():
             begins = grid[starts[short][0]]
             if self.first_gap is None or begins < self.first_gap[0]:

@@ -631,3 +631,20 @@ def test_a_fill_for_anomaly_scoring_uses_no_value_after_the_gap():
     filled = _fill_from_the_past(np.array([5.0, 0, 0, 7]), np.array([False, True, True, False]), first=0, season=24)
     assert filled.tolist() == [5, 5, 5, 7]
 
+
+
+@pytest.mark.parametrize(("missing_at_end", "told"), [(2, "filled 2 missing values in 1 gap"),
+                                                      (6, "column 'temp': 6 missing steps from")])
+def test_a_covariate_missing_up_to_the_end_is_told_of_when_filled_for_scoring(tmp_path, missing_at_end, told):
+    # the temperature feed stopped before the load's: scoring fills it, and says so, as training does
+    temp = [f"{20 + h % 5}" for h in range(48)]
+    temp[-missing_at_end:] = [""] * missing_at_end
+    text = "timestamp,load,temp\n" + "".join(
+        f"{t},{100 + h % 24},{temp[h]}\n" for h, t in enumerate(pd.date_range("2024-01-01", periods=48, freq="h")))
+    path = write(tmp_path, text)
+    options = DataOptions(targets=("load",), covariates=("temp",))
+    buf = io.StringIO()
+    dataset = load_dataset(path, options, Reporter(file=buf), long_gaps="fill")
+    assert told in " ".join(buf.getvalue().split())
+    series = dataset.series[0]
+    assert series.covariates_missing[-missing_at_end:].all() and not np.isnan(series.covariates).any()
