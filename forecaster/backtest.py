@@ -168,7 +168,8 @@ def paired_comparisons(rows):
         # a perfect forecast (MAE 0) is taken as a hundredth of the smallest error seen
         floor = 0.01 * pair[pair > 0].min() if (pair > 0).any() else 1.0
         logs = np.log(np.maximum(pair[:, 0], floor)) - np.log(np.maximum(pair[:, 1], floor))
-        differ = logs[pair[:, 0] != pair[:, 1]]
+        # forecasts that agree to float rounding (the same values by two computations) are ties
+        differ = logs[~np.isclose(pair[:, 0], pair[:, 1], rtol=1e-9, atol=0.0)]
         better, worse = int((differ < 0).sum()), int((differ > 0).sum())
         p_value = _signed_rank_p(differ)
         if not len(differ):
@@ -459,11 +460,12 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], known
     forecasts_of = method_forecasts(fitted, known, windows, [np.array([start]) for start in starts], linear,
                                     backtest.season)
     frames = []
+    floors = forecasting.value_floors(dataset.series, starts)
     for i, (series, prep, start, window, forecasts) in enumerate(
         zip(dataset.series, fitted.prepared, starts, windows, forecasts_of)
     ):
         actual = np.where(series.missing, np.nan, series.values)[start : start + horizon]
-        floor = forecasting.value_floor(np.where(series.missing, np.nan, series.values)[:start])
+        floor = floors[i]
         for method, values in forecasts.items():
             calibration = calibrations[method]
             spread = forecasting.interval_spreads(

@@ -86,6 +86,16 @@ class SeasonalNaive(_WindowPredictor):
         source = self.lookback - self.season + np.arange(self.horizon) % self.season
         return np.asarray(windows[:, source, 0], dtype=np.float32)
 
+    def repeated(self, history: np.ndarray, starts: np.ndarray) -> np.ndarray:
+        """The forecasts in the data's units, copied from ``history`` (`(n_steps,)`) itself for
+        windows whose first forecast step is at each of ``starts`` (`(n_windows,)`), so that
+        last week's 7.52 is forecast as 7.52, not as that value scaled to float32 and back.
+
+        Returns:
+            `(n_windows, horizon)`.
+        """
+        return seasonal_naive(history, starts, self.horizon, self.season)
+
 
 class LinearAutoregression(_WindowPredictor):
     """Ridge regression from the whole window to every horizon step (the "DLinear-style" model).

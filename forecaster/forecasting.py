@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .artifacts import Artifact, load_artifact, model_level
+from .baselines import SeasonalNaive
 from .errors import ArtifactError, ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter, counted, short_times
@@ -20,6 +21,8 @@ from .windows import input_windows, relative_inputs, window_level
 
 if TYPE_CHECKING:  # imported where frames are made: predict's start-up stays light
     import pandas as pd
+
+    from .data import Series
 
 #: Quantile levels at which the absolute normalised validation residuals are stored.
 INTERVAL_LEVELS = np.linspace(0.0, 1.0, 201)
@@ -155,6 +158,22 @@ def value_floor(values: np.ndarray) -> float | None:
     known = np.asarray(values, dtype=np.float64)
     known = known[np.isfinite(known)]
     return 0.0 if known.size and known.min() == 0.0 else None
+
+
+def value_floors(series: Sequence[Series], ends: Sequence[int] | None = None) -> list[float | None]:
+    """:func:`value_floor` of each series' values known (before ``ends``, where given), with
+    the series of one target column taken together: they hold one quantity (the sales of
+    every store), so where none of them went below 0 and one sat at 0, none is forecast
+    below 0. A store whose sales shrank towards 0 without reaching it is then not forecast
+    negative sales because another store had a day of none.
+    """
+    known = [np.where(s.missing, np.nan, s.values)[: None if ends is None else ends[i]] for i, s in enumerate(series)]
+    lowest: dict[str, float] = {}
+    for s, values in zip(series, known):
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            lowest[s.target] = min(lowest.get(s.target, math.inf), float(finite.min()))
+    return [value_floor(values) if lowest.get(s.target) != 0.0 else 0.0 for s, values in zip(series, known)]
 
 
 def floored(values: np.ndarray, floor: float | None) -> np.ndarray:
@@ -673,7 +692,9 @@ def forecast_with_history(
                                      item.meta.get("window_spread"), window[None], coverage)
         timestamps.append(future_index(item.index[-1], item.meta["freq"], horizon))
         floor = item.meta.get("floor")  # None in models from before there was one
-        forecasts.append(floored(scaler.target_to_original(scaled), floor))
+        forecasts.append(artifact.network.repeated(item.raw[:, 0], np.array([len(item.raw)]))[0]
+                         if isinstance(artifact.network, SeasonalNaive)
+                         else floored(scaler.target_to_original(scaled), floor))
         lowers.append(floored(scaler.target_to_original(scaled - spread), floor))
         uppers.append(floored(scaler.target_to_original(scaled + spread), floor))
         if history_steps:

@@ -1260,14 +1260,15 @@ def method_forecasts(fitted: FittedModel, dataset: Dataset, inputs: list[np.ndar
         per series ``{"model" | "naive" | "seasonal_naive" | "linear": (n_windows, horizon)}``.
     """
     horizon = fitted.options.horizon
-    model = forecasting.predict_scaled_parts(fitted.predictor if predictor is None else predictor, inputs,
-                                             level=fitted.level)
+    predictor = fitted.predictor if predictor is None else predictor
+    model = forecasting.predict_scaled_parts(predictor, inputs, level=fitted.level)
     linear_forecasts = forecasting.predict_scaled_parts(linear, inputs, level=fitted.level)
     forecasts = []
     for series, prep, first_steps, scaled_model, scaled_linear in zip(dataset.series, fitted.prepared, starts, model,
                                                                       linear_forecasts):
         forecasts.append({
-            "model": prep.scaler.target_to_original(scaled_model),
+            "model": (predictor.repeated(series.values, first_steps) if isinstance(predictor, SeasonalNaive)
+                      else prep.scaler.target_to_original(scaled_model)),
             "naive": seasonal_naive(series.values, first_steps, horizon, 1),
             "seasonal_naive": seasonal_naive(series.values, first_steps, horizon,
                                              season or seasonal_period(series.freq)),
@@ -1366,6 +1367,7 @@ def _json_metrics(metrics: dict[str, dict[str, float]]) -> dict[str, dict[str, f
 def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, seconds: float) -> dict[str, Any]:
     lookback = fitted.options.lookback
     series_meta = []
+    floors = forecasting.value_floors(dataset.series)
     for i, (series, prep) in enumerate(zip(dataset.series, fitted.prepared)):
         raw_tail = _features(series, fitted.options)[-lookback:]
         series_meta.append(
@@ -1382,7 +1384,7 @@ def _metadata(dataset: Dataset, fitted: FittedModel, evaluation, calibration, se
                 "scaler": prep.scaler.to_dict(),
                 "last_values": raw_tail.tolist(),
                 # predict's forecasts and bounds go no lower (see forecasting.value_floor)
-                "floor": forecasting.value_floor(np.where(series.missing, np.nan, series.values)),
+                "floor": floors[i],
                 "residual_scale": evaluation["residual_scales"][i],
                 "window_spread": evaluation["window_spreads"][i],
                 "anomaly": calibration["series"][i],

@@ -386,3 +386,50 @@ def test_series_that_end_at_different_times_are_warned_of(tmp_path):
     assert ("Warning: 1 of 5 series end before the others (e.g. 'store_a' at 2024-04-20, the latest at "
             "2024-05-14)") in " ".join(result.stderr.split())
     assert "end before the others" not in run_cli("evaluate", STORES, *args[2:]).stderr
+
+
+def test_forecasts_equal_to_float_rounding_are_ties():
+    from forecaster.backtest import paired_comparisons
+
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(12):
+        actual, forecast = 10 * rng.random(2), 10 * rng.random(2)
+        for method, values in (("model", forecast * (1 + 1e-13 * rng.normal(size=2))), ("naive", forecast),
+                               ("linear", actual + 1.001 * (forecast - actual))):
+            rows += [{"series": f"s{i}", "cutoff": "c", "step": step + 1, "actual": actual[step], "model": method,
+                      "forecast": values[step]} for step in range(2)]
+    compared = paired_comparisons(pd.DataFrame(rows)).set_index("baseline")
+    assert compared.loc["naive", ["better", "worse", "verdict"]].tolist() == [0, 0, "the same forecasts"]
+    assert compared.loc["linear", "better"] + compared.loc["linear", "worse"] == 12
+
+
+@pytest.mark.parametrize("model", ["naive", "seasonal-naive"])
+def test_a_naive_model_forecasts_exactly_the_values_it_repeats(tmp_path, model):
+    """Not the values scaled, run in float32 and scaled back (7.520002762156139 for 7.52),
+    which made evaluate call the seasonal-naive model significantly worse than itself."""
+    rng = np.random.default_rng(3)
+    days = pd.date_range("2024-01-01", periods=120, freq="D")
+    frame = pd.DataFrame([(day.date(), store, round(float(level * (1 + 0.3 * (day.day_of_week == 5))
+                                                             * rng.lognormal(0, 0.2)), 2))
+                          for store, level in (("a", 7.5), ("b", 180.0), ("c", 0.3)) for day in days],
+                         columns=["date", "store", "sales"])
+    data = tmp_path / "sales.csv"
+    frame.to_csv(data, index=False)
+    rows = pd.read_csv(io.StringIO(run_cli("evaluate", data, "--id-col", "store", "--model", model, "--folds", 4,
+                                           "-o", "-", "-q").stdout))
+    baseline = "naive" if model == "naive" else "seasonal_naive"
+    own = rows[rows["model"] == "model"].reset_index(drop=True)
+    assert own["forecast"].tolist() == rows[rows["model"] == baseline]["forecast"].tolist()
+    last = frame.groupby("store")["sales"].apply(lambda s: s.to_numpy()[-7 if model == "seasonal-naive" else -1:])
+    assert np.isin(own["forecast"], np.concatenate(frame.groupby("store")["sales"].apply(np.asarray).tolist())).all()
+    summary = json.loads(run_cli("evaluate", data, "--id-col", "store", "--model", model, "--folds", 4, "--json",
+                                 "-q").stdout)
+    verdicts = {c["baseline"]: c["verdict"] for c in summary["comparisons"]}
+    assert verdicts[baseline] == "the same forecasts"
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "--id-col", "store", "--model", model, "-m", model_dir, "-q").exit_code == 0
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir, "-q").stdout))
+    for store, values in last.items():
+        repeated = forecast.loc[forecast["series"] == store, "forecast"].to_numpy()
+        assert repeated.tolist() == np.resize(values, len(repeated)).tolist()

@@ -271,6 +271,46 @@ def test_counts_get_no_forecast_or_bound_below_zero(tmp_path):
     assert value_floor(np.array([3.0, 1.0, np.nan, 8.0])) is None and value_floor(np.array([2.0, 0.0])) == 0.0
 
 
+def test_series_of_one_column_share_the_floor_of_a_quantity_that_sat_at_zero(tmp_path):
+    """A store whose sales shrank towards 0 is not forecast negative sales when another store
+    of the same column had a day of none; a column that went below 0 somewhere is not floored."""
+    rng = np.random.default_rng(5)
+    days = pd.date_range("2023-01-02", periods=280, freq="D")
+    weekly = 1 + 0.6 * (days.day_of_week >= 5)
+    shrinking = np.round(np.geomspace(300, 4, len(days)) * weekly * rng.lognormal(0, 0.1, len(days)), 1)
+    steady = np.round(50 * weekly * rng.lognormal(0, 0.1, len(days)), 1)
+    steady[100] = 0.0  # closed one day
+    rows = [(day.date(), store, value) for store, values in (("shrinking", shrinking), ("steady", steady))
+            for day, value in zip(days, values)]
+    data = tmp_path / "sales.csv"
+    pd.DataFrame(rows, columns=["date", "store", "sales"]).to_csv(data, index=False)
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "--id-col", "store", "-m", model_dir, "--model", "linear", "-q").exit_code == 0
+    assert [s["floor"] for s in read_metadata(model_dir)["series"]] == [0.0, 0.0]
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", "-m", model_dir, "--coverage", 0.95, "-q").stdout))
+    assert (forecast[["forecast", "lower", "upper"]] >= 0).all().all()
+    assert (forecast.loc[forecast["series"] == "shrinking", "lower"] == 0).any()  # it would go below 0 unfloored
+    backtest = pd.read_csv(io.StringIO(run_cli("evaluate", data, "--id-col", "store", "--model", "linear",
+                                               "--coverage", 0.95, "-o", "-", "-q").stdout))
+    assert (backtest.loc[backtest["series"] == "shrinking", "lower"] == 0).any()
+    # before the closed day, nothing sat at 0; with a value below 0 anywhere in the column, only
+    # the store that sat at 0 keeps its floor; in a wide file each column is a quantity of its own
+    from forecaster.data import DataOptions, load_dataset
+    from forecaster.forecasting import value_floors
+
+    options = DataOptions(id_col="store", targets=("sales",))
+    assert value_floors(load_dataset(data, options).series) == [0.0, 0.0]
+    assert value_floors(load_dataset(data, options).series, ends=[len(days), 100]) == [None, None]
+    overdrawn = [(day.date(), "overdrawn", value - 60) for day, value in zip(days, steady)]
+    pd.DataFrame(rows + overdrawn, columns=["date", "store", "sales"]).to_csv(data, index=False)
+    series = load_dataset(data, options).series
+    assert dict(zip([s.name for s in series], value_floors(series))) == {"shrinking": None, "steady": 0.0,
+                                                                         "overdrawn": None}
+    wide = tmp_path / "wide.csv"
+    pd.DataFrame({"date": days, "shrinking": shrinking, "steady": steady}).to_csv(wide, index=False)
+    assert value_floors(load_dataset(wide).series) == [None, 0.0]
+
+
 def test_few_validation_windows_give_half_widths_that_do_not_shrink_with_the_step():
     rng = np.random.default_rng(9)
     few = forecasting.interval_calibration(rng.normal(0, 1, (4, 12)) * np.linspace(1, 2, 12))
