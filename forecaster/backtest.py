@@ -276,6 +276,7 @@ def evaluate_coverages(
     # cut-off k (0 = earliest) of a series of n steps: the first forecast step
     offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
     _check_room(dataset, offsets[0], shape)
+    scales = _mase_scales(dataset, offsets[0], horizon, backtest.season)  # before any training, not after
 
     reporter.info(f"Backtest at {cutoffs_text(backtest.folds, stride)}: {_training_cost(shape, backtest)}")
     if warning := _uneven_ends_warning(dataset):
@@ -317,7 +318,7 @@ def evaluate_coverages(
     with reporter.status(f"Scoring the forecasts of {n_series} at {cutoffs_text(backtest.folds)}"):
         for coverage in coverages:
             frame = pd.concat(rows[coverage], ignore_index=True)[ROW_COLUMNS]
-            summary, per_step, per_series = _summaries(frame, dataset, offsets[0], backtest.season)
+            summary, per_step, per_series = _summaries(frame, scales)
             # the season in effect, said in the result (the series share one frequency)
             season = backtest.season or seasonal_period(dataset.series[0].freq)
             evaluations.append(Evaluation(frame, summary, per_step, per_series, fitted.options,
@@ -491,11 +492,14 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], known
     return pd.concat(frames, ignore_index=True)
 
 
-def _summaries(rows, dataset: Dataset, earliest: int, season: int | None):
-    """Error measures per method: overall, per step and per series (in the data's order).
+def _mase_scales(dataset: Dataset, earliest: int, horizon: int, season: int | None) -> dict[str, float]:
+    """Each series' MASE scale: the mean absolute seasonal difference of its history before
+    the first cut-off (``earliest`` steps before its end), by name in the data's order.
 
-    MASE divides each series' errors by the mean absolute seasonal difference of its history
-    before the first cut-off, so the pooled figure is the mean of the per-series MASE.
+    Raises:
+        DataError: a series' history before the first cut-off is too short for the season;
+            the message says whether fewer folds (cut-offs at the last ``horizon`` steps alone)
+            would leave enough.
     """
     scales = {}
     for s in dataset.series:
@@ -503,10 +507,24 @@ def _summaries(rows, dataset: Dataset, earliest: int, season: int | None):
         try:
             scales[s.name] = metrics.seasonal_scale(s.values[:-earliest], period)
         except ValueError:
+            try:
+                metrics.seasonal_scale(s.values[:-horizon], period)
+                remedy = "pass a smaller --season or fewer --folds"
+            except ValueError:
+                remedy = "pass a smaller --season"
             raise DataError(
                 f"{dataset.shown}: series '{s.name}' has too little history before the first cut-off for a "
-                f"season of {period} steps (MASE); pass a smaller --season or fewer --folds"
+                f"season of {period} steps (MASE); {remedy}"
             ) from None
+    return scales
+
+
+def _summaries(rows, scales: dict[str, float]):
+    """Error measures per method: overall, per step and per series (in the order of ``scales``).
+
+    MASE divides each series' errors by its ``scales`` entry (:func:`_mase_scales`), so the
+    pooled figure is the mean of the per-series MASE.
+    """
     rows = rows.assign(scale=rows["series"].map(scales))
     # methods in METHODS' order, series in the data's
     orders = {"model": {name: i for i, name in enumerate(METHODS)},

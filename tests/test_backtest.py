@@ -302,6 +302,18 @@ def test_evaluate_with_the_network_and_a_short_series_error(tmp_path):
     assert both.exit_code == 2 and "give -o a file name" in both.stderr
 
 
+@pytest.mark.parametrize(("folds", "season", "remedy"), [(3, 350, "pass a smaller --season or fewer --folds\n"),
+                                                         (1, 380, "pass a smaller --season\n")])
+def test_a_season_too_long_for_the_history_is_refused_before_any_training(tmp_path, folds, season, remedy):
+    short = tmp_path / "short.csv"
+    pd.read_csv(HOURLY).iloc[:400].to_csv(short, index=False)  # 376 steps before a last cut-off 24 from the end
+    refused = run_cli("evaluate", short, "--target", "load", "--model", "network", "--epochs", 50, "--folds", folds,
+                      "--season", season)
+    assert refused.exit_code == 1
+    assert f"has too little history before the first cut-off for a season of {season} steps" in refused.stderr
+    assert refused.stderr.endswith(remedy) and "Fold 1" not in refused.stderr and "Training" not in refused.stderr
+
+
 def test_evaluate_keeps_the_whole_files_automatic_horizon_at_every_cutoff(tmp_path):
     # 150 weeks: the automatic horizon is 37; the data before the cut-off alone would give 28
     from .test_cli import weekly_long_csv
