@@ -20,7 +20,7 @@ from . import forecasting, metrics
 from .data import DataOptions, Dataset, check_data_argument, read_data, seasonal_period, time_text
 from .errors import ConfigError, DataError
 from .features import series_features
-from .report import QUIET, Reporter, counted, epochs_text
+from .report import QUIET, Reporter, counted, epochs_text, unscaled_mase_warning
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
                        method_forecasts, resolve_shape, unused_options_warning, warn_of_lone_extremes, wrong_kind)
 from .windows import input_windows, min_length
@@ -277,6 +277,9 @@ def evaluate_coverages(
     offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
     _check_room(dataset, offsets[0], shape)
     scales = _mase_scales(dataset, offsets[0], horizon, backtest.season)  # before any training, not after
+    if warning := unscaled_mase_warning([name for name, scale in scales.items() if scale == 0],
+                                        "the first cut-off"):
+        reporter.warn(warning)
 
     reporter.info(f"Backtest at {cutoffs_text(backtest.folds, stride)}: {_training_cost(shape, backtest)}")
     if warning := _uneven_ends_warning(dataset):

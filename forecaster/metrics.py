@@ -258,23 +258,22 @@ def grouped_forecast_summary(rows, keys: list[str]):
     with np.errstate(divide="ignore", invalid="ignore"):
         error = np.where(pair, np.abs(actual - forecast), np.nan)
         denominator = np.abs(actual) + np.abs(forecast)
-        scaled = error / scale
+        # a series without seasonal differences (scale 0) is left out, as by mean_scaled_error
+        scaled = np.where(scaled_by(scale), error / scale, np.nan)
         terms = pd.DataFrame({
             "mae": error,
             "rmse": error ** 2,
             "smape": np.where(denominator > 0, 200.0 * error / denominator, np.where(pair, 0.0, np.nan)),
             "mase": scaled,
-            # a perfect forecast of a series without seasonal differences: 0 / 0, no MASE
-            "undefined": pair & np.isnan(scaled),
             "coverage": np.where(bounds & np.isfinite(actual), (actual >= lower) & (actual <= upper), np.nan),
-            "width": np.where(bounds, upper - lower, np.nan),
+            # over the rows coverage is measured on: those whose actual is known
+            "width": np.where(bounds & np.isfinite(actual), upper - lower, np.nan),
         })
     for key in keys:
         terms[key] = rows[key].to_numpy()
     grouped = terms.groupby(keys, sort=False)
     summary = grouped[["mae", "rmse", "smape", "mase", "coverage", "width"]].mean()
     summary["rmse"] = np.sqrt(summary["rmse"])
-    summary.loc[grouped["undefined"].any(), "mase"] = np.nan
     return summary.reset_index()
 
 
@@ -309,7 +308,12 @@ def per_step(metric: Callable[..., float], *arrays: np.ndarray, **kwargs) -> np.
 
 def mean_scaled_error(actual: np.ndarray, predicted: np.ndarray, scale: float | np.ndarray) -> float:
     """The mean of ``|actual - predicted| / scale`` over the finite pairs (MASE pooled as
-    :func:`forecast_summary` pools it): ``scale`` a number, or one per row of a 2-D ``actual``."""
+    :func:`forecast_summary` pools it): ``scale`` a number, or one per row of a 2-D ``actual``.
+
+    Rows whose scale is 0 or not finite (a series that repeated itself exactly every season
+    before the forecasts: its errors are no number of scales) are left out, so that one such
+    series does not make the pooled figure infinite or missing; NaN when no row is left.
+    """
     scale = np.asarray(scale, dtype=np.float64)
     if scale.ndim == 1 and actual.ndim == 2 and scale.shape[0] == actual.shape[0]:
         scale = scale[:, None]
@@ -319,11 +323,16 @@ def mean_scaled_error(actual: np.ndarray, predicted: np.ndarray, scale: float | 
             f"for actual of shape {actual.shape}; got shape {scale.shape}"
         )
     scale = np.broadcast_to(scale, actual.shape)
-    keep = np.isfinite(actual) & np.isfinite(predicted)
+    keep = np.isfinite(actual) & np.isfinite(predicted) & scaled_by(scale)
     if not keep.any():
         return float("nan")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.mean(np.abs(actual[keep] - predicted[keep]) / scale[keep]))
+    return float(np.mean(np.abs(actual[keep] - predicted[keep]) / scale[keep]))
+
+
+def scaled_by(scale: np.ndarray) -> np.ndarray:
+    """Where a MASE scale can scale errors: above 0 and finite."""
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(scale) & (scale > 0)
 
 
 def forecast_summary(
@@ -349,13 +358,14 @@ def forecast_summary(
         lower: lower interval bounds, same shape; give with ``upper``.
         upper: upper interval bounds, same shape; give with ``lower``.
         insample_scale: the MASE denominator (``seasonal_scale`` of the training series):
-            a number, or `(n_windows,)` one per row of a 2-D ``actual``. A zero scale makes
-            MASE inf (NaN if those errors are 0 too).
+            a number, or `(n_windows,)` one per row of a 2-D ``actual``. Rows with a zero
+            scale are left out of MASE (:func:`mean_scaled_error`; :func:`mase` of one such
+            series is inf).
 
     Returns:
         ``mae``, ``rmse`` and ``smape`` (percent); ``mase`` when ``insample_scale`` is given;
-        ``coverage`` and ``width`` (``interval_coverage``, ``mean_interval_width``) when the
-        bounds are given.
+        ``coverage`` and ``width`` (``interval_coverage``, ``mean_interval_width``, both over
+        the cells whose actual value is known) when the bounds are given.
 
     Raises:
         ValueError: shapes differ, only one bound is given, a bound is crossed, or the scale
@@ -371,5 +381,7 @@ def forecast_summary(
     if lower is not None:
         _same_shape(actual=actual, lower=lower, upper=upper)
         summary["coverage"] = interval_coverage(actual, lower, upper)
-        summary["width"] = mean_interval_width(lower, upper)
+        # over the cells coverage counts: those whose actual value is known
+        known = np.isfinite(np.asarray(actual, dtype=np.float64))
+        summary["width"] = mean_interval_width(np.where(known, lower, np.nan), np.where(known, upper, np.nan))
     return summary

@@ -296,6 +296,17 @@ def linear_baseline_note(metrics: dict[str, dict[str, Any]], model: str = "netwo
             "a fraction of the time: consider --model linear.")
 
 
+def unscaled_mase_warning(names: Sequence[str], before: str) -> str | None:
+    """What to say when MASE leaves out series whose values ``before`` (the validation part,
+    the first cut-off) repeated themselves exactly every season: their errors are no number
+    of seasonal differences. None when there are none."""
+    if not names:
+        return None
+    return (f"MASE leaves out {series_text(list(names))}: {'its' if len(names) == 1 else 'their'} values before "
+            f"{before} do not change from one season to the next, which leaves no seasonal difference to scale "
+            "the errors by; MAE and RMSE include them")
+
+
 #: The most series a line names; of more, it names the first ones and counts them all.
 NAMED_SERIES = 5
 

@@ -21,7 +21,7 @@ from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, mean_scaled_error, seasonal_scale
 from .models import CELLS, NETWORK_ONLY, NetworkSpec, build_network, check_segment, start_from_linear
-from .report import QUIET, Reporter, series_text
+from .report import QUIET, Reporter, series_text, unscaled_mase_warning
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
 from .scaling import TARGET_TRANSFORMS, SeriesScaler, require_positive_target
@@ -1073,6 +1073,8 @@ def train(
             evaluation = evaluate_validation(fitted, dataset)
             if warning := forecasting.few_windows_warning(evaluation["intervals"], *INTERVAL_WARN_COVERAGES):
                 reporter.warn(warning)
+            if warning := unscaled_mase_warning(evaluation["unscaled"], "the validation part"):
+                reporter.warn(warning)
             show(f"Calibrating the anomaly scores of {n_series}")
             calibration = anomaly.calibrate(calibrator,
                                             prepared_features=[p.features for p in fitted.prepared],
@@ -1288,8 +1290,9 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
 
     Returns:
         ``overall`` and ``per_series`` error summaries by method; ``residual_scales`` and ``window_spreads`` (per series) and ``intervals``
-        of the model; and ``calibration`` by method: ``{"residual_scales": [...],
-        "window_spreads": [...], "intervals": {...}}``.
+        of the model; ``calibration`` by method: ``{"residual_scales": [...],
+        "window_spreads": [...], "intervals": {...}}``; and ``unscaled``, the names of the
+        series MASE leaves out (their training part repeated itself exactly every season).
     """
     horizon = fitted.options.horizon
     linear = fitted.validated_linear
@@ -1298,6 +1301,7 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
     residuals: dict[str, list[np.ndarray]] = {name: [] for name in methods}
     scales: dict[str, list[float]] = {name: [] for name in methods}
     spreads: list[float] = []
+    unscaled: list[str] = []
     per_series: dict[str, dict[str, dict[str, float]]] = {}
     inputs_of = [inputs for inputs, _ in fitted.val_parts]
     starts_of = [prep.split + np.arange(len(inputs)) for prep, inputs in zip(fitted.prepared, inputs_of)]
@@ -1307,6 +1311,8 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
                                                        forecasts_of):
         actual = series.values[starts[:, None] + np.arange(horizon)]
         scale = _training_scale(series, prep.split, season)
+        if scale == 0:
+            unscaled.append(series.name)
         per_series[series.name] = {name: {**error_summary(actual, values), "mase": _scaled_mae(actual, values, scale)}
                                    for name, values in forecasts.items()}
         collected["scale"].append(np.full(actual.size, scale))
@@ -1338,6 +1344,7 @@ def evaluate_validation(fitted: FittedModel, dataset: Dataset, season: int | Non
         "window_spreads": spreads,
         "intervals": calibration["model"]["intervals"],
         "calibration": calibration,
+        "unscaled": unscaled,
     }
 
 

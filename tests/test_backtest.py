@@ -445,3 +445,25 @@ def test_a_naive_model_forecasts_exactly_the_values_it_repeats(tmp_path, model):
     for store, values in last.items():
         repeated = forecast.loc[forecast["series"] == store, "forecast"].to_numpy()
         assert repeated.tolist() == np.resize(values, len(repeated)).tolist()
+
+
+def test_a_series_without_seasonal_change_is_left_out_of_mase_with_a_warning(tmp_path):
+    """A product at 0 until its launch made MASE infinite or missing for the whole file."""
+    rng = np.random.default_rng(2)
+    days = pd.date_range("2024-01-01", periods=200, freq="D")
+    launch = np.where(np.arange(200) < 188, 0.0, np.round(rng.uniform(20, 40, 200), 1))
+    old = np.round(100 + 20 * (days.day_of_week >= 5) + rng.normal(0, 5, 200), 1)
+    data = tmp_path / "launch.csv"
+    pd.DataFrame({"date": days, "old": old, "launch": launch}).to_csv(data, index=False)
+    evaluated = run_cli("evaluate", data, "--model", "linear", "--folds", 2, "--json")
+    assert evaluated.exit_code == 0, evaluated.stderr
+    assert ("MASE leaves out 1 series (launch): its values before the first cut-off do not change from one season "
+            "to the next") in " ".join(evaluated.stderr.split())
+    summary = json.loads(evaluated.stdout)
+    assert all(row["mase"] is not None and np.isfinite(row["mase"]) for row in summary["summary"])
+    per_series = {(row["series"], row["model"]): row["mase"] for row in summary["per_series"]}
+    assert per_series[("launch", "model")] is None and per_series[("old", "model")] > 0
+    trained = run_cli("train", data, "--model", "linear", "-m", tmp_path / "model")
+    assert "MASE leaves out 1 series (launch): its values before the validation part" in " ".join(
+        trained.stderr.split())
+    assert "inf" not in trained.stderr

@@ -313,8 +313,8 @@ def test_grouped_forecast_summary_is_forecast_summary_of_each_group():
     rows = pd.DataFrame({"group": rng.choice(["a", "b", "c"], n), "step": rng.integers(1, 4, n),
                          "actual": actual, "forecast": forecast, "lower": lower, "upper": upper,
                          "scale": rng.uniform(0.5, 2.0, n)})
-    # a series without seasonal differences: its errors are infinitely many scales, its
-    # perfect forecasts no number of them
+    # a series without seasonal differences: its errors are no number of scales, and it is
+    # left out of MASE (as forecast_summary leaves it out)
     rows.loc[:5, "group"] = "a"  # the zero pairs
     rows.loc[rows["group"] == "c", "scale"] = 0.0
     rows.loc[(rows["group"] == "c") & (rows["step"] == 3), "forecast"] = rows["actual"]
@@ -327,7 +327,16 @@ def test_grouped_forecast_summary_is_forecast_summary_of_each_group():
                                     insample_scale=group["scale"].to_numpy())
         for name, value in expected.items():
             assert got[name] == pytest.approx(value, rel=1e-12, nan_ok=True), (got["group"], got["step"], name)
-    assert np.isinf(grouped.query("group == 'c' and step == 1")["mase"]).all()
-    assert grouped.query("group == 'c' and step == 3")["mase"].isna().all()
+    assert grouped.query("group == 'c'")["mase"].isna().all()
+    assert grouped_forecast_summary(rows, ["step"])["mase"].notna().all()  # the others' MASE, without c
+    every = forecast_summary(rows["actual"].to_numpy()[:, None], rows["forecast"].to_numpy()[:, None],
+                             insample_scale=rows["scale"].to_numpy())
+    others = rows[rows["group"] != "c"]
+    assert every["mase"] == pytest.approx(np.nanmean(np.abs(others["actual"] - others["forecast"]) / others["scale"]))
+    # width over the cells coverage counts, those with a known actual value
+    known = rows[rows["actual"].notna()]
+    assert grouped_forecast_summary(rows, ["step"])["width"].tolist() == pytest.approx(
+        [(known[known["step"] == step]["upper"] - known[known["step"] == step]["lower"]).mean()
+         for step in grouped_forecast_summary(rows, ["step"])["step"]])
     with pytest.raises(ValueError, match="lower bounds"):
         grouped_forecast_summary(rows.assign(lower=rows["upper"] + 1), ["group"])
