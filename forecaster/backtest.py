@@ -347,7 +347,7 @@ def _uneven_ends_warning(dataset: Dataset) -> str | None:
 
 def cutoffs_text(folds: int, stride: int | None = None) -> str:
     """"1 cut-off", "3 cut-offs", or with ``stride`` "3 cut-offs 24 steps apart"."""
-    return counted(folds, "cut-off") + (f" {stride} steps apart" if stride and folds > 1 else "")
+    return counted(folds, "cut-off") + (f" {counted(stride, 'step')} apart" if stride and folds > 1 else "")
 
 
 def _training_cost(options: TrainOptions, backtest: BacktestOptions) -> str:

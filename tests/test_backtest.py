@@ -161,6 +161,13 @@ def test_refit_once_recalibrates_on_what_arrived_before_each_cutoff_only(tmp_pat
     assert width(runs[HOURLY, True]) < 1.05 * width(runs[HOURLY, False])
 
 
+def test_cutoffs_are_counted_in_words():
+    from forecaster.backtest import cutoffs_text
+
+    assert cutoffs_text(1, 24) == "1 cut-off" and cutoffs_text(3) == "3 cut-offs"
+    assert cutoffs_text(3, 24) == "3 cut-offs 24 steps apart" and cutoffs_text(5, 1) == "5 cut-offs 1 step apart"
+
+
 def test_bad_backtest_options_are_refused():
     with pytest.raises(ConfigError, match="--folds"):
         BacktestOptions(folds=0)
