@@ -269,12 +269,19 @@ def evaluate_coverages(
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
     dataset = read_data(data_path, data_options, reporter, caller="evaluate")
     warn_of_lone_extremes(dataset, reporter)
-    shape = resolve_shape(dataset, options, reporter)
+    shape = resolve_shape(dataset, options, QUIET)  # said below, of the series kept
     horizon = shape.horizon
     stride = backtest.stride or horizon
     backtest = replace(backtest, stride=stride)
     # cut-off k (0 = earliest) of a series of n steps: the first forecast step
     offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
+    kept, warning = _without_short_series(dataset, offsets[0], options, shape)
+    # the horizon of the whole file (what train would fit on it), and the lookback of the series
+    # kept: one left out no longer shortens it
+    same_horizon = kept is dataset or resolve_shape(kept, options, QUIET).horizon == horizon
+    if warning:
+        reporter.warn(warning + ("" if same_horizon else f"; the horizon stays the whole file's, {horizon} steps"))
+    dataset, shape = kept, resolve_shape(kept, options if same_horizon else replace(options, horizon=horizon), reporter)
     _check_room(dataset, offsets[0], shape)
     scales = _mase_scales(dataset, offsets[0], horizon, backtest.season)  # before any training, not after
     if warning := unscaled_mase_warning([name for name, scale in scales.items() if scale == 0],
@@ -362,7 +369,7 @@ def _training_cost(options: TrainOptions, backtest: BacktestOptions) -> str:
 
 
 def _check_room(dataset: Dataset, earliest: int, options: TrainOptions) -> None:
-    needed = min_length(options.lookback, options.horizon, options.val_fraction) + earliest
+    needed = _rows_needed(earliest, options)
     for series in dataset.series:
         if len(series.values) < needed:
             raise DataError(
@@ -370,6 +377,44 @@ def _check_room(dataset: Dataset, earliest: int, options: TrainOptions) -> None:
                 f"least {needed} (training before the first cut-off, {earliest} steps from the end); "
                 "use fewer --folds, a smaller --stride or a shorter --horizon"
             )
+
+
+def _rows_needed(earliest: int, options: TrainOptions) -> int:
+    """The rows a series needs for a backtest whose first cut-off is ``earliest`` steps before
+    its end, with ``options``' (resolved) lookback and horizon."""
+    return min_length(options.lookback, options.horizon, options.val_fraction) + earliest
+
+
+def _without_short_series(dataset: Dataset, earliest: int, options: TrainOptions,
+                          shape: TrainOptions) -> tuple[Dataset, str | None]:
+    """``dataset`` without the series too short for the backtest, and a warning naming them, where
+    others are long enough: a store opened a few months ago should not keep the others from
+    being backtested (``train`` takes it, with a shorter lookback for all). Too short means
+    shorter than the backtest needs with the lookback the longest series would get alone.
+    Unchanged, without a warning, where every series fits ``shape`` or none would be left: then
+    :func:`_check_room` passes, or refuses with the remedies.
+
+    Args:
+        shape: ``options`` resolved on every series (:func:`resolve_shape`).
+    """
+    # with the automatic lookback, what the others would be backtested with once it is left out
+    longest = max(dataset.series, key=lambda series: len(series.values))
+    kept_shape = resolve_shape(replace(dataset, series=[longest]), replace(options, horizon=shape.horizon), QUIET)
+    needed = _rows_needed(earliest, kept_shape)
+    short = [series for series in dataset.series if len(series.values) < needed]
+    if not short or len(short) == len(dataset.series) or not [s for s in dataset.series
+                                                              if len(s.values) < _rows_needed(earliest, shape)]:
+        return dataset, None
+    named = ", ".join(f"'{series.name}' ({len(series.values)} rows)" for series in short[:NAMED_SHORT])
+    more = f" and {len(short) - NAMED_SHORT:,} more" if len(short) > NAMED_SHORT else ""
+    warning = (f"left out {counted(len(short), 'series')} too short for the backtest, which needs {needed} rows "
+               f"(training before the first cut-off, {earliest} steps from the end): {named}{more}; fewer --folds, "
+               "a smaller --stride or a shorter --horizon would keep them")
+    return replace(dataset, series=[series for series in dataset.series if len(series.values) >= needed]), warning
+
+
+#: The most short series the warning that leaves them out names.
+NAMED_SHORT = 3
 
 
 def _truncated(dataset: Dataset, offset: int) -> Dataset:

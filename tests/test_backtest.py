@@ -474,3 +474,22 @@ def test_a_series_without_seasonal_change_is_left_out_of_mase_with_a_warning(tmp
     assert "MASE leaves out 1 series (launch): its values before the validation part" in " ".join(
         trained.stderr.split())
     assert "inf" not in trained.stderr
+
+
+def test_a_series_too_short_for_the_cutoffs_is_left_out_of_the_backtest_with_a_warning(tmp_path):
+    """A store opened a few months ago kept the others from being backtested at all."""
+    stores = pd.read_csv(STORES)
+    first = stores.groupby("store").size().idxmax()
+    late = stores[stores["store"] == first].tail(40).assign(store="new_store")
+    data = tmp_path / "stores.csv"
+    pd.concat([stores, late]).to_csv(data, index=False)
+    result = run_cli("evaluate", data, "--id-col", "store", "--target", "sales", "--model", "linear", "--folds", 6,
+                     "-o", tmp_path / "rows.csv")
+    assert result.exit_code == 0, result.stderr
+    assert ("left out 1 series too short for the backtest, which needs" in result.stderr
+            and "'new_store' (40 rows); fewer --folds" in " ".join(result.stderr.split()))
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert "new_store" not in set(rows["series"]) and set(rows["series"]) == set(stores["store"])
+    # every series too short: refused with the remedies, as before
+    refused = run_cli("evaluate", data, "--id-col", "store", "--target", "sales", "--model", "linear", "--folds", 70)
+    assert refused.exit_code == 1 and "use fewer --folds, a smaller --stride or a shorter --horizon" in refused.stderr
