@@ -828,6 +828,55 @@ def seasonal_median_expectations(target: np.ndarray, start: int, season: int) ->
     return np.where(np.isfinite(median), median, previous)
 
 
+def forecast_filled(network: Any, features: list[np.ndarray], missing: list[np.ndarray], lookback: int,
+                    sources: list[str], *, level: str) -> list[np.ndarray]:
+    """Each series' scaled features with its target's missing steps (those with a whole
+    window of history before them) set to the network's forecasts from the steps before each
+    run of them, for the series whose expectations come from the network.
+
+    Reading fills a gap from the values before it (a season back, or the last value), which
+    on a Monday morning is Sunday's: the windows after the gap then showed a fall that never
+    happened, and the steps after it were flagged by the dozen. The network's own forecast is
+    what it would have expected there; the first value after the gap is then measured against
+    what the network expected from before it. A run longer than the horizon is forecast a
+    horizon at a time; the runs of a series in time order, so each sees the ones before it
+    filled. Covariates keep reading's fill.
+
+    Args:
+        features: per series `(n_steps, n_features)` scaled, target in channel 0.
+        missing: per series `(n_steps,)` True where the target was not observed.
+        sources: per series one of :data:`EXPECTATION_SOURCES`.
+        level: as in :func:`one_step_expectations`.
+
+    Returns:
+        per series `(n_steps, n_features)`; the arrays given where nothing changes.
+    """
+    from .forecasting import predict_scaled
+
+    filled = list(features)
+    runs: dict[int, list[list[int]]] = {}  # series -> [first step, steps left] of each run, in time order
+    for i, (absent, source) in enumerate(zip(missing, sources)):
+        if source != "model" or not absent[lookback:].any():
+            continue
+        padded = np.r_[False, absent, False].astype(np.int8)
+        starts, stops = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
+        runs[i] = [[int(a), int(b - a)] for a, b in zip(starts, stops) if a >= lookback]
+        if runs[i]:
+            filled[i] = features[i].copy()
+    horizon = int(network.output_shape[-1])
+    while pending := [i for i in runs if runs[i]]:
+        windows = np.stack([filled[i][runs[i][0][0] - lookback : runs[i][0][0]] for i in pending])
+        for i, forecast in zip(pending, predict_scaled(network, windows, level=level)):
+            first, left = runs[i][0]
+            n = min(left, horizon)
+            filled[i][first : first + n, 0] = forecast[:n]
+            if left > n:
+                runs[i][0] = [first + n, left - n]
+            else:
+                runs[i].pop(0)
+    return filled
+
+
 def plain_expectations(
     network: Any, features: list[np.ndarray], lookback: int, sources: list[str], seasons: list[int], *, level: str
 ) -> list[np.ndarray]:
@@ -1122,8 +1171,9 @@ def detect_anomalies(
         seasons = [int(item.meta.get("season") or 1) for item in inputs]
         level = model_level(metadata["network"])
         sources = [expectation_source(c) for c in calibrations]
-        expected = plain_expectations(artifact.network, scaled, lookback, sources, seasons, level=level)
         missing = [np.asarray(item.missing, dtype=bool) for item in inputs]
+        scaled = forecast_filled(artifact.network, scaled, missing, lookback, sources, level=level)
+        expected = plain_expectations(artifact.network, scaled, lookback, sources, seasons, level=level)
         log_scales = [_log_scale(item) for item in inputs]
         expected = cleaned_expectations(artifact.network, scaled, lookback, expected, calibrations, missing,
                                         log_scales, seasons, level=level)

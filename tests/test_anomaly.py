@@ -753,3 +753,60 @@ def test_training_calibrates_on_the_network_detect_anomalies_runs(stores_model):
     )
     for recomputed, item in zip(calibration["series"], inputs):
         assert recomputed == item.meta["anomaly"]
+
+
+def weekday_load_csv(path, weeks: int = 10, seed: int = 0, drop=None):
+    """Hourly load with a daily cycle that is much lower at weekends, and small noise; the
+    hours in ``drop`` (timestamps) have no row."""
+    rng = np.random.default_rng(seed)
+    hours = pd.date_range("2024-01-01", periods=weeks * 168, freq="h")  # a Monday
+    busy = np.clip(np.sin(np.pi * (hours.hour - 6) / 14), 0, None)
+    level = np.where(hours.day_of_week >= 5, 0.3, 1.0)
+    load = np.round(100 + 400 * busy * level + rng.normal(0, 4, len(hours)), 1)
+    frame = pd.DataFrame({"timestamp": hours, "load": load})
+    if drop is not None:
+        frame = frame[~frame["timestamp"].isin(drop)]
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_a_gap_is_filled_with_the_models_forecasts_so_a_monday_gap_raises_no_flags(tmp_path):
+    """Filled from a day before, a Monday morning's gap held Sunday's level, and the hours after
+    it were flagged by the dozen as the windows showed a fall that never happened."""
+    model_dir = tmp_path / "model"
+    train = weekday_load_csv(tmp_path / "train.csv", weeks=8)
+    assert run_cli("train", train, "-m", model_dir, "--model", "linear", "-q").exit_code == 0
+    gap = pd.date_range("2024-03-04 08:00", periods=6, freq="h")  # a Monday morning, the 10th week
+    scored = {}
+    for name, drop in (("clean", None), ("gap", gap)):
+        data = weekday_load_csv(tmp_path / f"{name}.csv", drop=drop)
+        result = run_cli("detect-anomalies", data, "-m", model_dir, "-o", tmp_path / f"{name}_scores.csv", "-q")
+        assert result.exit_code == 0, result.stderr
+        scored[name] = pd.read_csv(tmp_path / f"{name}_scores.csv", parse_dates=["timestamp"]).set_index("timestamp")
+    after = slice(pd.Timestamp("2024-03-04 14:00"), pd.Timestamp("2024-03-06 14:00"))
+    assert scored["gap"].loc[gap, "value"].isna().all()
+    assert scored["gap"].loc[after, "is_anomaly"].sum() == scored["clean"].loc[after, "is_anomaly"].sum() == 0
+    # the first value after the gap is expected about as it is without the gap
+    first = pd.Timestamp("2024-03-04 14:00")
+    assert abs(scored["gap"].loc[first, "expected"] - scored["clean"].loc[first, "expected"]) < 20
+
+
+def test_forecast_filled_chains_forecasts_through_a_long_gap_in_time_order():
+    from forecaster.baselines import SeasonalNaive
+
+    lookback, horizon = 6, 4
+    network = SeasonalNaive(lookback, horizon, season=3)  # repeats the last 3 steps
+    target = np.tile([1.0, 2.0, 3.0], 10)
+    features = target[:, None].copy()
+    missing = np.zeros(30, dtype=bool)
+    missing[[2]] = True  # before a whole window: left as reading filled it
+    missing[9:19] = True  # ten steps: three forecasts of the horizon, each from the one before
+    missing[21:23] = True
+    features[missing, 0] = -5.0  # what reading filled in
+    filled = anomaly.forecast_filled(network, [features, features], [missing, missing], lookback,
+                                     ["model", "seasonal-median"], level="mean")
+    expected = target.copy()
+    expected[2] = -5.0
+    np.testing.assert_allclose(filled[0][:, 0], expected, atol=1e-5)
+    assert filled[1] is features  # the seasonal median's series keeps reading's fill
+    np.testing.assert_array_equal(features[9:19, 0], -5.0)  # the input is not changed
