@@ -506,7 +506,8 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
 
     # a trained model forecasts a series that stood still from its own scaler; training
     # cannot scale one, and leaves it out unless it is all there is
-    reader = _SeriesBuilder(shown, options, tz, long_gaps, keep_constant=trained_model is not None)
+    reader = _SeriesBuilder(shown, options, tz, long_gaps, keep_constant=trained_model is not None,
+                            file_end=int(times.max()) if len(times) else None)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
     series: list[Series] = []
@@ -1515,8 +1516,10 @@ def _known_ids(ids: list[str], targets: tuple[str, ...], known: Collection[str],
                         f"{', ...' if len(unknown) > 3 else ''}) is in the training data of {model}; "
                         "is this the file the model was trained on?")
     if unknown:
-        pending.warn(f"{len(unknown)} series not in the training data of {model} (e.g. '{unknown[0]}'); "
-                     "skipping them (retrain to include them)")
+        # counted and named as series, as everything else names them: a key of several targets is several
+        pending.warn(f"{len(unknown) * len(targets)} series not in the training data of {model} "
+                     f"(e.g. '{_series_name(unknown[0], targets[0], targets)}'); skipping them "
+                     "(retrain to include them)")
     return np.asarray(keep, dtype=np.int64)
 
 
@@ -1739,12 +1742,15 @@ class _SeriesBuilder:
     """
 
     def __init__(self, shown: str, options: DataOptions, tz: Any, long_gaps: str = "refuse",
-                 keep_constant: bool = False) -> None:
+                 keep_constant: bool = False, file_end: int | None = None) -> None:
         self.shown = shown
         self.options = options
         self.tz = tz
         #: what a gap longer than --max-gap does (see load_dataset)
         self.long_gaps = long_gaps
+        #: the latest timestamp of the whole file (every group), as the groups' times are given
+        #: (int64 ns, in UTC when tz is set); with long_gaps "fill", a group's grid goes on to it
+        self.file_end = file_end
         #: the gaps longer than --max-gap filled (long_gaps "fill"), said once all is read
         self.long_filled: list[str] = []
         #: read a series whose every value is the same (else leave it out, described in constant)
@@ -1775,6 +1781,10 @@ class _SeriesBuilder:
         owner = "the file" if series_id is None else f"series '{series_id}' (row {rows.min()})"
         freq = self._frequency(index, owner, where)
         grid, positions = self._grid(index, times, rows, freq, where)
+        if self.long_gaps == "fill":
+            # a host gone silent while the others report: its steps up to the file's end are
+            # missing, written as missing as its empty cells would be (below)
+            grid = self._up_to_file_end(grid, times, freq, series_id)
         n_steps = len(grid)
         row_at = np.full(n_steps, -1, dtype=np.int64)
         row_at[positions] = rows
@@ -1916,6 +1926,43 @@ class _SeriesBuilder:
                 )
             grid = pd.date_range(index[0], periods=n_steps, freq=offset)
         return grid, np.asarray(positions, dtype=np.int64)
+
+    def _up_to_file_end(self, grid: pd.DatetimeIndex, times: np.ndarray, freq: str,
+                        series_id: str | None) -> pd.DatetimeIndex:
+        """``grid`` continued to the file's last timestamp (:attr:`file_end`), where that lies
+        on it: a group whose rows stop before the other groups' do then has its last steps
+        without a row, which :meth:`build` makes missing cells. Left as it is where the file's
+        end is off its grid (another phase or frequency), and, with a warning in
+        :attr:`long_filled`, where it would take more steps than the grid has (memory).
+
+        Args:
+            grid: the group's regular grid from its first to its last timestamp (:meth:`_grid`).
+            times: `(n,)` int64 ns of its rows, sorted.
+        """
+        if self.file_end is None or self.file_end <= times[-1]:
+            return grid
+        offset = to_offset(freq)
+        step = _fixed_step(offset, self.tz)
+        end = _timestamp(self.file_end, self.tz)
+        if step is not None:
+            if (self.file_end - int(times[0])) % step:
+                return grid
+            extra = (self.file_end - int(times[-1])) // step
+        else:
+            # calendar steps (months, business days, local days in a zone): a day at least, so
+            # even centuries of them are few
+            beyond = pd.date_range(grid[-1], end, freq=offset)
+            if len(beyond) == 0 or beyond[0] != grid[-1] or beyond[-1] != end:
+                return grid
+            extra = len(beyond) - 1
+        if extra > len(grid):
+            name = "the file" if series_id is None else f"series '{series_id}'"
+            self.long_filled.append(
+                f"{name}: no row after {time_text(grid[-1])}, {counted(extra, 'step')} before the file's end at "
+                f"{time_text(end)}: not written beyond its last row (more steps than it has)"
+            )
+            return grid
+        return pd.date_range(grid[0], periods=len(grid) + extra, freq=offset)
 
     def _after_last_long_gap(self, columns: np.ndarray, grid: pd.DatetimeIndex, where: str) -> int:
         """The first step after the last run of more than ``max_gap`` missing steps inside any

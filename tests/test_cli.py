@@ -957,3 +957,66 @@ def test_every_command_ends_its_help_with_examples_that_parse():
             words = shlex.split(line)
             assert words[:2] == ["forecaster", name]
             group.commands[name].make_context(name, words[2:])  # an option renamed since raises
+
+
+def long_hosts_csv(path, hosts=("web1", "web2"), days=14, seed=0):
+    """A long hourly file `timestamp,host,rps,cpu`: a daily cycle and noise per host."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-03-01", periods=24 * days, freq="h")
+    hour = index.hour.to_numpy()
+    frame = pd.concat(
+        pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M:%S"), "host": host,
+                      "rps": 100 + 10 * k + 20 * np.sin(2 * np.pi * hour / 24) + rng.normal(0, 2, len(index)),
+                      "cpu": 30 + 5 * np.cos(2 * np.pi * hour / 24) + rng.normal(0, 1, len(index))})
+        for k, host in enumerate(hosts)
+    )
+    frame.to_csv(path, index=False, float_format="%.3f")
+    return path
+
+
+def test_detect_anomalies_writes_a_series_whose_rows_stopped_up_to_the_files_end_as_missing(tmp_path):
+    data = long_hosts_csv(tmp_path / "hosts.csv")
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "-m", model_dir, "--id-col", "host", "--target", "rps", "--model", "linear",
+                   "--lookback", 24, "--horizon", 6, "-q").exit_code == 0
+    frame = pd.read_csv(data)
+    end = frame["timestamp"].iloc[-1]
+    # web2 sent no row in the last five hours (and its last one was a spike); web1 goes on
+    web2 = frame.index[frame["host"] == "web2"]
+    stopped = frame.drop(web2[-5:])
+    stopped.loc[web2[-6], "rps"] = 1000.0
+    stopped.to_csv(tmp_path / "stopped.csv", index=False)
+    result = run_cli("detect-anomalies", tmp_path / "stopped.csv", "-m", model_dir, "--last", 1, "--fail-on-anomaly")
+    assert result.exit_code == 0, result.stderr  # its spike five hours ago is not re-alerted on every run
+    written = pd.read_csv(io.StringIO(result.stdout)).set_index("series")
+    assert list(written.index) == ["web1", "web2"] and (written["timestamp"] == end).all()
+    assert np.isnan(written.loc["web2", "value"]) and np.isnan(written.loc["web2", "score"])
+    assert written.loc["web2", "is_anomaly"] == 0
+    assert "column 'rps' (series 'web2'): no value in its last 5 steps" in result.stderr
+    assert "written as missing, not scored" in result.stderr
+    # web1 is scored as it is without web2's outage
+    reference = run_cli("detect-anomalies", data, "-m", model_dir, "--last", 1)
+    expected = pd.read_csv(io.StringIO(reference.stdout)).set_index("series")
+    pd.testing.assert_series_equal(written.loc["web1"], expected.loc["web1"])
+    # the spike is still scored where it is
+    full = pd.read_csv(io.StringIO(run_cli("detect-anomalies", tmp_path / "stopped.csv", "-m", model_dir).stdout))
+    spike = full[(full["series"] == "web2") & (full["timestamp"] == frame.loc[web2[-6], "timestamp"])]
+    assert spike["is_anomaly"].tolist() == [1]
+    # a forecast still starts after web2's last row
+    forecast = run_cli("predict", tmp_path / "stopped.csv", "-m", model_dir)
+    assert forecast.exit_code == 0, forecast.stderr
+    first = pd.read_csv(io.StringIO(forecast.stdout)).groupby("series")["timestamp"].min()
+    assert first["web2"] == str(pd.Timestamp(frame.loc[web2[-6], "timestamp"]) + pd.Timedelta(hours=1))
+    assert first["web1"] == str(pd.Timestamp(end) + pd.Timedelta(hours=1))
+
+
+def test_the_warning_on_keys_a_model_does_not_know_counts_their_series(tmp_path):
+    model_dir = tmp_path / "model"
+    assert run_cli("train", long_hosts_csv(tmp_path / "hosts.csv"), "-m", model_dir, "--id-col", "host",
+                   "--target", "rps", "--target", "cpu", "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "-q").exit_code == 0
+    data = long_hosts_csv(tmp_path / "more.csv", hosts=("web1", "web2", "web4"))
+    result = run_cli("predict", data, "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    told = " ".join(result.stderr.split())
+    assert "2 series not in the training data of" in told and "(e.g. 'web4/rps'); skipping them" in told

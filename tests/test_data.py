@@ -648,3 +648,115 @@ def test_a_covariate_missing_up_to_the_end_is_told_of_when_filled_for_scoring(tm
     assert told in " ".join(buf.getvalue().split())
     series = dataset.series[0]
     assert series.covariates_missing[-missing_at_end:].all() and not np.isnan(series.covariates).any()
+
+
+# --- a long file's series whose rows stop before the file's end (anomaly scoring) ---------------
+
+
+def long_hosts(tmp_path, hours, freq="h", start="2024-01-01", stamp="%Y-%m-%d %H:%M", name="hosts.csv"):
+    """A long file `timestamp,host,rps,cpu`: each host's rows over the first ``hours[host]``
+    steps of one grid (a slice ``(first, stop)`` for a host starting late)."""
+    rows = []
+    for h, (host, span) in enumerate(hours.items()):
+        first, stop = span if isinstance(span, tuple) else (0, span)
+        index = pd.date_range(start, periods=stop, freq=freq)[first:]
+        steps = np.arange(first, stop)
+        rows.append(pd.DataFrame({"timestamp": index.strftime(stamp), "host": host,
+                                  "rps": 100 + 10 * h + (steps % 24) + 0.5 * (steps % 7),
+                                  "cpu": 20 + h + (steps % 5) * 1.5}))
+    path = tmp_path / name
+    pd.concat(rows).to_csv(path, index=False)
+    return str(path)
+
+
+def load_filled(path, options):
+    buf = io.StringIO()
+    dataset = load_dataset(path, options, Reporter(file=buf), long_gaps="fill")
+    return {s.name: s for s in dataset.series}, " ".join(buf.getvalue().split())
+
+
+def test_a_series_whose_rows_stop_before_the_files_end_is_written_up_to_it_as_missing_for_scoring(tmp_path):
+    # web2 stopped sending rows five hours ago; web1 goes on: for scoring, web2's last five
+    # steps are missing, as they are when it sends rows with empty cells
+    path = long_hosts(tmp_path, {"web1": 48, "web2": 43})
+    options = DataOptions(id_col="host", targets=("rps",), covariates=("cpu",))
+    series, told = load_filled(path, options)
+    end = pd.Timestamp("2024-01-02 23:00")
+    assert series["web1"].index[-1] == end and not series["web1"].missing.any()
+    web2 = series["web2"]
+    assert web2.index[-1] == end and len(web2.index) == 48
+    assert web2.index.equals(series["web1"].index)
+    assert web2.missing[-5:].all() and not web2.missing[:-5].any()
+    # its covariate is filled from the past, as an empty cell's is, and marked missing
+    assert web2.covariates_missing[-5:, 0].all() and not np.isnan(web2.covariates).any()
+    assert not np.isnan(web2.values).any()
+    assert ("column 'rps' (series 'web2'): no value in its last 5 steps, 2024-01-02 19:00 to 2024-01-02 23:00: "
+            "written as missing, not scored") in told
+    assert "column 'cpu' (series 'web2'): 5 missing steps from 2024-01-02 19:00" in told
+    assert "web1" not in told
+
+    # the same as the rows with empty cells
+    frame = pd.read_csv(path)
+    web2_rows = frame[frame["host"] == "web1"].assign(host="web2", rps=np.nan, cpu=np.nan).iloc[43:]
+    empty = tmp_path / "empty.csv"
+    pd.concat([frame, web2_rows]).to_csv(empty, index=False)
+    as_empty, _ = load_filled(str(empty), options)
+    np.testing.assert_array_equal(as_empty["web2"].missing, web2.missing)
+    np.testing.assert_array_equal(as_empty["web2"].covariates_missing, web2.covariates_missing)
+    np.testing.assert_allclose(as_empty["web2"].covariates, web2.covariates)
+
+    # training and forecasting end it at its last row
+    for long_gaps in ("refuse", "recent"):
+        dataset = load_dataset(path, options, long_gaps=long_gaps)
+        assert {s.name: s.index[-1] for s in dataset.series}["web2"] == pd.Timestamp("2024-01-02 18:00")
+
+
+def test_a_series_stopping_early_with_several_targets_a_calendar_frequency_or_a_zone(tmp_path):
+    # two targets: each of web2's series is written up to the file's end
+    path = long_hosts(tmp_path, {"web1": 30, "web2": 27})
+    series, told = load_filled(path, DataOptions(id_col="host", targets=("rps", "cpu")))
+    for name in ("web2/rps", "web2/cpu"):
+        assert series[name].index[-1] == series["web1/rps"].index[-1] and series[name].missing[-3:].all()
+    assert "column 'cpu' (series 'web2'): no value in its last 3 steps" in told
+
+    # monthly, a calendar offset: store b's last two months have no row
+    path = long_hosts(tmp_path, {"a": 24, "b": 22}, freq="MS", stamp="%Y-%m-%d", name="monthly.csv")
+    series, told = load_filled(path, DataOptions(id_col="host", targets=("rps",)))
+    assert series["b"].index[-1] == pd.Timestamp("2025-12-01") and series["b"].missing[-2:].all()
+    assert "(series 'b'): no value in its last 2 steps, 2025-11-01 to 2025-12-01" in told
+
+    # local times in a zone, across the switch to summer time
+    path = long_hosts(tmp_path, {"web1": 48, "web2": 45}, start="2024-03-30", freq="h", name="zoned.csv")
+    frame = pd.read_csv(path)
+    frame = frame[frame["timestamp"] != "2024-03-31 02:00"]  # the hour the clocks skip
+    frame.to_csv(path, index=False)
+    series, told = load_filled(path, DataOptions(id_col="host", targets=("rps",), tz="Europe/Berlin"))
+    assert series["web2"].index[-1] == series["web1"].index[-1] and series["web2"].missing[-3:].all()
+    assert series["web2"].index.equals(series["web1"].index)
+    assert "(series 'web2'): no value in its last 3 steps" in told
+
+
+def test_a_series_stopping_long_before_the_files_end_or_off_its_grid_ends_at_its_last_row(tmp_path):
+    # web3 sent ten rows and then none for 38 hours: not written 38 steps on, but told of;
+    # web4 reports at half past, so the file's end is not one of its steps
+    path = long_hosts(tmp_path, {"web1": 48, "web3": 10})
+    frame = pd.read_csv(path)
+    web4 = frame[frame["host"] == "web1"].iloc[:40].assign(host="web4")
+    web4["timestamp"] = (pd.to_datetime(web4["timestamp"]) + pd.Timedelta(minutes=30)).dt.strftime("%Y-%m-%d %H:%M")
+    pd.concat([frame, web4]).to_csv(path, index=False)
+    series, told = load_filled(path, DataOptions(id_col="host", targets=("rps",)))
+    assert series["web3"].index[-1] == pd.Timestamp("2024-01-01 09:00") and not series["web3"].missing.any()
+    assert ("series 'web3': no row after 2024-01-01 09:00, 38 steps before the file's end at 2024-01-02 23:00: "
+            "not written beyond its last row") in told
+    assert series["web4"].index[-1] == pd.Timestamp("2024-01-02 15:30") and not series["web4"].missing.any()
+    assert "web4" not in told
+
+
+def test_the_warning_on_series_a_model_does_not_know_counts_series_not_keys(tmp_path):
+    path = long_hosts(tmp_path, {"web1": 30, "web2": 30, "web3": 30, "web4": 30})
+    buf = io.StringIO()
+    dataset = load_dataset(path, DataOptions(id_col="host", targets=("rps", "cpu")), Reporter(file=buf),
+                           trained_model="model", known_series=["web1/rps", "web1/cpu", "web2/rps", "web2/cpu"])
+    assert sorted(s.name for s in dataset.series) == ["web1/cpu", "web1/rps", "web2/cpu", "web2/rps"]
+    told = " ".join(buf.getvalue().split())
+    assert "4 series not in the training data of model (e.g. 'web3/rps'); skipping them" in told
