@@ -157,9 +157,33 @@ RANGE_TOLERANCE = 0.05
 #: and 2.2 with three steps), noise along a slow trend none (12 without):
 #: ``benchmarks/range_score.py``.
 RANGE_STEPS = 4.0
+#: Seasons back the phase scale looks (:func:`phase_ratio`): a week of daily seasons.
+PHASE_SEASONS = 7
+#: Steps per season for each step either side of the phase the phase scale pools (at least one):
+#: half an hour either side in a day of 5-minute steps, an hour in a day of hours.
+PHASE_STEPS_PER_NEIGHBOUR = 48
+#: Degrees of freedom per residual of a spread estimated as a mean absolute deviation: its
+#: efficiency for Gaussian data.
+PHASE_DF_PER_POINT = 0.876
+#: Largest factor the phase scale may put between a phase's residual size and the series'.
+PHASE_MAX_RATIO = 4.0
+#: An |e| counts in the phase scale up to this many times the series' mean |e|, so that one
+#: spike does not make its hour of the day look noisy for a week.
+PHASE_CLIP = 4.0
+#: The phase scale is used only for a series whose residuals, up to the end of training, are
+#: at least this many times as large in the noisiest part of the season as in the calmest
+#: (:func:`phase_contrast`): estimated from a few weeks, a phase's size is itself uncertain by a
+#: sixth or so, which on a series as noisy at every hour only adds false flags.
+PHASE_MIN_CONTRAST = 2.0
+#: Parts of the season the contrast compares (at most; two-hour parts of a day).
+PHASE_PARTS = 12
+#: Residuals each part needs for the contrast to be measured: with 60, Gaussian noise gives a
+#: contrast of 1.36 (median) and 1.69 (99th percentile) by chance alone; with 30, 2 is common.
+PHASE_MIN_PER_PART = 60
 #: Version of the scoring a calibration was made for (older models have none). Version 3 added
-#: ``expected_by``, version 4 the range score's settings, version 5 ``prior_peak`` and version 6
-#: ``prior_df``, which an older forecaster would ignore, so it refuses these models instead.
+#: ``expected_by``, version 4 the range score's settings, version 5 ``prior_peak``, version 6
+#: ``prior_df`` and version 7 ``phase_season``, which an older forecaster would ignore, so it
+#: refuses these models instead.
 SCORING_VERSION = ANOMALY_SCORING_VERSION
 #: First version whose scores are on the scale of ``THRESHOLD``.
 THRESHOLD_SCALE_VERSION = 2
@@ -494,12 +518,82 @@ def surprise(residuals: np.ndarray, calibration: dict[str, Any]) -> tuple[np.nda
     size = np.abs(deviation)
     prior = float(calibration.get("prior_points", PRIOR_POINTS))
     mean, sd = running_mean_sd(size, ABS_MEAN * spread, ABS_SD * spread, prior)
-    rms = np.sqrt(mean**2 + sd**2)
+    rms = np.sqrt(mean**2 + sd**2)  # of the residuals as they are: the stillness measures movement in it
+    if season := calibration.get("phase_season"):
+        # |e| over its phase's spread is a Student's t deviate (the spread rests on a few
+        # weeks of that phase); its Gaussian equivalent, in the series' units again
+        ratio, points = phase_ratio(size, mean, int(season))
+        spread_now = np.sqrt(mean**2 + sd**2)
+        size = spread_now * gaussian_equivalent(size / (ratio * spread_now), PHASE_DF_PER_POINT * points)
+        mean, sd = running_mean_sd(size, ABS_MEAN * spread, ABS_SD * spread, prior)
     prior_df = calibration.get("prior_df")
     if prior_df is not None:
         seen = _before(np.cumsum(np.isfinite(size), axis=0), 0.0)
-        size = rms * gaussian_equivalent(size / rms, np.asarray(prior_df, dtype=np.float64) + seen)
+        scale = np.sqrt(mean**2 + sd**2)
+        size = scale * gaussian_equivalent(size / scale, np.asarray(prior_df, dtype=np.float64) + seen)
     return (size - mean) / sd, deviation, rms
+
+
+def phase_contrast(residuals: np.ndarray, season: int) -> float:
+    """How many times as large the residuals are, on average, in the noisiest part of the season
+    as in the calmest: the mean absolute deviation from their median in each of
+    ``PHASE_PARTS`` equal parts of the season (each phase counted by its position in
+    ``residuals``); NaN with fewer than two seasons or a part with fewer than
+    ``PHASE_MIN_PER_PART`` residuals.
+
+    Args:
+        residuals: `(n,)` one-step residuals, NaN where not observed.
+    """
+    residuals = np.asarray(residuals, dtype=np.float64)
+    finite = np.isfinite(residuals)
+    if season < 2 or finite.sum() < 2 * season:
+        return math.nan
+    size = np.abs(residuals - np.median(residuals[finite]))
+    parts = np.arange(len(residuals)) % season * min(PHASE_PARTS, season) // season
+    sums = np.bincount(parts[finite], weights=size[finite], minlength=min(PHASE_PARTS, season))
+    counts = np.bincount(parts[finite], minlength=min(PHASE_PARTS, season))
+    if (counts < PHASE_MIN_PER_PART).any():
+        return math.nan
+    means = sums / counts
+    return float(means.max() / means.min()) if means.min() > 0 else math.inf
+
+
+def phase_ratio(size: np.ndarray, mean: np.ndarray, season: int) -> tuple[np.ndarray, np.ndarray]:
+    """How large the residuals usually are at each step's phase of the season, relative to the
+    series' usual size: what ``|e_t|`` is divided by before it is standardised.
+
+    A busy hour's residuals are larger than a quiet night's; measured against one yardstick for
+    every hour, the night's incidents were not seen at all, and a busy evening's noise raised
+    the peak the hold-off holds. The phase's size is the mean ``|e|`` (each at most
+    ``PHASE_CLIP`` times ``mean``) over the same phase, and ``season // PHASE_STEPS_PER_NEIGHBOUR``
+    steps (at least one) either side, in each of the last ``PHASE_SEASONS`` seasons, with one
+    season's worth of pseudo-observations at ``mean``; causal, as it looks only at earlier
+    seasons. The ratio is kept within ``1 / PHASE_MAX_RATIO`` and ``PHASE_MAX_RATIO``.
+
+    Args:
+        size: `(n,)` or `(n, n_series)` the absolute residuals ``|e_t|``, NaN where missing.
+        mean: the shape of ``size``: the running mean of the earlier ``|e|``.
+        season: steps per season, 2 or more.
+
+    Returns:
+        two arrays of the shape of ``size``: the ratio, positive and finite; and the residuals
+        (pseudo-observations included) the phase's size rests on.
+    """
+    half = max(1, season // PHASE_STEPS_PER_NEIGHBOUR)
+    clipped = np.minimum(size, PHASE_CLIP * mean)
+    sums, counts = trailing_sums(clipped, 2 * half + 1)  # at u: the steps from u - 2·half to u
+    total, count = np.zeros_like(sums), np.zeros_like(sums)
+    for back in range(1, PHASE_SEASONS + 1):
+        # the neighbourhood of step t one season ``back``: it ends at t - back·season + half < t
+        shift = back * season - half
+        if shift >= len(sums):
+            break
+        total[shift:] += sums[: len(sums) - shift]
+        count[shift:] += counts[: len(counts) - shift]
+    prior = 2 * half + 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = (total + prior * mean) / ((count + prior) * mean)
+    return np.clip(np.nan_to_num(ratio, nan=1.0), 1.0 / PHASE_MAX_RATIO, PHASE_MAX_RATIO), count + prior
 
 
 def gaussian_equivalent(u: np.ndarray, df: np.ndarray) -> np.ndarray:
@@ -615,7 +709,7 @@ def score_residuals(
 #: The calibration entries :func:`scores_and_reasons` reads besides each series' own ``centre``
 #: and ``spread``: series that agree on all of them are scored together.
 SCORE_SETTINGS = ("hold", "prior_peak", "local_window", "prior_points", "still_windows", "still_floor",
-                  "still_margin", "still_min_spread", "range_tolerance", "range_steps")
+                  "still_margin", "still_min_spread", "range_tolerance", "range_steps", "phase_season")
 #: At most this many steps x series in one batch of :func:`score_batches` (2 MB per array):
 #: pandas' cost per call is then spread over 250 series of a thousand steps, and the score's
 #: temporaries need no more memory than the rest of ``detect-anomalies`` (measured: 1,000 series,
@@ -701,7 +795,8 @@ def score_batches(
     return [pair[:, 0] for pair in both], [pair[:, 1].astype(np.int8) for pair in both]
 
 
-def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * MIN_LOCAL_WINDOW) -> dict[str, Any]:
+def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * MIN_LOCAL_WINDOW,
+                     season: int = 1) -> dict[str, Any]:
     """Fit one series' starting estimates on its residuals up to the end of training.
 
     Args:
@@ -709,12 +804,15 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
         split: index of the first validation residual: the centre and spread come from the
             residuals from there on (out of sample, as new data will be).
         local_window: steps of the local scale and of the hold-off.
+        season: the series' seasonal period, for the phase scale (:func:`phase_ratio`), used
+            where the residuals up to the end of training vary with the phase by
+            :data:`PHASE_MIN_CONTRAST` or more (:func:`phase_contrast`).
 
     Returns:
         JSON-safe ``{"scoring", "centre", "spread", "local_window", "replace_above", "hold",
         "prior_peak", "prior_points", "prior_df", "still_windows", "still_floor", "still_margin", "still_min_spread",
-        "range_tolerance", "range_steps"}``: the settings are stored so that a model keeps
-        scoring as it was calibrated.
+        "range_tolerance", "range_steps", "phase_season"}``: the settings are stored so that a
+        model keeps scoring as it was calibrated.
     """
     validation = np.asarray(residuals, dtype=np.float64)[split:]
     centre, spread = robust_centre_spread(validation)
@@ -734,6 +832,7 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
         "still_min_spread": STILL_MIN_SPREAD,
         "range_tolerance": RANGE_TOLERANCE,
         "range_steps": RANGE_STEPS,
+        "phase_season": int(season) if phase_contrast(residuals, season) >= PHASE_MIN_CONTRAST else None,
     }
 
 
@@ -1034,15 +1133,19 @@ def calibrate(
         expected = plain_expectations(network, prepared_features, lookback, sources, seasons, level=level)
         # first pass: a scale to find the extreme steps; second: the estimates of cleaned residuals
         first = []
-        for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
+        for features, split, exp, absent, log_scale, season in zip(prepared_features, splits, expected, missing,
+                                                                   log_scales, seasons):
             residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
-            first.append({**calibrate_series(residuals, split - lookback, local_window), "expected_by": source})
+            first.append({**calibrate_series(residuals, split - lookback, local_window, season),
+                          "expected_by": source})
         expected = cleaned_expectations(network, prepared_features, lookback, expected, first, missing, log_scales,
                                         seasons, level=level)
         out = []
-        for features, split, exp, absent, log_scale in zip(prepared_features, splits, expected, missing, log_scales):
+        for features, split, exp, absent, log_scale, season in zip(prepared_features, splits, expected, missing,
+                                                                   log_scales, seasons):
             residuals, _ = scored_residuals_and_steps(features[:, 0], exp, lookback, absent, log_scale)
-            calibration = {**calibrate_series(residuals, split - lookback, local_window), "expected_by": source}
+            calibration = {**calibrate_series(residuals, split - lookback, local_window, season),
+                           "expected_by": source}
             if log_scale is not None:
                 calibration["scored_on"] = "values"  # models of the logarithm calibrated before scored the log
             out.append((calibration, validation_deviation(residuals, split - lookback)))

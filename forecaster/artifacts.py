@@ -77,7 +77,7 @@ if TYPE_CHECKING:  # imported where arrays are read or written: info reads none
 SCHEMA_VERSION = 3
 #: The anomaly scoring a model is calibrated for now (see ``anomaly.SCORING_VERSION``, where its
 #: history is); here so that ``info`` tells it without importing NumPy.
-ANOMALY_SCORING_VERSION = 6
+ANOMALY_SCORING_VERSION = 7
 #: Schema versions this forecaster reads: 1 (no checksums) is migrated on load.
 READABLE_SCHEMAS = (1, 2, 3)
 MODEL_FILE = "model.keras"

@@ -19,7 +19,7 @@ import typer
 
 from . import interrupts
 from .errors import ForecasterError
-from .report import closest, epochs_text, linear_baseline_note, short_times
+from .report import closest, counted, epochs_text, linear_baseline_note, short_times
 
 T = TypeVar("T")
 
@@ -1279,9 +1279,12 @@ def _scoring_text(series: list[dict]) -> str:
     from .artifacts import ANOMALY_SCORING_VERSION as SCORING_VERSION
 
     version = min(int(s.get("anomaly", {}).get("scoring") or 1) for s in series)
+    phased = sum(1 for s in series if s.get("anomaly", {}).get("phase_season"))
+    # which series measure each residual against its time of day's (see anomaly.phase_ratio)
+    phase = f"; {phased:,} of {counted(len(series), 'series')} scored against their phase's spread" if phased else ""
     if version >= SCORING_VERSION:
-        return f"version {version} (the current one)"
-    return f"version {version}, scored as calibrated; retrain for the current version {SCORING_VERSION}"
+        return f"version {version} (the current one){phase}"
+    return f"version {version}, scored as calibrated; retrain for the current version {SCORING_VERSION}{phase}"
 
 
 def _report_exit(reporter, message: str, code: int, event: str = "error") -> None:

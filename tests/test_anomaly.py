@@ -43,13 +43,14 @@ def calibrated(residuals: np.ndarray, n_val: int):
 # --- scores -----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("season", [1, 24])
 @pytest.mark.parametrize("noise", ["gaussian", "ar"])
-def test_pure_noise_gets_almost_no_flags(noise):
+def test_pure_noise_gets_almost_no_flags(noise, season):
     rng = np.random.default_rng({"gaussian": 0, "ar": 1}[noise])
     n = 30_000
     residuals = 0.3 * (rng.normal(0.0, 1.0, n) if noise == "gaussian" else ar_noise(n, rng))
-    # the hold-off of an hourly model (a lookback of a week)
-    calibration = calibrate_series(residuals[: HISTORY + 300], HISTORY, local_window=168)
+    # the hold-off of an hourly model (a lookback of a week), with its phase scale or without
+    calibration = calibrate_series(residuals[: HISTORY + 300], HISTORY, local_window=168, season=season)
     flags = score_residuals(residuals, calibration) >= anomaly.THRESHOLD
     assert flags[HISTORY:].sum() <= 6  # about 1 in 10^4 points
 
@@ -810,3 +811,82 @@ def test_forecast_filled_chains_forecasts_through_a_long_gap_in_time_order():
     np.testing.assert_allclose(filled[0][:, 0], expected, atol=1e-5)
     assert filled[1] is features  # the seasonal median's series keeps reading's fill
     np.testing.assert_array_equal(features[9:19, 0], -5.0)  # the input is not changed
+
+
+def busy_and_quiet_noise(days: int, rng: np.random.Generator, busy: float = 4.0) -> np.ndarray:
+    """Hourly residuals ``busy`` times as large from 08:00 to 19:00 as at night."""
+    hours = np.arange(days * 24) % 24
+    return 0.2 * rng.normal(0.0, 1.0, days * 24) * np.where((hours >= 8) & (hours < 20), busy, 1.0)
+
+
+def test_the_phase_scale_sees_night_incidents_that_busy_hours_hid():
+    """One yardstick for every hour judged a 3 a.m. spike by the busy hours' noise: not seen."""
+    found = {1: 0, 24: 0}
+    false_flags = {1: 0, 24: 0}
+    spikes = np.arange(40, 120, 8) * 24 + 3  # 3 a.m. every eighth day (beyond the week's hold-off)
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        residuals = busy_and_quiet_noise(120, rng)
+        spiked = residuals.copy()
+        spiked[spikes] += 0.2 * 8  # eight night-time standard deviations, two of the busy hours'
+        for season in found:
+            calibration = calibrate_series(residuals[: 24 * 30], 24 * 20, local_window=168, season=season)
+            flags = score_residuals(spiked, calibration) >= anomaly.THRESHOLD
+            found[season] += int(flags[spikes].sum())
+            clean = score_residuals(residuals, calibration) >= anomaly.THRESHOLD
+            false_flags[season] += int(clean[24 * 30:].sum())
+    n_spikes = 5 * len(spikes)
+    assert found[1] <= 0.1 * n_spikes and found[24] >= 0.9 * n_spikes
+    # and no more false flags on the same noise without spikes (5 x 90 days)
+    assert false_flags[24] <= max(false_flags[1], 3)
+
+
+def test_the_phase_ratio_looks_at_earlier_seasons_only_and_stays_within_bounds():
+    rng = np.random.default_rng(7)
+    size = np.abs(busy_and_quiet_noise(30, rng))
+    mean = np.full_like(size, size.mean())
+    ratio, points = anomaly.phase_ratio(size, mean, 24)
+    assert points[-1] == 7 * 3 + 3  # a week of three hours, and three pseudo-observations
+    changed = size.copy()
+    changed[500:] *= 100
+    np.testing.assert_array_equal(anomaly.phase_ratio(changed, mean, 24)[0][:500], ratio[:500])
+    assert (ratio >= 1 / anomaly.PHASE_MAX_RATIO).all() and (ratio <= anomaly.PHASE_MAX_RATIO).all()
+    hours = np.arange(len(size)) % 24
+    late = np.arange(len(size)) >= 24 * 8
+    busy, quiet = late & (hours >= 10) & (hours < 18), late & ((hours >= 22) | (hours < 6))
+    assert ratio[busy].mean() > 2.5 * ratio[quiet].mean()  # noise 4 times as large by day
+    # a batch of series side by side, each as alone
+    both, _ = anomaly.phase_ratio(np.column_stack([size, changed]), np.column_stack([mean, mean]), 24)
+    np.testing.assert_array_equal(both[:, 0], ratio)
+
+
+def test_the_phase_scale_is_calibrated_only_for_residuals_that_vary_with_the_phase():
+    rng = np.random.default_rng(11)
+    varying = busy_and_quiet_noise(40, rng)
+    even = busy_and_quiet_noise(40, rng, busy=1.0)
+    assert anomaly.phase_contrast(varying, 24) > 3 and anomaly.phase_contrast(even, 24) < anomaly.PHASE_MIN_CONTRAST
+    assert np.isnan(anomaly.phase_contrast(varying[: 24 * 25], 24))  # 50 residuals a part: too few to tell
+    assert calibrate_series(varying, 24 * 20, 168, season=24)["phase_season"] == 24
+    assert calibrate_series(even, 24 * 20, 168, season=24)["phase_season"] is None
+    assert calibrate_series(varying, 24 * 20, 168, season=1)["phase_season"] is None
+
+
+def test_a_night_spike_on_a_series_noisier_by_day_is_flagged_end_to_end(tmp_path):
+    rng = np.random.default_rng(4)
+    hours = pd.date_range("2024-01-01", periods=70 * 24, freq="h")
+    busy = (hours.hour >= 8) & (hours.hour < 20)
+    load = 200 + 150 * busy + rng.normal(0, 1, len(hours)) * np.where(busy, 20.0, 4.0)
+    frame = pd.DataFrame({"timestamp": hours, "load": np.round(load, 2)})
+    model_dir = tmp_path / "model"
+    frame.iloc[: 50 * 24].to_csv(tmp_path / "train.csv", index=False)
+    assert run_cli("train", tmp_path / "train.csv", "-m", model_dir, "--model", "linear", "-q").exit_code == 0
+    assert "1 of 1 series scored against their phase's spread" in " ".join(
+        run_cli("info", "-m", model_dir).stdout.replace("│", " ").split())
+    night = hours.get_loc(pd.Timestamp("2024-03-05 03:00"))
+    frame.loc[night, "load"] += 4.0 * 9  # nine night-time standard deviations: half a busy hour's largest
+    frame.to_csv(tmp_path / "new.csv", index=False)
+    result = run_cli("detect-anomalies", tmp_path / "new.csv", "-m", model_dir, "-o", tmp_path / "scores.csv", "-q")
+    assert result.exit_code == 0, result.stderr
+    scores = pd.read_csv(tmp_path / "scores.csv", parse_dates=["timestamp"]).set_index("timestamp")
+    assert scores.loc["2024-03-05 03:00", "is_anomaly"] == 1
+    assert scores.loc["2024-02-20":, "is_anomaly"].sum() <= 3  # and hardly anything else in two weeks
