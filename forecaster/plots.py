@@ -302,6 +302,50 @@ def plot_forecast(
     return _save(figure, target)
 
 
+#: A point lies off the scale when its distance from the median is more than this many times
+#: the next-largest distance (of the few largest): one sensor glitch of 85 among values near 22
+#: would otherwise squash the whole series, and the score panel's threshold line, flat.
+OFF_SCALE_RATIO = 3.0
+#: At most this many points are drawn off the scale; more are not "a few glitches".
+MAX_OFF_SCALE = 5
+
+
+def off_scale_bound(values: np.ndarray, centre: float | None = None) -> float | None:
+    """The distance from ``centre`` (the median of the finite ``values`` by default) beyond
+    which a few points (at most :data:`MAX_OFF_SCALE`) lie, each over :data:`OFF_SCALE_RATIO`
+    times as far as every nearer point; None where no point stands out so."""
+    finite = np.asarray(values, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]
+    if finite.size <= MAX_OFF_SCALE + 1:
+        return None
+    centre = float(np.median(finite)) if centre is None else centre
+    distance = np.sort(np.abs(finite - centre))[::-1]
+    for k in range(MAX_OFF_SCALE):
+        if distance[k + 1] > 0 and distance[k] > OFF_SCALE_RATIO * distance[k + 1]:
+            return float(distance[k + 1])
+    return None
+
+
+def _draw_off_scale(axis: Any, times: Any, values: Any, flagged: Any, bound: float, centre: float) -> None:
+    """Clip ``axis`` to ``centre`` ± ``bound`` (with room) and draw the points beyond it as
+    arrows at its edge, each labelled with its value (red where ``flagged``)."""
+    values = np.asarray(values, dtype=np.float64)
+    inside = values[np.abs(values - centre) <= bound]
+    low, high = (np.nanmin(inside), np.nanmax(inside)) if inside.size else (centre - bound, centre + bound)
+    room = 0.12 * max(high - low, 1e-12)
+    low, high = low - room, high + room
+    axis.set_ylim(low, high)
+    for when, value, alarm in zip(times, values, flagged):
+        if not np.isfinite(value) or abs(value - centre) <= bound:
+            continue
+        above = value > centre
+        edge = high - 0.4 * room if above else low + 0.4 * room
+        colour = ANOMALY_COLOUR if alarm else "0.3"
+        axis.scatter([when], [edge], marker="^" if above else "v", color=colour, s=30, zorder=4, clip_on=False)
+        axis.annotate(f"{value:.4g}", (when, edge), xytext=(5, -3 if above else 3), textcoords="offset points",
+                      fontsize=7, color=colour, va="top" if above else "bottom")
+
+
 def plot_anomalies(
     scores: Any,
     path: str | os.PathLike,
@@ -386,6 +430,10 @@ def plot_anomalies(
         if len(earlier):
             value_axis.scatter(earlier["timestamp"], earlier["value"], facecolors="none", edgecolors=ANOMALY_COLOUR,
                                s=22, linewidths=0.8, zorder=3, label="flagged before the points written")
+        value_bound = off_scale_bound(points["value"].to_numpy(dtype=float))
+        if value_bound is not None:
+            _draw_off_scale(value_axis, times, points["value"], points["is_anomaly"], value_bound,
+                            float(np.nanmedian(points["value"].to_numpy(dtype=float))))
         value_axis.set_ylabel(_value_label(value_labels, name))
         value_axis.grid(True, alpha=0.3)
         value_axis.margins(x=0.01)
@@ -408,8 +456,14 @@ def plot_anomalies(
             )
         score_axis.set_ylabel("score")
         # room above the highest score's marker and the threshold line, which sat on the border
-        top = np.nanmax([*points["score"].to_numpy(dtype=float), threshold or 0.0, 1.0])
-        score_axis.set_ylim(0, 1.15 * top)
+        score_values = points["score"].to_numpy(dtype=float)
+        score_bound = off_scale_bound(score_values, centre=0.0)
+        if score_bound is not None and score_bound > (threshold or 0.0):
+            _draw_off_scale(score_axis, times, score_values, points["is_anomaly"], score_bound, 0.0)
+            score_axis.set_ylim(0, score_axis.get_ylim()[1])
+        else:
+            top = np.nanmax([*score_values, threshold or 0.0, 1.0])
+            score_axis.set_ylim(0, 1.15 * top)
         score_axis.grid(True, alpha=0.3)
         _date_axis(score_axis, tz)
 

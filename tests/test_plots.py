@@ -374,3 +374,29 @@ def test_series_without_history_still_plots(tmp_path, figures):
     # The legend is shared, so it still names the history drawn for the second series.
     (legend,) = figures[0].legends
     assert "history" in [t.get_text() for t in legend.get_texts()]
+
+
+def test_a_glitch_is_drawn_off_the_scale_instead_of_squashing_the_series(tmp_path, figures):
+    """A sensor's 85 among values near 100 +- 20 flattened the series and the score panel."""
+    frame = anomaly_frame(n_series=1, with_nan=False)
+    frame.loc[120, ["value", "score", "is_anomaly"]] = [5000.0, 900.0, 1]
+    assert_real_picture(plot_anomalies(frame, tmp_path / "glitch.png", threshold=8.0))
+    value_axis, score_axis = figures[-1].subfigs[0].axes
+    assert value_axis.get_ylim()[1] < 300 and score_axis.get_ylim()[1] < 100  # the rest stays legible
+    texts = figure_texts(figures[-1])
+    assert "5000" in texts and "900" in texts  # the values off the scale are written at its edge
+    # an ordinary series is drawn whole, with no value written beside it
+    plot_anomalies(anomaly_frame(n_series=1, with_nan=False), tmp_path / "plain.png", threshold=8.0)
+    value_axis, score_axis = figures[-1].subfigs[0].axes
+    frame = anomaly_frame(n_series=1, with_nan=False)
+    assert value_axis.get_ylim()[1] >= frame["value"].max() and score_axis.get_ylim()[1] >= frame["score"].max()
+
+
+def test_off_scale_bound_finds_a_few_points_far_beyond_the_rest():
+    rng = np.random.default_rng(0)
+    values = 22 + rng.normal(0, 1, 500)
+    assert plots.off_scale_bound(values) is None
+    values[[10, 300]] = [85.0, -40.0]
+    bound = plots.off_scale_bound(values)
+    assert bound is not None and 2 < bound < 10
+    assert plots.off_scale_bound(np.r_[values, np.full(10, 85.0)]) is None  # many: a level, not glitches
