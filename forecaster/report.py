@@ -101,8 +101,9 @@ class Reporter:
             (self._file or sys.stderr).write(f"Error: {message}\n")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-        """Print a table; floats are shown with 4 significant digits (in JSON, in full), and
-        columns of numbers are aligned right, others left."""
+        """Print a table; floats are shown with 4 significant digits, or as whole numbers with
+        thousands separators from 10,000 on (in JSON, in full), and columns of numbers are
+        aligned right, others left."""
         if self.quiet:
             return
         if self.json:
@@ -245,7 +246,8 @@ def _format_cell(cell: Any) -> str:
     if cell is None or (isinstance(cell, float) and cell != cell):
         return "n/a"
     if isinstance(cell, float):
-        return f"{cell:.4g}"
+        # sales of 14,340 read as money, not as 1.434e+04; below, 4 significant digits
+        return f"{cell:,.0f}" if 1e4 <= abs(cell) < 1e15 else f"{cell:.4g}"
     return str(cell)
 
 

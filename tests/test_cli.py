@@ -736,6 +736,11 @@ def test_tables_align_numbers_right_and_text_left_and_show_times_briefly():
     Reporter(file=buffer).table("t", ["", "count", "note"], [["a", 1, "x"], ["bbbb", 2222, "yyyy"]])
     row = next(line for line in buffer.getvalue().splitlines() if " a " in line)
     assert "│     1 │" in row and "│ x    │" in row
+    # money reads as money: whole numbers with separators from 10,000 on, 4 digits below
+    buffer = io.StringIO()
+    Reporter(file=buffer).table("t", ["", "MAE", "p"], [["a", 14338.6, 9.084e-05], ["b", 2.5e6, 1234.567]])
+    text = buffer.getvalue()
+    assert "14,339" in text and "2,500,000" in text and "1235" in text and "9.084e-05" in text and "e+0" not in text
     assert short_times(["2024-01-01T00:00:00", "2024-01-02T00:00:00"]) == ["2024-01-01", "2024-01-02"]
     # a midnight among hours keeps its time, so the column reads alike; seconds only where there are any
     assert short_times(["2024-01-01T00:00:00", "2024-01-01T13:00:00"]) == ["2024-01-01 00:00", "2024-01-01 13:00"]
