@@ -1,13 +1,15 @@
 """Where in a short series ``detect-anomalies`` raises its flags: the first scored points
 against later ones, with and without the Student's t allowance for a starting spread
-estimated from few validation residuals (scoring version 6 against version 5).
+estimated from few validation residuals (the current scoring, and the same without the
+allowance, which came with scoring version 6).
 
 Short series (60 days) give a dozen validation residuals to start the surprise's spread from,
 and such an estimate is often well below the true spread. Each run writes files of 25 daily
 series, trains the linear model on each file as ``forecaster train --model linear --seed S``
-does and scores it as ``forecaster detect-anomalies`` does; then the same model is scored as
-one calibrated by version 5 would be (its ``prior_df`` taken out of ``metadata.json``, which
-the scoring then does without), so both are measured on the same models.
+does and scores it as ``forecaster detect-anomalies`` does; then the same model is scored
+without the allowance (its ``prior_df`` taken out of ``metadata.json``, which the scoring then
+does without, as for a model calibrated by version 5; the later versions' settings stay), so
+both are measured on the same models.
 
 * **clean**: Gaussian noise around 100 (standard deviation 10). Every flag is a false alarm;
   the rate per scored position should not depend on the position.
@@ -49,7 +51,7 @@ SERIES_PER_FILE = 25
 SPIKE_SIZE = 6.0
 #: Scored positions are reported in these groups (first included, last excluded).
 POSITIONS = ((0, 5), (5, 15), (15, 30), (30, None))
-SCORINGS = ("version 6 (t allowance)", "version 5 (without)")
+SCORINGS = ("current (t allowance)", "without the t allowance")
 
 
 def write_file(folder: Path, rng: np.random.Generator, days: int, spike: bool) -> tuple[Path, dict[str, int]]:
@@ -76,7 +78,8 @@ def scored_flags(model: Path, data: Path) -> dict[str, pd.DataFrame]:
 
 
 def without_allowance(model: Path) -> None:
-    """Take ``prior_df`` out of every series' calibration: scored as by version 5."""
+    """Take ``prior_df`` out of every series' calibration: scored without the allowance, as a
+    model calibrated by version 5 is (the settings of later versions stay)."""
     path = model / "metadata.json"
     metadata = json.loads(path.read_text())
     for series in metadata["series"]:
@@ -150,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.runs} files of {SERIES_PER_FILE} daily series of {args.days} days each (Gaussian noise, so "
         f"{n_series} series), the linear model trained on each file (`--model linear --seed` the file's number) "
         "and the file scored by `detect-anomalies`; then the same models scored without the Student's t "
-        "allowance for a starting spread from few residuals, as models calibrated by version 5 are. Position 1 is "
+        "allowance for a starting spread from few residuals (as models calibrated by version 5 are; the settings "
+        "of later versions kept). Position 1 is "
         "a series' first scored point (after its lookback).",
         "",
         "**Clean series**: every flag is a false alarm. Share of scored points flagged, by position:",
