@@ -95,13 +95,6 @@ MAD_TO_SD = 1.4826
 #: Mean and standard deviation of |e| for Gaussian e of unit standard deviation: the starting
 #: point of the online estimates.
 ABS_MEAN, ABS_SD = math.sqrt(2.0 / math.pi), math.sqrt(1.0 - 2.0 / math.pi)
-#: Median of |e| for Gaussian e of unit standard deviation.
-ABS_MEDIAN = 0.6744897501960817
-#: Standard deviations (from the running median size) beyond which a residual's size counts
-#: only up to here in the running mean and spread it is standardised by: it still scores its
-#: whole surprise, but one glitch (a sensor's 85 °C among 20s) no longer swells the spread
-#: for weeks and hides the next incidents. Gaussian residuals are almost never beyond 6.
-SIZE_CAP = 6.0
 #: Weight, in steps, of the calibrated starting estimates in the online mean and spread of |e|:
 #: enough to steady the first steps, soon outweighed by the series' own history.
 PRIOR_POINTS = 50
@@ -189,8 +182,8 @@ PHASE_PARTS = 12
 PHASE_MIN_PER_PART = 60
 #: Version of the scoring a calibration was made for (older models have none). Version 3 added
 #: ``expected_by``, version 4 the range score's settings, version 5 ``prior_peak``, version 6
-#: ``prior_df`` and version 7 ``phase_season`` and ``size_cap``, which an older forecaster would
-#: ignore, so it refuses these models instead.
+#: ``prior_df`` and version 7 ``phase_season``, which an older forecaster would ignore, so it
+#: refuses these models instead.
 SCORING_VERSION = ANOMALY_SCORING_VERSION
 #: First version whose scores are on the scale of ``THRESHOLD``.
 THRESHOLD_SCALE_VERSION = 2
@@ -524,21 +517,15 @@ def surprise(residuals: np.ndarray, calibration: dict[str, Any]) -> tuple[np.nda
     deviation = residuals - running_centre(residuals, np.asarray(calibration["centre"], dtype=np.float64))
     size = np.abs(deviation)
     prior = float(calibration.get("prior_points", PRIOR_POINTS))
-    cap = calibration.get("size_cap")
-    # what the running estimates take in: with a cap, a size at most ``cap`` standard deviations
-    # (from the running median size), so that one sensor glitch of 80 does not swell them for weeks
-    counted = size if not cap else np.minimum(size, cap / ABS_MEDIAN * running_centre(size, ABS_MEDIAN * spread))
-    mean, sd = running_mean_sd(counted, ABS_MEAN * spread, ABS_SD * spread, prior)
+    mean, sd = running_mean_sd(size, ABS_MEAN * spread, ABS_SD * spread, prior)
     rms = np.sqrt(mean**2 + sd**2)  # of the residuals as they are: the stillness measures movement in it
     if season := calibration.get("phase_season"):
         # |e| over its phase's spread is a Student's t deviate (the spread rests on a few
         # weeks of that phase); its Gaussian equivalent, in the series' units again
         ratio, points = phase_ratio(size, mean, int(season))
         spread_now = np.sqrt(mean**2 + sd**2)
-        deviate = gaussian_equivalent(size / (ratio * spread_now), PHASE_DF_PER_POINT * points)
-        size = spread_now * deviate
-        counted = size if not cap else spread_now * np.minimum(deviate, cap)
-        mean, sd = running_mean_sd(counted, ABS_MEAN * spread, ABS_SD * spread, prior)
+        size = spread_now * gaussian_equivalent(size / (ratio * spread_now), PHASE_DF_PER_POINT * points)
+        mean, sd = running_mean_sd(size, ABS_MEAN * spread, ABS_SD * spread, prior)
     prior_df = calibration.get("prior_df")
     if prior_df is not None:
         seen = _before(np.cumsum(np.isfinite(size), axis=0), 0.0)
@@ -722,7 +709,7 @@ def score_residuals(
 #: The calibration entries :func:`scores_and_reasons` reads besides each series' own ``centre``
 #: and ``spread``: series that agree on all of them are scored together.
 SCORE_SETTINGS = ("hold", "prior_peak", "local_window", "prior_points", "still_windows", "still_floor",
-                  "still_margin", "still_min_spread", "range_tolerance", "range_steps", "phase_season", "size_cap")
+                  "still_margin", "still_min_spread", "range_tolerance", "range_steps", "phase_season")
 #: At most this many steps x series in one batch of :func:`score_batches` (2 MB per array):
 #: pandas' cost per call is then spread over 250 series of a thousand steps, and the score's
 #: temporaries need no more memory than the rest of ``detect-anomalies`` (measured: 1,000 series,
@@ -824,8 +811,8 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
     Returns:
         JSON-safe ``{"scoring", "centre", "spread", "local_window", "replace_above", "hold",
         "prior_peak", "prior_points", "prior_df", "still_windows", "still_floor", "still_margin", "still_min_spread",
-        "range_tolerance", "range_steps", "phase_season", "size_cap"}``: the settings are stored so
-        that a model keeps scoring as it was calibrated.
+        "range_tolerance", "range_steps", "phase_season"}``: the settings are stored so that a
+        model keeps scoring as it was calibrated.
     """
     validation = np.asarray(residuals, dtype=np.float64)[split:]
     centre, spread = robust_centre_spread(validation)
@@ -846,7 +833,6 @@ def calibrate_series(residuals: np.ndarray, split: int, local_window: int = 2 * 
         "range_tolerance": RANGE_TOLERANCE,
         "range_steps": RANGE_STEPS,
         "phase_season": int(season) if phase_contrast(residuals, season) >= PHASE_MIN_CONTRAST else None,
-        "size_cap": SIZE_CAP,
     }
 
 

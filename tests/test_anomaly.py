@@ -141,9 +141,6 @@ def test_stillness_after_one_enormous_spike_does_not_flag_runs():
     for start in (2000, 2600, 3200):
         steps[start : start + 3], residuals[start : start + 3] = 300.0, -300.0
     calibration, threshold = calibrated(residuals, 400)
-    # the running scale as it swells without the size cap (models before scoring version 7;
-    # with it, the scale stays that of the noise, and each of these is a real event)
-    calibration["size_cap"] = None
     flags = score_residuals(residuals, calibration, steps) >= threshold
     assert flags[151:].sum() <= 3
     # without the floor on the spread, the same residuals flag runs after each of the three
@@ -378,7 +375,7 @@ def test_a_calibration_from_an_older_version_is_still_scored():
     # (and no peak assumed before the first step and no allowance for the few residuals their
     # spread came from, which they did not store)
     current = calibrate_series(residuals, 400, 48) | {"centre": 0.0, "spread": 0.5, "prior_peak": 0.0}
-    del current["prior_df"], current["size_cap"]
+    del current["prior_df"]
     np.testing.assert_array_equal(scores, score_residuals(residuals, current, steps))
 
 
@@ -646,20 +643,10 @@ def test_tiny_model_flags_an_injected_level_shift_and_spike(tmp_path):
     assert (frame["reason"].isna() == ~(frame["score"] > 0)).all()
     assert set(frame["reason"].dropna()) <= set(anomaly.REASONS)
 
-    # A model calibrated by version 6 (before the size cap and the phase scale) is scored
-    # without them, without a word.
+    # A model calibrated by version 5 (before the allowance for a starting spread estimated from
+    # few residuals) is scored without it, without a word.
     metadata_path = model_dir / "metadata.json"
     metadata = json.loads(metadata_path.read_text())
-    for series in metadata["series"]:
-        series["anomaly"]["scoring"] = 6
-        del series["anomaly"]["size_cap"], series["anomaly"]["phase_season"]
-    metadata_path.write_text(json.dumps(metadata))
-    messages = io.StringIO()
-    version_6 = anomaly.detect_anomalies(model_dir, reporter=Reporter(file=messages)).frame["score"]
-    assert messages.getvalue() == "" and np.isfinite(version_6).all()
-
-    # One calibrated by version 5 (before the allowance for a starting spread estimated from
-    # few residuals) is scored without it, without a word.
     for series in metadata["series"]:
         series["anomaly"]["scoring"] = 5
         del series["anomaly"]["prior_df"]
@@ -903,21 +890,3 @@ def test_a_night_spike_on_a_series_noisier_by_day_is_flagged_end_to_end(tmp_path
     scores = pd.read_csv(tmp_path / "scores.csv", parse_dates=["timestamp"]).set_index("timestamp")
     assert scores.loc["2024-03-05 03:00", "is_anomaly"] == 1
     assert scores.loc["2024-02-20":, "is_anomaly"].sum() <= 3  # and hardly anything else in two weeks
-
-
-def test_one_glitch_does_not_hide_the_incidents_after_it():
-    """A sensor's power-on value (85 among values near 20) swelled the running spread: a spike
-    of 8 standard deviations nine days later scored nothing."""
-    rng = np.random.default_rng(5)
-    residuals = rng.normal(0.0, 1.0, 24 * 60)
-    calibration, threshold = calibrated(residuals, 400)
-    glitched = residuals.copy()
-    glitched[900] += 250.0
-    glitched[900 + 9 * 24] += 8.0
-    capped = score_residuals(glitched, calibration)
-    assert capped[900] >= threshold and capped[900 + 9 * 24] >= threshold
-    uncapped = score_residuals(glitched, {**calibration, "size_cap": None})
-    assert uncapped[900 + 9 * 24] < threshold  # as before the cap
-    # and Gaussian noise keeps its rate of flags: the cap almost never bites
-    assert (score_residuals(residuals, calibration)[HISTORY:] >= threshold).sum() == (
-        score_residuals(residuals, {**calibration, "size_cap": None})[HISTORY:] >= threshold).sum()
