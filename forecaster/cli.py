@@ -924,9 +924,24 @@ def detect_anomalies(
                   lambda result: {"scored": int(result.frame["score"].notna().sum()), "flagged": result.n_flagged,
                                   "threshold": result.threshold, "output": output or "-"}, report)
     if fail_on_anomaly and result.n_flagged:
-        _report_exit(reporter, f"Anomalies: {result.n_flagged} point(s) flagged (--fail-on-anomaly).", EXIT_ANOMALIES,
-                     "anomalies")
+        _report_exit(reporter, f"Anomalies: {result.n_flagged} point(s) flagged (--fail-on-anomaly): "
+                     f"{_flagged_text(result.frame)}.", EXIT_ANOMALIES, "anomalies")
         raise typer.Exit(EXIT_ANOMALIES)
+
+
+#: The most series the alert line of --fail-on-anomaly names.
+ALERT_SERIES = 3
+
+
+def _flagged_text(frame) -> str:
+    """Which series were flagged, and when last, for the alert a cron job mails: "web2/latency
+    at 2024-03-22 11:40, web1/rps at 2024-03-22 12:10 and 2 more series"."""
+    flagged = frame[frame["is_anomaly"] == 1]
+    latest = flagged.groupby("series", sort=False)["timestamp"].max()
+    times = short_times([t.isoformat() for t in latest])
+    named = ", ".join(f"{name} at {when}" for name, when in list(zip(latest.index, times))[:ALERT_SERIES])
+    more = len(latest) - ALERT_SERIES
+    return named + (f" and {more:,} more series" if more > 0 else "")
 
 
 @app.command(short_help="Backtest the model and the baselines at cut-offs.", epilog=_examples("evaluate"))

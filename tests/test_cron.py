@@ -145,6 +145,10 @@ def test_exit_codes(tmp_path, trained):
                       "-o", tmp_path / "flags.csv")
     assert flagged.exit_code == 3, flagged.stderr
     assert "Anomalies:" in flagged.stderr and "Error" not in flagged.stderr
+    # the line cron mails names what was flagged, and when
+    written = pd.read_csv(tmp_path / "flags.csv")
+    last_flag = written[written["is_anomaly"] == 1].iloc[-1]
+    assert f"(--fail-on-anomaly): {last_flag['series']} at {last_flag['timestamp'][:16]}" in flagged.stderr
     quiet_json = run_cli("detect-anomalies", spiked, "-m", model_dir, "--last", 24, "--fail-on-anomaly", "-q",
                          "--log-format", "json")
     (event,) = json_events(quiet_json.stderr)
@@ -220,3 +224,14 @@ def test_a_usage_error_found_once_a_json_log_started_ends_it_with_an_error_event
     assert error["command"] == start["command"] == "train"
     assert "--cell" in error["message"] and "foo" in error["message"]
     assert lines[2].startswith("Usage: ")  # and the usage text, as documented
+
+
+def test_the_alert_line_names_the_flagged_series_and_their_latest_flag():
+    from forecaster.cli import _flagged_text
+
+    times = pd.to_datetime(["2024-03-22 11:40", "2024-03-22 11:45", "2024-03-22 12:10"])
+    frame = pd.DataFrame({"series": ["web2/latency"] * 3 + ["web1/rps"] * 3, "timestamp": list(times) * 2,
+                          "is_anomaly": [1, 1, 0, 0, 0, 1]})
+    assert _flagged_text(frame) == "web2/latency at 2024-03-22 11:45, web1/rps at 2024-03-22 12:10"
+    many = pd.DataFrame({"series": [f"host{i}" for i in range(5)], "timestamp": [times[0]] * 5, "is_anomaly": 1})
+    assert _flagged_text(many).endswith("host2 at 2024-03-22 11:40 and 2 more series")
