@@ -86,6 +86,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .artifacts import ANOMALY_SCORING_VERSION
+from .data import true_runs
 from .errors import ArtifactError, ConfigError
 from .report import QUIET, Reporter
 from .windows import input_windows
@@ -957,8 +958,7 @@ def forecast_filled(network: Any, features: list[np.ndarray], missing: list[np.n
     for i, (absent, source) in enumerate(zip(missing, sources)):
         if source != "model" or not absent[lookback:].any():
             continue
-        padded = np.r_[False, absent, False].astype(np.int8)
-        starts, stops = np.flatnonzero(np.diff(padded) == 1), np.flatnonzero(np.diff(padded) == -1)
+        starts, stops = true_runs(absent)
         runs[i] = [[int(a), int(b - a)] for a, b in zip(starts, stops) if a >= lookback]
         if runs[i]:
             filled[i] = features[i].copy()

@@ -523,6 +523,13 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
     return Dataset(path=path, options=options, series=series, n_filled=reader.n_filled)
 
 
+def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each run of True in the 1-D ``mask`` starts, and where it stops (one past its
+    last step): `(n_runs,)` each, in order."""
+    padded = np.diff(np.r_[False, mask, False].astype(np.int8))
+    return np.flatnonzero(padded == 1), np.flatnonzero(padded == -1)
+
+
 def _check_one_frequency(series: list[Series], shown: str) -> None:
     """Refuse series of different frequencies (a long file of daily and weekly stores): one
     model's windows, horizon and calendar inputs are in steps of one frequency."""
@@ -1978,8 +1985,7 @@ class _SeriesBuilder:
             present = np.flatnonzero(~missing)
             if present.size < 2:
                 continue
-            inside = np.r_[False, missing[present[0]:present[-1] + 1], False].astype(np.int8)
-            starts, stops = np.flatnonzero(np.diff(inside) == 1), np.flatnonzero(np.diff(inside) == -1)
+            starts, stops = true_runs(missing[present[0]:present[-1] + 1])
             long = stops - starts > self.options.max_gap
             if long.any() and present[0] + stops[long][-1] > cut:
                 cut, column_at = present[0] + stops[long][-1], j
@@ -2015,9 +2021,7 @@ class _SeriesBuilder:
             raise DataError(
                 f"{self.shown}: column '{column}'{where} has no values where the targets have; fill it or leave it out"
             )
-        padded = np.r_[False, missing, False].astype(np.int8)
-        starts = np.flatnonzero(np.diff(padded) == 1)
-        stops = np.flatnonzero(np.diff(padded) == -1)
+        starts, stops = true_runs(missing)
         lengths = stops - starts
         too_long = lengths > self.options.max_gap
         # a target's run up to the end is told of by build(), which writes it as missing
