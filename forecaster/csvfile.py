@@ -71,7 +71,7 @@ def read_csv(
             sep = options.sep or _sniff_separator(sample)
             if sample.strip():
                 _check_utf8(head if complete else head[: head.rfind(b"\n") + 1], sep, shown)
-            usecols = _wanted_columns(sample, sep, options)
+            wanted_columns = _wanted_columns(sample, sep, options)
             stream.seek(0)
             # Blank lines are kept (as empty rows, dropped below) so that index + 2 is the line
             # number; low_memory=False types each column as a whole instead of chunk by chunk.
@@ -80,7 +80,11 @@ def read_csv(
                 sep=sep, decimal=options.decimal, encoding="utf-8-sig", skip_blank_lines=False, low_memory=False,
                 skipinitialspace=True,
             )  # fmt: skip
-            frame = pd.read_csv(stream, usecols=usecols, dtype=_id_text(sample, sep, options), **reading)
+            # Every column is read, not only those wanted: with usecols pandas drops a row's extra
+            # fields without a word (an unquoted decimal comma, `613,5`, shifting the columns).
+            frame = pd.read_csv(stream, dtype=_id_text(sample, sep, options), **reading)
+            if wanted_columns is not None:
+                frame = frame.loc[:, [wanted_columns(column) for column in frame.columns]]
         except pd.errors.EmptyDataError:
             raise DataError(f"{shown}: file is empty") from None
         except UnicodeDecodeError:
@@ -118,7 +122,7 @@ def read_csv(
             frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
         if frame.empty:
             raise DataError(f"{shown}: has a header but no data rows")
-        if usecols is None:
+        if wanted_columns is None:
             frame = _named_columns(frame, _header_fields(sample, sep), shown)
         frame.columns = [str(c).strip() for c in frame.columns]
         if len(frame.columns) == 1:

@@ -104,12 +104,22 @@ def test_gzip_is_told_by_content_not_by_name(tmp_path):
 
 
 def test_only_the_needed_columns_are_kept_when_the_options_name_them(tmp_path):
-    # A text column after the ones used would be read (and make the frame big) otherwise;
-    # with every role named, as predict has them from training, it is not even parsed.
     path = tmp_path / "wide.csv"
     path.write_text("time,a,junk\n" + "".join(f"2024-01-0{d},{d * d},x{d}\n" for d in range(1, 8)))
     dataset = load_dataset(path, DataOptions(time_col="time", targets=("a",)))
     np.testing.assert_array_equal(dataset.series[0].values, [1, 4, 9, 16, 25, 36, 49])
+
+
+@pytest.mark.parametrize("options", [DataOptions(), DataOptions(time_col="timestamp", targets=("load",),
+                                                                   covariates=("temperature",))])
+def test_a_row_with_an_extra_field_is_refused_even_with_every_column_named(tmp_path, options):
+    # An unquoted decimal comma: with the roles named (as predict has them from training) the
+    # extra field was dropped and temperature read as 5.
+    path = tmp_path / "export.csv"
+    path.write_text("timestamp,load,temperature\n" + "".join(f"2024-01-01 {h:02d}:00,{600 + h},2.5\n" for h in range(8))
+                    + "2024-01-01 08:00,613,5,2.1\n")
+    with pytest.raises(DataError, match=r"export.csv: cannot be read as CSV \(Expected 3 fields in line 10, saw 4\)"):
+        load_dataset(path, options)
 
 
 # --- timestamps ---------------------------------------------------------------------------------
