@@ -1569,7 +1569,7 @@ def _series_ids(column: pd.Series, rows: np.ndarray, shown: str, name: str) -> t
     # the distinct ids are few beside the rows: they are stripped, not the millions of cells
     codes, uniques = pd.factorize(column)  # NaN: code -1
     names = pd.Index(uniques).astype(str).str.strip()
-    empty = (codes < 0) | (names == "")[codes]
+    empty = np.append(np.asarray(names == ""), True)[codes]  # code -1 takes the appended True
     if empty.any():
         raise DataError(
             f"{shown}: column '{name}', row {rows[np.argmax(empty)]}: the series id is empty; fill it or remove the row"

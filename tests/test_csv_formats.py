@@ -608,6 +608,16 @@ def test_series_ids_are_read_as_written(tmp_path, ids):
     assert [s.values[0] for s in dataset.series] == [10 * k + 1 for k in range(len(ids))]
 
 
+@pytest.mark.parametrize("ids", [["a", "", "b"], ["", "", ""], ["", " ", ""]])
+def test_an_empty_series_id_is_named_even_when_every_id_is(tmp_path, ids):
+    path = tmp_path / "long.csv"
+    path.write_text("date,store,sales\n" + "".join(
+        f"2024-01-{day:02d},{key},{k * 10 + day % 4}\n" for day in range(1, 9) for k, key in enumerate(ids)))
+    first = 2 + ids.index("")
+    with pytest.raises(DataError, match=rf"column 'store', row {first}: the series id is empty; fill it or remove"):
+        load_dataset(path, DataOptions(id_col="store", targets=("sales",)))
+
+
 # --- timestamps that pandas would read in two orders, or date today -----------------------------------
 
 
