@@ -469,7 +469,7 @@ def series_inputs(
     absent = [name for name in by_name if name not in present]
     if absent:
         reporter.warn(f"{len(absent)} trained series not in {dataset.shown} (e.g. '{absent[0]}'); skipping them")
-    inputs, nonpositive = [], []
+    inputs, nonpositive, short = [], [], []
     for series in dataset.series:
         meta = by_name[series.name]
         if pd.tseries.frequencies.to_offset(series.freq) != pd.tseries.frequencies.to_offset(meta["freq"]):
@@ -478,10 +478,8 @@ def series_inputs(
                 f"on {meta['freq']}; resample the data or retrain"
             )
         if len(series.values) < lookback:
-            raise DataError(
-                f"{dataset.shown}: series '{series.name}' has {len(series.values)} rows after cleaning but the model "
-                f"needs the last {lookback} (its lookback); export more history"
-            )
+            short.append(series)
+            continue
         scaler = SeriesScaler.from_dict(meta["scaler"])
         found = scaler.log_target and nonpositive_target(dataset.shown, series)
         if found:
@@ -490,10 +488,37 @@ def series_inputs(
         raw = series_features(series.values, series.covariates, series.index, series.freq,
                               metadata["train_options"].get("calendar", False))
         inputs.append(SeriesInput(meta, series.index, raw, series.missing))
+    if short:
+        # One store exported with too little history must not stop the others' forecasts, as
+        # one missing from the file does not.
+        first = short[0]
+        others = f" (and {len(short) - 1} more series fewer)" if len(short) > 1 else ""
+        text = (f"{dataset.shown}: series '{first.name}' has {len(first.values)} rows after cleaning{others} but the "
+                f"model needs the last {lookback} (its lookback)")
+        if not inputs:
+            raise DataError(f"{text}; export more history")
+        reporter.warn(f"{text}; skipping {'them' if len(short) > 1 else 'it'}: export more history")
     if nonpositive:
         others = f" (and in {len(nonpositive) - 1} more series)" if len(nonpositive) > 1 else ""
         reporter.warn(f"{nonpositive[0]}{others}; retrain with --target-transform none if such values are normal")
     return inputs
+
+
+def _report_stale_data(inputs: list[SeriesInput], data_path: str | os.PathLike, reporter: Reporter) -> None:
+    """Warn when series of the file end before the data the model was trained on did: a stale
+    export (a sync that stopped) would otherwise give forecasts of the past without a word."""
+    import pandas as pd
+
+    stale = [(item, _stored_end(item.meta)) for item in inputs if item.index[-1] < _stored_end(item.meta)]
+    if not stale:
+        return
+    item, trained_end = stale[0]
+    steps = len(pd.date_range(item.index[-1], trained_end, freq=item.meta["freq"])) - 1
+    end, trained = short_times([item.index[-1].isoformat(), trained_end.isoformat()])
+    more = f" (and {len(stale) - 1} more)" if len(stale) > 1 else ""
+    reporter.warn(f"{os.fspath(data_path)}: series '{item.meta['name']}'{more} ends at {end}, {counted(steps, 'step')} "
+                  f"before the data the model was trained on ({trained}), so its forecast is of the past; is the "
+                  "export stale?")
 
 
 def _trained_options(artifact: Artifact):
@@ -669,6 +694,8 @@ def forecast_with_history(
         inputs = series_inputs(artifact, data_path, reporter, full_history=history_steps > lookback, reading=reading,
                                long_gaps="recent")
         _report_early_ends(inputs, reporter)
+        if data_path is not None:
+            _report_stale_data(inputs, data_path, reporter)
         show(f"Forecasting {len(inputs):,} series")
         windows = np.stack([item.scaler.transform(item.raw[-lookback:]) for item in inputs])
         # (n_series, horizon)

@@ -571,6 +571,43 @@ def test_series_the_model_does_not_know_are_skipped_with_a_warning(stores_model,
 
 
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
+def test_a_series_shorter_than_the_lookback_is_skipped_and_the_others_go_on(stores_model, tmp_path, command):
+    # store_e exported with its recent rows only: the four others are still forecast and scored
+    lookback = read_metadata(stores_model)["network"]["lookback"]
+    stores = pd.read_csv(STORES)
+    data = tmp_path / "stores.csv"
+    pd.concat([stores[stores["store"] != "store_e"],
+               stores[stores["store"] == "store_e"].tail(lookback - 1)]).to_csv(data, index=False)
+    last = ["--last", 3] if command != "predict" else []
+    result = run_cli(command, data, "-m", stores_model, *last)
+    assert result.exit_code == 0, result.stderr
+    assert (f"stores.csv: series 'store_e' has {lookback - 1} rows after cleaning but the model needs the last "
+            f"{lookback} (its lookback); skipping it: export more history") in result.stderr
+    written = pd.read_csv(io.StringIO(result.stdout))
+    expected = pd.read_csv(io.StringIO(run_cli(command, STORES, "-m", stores_model, *last).stdout))
+    pd.testing.assert_frame_equal(written, expected[expected["series"] != "store_e"].reset_index(drop=True))
+    # with no series long enough, there is nothing to write
+    pd.concat([stores[stores["store"] == s].tail(lookback - 2) for s in ("store_a", "store_b")]).to_csv(data, index=False)
+    refused = run_cli(command, data, "-m", stores_model, *last)
+    assert refused.exit_code == 1
+    assert (f"series 'store_a' has {lookback - 2} rows after cleaning (and 1 more series fewer) but the model needs "
+            f"the last {lookback} (its lookback); export more history") in refused.stderr
+
+
+def test_predict_warns_when_the_export_ends_before_the_training_data(stores_model, tmp_path):
+    # a stale copy of the export (a sync that stopped): its "forecasts" are of days the model saw
+    stores = pd.read_csv(STORES)
+    data = tmp_path / "stores.csv"
+    stores[stores["date"] <= "2024-05-07"].to_csv(data, index=False)
+    result = run_cli("predict", data, "-m", stores_model)
+    assert result.exit_code == 0, result.stderr
+    assert ("stores.csv: series 'store_a' (and 4 more) ends at 2024-05-07, 7 steps before the data the model was "
+            "trained on (2024-05-14), so its forecast is of the past; is the export stale?") in result.stderr
+    assert pd.read_csv(io.StringIO(result.stdout))["timestamp"].iloc[0] == "2024-05-08"
+    assert "stale" not in run_cli("predict", STORES, "-m", stores_model).stderr
+
+
+@pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_data_written_unlike_the_training_file_is_read_with_the_reading_options(tmp_path, command):
     # trained on an ISO, comma-separated file; the same data exported the German way
     data = small_hourly_csv(tmp_path / "data.csv")
