@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a data, model or configuration error (one line on stder
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from collections import Counter
@@ -547,6 +548,24 @@ def _reading(*, sep, decimal, thousands, dayfirst, time_unit, tz, max_gap, on_du
     return reading
 
 
+def _config_named(ctx: typer.Context, build: Callable[[], T]) -> T:
+    """``build()``; its usage error about an option's value that came from the ``--config`` file
+    (checked only once the command runs: ``seed = -1``, ``cell = "foo"``) names the file and
+    the key, as the file's other errors do."""
+    try:
+        return build()
+    except typer.BadParameter as exc:
+        flag, message = exc.param_hint if isinstance(exc.param_hint, str) else None, exc.message
+        if flag is None and (named := re.match(r"(--[a-z-]+) (.*)", message)):
+            flag, message = named.groups()
+        name = next((p.name for p in ctx.command.params if flag in getattr(p, "opts", ())), None) if flag else None
+        source = ctx.get_parameter_source(name) if name else None
+        if ctx.params.get("config") is None or getattr(source, "name", None) != "DEFAULT_MAP":
+            raise
+        raise typer.BadParameter(f"{ctx.params['config']}: '{flag.removeprefix('--')}': {message}",
+                                 param_hint="'--config'") from None
+
+
 def _usage_errors(build: Callable[[], T]) -> T:
     """``build()``, its ConfigError (an option's value the library refuses, such as ``--sep ab``
     or ``--tz Mars/Base``) turned into a usage error: exit code 2, as for any value out of range."""
@@ -632,6 +651,7 @@ def _examples(command: str) -> str:
 
 @app.command(short_help="Train a model on DATA, write the model directory.", epilog=_examples("train"))
 def train(
+    ctx: typer.Context,
     data: DataArg,
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     time_col: TimeCol = None,
@@ -689,12 +709,13 @@ def train(
 
     reporter = _reporter(quiet, verbose, log_format)
 
-    _run(lambda: train_model(data, *_training_options(**settings), model_dir, reporter, wait=wait), debug,
+    _run(lambda: train_model(data, *_config_named(ctx, lambda: _training_options(**settings)), model_dir, reporter,
+                             wait=wait), debug,
          reporter, "train", _training_counts, lambda result: _report_training(result, reporter))
 
 
 # train's options that are not training options
-_NOT_TRAINING = {"data", "model_dir", "config", "quiet", "verbose", "log_format", "debug", "wait"}
+_NOT_TRAINING = {"ctx", "data", "model_dir", "config", "quiet", "verbose", "log_format", "debug", "wait"}
 
 
 def _training_counts(result) -> dict[str, Any]:
@@ -946,6 +967,7 @@ def _flagged_text(frame) -> str:
 
 @app.command(short_help="Backtest the model and the baselines at cut-offs.", epilog=_examples("evaluate"))
 def evaluate(
+    ctx: typer.Context,
     data: DataArg,
     folds: Annotated[int, typer.Option(min=1, help="Cut-offs, the last one a horizon before each series' end.")] = 3,
     stride: Annotated[
@@ -1036,7 +1058,7 @@ def evaluate(
     from .report import Reporter
 
     coverages = tuple(dict.fromkeys(coverage or [0.9]))  # in the order given, each once
-    backtest_args = {"folds": folds, "stride": stride, "refit": _choice(refit, REFIT, "--refit"),
+    backtest_args = {"folds": folds, "stride": stride, "refit": _config_named(ctx, lambda: _choice(refit, REFIT, "--refit")),
                      "recalibrate": recalibrate, "season": season, "coverage": coverages[0]}
     if as_json and output == "-":
         raise typer.BadParameter("--json prints to stdout, so the CSV cannot go there too; give -o a file name",
@@ -1045,7 +1067,7 @@ def evaluate(
 
     def action():
         plot_path = _checked_outputs(output, plot)
-        data_options, options = _training_options(**settings)
+        data_options, options = _config_named(ctx, lambda: _training_options(**settings))
         result = merged_coverages(evaluate_coverages(data, data_options, options, BacktestOptions(**backtest_args),
                                                      coverages, reporter))
         if output is not None:
@@ -1079,7 +1101,7 @@ def evaluate(
 
 
 # evaluate's own options; the rest are train's and go to _training_options
-_EVALUATE_ONLY = {"data", "folds", "stride", "refit", "recalibrate", "season", "coverage", "output", "as_json", "plot",
+_EVALUATE_ONLY = {"ctx", "data", "folds", "stride", "refit", "recalibrate", "season", "coverage", "output", "as_json", "plot",
                   "config", "quiet", "verbose", "log_format", "debug", "model_dir"}
 
 

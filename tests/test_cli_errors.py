@@ -536,6 +536,9 @@ CONFIG_CASES = [
     ("a table for a value", "[train]\nepochs = {a = 1}\n", ["'epochs': must be a whole number, not a table"]),
     ("ensemble 0", "[train]\nensemble = 0\n", ["'ensemble': 0 is not in the range x>=1"]),
     ("missing file", None, ["--config", "cannot read cfg.toml"]),
+    # checked once the command runs, not by the option's type: still named by file and key
+    ("seed out of range", "seed = -1\n", ["'--config': cfg.toml: 'seed': must be between 0 and 2147483647, got -1"]),
+    ("unknown choice", "[train]\ncell = 'foo'\n", ["'--config': cfg.toml: 'cell': must be one of lstm, gru, rnn"]),
 ]
 
 
