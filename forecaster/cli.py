@@ -336,14 +336,34 @@ def _refuse_model_dir_as_data(data: Optional[Path]) -> None:
 def _trained_horizon(model_dir: Path) -> Optional[int]:
     """The horizon of the model in ``model_dir``, or None where it cannot be read: only to
     word a hint, so the directory is not checked as predict would check it."""
+    try:
+        return int(_peeked_metadata(model_dir)["network"]["horizon"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _times_of_day(model_dir: Path) -> bool:
+    """Whether the model's series step by less than a day, so that the output's timestamps are
+    written with their time of day even when all are at midnight (an hourly ``--last 1``)."""
+    from .data import within_a_day
+
+    try:
+        return any(within_a_day(series["freq"]) for series in _peeked_metadata(model_dir)["series"])
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _peeked_metadata(model_dir: Path) -> Any:
+    """The model's metadata as it is, unchecked (``{}`` where it cannot be read): for how a
+    message or an output is worded, never for the results themselves."""
     import json
 
     from .artifacts import METADATA_FILE
 
     try:
-        return int(json.loads((model_dir / METADATA_FILE).read_text(encoding="utf-8"))["network"]["horizon"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+        return json.loads((Path(model_dir) / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 # --- commands ---------------------------------------------------------------------------------
@@ -833,7 +853,7 @@ def predict(
         frame, history = forecast_with_history(model_dir, data, coverage, reporter,
                                                  history_steps=_context_points() if plot else 0,
                                                  recalibrate=recalibrate, reading=reading)
-        write_csv(frame, output)
+        write_csv(frame, output, times_of_day=_times_of_day(model_dir))
         if plot_path:
             from .plots import plot_forecast
 
@@ -915,7 +935,7 @@ def detect_anomalies(
         drawn = last if last is None or plot_path is None else max(last, _context_points())
         shown = detect(model_dir, data, threshold, reporter, last=drawn, reading=reading)
         result = shown if drawn == last else shown.tail(last)
-        write_csv(result.frame, output)
+        write_csv(result.frame, output, times_of_day=_times_of_day(model_dir))
         if plot_path:
             from .plots import plot_anomalies
 

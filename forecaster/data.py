@@ -606,6 +606,13 @@ def seasonal_period(freq: str) -> int:
     return 1
 
 
+def within_a_day(freq: str) -> bool:
+    """Whether steps of ``freq`` are shorter than a day (hourly, 15-minute), so that each
+    timestamp needs its time of day, midnight's too."""
+    offset = to_offset(freq)
+    return isinstance(offset, pd.offsets.Tick) and pd.Timedelta(offset) < pd.Timedelta(days=1)
+
+
 def future_index(last: pd.Timestamp, freq: str, steps: int) -> pd.DatetimeIndex:
     """The ``steps`` timestamps that follow ``last`` at ``freq``, in ``last``'s time zone.
 

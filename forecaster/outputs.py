@@ -126,14 +126,22 @@ def readable_like_new_files(path: str | os.PathLike, directory: bool = False) ->
     os.chmod(path, (0o777 if directory else 0o666) & ~umask)
 
 
-def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | None = None) -> None:
+def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | None = None,
+              times_of_day: bool = False) -> None:
     """Write a DataFrame as CSV to ``output`` atomically, or to stdout for ``None`` / ``-``.
+
+    With ``times_of_day`` (data whose steps are shorter than a day), timestamps are written
+    with their time of day even where every one written is at midnight, which pandas would
+    write as dates alone: an hourly job's ``--last 1`` output at 00:00 would otherwise change
+    format once a day.
 
     A column of the data's values (:data:`DATA_COLUMNS`: detect-anomalies' ``value``,
     evaluate's ``actual``) whose numbers are all whole (counts) is written as whole numbers:
     ``11``, as the file had it, not ``11.0``. Computed columns (scores, forecasts) are not:
     the few rows ``--last`` writes could all be whole by chance, and read as another kind."""
     frame = _whole_numbers_as_integers(frame)
+    if times_of_day:
+        frame = _midnights_with_times(frame)
     if output is None or str(output) == "-":
         stream = stdout or sys.stdout
         with _named_errors("standard output"):
@@ -144,6 +152,19 @@ def write_csv(frame: Any, output: str | os.PathLike | None, stdout: TextIO | Non
     compression = output_compression(output)
     with atomic_output(output, binary=True) as handle:
         frame.to_csv(handle, index=False, lineterminator="\n", compression=compression)
+
+
+def _midnights_with_times(frame: Any) -> Any:
+    """The frame with each column of timestamps without a time zone whose times are all
+    midnight as text with the time (``2024-04-29 00:00:00``); those with a zone are written
+    with the time and the offset anyway."""
+    import pandas as pd
+
+    shortened = [name for name, column in frame.items() if pd.api.types.is_datetime64_dtype(column)
+                 and column.dt.tz is None and (column.dropna() == column.dropna().dt.normalize()).all()]
+    if not shortened:
+        return frame
+    return frame.assign(**{name: frame[name].dt.strftime("%Y-%m-%d %H:%M:%S") for name in shortened})
 
 
 #: The compression of a CSV output by its name's end, as pandas' ``compression="infer"``

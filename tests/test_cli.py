@@ -570,6 +570,24 @@ def test_series_the_model_does_not_know_are_skipped_with_a_warning(stores_model,
     assert "none of its series ('store_f') is in the training data of" in refused.stderr
 
 
+def test_hourly_outputs_keep_the_time_of_day_when_every_row_written_is_at_midnight(tmp_path, stores_model):
+    # pandas writes a column of midnights as dates alone: an hourly cron job's output changed
+    # format once a day
+    data = small_hourly_csv(tmp_path / "data.csv")
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 1,
+                   "--target", "load", "-q").exit_code == 0
+    frame = pd.read_csv(data)
+    frame.iloc[:-23].to_csv(tmp_path / "to_midnight.csv", index=False)  # its last row is at 00:00
+    scored = run_cli("detect-anomalies", tmp_path / "to_midnight.csv", "-m", model_dir, "--last", 1)
+    assert scored.exit_code == 0, scored.stderr
+    assert scored.stdout.splitlines()[1].startswith("load,2024-03-12 00:00:00,")
+    forecast = run_cli("predict", data, "-m", model_dir)  # from 23:00, one step ahead
+    assert forecast.stdout.splitlines()[1].startswith("load,2024-03-13 00:00:00,1,")
+    # daily data keeps its dates as they are
+    assert run_cli("predict", "-m", stores_model).stdout.splitlines()[1].startswith("store_a,2024-05-15,1,")
+
+
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_a_series_shorter_than_the_lookback_is_skipped_and_the_others_go_on(stores_model, tmp_path, command):
     # store_e exported with its recent rows only: the four others are still forecast and scored
