@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a data, model or configuration error (one line on stder
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import warnings
@@ -886,6 +887,9 @@ def _checked_outputs(output: Optional[str], plot: Optional[Path]) -> Optional[Pa
         return None
     from .plots import check_plot_path
 
+    if output not in (None, "-") and os.path.realpath(output) == os.path.realpath(plot):
+        raise typer.BadParameter(f"'{plot}' is also the -o file, which the picture would replace; give each its own "
+                                 "name", param_hint="--plot")
     return check_plot_path(plot)
 
 

@@ -389,6 +389,16 @@ def test_predict_and_detect_anomalies_plot_each_series_labelled_with_its_target(
     assert [axis.get_ylabel() for axis in anomaly_figure.axes] == ["sales", "score"] * min(stores, 6)
 
 
+@pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
+def test_a_plot_named_as_the_csv_output_is_refused_before_it_replaces_it(stores_model, tmp_path, command):
+    out = tmp_path / "out.png"
+    out.write_text("yesterday's forecast\n")
+    refused = run_cli(command, "-m", stores_model, "-o", out, "--plot", tmp_path / "." / "out.png")
+    assert refused.exit_code == 2
+    assert "Invalid value for --plot: " in refused.stderr and "is also the -o file" in refused.stderr
+    assert out.read_text() == "yesterday's forecast\n"
+
+
 def test_a_plot_of_the_last_points_shows_the_weeks_before_them(stores_model, tmp_path, monkeypatch):
     from forecaster import plots
 
