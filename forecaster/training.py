@@ -67,6 +67,9 @@ SAVED_BEFORE_THEM = {"ensemble": 1, "segment": 1, "learning_rate": STEPWISE_LEAR
 #: The largest seed given: NumPy and the backends take up to 2**32 - 1, and an ensemble's
 #: members and layers take the seeds after it (drawn seeds are below it too).
 MAX_SEED = 2**31 - 1
+#: The share of each series kept for validation that the library accepts, as the command line
+#: does (``--val-fraction``'s range in cli.py, which does not import this module).
+VAL_FRACTION_RANGE = (0.01, 0.9)
 
 
 @dataclass(frozen=True)
@@ -136,8 +139,9 @@ class TrainOptions:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
-        if not 0.0 < self.val_fraction < 1.0:
-            raise ConfigError(f"--val-fraction must be between 0 and 1, got {self.val_fraction}")
+        if not VAL_FRACTION_RANGE[0] <= self.val_fraction <= VAL_FRACTION_RANGE[1]:
+            raise ConfigError(f"--val-fraction must be between {VAL_FRACTION_RANGE[0]} and {VAL_FRACTION_RANGE[1]}, "
+                              f"got {self.val_fraction}")
         if self.learning_rate is not None and not self.learning_rate > 0:
             raise ConfigError(f"--learning-rate must be positive, got {self.learning_rate}")
         # the network's own checks (NetworkSpec), made here too so that a wrong value fails

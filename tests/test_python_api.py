@@ -115,9 +115,12 @@ def test_arguments_of_the_wrong_kind_are_named_before_anything_is_read_or_writte
     (lambda: TrainOptions(dropout=1.0), "--dropout must be in [0, 1)"),
     (lambda: TrainOptions(seed=-1), "--seed must be between 0 and 2147483647"),
     (lambda: TrainOptions(seed=2**31), "--seed must be between 0 and 2147483647"),
+    (lambda: TrainOptions(val_fraction=0.95), "--val-fraction must be between 0.01 and 0.9, got 0.95"),
+    (lambda: TrainOptions(val_fraction=0.001), "--val-fraction must be between 0.01 and 0.9, got 0.001"),
     (lambda: DataOptions(id_col=3), "id_col must be a column name (text) or None, got 3"),
     (lambda: DataOptions(targets=5), "targets must be a column name or a list of them, got 5"),
-], ids=["units", "cell", "dropout", "negative seed", "seed too large", "id_col", "targets"])
+], ids=["units", "cell", "dropout", "negative seed", "seed too large", "val_fraction large", "val_fraction small",
+        "id_col", "targets"])
 def test_options_that_cannot_work_are_refused_when_made_not_after_reading_the_data(make, message):
     """They used to pass, and fail only after the data was read and the linear model fitted
     (a seed of -1 after a whole training, or never for a linear model, which stored it)."""
