@@ -1811,13 +1811,17 @@ class _SeriesBuilder:
             grid, row_at, target_grid, covariate_grid = grid[cut:], row_at[cut:], target_grid[cut:], covariate_grid[cut:]
             n_steps = len(grid)
 
-        spans = []
+        spans, target_ends = [], []
         for j, target in enumerate(self.options.targets):
             present = np.flatnonzero(~np.isnan(target_grid[:, j]))
             if present.size == 0:
                 raise DataError(f"{self.shown}: column '{target}'{where} has no values; fill it or leave it out")
             # scoring writes a series' last steps without a value (an outage up to now) as missing
             stop = n_steps if self.long_gaps == "fill" else present[-1] + 1
+            target_ends.append(max(stop, present[-1] + 1))
+            if self.long_gaps == "recent":
+                stop = self._before_covariates_stop(covariate_grid, grid, present[0], stop,
+                                                    _series_name(series_id, target, self.options.targets))
             if stop > present[-1] + 1:
                 self.long_filled.append(
                     f"column '{target}'{where}: no value in its last {counted(stop - present[-1] - 1, 'step')}, "
@@ -1832,9 +1836,11 @@ class _SeriesBuilder:
                                                             row_at[low:high], name, where, freq)
 
         result = []
-        for j, (target, (start, stop)) in enumerate(zip(self.options.targets, spans, strict=True)):
+        for j, (target, (start, stop), target_end) in enumerate(zip(self.options.targets, spans, target_ends,
+                                                                    strict=True)):
             name = _series_name(series_id, target, self.options.targets)
-            ends = [f"{count} {side}" for count, side in ((start, "leading"), (n_steps - stop, "trailing")) if count]
+            ends = [f"{count} {side}" for count, side in ((start, "leading"), (n_steps - target_end, "trailing"))
+                    if count]
             if ends:
                 self.trimmed.append(
                     f"series '{name}': dropped {' and '.join(ends)} step(s) where '{target}' has no value"
@@ -2003,6 +2009,28 @@ class _SeriesBuilder:
                 f"the steps before {time_text(grid[cut])} are left out, as forecasts start from the latest ones"
             )
         return cut
+
+    def _before_covariates_stop(self, covariates: np.ndarray, grid: pd.DatetimeIndex, start: int, stop: int,
+                                name: str) -> int:
+        """Where a forecast from the latest steps ends a target's span ``[start, stop)``: before
+        the last run of more than ``max_gap`` steps in which a covariate has no value up to
+        ``stop`` (a temperature feed that stopped hours ago), noted in :attr:`trimmed`, as the
+        steps where the target has none are; ``stop`` where there is no such run.
+
+        Args:
+            covariates: `(n_steps, n_covariates)`, NaN where missing.
+        """
+        end, stopped = stop, None
+        for j, covariate in enumerate(self.options.covariates):
+            present = np.flatnonzero(~np.isnan(covariates[start:stop, j]))
+            last = start + (present[-1] + 1 if present.size else 0)
+            if stop - last > self.options.max_gap and start < last < end:
+                end, stopped = last, covariate
+        if stopped is not None:
+            self.trimmed.append(
+                f"series '{name}': dropped {stop - end} trailing step(s) where covariate '{stopped}' has no value (more than "
+                f"--max-gap {self.options.max_gap}), so it is forecast from {time_text(grid[end - 1])}")
+        return end
 
     def _fill(self, values, grid, row_at, column, where, freq) -> tuple[np.ndarray, np.ndarray]:
         """Interpolate runs of at most max_gap missing steps (with long_gaps "fill", fill every

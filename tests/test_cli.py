@@ -536,6 +536,29 @@ def test_predict_starts_after_an_old_gap_that_detect_anomalies_fills(tmp_path):
     assert refused.exit_code == 1 and "8 consecutive missing steps" in refused.stderr
 
 
+def test_predict_forecasts_from_before_a_covariate_feed_that_stopped(tmp_path):
+    data = small_hourly_csv(tmp_path / "data.csv", days=14)
+    model_dir = tmp_path / "model"
+    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "--target", "load", "--covariate", "temperature", "-q").exit_code == 0
+    frame = pd.read_csv(data)
+    frame.loc[len(frame) - 6:, "temperature"] = np.nan  # the temperature feed stopped six hours ago
+    frame.to_csv(tmp_path / "stopped.csv", index=False)
+    frame.iloc[:-6].to_csv(tmp_path / "before.csv", index=False)
+    result = run_cli("predict", tmp_path / "stopped.csv", "-m", model_dir)
+    assert result.exit_code == 0, result.stderr
+    assert ("series 'load': dropped 6 trailing step(s) where covariate 'temperature' has no value (more than "
+            "--max-gap 3), so it is forecast from 2024-03-14 17:00") in result.stderr
+    assert "where 'load' has no value" not in result.stderr
+    assert result.stdout == run_cli("predict", tmp_path / "before.csv", "-m", model_dir).stdout
+    # a short stop is filled, as before
+    frame.loc[len(frame) - 6 : len(frame) - 4, "temperature"] = 10.0
+    frame.to_csv(tmp_path / "short.csv", index=False)
+    filled = run_cli("predict", tmp_path / "short.csv", "-m", model_dir)
+    assert filled.exit_code == 0 and "dropped" not in filled.stderr
+    assert pd.read_csv(io.StringIO(filled.stdout))["timestamp"].iloc[0] == "2024-03-15 00:00:00"
+
+
 def test_detect_anomalies_writes_the_missing_last_points_of_an_outage_up_to_now(tmp_path):
     data = small_hourly_csv(tmp_path / "data.csv", days=14)
     model_dir = tmp_path / "model"
