@@ -634,6 +634,10 @@ def _resolve_columns(
     """Check every named column exists, detect the time column and the targets."""
     columns = list(frame.columns)
     listing = ", ".join(columns)
+    if trained_model is not None and any(c in frame.columns for c in options.targets):
+        # a trained target column the export no longer has is a series missing from it,
+        # skipped with a warning (forecasting.series_inputs) so that the others go on
+        options = dataclasses.replace(options, targets=tuple(c for c in options.targets if c in frame.columns))
     named = [("--time-col", options.time_col), ("--id-col", options.id_col)]
     named += [("--target", c) for c in options.targets] + [("--covariate", c) for c in options.covariates]
     seen: dict[str, str] = {}

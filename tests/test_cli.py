@@ -622,6 +622,33 @@ def test_hourly_outputs_keep_the_time_of_day_when_every_row_written_is_at_midnig
 
 
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
+def test_a_wide_files_trained_column_missing_is_skipped_but_its_inputs_are_needed(tmp_path, command):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    model_dir = tmp_path / "model"  # two series, load and temperature
+    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "-q").exit_code == 0
+    frame = pd.read_csv(data)
+    frame.drop(columns="temperature").to_csv(tmp_path / "load_only.csv", index=False)
+    last = ["--last", 3] if command != "predict" else []
+    result = run_cli(command, tmp_path / "load_only.csv", "-m", model_dir, *last)
+    assert result.exit_code == 0, result.stderr
+    assert "load_only.csv (e.g. 'temperature'); skipping them" in result.stderr and "1 trained series not in" in result.stderr
+    expected = pd.read_csv(io.StringIO(run_cli(command, data, "-m", model_dir, *last).stdout))
+    pd.testing.assert_frame_equal(pd.read_csv(io.StringIO(result.stdout)),
+                                  expected[expected["series"] == "load"].reset_index(drop=True))
+    # a covariate, or the time, cannot be done without
+    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
+                   "--target", "load", "--covariate", "temperature", "-q").exit_code == 0
+    refused = run_cli(command, tmp_path / "load_only.csv", "-m", model_dir, *last)
+    assert refused.exit_code == 1
+    assert (f"load_only.csv: does not match the model in {model_dir}: it has no column 'temperature' (--covariate at "
+            "training); columns are: timestamp, load. Export the columns") in refused.stderr
+    frame.drop(columns=["load", "temperature"]).assign(other=1.0).to_csv(tmp_path / "neither.csv", index=False)
+    refused = run_cli(command, tmp_path / "neither.csv", "-m", model_dir, *last)
+    assert refused.exit_code == 1 and "it has no column 'load' (--target at training)" in refused.stderr
+
+
+@pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_a_series_shorter_than_the_lookback_is_skipped_and_the_others_go_on(stores_model, tmp_path, command):
     # store_e exported with its recent rows only: the four others are still forecast and scored
     lookback = read_metadata(stores_model)["network"]["lookback"]
