@@ -509,7 +509,8 @@ def _report_stale_data(inputs: list[SeriesInput], data_path: str | os.PathLike, 
     export (a sync that stopped) would otherwise give forecasts of the past without a word."""
     import pandas as pd
 
-    stale = [(item, _stored_end(item.meta)) for item in inputs if item.index[-1] < _stored_end(item.meta)]
+    ends = [(item, _stored_end(item.meta, item.index)) for item in inputs]
+    stale = [(item, end) for item, end in ends if item.index[-1] < end]
     if not stale:
         return
     item, trained_end = stale[0]
@@ -554,7 +555,7 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
     calibration = metadata["intervals"]
     lookback, horizon = metadata["network"]["lookback"], metadata["network"]["horizon"]
     per_step = math.ceil(calibration["n"] / len(metadata["series"]))
-    spans = [(len(item.raw), int(item.index.searchsorted(_stored_end(item.meta), side="right"))) for item in inputs]
+    spans = [(len(item.raw), int(item.index.searchsorted(_stored_end(item.meta, item.index), side="right"))) for item in inputs]
     origins_of, share = arrival_origins(spans, lookback, horizon, per_step)
     windows, actuals, used = [], [], []
     for item, (n_known, n_trained), origins in zip(inputs, spans, origins_of):
@@ -575,8 +576,11 @@ def calibration_with_arrivals(artifact: Artifact, inputs: list[SeriesInput]) -> 
     return recalibrated(calibration, arrived, share), int(np.isfinite(arrived).sum())
 
 
-def _stored_end(meta: dict[str, Any]):
-    """The last timestamp of a series' training data."""
+def _stored_end(meta: dict[str, Any], like: Any = None):
+    """The last timestamp of a series' training data; given ``like``, the series' index in the
+    file read now, as a time of its kind: a model trained on local times without a zone, given
+    an export with offsets (or read with ``--tz``), compares wall-clock times, and the reverse,
+    instead of failing to compare a time with a zone and one without."""
     import pandas as pd
 
     end = pd.Timestamp(meta["end"])
@@ -585,7 +589,14 @@ def _stored_end(meta: dict[str, Any]):
             end = end.tz_convert(meta["tz"])
         except (TypeError, ValueError, KeyError):
             pass  # a fixed offset parsed from the ISO string is already right
-    return end
+    zone = getattr(like, "tz", None)
+    if like is None or (zone is None and end.tz is None):
+        return end
+    if zone is None:
+        return end.tz_localize(None)
+    if end.tz is None:
+        return end.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+    return end.tz_convert(zone)
 
 
 def _stored_index(meta: dict[str, Any], n_steps: int):

@@ -648,6 +648,32 @@ def test_a_wide_files_trained_column_missing_is_skipped_but_its_inputs_are_neede
     assert refused.exit_code == 1 and "it has no column 'load' (--target at training)" in refused.stderr
 
 
+def test_predict_compares_times_with_and_without_a_zone_as_wall_clock_times(tmp_path):
+    # trained on local times without offsets; the export now read with --tz (as the summer-time
+    # hint advises), or written with offsets: an internal error before, in the recalibration
+    data = small_hourly_csv(tmp_path / "data.csv", days=14)
+    model_dir = tmp_path / "model"
+    frame = pd.read_csv(data)
+    frame.iloc[:-30].to_csv(tmp_path / "trained_part.csv", index=False)
+    assert run_cli("train", tmp_path / "trained_part.csv", "-m", model_dir, "--model", "linear", "--lookback", 24,
+                   "--horizon", 6, "--target", "load", "-q").exit_code == 0
+    naive = run_cli("predict", data, "-m", model_dir)
+    assert naive.exit_code == 0, naive.stderr
+    zoned = run_cli("predict", data, "-m", model_dir, "--tz", "UTC", "-v")
+    assert zoned.exit_code == 0, zoned.stderr
+    assert "Intervals recalibrated on" in zoned.stderr  # the 30 hours after training arrived, as without --tz
+    naive, zoned = pd.read_csv(io.StringIO(naive.stdout)), pd.read_csv(io.StringIO(zoned.stdout))
+    assert zoned["timestamp"].iloc[0] == "2024-03-15 00:00:00+00:00"
+    pd.testing.assert_frame_equal(zoned.drop(columns="timestamp"), naive.drop(columns="timestamp"))
+    # and the reverse: trained with offsets, given the export without them
+    frame.assign(timestamp=frame["timestamp"] + "+01:00").iloc[:-30].to_csv(tmp_path / "offsets.csv", index=False)
+    assert run_cli("train", tmp_path / "offsets.csv", "-m", model_dir, "--model", "linear", "--lookback", 24,
+                   "--horizon", 6, "--target", "load", "-q").exit_code == 0
+    reverse = run_cli("predict", data, "-m", model_dir)
+    assert reverse.exit_code == 0, reverse.stderr
+    assert pd.read_csv(io.StringIO(reverse.stdout))["timestamp"].iloc[0] == "2024-03-15 00:00:00"
+
+
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_a_series_shorter_than_the_lookback_is_skipped_and_the_others_go_on(stores_model, tmp_path, command):
     # store_e exported with its recent rows only: the four others are still forecast and scored
