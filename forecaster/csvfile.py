@@ -39,7 +39,8 @@ _SPOOL_BYTES = 64 << 20
 
 
 def read_csv(
-    path: str, shown: str, options: DataOptions, texts_of: Callable[[pd.DataFrame], list[str]] | None = None
+    path: str, shown: str, options: DataOptions, texts_of: Callable[[pd.DataFrame], list[str]] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, dict[str, pd.Series]]:
     """Read the file; return the frame without empty lines and each row's file line number.
 
@@ -56,6 +57,7 @@ def read_csv(
         texts_of: given the frame, names the columns whose cells are also wanted as written
             (as text), such as numbers pandas read whose marks are ambiguous; they are read
             again while the file is open (standard input cannot be read twice later).
+        warn: told of a last line left out as cut off (:func:`_cut_off_last_line`).
 
     Returns:
         The frame, `(n_rows,)` int64 line numbers (header = 1), and the cells as written of
@@ -117,6 +119,14 @@ def read_csv(
             # pandas refuses some combinations of separator, decimal and thousands marks.
             raise DataError(f"{shown}: cannot be read as CSV ({exc}); check --sep, --decimal and --thousands") from None
         rows = np.arange(2, len(frame) + 2, dtype=np.int64)
+        if kind == "plain" and len(frame) and (cut := _cut_off_last_line(stream, sep, len(_header_fields(sample, sep)))):
+            # an export still being written (a cron job racing the exporter): its last line
+            # is not data yet, and read as it is (`2024-03-01 05:00,5` of `512.3,7.1`) it is
+            # a false incident
+            frame, rows = frame.iloc[:-1], rows[:-1]
+            if warn is not None:
+                warn(f"{shown}: the last line (row {len(frame) + 2}) has {cut[0]} of the header's {cut[1]} fields and no "
+                     "line end, as if the file were still being written; it was left out")
         blank = frame.isna().all(axis=1).to_numpy()
         if blank.any():
             frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
@@ -142,6 +152,28 @@ def read_csv(
             written.columns = [str(c).strip() for c in written.columns]
             texts = {name: written[name].iloc[rows - 2].reset_index(drop=True) for name in wanted}
     return frame, rows, texts
+
+
+def _cut_off_last_line(stream: Any, sep: str, n_header: int) -> tuple[int, int] | None:
+    """``(fields, n_header)`` where the file's last line has no line end and fewer fields than
+    the header (cut off while being written); None otherwise, as for a last line with every
+    field, which cannot be told from a whole one (write exports to a temporary file and
+    rename them into place).
+
+    Args:
+        stream: the plain file, seekable; left at its end.
+    """
+    end = stream.seek(0, 2)
+    stream.seek(max(0, end - _PEEK_BYTES))
+    tail = stream.read()
+    if not tail or tail.endswith((b"\n", b"\r")) or b"\n" not in tail.rstrip(b"\n\r"):
+        return None  # ended, or the header or one long line is all there is
+    line = tail[tail.rfind(b"\n") + 1 :].decode("utf-8", errors="replace")
+    try:
+        fields = len(next(csv.reader([line], delimiter=sep, skipinitialspace=True)))
+    except (csv.Error, StopIteration):
+        return None
+    return (fields, n_header) if fields < n_header else None
 
 
 def _id_text(sample: str, sep: str, options: DataOptions) -> dict[str, type] | None:

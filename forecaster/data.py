@@ -467,7 +467,8 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
     pending = _PendingNotes()
     frame, rows, written = read_csv(
         path, shown, options, lambda read: [name for name in read.columns if name != options.id_col
-                                            and _dot_may_group_thousands(read[name], options)]
+                                            and _dot_may_group_thousands(read[name], options)],
+        warn=pending.warn,
     )
     options = _resolve_columns(frame, options, shown, pending, trained_model)
     for name in (*options.targets, *options.covariates):

@@ -122,6 +122,26 @@ def test_a_row_with_an_extra_field_is_refused_even_with_every_column_named(tmp_p
         load_dataset(path, options)
 
 
+@pytest.mark.parametrize(("ending", "left_out"), [
+    ("2024-01-01 08:00,61", True),  # cut in the value (613.5), the covariate not written yet
+    ("2024-01-01 08:0", True),  # cut in the time
+    ("2024-01-01 08:00,613.5,2.1", False),  # every field: cannot be told from a whole last line
+    ("2024-01-01 08:00,613.5\n", False),  # ended: a row whose last cell is empty, as Excel writes it
+])
+def test_a_last_line_cut_off_while_the_file_is_written_is_left_out_with_a_warning(tmp_path, ending, left_out):
+    path = tmp_path / "export.csv"
+    path.write_text("timestamp,load,temperature\n" + "".join(f"2024-01-01 {h:02d}:00,{600 + h},2.5\n" for h in range(8))
+                    + ending)
+    messages = io.StringIO()
+    series = load_dataset(path, reporter=Reporter(file=messages)).series
+    warning = " ".join(messages.getvalue().split())
+    load = next(s for s in series if s.name == "load")
+    assert len(load.values) == (8 if left_out else 9)
+    assert ("export.csv: the last line (row 10) has" in warning) == left_out
+    if left_out:
+        assert "fields and no line end, as if the file were still being written; it was left out" in warning
+
+
 # --- timestamps ---------------------------------------------------------------------------------
 
 
