@@ -129,7 +129,9 @@ def check_replaceable(model_dir: str | os.PathLike) -> Path:
 
     Called before training as well as when saving, so that a wrong ``--model-dir`` fails in
     a second rather than after the whole training run. A directory is replaced only if it is
-    empty or its ``metadata.json`` is forecaster's.
+    empty or its ``metadata.json`` is forecaster's, or cannot be read as JSON at all (cut
+    short by a full disk, emptied) beside another of forecaster's files: the damaged model
+    that ``predict``'s error asks to retrain.
 
     Raises:
         ArtifactError: ``model_dir`` exists but is not a model directory nor an empty one.
@@ -144,7 +146,9 @@ def check_replaceable(model_dir: str | os.PathLike) -> Path:
         raise ArtifactError(f"{target} exists and is not a forecaster model directory; choose another --model-dir")
     try:
         ours = _is_ours(json.loads(metadata.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError):
+        ours = any(path.name in OWN_FILES - {METADATA_FILE} for path in target.iterdir())
+    except OSError:
         ours = False
     if not ours:
         raise ArtifactError(

@@ -517,6 +517,23 @@ def test_train_refuses_to_replace_a_directory_whose_metadata_is_not_ours(tmp_pat
     assert (foreign / "weights.bin").read_bytes() == b"precious"
 
 
+@pytest.mark.parametrize("damage", [b"", b'{"schema_version": 4, "forecaster_ver'])
+def test_train_replaces_a_model_whose_metadata_was_cut_short_as_predict_asks(model, damage):
+    # a model copied onto a full disk: predict says to retrain, which must then work
+    (model / METADATA_FILE).write_bytes(damage)
+    with pytest.raises(ArtifactError, match="retrain the model"):
+        load_artifact(model)
+    train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive", lookback=24, horizon=6, seed=0), model)
+    assert read_metadata(model)["schema_version"] == SCHEMA_VERSION
+    # a directory of someone else's with a file of that name is still refused
+    foreign = model.parent / "foreign"
+    foreign.mkdir()
+    (foreign / METADATA_FILE).write_bytes(damage)
+    (foreign / "weights.bin").write_bytes(b"precious")
+    with pytest.raises(ArtifactError, match="is not forecaster's"):
+        train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive"), foreign)
+
+
 def test_a_swap_cut_between_its_two_renames_is_undone_by_the_next_train(model):
     """SIGKILL after the old directory was renamed away and before the new one was renamed in:
     no model at its place. The next writer (holding the lock) puts the previous one back."""
