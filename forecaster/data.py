@@ -1286,8 +1286,18 @@ def _localize(
         keys = pd.DataFrame({"code": codes[twice], "time": local.asi8[twice]})
         groups = keys.groupby(["code", "time"], sort=False)
         rank, count = groups.cumcount().to_numpy(), groups["time"].transform("size").to_numpy()
-        if (count != 2).any():
-            k = np.argmax(count != 2)
+        # Once, after every other time of its series: an export taken between the two
+        # (summer time); before every other: one that starts after the first (standard time).
+        plain = np.ones(len(local), dtype=bool)
+        plain[twice] = False
+        bounds = pd.Series(local.asi8[plain]).groupby(codes[plain]).agg(["min", "max"])
+        first, last = (bounds[side].reindex(codes[twice]).to_numpy() for side in ("min", "max"))
+        with np.errstate(invalid="ignore"):
+            starts = (count == 1) & (local.asi8[twice] < first)
+            ends = (count == 1) & (local.asi8[twice] > last)
+        unknown = (count != 2) & ~starts & ~ends
+        if unknown.any():
+            k = np.argmax(unknown)
             at = twice[k]
             series = "" if ids[codes[at]] is None else f" in series '{ids[codes[at]]}'"
             times = "once" if count[k] == 1 else f"{count[k]} times"
@@ -1299,7 +1309,7 @@ def _localize(
             )
         in_file_order = pd.Series(local.asi8).groupby(codes)
         newest_first = (in_file_order.last() < in_file_order.first()).reindex(codes[twice]).to_numpy()
-        standard = twice[(rank == 1) != newest_first]
+        standard = twice[((count == 2) & ((rank == 1) != newest_first)) | starts]
         result[standard] = winter_ns[standard]
     return pd.DatetimeIndex(result.view("M8[ns]")).tz_localize("UTC")
 
@@ -1613,7 +1623,14 @@ def _summer_time_hint(times: np.ndarray, codes: np.ndarray, tz: Any, options: Da
     if (stamps.hour > 3).any() or not stamps.month.isin([3, 4, 10, 11]).all() or \
             len(nights) > years.max() - years.min() + 1:
         return ""
-    return "if the times are local with summer time, pass their zone with --tz (e.g. --tz Europe/Berlin); else "
+    ones = np.ones(len(stamps), dtype=bool)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        zone = next((zone for zone in _SUMMER_TIME_ZONES  # the first whose autumn repeats every one of them
+                     if (stamps.tz_localize(zone, ambiguous=ones, nonexistent="NaT")
+                         != stamps.tz_localize(zone, ambiguous=~ones, nonexistent="NaT")).all()), None)
+    example = f" (e.g. --tz {zone})" if zone else ""
+    return f"if the times are local with summer time, pass their zone with --tz{example}; else "
 
 
 def _id_col_hint(frame: pd.DataFrame, times: np.ndarray, options: DataOptions) -> str:

@@ -491,6 +491,35 @@ def test_a_repeated_hour_that_appears_once_cannot_be_told(tmp_path):
         load_dataset(path, DataOptions(tz="Europe/Berlin"))
 
 
+def test_a_repeated_hour_at_a_series_end_or_start_is_the_one_before_or_after_the_change(tmp_path):
+    # an export taken between the two 02:00s ends at the first (summer time); a rolling
+    # export that starts at the second begins in standard time
+    path, instants = berlin_local_export(tmp_path, "2024-10-25T00:00Z", "2024-10-28T23:00Z")
+    lines = path.read_text().splitlines()
+    first, second = [k for k, line in enumerate(lines) if line.startswith("2024-10-27 02:00")]
+    ends = tmp_path / "ends.csv"
+    ends.write_text("\n".join(lines[: first + 1]) + "\n")
+    series = load_dataset(ends, DataOptions(tz="Europe/Berlin")).series[0]
+    assert series.index.equals(instants[:first]) and series.index[-1] == pd.Timestamp("2024-10-27T00:00Z")
+    starts = tmp_path / "starts.csv"
+    starts.write_text("\n".join([lines[0], *lines[second:]]) + "\n")
+    series = load_dataset(starts, DataOptions(tz="Europe/Berlin")).series[0]
+    assert series.index.equals(instants[second - 1 :]) and series.index[0] == pd.Timestamp("2024-10-27T01:00Z")
+
+
+def test_the_summer_time_hint_for_a_repeated_hour_names_a_zone_whose_clocks_go_back_then(tmp_path):
+    # New York's clocks go back at 02:00 on 3 November 2024, to 01:00: that hour is repeated
+    instants = pd.date_range("2024-11-01T00:00Z", "2024-11-05T00:00Z", freq="h", tz="UTC")
+    local = instants.tz_convert("America/New_York").tz_localize(None)
+    path = tmp_path / "eastern.csv"
+    path.write_text("time,load\n" + "".join(f"{t:%Y-%m-%d %H:%M},{k % 24}\n" for k, t in enumerate(local)))
+    with pytest.raises(DataError, match=r"timestamp 2024-11-03 01:00 appears in rows \d+ and \d+; if the times are "
+                                        r"local with summer time, pass their zone with --tz \(e.g. --tz "
+                                        r"America/New_York\)"):
+        load_dataset(path)
+    assert load_dataset(path, DataOptions(tz="America/New_York")).series[0].index.equals(instants)
+
+
 def test_tz_converts_timestamps_with_offsets_and_keeps_daily_local_dates(tmp_path):
     path, instants = berlin_export(tmp_path, "2024-03-30T00:00Z", "2024-04-02T00:00Z")
     assert load_dataset(path, DataOptions(tz="Europe/Berlin")).series[0].index.equals(instants)
