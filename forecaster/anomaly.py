@@ -1174,11 +1174,14 @@ class AnomalyResult:
             reason`` (which of :data:`REASONS` gives the score; missing where it is 0).
         threshold: score at or above which a point is flagged.
         targets: each series' target column, by series name.
+        unscored: the trained series that are not in ``frame``: missing from the data, or
+            with fewer than ``lookback`` rows in it.
     """
 
     frame: Any
     threshold: float
     targets: dict[str, str] = field(default_factory=dict)
+    unscored: tuple[str, ...] = ()
 
     @property
     def n_flagged(self) -> int:
@@ -1188,7 +1191,7 @@ class AnomalyResult:
     def tail(self, n: int) -> AnomalyResult:
         """The last ``n`` points of each series, as ``detect_anomalies(last=n)`` returns them."""
         return AnomalyResult(self.frame.groupby("series", sort=False).tail(n).reset_index(drop=True),
-                             self.threshold, self.targets)
+                             self.threshold, self.targets, self.unscored)
 
     def strongest(self, n: int = 5):
         """The ``n`` strongest incidents: of each run of consecutive flagged points of a
@@ -1307,8 +1310,10 @@ def detect_anomalies(
             "reason": pd.Categorical.from_codes(np.concatenate([r[kept] for r in reasons]), categories=REASONS),
         }
     )
+    scored = {item.meta["name"] for item in inputs}
     return AnomalyResult(frame=frame, threshold=threshold,
-                         targets={item.meta["name"]: item.meta.get("target", "value") for item in inputs})
+                         targets={item.meta["name"]: item.meta.get("target", "value") for item in inputs},
+                         unscored=tuple(meta["name"] for meta in metadata["series"] if meta["name"] not in scored))
 
 
 def _log_scale(item) -> float | None:

@@ -910,6 +910,10 @@ def detect_anomalies(
     fail_on_anomaly: Annotated[
         bool, typer.Option(help="Exit with code 3 when any point written is flagged, so cron can alert.")
     ] = False,
+    fail_on_missing: Annotated[
+        bool, typer.Option(help="Exit with code 3 when a point written has no value (a host gone silent) or a trained "
+                                "series is not in DATA, so cron can alert.")
+    ] = False,
     plot: Plot = None,
     sep: ReadSep = None,
     decimal: ReadDecimal = None,
@@ -968,9 +972,14 @@ def detect_anomalies(
     result = _run(action, debug, reporter, "detect-anomalies",
                   lambda result: {"scored": int(result.frame["score"].notna().sum()), "flagged": result.n_flagged,
                                   "threshold": result.threshold, "output": output or "-"}, report)
+    news = []
     if fail_on_anomaly and result.n_flagged:
-        _report_exit(reporter, f"Anomalies: {result.n_flagged} point(s) flagged (--fail-on-anomaly): "
-                     f"{_flagged_text(result.frame)}.", EXIT_ANOMALIES, "anomalies")
+        news.append(f"Anomalies: {result.n_flagged} point(s) flagged (--fail-on-anomaly): "
+                    f"{_flagged_text(result.frame)}.")
+    if fail_on_missing and (missing := _missing_text(result)):
+        news.append(f"Missing (--fail-on-missing): {missing}.")
+    if news:
+        _report_exit(reporter, "\n".join(news), EXIT_ANOMALIES, "anomalies")
         raise typer.Exit(EXIT_ANOMALIES)
 
 
@@ -987,6 +996,23 @@ def _flagged_text(frame) -> str:
     named = ", ".join(f"{name} at {when}" for name, when in list(zip(latest.index, times))[:ALERT_SERIES])
     more = len(latest) - ALERT_SERIES
     return named + (f" and {more:,} more series" if more > 0 else "")
+
+
+def _missing_text(result) -> str:
+    """The series written with points that have no value, and since when, and the trained
+    series not scored at all, for the alert of --fail-on-missing: "web-05 has no value from
+    2024-05-14 22:05 (24 points); web-09 is not in the data". Empty when there are none."""
+    frame = result.frame
+    gone = frame[frame["value"].isna()]
+    parts = []
+    if len(gone):
+        first = gone.groupby("series", sort=False)["timestamp"].agg(["min", "size"])
+        times = short_times([t.isoformat() for t in first["min"]])
+        parts += [f"{name} has no value at {when}" if n == 1 else f"{name} has no value in {n} points from {when}"
+                  for name, when, n in zip(first.index, times, first["size"])]
+    parts += [f"{name} is not in the data or too short to score" for name in result.unscored]
+    more = len(parts) - ALERT_SERIES
+    return "; ".join(parts[:ALERT_SERIES]) + (f"; and {more:,} more series" if more > 0 else "")
 
 
 @app.command(short_help="Backtest the model and the baselines at cut-offs.", epilog=_examples("evaluate"))

@@ -579,6 +579,23 @@ def test_detect_anomalies_writes_the_missing_last_points_of_an_outage_up_to_now(
     assert "dropped 5 trailing step(s)" in run_cli("predict", tmp_path / "stopped.csv", "-m", model_dir).stderr
 
 
+def test_fail_on_missing_alerts_on_a_host_gone_silent_and_a_series_not_in_the_data(stores_model, tmp_path):
+    stores = pd.read_csv(STORES)
+    data = tmp_path / "stores.csv"
+    silent = (stores["store"] == "store_b") & (stores["date"] > "2024-05-12")  # no rows for two days
+    stores[~silent & (stores["store"] != "store_d")].to_csv(data, index=False)
+    args = ["detect-anomalies", data, "-m", stores_model, "--last", 3, "-o", tmp_path / "out.csv", "-q"]
+    alerted = run_cli(*args, "--fail-on-missing")
+    assert alerted.exit_code == 3
+    assert alerted.stderr == ("Missing (--fail-on-missing): store_b has no value in 2 points from 2024-05-13; store_d "
+                              "is not in the data or too short to score.\n")
+    written = pd.read_csv(tmp_path / "out.csv")
+    assert written.loc[written["series"] == "store_b", "value"].isna().sum() == 2  # the output is complete
+    assert run_cli(*args).exit_code == 0  # news only when asked for
+    assert run_cli("detect-anomalies", STORES, "-m", stores_model, "--last", 3, "--fail-on-missing",
+                   "-q").exit_code == 0
+
+
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_series_the_model_does_not_know_are_skipped_with_a_warning(stores_model, tmp_path, command):
     # store_f is new (a single row: too short to read as a series, and no matter); store_e is gone
