@@ -1,4 +1,4 @@
-"""Stopping on SIGINT and SIGTERM, for the command line.
+"""Stopping on SIGINT, SIGTERM and SIGHUP, for the command line.
 
 The handlers (:func:`install`, which only ``forecaster``'s entry point calls) raise
 :class:`Stopped` where the program is, so that ``finally`` blocks and the atomic writers clean
@@ -37,14 +37,23 @@ class Stopped(BaseException):
 _installed = False
 _requested: Stopped | None = None
 _committed = False
-SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: SIGHUP (a closed terminal or SSH session) where the system has it
+SIGNALS = (signal.SIGINT, signal.SIGTERM, *((signal.SIGHUP,) if hasattr(signal, "SIGHUP") else ()))
+#: Each signal's exit code (128 + its number, as a shell reports a process it killed) and message
+_STOPS = {signal.SIGINT: (130, "Interrupted."), signal.SIGTERM: (143, "Terminated."),
+          **({signal.SIGHUP: (129, "Hung up.")} if hasattr(signal, "SIGHUP") else {})}
 
 
 def install() -> None:
-    """Stop on SIGINT and SIGTERM by raising :class:`Stopped` (the main thread only)."""
+    """Stop on SIGINT, SIGTERM and SIGHUP by raising :class:`Stopped` (the main thread only).
+
+    A signal ignored when the run starts stays ignored: ``nohup`` ignores SIGHUP so that the
+    run outlives its session, and a shell ignores SIGINT for the jobs it starts in the
+    background."""
     global _installed
     for signum in SIGNALS:
-        signal.signal(signum, _handle)
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, _handle)
     previous = sys.unraisablehook
 
     def unraisable(event: Any) -> None:
@@ -62,7 +71,7 @@ def _handle(signum: int, frame: Any) -> None:
     # lost in a finaliser is still acted on by check())
     for other in SIGNALS:
         signal.signal(other, signal.SIG_IGN)
-    _requested = Stopped(143, "Terminated.") if signum == signal.SIGTERM else Stopped(130, "Interrupted.")
+    _requested = Stopped(*_STOPS.get(signum, _STOPS[signal.SIGINT]))
     raise _requested
 
 
@@ -91,7 +100,7 @@ def committed() -> None:
 
 @contextlib.contextmanager
 def held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM off (they are delivered afterwards) for a few system calls."""
+    """Hold SIGINT, SIGTERM and SIGHUP off (they are delivered afterwards) for a few system calls."""
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, set(SIGNALS))
     except (AttributeError, OSError, ValueError):  # no POSIX signal masks

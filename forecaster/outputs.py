@@ -9,6 +9,7 @@ import stat
 import sys
 import tempfile
 from collections.abc import Iterator
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import IO, Any, TextIO
 
@@ -37,12 +38,14 @@ def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]
         with _named_errors(f"'{shown}'"), open(target, "wb" if binary else "w", **text) as handle:
             yield handle
         return
+    _remove_abandoned(target)
     try:
         handle = tempfile.NamedTemporaryFile(
             "wb" if binary else "w", dir=target.parent, prefix=f".{target.name}.", suffix=".tmp", delete=False, **text
         )
     except OSError as error:
         raise ForecasterError(f"cannot write '{shown}': {error.strerror or error}") from None
+    _lock(handle)
     try:
         if not keeps_access_of(target, handle.name):
             readable_like_new_files(handle.name)
@@ -60,6 +63,37 @@ def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]
         if isinstance(exc, OSError):  # a full disk, a file-size limit: name what could not be written
             raise ForecasterError(f"cannot write '{shown}': {exc.strerror or exc}") from None
         raise
+
+
+#: A temporary output file not locked and older than this is taken for one a killed run left
+_ABANDONED_AFTER = 60.0
+
+
+def _lock(handle: IO) -> None:
+    """Hold a lock on a temporary output file while it is written: a run killed with SIGKILL
+    leaves the file, and the lock, which the system releases, tells the next run it may go."""
+    with contextlib.suppress(ImportError, OSError):
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_abandoned(target: Path) -> None:
+    """Remove the temporary files that runs killed while writing ``target`` left beside it
+    (``.forecast.csv.k3j2_x.tmp``): unlocked, and not written to for a minute, so that no
+    run writing it now loses its file."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks: leave them
+        return
+    import time
+
+    for leftover in target.parent.glob(f".{glob_escape(target.name)}.*.tmp"):
+        with contextlib.suppress(OSError), open(leftover, "rb") as handle:
+            if time.time() - os.fstat(handle.fileno()).st_mtime < _ABANDONED_AFTER:
+                continue
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # OSError: a run holds it
+            os.unlink(leftover)
 
 
 def link_target(path: str | os.PathLike) -> Path:

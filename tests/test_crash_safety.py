@@ -35,13 +35,20 @@ def forecaster(*args: object, cwd: Path, timeout: float = 120) -> subprocess.Com
     return subprocess.run(command(*args), cwd=cwd, env=ENV, capture_output=True, text=True, timeout=timeout)
 
 
-def start_train(cwd: Path, *options: str, model_dir: str = "model") -> tuple[subprocess.Popen, Path]:
-    """A ``train`` in the background; its stderr goes to a file, to be polled."""
+def start_train(cwd: Path, *options: str, model_dir: str = "model",
+                ignoring: tuple[int, ...] = ()) -> tuple[subprocess.Popen, Path]:
+    """A ``train`` in the background, started with the signals ``ignoring`` ignored (as
+    ``nohup`` starts it); its stderr goes to a file, to be polled."""
     log = cwd / f"train-{time.monotonic_ns()}.log"
+
+    def ignore() -> None:
+        for signum in ignoring:
+            signal.signal(signum, signal.SIG_IGN)
+
     with open(log, "w") as stderr:
         process = subprocess.Popen(
             command("train", "data.csv", "-m", model_dir, *SHAPE, *options), cwd=cwd, env=ENV,
-            stdout=subprocess.DEVNULL, stderr=stderr,
+            stdout=subprocess.DEVNULL, stderr=stderr, preexec_fn=ignore,
         )  # fmt: skip
     return process, log
 
@@ -120,7 +127,8 @@ def test_sigkill_at_random_moments_leaves_the_previous_model_and_the_next_train_
 
 
 @pytest.mark.parametrize(("signum", "code", "message"), [(signal.SIGTERM, 143, "Terminated."),
-                                                        (signal.SIGINT, 130, "Interrupted.")])  # fmt: skip
+                                                        (signal.SIGINT, 130, "Interrupted."),
+                                                        (signal.SIGHUP, 129, "Hung up.")])  # fmt: skip
 def test_sigterm_and_sigint_stop_training_promptly_and_leave_the_previous_model(work, trained, signum, code,
                                                                                 message):  # fmt: skip
     before = beside(work)
@@ -134,6 +142,18 @@ def test_sigterm_and_sigint_stop_training_promptly_and_leave_the_previous_model(
     assert stderr.splitlines()[-1] == message
     assert "Traceback" not in stderr
     assert beside(work) == before  # neither a staging directory nor the lock file
+    assert_previous_model_intact(work, trained)
+
+
+def test_a_run_started_with_a_signal_ignored_keeps_ignoring_it(work, trained):
+    # nohup: the session's end (SIGHUP) must not stop the run it started
+    process, log = start_train(work, *ENDLESS, ignoring=(signal.SIGHUP,))
+    wait_for(log, "Training", process)
+    process.send_signal(signal.SIGHUP)
+    time.sleep(2)
+    assert process.poll() is None, log.read_text()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 143, log.read_text()
     assert_previous_model_intact(work, trained)
 
 

@@ -21,6 +21,28 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary_file(tmp_path):
     assert target.read_text() == "old\n" and os.listdir(tmp_path) == ["out.csv"]
 
 
+def test_temporary_files_left_by_killed_runs_are_removed_but_not_those_being_written(tmp_path):
+    import fcntl
+
+    def leftover(name, age):
+        path = tmp_path / name
+        path.write_text("half")
+        os.utime(path, (path.stat().st_atime - age, path.stat().st_mtime - age))
+        return path
+
+    killed = leftover(".out.csv.k3j2_x.tmp", 3600)  # a SIGKILL during the write, an hour ago
+    fresh = leftover(".out.csv.a1b2c3.tmp", 0)  # just created by a run about to lock it
+    other = leftover(".other.csv.q9w8e7.tmp", 3600)  # another output's
+    writing = leftover(".out.csv.z0y9x8.tmp", 3600)  # a run still writing, slowly
+    with open(writing, "rb") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with atomic_output(tmp_path / "out.csv") as handle:
+            handle.write("new\n")
+    assert (tmp_path / "out.csv").read_text() == "new\n"
+    assert not killed.exists()
+    assert fresh.exists() and other.exists() and writing.exists()
+
+
 @pytest.mark.parametrize("exists", [True, False])
 def test_a_symbolic_link_stays_a_link_and_its_file_is_replaced(tmp_path, exists):
     (tmp_path / "real").mkdir()
