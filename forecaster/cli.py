@@ -320,6 +320,14 @@ def _probabilities(value: T) -> T:
     return value
 
 
+def _a_number(value: T) -> T:
+    """Refuse ``nan`` for an option with a range, which click lets through (no comparison
+    with it is true), as the range's own message would."""
+    if isinstance(value, float) and value != value:
+        raise typer.BadParameter("nan is not a number")
+    return value
+
+
 def _is_model_dir(path: Any) -> bool:
     from .artifacts import METADATA_FILE
 
@@ -714,7 +722,7 @@ def train(
     wait: Annotated[
         float,
         typer.Option(
-            min=0, metavar="SECONDS",
+            min=0, metavar="SECONDS", callback=_a_number,
             help="Wait this long for another train into the same model directory to finish; by default fail at once.",
         ),
     ] = 0.0,
@@ -900,7 +908,8 @@ def detect_anomalies(
     model_dir: ModelDir = DEFAULT_MODEL_DIR,
     output: Output = None,
     threshold: Annotated[
-        Optional[float], typer.Option(min=0.0, help="Flag scores at or above this.", show_default="the model's, 2.0")
+        Optional[float], typer.Option(min=0.0, callback=_a_number, help="Flag scores at or above this.",
+                                      show_default="the model's, 2.0")
     ] = None,
     last: Annotated[
         Optional[int],

@@ -500,6 +500,8 @@ USAGE_CASES = [
     ("unknown flag", ["train", "x.csv", "--nope"], ["No such option", "--nope"]),
     ("epochs not a number", ["train", "x.csv", "--epochs", "abc"], ["--epochs"]),
     ("units 0", ["train", "x.csv", "--units", "0"], ["--units"]),
+    ("threshold nan", ["detect-anomalies", "x.csv", "--threshold", "nan"], ["'--threshold': nan is not a number"]),
+    ("wait nan", ["train", "x.csv", "--wait", "nan"], ["'--wait': nan is not a number"]),
     ("ensemble 0", ["train", "x.csv", "--ensemble", "0"], ["--ensemble", "0 is not in the range x>=1"]),
     ("evaluate ensemble 0", ["evaluate", "x.csv", "--ensemble", "0"], ["--ensemble"]),
     ("negative max-gap", ["train", "x.csv", "--max-gap", "-1"], ["--max-gap"]),
