@@ -55,13 +55,15 @@ def model_lock(model_dir: str | os.PathLike, wait: float = 0) -> Iterator[Path]:
     import fcntl
 
     target = Path(model_dir)
-    created = _make_parents(target.parent)
     path = lock_path(target)
+    with _named_errors(target):
+        created = _make_parents(target.parent)
     deadline = time.monotonic() + max(0.0, wait)
     fd = None
     try:
         while fd is None:
-            fd = _try_lock(path, fcntl)
+            with _named_errors(target):
+                fd = _try_lock(path, fcntl)
             if fd is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -76,6 +78,17 @@ def model_lock(model_dir: str | os.PathLike, wait: float = 0) -> Iterator[Path]:
         for directory in created:  # made for nothing if training failed: leave no trace
             with contextlib.suppress(OSError):
                 directory.rmdir()
+
+
+@contextlib.contextmanager
+def _named_errors(target: Path) -> Iterator[None]:
+    """A directory that cannot be written (read-only, not ours) as one line naming the model
+    directory and what to do, not the bare ``Read-only file system: .model.lock``."""
+    try:
+        yield
+    except OSError as exc:
+        raise ForecasterError(f"cannot write model directory '{target}' ({exc.strerror or exc}: "
+                              f"{exc.filename or target}); choose one you may write to with -m") from None
 
 
 def _try_lock(path: Path, fcntl) -> int | None:

@@ -359,6 +359,16 @@ def test_failed_train_leaves_the_previous_model_as_it_was(trained, in_tmp_path, 
     assert json.loads(described.stdout)["data_options"]["targets"] == ["load"]
 
 
+def test_a_model_directory_that_cannot_be_written_is_named_in_one_line(in_tmp_path):
+    # (a read-only file system gives the same line; a file where a directory should be works
+    # for any user, root too)
+    write(DATA, good_lines())
+    write("models", "a file\n")
+    result = run("train", DATA, "-m", "models/current", *TINY)
+    assert_one_line_error(result, "cannot write model directory 'models/current' (Not a directory: "
+                                  "models/.current.lock); choose one you may write to with -m")
+
+
 def test_train_refuses_a_directory_that_is_not_a_model_before_training(in_tmp_path):
     """Not ``--quiet``: were the directory checked only after training, the epoch lines would
     come before the error and stderr would not be one line."""
