@@ -926,6 +926,10 @@ def _time_hint(text: str, dayfirst: bool, first: str) -> str:
     if digits and len(digits.group(1)) in _EPOCH_DIGITS:
         unit = _EPOCH_DIGITS[len(digits.group(1))]
         return f"; it looks like Unix time in {_UNIT_NAMES[unit]}: pass --time-unit {unit} to read it"
+    if _DAY_MONTH.match(text) and text == first:
+        if dayfirst:
+            return " read day first (--dayfirst); if the dates are written mm/dd/yyyy, leave --dayfirst out"
+        return " read month first; if the dates are written dd/mm/yyyy, pass --dayfirst"
     if _DAY_MONTH.match(text) and _DAY_MONTH.match(first):
         if dayfirst:
             return f" in the day/month order of the first one ({first!r}, read day first: --dayfirst); fix that value"

@@ -708,6 +708,17 @@ def test_two_digit_years_are_read_in_one_day_month_order(tmp_path):
     assert load_dataset(path).series[0].index.equals(days)
 
 
+@pytest.mark.parametrize(("form", "dayfirst", "hint"), [
+    ("%d/%m/%Y", False, "read month first; if the dates are written dd/mm/yyyy, pass --dayfirst"),
+    ("%m/%d/%Y", True, r"read day first \(--dayfirst\); if the dates are written mm/dd/yyyy, leave --dayfirst out"),
+])
+def test_a_first_date_that_fits_only_the_other_order_is_not_compared_with_itself(tmp_path, form, dayfirst, hint):
+    days = pd.date_range("2024-01-31", periods=6, freq="ME")
+    path = dated(tmp_path, "month,value", [f"{t:{form}}" for t in days])
+    with pytest.raises(DataError, match=rf"column 'month', row 2: '{days[0]:{form}}' is not a timestamp {hint}$"):
+        load_dataset(path, DataOptions(dayfirst=dayfirst))
+
+
 def test_iso_and_day_month_dates_in_one_column_are_refused(tmp_path):
     days = pd.date_range("2024-02-25", periods=10, freq="D")
     stamps = [f"{t:%Y-%m-%d}" if t.month == 2 else f"{t:%d/%m/%Y}" for t in days]
