@@ -973,7 +973,8 @@ def detect_anomalies(
                 "Strongest anomalies",
                 ["series", "timestamp", "value", "expected", "score", "reason"],
                 [[r.series, when, r.value, r.expected, r.score, r.reason] for r, when in
-                 zip(strongest.itertuples(), short_times([t.isoformat() for t in strongest["timestamp"]]))],
+                 zip(strongest.itertuples(), short_times([t.isoformat() for t in strongest["timestamp"]],
+                                                         _times_of_day(model_dir)))],
             )
         if plot:
             reporter.info(f"Plot written to {plot}")
@@ -984,8 +985,8 @@ def detect_anomalies(
     news = []
     if fail_on_anomaly and result.n_flagged:
         news.append(f"Anomalies: {result.n_flagged} point(s) flagged (--fail-on-anomaly): "
-                    f"{_flagged_text(result.frame)}.")
-    if fail_on_missing and (missing := _missing_text(result)):
+                    f"{_flagged_text(result.frame, _times_of_day(model_dir))}.")
+    if fail_on_missing and (missing := _missing_text(result, _times_of_day(model_dir))):
         news.append(f"Missing (--fail-on-missing): {missing}.")
     if news:
         _report_exit(reporter, "\n".join(news), EXIT_ANOMALIES, "anomalies")
@@ -996,18 +997,18 @@ def detect_anomalies(
 ALERT_SERIES = 3
 
 
-def _flagged_text(frame) -> str:
+def _flagged_text(frame, times_of_day: bool = False) -> str:
     """Which series were flagged, and when last, for the alert a cron job mails: "web2/latency
     at 2024-03-22 11:40, web1/rps at 2024-03-22 12:10 and 2 more series"."""
     flagged = frame[frame["is_anomaly"] == 1]
     latest = flagged.groupby("series", sort=False)["timestamp"].max()
-    times = short_times([t.isoformat() for t in latest])
+    times = short_times([t.isoformat() for t in latest], times_of_day)
     named = ", ".join(f"{name} at {when}" for name, when in list(zip(latest.index, times))[:ALERT_SERIES])
     more = len(latest) - ALERT_SERIES
     return named + (f" and {more:,} more series" if more > 0 else "")
 
 
-def _missing_text(result) -> str:
+def _missing_text(result, times_of_day: bool = False) -> str:
     """The series written with points that have no value, and since when, and the trained
     series not scored at all, for the alert of --fail-on-missing: "web-05 has no value from
     2024-05-14 22:05 (24 points); web-09 is not in the data". Empty when there are none."""
@@ -1016,7 +1017,7 @@ def _missing_text(result) -> str:
     parts = []
     if len(gone):
         first = gone.groupby("series", sort=False)["timestamp"].agg(["min", "size"])
-        times = short_times([t.isoformat() for t in first["min"]])
+        times = short_times([t.isoformat() for t in first["min"]], times_of_day)
         parts += [f"{name} has no value at {when}" if n == 1 else f"{name} has no value in {n} points from {when}"
                   for name, when, n in zip(first.index, times, first["size"])]
     parts += [f"{name} is not in the data or too short to score" for name in result.unscored]

@@ -220,12 +220,13 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def short_times(texts: Sequence[str]) -> list[str]:
+def short_times(texts: Sequence[str], times_of_day: bool = False) -> list[str]:
     """ISO timestamps as a table column shows them: dates alone when every one is a midnight
-    without a UTC offset, else to the minute (to the second where any has seconds), with the
-    offset where there is one."""
+    without a UTC offset (unless ``times_of_day``: data whose steps are shorter than a day),
+    else to the minute (to the second where any has seconds), with the offset where there is
+    one."""
     whens = [datetime.fromisoformat(text) for text in texts]
-    if all(when.time() == datetime.min.time() and when.utcoffset() is None for when in whens):
+    if not times_of_day and all(when.time() == datetime.min.time() and when.utcoffset() is None for when in whens):
         return [when.strftime("%Y-%m-%d") for when in whens]
     form = "%Y-%m-%d %H:%M" + (":%S" if any(when.second or when.microsecond for when in whens) else "")
     return [when.strftime(form) + _utc_offset(when) for when in whens]

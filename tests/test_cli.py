@@ -632,6 +632,9 @@ def test_hourly_outputs_keep_the_time_of_day_when_every_row_written_is_at_midnig
     scored = run_cli("detect-anomalies", tmp_path / "to_midnight.csv", "-m", model_dir, "--last", 1)
     assert scored.exit_code == 0, scored.stderr
     assert scored.stdout.splitlines()[1].startswith("load,2024-03-12 00:00:00,")
+    alert = run_cli("detect-anomalies", tmp_path / "to_midnight.csv", "-m", model_dir, "--last", 1, "--threshold", 0,
+                    "--fail-on-anomaly", "-q")  # and so does the line cron mails
+    assert alert.exit_code == 3 and "load at 2024-03-12 00:00." in alert.stderr
     forecast = run_cli("predict", data, "-m", model_dir)  # from 23:00, one step ahead
     assert forecast.stdout.splitlines()[1].startswith("load,2024-03-13 00:00:00,1,")
     # daily data keeps its dates as they are
