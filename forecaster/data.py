@@ -330,7 +330,7 @@ def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memo
 def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Dataset:
     if not columns:
         raise DataError(f"{shown}: no series given; pass at least one")
-    series = []
+    series, constant = [], []
     zones = {}
     for name, column in columns.items():
         if not isinstance(column.index, pd.DatetimeIndex):
@@ -360,11 +360,12 @@ def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Datase
             raise DataError(f"{shown}: series '{name}' has a missing or infinite value at "
                             f"{index[~np.isfinite(values)][0]}; fill or drop it first")
         if values.min() == values.max():
-            raise DataError(f"{shown}: series '{name}' is constant (every value is {values[0]}); a constant series "
-                            "cannot be forecast or scaled; leave it out")
+            constant.append(f"series '{name}' is constant (every value is {values[0]})")
         series.append(Series(name=name, target=name, index=index, freq=freq, values=values,
                              covariates=np.empty((len(values), 0)), missing=np.zeros(len(values), dtype=bool),
                              first_row=0))  # fmt: skip
+    if constant and len(constant) == len(series):
+        raise DataError(f"{shown}: {constant[0]}; a constant series cannot be forecast or scaled; leave it out")
     _check_one_frequency(series, shown)
     return Dataset(path=shown, options=DataOptions(targets=tuple(columns)), series=series, n_filled=0, in_memory=True)
 
@@ -505,9 +506,10 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         lambda: _summer_time_hint(times, codes, tz, options) + _id_col_hint(frame, row_times, options),
     )
 
-    # a trained model forecasts a series that stood still from its own scaler; training
-    # cannot scale one, and leaves it out unless it is all there is
-    reader = _SeriesBuilder(shown, options, tz, long_gaps, keep_constant=trained_model is not None,
+    # A series that stood still (an error count at 0, a store closed) is trained on beside
+    # the others, forecast at its value and scored against it: left out, it went unmonitored.
+    # Alone there is nothing to learn; a trained model forecasts one from its own scaler.
+    reader = _SeriesBuilder(shown, options, tz, long_gaps, note_constant=trained_model is None,
                             file_end=int(times.max()) if len(times) else None)
     starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
     ends = np.r_[starts[1:], len(codes)]
@@ -516,7 +518,7 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         series += reader.build(
             ids[codes[start]], times[start:end], rows[start:end], targets[start:end], covariates[start:end]
         )
-    if not series:
+    if trained_model is None and len(reader.constant) == len(series):
         raise DataError(f"{shown}: {reader.constant[0]}; a constant series cannot be forecast or scaled; drop it")
     _check_one_frequency(series, shown)
     pending.replay(reporter)
@@ -1782,7 +1784,7 @@ class _SeriesBuilder:
     """
 
     def __init__(self, shown: str, options: DataOptions, tz: Any, long_gaps: str = "refuse",
-                 keep_constant: bool = False, file_end: int | None = None) -> None:
+                 note_constant: bool = False, file_end: int | None = None) -> None:
         self.shown = shown
         self.options = options
         self.tz = tz
@@ -1793,8 +1795,8 @@ class _SeriesBuilder:
         self.file_end = file_end
         #: the gaps longer than --max-gap filled (long_gaps "fill"), said once all is read
         self.long_filled: list[str] = []
-        #: read a series whose every value is the same (else leave it out, described in constant)
-        self.keep_constant = keep_constant
+        #: tell of the series whose every value is the same (described in constant), for training
+        self.note_constant = note_constant
         self.constant: list[str] = []
         self.n_filled = 0
         self.n_gaps = 0
@@ -1874,10 +1876,8 @@ class _SeriesBuilder:
             values, missing = self._fill(
                 target_grid[start:stop, j], grid[start:stop], row_at[start:stop], target, where, freq
             )
-            if values.min() == values.max() and not self.keep_constant:
-                # one closed store must not stop a nightly training of the others
+            if values.min() == values.max():
                 self.constant.append(f"column '{target}'{where} is constant (every value is {values[0]})")
-                continue
             result.append(
                 Series(
                     name=name,
@@ -1894,9 +1894,10 @@ class _SeriesBuilder:
         return result
 
     def report(self, reporter: Reporter) -> None:
-        if self.constant:
-            reporter.warn(f"left out {counted(len(self.constant), 'constant series')}, which cannot be scaled or "
-                          f"forecast, such as: {self.constant[0]}")
+        if self.constant and self.note_constant:
+            more = f" (and {len(self.constant) - 1} more series)" if len(self.constant) > 1 else ""
+            reporter.warn(f"{self.constant[0]}{more}; such a series is forecast at its value, and detect-anomalies "
+                          "flags a departure from it")
         for messages, what in ((self.trimmed, "series trimmed the same way"), (self.long_filled, "long gaps filled")):
             for message in messages[:_MAX_TRIM_WARNINGS]:
                 reporter.warn(message)

@@ -579,6 +579,33 @@ def test_detect_anomalies_writes_the_missing_last_points_of_an_outage_up_to_now(
     assert "dropped 5 trailing step(s)" in run_cli("predict", tmp_path / "stopped.csv", "-m", model_dir).stderr
 
 
+def test_a_series_constant_in_training_is_forecast_at_its_value_and_a_departure_flagged(tmp_path):
+    # an error count at 0 for the whole export, beside busy hosts: it used to be left out of
+    # the model, so that its first errors went unscored ("not in the training data")
+    rng = np.random.default_rng(3)
+    index = pd.date_range("2024-03-01", periods=24 * 12, freq="h")
+    cycle = 100 + 20 * np.sin(2 * np.pi * index.hour.to_numpy() / 24)
+    frame = pd.concat([pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M:%S"), "host": host,
+                                     "errors": values}) for host, values in
+                       (("web1", cycle + rng.normal(0, 2, len(index))), ("web2", cycle + rng.normal(0, 2, len(index))),
+                        ("db", np.zeros(len(index))))])
+    data = tmp_path / "hosts.csv"
+    frame.to_csv(data, index=False)
+    model_dir = tmp_path / "model"
+    trained = run_cli("train", data, "-m", model_dir, "--id-col", "host", "--target", "errors", "--model", "linear",
+                      "--lookback", 24, "--horizon", 6)
+    assert trained.exit_code == 0, trained.stderr
+    assert "column 'errors' (series 'db') is constant (every value is 0.0); such a series is forecast" in trained.stderr
+    forecast = pd.read_csv(io.StringIO(run_cli("predict", data, "-m", model_dir, "-q").stdout))
+    assert np.allclose(forecast.loc[forecast["series"] == "db", ["forecast", "lower", "upper"]], 0.0, atol=0.05)
+    frame.loc[(frame["host"] == "db") & (frame["timestamp"] == "2024-03-12 20:00:00"), "errors"] = 1.0
+    frame.to_csv(data, index=False)
+    scored = run_cli("detect-anomalies", data, "-m", model_dir, "--last", 6, "--fail-on-anomaly", "-q")
+    assert scored.exit_code == 3, scored.stderr
+    rows = pd.read_csv(io.StringIO(scored.stdout))
+    assert rows.loc[rows["is_anomaly"] == 1, ["series", "timestamp"]].values.tolist() == [["db", "2024-03-12 20:00:00"]]
+
+
 def test_fail_on_missing_alerts_on_a_host_gone_silent_and_a_series_not_in_the_data(stores_model, tmp_path):
     stores = pd.read_csv(STORES)
     data = tmp_path / "stores.csv"

@@ -248,15 +248,15 @@ def test_all_empty_column(tmp_path):
     data_error(path, DataOptions(), "column 'b'", "no values")
 
 
-def test_a_constant_column_alone_is_refused_and_beside_others_left_out(tmp_path):
+def test_a_constant_column_alone_is_refused_and_beside_others_kept(tmp_path):
     path = write(tmp_path, hourly(5, c=[3.0, 3, None, 3, 3]))
     data_error(path, DataOptions(), "column 'c' is constant (every value is 3.0)", "drop it")
-    # one idle meter must not stop the training of the others
+    # an idle meter is trained on beside the others, so that it is still watched
     path = write(tmp_path, hourly(5, a=[1.0, 2, 3, 4, 5], c=[3.0, 3, None, 3, 3]))
     dataset, messages = load(path)
-    assert [s.name for s in dataset.series] == ["a"]
-    assert "left out 1 constant series, which cannot be scaled or forecast, such as: column 'c' is constant " \
-           "(every value is 3.0)" in messages
+    assert [s.name for s in dataset.series] == ["a", "c"]
+    assert "column 'c' is constant (every value is 3.0); such a series is forecast at its value, and " \
+           "detect-anomalies flags a departure from it" in messages
 
 
 def test_constant_series_in_long_file_names_the_id(tmp_path):
@@ -269,8 +269,8 @@ def test_constant_series_in_long_file_names_the_id(tmp_path):
     )
     path = write(tmp_path, frame.to_csv(index=False))
     dataset, messages = load(path, DataOptions(id_col="store", targets=("sales",)))
-    assert [s.name for s in dataset.series] == ["s1"]
-    assert "left out 2 constant series" in messages and "(series 's2')" in messages
+    assert [s.name for s in dataset.series] == ["s1", "s2", "s3"]
+    assert "column 'sales' (series 's2') is constant (every value is 7.0) (and 1 more series)" in messages
     path = write(tmp_path, frame.iloc[4:].to_csv(index=False))
     data_error(path, DataOptions(id_col="store", targets=("sales",)), "column 'sales'", "'s2'", "constant")
     # reading for a trained model, such a series is forecast from the model's scaler: a store
@@ -579,6 +579,7 @@ def test_series_in_memory_of_other_time_zones_constant_or_not_series_are_refused
         dataset_from_pandas({"x": wave.tz_localize("UTC"), "y": wave.tz_localize("Asia/Tokyo")})
     with pytest.raises(DataError, match="series 'c' is constant \\(every value is 5.0\\)"):
         dataset_from_pandas({"c": pd.Series(5.0, index)})
+    assert [s.name for s in dataset_from_pandas({"x": wave, "c": pd.Series(5.0, index)}).series] == ["x", "c"]
     with pytest.raises(TypeError, match=r"not DataFrame; for a DataFrame's columns, pass dict\(frame.items\(\)\)"):
         dataset_from_pandas(pd.DataFrame({"x": wave}))
     with pytest.raises(TypeError, match="series 'x' is a list, not a pandas Series"):
