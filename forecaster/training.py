@@ -346,6 +346,38 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
                    learning_rate=learning_rate)
 
 
+def without_short_series(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> Dataset:
+    """``dataset`` without the few series too short for the model the others support, with a
+    warning naming them: a host added yesterday must neither stop a nightly training that
+    gives ``--lookback`` and ``--horizon`` nor, left to choose them, shorten them for every
+    series (the forecasts a cron job reads would change length). Too short: shorter than the
+    lookback and horizon given, or the longest series would get alone, need. Left out only
+    while they are fewer than half of the series; many new ones get a shape that suits them
+    all instead. Unchanged where every series fits, or none would be left.
+    """
+    if len(dataset.series) < 2:
+        return dataset
+    longest = max(dataset.series, key=lambda series: len(series.values))
+    try:
+        shape = resolve_shape(replace(dataset, series=[longest]), options, QUIET)
+    except (DataError, ConfigError):
+        return dataset  # said, with the remedies, when every series is resolved
+    needed = min_length(shape.lookback, shape.horizon, options.val_fraction)
+    short = [series for series in dataset.series if len(series.values) < needed]
+    if not short or 2 * len(short) >= len(dataset.series):
+        return dataset
+    named = ", ".join(f"'{series.name}' ({len(series.values)} rows)" for series in short[:3])
+    more = f" and {len(short) - 3:,} more" if len(short) > 3 else ""
+    if options.lookback is not None and options.horizon is not None:
+        why = f"too short for lookback {shape.lookback} + horizon {shape.horizon}, which need {needed} rows"
+    else:
+        why = (f"much shorter than the others (the longest has {len(longest.values)} rows), which would shorten "
+               "every series' lookback and horizon")
+    reporter.warn(f"left out {len(short)} series {why}: {named}{more}; each is trained on once it is longer (until "
+                  "then predict and detect-anomalies skip it)")
+    return replace(dataset, series=[series for series in dataset.series if len(series.values) >= needed])
+
+
 @dataclass
 class FittedModel:
     """A model fitted on a dataset, before it is evaluated and written.
@@ -1060,6 +1092,7 @@ def train(
         clean_leftovers(model_dir)
         check_replaceable(model_dir)  # as it is now that no one else writes it
         dataset = read_data(data_path, data_options, reporter)
+        dataset = without_short_series(dataset, options, reporter)
         warn_of_lone_extremes(dataset, reporter)
         fitted = fit(dataset, options, reporter)
         calibrator, numpy_network, gap, matches = fitted.validated_predictor, None, 0.0, False

@@ -257,6 +257,29 @@ def weekly_long_csv(path, lengths: dict[str, int], seed=0):
     return path
 
 
+def test_a_few_series_too_short_for_the_others_shape_are_left_out_not_shortening_it(tmp_path):
+    # a store opened a year ago beside three old ones: it used to shorten everyone's horizon
+    # to 15 (the forecasts a job reads changed length), or, with the shape given, stop train
+    data = weekly_long_csv(tmp_path / "weekly.csv", {"a": 200, "b": 210, "c": 60, "d": 220})
+    result = run_cli("train", data, "--id-col", "store", "-m", tmp_path / "auto", "--model", "linear")
+    assert result.exit_code == 0, result.stderr
+    assert ("left out 1 series much shorter than the others (the longest has 220 rows), which would shorten every "
+            "series' lookback and horizon: 'c' (60 rows); each is trained on once it is longer") in result.stderr
+    assert "not 48" not in result.stderr
+    metadata = read_metadata(tmp_path / "auto")
+    assert [s["name"] for s in metadata["series"]] == ["a", "b", "d"]
+    assert metadata["train_options"]["horizon"] == 48
+    given = run_cli("train", data, "--id-col", "store", "-m", tmp_path / "given", "--model", "linear", "--lookback",
+                    60, "--horizon", 24)
+    assert given.exit_code == 0, given.stderr
+    assert "left out 1 series too short for lookback 60 + horizon 24, which need 108 rows: 'c' (60 rows)" in given.stderr
+    assert [s["name"] for s in read_metadata(tmp_path / "given")["series"]] == ["a", "b", "d"]
+    # when half of them are that short, the shape suits them all
+    data = weekly_long_csv(tmp_path / "half.csv", {"a": 200, "b": 60, "c": 60, "d": 220})
+    result = run_cli("train", data, "--id-col", "store", "-m", tmp_path / "half", "--model", "linear")
+    assert result.exit_code == 0 and "Horizon 15 steps, not 48" in result.stderr and "left out" not in result.stderr
+
+
 @pytest.mark.parametrize(("freq", "n_steps", "horizon"), [
     ("W-SUN", 400, 48), ("W-SUN", 60, 15), ("W-SUN", 150, 37), ("h", 2000, 24), ("MS", 144, 12), ("D", 30, 7),
     ("D", 20, 5), ("h", 5, 1), ("h", 3, 24),
