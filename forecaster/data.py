@@ -44,7 +44,7 @@ ON_DUPLICATE = ("error", "mean", "last", "first")
 TIME_UNITS = ("s", "ms")
 DECIMALS = (".", ",")
 #: What a gap longer than --max-gap does when a file is read (see :func:`load_dataset`).
-LONG_GAPS = ("refuse", "recent", "fill")
+LONG_GAPS = ("refuse", "recent", "fill", "recent-per-id")
 
 _NS_PER_DAY = 86_400 * 10**9
 _NS_PER_MINUTE = 60 * 10**9
@@ -371,8 +371,9 @@ def _dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str) -> Datase
 
 
 def read_data(data: str | os.PathLike | Dataset, options: DataOptions = DataOptions(),
-              reporter: Reporter = QUIET, caller: str = "train") -> Dataset:
-    """``data`` itself if it is a :class:`Dataset` already, else the file read by :func:`load_dataset`.
+              reporter: Reporter = QUIET, caller: str = "train", long_gaps: str = "refuse") -> Dataset:
+    """``data`` itself if it is a :class:`Dataset` already, else the file read by
+    :func:`load_dataset` (with ``long_gaps``).
 
     Raises:
         TypeError: ``data`` is neither (a DataFrame: :func:`dataset_from_pandas` makes one).
@@ -380,7 +381,7 @@ def read_data(data: str | os.PathLike | Dataset, options: DataOptions = DataOpti
             whose series are read as they are.
     """
     check_data_argument(caller, data, options)
-    return data if isinstance(data, Dataset) else load_dataset(data, options, reporter)
+    return data if isinstance(data, Dataset) else load_dataset(data, options, reporter, long_gaps=long_gaps)
 
 
 def check_data_argument(caller: str, data: Any, options: DataOptions) -> None:
@@ -432,7 +433,10 @@ def load_dataset(
             with a warning, as a forecast needs the latest steps only and a hole months before
             them should not stop it; ``"fill"``: it is filled like a short one (and marked
             missing), with a warning, as anomaly scoring skips missing steps and a monitoring
-            outage must not stop the job that watches the steps after it.
+            outage must not stop the job that watches the steps after it;
+            ``"recent-per-id"``: in a long file, each series as with ``"recent"`` (for
+            training: one host's outage must not stop the training of the fleet), in a wide
+            file, whose columns share their steps, as with ``"refuse"``.
 
     Returns:
         A :class:`Dataset` whose options are resolved.
@@ -1834,7 +1838,7 @@ class _SeriesBuilder:
         target_grid[positions] = targets
         covariate_grid = np.full((n_steps, covariates.shape[1]), np.nan)
         covariate_grid[positions] = covariates
-        if self.long_gaps == "recent":
+        if self._from_after_long_gaps(series_id):
             cut = self._after_last_long_gap(np.column_stack([target_grid, covariate_grid]), grid, where)
             grid, row_at, target_grid, covariate_grid = grid[cut:], row_at[cut:], target_grid[cut:], covariate_grid[cut:]
             n_steps = len(grid)
@@ -1847,7 +1851,7 @@ class _SeriesBuilder:
             # scoring writes a series' last steps without a value (an outage up to now) as missing
             stop = n_steps if self.long_gaps == "fill" else present[-1] + 1
             target_ends.append(max(stop, present[-1] + 1))
-            if self.long_gaps == "recent":
+            if self._from_after_long_gaps(series_id):
                 stop = self._before_covariates_stop(covariate_grid, grid, present[0], stop,
                                                     _series_name(series_id, target, self.options.targets))
             if stop > present[-1] + 1:
@@ -2011,6 +2015,11 @@ class _SeriesBuilder:
             return grid
         return pd.date_range(grid[0], periods=len(grid) + extra, freq=offset)
 
+    def _from_after_long_gaps(self, series_id: str | None) -> bool:
+        """Whether a series starts after its last gap longer than ``max_gap`` (and ends before a
+        covariate's that runs to its end), instead of refusing it."""
+        return self.long_gaps == "recent" or (self.long_gaps == "recent-per-id" and series_id is not None)
+
     def _after_last_long_gap(self, columns: np.ndarray, grid: pd.DatetimeIndex, where: str) -> int:
         """The first step after the last run of more than ``max_gap`` missing steps inside any
         column's values (0: none), noted in :attr:`trimmed`: what a forecast from the latest
@@ -2033,7 +2042,9 @@ class _SeriesBuilder:
             names = (*self.options.targets, *self.options.covariates)
             self.trimmed.append(
                 f"column '{names[column_at]}'{where}: a gap longer than --max-gap ends at {time_text(grid[cut - 1])}; "
-                f"the steps before {time_text(grid[cut])} are left out, as forecasts start from the latest ones"
+                f"the steps before {time_text(grid[cut])} are left out, "
+                + ("as forecasts start from the latest ones" if self.long_gaps == "recent" else
+                   "as a gap that long is not filled to train on")
             )
         return cut
 

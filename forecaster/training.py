@@ -1091,7 +1091,8 @@ def train(
     with model_lock(model_dir, wait):
         clean_leftovers(model_dir)
         check_replaceable(model_dir)  # as it is now that no one else writes it
-        dataset = read_data(data_path, data_options, reporter)
+        # one host's outage longer than --max-gap: that host is trained on from after it
+        dataset = read_data(data_path, data_options, reporter, long_gaps="recent-per-id")
         dataset = without_short_series(dataset, options, reporter)
         warn_of_lone_extremes(dataset, reporter)
         fitted = fit(dataset, options, reporter)

@@ -257,6 +257,30 @@ def weekly_long_csv(path, lengths: dict[str, int], seed=0):
     return path
 
 
+def test_one_hosts_outage_does_not_stop_the_training_of_a_long_file(tmp_path):
+    rng = np.random.default_rng(5)
+    index = pd.date_range("2024-01-01", periods=24 * 20, freq="h")
+    frames = [pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M:%S"), "host": host,
+                            "load": 100 + 10 * np.sin(2 * np.pi * index.hour.to_numpy() / 24)
+                            + rng.normal(0, 2, len(index))}) for host in ("a", "b", "c")]
+    frames[1] = frames[1].drop(frames[1].index[100:110])  # ten hours without rows, long ago
+    data = tmp_path / "hosts.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    model_dir = tmp_path / "model"
+    result = run_cli("train", data, "--id-col", "host", "--target", "load", "-m", model_dir, "--model", "linear",
+                     "--lookback", 24, "--horizon", 6)
+    assert result.exit_code == 0, result.stderr
+    assert ("column 'load' (series 'b'): a gap longer than --max-gap ends at 2024-01-05 13:00; the steps before "
+            "2024-01-05 14:00 are left out, as a gap that long is not filled to train on") in result.stderr
+    series = {s["name"]: s for s in read_metadata(model_dir)["series"]}
+    assert list(series) == ["a", "b", "c"] and series["b"]["n_steps"] == len(index) - 110
+    # a wide file's columns share their steps: there the gap is still refused, with its fix
+    wide = pd.DataFrame({"timestamp": frames[0]["timestamp"], "a": frames[0]["load"], "b": frames[2]["load"]})
+    wide.drop(wide.index[100:110]).to_csv(tmp_path / "wide.csv", index=False)
+    refused = run_cli("train", tmp_path / "wide.csv", "-m", tmp_path / "wide", "--model", "linear", "-q")
+    assert refused.exit_code == 1 and "pass a larger --max-gap or fix the data" in refused.stderr
+
+
 def test_a_few_series_too_short_for_the_others_shape_are_left_out_not_shortening_it(tmp_path):
     # a store opened a year ago beside three old ones: it used to shorten everyone's horizon
     # to 15 (the forecasts a job reads changed length), or, with the shape given, stop train
