@@ -50,6 +50,7 @@ bench: $(INSTALLED)
 	$(BIN)/python benchmarks/xla.py
 	$(BIN)/python benchmarks/fused_lstm.py
 	$(BIN)/python benchmarks/fit_end.py
+	$(BIN)/python benchmarks/early_flags.py
 
 sample-data: $(INSTALLED)
 	$(BIN)/python sample_data/generate.py
