@@ -68,7 +68,7 @@ CELLS = ("lstm", "gru", "rnn")
 ModelDir = Annotated[
     Path, typer.Option("--model-dir", "-m", help="Model directory: written by train, read by the other commands.", show_default=True)
 ]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors, and the result of evaluate and info (for cron).")]
 Debug = Annotated[bool, typer.Option("--debug", help="Show the full traceback of unexpected errors.")]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Also print details: the resolved training options, the model loaded.")]
 LogFormat = Annotated[
