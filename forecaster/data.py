@@ -777,6 +777,17 @@ def _detect_time_column(frame: pd.DataFrame, taken: set[str], shown: str, option
             if layout:
                 raise DataError(f"{shown}: no column looks like timestamps, but column '{name}' looks like dates "
                                 f"written as numbers ({layout}); if it is, pass --time-col {name}")
+        named = [name for name in frame.columns if name in taken]
+        if named and not options.time_unit:
+            # the time column given another role (--covariate timestamp): say so, not "none found"
+            try:
+                name = _detect_time_column(frame[named], set(), shown, options)
+            except DataError:
+                name = None
+            if name is not None:
+                raise DataError(f"{shown}: column '{name}' holds the timestamps but is named by --target, --covariate "
+                                "or --id-col; leave it out of those (it is found as the time column), or name the time "
+                                "with --time-col")
         raise DataError(f"{shown}: no column looks like timestamps; name it with --time-col")
     if len(found) > 1:
         names = ", ".join(f"'{c}'" for c in found)

@@ -165,6 +165,13 @@ def test_no_time_column(tmp_path):
     data_error(path, DataOptions(), "no column looks like timestamps", "--time-col")
 
 
+@pytest.mark.parametrize("options", [DataOptions(covariates=("time",)), DataOptions(targets=("time", "a"))])
+def test_the_time_column_given_another_role_is_named(tmp_path, options):
+    path = write(tmp_path, "time,a\n2024-01-01,1\n2024-01-02,2\n2024-01-03,3\n")
+    data_error(path, options, "column 'time' holds the timestamps but is named by --target, --covariate or --id-col",
+               "leave it out of those")
+
+
 def test_several_time_columns(tmp_path):
     text = "start,end,a\n2024-01-01,2024-01-02,1\n2024-01-02,2024-01-03,2\n2024-01-03,2024-01-04,3\n"
     data_error(write(tmp_path, text), DataOptions(), "'start'", "'end'", "choose one with --time-col")
