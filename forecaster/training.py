@@ -221,7 +221,8 @@ class TrainResult:
         n_series, n_train_windows, n_val_windows: what it was trained and validated on.
         epochs_run, best_epoch: the network's epochs and its best one (0: none bettered the
             linear start, which was kept); an ensemble's first member's; 0 for a baseline.
-        seconds: the whole run's wall time.
+        seconds: the run's wall time, from when it held the model directory's lock (a --wait for
+            another train is not counted).
         metrics: validation errors by method (``model``, ``naive``, ``seasonal_naive``,
             ``linear``), each ``{"mae": ..., "rmse": ..., "mase": ...}``, MAE and RMSE in data
             units.
@@ -1086,9 +1087,9 @@ def train(
     check_data_argument("train", data_path, data_options)
     if warning := unused_options_warning(options):
         reporter.warn(warning)
-    started = time.monotonic()
     check_replaceable(model_dir)
     with model_lock(model_dir, wait):
+        started = time.monotonic()  # not counting the wait for another train's lock
         clean_leftovers(model_dir)
         check_replaceable(model_dir)  # as it is now that no one else writes it
         # one host's outage longer than --max-gap: that host is trained on from after it
