@@ -447,7 +447,8 @@ def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> 
     options = resolve_shape(dataset, options, reporter)
     if options.target_transform == "log":
         for series in dataset.series:
-            require_positive_target(dataset.shown, series)
+            if not _constant(series):  # kept as it is (see _prepare)
+                require_positive_target(dataset.shown, series)
     if options.seed is None:
         options = replace(options, seed=random.SystemRandom().randrange(MAX_SEED + 1))
     lookback, horizon = options.lookback, options.horizon
@@ -560,7 +561,7 @@ def _chosen_target_transform(dataset: Dataset, options: TrainOptions,
         the transform, and what was built for it, so that ``fit`` need not build it again:
         ``(_windows(...), the linear model fitted on them)``, or None where nothing was fitted.
     """
-    nonpositive = next((s for s in dataset.series if np.any(s.values <= 0)), None)
+    nonpositive = next((s for s in dataset.series if np.any(s.values <= 0) and not _constant(s)), None)
     if nonpositive is not None:
         reporter.detail(f"Target modelled as it is: series '{nonpositive.name}' has values at or below 0, "
                         "which have no logarithm")
@@ -577,7 +578,7 @@ def _chosen_target_transform(dataset: Dataset, options: TrainOptions,
         relative = []
         for series, prep, x, scaled in zip(dataset.series, prepared, inputs,
                                            forecasting.predict_scaled_parts(linear, inputs, level=val_windows.level)):
-            if len(x):
+            if len(x) and not _constant(series):  # the same either way (see _prepare); and of level 0 maybe
                 values = np.asarray(series.values, dtype=np.float64)
                 starts = prep.split + np.arange(len(x))
                 actual = values[starts[:, None] + np.arange(options.horizon)]
@@ -1264,8 +1265,15 @@ def series_weights(training_targets: list[np.ndarray], seasons: list[int], n_win
 def _prepare(series, horizon: int, options: TrainOptions) -> _PreparedSeries:
     raw = _features(series, options)
     split = split_point(len(raw), horizon, options.val_fraction)
-    scaler = SeriesScaler.fit(raw[:split], log_target=options.target_transform == "log")
+    # a series that stood still (an error count at 0 beside busy hosts) is modelled as it is:
+    # it has no swings to even out, and 0 no logarithm, so it need not keep the others from one
+    scaler = SeriesScaler.fit(raw[:split], log_target=options.target_transform == "log" and not _constant(series))
     return _PreparedSeries(name=series.name, scaler=scaler, features=scaler.transform(raw), split=split)
+
+
+def _constant(series) -> bool:
+    """Whether every value of the series' target is the same."""
+    return bool(series.values.min() == series.values.max())
 
 
 def _progress_callback(keras, progress, epochs: int, label: str = ""):

@@ -4,6 +4,7 @@ auto, the default, choosing it where it forecasts better; none."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 
@@ -86,6 +87,20 @@ def test_auto_takes_the_log_only_where_it_forecasts_better_and_every_value_has_o
     with_zero = _growing_multiplicative()
     with_zero.series[0].values[5] = 0.0
     assert chosen(with_zero) == "none"
+
+
+def test_a_series_constant_at_0_keeps_neither_the_log_nor_auto_from_the_others():
+    # a store closed all year, kept beside the others (it used to be left out): 0 has no
+    # logarithm, but a series that never moves needs none, and the others still get it
+    dataset = _growing_multiplicative()
+    closed = dataclasses.replace(dataset.series[0], name="closed", values=np.zeros(len(dataset.series[0].values)))
+    dataset = dataclasses.replace(dataset, series=[dataset.series[0], closed])
+    for transform in ("auto", "log"):
+        fitted = fit(dataset, TrainOptions(model="linear", lookback=14, horizon=7, calendar=False, seed=0,
+                                           target_transform=transform))
+        assert fitted.options.target_transform == "log"
+        assert [p.scaler.log_target for p in fitted.prepared] == [True, False]
+        assert np.isfinite(evaluate_validation(fitted, dataset)["overall"]["model"]["mae"])
 
 
 def test_plain_train_takes_the_log_where_it_forecasts_better_and_none_turns_it_off(tmp_path):
