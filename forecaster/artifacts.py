@@ -158,6 +158,21 @@ def check_replaceable(model_dir: str | os.PathLike) -> Path:
     return target
 
 
+def newer_model_note(model_dir: str | os.PathLike) -> str | None:
+    """What to say before replacing a model that a newer forecaster wrote (a schema this one
+    cannot read): a downgraded cron job would otherwise replace it without a word. None for
+    any other directory."""
+    try:
+        metadata = json.loads((link_target(model_dir) / METADATA_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    version = metadata.get("schema_version") if _is_ours(metadata) else None
+    if not isinstance(version, int) or isinstance(version, bool) or version <= SCHEMA_VERSION:
+        return None
+    return (f"replacing the model in {model_dir}, written by forecaster {metadata.get('forecaster_version')} (model "
+            f"schema {version}), with one of this older version ({__version__}, schema {SCHEMA_VERSION})")
+
+
 def _is_ours(metadata: Any) -> bool:
     return isinstance(metadata, dict) and "schema_version" in metadata and "forecaster_version" in metadata
 

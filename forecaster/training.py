@@ -15,7 +15,7 @@ import numpy as np
 
 from . import anomaly, forecasting, interrupts
 from .artifacts import (LINEAR_FILE, MODEL_FILE, NETWORK_FILE, check_replaceable, clean_leftovers, model_level,
-                        save_artifact)
+                        newer_model_note, save_artifact)
 from .baselines import LinearAutoregression, SeasonalNaive, seasonal_naive
 from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_data, seasonal_period
 from .errors import ConfigError, DataError
@@ -1093,6 +1093,8 @@ def train(
         started = time.monotonic()  # not counting the wait for another train's lock
         clean_leftovers(model_dir)
         check_replaceable(model_dir)  # as it is now that no one else writes it
+        if note := newer_model_note(model_dir):
+            reporter.warn(note)
         # one host's outage longer than --max-gap: that host is trained on from after it
         dataset = read_data(data_path, data_options, reporter, long_gaps="recent-per-id")
         dataset = without_short_series(dataset, options, reporter)

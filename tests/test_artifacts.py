@@ -4,6 +4,7 @@ no path out of the directory, and readers that never see half of a model being r
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import pathlib
@@ -31,6 +32,7 @@ from forecaster.baselines import LinearAutoregression
 from forecaster.data import DataOptions
 from forecaster.errors import ArtifactError
 from forecaster.numpy_network import NumpyNetwork
+from forecaster.report import Reporter
 from forecaster.training import TrainOptions, train
 
 from .conftest import HOURLY, run_cli
@@ -532,6 +534,23 @@ def test_train_replaces_a_model_whose_metadata_was_cut_short_as_predict_asks(mod
     (foreign / "weights.bin").write_bytes(b"precious")
     with pytest.raises(ArtifactError, match="is not forecaster's"):
         train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive"), foreign)
+
+
+def test_replacing_a_model_of_a_newer_forecaster_is_said(model):
+    # a cron job downgraded by mistake: the newer model is replaced, but not without a word
+    metadata = json.loads((model / METADATA_FILE).read_text())
+    metadata["schema_version"], metadata["forecaster_version"] = SCHEMA_VERSION + 1, "9.9.0"
+    (model / METADATA_FILE).write_text(json.dumps(metadata))
+    messages = io.StringIO()
+    train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive", lookback=24, horizon=6, seed=0), model,
+          Reporter(file=messages))
+    assert (f"replacing the model in {model}, written by forecaster 9.9.0 (model schema {SCHEMA_VERSION + 1}), with "
+            f"one of this older version") in " ".join(messages.getvalue().split())
+    assert read_metadata(model)["schema_version"] == SCHEMA_VERSION
+    messages = io.StringIO()
+    train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive", lookback=24, horizon=6, seed=0), model,
+          Reporter(file=messages))
+    assert "replacing" not in messages.getvalue()
 
 
 def test_a_swap_cut_between_its_two_renames_is_undone_by_the_next_train(model):
