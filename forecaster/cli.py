@@ -1118,7 +1118,8 @@ def evaluate(
     from .report import Reporter
 
     coverages = tuple(dict.fromkeys(coverage or [0.9]))  # in the order given, each once
-    backtest_args = {"folds": folds, "stride": stride, "refit": _config_named(ctx, lambda: _choice(refit, REFIT, "--refit")),
+    backtest_args = {"folds": folds, "stride": stride,
+                     "refit": _config_named(ctx, lambda: _choice(refit, REFIT, "--refit")),
                      "recalibrate": recalibrate, "season": season, "coverage": coverages[0]}
     if as_json and output == "-":
         raise typer.BadParameter("--json prints to stdout, so the CSV cannot go there too; give -o a file name",
@@ -1161,8 +1162,8 @@ def evaluate(
 
 
 # evaluate's own options; the rest are train's and go to _training_options
-_EVALUATE_ONLY = {"ctx", "data", "folds", "stride", "refit", "recalibrate", "season", "coverage", "output", "as_json", "plot",
-                  "config", "quiet", "verbose", "log_format", "debug", "model_dir"}
+_EVALUATE_ONLY = {"ctx", "data", "folds", "stride", "refit", "recalibrate", "season", "coverage", "output", "as_json",
+                  "plot", "config", "quiet", "verbose", "log_format", "debug", "model_dir"}
 
 
 def _report_evaluation(result, reporter) -> None:

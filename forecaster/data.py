@@ -522,7 +522,7 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         series += reader.build(
             ids[codes[start]], times[start:end], rows[start:end], targets[start:end], covariates[start:end]
         )
-    if trained_model is None and len(reader.constant) == len(series):
+    if trained_model is None and series and len(reader.constant) == len(series):
         raise DataError(f"{shown}: {reader.constant[0]}; a constant series cannot be forecast or scaled; drop it")
     _check_one_frequency(series, shown)
     pending.replay(reporter)
