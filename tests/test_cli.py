@@ -247,6 +247,18 @@ def test_a_series_shorter_than_its_season_trains_with_no_seasonal_naive_figures(
     assert forecast["forecast"].notna().all() and (forecast["lower"] < forecast["upper"]).all()
 
 
+def linear_hourly_model(tmp_path, *roles, days=12, horizon=6):
+    """:func:`small_hourly_csv` at ``tmp_path / "data.csv"`` and a linear model of it (lookback 24)
+    in ``tmp_path / "model"``: the quick model the tests of reading and writing need. ``roles``
+    are train's column options (``"--target", "load"``)."""
+    data = small_hourly_csv(tmp_path / "data.csv", days=days)
+    model_dir = tmp_path / "model"
+    trained = run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", horizon,
+                      *roles, "-q")
+    assert trained.exit_code == 0, trained.stderr
+    return data, model_dir
+
+
 def weekly_long_csv(path, lengths: dict[str, int], seed=0):
     """A long file of weekly sales, one series per store, each ``lengths[store]`` weeks."""
     rng = np.random.default_rng(seed)
@@ -541,10 +553,7 @@ def test_predict_says_when_a_series_ends_before_the_others(tmp_path):
 
 
 def test_predict_starts_after_an_old_gap_that_detect_anomalies_fills(tmp_path):
-    data = small_hourly_csv(tmp_path / "data.csv", days=14)
-    model_dir = tmp_path / "model"
-    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
-                   "--target", "load", "--covariate", "temperature", "-q").exit_code == 0
+    data, model_dir = linear_hourly_model(tmp_path, "--target", "load", "--covariate", "temperature", days=14)
     frame = pd.read_csv(data)
     frame.loc[40:49, "temperature"] = np.nan  # ten hours in the second day: more than --max-gap fills
     holed = tmp_path / "holed.csv"
@@ -584,10 +593,7 @@ def test_predict_starts_after_an_old_gap_that_detect_anomalies_fills(tmp_path):
 
 
 def test_predict_forecasts_from_before_a_covariate_feed_that_stopped(tmp_path):
-    data = small_hourly_csv(tmp_path / "data.csv", days=14)
-    model_dir = tmp_path / "model"
-    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
-                   "--target", "load", "--covariate", "temperature", "-q").exit_code == 0
+    data, model_dir = linear_hourly_model(tmp_path, "--target", "load", "--covariate", "temperature", days=14)
     frame = pd.read_csv(data)
     frame.loc[len(frame) - 6:, "temperature"] = np.nan  # the temperature feed stopped six hours ago
     frame.to_csv(tmp_path / "stopped.csv", index=False)
@@ -607,10 +613,7 @@ def test_predict_forecasts_from_before_a_covariate_feed_that_stopped(tmp_path):
 
 
 def test_detect_anomalies_writes_the_missing_last_points_of_an_outage_up_to_now(tmp_path):
-    data = small_hourly_csv(tmp_path / "data.csv", days=14)
-    model_dir = tmp_path / "model"
-    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
-                   "--target", "load", "-q").exit_code == 0
+    data, model_dir = linear_hourly_model(tmp_path, "--target", "load", days=14)
     frame = pd.read_csv(data)
     frame.loc[len(frame) - 5:, "load"] = np.nan  # the meter stopped five hours ago; the export goes on
     frame.to_csv(tmp_path / "stopped.csv", index=False)
@@ -697,10 +700,7 @@ def test_series_the_model_does_not_know_are_skipped_with_a_warning(stores_model,
 def test_hourly_outputs_keep_the_time_of_day_when_every_row_written_is_at_midnight(tmp_path, stores_model):
     # pandas writes a column of midnights as dates alone: an hourly cron job's output changed
     # format once a day
-    data = small_hourly_csv(tmp_path / "data.csv")
-    model_dir = tmp_path / "model"
-    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 1,
-                   "--target", "load", "-q").exit_code == 0
+    data, model_dir = linear_hourly_model(tmp_path, "--target", "load", horizon=1)
     frame = pd.read_csv(data)
     frame.iloc[:-23].to_csv(tmp_path / "to_midnight.csv", index=False)  # its last row is at 00:00
     scored = run_cli("detect-anomalies", tmp_path / "to_midnight.csv", "-m", model_dir, "--last", 1)
@@ -717,10 +717,7 @@ def test_hourly_outputs_keep_the_time_of_day_when_every_row_written_is_at_midnig
 
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_a_wide_files_trained_column_missing_is_skipped_but_its_inputs_are_needed(tmp_path, command):
-    data = small_hourly_csv(tmp_path / "data.csv")
-    model_dir = tmp_path / "model"  # two series, load and temperature
-    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
-                   "-q").exit_code == 0
+    data, model_dir = linear_hourly_model(tmp_path)  # two series, load and temperature
     frame = pd.read_csv(data)
     frame.drop(columns="temperature").to_csv(tmp_path / "load_only.csv", index=False)
     last = ["--last", 3] if command != "predict" else []
@@ -808,10 +805,7 @@ def test_predict_warns_when_the_export_ends_before_the_training_data(stores_mode
 @pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
 def test_data_written_unlike_the_training_file_is_read_with_the_reading_options(tmp_path, command):
     # trained on an ISO, comma-separated file; the same data exported the German way
-    data = small_hourly_csv(tmp_path / "data.csv")
-    model_dir = tmp_path / "model"
-    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
-                   "--target", "load", "-q").exit_code == 0
+    data, model_dir = linear_hourly_model(tmp_path, "--target", "load")
     frame = pd.read_csv(data)
     frame["timestamp"] = pd.to_datetime(frame["timestamp"]).dt.strftime("%d.%m.%Y %H:%M")
     german = tmp_path / "export.csv"
@@ -1083,10 +1077,7 @@ def test_train_reports_mase_which_weighs_series_of_different_sizes_alike(tmp_pat
 def test_a_plot_with_no_writable_matplotlib_cache_is_quiet(tmp_path):
     """Where the home's configuration can be written but its cache cannot (a file in the way),
     matplotlib made a temporary cache of its own and said so, past --quiet."""
-    data = small_hourly_csv(tmp_path / "data.csv")
-    model_dir = tmp_path / "model"
-    assert run_cli("train", data, "-m", model_dir, "--model", "linear", "--lookback", 24, "--horizon", 6,
-                   "-q").exit_code == 0
+    data, model_dir = linear_hourly_model(tmp_path)
     (tmp_path / "not-a-directory").write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPL", "XDG_"))}
     env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "not-a-directory"))
