@@ -1117,6 +1117,8 @@ def _check_the_other_order(texts: pd.Index, parsed: pd.DatetimeIndex, dayfirst: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         other = pd.to_datetime(texts.str.strip(), format=form, errors="coerce")
+    # midnight written as the date alone among dates with a time, read in that order too
+    other = _with_other_day_month_format(texts.str.strip(), other, not dayfirst)
     if other.isna().any() or _infer_freq(parsed.unique().sort_values()) is not None:
         return
     freq = _infer_freq(other.unique().sort_values())

@@ -283,6 +283,11 @@ def test_midnight_written_as_a_date_alone_among_day_month_times(tmp_path, dayfir
     series = load_dataset(path, DataOptions(dayfirst=dayfirst)).series[0]
     assert series.index.equals(pd.DatetimeIndex(hours)) and series.freq == "h"
     np.testing.assert_array_equal(series.values, np.arange(len(hours)))
+    # read in the other order (no day above 12), the hint says which order spaces them evenly
+    # (a gap of 720 steps was the error before)
+    fix = "drop --dayfirst" if not dayfirst else "pass --dayfirst"
+    with pytest.raises(DataError, match=rf"the dates are not evenly spaced, but read .* first they are \(step h\); {fix}"):
+        load_dataset(path, DataOptions(dayfirst=not dayfirst))
 
 
 def test_date_only_and_z_timestamps():
