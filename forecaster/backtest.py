@@ -22,7 +22,8 @@ from .errors import ConfigError, DataError
 from .features import series_features
 from .report import QUIET, Reporter, counted, epochs_text, unscaled_mase_warning
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
-                       method_forecasts, resolve_shape, unused_options_warning, warn_of_lone_extremes, wrong_kind)
+                       method_forecasts, resolve_shape, unused_options_warning, warn_of_lone_extremes, without_short_series,
+                       wrong_kind)
 from .windows import input_windows, min_length
 
 REFIT = ("each", "once")
@@ -267,7 +268,9 @@ def evaluate_coverages(
                       "by its own training (it applies to --refit once)")
     for coverage in coverages:
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
-    dataset = read_data(data_path, data_options, reporter, caller="evaluate")
+    # the series train would fit: a host trained on from after an outage, a few short ones left out
+    dataset = read_data(data_path, data_options, reporter, caller="evaluate", long_gaps="recent-per-id")
+    dataset = without_short_series(dataset, options, reporter, backtest=True)
     warn_of_lone_extremes(dataset, reporter)
     shape = resolve_shape(dataset, options, QUIET)  # said below, of the series kept
     horizon = shape.horizon

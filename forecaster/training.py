@@ -347,14 +347,16 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
                    learning_rate=learning_rate)
 
 
-def without_short_series(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> Dataset:
+def without_short_series(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET,
+                         backtest: bool = False) -> Dataset:
     """``dataset`` without the few series too short for the model the others support, with a
     warning naming them: a host added yesterday must neither stop a nightly training that
     gives ``--lookback`` and ``--horizon`` nor, left to choose them, shorten them for every
     series (the forecasts a cron job reads would change length). Too short: shorter than the
     lookback and horizon given, or the longest series would get alone, need. Left out only
     while they are fewer than half of the series; many new ones get a shape that suits them
-    all instead. Unchanged where every series fits, or none would be left.
+    all instead. Unchanged where every series fits, or none would be left. ``backtest``: for
+    ``evaluate``, which backtests what ``train`` would fit (the warning says so).
     """
     if len(dataset.series) < 2:
         return dataset
@@ -374,8 +376,9 @@ def without_short_series(dataset: Dataset, options: TrainOptions, reporter: Repo
     else:
         why = (f"much shorter than the others (the longest has {len(longest.values)} rows), which would shorten "
                "every series' lookback and horizon")
-    reporter.warn(f"left out {len(short)} series {why}: {named}{more}; each is trained on once it is longer (until "
-                  "then predict and detect-anomalies skip it)")
+    then = (f"train leaves {'it' if len(short) == 1 else 'them'} out too" if backtest else
+            "each is trained on once it is longer (until then predict and detect-anomalies skip it)")
+    reporter.warn(f"left out {len(short)} series {why}: {named}{more}; {then}")
     return replace(dataset, series=[series for series in dataset.series if len(series.values) >= needed])
 
 

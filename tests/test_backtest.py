@@ -476,6 +476,29 @@ def test_a_series_without_seasonal_change_is_left_out_of_mase_with_a_warning(tmp
     assert "inf" not in trained.stderr
 
 
+def test_evaluate_backtests_the_series_train_would_fit(tmp_path):
+    # a host with an old outage (trained on from after it) and a new one much shorter than
+    # the rest (left out): train would stop or shorten every horizon before, and so did evaluate
+    rng = np.random.default_rng(2)
+    index = pd.date_range("2024-01-01", periods=24 * 30, freq="h")
+    frames = [pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M:%S"), "host": host,
+                            "load": 100 + 10 * np.sin(2 * np.pi * index.hour.to_numpy() / 24)
+                            + rng.normal(0, 2, len(index))}) for host in ("a", "b", "c", "d")]
+    frames[1] = frames[1].drop(frames[1].index[100:110])
+    frames[3] = frames[3].tail(30)
+    data = tmp_path / "hosts.csv"
+    pd.concat(frames).to_csv(data, index=False)
+    result = run_cli("evaluate", data, "--id-col", "host", "--target", "load", "--model", "linear", "--folds", 2,
+                     "-o", tmp_path / "rows.csv")
+    assert result.exit_code == 0, result.stderr
+    assert "column 'load' (series 'b'): a gap longer than --max-gap ends at 2024-01-05 13:00" in result.stderr
+    assert "left out 1 series much shorter than the others" in result.stderr and "'d' (30 rows); train leaves it out too" \
+        in result.stderr
+    rows = pd.read_csv(tmp_path / "rows.csv")
+    assert sorted(rows["series"].unique()) == ["a", "b", "c"]
+    assert rows["step"].max() == 24  # the hourly horizon, not one a 30-row series allows
+
+
 def test_a_series_too_short_for_the_cutoffs_is_left_out_of_the_backtest_with_a_warning(tmp_path):
     """A store opened a few months ago kept the others from being backtested at all."""
     stores = pd.read_csv(STORES)
