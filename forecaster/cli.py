@@ -945,6 +945,7 @@ def detect_anomalies(
     reporter = _reporter(quiet, verbose, log_format)
     reading = _reading(sep=sep, decimal=decimal, thousands=thousands, dayfirst=dayfirst, time_unit=time_unit, tz=tz,
                        max_gap=max_gap, on_duplicate=on_duplicate)
+    times_of_day = _times_of_day(model_dir)  # read once for the CSV, the table and the alert lines
 
     def action():
         plot_path = _checked_outputs(output, plot)
@@ -952,7 +953,7 @@ def detect_anomalies(
         drawn = last if last is None or plot_path is None else max(last, _context_points())
         shown = detect(model_dir, data, threshold, reporter, last=drawn, reading=reading)
         result = shown if drawn == last else shown.tail(last)
-        write_csv(result.frame, output, times_of_day=_times_of_day(model_dir))
+        write_csv(result.frame, output, times_of_day=times_of_day)
         if plot_path:
             from .plots import plot_anomalies
 
@@ -974,7 +975,7 @@ def detect_anomalies(
                 ["series", "timestamp", "value", "expected", "score", "reason"],
                 [[r.series, when, r.value, r.expected, r.score, r.reason] for r, when in
                  zip(strongest.itertuples(), short_times([t.isoformat() for t in strongest["timestamp"]],
-                                                         _times_of_day(model_dir)))],
+                                                         times_of_day))],
             )
         if plot:
             reporter.info(f"Plot written to {plot}")
@@ -985,8 +986,8 @@ def detect_anomalies(
     news = []
     if fail_on_anomaly and result.n_flagged:
         news.append(f"Anomalies: {result.n_flagged} point(s) flagged (--fail-on-anomaly): "
-                    f"{_flagged_text(result.frame, _times_of_day(model_dir))}.")
-    if fail_on_missing and (missing := _missing_text(result, _times_of_day(model_dir))):
+                    f"{_flagged_text(result.frame, times_of_day)}.")
+    if fail_on_missing and (missing := _missing_text(result, times_of_day)):
         news.append(f"Missing (--fail-on-missing): {missing}.")
     if news:
         _report_exit(reporter, "\n".join(news), EXIT_ANOMALIES, "anomalies")

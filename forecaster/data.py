@@ -286,7 +286,7 @@ class Dataset:
     @property
     def shown(self) -> str:
         """The file as messages name it: the path, or ``standard input`` for ``"-"``."""
-        return _shown(self.path)
+        return shown_name(self.path)
 
 
 def dataset_from_pandas(columns: Mapping[str, pd.Series], shown: str = "(in memory)") -> Dataset:
@@ -466,7 +466,7 @@ def _errors_on_one_line() -> Iterator[None]:
 
 def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: str | None,
           known_series: Collection[str] | None = None, long_gaps: str = "refuse") -> Dataset:
-    shown = _shown(path)
+    shown = shown_name(path)
     # Notes on what reading did are given once the whole file is accepted: when it is not,
     # the one-line error is all that is printed.
     pending = _PendingNotes()
@@ -2281,7 +2281,7 @@ def _timestamp(nanos: int, tz: Any) -> pd.Timestamp:
     return stamp if tz is None else stamp.tz_localize("UTC").tz_convert(tz)
 
 
-def _shown(path: str) -> str:
+def shown_name(path: str) -> str:
     """The file as messages name it: ``"-"`` is standard input."""
     return "standard input" if path == "-" else path
 

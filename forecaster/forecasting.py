@@ -509,6 +509,8 @@ def _report_stale_data(inputs: list[SeriesInput], data_path: str | os.PathLike, 
     export (a sync that stopped) would otherwise give forecasts of the past without a word."""
     import pandas as pd
 
+    from .data import shown_name
+
     ends = [(item, _stored_end(item.meta, item.index)) for item in inputs]
     stale = [(item, end) for item, end in ends if item.index[-1] < end]
     if not stale:
@@ -517,7 +519,7 @@ def _report_stale_data(inputs: list[SeriesInput], data_path: str | os.PathLike, 
     steps = len(pd.date_range(item.index[-1], trained_end, freq=item.meta["freq"])) - 1
     end, trained = short_times([item.index[-1].isoformat(), trained_end.isoformat()])
     more = f" (and {len(stale) - 1} more)" if len(stale) > 1 else ""
-    reporter.warn(f"{os.fspath(data_path)}: series '{item.meta['name']}'{more} ends at {end}, {counted(steps, 'step')} "
+    reporter.warn(f"{shown_name(os.fspath(data_path))}: series '{item.meta['name']}'{more} ends at {end}, {counted(steps, 'step')} "
                   f"before the data the model was trained on ({trained}), so its forecast is of the past; is the "
                   "export stale?")
 

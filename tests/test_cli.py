@@ -1077,7 +1077,7 @@ def test_train_reports_mase_which_weighs_series_of_different_sizes_alike(tmp_pat
 def test_a_plot_with_no_writable_matplotlib_cache_is_quiet(tmp_path):
     """Where the home's configuration can be written but its cache cannot (a file in the way),
     matplotlib made a temporary cache of its own and said so, past --quiet."""
-    data, model_dir = linear_hourly_model(tmp_path)
+    _, model_dir = linear_hourly_model(tmp_path)
     (tmp_path / "not-a-directory").write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MPL", "XDG_"))}
     env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "not-a-directory"))
