@@ -1193,6 +1193,18 @@ class AnomalyResult:
         return AnomalyResult(self.frame.groupby("series", sort=False).tail(n).reset_index(drop=True),
                              self.threshold, self.targets, self.unscored)
 
+    def since(self, after: Mapping[str, Any], last: int | None = None, reporter: Reporter = QUIET) -> AnomalyResult:
+        """The points ``detect_anomalies(after=after, last=last)`` returns, from a result with
+        every point."""
+        import pandas as pd
+
+        groups = [(name, pd.DatetimeIndex(rows["timestamp"]), rows.index)
+                  for name, rows in self.frame.groupby("series", sort=False)]
+        firsts = first_points_written([(name, stamps) for name, stamps, _ in groups], last, after, reporter)
+        kept = [rows[first:] for (_, _, rows), first in zip(groups, firsts)]
+        frame = self.frame.loc[np.concatenate(kept) if kept else []].reset_index(drop=True)
+        return AnomalyResult(frame, self.threshold, self.targets, self.unscored)
+
     def strongest(self, n: int = 5):
         """The ``n`` strongest incidents: of each run of consecutive flagged points of a
         series, the row with the highest score; highest first."""
@@ -1213,6 +1225,7 @@ def detect_anomalies(
     reporter: Reporter = QUIET,
     last: int | None = None,
     reading: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None,
 ) -> AnomalyResult:
     """Score every point that has ``lookback`` points of history and flag the unusual ones.
 
@@ -1227,6 +1240,10 @@ def detect_anomalies(
             same, so their scores do not depend on ``last``.
         reading: how ``data_path`` is written where it differs from the training file
             (:func:`forecaster.forecasting.series_inputs`), e.g. ``{"dayfirst": True}``.
+        after: return only the points later than these times, by series name (the newest
+            points an earlier run scored: :func:`forecaster.alert_state.read_marks`); a
+            series not in it is returned whole. With ``last`` as well, the last ``last`` of
+            those, and ``reporter`` warns of each series that had more.
 
     Raises:
         ArtifactError: the model was calibrated by a newer forecaster's anomaly scoring.
@@ -1291,12 +1308,14 @@ def detect_anomalies(
         histories = [np.where(absent, np.nan, item.raw[:, 0]) for item, absent in zip(inputs, missing)]
         scores, reasons = score_batches(list(residuals), calibrations, list(steps), histories)
 
-    kept = slice(-last if last else 0, None)
-    kept_values = [history[lookback:][kept] for history in histories]
+    firsts = first_points_written([(item.meta["name"], item.index[lookback:]) for item in inputs], last, after,
+                                  reporter)
+    kept_values = [history[lookback:][first:] for history, first in zip(histories, firsts)]
     values = np.concatenate(kept_values)
-    expected_values = np.concatenate([item.scaler.target_to_original(exp)[kept] for item, exp in zip(inputs, expected)])
-    score = np.concatenate([series_scores[kept] for series_scores in scores])
-    stamps = [item.index[lookback:][kept] for item in inputs]
+    expected_values = np.concatenate([item.scaler.target_to_original(exp)[first:]
+                                      for item, exp, first in zip(inputs, expected, firsts)])
+    score = np.concatenate([series_scores[first:] for series_scores, first in zip(scores, firsts)])
+    stamps = [item.index[lookback:][first:] for item, first in zip(inputs, firsts)]
     frame = pd.DataFrame(
         {
             "series": np.repeat(np.array([item.meta["name"] for item in inputs], dtype=object),
@@ -1307,13 +1326,38 @@ def detect_anomalies(
             "residual": values - expected_values,
             "score": score,
             "is_anomaly": (np.nan_to_num(score, nan=0.0) >= threshold).astype(np.int8),
-            "reason": pd.Categorical.from_codes(np.concatenate([r[kept] for r in reasons]), categories=REASONS),
+            "reason": pd.Categorical.from_codes(np.concatenate([r[first:] for r, first in zip(reasons, firsts)]),
+                                                categories=REASONS),
         }
     )
     scored = {item.meta["name"] for item in inputs}
     return AnomalyResult(frame=frame, threshold=threshold,
                          targets={item.meta["name"]: item.meta.get("target", "value") for item in inputs},
                          unscored=tuple(meta["name"] for meta in metadata["series"] if meta["name"] not in scored))
+
+
+def first_points_written(named_stamps: list[tuple[str, Any]], last: int | None, after: Mapping[str, Any] | None,
+                         reporter: Reporter = QUIET) -> list[int]:
+    """Where the points to return start in each series' times (``(name, times)`` pairs,
+    the times in order): after the series' time in ``after``, and among the last ``last``."""
+    from .forecasting import time_like
+
+    firsts, cut = [], []
+    for name, stamps in named_stamps:
+        first = 0
+        if after and name in after:
+            first = int(stamps.searchsorted(time_like(after[name], stamps), side="right"))
+        if last and len(stamps) - first > last:
+            if after and name in after:
+                cut.append((name, len(stamps) - first))
+            first = len(stamps) - last
+        firsts.append(first)
+    if cut:
+        named = ", ".join(f"{name} ({n:,})" for name, n in cut[:3]) + (f" and {len(cut) - 3:,} more" if len(cut) > 3
+                                                                         else "")
+        reporter.warn(f"more points arrived since the last run than --last {last} writes, so the earlier ones are "
+                      f"not written: {named}; pass a larger --last to write them all")
+    return firsts
 
 
 def _log_scale(item) -> float | None:

@@ -660,7 +660,8 @@ EXAMPLES = {
     ),
     "detect-anomalies": (
         "forecaster detect-anomalies -m model -o anomalies.csv --plot anomalies.png",
-        "forecaster detect-anomalies export.csv -m model -o anomalies.csv --last 1 --fail-on-anomaly --quiet",
+        "forecaster detect-anomalies export.csv -m model -o anomalies.csv --state anomalies.state --last 48 "
+        "--fail-on-anomaly --quiet",
     ),
     "evaluate": (
         "forecaster evaluate sample_data/hourly_load.csv --target load --covariate temperature --seed 42",
@@ -885,12 +886,20 @@ def _context_points() -> int:
     return CONTEXT_POINTS
 
 
-def _checked_outputs(output: Optional[str], plot: Optional[Path]) -> Optional[Path]:
-    """Check the -o and --plot paths before any work is done, so a typo fails in a second
-    (and a compression that cannot be written, not after a long run); returns the plot's."""
+def _checked_outputs(output: Optional[str], plot: Optional[Path], state: Optional[Path] = None) -> Optional[Path]:
+    """Check the -o, --plot and --state paths before any work is done, so a typo fails in a
+    second (and a compression that cannot be written, not after a long run); returns the plot's."""
     from .outputs import output_compression
 
     output_compression(output)
+    if state is not None:
+        from .alert_state import check_state_path
+
+        for other, option in ((output, "-o"), (plot, "--plot")):
+            if other not in (None, "-") and os.path.realpath(other) == os.path.realpath(state):
+                raise typer.BadParameter(f"'{state}' is also the {option} file; give each its own name",
+                                         param_hint="--state")
+        check_state_path(state)
     if plot is None:
         return None
     from .plots import check_plot_path
@@ -915,6 +924,12 @@ def detect_anomalies(
         Optional[int],
         typer.Option(min=1, metavar="N", help="Write only the last N points of each series (all are still scored "
                      "with their whole history).", show_default="every point"),
+    ] = None,
+    state: Annotated[
+        Optional[Path],
+        typer.Option(metavar="FILE", help="Write only the points after those written by the runs before with this "
+                     "--state (with --last N, at most N of them), and remember the newest scored in FILE: a cron job "
+                     "then sees every point once, after missed runs and late rows too.", show_default="none"),
     ] = None,
     fail_on_anomaly: Annotated[
         bool, typer.Option(help="Exit with code 3 when any point written is flagged, so cron can alert.")
@@ -948,22 +963,42 @@ def detect_anomalies(
     times_of_day = _times_of_day(model_dir)  # read once for the CSV, the table and the alert lines
 
     def action():
-        plot_path = _checked_outputs(output, plot)
-        # a plot of the last few points shows the days before them too
-        drawn = last if last is None or plot_path is None else max(last, _context_points())
-        shown = detect(model_dir, data, threshold, reporter, last=drawn, reading=reading)
-        result = shown if drawn == last else shown.tail(last)
+        plot_path = _checked_outputs(output, plot, state)
+        marks = _state_marks(state)
+        if plot_path and marks:
+            # the points written differ from series to series: score them all, draw some before
+            shown = detect(model_dir, data, threshold, reporter, reading=reading)
+            result = shown.since(marks, last, reporter)
+            written = result.frame.groupby("series", sort=False).size().to_dict()
+            from_end = shown.frame.groupby("series", sort=False).cumcount(ascending=False)
+            shown.frame = shown.frame[from_end < shown.frame["series"].map(written).fillna(0).clip(
+                lower=_context_points())]
+        else:
+            # a plot of the last few points shows the days before them too
+            drawn = last if last is None or plot_path is None else max(last, _context_points())
+            shown = detect(model_dir, data, threshold, reporter, last=drawn, reading=reading, after=marks)
+            result = shown if drawn == last else shown.tail(last)
+            written = last
         write_csv(result.frame, output, times_of_day=times_of_day)
+        if state:
+            from .alert_state import write_marks
+
+            write_marks(state, marks, result.frame)
         if plot_path:
             from .plots import plot_anomalies
 
-            plot_anomalies(shown.frame, plot_path, threshold=result.threshold, value_labels=result.targets, last=last)
+            plot_anomalies(shown.frame, plot_path, threshold=result.threshold, value_labels=result.targets,
+                           last=written)
         return result
 
     def report(result):
         scored = int(result.frame["score"].notna().sum())
-        which = f"the {scored} scored points written (the last {last} of each series)" if last else \
-            f"{scored} scored points"
+        if state:
+            which = f"the {scored} scored points written (those after the last run's" + \
+                (f", at most {last} a series)" if last else ")")
+        else:
+            which = f"the {scored} scored points written (the last {last} of each series)" if last else \
+                f"{scored} scored points"
         reporter.info(
             f"Flagged {result.n_flagged} of {which} (threshold {result.threshold:.2f})"
             + (f"; wrote {output}" if output not in (None, "-") else "")
@@ -992,6 +1027,15 @@ def detect_anomalies(
     if news:
         _report_exit(reporter, "\n".join(news), EXIT_ANOMALIES, "anomalies")
         raise typer.Exit(EXIT_ANOMALIES)
+
+
+def _state_marks(state: Optional[Path]) -> Optional[dict]:
+    """The newest points the runs before wrote, from --state; None without it."""
+    if state is None:
+        return None
+    from .alert_state import read_marks
+
+    return read_marks(state)
 
 
 #: The most series the alert line of --fail-on-anomaly names.

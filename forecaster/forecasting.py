@@ -591,14 +591,20 @@ def _stored_end(meta: dict[str, Any], like: Any = None):
             end = end.tz_convert(meta["tz"])
         except (TypeError, ValueError, KeyError):
             pass  # a fixed offset parsed from the ISO string is already right
+    return end if like is None else time_like(end, like)
+
+
+def time_like(stamp: Any, like: Any):
+    """``stamp`` as a time of the kind of the index ``like``: with its zone, or without one
+    (wall-clock time), so that the two compare however the data was read this time."""
     zone = getattr(like, "tz", None)
-    if like is None or (zone is None and end.tz is None):
-        return end
+    if zone is None and stamp.tz is None:
+        return stamp
     if zone is None:
-        return end.tz_localize(None)
-    if end.tz is None:
-        return end.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
-    return end.tz_convert(zone)
+        return stamp.tz_localize(None)
+    if stamp.tz is None:
+        return stamp.tz_localize(zone, ambiguous=True, nonexistent="shift_forward")
+    return stamp.tz_convert(zone)
 
 
 def _stored_index(meta: dict[str, Any], n_steps: int):

@@ -352,7 +352,7 @@ def plot_anomalies(
     max_series: int = 6,
     threshold: float | None = None,
     value_labels: Mapping[Any, str] | None = None,
-    last: int | None = None,
+    last: int | Mapping[Any, int] | None = None,
 ) -> Path:
     """Draw each series' values and expectations with flagged points marked, and its scores.
 
@@ -372,8 +372,9 @@ def plot_anomalies(
         value_labels: what each series' value axis is labelled (its target column), by
             series name; "value" for a series not in it.
         last: the points a run wrote are each series' last ``last`` (``detect-anomalies
-            --last``), the earlier ones drawn for context: that span is shaded, and the
-            counts in the titles are of its points, as the run reported them.
+            --last``), or as many as ``last`` gives by series name (``--state``: those
+            after the earlier runs'), the earlier ones drawn for context: that span is
+            shaded, and the counts in the titles are of its points, as the run reported them.
 
     Returns:
         The path written.
@@ -391,7 +392,11 @@ def plot_anomalies(
     scores, tz = _with_times(scores)
     flagged_all = scores["is_anomaly"].fillna(0).astype(bool)
     scores = scores.assign(is_anomaly=flagged_all)
-    written = scores.groupby("series", sort=False).tail(last) if last else scores
+    if isinstance(last, Mapping):
+        from_end = scores.groupby("series", sort=False).cumcount(ascending=False)
+        written = scores[from_end < scores["series"].map(last).fillna(0)]
+    else:
+        written = scores.groupby("series", sort=False).tail(last) if last else scores
     all_names = _series_order(scores)
     names = all_names
     if len(all_names) > max_series:
@@ -410,7 +415,7 @@ def plot_anomalies(
         if last:
             # points before the last ``last`` were scored only to draw them: their flags are
             # not the run's, so they are drawn hollow and not counted
-            earlier = flagged[flagged["timestamp"] < counted["timestamp"].min()]
+            earlier = flagged[flagged["timestamp"] < counted["timestamp"].min()] if len(counted) else flagged
             flagged = flagged.drop(earlier.index)
         else:
             earlier = flagged.iloc[:0]
@@ -438,7 +443,12 @@ def plot_anomalies(
         value_axis.grid(True, alpha=0.3)
         value_axis.margins(x=0.01)
         n_counted = int((counted["is_anomaly"] & counted["value"].notna()).sum())
-        span = f"the last {len(counted)} points (shaded)" if last else f"{int(counted['score'].notna().sum())} scored"
+        if not last:
+            span = f"{int(counted['score'].notna().sum())} scored"
+        elif isinstance(last, Mapping):
+            span = f"the {len(counted)} points written (shaded)"
+        else:
+            span = f"the last {len(counted)} points (shaded)"
         value_axis.set_title(f"{_text(name)}: {n_counted} flagged of {span}", loc="left", fontsize=10)
         if last and len(counted):
             for axis in (value_axis, score_axis):
@@ -472,7 +482,8 @@ def plot_anomalies(
     plural = "s" if n_flagged != 1 else ""
     # The count covers every series, so say so when only some are drawn.
     shown = f" ({len(names)} with the most flags shown)" if len(names) < len(all_names) else ""
-    within = f" among the last {last} of each" if last else ""
+    within = "" if not last else " among the points written" if isinstance(last, Mapping) else \
+        f" among the last {last} of each"
     title = f"Anomalies: {n_flagged} point{plural} flagged{within} in {len(all_names)} series{shown}"
     _header(figure, title, [axis for subfigure in subfigures for axis in subfigure.axes])
     return _save(figure, target)

@@ -1,0 +1,181 @@
+"""detect-anomalies --state: a cron job sees every point once, after missed runs and late rows."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from forecaster.alert_state import read_marks
+from forecaster.anomaly import detect_anomalies
+from forecaster.errors import ForecasterError
+
+from .conftest import run_cli
+
+HOSTS = ("web1", "web2")
+
+
+def hosts_frame(hours: int, seed: int = 0) -> pd.DataFrame:
+    """Two hosts' hourly load in a long file, a daily cycle and noise; web2's hour 300 spikes."""
+    rng = np.random.default_rng(seed)
+    index = pd.date_range("2024-03-01", periods=hours, freq="h")
+    cycle = 100 + 20 * np.sin(2 * np.pi * index.hour.to_numpy() / 24)
+    frames = []
+    for host in HOSTS:
+        load = cycle + rng.normal(0, 2, hours)
+        if host == "web2" and hours > 300:
+            load[300] += 150
+        frames.append(pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M:%S"), "host": host, "load": load}))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def hosts_model(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("state")
+    data = folder / "train.csv"
+    hosts_frame(24 * 12).to_csv(data, index=False)
+    model_dir = folder / "model"
+    trained = run_cli("train", data, "-m", model_dir, "--id-col", "host", "--target", "load", "--model", "linear",
+                      "--lookback", 24, "--horizon", 6, "-q")
+    assert trained.exit_code == 0, trained.stderr
+    return model_dir
+
+
+def export(path, frame: pd.DataFrame, ends: dict[str, int]):
+    """The first ``ends[host]`` hours of each host: a host whose rows come late ends earlier."""
+    hour = (pd.to_datetime(frame["timestamp"]) - pd.Timestamp("2024-03-01")) // pd.Timedelta("1h")
+    frame[hour < frame["host"].map(ends)].to_csv(path, index=False)
+    return path
+
+
+def scored_rows(stdout: str) -> pd.DataFrame:
+    rows = pd.read_csv(io.StringIO(stdout))
+    return rows[rows["score"].notna()]
+
+
+def test_every_point_is_written_once_with_missed_runs_and_late_rows(hosts_model, tmp_path):
+    frame = hosts_frame(24 * 14)
+    data, state = tmp_path / "export.csv", tmp_path / "state.json"
+    args = ["detect-anomalies", data, "-m", hosts_model, "--state", state, "--last", 24, "-q"]
+    written = []
+    # hourly runs; web2's rows arrive two hours late from hour 296, the run at hour 299 is missed
+    for now in (290, 291, 294, 295, 296, 297, 298, 300, 301, 302, 306):
+        ends = {"web1": now, "web2": now if now < 296 or now >= 302 else now - 2}
+        export(data, frame, ends)
+        result = run_cli(*args)
+        assert result.exit_code == 0, result.stderr
+        written.append(scored_rows(result.stdout))
+    runs = pd.concat(written, ignore_index=True)
+    assert not runs.duplicated(["series", "timestamp"]).any()
+    # the first run wrote the last 24 points (no state yet); together, every point from then on
+    whole = run_cli("detect-anomalies", data, "-m", hosts_model, "--last", 306 - 290 + 24, "-q")
+    everything = scored_rows(whole.stdout)
+    assert len(runs) == len(everything) == 2 * (306 - 290 + 24)
+    merged = runs.merge(everything, on=["series", "timestamp"], suffixes=("", "_whole"))
+    assert len(merged) == len(runs)
+    assert np.allclose(merged["score"], merged["score_whole"])  # the same scores as with the whole export
+    # web2's spike at hour 300 arrived late and was flagged once
+    flagged = runs[runs["is_anomaly"] == 1]
+    assert flagged[["series", "timestamp"]].values.tolist().count(["web2", "2024-03-13 12:00:00"]) == 1
+    assert read_marks(state) == {"web1": pd.Timestamp("2024-03-13 17:00"), "web2": pd.Timestamp("2024-03-13 17:00")}
+
+
+def test_last_caps_what_a_long_outage_left_and_says_so(hosts_model, tmp_path):
+    frame = hosts_frame(24 * 14)
+    data, state = tmp_path / "export.csv", tmp_path / "state.json"
+    args = ["detect-anomalies", data, "-m", hosts_model, "--state", state, "--last", 3]
+    export(data, frame, {"web1": 290, "web2": 290})
+    assert run_cli(*args, "-q").exit_code == 0
+    export(data, frame, {"web1": 300, "web2": 292})
+    later = run_cli(*args)
+    assert later.exit_code == 0, later.stderr
+    rows = pd.read_csv(io.StringIO(later.stdout))
+    # web2's rows stop at 291: its two new points and the hours since without a value, also capped
+    assert rows.groupby("series").size().to_dict() == {"web1": 3, "web2": 3}
+    assert rows["value"].isna().sum() == 3
+    assert ("Warning: more points arrived since the last run than --last 3 writes, so the earlier ones are not "
+            "written: web1 (10), web2 (10); pass a larger --last to write them all") in later.stderr
+    assert "Flagged 0 of the 3 scored points written (those after the last run's, at most 3 a series)" in later.stderr
+
+
+def test_a_point_without_a_value_is_written_again_once_it_has_one(hosts_model, tmp_path):
+    frame = hosts_frame(24 * 14)
+    data, state = tmp_path / "export.csv", tmp_path / "state.json"
+    args = ["detect-anomalies", data, "-m", hosts_model, "--state", state, "--last", 2, "-q"]
+    export(data, frame, {"web1": 290, "web2": 290})
+    assert run_cli(*args).exit_code == 0
+    gap = frame.drop(frame.index[(frame["host"] == "web2") & (frame["timestamp"] == "2024-03-13 02:00:00")])
+    export(data, gap, {"web1": 291, "web2": 291})
+    first = run_cli(*args, "--fail-on-missing")
+    assert first.exit_code == 3  # web2's 02:00 has no value yet
+    assert first.stderr == "Missing (--fail-on-missing): web2 has no value at 2024-03-13 02:00.\n"
+    export(data, frame, {"web1": 291, "web2": 291})
+    second = run_cli(*args, "--fail-on-missing")
+    assert second.exit_code == 0, second.stderr
+    rows = pd.read_csv(io.StringIO(second.stdout))
+    assert rows[["series", "timestamp"]].values.tolist() == [["web2", "2024-03-13 02:00:00"]]
+    assert rows["score"].notna().all()
+
+
+def test_the_python_api_writes_the_same_points_as_slicing_every_point(hosts_model, tmp_path):
+    data = export(tmp_path / "export.csv", hosts_frame(24 * 14), {"web1": 300, "web2": 296})
+    marks = {"web1": pd.Timestamp("2024-03-13 05:00"), "web2": pd.Timestamp("2024-03-12 20:00")}
+    direct = detect_anomalies(hosts_model, data, after=marks, last=8)
+    sliced = detect_anomalies(hosts_model, data).since(marks, last=8)
+    pd.testing.assert_frame_equal(direct.frame, sliced.frame)
+    assert direct.frame.groupby("series").size().to_dict() == {"web1": 6, "web2": 8}
+    # web2's rows stop four hours early: its last 8 points, 4 of them without a value
+    assert direct.frame["timestamp"].min() == pd.Timestamp("2024-03-13 04:00")
+    assert direct.frame["value"].isna().sum() == 4
+
+
+def test_a_plot_with_state_shades_the_points_written(hosts_model, tmp_path):
+    from PIL import Image
+
+    data = export(tmp_path / "export.csv", hosts_frame(24 * 14), {"web1": 300, "web2": 300})
+    state, picture = tmp_path / "state.json", tmp_path / "anomalies.png"
+    state.write_text(json.dumps({"kind": "forecaster detect-anomalies state", "version": 1,
+                                 "newest_scored": {"web1": "2024-03-13T08:00:00"}}))
+    result = run_cli("detect-anomalies", data, "-m", hosts_model, "--state", state, "--last", 50, "--plot", picture,
+                     "-o", tmp_path / "out.csv")
+    assert result.exit_code == 0, result.stderr
+    assert pd.read_csv(tmp_path / "out.csv").groupby("series").size().to_dict() == {"web1": 3, "web2": 50}
+    with Image.open(picture) as image:
+        assert image.width > 600 and image.height > 400
+        assert len(set(image.convert("L").get_flattened_data())) > 20  # not blank
+
+
+@pytest.mark.parametrize("content, said", [
+    ("not json", "is not JSON (Expecting value at line 1)"),
+    ('{"kind": "something else"}', "is not a detect-anomalies state file"),
+    ('{"kind": "forecaster detect-anomalies state", "version": 9, "newest_scored": {}}', "is of version 9, which this forecaster does not read (it reads 1 and before)"),
+    ('{"kind": "forecaster detect-anomalies state", "version": 1, "newest_scored": {"web1": "soon"}}',
+     "has 'soon' for series 'web1', not a time"),
+])
+def test_a_broken_state_file_is_refused_and_nothing_is_written(hosts_model, tmp_path, content, said):
+    data = export(tmp_path / "export.csv", hosts_frame(24 * 14), {"web1": 300, "web2": 300})
+    state, output = tmp_path / "state.json", tmp_path / "out.csv"
+    state.write_text(content)
+    result = run_cli("detect-anomalies", data, "-m", hosts_model, "--state", state, "-o", output)
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: --state '{state}' {said}; give the state file a detect-anomalies --state run "
+                             "wrote, or remove it to start again (the next run then writes every point, or the last "
+                             "N with --last)\n")
+    assert state.read_text() == content and not output.exists()
+    with pytest.raises(ForecasterError, match=re.escape(said)):
+        read_marks(state)
+
+
+def test_a_state_path_that_cannot_be_written_is_refused_before_any_work(hosts_model, tmp_path):
+    data = export(tmp_path / "export.csv", hosts_frame(24 * 14), {"web1": 300, "web2": 300})
+    missing = run_cli("detect-anomalies", data, "-m", hosts_model, "--state", tmp_path / "no" / "state.json")
+    assert missing.exit_code == 1
+    assert missing.stderr == f"Error: --state directory '{tmp_path / 'no'}' does not exist; create it first\n"
+    same = run_cli("detect-anomalies", data, "-m", hosts_model, "--state", tmp_path / "o.csv", "-o", tmp_path / "o.csv")
+    assert same.exit_code == 2
+    assert "is also the -o file; give each its own name" in same.stderr
+    assert not (tmp_path / "o.csv").exists()
