@@ -1266,6 +1266,9 @@ def detect_anomalies(
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
     if last is not None and last < 1:
         raise ConfigError(f"--last must be at least 1, got {last}")
+    if after is not None and not isinstance(after, Mapping):
+        raise TypeError(f"detect_anomalies(): after must be a mapping of series names to times (read_marks gives "
+                        f"one), got {type(after).__name__}")
     artifact = load_artifact(model_dir)
     reporter.detail(loaded_model_text(artifact))
     metadata = artifact.metadata

@@ -131,6 +131,8 @@ def test_the_python_api_writes_the_same_points_as_slicing_every_point(hosts_mode
     # web2's rows stop four hours early: its last 8 points, 4 of them without a value
     assert direct.frame["timestamp"].min() == pd.Timestamp("2024-03-13 04:00")
     assert direct.frame["value"].isna().sum() == 4
+    with pytest.raises(TypeError, match="after must be a mapping of series names to times"):
+        detect_anomalies(hosts_model, data, after=pd.Timestamp("2024-03-13"))
 
 
 def test_a_plot_with_state_shades_the_points_written(hosts_model, tmp_path):
