@@ -1001,6 +1001,13 @@ def plain_expectations(
     return expected
 
 
+#: At most this many times the extreme steps are judged against the cleaned expectations
+#: (see :func:`cleaned_expectations`); two suffice but for extreme steps in a row.
+CLEANING_ROUNDS = 6
+#: Replacement values (scaled units) closer than this to the last round's are settled.
+REPLACEMENT_TOLERANCE = 1e-3
+
+
 def cleaned_expectations(
     network: Any,
     features: list[np.ndarray],
@@ -1018,8 +1025,10 @@ def cleaned_expectations(
     A step whose residual is at least ``replace_above`` scales from the centre (per its
     series' calibration) is replaced by its expectation in the inputs of the steps after it
     (the model's input windows, or the values the seasonal median takes), and those steps are
-    expected again; the network's, all series in one batch. Calibrations without
-    ``replace_above`` (older models) keep their expectations.
+    expected again; the network's, all series in one batch. The extreme steps are then found
+    again against these cleaned expectations, until they are the same twice (at most
+    :data:`CLEANING_ROUNDS` times). Calibrations without ``replace_above`` (older models)
+    keep their expectations.
 
     Args:
         features: per series `(n_steps, n_features)` scaled.
@@ -1038,34 +1047,54 @@ def cleaned_expectations(
 
     cleaned = [np.array(e, dtype=np.float64) for e in expected]
     log_scales = log_scales if log_scales is not None else [None] * len(features)
-    candidates = [i for i, calibration in enumerate(calibrations) if calibration.get("replace_above")]
-    residuals, scored = {}, []  # in the model's units (taken out of the inputs) and in the scoring units
-    for i in candidates:
-        target, absent = features[i][:, 0], None if missing is None else missing[i]
-        residuals[i], _ = residuals_and_steps(target, expected[i], lookback, absent)
-        scored.append((residuals[i] if log_scales[i] is None
-                       else scored_residuals_and_steps(target, expected[i], lookback, absent, log_scales[i])[0],))
-    standardised = in_batches(lambda calibration, r: standardise(r, calibration),
-                              [calibrations[i] for i in candidates], scored, ("local_window",))
-    batches, targets = [], []
-    for i, z in zip(candidates, standardised):
-        f, calibration = features[i], calibrations[i]
-        extreme = np.zeros(len(f), dtype=bool)
-        extreme[lookback:] = np.nan_to_num(np.abs(z), nan=0.0) >= calibration["replace_above"]
-        if not extreme.any():
-            continue
-        inputs = f.copy()
-        inputs[extreme, 0] -= residuals[i][extreme[lookback:]]  # the value the model expected there
-        if expectation_source(calibration) != "model":
-            cleaned[i] = seasonal_median_expectations(inputs[:, 0], lookback, seasons[i])
-            continue
-        count = np.concatenate([[0], np.cumsum(extreme)])
-        steps = np.arange(lookback, len(f))
-        affected = steps[count[steps] > count[steps - lookback]]  # an extreme step in the window
-        batches.append(input_windows(inputs, lookback)[affected - lookback])
-        targets.append((i, affected - lookback))
-    for (i, rows), values in zip(targets, predict_scaled_parts(network, batches, level=level, step=0)):
-        cleaned[i][rows] = values
+    pending = [i for i, calibration in enumerate(calibrations) if calibration.get("replace_above")]
+    taken_out = {i: np.zeros(len(features[i]), dtype=bool) for i in pending}
+    replaced_with = {i: np.zeros(0) for i in pending}
+    # A step after an extreme one is expected from inputs that still hold it, so its own
+    # residual can look extreme too (a glitch of 100 times the level makes the next step's
+    # expectation wild), and it was replaced by that wild expectation, which the steps after
+    # it then took in. So the extreme steps are judged again against the cleaned expectations,
+    # and kept only if still extreme there (never more of them: else a level shift's new
+    # level would be taken out step by step), each replaced by its cleaned expectation, until
+    # neither the steps nor their values change (a run of k extreme steps takes k rounds).
+    for cleaning_round in range(CLEANING_ROUNDS):
+        residuals, scored = {}, []  # in the model's units (taken out of the inputs) and in the scoring units
+        for i in pending:
+            target, absent = features[i][:, 0], None if missing is None else missing[i]
+            residuals[i], _ = residuals_and_steps(target, cleaned[i], lookback, absent)
+            scored.append((residuals[i] if log_scales[i] is None
+                           else scored_residuals_and_steps(target, cleaned[i], lookback, absent, log_scales[i])[0],))
+        standardised = in_batches(lambda calibration, r: standardise(r, calibration),
+                                  [calibrations[i] for i in pending], scored, ("local_window",))
+        batches, targets, changed = [], [], []
+        for i, z in zip(pending, standardised):
+            f, calibration = features[i], calibrations[i]
+            extreme = np.zeros(len(f), dtype=bool)
+            extreme[lookback:] = np.nan_to_num(np.abs(z), nan=0.0) >= calibration["replace_above"]
+            if cleaning_round:
+                extreme &= taken_out[i]  # only ever fewer: see above
+            replacements = cleaned[i][extreme[lookback:]]  # the values the model expected there
+            if np.array_equal(extreme, taken_out[i]) and np.allclose(replacements, replaced_with[i], rtol=0,
+                                                                     atol=REPLACEMENT_TOLERANCE):
+                continue
+            changed.append(i)
+            taken_out[i], replaced_with[i] = extreme, replacements
+            inputs = f.copy()
+            inputs[extreme, 0] = replacements
+            if expectation_source(calibration) != "model":
+                cleaned[i] = seasonal_median_expectations(inputs[:, 0], lookback, seasons[i])
+                continue
+            cleaned[i] = np.array(expected[i], dtype=np.float64)
+            count = np.concatenate([[0], np.cumsum(extreme)])
+            steps = np.arange(lookback, len(f))
+            affected = steps[count[steps] > count[steps - lookback]]  # an extreme step in the window
+            batches.append(input_windows(inputs, lookback)[affected - lookback])
+            targets.append((i, affected - lookback))
+        for (i, rows), values in zip(targets, predict_scaled_parts(network, batches, level=level, step=0)):
+            cleaned[i][rows] = values
+        pending = changed
+        if not pending:
+            break
     return cleaned
 
 

@@ -890,3 +890,29 @@ def test_a_night_spike_on_a_series_noisier_by_day_is_flagged_end_to_end(tmp_path
     scores = pd.read_csv(tmp_path / "scores.csv", parse_dates=["timestamp"]).set_index("timestamp")
     assert scores.loc["2024-03-05 03:00", "is_anomaly"] == 1
     assert scores.loc["2024-02-20":, "is_anomaly"].sum() <= 3  # and hardly anything else in two weeks
+
+
+@pytest.mark.parametrize("glitch", [[49500.0], [49500.0, 49500.0, 49500.0]], ids=["one hour", "three hours"])
+def test_a_huge_glitch_leaves_the_expectations_after_it_as_they_were(tmp_path, glitch):
+    """A sensor writing 50000 where it reads about 500: the glitch is taken out of the inputs,
+    and so must be the hour after it that looked extreme only against an expectation made
+    from the glitch (it was replaced by that wild expectation, and a week drifted by 200)."""
+    rng = np.random.default_rng(5)
+    index = pd.date_range("2024-01-01", periods=24 * 45, freq="h")
+    hours = np.arange(len(index))
+    frame = pd.DataFrame({"timestamp": index.strftime("%Y-%m-%d %H:%M:%S"),
+                          "load": np.round(500 + 100 * np.sin(2 * np.pi * hours / 24) + rng.normal(0, 10, len(hours)),
+                                           2)})
+    frame.iloc[: 24 * 30].to_csv(tmp_path / "train.csv", index=False)
+    frame.to_csv(tmp_path / "clean.csv", index=False)
+    at = 24 * 35 + 2
+    frame.loc[at : at + len(glitch) - 1, "load"] += glitch
+    frame.to_csv(tmp_path / "glitch.csv", index=False)
+    model_dir = tmp_path / "model"
+    assert run_cli("train", tmp_path / "train.csv", "--model", "linear", "-m", model_dir, "-q").exit_code == 0
+    clean = anomaly.detect_anomalies(model_dir, tmp_path / "clean.csv").frame
+    glitched = anomaly.detect_anomalies(model_dir, tmp_path / "glitch.csv").frame
+    assert glitched.loc[glitched["timestamp"] == index[at], "is_anomaly"].item() == 1
+    after = glitched["timestamp"] > index[at + len(glitch) - 1]
+    drift = (glitched["expected"] - clean["expected"])[after].abs()
+    assert drift.max() < 1.0  # the noise's scale is 10
