@@ -25,18 +25,6 @@ def _unreadable(path: str | os.PathLike, why: str) -> ForecasterError:
                            "remove it to start again (the next run then writes every point, or the last N with --last)")
 
 
-def check_state_path(path: str | os.PathLike) -> None:
-    """Refuse, before any work, a state file the run could not write at its end."""
-    target = Path(path)
-    if target.is_dir():
-        raise ForecasterError(f"--state '{path}' is a directory; name a file")
-    parent = target.resolve().parent
-    if not parent.is_dir():
-        raise ForecasterError(f"--state directory '{parent}' does not exist; create it first")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ForecasterError(f"--state directory '{parent}' is not writable; give a --state file in one that is")
-
-
 def read_marks(path: str | os.PathLike) -> dict[str, Any]:
     """Each series' newest scored point (a ``pandas.Timestamp``) that an earlier run wrote, by
     series name; empty when the file does not exist yet (the first run).

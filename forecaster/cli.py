@@ -889,17 +889,17 @@ def _context_points() -> int:
 def _checked_outputs(output: Optional[str], plot: Optional[Path], state: Optional[Path] = None) -> Optional[Path]:
     """Check the -o, --plot and --state paths before any work is done, so a typo fails in a
     second (and a compression that cannot be written, not after a long run); returns the plot's."""
-    from .outputs import output_compression
+    from .outputs import check_writable, output_compression
 
     output_compression(output)
+    if output not in (None, "-"):
+        check_writable(output)
     if state is not None:
-        from .alert_state import check_state_path
-
         for other, option in ((output, "-o"), (plot, "--plot")):
             if other not in (None, "-") and os.path.realpath(other) == os.path.realpath(state):
                 raise typer.BadParameter(f"'{state}' is also the {option} file; give each its own name",
                                          param_hint="--state")
-        check_state_path(state)
+        check_writable(state, "--state")
     if plot is None:
         return None
     from .plots import check_plot_path

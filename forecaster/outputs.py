@@ -65,6 +65,36 @@ def atomic_output(path: str | os.PathLike, binary: bool = False) -> Iterator[IO]
         raise
 
 
+def check_writable(path: str | os.PathLike, what: str = "output") -> None:
+    """Refuse, before any work, a file that the run could not write at its end: one whose
+    directory is missing or is a file, or where no file can be made (a read-only directory,
+    ``/proc``). A device or a pipe is written to directly, and passes.
+
+    Args:
+        what: how messages name it: ``"output"``, ``"plot"``, ``"--state"``.
+
+    Raises:
+        ForecasterError: naming the path and what to do.
+    """
+    shown = Path(path)
+    target = link_target(shown)
+    if target.is_dir():
+        raise ForecasterError(f"{what} '{shown}' is a directory; name a file")
+    if _is_special(target):
+        return
+    parent = target.parent
+    if not parent.exists():
+        raise ForecasterError(f"{what} directory '{parent}' does not exist; create it first")
+    if not parent.is_dir():
+        raise ForecasterError(f"{what} '{shown}': '{parent}' is a file, not a directory; name a file in a directory")
+    try:
+        with tempfile.NamedTemporaryFile(dir=parent, prefix=f".{target.name}.", suffix=".tmp"):
+            pass
+    except OSError as error:
+        raise ForecasterError(f"cannot write {what} '{shown}': {error.strerror or error}; name a file in a directory "
+                              "you may write to") from None
+
+
 #: A temporary output file not locked and older than this is taken for one a killed run left
 _ABANDONED_AFTER = 60.0
 

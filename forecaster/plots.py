@@ -18,7 +18,7 @@ import numpy as np
 
 from .backend import writable_matplotlib_config
 from .errors import ConfigError, ForecasterError
-from .outputs import atomic_output
+from .outputs import atomic_output, check_writable
 
 #: Suffix → matplotlib format name. Agg and its vector siblings write these without extra
 #: software; other formats (JPEG, TIFF) depend on Pillow's build, so they are not offered.
@@ -55,14 +55,14 @@ def check_plot_path(path: str | os.PathLike) -> Path:
         ``path`` as a :class:`~pathlib.Path`.
 
     Raises:
-        ForecasterError: the path is a directory, its directory does not exist, or the
-            suffix is not one of the supported formats.
+        ForecasterError: the path is a directory, cannot be written (see
+            :func:`forecaster.outputs.check_writable`), or the suffix is not one of the
+            supported formats.
     """
     target = Path(path)
     if target.is_dir():
         raise ForecasterError(f"plot '{target}' is a directory; name a file such as {target / 'plot.png'}")
-    if not target.parent.exists():
-        raise ForecasterError(f"plot directory '{target.parent}' does not exist; create it first")
+    check_writable(target, "plot")
     if target.suffix.lower() not in FORMATS:
         shown = f"'{target.suffix}'" if target.suffix else "no suffix"
         raise ForecasterError(f"plot '{target}' has {shown}; name a .png, .svg or .pdf file")

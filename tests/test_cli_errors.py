@@ -645,3 +645,17 @@ def test_evaluate_says_how_to_name_several_covariates():
                           "--covariate names one column: repeat it for several (--covariate temperature --covariate "
                           "load)")
     assert listing(Path(".")) == ["in", DATA]
+
+
+@pytest.mark.parametrize("option, path, fragment", [
+    ("-o", "nowhere/out.csv", "output directory 'nowhere' does not exist; create it first"),
+    ("-o", "data.csv/out.csv", "output 'data.csv/out.csv': 'data.csv' is a file, not a directory"),
+    ("--plot", "data.csv/errors.png", "plot 'data.csv/errors.png': 'data.csv' is a file, not a directory"),
+])
+def test_evaluate_refuses_an_output_it_could_not_write_before_any_work(in_tmp_path, option, path, fragment):
+    # checked before the data is even read (the file here does not exist): a backtest that
+    # trained for an hour must not end in a typo, its tables lost
+    Path("data.csv").write_text("not a directory\n")
+    result = run("evaluate", "missing.csv", option, path)
+    assert_one_line_error(result, fragment)
+    assert not Path("nowhere").exists()
