@@ -30,6 +30,9 @@ WIDTH = 10.0
 PANEL_HEIGHT = 2.6
 #: Room for the figure title and the shared legend above the panels, in inches.
 HEADER_HEIGHT = 0.7
+#: Height of the empty row between two series' panels in the anomaly plot, relative to a
+#: score panel's.
+SERIES_GAP = 0.35
 
 #: Points of recent history drawn around what is plotted: before a forecast, and at least
 #: this many scored points where ``detect-anomalies --last`` writes fewer (two weeks of
@@ -405,10 +408,13 @@ def plot_anomalies(
         chosen = set(sorted(all_names, key=lambda name: -counts.get(name, 0))[:max_series])
         names = [name for name in all_names if name in chosen]
 
-    # One sub-figure per series keeps its two panels together, with a gap between series.
+    # Every panel in one column of one grid, so that constrained layout lines their time axes
+    # up whatever the width of each series' tick labels (sub-figures, one a series, each
+    # placed its own); an empty row between series keeps each one's two panels together.
     figure = _new_figure(HEADER_HEIGHT + (PANEL_HEIGHT + 0.6) * len(names))
-    subfigures = np.atleast_1d(figure.subfigures(len(names), 1))
-    for subfigure, name in zip(subfigures, names):
+    grid = figure.add_gridspec(3 * len(names) - 1, 1, height_ratios=([3, 1, SERIES_GAP] * len(names))[:-1])
+    axes: list[Any] = []
+    for row, name in enumerate(names):
         points = scores[scores["series"] == name].sort_values("timestamp", kind="stable")
         flagged = points[points["is_anomaly"] & points["value"].notna()]
         counted = written[written["series"] == name]
@@ -419,7 +425,10 @@ def plot_anomalies(
             flagged = flagged.drop(earlier.index)
         else:
             earlier = flagged.iloc[:0]
-        value_axis, score_axis = subfigure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        value_axis = figure.add_subplot(grid[3 * row])
+        score_axis = figure.add_subplot(grid[3 * row + 1], sharex=value_axis)
+        value_axis.tick_params(labelbottom=False)
+        axes += [value_axis, score_axis]
         # Thousands of points at full width merge into a solid band; thinner lines stay legible.
         width = 0.7 if len(points) > 2000 else 1.1
 
@@ -477,7 +486,7 @@ def plot_anomalies(
         score_axis.grid(True, alpha=0.3)
         _date_axis(score_axis, tz)
 
-    subfigures[-1].axes[-1].set_xlabel(_time_label(tz, scores[scores["series"].isin(names)]["timestamp"]))
+    axes[-1].set_xlabel(_time_label(tz, scores[scores["series"].isin(names)]["timestamp"]))
     n_flagged = int(written["is_anomaly"].sum())
     plural = "s" if n_flagged != 1 else ""
     # The count covers every series, so say so when only some are drawn.
@@ -485,7 +494,7 @@ def plot_anomalies(
     within = "" if not last else " among the points written" if isinstance(last, Mapping) else \
         f" among the last {last} of each"
     title = f"Anomalies: {n_flagged} point{plural} flagged{within} in {len(all_names)} series{shown}"
-    _header(figure, title, [axis for subfigure in subfigures for axis in subfigure.axes])
+    _header(figure, title, axes)
     return _save(figure, target)
 
 

@@ -381,13 +381,13 @@ def test_a_glitch_is_drawn_off_the_scale_instead_of_squashing_the_series(tmp_pat
     frame = anomaly_frame(n_series=1, with_nan=False)
     frame.loc[120, ["value", "score", "is_anomaly"]] = [5000.0, 900.0, 1]
     assert_real_picture(plot_anomalies(frame, tmp_path / "glitch.png", threshold=8.0))
-    value_axis, score_axis = figures[-1].subfigs[0].axes
+    value_axis, score_axis = figures[-1].axes[:2]
     assert value_axis.get_ylim()[1] < 300 and score_axis.get_ylim()[1] < 100  # the rest stays legible
     texts = figure_texts(figures[-1])
     assert "5000" in texts and "900" in texts  # the values off the scale are written at its edge
     # an ordinary series is drawn whole, with no value written beside it
     plot_anomalies(anomaly_frame(n_series=1, with_nan=False), tmp_path / "plain.png", threshold=8.0)
-    value_axis, score_axis = figures[-1].subfigs[0].axes
+    value_axis, score_axis = figures[-1].axes[:2]
     frame = anomaly_frame(n_series=1, with_nan=False)
     assert value_axis.get_ylim()[1] >= frame["value"].max() and score_axis.get_ylim()[1] >= frame["score"].max()
 
@@ -400,3 +400,16 @@ def test_off_scale_bound_finds_a_few_points_far_beyond_the_rest():
     bound = plots.off_scale_bound(values)
     assert bound is not None and 2 < bound < 10
     assert plots.off_scale_bound(np.r_[values, np.full(10, 85.0)]) is None  # many: a level, not glitches
+
+
+def test_the_anomaly_panels_of_series_on_different_scales_share_their_left_edge(tmp_path, figures):
+    """Each series had a sub-figure of its own, laid out alone: the panels of a series near 100
+    and of one near 14000 (wider tick labels) started at different places, so the same time
+    sat at different places down the page."""
+    frame = anomaly_frame(n_series=2, with_nan=False)
+    big = frame["series"] == "sensor 1"
+    frame.loc[big, ["value", "expected"]] = frame.loc[big, ["value", "expected"]] * 140
+    assert_real_picture(plot_anomalies(frame, tmp_path / "two.png", threshold=8.0))
+    lefts = {round(axis.get_position().x0, 4) for axis in figures[-1].axes}
+    rights = {round(axis.get_position().x1, 4) for axis in figures[-1].axes}
+    assert len(figures[-1].axes) == 4 and len(lefts) == 1 and len(rights) == 1
