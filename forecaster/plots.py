@@ -311,12 +311,16 @@ def plot_forecast(
 OFF_SCALE_RATIO = 3.0
 #: At most this many points are drawn off the scale; more are not "a few glitches".
 MAX_OFF_SCALE = 5
+#: A score is drawn off the scale only beyond :data:`OFF_SCALE_RATIO` times this many
+#: thresholds at least: flagged scores of 7 or 30 stay on it, one of 1400 does not.
+SCORE_SCALE_FLOOR = 10.0
 
 
-def off_scale_bound(values: np.ndarray, centre: float | None = None) -> float | None:
+def off_scale_bound(values: np.ndarray, centre: float | None = None, floor: float = 0.0) -> float | None:
     """The distance from ``centre`` (the median of the finite ``values`` by default) beyond
     which a few points (at most :data:`MAX_OFF_SCALE`) lie, each over :data:`OFF_SCALE_RATIO`
-    times as far as every nearer point; None where no point stands out so."""
+    times as far as every nearer point, or as ``floor``; None where no point stands out so.
+    (Scores are mostly 0: without a floor, one of 1400 among them stood out from nothing.)"""
     finite = np.asarray(values, dtype=np.float64)
     finite = finite[np.isfinite(finite)]
     if finite.size <= MAX_OFF_SCALE + 1:
@@ -324,17 +328,22 @@ def off_scale_bound(values: np.ndarray, centre: float | None = None) -> float | 
     centre = float(np.median(finite)) if centre is None else centre
     distance = np.sort(np.abs(finite - centre))[::-1]
     for k in range(MAX_OFF_SCALE):
-        if distance[k + 1] > 0 and distance[k] > OFF_SCALE_RATIO * distance[k + 1]:
-            return float(distance[k + 1])
+        nearer = max(float(distance[k + 1]), floor)
+        if nearer > 0 and distance[k] > OFF_SCALE_RATIO * nearer:
+            return nearer
     return None
 
 
-def _draw_off_scale(axis: Any, times: Any, values: Any, flagged: Any, bound: float, centre: float) -> None:
-    """Clip ``axis`` to ``centre`` ± ``bound`` (with room) and draw the points beyond it as
-    arrows at its edge, each labelled with its value (red where ``flagged``)."""
+def _draw_off_scale(axis: Any, times: Any, values: Any, flagged: Any, bound: float, centre: float,
+                    shown: float | None = None) -> None:
+    """Clip ``axis`` to ``centre`` ± ``bound`` (with room; reaching ``shown`` as well, a line
+    drawn on it) and draw the points beyond it as arrows at its edge, each labelled with its
+    value (red where ``flagged``)."""
     values = np.asarray(values, dtype=np.float64)
     inside = values[np.abs(values - centre) <= bound]
     low, high = (np.nanmin(inside), np.nanmax(inside)) if inside.size else (centre - bound, centre + bound)
+    if shown is not None:
+        low, high = min(low, shown), max(high, shown)
     room = 0.12 * max(high - low, 1e-12)
     low, high = low - room, high + room
     axis.set_ylim(low, high)
@@ -476,9 +485,9 @@ def plot_anomalies(
         score_axis.set_ylabel("score")
         # room above the highest score's marker and the threshold line, which sat on the border
         score_values = points["score"].to_numpy(dtype=float)
-        score_bound = off_scale_bound(score_values, centre=0.0)
-        if score_bound is not None and score_bound > (threshold or 0.0):
-            _draw_off_scale(score_axis, times, score_values, points["is_anomaly"], score_bound, 0.0)
+        score_bound = off_scale_bound(score_values, centre=0.0, floor=SCORE_SCALE_FLOOR * (threshold or 0.0))
+        if score_bound is not None:
+            _draw_off_scale(score_axis, times, score_values, points["is_anomaly"], score_bound, 0.0, threshold)
             score_axis.set_ylim(0, score_axis.get_ylim()[1])
         else:
             top = np.nanmax([*score_values, threshold or 0.0, 1.0])

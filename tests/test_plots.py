@@ -413,3 +413,19 @@ def test_the_anomaly_panels_of_series_on_different_scales_share_their_left_edge(
     lefts = {round(axis.get_position().x0, 4) for axis in figures[-1].axes}
     rights = {round(axis.get_position().x1, 4) for axis in figures[-1].axes}
     assert len(figures[-1].axes) == 4 and len(lefts) == 1 and len(rights) == 1
+
+
+def test_a_huge_score_among_scores_of_zero_leaves_the_threshold_line_legible(tmp_path, figures):
+    """Most scores are 0, so a score of 1400 stood out from nothing and was drawn on the
+    scale: the threshold line at 2 lay flat on the axis."""
+    frame = anomaly_frame(n_series=1, with_nan=False)
+    frame["score"] = np.where(frame["score"] < 2, 0.0, frame["score"] / 10)
+    frame.loc[120, ["value", "score", "is_anomaly"]] = [5000.0, 1400.0, 1]
+    plot_anomalies(frame, tmp_path / "glitch.png", threshold=2.0)
+    score_axis = figures[-1].axes[1]
+    assert 2.0 < score_axis.get_ylim()[1] < 20.0
+    assert "1400" in figure_texts(figures[-1])
+    # a flagged score of 30 is not a glitch of the picture: drawn on the scale
+    frame.loc[120, "score"] = 30.0
+    plot_anomalies(frame, tmp_path / "flag.png", threshold=2.0)
+    assert figures[-1].axes[1].get_ylim()[1] >= 30.0
