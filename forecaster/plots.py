@@ -571,7 +571,6 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | Non
     mae_axis.set_ylabel("MAE")
     mae_axis.set_ylim(bottom=0)
     mae_axis.grid(True, alpha=0.3)
-    mae_axis.legend(fontsize=9, loc="best")
     mae_axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     steps = per_step["step"].to_numpy(dtype=float)
     mae_axis.set_xlim(steps.min() - 0.5, steps.max() + 0.5)  # no step 0
@@ -593,5 +592,6 @@ def plot_evaluation(per_step: Any, path: str | os.PathLike, nominal: float | Non
         bottom_axis = coverage_axis
     bottom_axis.set_xlabel("horizon step")
     title = "Error by horizon step" + (f": {note}" if note else "")
-    figure.suptitle(title, x=0.01, ha="left", fontsize=12, fontweight="bold")
+    # the methods in a row above the panels: inside, "best" still hid a line of a long horizon
+    _header(figure, title, [mae_axis])
     return _save(figure, target)

@@ -245,7 +245,8 @@ def test_evaluation_picture(tmp_path, figures):
     assert has_colour(image, TAB_BLUE) and has_colour(image, TAB_ORANGE)
     mae_axis, coverage_axis = figures[0].axes
     assert mae_axis.get_ylabel() == "MAE" and coverage_axis.get_xlabel() == "horizon step"
-    assert [t.get_text() for t in mae_axis.get_legend().get_texts()] == ["model", "naive", "seasonal naive", "linear"]
+    (legend,) = figures[0].legends  # above the panels, where it hides no line
+    assert [t.get_text() for t in legend.get_texts()] == ["model", "naive", "seasonal naive", "linear"]
     assert len(coverage_axis.get_lines()) == 1
 
     assert_real_picture(plot_evaluation(evaluation_frame(coverage=False), tmp_path / "y.png"))
@@ -262,7 +263,8 @@ def test_evaluation_picture_names_identical_lines_together_and_draws_every_cover
     plot_evaluation(frame, tmp_path / "x.png", nominal=0.8, more_coverages={"coverage_95": 0.95},
                     note="1 series, 10 cut-offs")
     mae_axis, coverage_axis = figures[0].axes
-    assert [t.get_text() for t in mae_axis.get_legend().get_texts()] == ["model = linear", "naive", "seasonal naive"]
+    (legend,) = figures[0].legends
+    assert [t.get_text() for t in legend.get_texts()] == ["model = linear", "naive", "seasonal naive"]
     assert len(mae_axis.get_lines()) == 3
     assert [t.get_text() for t in coverage_axis.get_legend().get_texts()] == [
         "nominal 80% (solid lines)", "nominal 95% (pale dashed lines)"]
