@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
+import io
 import lzma
 import re
 import sys
@@ -78,13 +79,15 @@ def read_csv(
             # Blank lines are kept (as empty rows, dropped below) so that index + 2 is the line
             # number; low_memory=False types each column as a whole instead of chunk by chunk.
             # skipinitialspace: `a, "b c"` is two fields, a and b c, as a reader expects
+            # Blank lines before the header (an export's title left out) are skipped too.
+            leading = _leading_blank_lines(sample)
             reading = dict(
                 sep=sep, decimal=options.decimal, encoding="utf-8-sig", skip_blank_lines=False, low_memory=False,
-                skipinitialspace=True,
+                skipinitialspace=True, skiprows=leading or None,
             )  # fmt: skip
             # Every column is read, not only those wanted: with usecols pandas drops a row's extra
             # fields without a word (an unquoted decimal comma, `613,5`, shifting the columns).
-            frame = pd.read_csv(stream, dtype=_id_text(sample, sep, options), **reading)
+            frame = pd.read_csv(stream, **_id_reading(sample, sep, leading, options), **reading)
             if wanted_columns is not None:
                 frame = frame.loc[:, [wanted_columns(column) for column in frame.columns]]
         except pd.errors.EmptyDataError:
@@ -118,15 +121,15 @@ def read_csv(
         except ValueError as exc:
             # pandas refuses some combinations of separator, decimal and thousands marks.
             raise DataError(f"{shown}: cannot be read as CSV ({exc}); check --sep, --decimal and --thousands") from None
-        rows = np.arange(2, len(frame) + 2, dtype=np.int64)
+        rows = np.arange(2 + leading, len(frame) + 2 + leading, dtype=np.int64)
         if kind == "plain" and len(frame) and (cut := _cut_off_last_line(stream, sep, len(_header_fields(sample, sep)))):
             # an export still being written (a cron job racing the exporter): its last line
             # is not data yet, and read as it is (`2024-03-01 05:00,5` of `512.3,7.1`) it is
             # a false incident
-            frame, rows = frame.iloc[:-1], rows[:-1]
             if warn is not None:
-                warn(f"{shown}: the last line (row {len(frame) + 2}) has {cut[0]} of the header's {cut[1]} fields and no "
+                warn(f"{shown}: the last line (row {rows[-1]}) has {cut[0]} of the header's {cut[1]} fields and no "
                      "line end, as if the file were still being written; it was left out")
+            frame, rows = frame.iloc[:-1], rows[:-1]
         blank = frame.isna().all(axis=1).to_numpy()
         if blank.any():
             frame, rows = frame.loc[~blank].reset_index(drop=True), rows[~blank]
@@ -176,13 +179,34 @@ def _cut_off_last_line(stream: Any, sep: str, n_header: int) -> tuple[int, int] 
     return (fields, n_header) if fields < n_header else None
 
 
-def _id_text(sample: str, sep: str, options: DataOptions) -> dict[str, type] | None:
-    """``dtype`` that reads the series id column as text: ids such as ``0101`` or ``1E3`` are
-    names, not numbers (as numbers, ``007`` and ``7`` would be one series)."""
+#: What pandas reads as a missing value by default; an id column reads only an empty cell so.
+_MISSING_MARKS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                  "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
+
+def _id_reading(sample: str, sep: str, leading: int, options: DataOptions) -> dict[str, Any]:
+    """``read_csv`` arguments that read the series id column as text, as written: ids such as
+    ``0101`` or ``1E3`` are names, not numbers (as numbers, ``007`` and ``7`` would be one
+    series), and ``NA`` (Namibia's country code), ``None`` or ``null`` are keys, not missing
+    values; only an empty cell is missing there. Other columns read pandas' missing marks."""
     if not options.id_col:
-        return None
-    header = _header_fields(sample, sep, strip=False)
-    return {name: str for name in header if name.strip() == options.id_col} or None
+        return {}
+    try:  # the names as pandas gives them ("Unnamed: 3", "sales.1"), which the marks are keyed by
+        names = list(pd.read_csv(io.StringIO(sample), sep=sep, skipinitialspace=True, nrows=0,
+                                 skiprows=leading or None).columns)
+    except (ValueError, pd.errors.ParserError):
+        names = _header_fields(sample, sep, strip=False)
+    ids = [name for name in names if str(name).strip() == options.id_col]
+    if not ids:
+        return {}
+    return {"dtype": {name: str for name in ids}, "keep_default_na": False,
+            "na_values": {name: [""] if name in ids else list(_MISSING_MARKS) for name in names}}
+
+
+def _leading_blank_lines(sample: str) -> int:
+    """How many blank lines (or lines of spaces) come before the header."""
+    lines = sample.splitlines()
+    return next((k for k, line in enumerate(lines) if line.strip()), len(lines))
 
 
 def _open_source(path: str, shown: str, stack: contextlib.ExitStack) -> tuple[Any, str]:

@@ -768,3 +768,26 @@ def test_the_warning_on_series_a_model_does_not_know_counts_series_not_keys(tmp_
     assert sorted(s.name for s in dataset.series) == ["web1/cpu", "web1/rps", "web2/cpu", "web2/rps"]
     told = " ".join(buf.getvalue().split())
     assert "4 series not in the training data of model (e.g. 'web3/rps'); skipping them" in told
+
+
+def test_keys_that_pandas_would_read_as_missing_are_series_of_their_own(tmp_path):
+    # ISO country codes: Namibia is NA; an empty key is still refused, a value of NA still missing
+    rows = [f"2024-01-{day:02d},{country},{value}" for country in ("DE", "NA", "None", "null") for day, value in
+            zip(range(1, 31), [*range(10, 20), "NA", *range(21, 40)])]
+    path = write(tmp_path, "date,country,sales\n" + "\n".join(rows) + "\n")
+    dataset, _ = load(path, DataOptions(id_col="country", targets=("sales",)))
+    assert [s.name for s in dataset.series] == ["DE", "NA", "None", "null"]
+    assert all(int(s.missing.sum()) == 1 for s in dataset.series)  # the value written NA
+    empty = write(tmp_path, "date,country,sales\n2024-01-01,,1\n2024-01-02,DE,2\n", "empty.csv")
+    data_error(empty, DataOptions(id_col="country"), "column 'country', row 2: the series id is empty")
+
+
+@pytest.mark.parametrize("before", ["\n", "\n\n", "   \n", "\ufeff\r\n"], ids=["blank", "two", "spaces", "bom"])
+def test_blank_lines_before_the_header_are_skipped(tmp_path, before):
+    text = hourly(30, load=list(range(30)))
+    plain, _ = load(write(tmp_path, text, "plain.csv"))
+    path = write(tmp_path, before + text.replace("12:00,12", "12:00,x"), "blank.csv")
+    data_error(path, DataOptions(), f"row {14 + before.count(chr(10))}: 'x' is not a number")
+    dataset, _ = load(write(tmp_path, before + text))
+    assert np.array_equal(dataset.series[0].values, plain.series[0].values)
+    assert dataset.series[0].index.equals(plain.series[0].index)
