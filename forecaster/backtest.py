@@ -20,10 +20,10 @@ from . import forecasting, metrics
 from .data import DataOptions, Dataset, check_data_argument, read_data, seasonal_period, time_text
 from .errors import ConfigError, DataError
 from .features import series_features
-from .report import QUIET, Reporter, counted, epochs_text, unscaled_mase_warning
+from .report import QUIET, Reporter, counted, epochs_text, reporter_given, unscaled_mase_warning
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
-                       method_forecasts, resolve_shape, unused_options_warning, warn_of_lone_extremes, without_short_series,
-                       wrong_kind)
+                       method_forecasts, plain_values, resolve_shape, unused_options_warning, warn_of_lone_extremes,
+                       without_short_series, wrong_kind)
 from .windows import input_windows, min_length
 
 REFIT = ("each", "once")
@@ -65,6 +65,7 @@ class BacktestOptions:
         if found := wrong_kind(self):
             name, _, value = found
             raise ConfigError(f"{name} must be {_KIND_NAMES[name]}, got {value!r}")
+        plain_values(self, ("refit",))
         if self.folds < 1:
             raise ConfigError(f"--folds must be at least 1, got {self.folds}")
         if self.stride is not None and self.stride < 1:
@@ -212,6 +213,7 @@ def evaluate(
         ConfigError: the options cannot work together.
     """
     _check_types(data_path, data_options, options, backtest)
+    reporter = reporter_given("evaluate", reporter)
     (evaluation,) = evaluate_coverages(data_path, data_options, options, backtest, (backtest.coverage,), reporter)
     return evaluation
 
@@ -261,6 +263,7 @@ def evaluate_coverages(
     training per fold, not one per fold and coverage); one :class:`Evaluation` per coverage,
     in order. ``backtest.coverage`` is ignored."""
     _check_types(data_path, data_options, options, backtest)
+    reporter = reporter_given("evaluate", reporter)
     if warning := unused_options_warning(options):
         reporter.warn(warning)
     if backtest.refit == "each" and not backtest.recalibrate:

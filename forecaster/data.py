@@ -155,10 +155,13 @@ class DataOptions:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{name} must be {what} (text) or None, got {value!r}")
+        if isinstance(self.on_duplicate, str):
+            object.__setattr__(self, "on_duplicate", self.on_duplicate.lower())  # as the command line takes it
         if self.on_duplicate not in ON_DUPLICATE:
             raise ConfigError(f"--on-duplicate must be one of {', '.join(ON_DUPLICATE)}; got {self.on_duplicate!r}")
         if isinstance(self.max_gap, bool) or not isinstance(self.max_gap, (int, np.integer)) or self.max_gap < 0:
             raise ConfigError(f"--max-gap must be a whole number >= 0; got {self.max_gap!r}")
+        object.__setattr__(self, "max_gap", int(self.max_gap))  # NumPy's too, as the model's JSON takes it
         if self.sep is not None:
             # A shell makes typing a tab awkward: accept its usual spellings.
             sep = "\t" if self.sep in ("tab", "\\t", "TAB") else self.sep

@@ -15,7 +15,7 @@ from .artifacts import Artifact, load_artifact, model_level
 from .baselines import SeasonalNaive
 from .errors import ArtifactError, ConfigError, DataError
 from .features import series_features
-from .report import QUIET, Reporter, counted, short_times
+from .report import QUIET, Reporter, counted, reporter_given, short_times
 from .scaling import SeriesScaler, nonpositive_target
 from .windows import input_windows, relative_inputs, window_level
 
@@ -614,10 +614,11 @@ def _stored_index(meta: dict[str, Any], n_steps: int):
     return pd.date_range(end=_stored_end(meta), periods=n_steps, freq=meta["freq"])
 
 
-def check_call(caller: str, model_dir: Any, data_path: Any, **numbers_given: tuple[Any, str, bool]) -> None:
+def check_call(caller: str, model_dir: Any, data_path: Any, reading: Any = None,
+               **numbers_given: tuple[Any, str, bool]) -> None:
     """Refuse arguments of the wrong kind at once, naming them: a model directory and data that
-    are not paths (a DataFrame gets a hint), and numbers that are not, given as ``name=(value,
-    "what it must be", whole)``.
+    are not paths (a DataFrame gets a hint), reading options that are not a mapping, and
+    numbers that are not, given as ``name=(value, "what it must be", whole)``.
 
     Raises:
         TypeError: naming ``caller`` and the argument.
@@ -629,6 +630,9 @@ def check_call(caller: str, model_dir: Any, data_path: Any, **numbers_given: tup
     check_data_path(caller, "model_dir", model_dir)
     check_data_path(caller, "data_path", data_path, optional=True,
                     pandas_hint="newer data comes as a CSV file; None works from the series stored at training")
+    if reading is not None and not isinstance(reading, Mapping):
+        raise TypeError(f"{caller}(): reading must be a mapping of reading options such as {{'sep': ';'}}, got "
+                        f"{type(reading).__name__} {reading!r}")
     for name, (value, wanted, whole) in numbers_given.items():
         kind = numbers.Integral if whole else numbers.Real
         if value is not None and (not isinstance(value, kind) or isinstance(value, (bool, np.bool_))):
@@ -702,7 +706,8 @@ def forecast_with_history(
 
     from .data import future_index
 
-    check_call("forecast", model_dir, data_path, coverage=(coverage, "a number between 0 and 1", False))
+    check_call("forecast", model_dir, data_path, reading, coverage=(coverage, "a number between 0 and 1", False))
+    reporter = reporter_given("forecast", reporter)
     if not 0.0 < coverage < 1.0:
         raise ConfigError(f"--coverage must be between 0 and 1 (exclusive), got {coverage}")
     artifact = load_artifact(model_dir)

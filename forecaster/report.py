@@ -255,6 +255,18 @@ def _format_cell(cell: Any) -> str:
 QUIET = Reporter(quiet=True)
 
 
+def reporter_given(function: str, reporter: Any) -> Reporter:
+    """The ``reporter`` argument of a library function: None prints nothing, as :data:`QUIET`;
+    anything but a :class:`Reporter` is refused at once, naming it (it failed on its first
+    message, after the data was read)."""
+    if reporter is None:
+        return QUIET
+    if not isinstance(reporter, Reporter):
+        raise TypeError(f"{function}(): reporter must be a Reporter or None, got {type(reporter).__name__} "
+                        f"{reporter!r}")
+    return reporter
+
+
 def counted(n: int, noun: str) -> str:
     """"1 epoch", "3 epochs": a count and its noun, plural where it needs one."""
     return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -21,7 +21,7 @@ from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, mean_scaled_error, seasonal_scale
 from .models import CELLS, NETWORK_ONLY, NetworkSpec, build_network, check_segment, start_from_linear
-from .report import QUIET, Reporter, series_text, unscaled_mase_warning
+from .report import QUIET, Reporter, reporter_given, series_text, unscaled_mase_warning
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
 from .scaling import TARGET_TRANSFORMS, SeriesScaler, require_positive_target
@@ -119,6 +119,7 @@ class TrainOptions:
         if found := wrong_kind(self):
             name, what, value = found
             raise TypeError(f"TrainOptions: {name} must be {what}, got {type(value).__name__} {value!r}")
+        plain_values(self, ("model", "cell", "target_transform", "window_level", "series_weights", "final_fit"))
         if self.model not in MODEL_TYPES:
             raise ConfigError(f"--model must be one of {', '.join(MODEL_TYPES)}, not '{self.model}'")
         if self.target_transform not in TARGET_TRANSFORMS:
@@ -209,6 +210,19 @@ def wrong_kind(options: Any) -> tuple[str, str, Any] | None:
         if not (fits(value) or (value is None and "None" in others)):
             return field_.name, what + (" or None" if "None" in others else ""), value
     return None
+
+
+def plain_values(options: Any, choices: tuple[str, ...] = ()) -> None:
+    """Make the fields of a frozen options dataclass, checked by :func:`wrong_kind`, what the
+    command line gives: NumPy numbers as Python's (``np.int64(3)`` from a pandas table of
+    settings could not be written to the model's JSON, after the whole training), and the
+    ``choices`` fields in lower case, as the command line takes them (``"LSTM"``)."""
+    for field_ in fields(options):
+        value = getattr(options, field_.name)
+        if isinstance(value, np.generic):
+            object.__setattr__(options, field_.name, value.item())
+        elif field_.name in choices and isinstance(value, str):
+            object.__setattr__(options, field_.name, value.lower())
 
 
 @dataclass
@@ -1089,6 +1103,11 @@ def train(
     """
     check_argument_types("train", data_options=(data_options, DataOptions), options=(options, TrainOptions))
     check_data_argument("train", data_path, data_options)
+    reporter = reporter_given("train", reporter)
+    if isinstance(wait, bool) or not isinstance(wait, numbers.Real):
+        raise TypeError(f"train(): wait must be a number of seconds, got {type(wait).__name__} {wait!r}")
+    if not wait >= 0:
+        raise ConfigError(f"--wait must be 0 or more seconds, got {wait}")
     if warning := unused_options_warning(options):
         reporter.warn(warning)
     check_replaceable(model_dir)

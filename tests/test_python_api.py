@@ -102,6 +102,12 @@ def test_arguments_of_the_wrong_kind_are_named_before_anything_is_read_or_writte
         (lambda: detect_anomalies("model", last="3"), TypeError,
          r"detect_anomalies\(\): last must be a whole number of 1 or more, got str '3'"),
         (lambda: detect_anomalies("model", threshold=True), TypeError, "threshold must be a number of 0 or more"),
+        (lambda: forecast("model", "new.csv", reading="sep=;"), TypeError,
+         r"forecast\(\): reading must be a mapping of reading options such as \{'sep': ';'\}, got str 'sep=;'"),
+        (lambda: detect_anomalies("model", reporter=print), TypeError,
+         r"detect_anomalies\(\): reporter must be a Reporter or None, got builtin_function_or_method"),
+        (lambda: train("missing.csv", wait="10"), TypeError, r"train\(\): wait must be a number of seconds, got str"),
+        (lambda: train("missing.csv", wait=-1), ConfigError, "--wait must be 0 or more seconds, got -1"),
     ]
     for call, error, message in refused:
         with pytest.raises(error, match=message):
@@ -111,7 +117,7 @@ def test_arguments_of_the_wrong_kind_are_named_before_anything_is_read_or_writte
 
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: TrainOptions(units=0), "--units must be at least 1"),
-    (lambda: TrainOptions(cell="LSTM"), "--cell must be one of lstm, gru, rnn"),
+    (lambda: TrainOptions(cell="transformer"), "--cell must be one of lstm, gru, rnn"),
     (lambda: TrainOptions(dropout=1.0), "--dropout must be in [0, 1)"),
     (lambda: TrainOptions(seed=-1), "--seed must be between 0 and 2147483647"),
     (lambda: TrainOptions(seed=2**31), "--seed must be between 0 and 2147483647"),
@@ -136,3 +142,27 @@ def test_a_custom_business_calendar_is_refused_as_its_holidays_would_be_lost():
     days = pd.date_range(end="2023-08-31", periods=100, freq=CustomBusinessDay(calendar=USFederalHolidayCalendar()))
     with pytest.raises(DataError, match="custom business calendar .*holidays"):
         dataset_from_pandas({"y": pd.Series(np.random.default_rng(0).normal(size=100), days)})
+
+
+def test_numpy_numbers_capitals_and_no_reporter_are_taken_as_the_command_line_takes_them(tmp_path, capsys):
+    """Settings read from a pandas table are NumPy numbers: the model's JSON could not hold
+    them, and train failed once it had trained. Choices are case-blind on the command line,
+    and ``reporter=None`` is the natural way to ask for silence."""
+    from forecaster.report import QUIET, reporter_given
+
+    index = pd.date_range("2024-01-01", periods=24 * 20, freq="h")
+    pd.DataFrame({"time": index.strftime("%Y-%m-%d %H:%M"),
+                  "load": 100 + 10 * np.sin(np.arange(len(index)) * 2 * np.pi / 24)
+                  + np.random.default_rng(0).normal(0, 1, len(index))}).to_csv(tmp_path / "load.csv", index=False)
+    options = TrainOptions(model="Linear", lookback=np.int64(48), horizon=np.int64(6), val_fraction=np.float32(0.25),
+                           seed=np.int64(3), target_transform="None")
+    assert options.model == "linear" and type(options.lookback) is int and type(options.val_fraction) is float
+    data_options = DataOptions(on_duplicate="MEAN", max_gap=np.int64(2))
+    assert data_options.on_duplicate == "mean" and type(data_options.max_gap) is int
+    assert BacktestOptions(refit="Once", folds=np.int64(2)).refit == "once"
+    train(tmp_path / "load.csv", data_options, options, tmp_path / "model", reporter=None)
+    saved = read_metadata(tmp_path / "model")["train_options"]
+    assert saved["seed"] == 3 and saved["lookback"] == 48 and saved["target_transform"] == "none"
+    assert len(forecast(tmp_path / "model", reporter=None)) == 6
+    assert capsys.readouterr() == ("", "")
+    assert reporter_given("forecast", None) is QUIET
