@@ -457,10 +457,24 @@ class FittedModel:
 def fit(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> FittedModel:
     """Fit the chosen model on the training part of every series of ``dataset``.
 
+    Training seeds Python's and NumPy's global random generators (Keras seeds them with
+    the backend's); they are given back as they were, so that a caller's own sampling after
+    it is not the same in every run. TensorFlow's global seed and its deterministic kernels
+    stay set.
+
     Raises:
         DataError: a series is too short for the lookback and horizon.
         ConfigError: the options cannot work together.
     """
+    state = random.getstate(), np.random.get_state()
+    try:
+        return _fit(dataset, options, reporter)
+    finally:
+        random.setstate(state[0])
+        np.random.set_state(state[1])
+
+
+def _fit(dataset: Dataset, options: TrainOptions, reporter: Reporter) -> FittedModel:
     options = resolve_shape(dataset, options, reporter)
     if options.target_transform == "log":
         for series in dataset.series:

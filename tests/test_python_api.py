@@ -166,3 +166,23 @@ def test_numpy_numbers_capitals_and_no_reporter_are_taken_as_the_command_line_ta
     assert len(forecast(tmp_path / "model", reporter=None)) == 6
     assert capsys.readouterr() == ("", "")
     assert reporter_given("forecast", None) is QUIET
+
+
+def test_training_gives_the_callers_random_generators_back_as_they_were(tmp_path):
+    import random
+
+    index = pd.date_range("2024-01-01", periods=24 * 12, freq="h")
+    pd.DataFrame({"time": index.strftime("%Y-%m-%d %H:%M"),
+                  "load": 100 + 10 * np.sin(np.arange(len(index)) * 2 * np.pi / 24)}).to_csv(tmp_path / "load.csv",
+                                                                                              index=False)
+    draws = []
+    for caller_seed in (111, 222):
+        random.seed(caller_seed)
+        np.random.seed(caller_seed)
+        train(tmp_path / "load.csv", options=TrainOptions(lookback=24, horizon=6, epochs=1, units=4, ensemble=1, seed=7),
+              model_dir=tmp_path / "model")
+        draws.append((random.random(), np.random.rand()))
+    random.seed(111)
+    np.random.seed(111)
+    assert draws[0] == (random.random(), np.random.rand())  # as if training had not run
+    assert draws[0] != draws[1]
