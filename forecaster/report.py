@@ -43,6 +43,8 @@ class Reporter:
         self.json = log_format == "json"
         self._file = file
         self._console = None
+        #: the reader of our stream went away (a log shipper restarted, ``2>&1 | head``)
+        self._gone = False
         #: the command being run, named in a JSON log's error event as in its start and finish
         self.command: str | None = None
 
@@ -57,15 +59,37 @@ class Reporter:
             record["command"] = self.command
         record.update({k: _json_safe(v) for k, v in fields.items()})
         stream = self._file or sys.stderr
-        stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        stream.flush()
+        self._emit(lambda: (stream.write(json.dumps(record, ensure_ascii=False) + "\n"), stream.flush()))
+
+    def _emit(self, write: Callable[[], Any]) -> None:
+        """Run ``write``; when the stream's reader has gone away, stop writing and carry on.
+        A training must not be lost because a progress line could not be shown: ``train``
+        whose log reader closed exited 1 without its model."""
+        if self._gone:
+            return
+        try:
+            write()
+        except BrokenPipeError:
+            self._gone = True
+            if self._file is None:
+                # the interpreter's last flush, and TensorFlow's own lines, would fail the same way
+                with contextlib.suppress(OSError, ValueError):
+                    devnull = os.open(os.devnull, os.O_WRONLY)
+                    os.dup2(devnull, sys.stderr.fileno())
+                    os.close(devnull)
 
     @property
     def console(self):
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(file=self._file or sys.stderr, highlight=False, soft_wrap=True)
+            class ReaderSafeConsole(Console):
+                def on_broken_pipe(self) -> None:
+                    # rich's exits with 1 (and points stdout, not stderr, at /dev/null); the
+                    # reporter stops writing instead and the run goes on (see ``_emit``)
+                    raise BrokenPipeError
+
+            self._console = ReaderSafeConsole(file=self._file or sys.stderr, highlight=False, soft_wrap=True)
         return self._console
 
     def info(self, message: str) -> None:
@@ -74,7 +98,7 @@ class Reporter:
         if self.json:
             self.event("message", message=message)
         else:
-            self.console.print(message, markup=False)
+            self._emit(lambda: self.console.print(message, markup=False))
 
     def detail(self, message: str) -> None:
         """What only ``--verbose`` shows: the resolved options, the model loaded."""
@@ -83,7 +107,7 @@ class Reporter:
         if self.json:
             self.event("detail", message=message)
         else:
-            self.console.print(message, style="dim", markup=False)
+            self._emit(lambda: self.console.print(message, style="dim", markup=False))
 
     def warn(self, message: str) -> None:
         if self.quiet:
@@ -91,14 +115,14 @@ class Reporter:
         if self.json:
             self.event("warning", message=message)
         else:
-            self.console.print(f"Warning: {message}", style="yellow", markup=False)
+            self._emit(lambda: self.console.print(f"Warning: {message}", style="yellow", markup=False))
 
     def error(self, message: str, exit_code: int) -> None:
         """The one line of a failed run; printed even when quiet."""
         if self.json:
             self.event("error", message=message, exit_code=exit_code)
         else:
-            (self._file or sys.stderr).write(f"Error: {message}\n")
+            self._emit(lambda: (self._file or sys.stderr).write(f"Error: {message}\n"))
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Print a table; floats are shown with 4 significant digits, or as whole numbers with
@@ -122,7 +146,7 @@ class Reporter:
         for row in rows:
             table.add_row(*(_format_cell(cell) for cell in row))
         if self.console.is_terminal or os.environ.get("COLUMNS", "").isdigit():
-            self.console.print(table)  # a width the user has, or has set
+            self._emit(lambda: self.console.print(table))  # a width the user has, or has set
             return
         # a log file or a pipe has no width: the table at its natural width, up to a limit
         # past which the text of long cells wraps, rather than cut to rich's default of 80
@@ -130,7 +154,7 @@ class Reporter:
         natural = Measurement.get(self.console, self.console.options.update_width(10_000), table).maximum
         self.console.width = max(width, min(natural, MAX_TABLE_WIDTH))
         try:
-            self.console.print(table)
+            self._emit(lambda: self.console.print(table))
         finally:
             self.console.width = width
 

@@ -235,3 +235,21 @@ def test_the_alert_line_names_the_flagged_series_and_their_latest_flag():
     assert _flagged_text(frame) == "web2/latency at 2024-03-22 11:45, web1/rps at 2024-03-22 12:10"
     many = pd.DataFrame({"series": [f"host{i}" for i in range(5)], "timestamp": [times[0]] * 5, "is_anomaly": 1})
     assert _flagged_text(many).endswith("host2 at 2024-03-22 11:40 and 2 more series")
+
+
+@pytest.mark.parametrize("log_format", ["text", "json"])
+def test_train_finishes_its_model_when_the_reader_of_its_log_has_gone(tmp_path, log_format):
+    """A log shipper restarted, or `2>&1 | head`: the progress lines cannot be written, and
+    rich exited 1 at the first of them, losing the model."""
+    data = small_hourly_csv(tmp_path / "data.csv")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # gone before the first line
+    try:
+        finished = subprocess.run(
+            [sys.executable, "-m", "forecaster", "train", str(data), "--model", "linear", "--lookback", "24",
+             "--horizon", "6", "-m", str(tmp_path / "model"), "--log-format", log_format],
+            stderr=write_end, stdout=subprocess.PIPE, timeout=300)
+    finally:
+        os.close(write_end)
+    assert finished.returncode == 0
+    assert read_metadata(tmp_path / "model")["train_options"]["model"] == "linear"
