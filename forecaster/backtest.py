@@ -277,6 +277,14 @@ def evaluate_coverages(
     warn_of_lone_extremes(dataset, reporter)
     shape = resolve_shape(dataset, options, QUIET)  # said below, of the series kept
     horizon = shape.horizon
+    if options.horizon is None and (fitting := _fitting_horizon(dataset, options, backtest, horizon)) < horizon:
+        shortest = min(dataset.series, key=lambda series: len(series.values))
+        apart = "a horizon" if backtest.stride is None else f"{backtest.stride} steps"
+        reporter.info(f"Horizon {fitting} steps: series '{shortest.name}' has {len(shortest.values)} rows, and a "
+                      f"longer horizon leaves too few before the first of {backtest.folds} cut-offs {apart} apart "
+                      "(--horizon, --folds and --stride set it)")
+        options = replace(options, horizon=fitting)
+        shape, horizon = resolve_shape(dataset, options, QUIET), fitting
     stride = backtest.stride or horizon
     backtest = replace(backtest, stride=stride)
     # cut-off k (0 = earliest) of a series of n steps: the first forecast step
@@ -372,6 +380,24 @@ def _training_cost(options: TrainOptions, backtest: BacktestOptions) -> str:
     if options.model == "network" and options.final_fit == "all":
         cost += ", each network twice (--final-fit all)"
     return cost
+
+
+def _fitting_horizon(dataset: Dataset, options: TrainOptions, backtest: BacktestOptions, horizon: int) -> int:
+    """The longest automatic horizon, ``horizon`` at most, whose backtest the shortest series
+    has the rows for: each step shorter moves the cut-offs (a horizon apart unless
+    ``--stride``) closer to the end. ``horizon`` where none fits (the error then says what to
+    change). A three-year weekly series got the horizon and lookback of its whole length,
+    and the backtest needed 234 of its 156 rows."""
+    shortest = min(len(series.values) for series in dataset.series)
+    for candidate in range(horizon, 0, -1):
+        earliest = candidate + (backtest.folds - 1) * (backtest.stride or candidate)
+        try:
+            shape = resolve_shape(dataset, replace(options, horizon=candidate), QUIET)
+        except (ConfigError, DataError):
+            continue
+        if _rows_needed(earliest, shape) <= shortest:
+            return candidate
+    return horizon
 
 
 def _check_room(dataset: Dataset, earliest: int, options: TrainOptions) -> None:

@@ -301,7 +301,7 @@ def test_evaluate_with_the_network_and_a_short_series_error(tmp_path):
 
     short = tmp_path / "short.csv"
     pd.read_csv(HOURLY).iloc[:130].to_csv(short, index=False)
-    failed = run_cli("evaluate", short, "--target", "load", "--folds", 3)
+    failed = run_cli("evaluate", short, "--target", "load", "--folds", 3, "--horizon", 24)
     assert failed.exit_code == 1
     assert "short.csv" in failed.stderr and "fewer --folds" in failed.stderr
     assert run_cli("evaluate", HOURLY, "--refit", "sometimes").exit_code == 2
@@ -516,3 +516,21 @@ def test_a_series_too_short_for_the_cutoffs_is_left_out_of_the_backtest_with_a_w
     # every series too short: refused with the remedies, as before
     refused = run_cli("evaluate", data, "--id-col", "store", "--target", "sales", "--model", "linear", "--folds", 70)
     assert refused.exit_code == 1 and "use fewer --folds, a smaller --stride or a shorter --horizon" in refused.stderr
+
+
+def test_the_automatic_horizon_shortens_to_fit_the_cutoffs_of_a_short_series(tmp_path):
+    """Three years of weekly sales got the horizon and lookback of their whole length, and the
+    backtest, needing 234 of the 156 rows, refused to run."""
+    index = pd.date_range("2021-01-03", periods=156, freq="W-SUN")
+    steps = np.arange(len(index))
+    pd.DataFrame({"week": index.strftime("%Y-%m-%d"),
+                  "sales": 100 + 20 * np.sin(2 * np.pi * steps / 52) + np.random.default_rng(0).normal(0, 3, 156)}
+                 ).to_csv(tmp_path / "weekly.csv", index=False)
+    result = run_cli("evaluate", tmp_path / "weekly.csv", "--model", "linear", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert ("Horizon 20 steps: series 'sales' has 156 rows, and a longer horizon leaves too few before the first of 3 "
+            "cut-offs a horizon apart (--horizon, --folds and --stride set it)") in result.stderr
+    assert json.loads(result.stdout)["train_options"]["horizon"] == 20
+    # a horizon given is kept, and refused with what to change
+    given = run_cli("evaluate", tmp_path / "weekly.csv", "--model", "linear", "--horizon", 39)
+    assert given.exit_code == 1 and "needs at least 234" in given.stderr
