@@ -88,7 +88,7 @@ import numpy as np
 from .artifacts import ANOMALY_SCORING_VERSION
 from .data import true_runs
 from .errors import ArtifactError, ConfigError
-from .report import QUIET, Reporter
+from .report import QUIET, Reporter, reporter_given
 from .windows import input_windows
 
 #: MAD times this estimates the standard deviation of Gaussian noise.
@@ -1002,10 +1002,8 @@ def plain_expectations(
 
 
 #: At most this many times the extreme steps are judged against the cleaned expectations
-#: (see :func:`cleaned_expectations`); two suffice but for extreme steps in a row.
+#: (see :func:`cleaned_expectations`); each time only some drop out, and two or three suffice.
 CLEANING_ROUNDS = 6
-#: Replacement values (scaled units) closer than this to the last round's are settled.
-REPLACEMENT_TOLERANCE = 1e-3
 
 
 def cleaned_expectations(
@@ -1025,10 +1023,12 @@ def cleaned_expectations(
     A step whose residual is at least ``replace_above`` scales from the centre (per its
     series' calibration) is replaced by its expectation in the inputs of the steps after it
     (the model's input windows, or the values the seasonal median takes), and those steps are
-    expected again; the network's, all series in one batch. The extreme steps are then found
-    again against these cleaned expectations, until they are the same twice (at most
-    :data:`CLEANING_ROUNDS` times). Calibrations without ``replace_above`` (older models)
-    keep their expectations.
+    expected again; the network's, all series in one batch. An excursion of several steps
+    that the series comes back from within the horizon is replaced by the forecast from
+    before it instead (:func:`_take_out_excursions`). The extreme steps are then judged again
+    against the cleaned expectations, and those no longer extreme there put back, until
+    none is (at most :data:`CLEANING_ROUNDS` times). Calibrations without ``replace_above``
+    (older models) keep their expectations.
 
     Args:
         features: per series `(n_steps, n_features)` scaled.
@@ -1049,14 +1049,17 @@ def cleaned_expectations(
     log_scales = log_scales if log_scales is not None else [None] * len(features)
     pending = [i for i, calibration in enumerate(calibrations) if calibration.get("replace_above")]
     taken_out = {i: np.zeros(len(features[i]), dtype=bool) for i in pending}
-    replaced_with = {i: np.zeros(0) for i in pending}
+    targets_in = {i: features[i][:, 0] for i in pending}  # the target channel as the inputs have it
     # A step after an extreme one is expected from inputs that still hold it, so its own
     # residual can look extreme too (a glitch of 100 times the level makes the next step's
     # expectation wild), and it was replaced by that wild expectation, which the steps after
-    # it then took in. So the extreme steps are judged again against the cleaned expectations,
+    # it then took in. So the extreme steps are judged again against the cleaned expectations
     # and kept only if still extreme there (never more of them: else a level shift's new
-    # level would be taken out step by step), each replaced by its cleaned expectation, until
-    # neither the steps nor their values change (a run of k extreme steps takes k rounds).
+    # level would be taken out step by step), until they no longer change. A run of extreme
+    # steps after which the series is back where the model expected it before the run (a
+    # sensor stuck at 50000 for three readings) is replaced whole by that forecast; the steps
+    # of one that does not come back (a level shift) keep their one-step expectations, which
+    # let the new level in.
     for cleaning_round in range(CLEANING_ROUNDS):
         residuals, scored = {}, []  # in the model's units (taken out of the inputs) and in the scoring units
         for i in pending:
@@ -1066,27 +1069,34 @@ def cleaned_expectations(
                            else scored_residuals_and_steps(target, cleaned[i], lookback, absent, log_scales[i])[0],))
         standardised = in_batches(lambda calibration, r: standardise(r, calibration),
                                   [calibrations[i] for i in pending], scored, ("local_window",))
-        batches, targets, changed = [], [], []
-        for i, z in zip(pending, standardised):
-            f, calibration = features[i], calibrations[i]
-            extreme = np.zeros(len(f), dtype=bool)
-            extreme[lookback:] = np.nan_to_num(np.abs(z), nan=0.0) >= calibration["replace_above"]
+        proposed = {}
+        for i, z, (scored_i,) in zip(pending, standardised, scored):
+            extreme = np.zeros(len(features[i]), dtype=bool)
+            extreme[lookback:] = np.nan_to_num(np.abs(z), nan=0.0) >= calibrations[i]["replace_above"]
             if cleaning_round:
                 extreme &= taken_out[i]  # only ever fewer: see above
-            replacements = cleaned[i][extreme[lookback:]]  # the values the model expected there
-            if np.array_equal(extreme, taken_out[i]) and np.allclose(replacements, replaced_with[i], rtol=0,
-                                                                     atol=REPLACEMENT_TOLERANCE):
-                continue
+                replacements = targets_in[i]  # as the first round set them
+            else:
+                replacements = np.r_[features[i][:lookback, 0], cleaned[i]]  # the values the model expected there
+            proposed[i] = [extreme, np.where(extreme, replacements, features[i][:, 0]), scored_i]
+        if not cleaning_round:
+            _take_out_excursions(network, features, lookback, proposed, calibrations, log_scales, missing,
+                                 level=level)
+        batches, targets, changed = [], [], []
+        for i in pending:
+            extreme, values, _ = proposed[i]
+            if np.array_equal(extreme, taken_out[i]):
+                continue  # the values follow the steps: nothing changed
             changed.append(i)
-            taken_out[i], replaced_with[i] = extreme, replacements
-            inputs = f.copy()
-            inputs[extreme, 0] = replacements
-            if expectation_source(calibration) != "model":
-                cleaned[i] = seasonal_median_expectations(inputs[:, 0], lookback, seasons[i])
+            taken_out[i], targets_in[i] = extreme, values
+            inputs = features[i].copy()
+            inputs[:, 0] = values
+            if expectation_source(calibrations[i]) != "model":
+                cleaned[i] = seasonal_median_expectations(values, lookback, seasons[i])
                 continue
             cleaned[i] = np.array(expected[i], dtype=np.float64)
             count = np.concatenate([[0], np.cumsum(extreme)])
-            steps = np.arange(lookback, len(f))
+            steps = np.arange(lookback, len(inputs))
             affected = steps[count[steps] > count[steps - lookback]]  # an extreme step in the window
             batches.append(input_windows(inputs, lookback)[affected - lookback])
             targets.append((i, affected - lookback))
@@ -1096,6 +1106,64 @@ def cleaned_expectations(
         if not pending:
             break
     return cleaned
+
+
+def _take_out_excursions(network: Any, features: list[np.ndarray], lookback: int, proposed: dict[int, list],
+                         calibrations: list[dict[str, Any]], log_scales: list[float | None],
+                         missing: list[np.ndarray | None] | None, *, level: str) -> None:
+    """Replace each excursion of a model-expected series by the forecast made before it.
+
+    From each extreme step that starts a run in ``proposed`` (series -> ``[extreme, values,
+    scored residuals]``, values the target channel of the inputs), the series is followed
+    against the network's forecast from the window before it: while its values stay
+    ``replace_above`` scales (the scale before the run) from that forecast, they are part of
+    the excursion. One that ends within the horizon (a sensor stuck at 50000 for three
+    readings) is taken out whole, each value replaced by the forecast and marked extreme, so
+    that the steps after it are not expected from values the one-step expectations of the
+    excursion left in. One that lasts (a level shift) keeps its one-step expectations, which
+    let the new level in. The runs of a series are followed in time order, each window with
+    the excursions before it taken out; the series side by side.
+    """
+    from .forecasting import predict_scaled
+
+    horizon = int(network.output_shape[-1])
+    queue: dict[int, list[int]] = {}
+    for i, (extreme, _, _) in proposed.items():
+        if expectation_source(calibrations[i]) == "model":
+            starts, _ = true_runs(extreme)
+            queue[i] = [int(a) for a in starts if a >= lookback]
+    while active := [i for i in queue if queue[i]]:
+        firsts = [queue[i].pop(0) for i in active]
+        windows = []
+        for i, first in zip(active, firsts):
+            window = features[i][first - lookback : first].copy()
+            window[:, 0] = proposed[i][1][first - lookback : first]
+            windows.append(window)
+        for i, first, forecast in zip(active, firsts, predict_scaled(network, np.stack(windows), level=level)):
+            extreme, values, scored_i = proposed[i]
+            calibration, target = calibrations[i], features[i][:, 0]
+            ahead = min(horizon, len(target) - first)
+            away = (scoring_units(target[first : first + ahead], log_scales[i])
+                    - scoring_units(forecast[:ahead], log_scales[i]) - calibration["centre"])
+            scale = residual_scale(scored_i, calibration)[first - lookback]
+            absent = (np.zeros(ahead, dtype=bool) if missing is None or missing[i] is None
+                      else missing[i][first : first + ahead])
+            far = (np.abs(away) >= calibration["replace_above"] * scale) & ~absent
+            back = np.flatnonzero(~far)
+            if not np.isfinite(scale):
+                continue
+            if not far[0]:
+                # extreme only against an expectation made from the values before it: it stays
+                values[first], extreme[first] = target[first], False
+                stop = first + 1
+            elif len(back):
+                stop = first + int(back[0])
+                values[first:stop] = forecast[: stop - first]
+                extreme[first:stop] = True
+            else:
+                continue  # it lasts past the horizon
+            if stop < len(target) and extreme[stop]:
+                queue[i].insert(0, stop)  # the rest of the run, against a forecast from before it
 
 
 def local_window_for(lookback: int) -> int:
@@ -1289,8 +1357,9 @@ def detect_anomalies(
     from .artifacts import load_artifact, model_level
     from .forecasting import check_call, loaded_model_text, reading_text, series_inputs
 
-    check_call("detect_anomalies", model_dir, data_path, threshold=(threshold, "a number of 0 or more", False),
-               last=(last, "a whole number of 1 or more", True))
+    check_call("detect_anomalies", model_dir, data_path, reading,
+               threshold=(threshold, "a number of 0 or more", False), last=(last, "a whole number of 1 or more", True))
+    reporter = reporter_given("detect_anomalies", reporter)
     if threshold is not None and not threshold >= 0:
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
     if last is not None and last < 1:
