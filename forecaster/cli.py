@@ -7,6 +7,7 @@ Exit codes: 0 success; 1 a data, model or configuration error (one line on stder
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import sys
@@ -971,8 +972,8 @@ def detect_anomalies(
             result = shown.since(marks, last, reporter)
             written = result.frame.groupby("series", sort=False).size().to_dict()
             from_end = shown.frame.groupby("series", sort=False).cumcount(ascending=False)
-            shown.frame = shown.frame[from_end < shown.frame["series"].map(written).fillna(0).clip(
-                lower=_context_points())]
+            drawn = shown.frame["series"].map(written).fillna(0).clip(lower=_context_points())
+            shown = dataclasses.replace(shown, frame=shown.frame[from_end < drawn])
         else:
             # a plot of the last few points shows the days before them too
             drawn = last if last is None or plot_path is None else max(last, _context_points())
