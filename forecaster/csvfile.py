@@ -77,9 +77,9 @@ def read_csv(
             wanted_columns = _wanted_columns(sample, sep, options)
             stream.seek(0)
             # Blank lines are kept (as empty rows, dropped below) so that index + 2 is the line
-            # number; low_memory=False types each column as a whole instead of chunk by chunk.
+            # number, after the blank lines before the header, which are skipped;
+            # low_memory=False types each column as a whole instead of chunk by chunk.
             # skipinitialspace: `a, "b c"` is two fields, a and b c, as a reader expects
-            # Blank lines before the header (an export's title left out) are skipped too.
             leading = _leading_blank_lines(sample)
             reading = dict(
                 sep=sep, decimal=options.decimal, encoding="utf-8-sig", skip_blank_lines=False, low_memory=False,
