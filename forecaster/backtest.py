@@ -277,16 +277,7 @@ def evaluate_coverages(
     warn_of_lone_extremes(dataset, reporter)
     shape = resolve_shape(dataset, options, QUIET)  # said below, of the series kept
     horizon = shape.horizon
-    if options.horizon is None and (fitting := _fitting_horizon(dataset, options, backtest, horizon)) < horizon:
-        shortest = min(dataset.series, key=lambda series: len(series.values))
-        apart = "a horizon" if backtest.stride is None else f"{backtest.stride} steps"
-        reporter.info(f"Horizon {fitting} steps: series '{shortest.name}' has {len(shortest.values)} rows, and a "
-                      f"longer horizon leaves too few before the first of {backtest.folds} cut-offs {apart} apart "
-                      "(--horizon, --folds and --stride set it)")
-        options = replace(options, horizon=fitting)
-        shape, horizon = resolve_shape(dataset, options, QUIET), fitting
     stride = backtest.stride or horizon
-    backtest = replace(backtest, stride=stride)
     # cut-off k (0 = earliest) of a series of n steps: the first forecast step
     offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
     kept, warning = _without_short_series(dataset, offsets[0], options, shape)
@@ -295,7 +286,19 @@ def evaluate_coverages(
     same_horizon = kept is dataset or resolve_shape(kept, options, QUIET).horizon == horizon
     if warning:
         reporter.warn(warning + ("" if same_horizon else f"; the horizon stays the whole file's, {horizon} steps"))
-    dataset, shape = kept, resolve_shape(kept, options if same_horizon else replace(options, horizon=horizon), reporter)
+    dataset, options = kept, options if same_horizon else replace(options, horizon=horizon)
+    if options.horizon is None and (fitting := _fitting_horizon(dataset, options, backtest, horizon)) < horizon:
+        # the series kept are all too short for the cut-offs of the automatic horizon
+        shortest = min(dataset.series, key=lambda series: len(series.values))
+        apart = "a horizon" if backtest.stride is None else f"{backtest.stride} steps"
+        reporter.info(f"Horizon {fitting} steps: series '{shortest.name}' has {len(shortest.values)} rows, and a "
+                      f"longer horizon leaves too few before the first of {backtest.folds} cut-offs {apart} apart "
+                      "(--horizon, --folds and --stride set it)")
+        options, horizon = replace(options, horizon=fitting), fitting
+        stride = backtest.stride or horizon
+        offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
+    backtest = replace(backtest, stride=stride)
+    shape = resolve_shape(dataset, options, reporter)
     _check_room(dataset, offsets[0], shape)
     scales = _mase_scales(dataset, offsets[0], horizon, backtest.season)  # before any training, not after
     if warning := unscaled_mase_warning([name for name, scale in scales.items() if scale == 0],
