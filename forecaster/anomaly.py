@@ -1295,10 +1295,10 @@ class AnomalyResult:
         every point."""
         import pandas as pd
 
-        groups = [(name, pd.DatetimeIndex(rows["timestamp"]), rows.index)
+        groups = [(name, pd.DatetimeIndex(rows["timestamp"]), rows["score"].notna().to_numpy(), rows.index)
                   for name, rows in self.frame.groupby("series", sort=False)]
-        firsts = first_points_written([(name, stamps) for name, stamps, _ in groups], last, after, reporter)
-        kept = [rows[first:] for (_, _, rows), first in zip(groups, firsts)]
+        firsts = first_points_written([group[:3] for group in groups], last, after, reporter)
+        kept = [group[3][first:] for group, first in zip(groups, firsts)]
         frame = self.frame.loc[np.concatenate(kept) if kept else []].reset_index(drop=True)
         return AnomalyResult(frame, self.threshold, self.targets, self.unscored)
 
@@ -1409,8 +1409,8 @@ def detect_anomalies(
         histories = [np.where(absent, np.nan, item.raw[:, 0]) for item, absent in zip(inputs, missing)]
         scores, reasons = score_batches(list(residuals), calibrations, list(steps), histories)
 
-    firsts = first_points_written([(item.meta["name"], item.index[lookback:]) for item in inputs], last, after,
-                                  reporter)
+    firsts = first_points_written([(item.meta["name"], item.index[lookback:], np.isfinite(series_scores))
+                                   for item, series_scores in zip(inputs, scores)], last, after, reporter)
     kept_values = [history[lookback:][first:] for history, first in zip(histories, firsts)]
     values = np.concatenate(kept_values)
     expected_values = np.concatenate([item.scaler.target_to_original(exp)[first:]
@@ -1437,28 +1437,50 @@ def detect_anomalies(
                          unscored=tuple(meta["name"] for meta in metadata["series"] if meta["name"] not in scored))
 
 
-def first_points_written(named_stamps: list[tuple[str, Any]], last: int | None, after: Mapping[str, Any] | None,
-                         reporter: Reporter = QUIET) -> list[int]:
-    """Where the points to return start in each series' times (``(name, times)`` pairs,
-    the times in order): after the series' time in ``after``, and among the last ``last``."""
+def first_points_written(named_points: list[tuple[str, Any, np.ndarray]], last: int | None,
+                         after: Mapping[str, Any] | None, reporter: Reporter = QUIET) -> list[int]:
+    """Where the points to return start in each series' times (``(name, times, scored)``,
+    the times in order, ``scored`` True where a point has a score): the last ``last``;
+    or, given ``after`` (a state's marks, ``{}`` on the first run), the points after the
+    series' time in it, among which at most the newest ``last`` scored ones and the points
+    without a score after them. Points without a value do not count against ``last`` there:
+    a host whose rows come four hours late would otherwise have only its empty newest hours
+    written, run after run, and never a scored one. ``reporter`` warns of each series whose
+    earlier scored points are left out, and of each whose data ends before its mark."""
     from .forecasting import time_like
 
-    firsts, cut = [], []
-    for name, stamps in named_stamps:
+    firsts, cut, behind = [], [], []
+    for name, stamps, scored in named_points:
+        if after is None:
+            firsts.append(max(0, len(stamps) - last) if last else 0)
+            continue
         first = 0
-        if after and name in after:
-            first = int(stamps.searchsorted(time_like(after[name], stamps), side="right"))
-        if last and len(stamps) - first > last:
-            if after and name in after:
-                cut.append((name, len(stamps) - first))
-            first = len(stamps) - last
+        if name in after:
+            mark = time_like(after[name], stamps)
+            first = int(stamps.searchsorted(mark, side="right"))
+            if len(stamps) and stamps[-1] < mark:
+                behind.append((name, stamps[-1], mark))
+        newer = np.flatnonzero(scored[first:])
+        if last and len(newer) > last:
+            if name in after:
+                cut.append((name, len(newer)))
+            first += int(newer[-last])
         firsts.append(first)
     if cut:
-        named = ", ".join(f"{name} ({n:,})" for name, n in cut[:3]) + (f" and {len(cut) - 3:,} more" if len(cut) > 3
-                                                                         else "")
         reporter.warn(f"more points arrived since the last run than --last {last} writes, so the earlier ones are "
-                      f"not written: {named}; pass a larger --last to write them all")
+                      f"not written: {_some(f'{name} ({n:,})' for name, n in cut)}; pass a larger --last to write them "
+                      "all")
+    if behind:
+        reporter.warn("the data ends before the newest point an earlier run with this --state scored, so nothing is "
+                      f"written for {_some(f'{name} (ends {end}, the mark is {mark})' for name, end, mark in behind)}: "
+                      "an older export, or a clock that ran ahead; remove the state file to check them again")
     return firsts
+
+
+def _some(texts: Any) -> str:
+    """The first three of ``texts`` and how many more: "a, b, c and 4 more"."""
+    texts = list(texts)
+    return ", ".join(texts[:3]) + (f" and {len(texts) - 3:,} more" if len(texts) > 3 else "")
 
 
 def _log_scale(item) -> float | None:

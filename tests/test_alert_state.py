@@ -94,12 +94,13 @@ def test_last_caps_what_a_long_outage_left_and_says_so(hosts_model, tmp_path):
     later = run_cli(*args)
     assert later.exit_code == 0, later.stderr
     rows = pd.read_csv(io.StringIO(later.stdout))
-    # web2's rows stop at 291: its two new points and the hours since without a value, also capped
-    assert rows.groupby("series").size().to_dict() == {"web1": 3, "web2": 3}
-    assert rows["value"].isna().sum() == 3
+    # web2's rows stop at 291: its two new points, and the hours since without a value, which do not count
+    # against --last (they pushed the scored ones out, and a host 4 hours late was never checked)
+    assert rows.groupby("series").size().to_dict() == {"web1": 3, "web2": 10}
+    assert rows["value"].isna().sum() == 8
     assert ("Warning: more points arrived since the last run than --last 3 writes, so the earlier ones are not "
-            "written: web1 (10), web2 (10); pass a larger --last to write them all") in later.stderr
-    assert "Flagged 0 of the 3 scored points written (those after the last run's, at most 3 a series)" in later.stderr
+            "written: web1 (10); pass a larger --last to write them all") in later.stderr
+    assert "Flagged 0 of the 5 scored points written (those after the last run's, at most 3 a series)" in later.stderr
 
 
 def test_a_point_without_a_value_is_written_again_once_it_has_one(hosts_model, tmp_path):
@@ -127,9 +128,9 @@ def test_the_python_api_writes_the_same_points_as_slicing_every_point(hosts_mode
     direct = detect_anomalies(hosts_model, data, after=marks, last=8)
     sliced = detect_anomalies(hosts_model, data).since(marks, last=8)
     pd.testing.assert_frame_equal(direct.frame, sliced.frame)
-    assert direct.frame.groupby("series").size().to_dict() == {"web1": 6, "web2": 8}
-    # web2's rows stop four hours early: its last 8 points, 4 of them without a value
-    assert direct.frame["timestamp"].min() == pd.Timestamp("2024-03-13 04:00")
+    # web2's rows stop four hours early: its newest 8 scored points and the 4 without a value after them
+    assert direct.frame.groupby("series").size().to_dict() == {"web1": 6, "web2": 12}
+    assert direct.frame["timestamp"].min() == pd.Timestamp("2024-03-13 00:00")
     assert direct.frame["value"].isna().sum() == 4
     with pytest.raises(TypeError, match="after must be a mapping of series names to times"):
         detect_anomalies(hosts_model, data, after=pd.Timestamp("2024-03-13"))
@@ -181,3 +182,27 @@ def test_a_state_path_that_cannot_be_written_is_refused_before_any_work(hosts_mo
     assert same.exit_code == 2
     assert "is also the -o file; give each its own name" in same.stderr
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_a_host_later_than_last_is_still_checked_and_one_behind_its_mark_is_named(hosts_model, tmp_path):
+    frame = hosts_frame(24 * 14)
+    data, state = tmp_path / "export.csv", tmp_path / "state.json"
+    args = ["detect-anomalies", data, "-m", hosts_model, "--state", state, "--last", 3, "--fail-on-anomaly"]
+    written = []
+    for now in range(296, 308):  # web2's rows four hours late, its spike at hour 300 among them
+        export(data, frame, {"web1": now, "web2": now - 4})
+        result = run_cli(*args, "-q")
+        assert result.exit_code in (0, 3), result.stderr
+        written.append(scored_rows(result.stdout))
+    rows = pd.concat(written)
+    assert not rows.duplicated(["series", "timestamp"]).any()
+    late = pd.to_datetime(rows.loc[rows["series"] == "web2", "timestamp"])
+    assert late.max() == pd.Timestamp("2024-03-13 14:00") and (late.diff().dropna() == pd.Timedelta("1h")).all()
+    flagged = rows.loc[rows["is_anomaly"] == 1, ["series", "timestamp"]].values.tolist()
+    assert flagged.count(["web2", "2024-03-13 12:00:00"]) == 1
+    # an older export: nothing is written for the series behind their marks, and a warning says so
+    export(data, frame, {"web1": 290, "web2": 290})
+    older = run_cli(*args)
+    assert older.exit_code == 0 and len(pd.read_csv(io.StringIO(older.stdout))) == 0
+    assert ("the data ends before the newest point an earlier run with this --state scored, so nothing is written for "
+            "web1 (ends 2024-03-13 01:00:00, the mark is 2024-03-13 18:00:00)") in " ".join(older.stderr.split())
