@@ -1,4 +1,5 @@
-"""What earlier ``detect-anomalies --state`` runs wrote: each series' newest scored point.
+"""What earlier ``detect-anomalies --state`` runs wrote: each series' newest scored point,
+and the points before it still without a value.
 
 A cron job that writes only points newer than these sees every point once, however many
 runs were missed and however late a series' rows arrive, where ``--last N`` (the newest N
@@ -10,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,21 @@ from .errors import ForecasterError
 
 #: Written into the file so that another JSON file given by mistake is recognised.
 KIND = "forecaster detect-anomalies state"
-VERSION = 1
+VERSION = 2
+#: A point written without a value before a later scored one (a gap a collector fills in
+#: later) is written again by this many runs at most, then given up.
+PENDING_RUNS = 24
+
+
+@dataclass
+class AlertState:
+    """Each series' newest scored point written (``marks``), and the points before it written
+    without a value, each with how many runs wrote it (``pending``); ``model`` is the model
+    directory the runs used."""
+
+    marks: dict[str, Any] = field(default_factory=dict)
+    pending: dict[str, dict[Any, int]] = field(default_factory=dict)
+    model: str | None = None
 
 
 def _unreadable(path: str | os.PathLike, why: str) -> ForecasterError:
@@ -25,19 +42,35 @@ def _unreadable(path: str | os.PathLike, why: str) -> ForecasterError:
                            "remove it to start again (the next run then writes every point, or the last N with --last)")
 
 
-def read_marks(path: str | os.PathLike) -> dict[str, Any]:
-    """Each series' newest scored point (a ``pandas.Timestamp``) that an earlier run wrote, by
-    series name; empty when the file does not exist yet (the first run).
+def model_key(model_dir: str | os.PathLike) -> str:
+    """How a state file names its model: the absolute path as given (a link such as
+    ``current`` stays the same name when a retraining points it elsewhere)."""
+    return os.path.abspath(model_dir)
 
-    Raises:
-        ForecasterError: the file cannot be read or was not written by ``--state``.
-    """
+
+def _time(path: str | os.PathLike, name: str, when: Any):
     import pandas as pd
 
     try:
+        datetime.fromisoformat(when)  # ISO only: pandas would take "now" and "today"
+        return pd.Timestamp(when)
+    except (TypeError, ValueError):
+        raise _unreadable(path, f"has {when!r} for series '{name}', not a time") from None
+
+
+def read_state(path: str | os.PathLike, model_dir: str | os.PathLike | None = None) -> AlertState:
+    """What earlier runs recorded in ``path``; empty when the file does not exist yet (the
+    first run).
+
+    Raises:
+        ForecasterError: the file cannot be read, was not written by ``--state``, or was
+            written for another model than ``model_dir`` (two jobs sharing it would skip each
+            other's points).
+    """
+    try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return {}
+        return AlertState(model=None if model_dir is None else model_key(model_dir))
     except (OSError, UnicodeDecodeError) as error:
         raise _unreadable(path, f"cannot be read ({getattr(error, 'strerror', None) or error})") from None
     try:
@@ -46,40 +79,101 @@ def read_marks(path: str | os.PathLike) -> dict[str, Any]:
         raise _unreadable(path, f"is not JSON ({error.msg} at line {error.lineno})") from None
     if not isinstance(content, dict) or content.get("kind") != KIND:
         raise _unreadable(path, "is not a detect-anomalies state file")
-    if not isinstance(content.get("version"), int) or content["version"] > VERSION:
-        raise _unreadable(path, f"is of version {content.get('version')!r}, which this forecaster does not read "
-                                f"(it reads {VERSION} and before)")
-    marks = content.get("newest_scored")
+    version = content.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= VERSION:
+        raise _unreadable(path, f"is of version {version!r}, which this forecaster does not read (it reads 1 to "
+                                f"{VERSION})")
+    marks, pending = content.get("newest_scored"), content.get("unscored", {})
     if not isinstance(marks, dict):
         raise _unreadable(path, "has no 'newest_scored' object")
-    parsed = {}
-    for name, when in marks.items():
+    if not isinstance(pending, dict) or not all(isinstance(p, dict) for p in pending.values()):
+        raise _unreadable(path, "has an 'unscored' entry that is not an object of times")
+    recorded = content.get("model")
+    if model_dir is not None and recorded is not None and recorded != model_key(model_dir):
+        raise ForecasterError(f"--state '{path}' is the state of the job with the model '{recorded}', not "
+                              f"'{model_key(model_dir)}'; give each job its own --state file (sharing one, each "
+                              "would skip the points the other wrote)")
+    return AlertState(
+        marks={name: _time(path, name, when) for name, when in marks.items()},
+        pending={name: {_time(path, name, when): int(runs) for when, runs in points.items()}
+                 for name, points in pending.items()},
+        model=model_key(model_dir) if model_dir is not None else recorded,
+    )
+
+
+def read_marks(path: str | os.PathLike) -> dict[str, Any]:
+    """Each series' newest scored point (a ``pandas.Timestamp``) recorded in ``path``."""
+    return read_state(path).marks
+
+
+def as_times(marks: Mapping[str, Any], caller: str, name: str = "after") -> dict[str, Any]:
+    """``marks`` (series name -> a time: a ``pandas.Timestamp``, a ``datetime`` or ISO text)
+    as ``pandas.Timestamp``s.
+
+    Raises:
+        TypeError: naming ``caller``'s argument, for what is not such a mapping.
+    """
+    import pandas as pd
+
+    if not isinstance(marks, Mapping):
+        raise TypeError(f"{caller}(): {name} must be a mapping of series names to times (read_state gives one), got "
+                        f"{type(marks).__name__}")
+    times = {}
+    for series, when in marks.items():
         try:
-            parsed[name] = pd.Timestamp(when)
+            times[series] = pd.Timestamp(when)
         except (TypeError, ValueError):
-            parsed[name] = pd.NaT
-        if not isinstance(when, str) or pd.isna(parsed[name]):
-            raise _unreadable(path, f"has {when!r} for series '{name}', not a time")
-    return parsed
+            times[series] = pd.NaT
+        if pd.isna(times[series]) or isinstance(when, (bool, int, float)):
+            raise TypeError(f"{caller}(): {name}['{series}'] must be a time, got {type(when).__name__} {when!r}")
+    return times
 
 
-def newest_scored(frame: Any) -> dict[str, Any]:
-    """Each series' newest point with a score in ``frame`` (detect-anomalies' rows), by name.
-    A point without one (no value yet: a late row, a host gone silent) is not counted, so
-    the next run writes it again, scored once its value has arrived."""
-    scored = frame[frame["score"].notna()]
-    return scored.groupby("series", sort=False)["timestamp"].max().to_dict()
+def updated_state(state: AlertState, frame: Any) -> AlertState:
+    """``state`` after a run wrote ``frame`` (detect-anomalies' rows): each series' mark
+    moved on to its newest scored point; the points written without a value before it
+    pending (one run more), those scored now or given up after :data:`PENDING_RUNS` runs
+    dropped. A series not in ``frame`` keeps its mark and pending points (a host missing
+    from one export does not lose its place)."""
+    marks = dict(state.marks)
+    pending = {name: dict(points) for name, points in state.pending.items()}
+    for name, rows in frame.groupby("series", sort=False):
+        scored = rows["score"].notna()
+        if scored.any():
+            newest = rows.loc[scored, "timestamp"].max()
+            marks[name] = newest if name not in marks else max(newest, _like(marks[name], newest))
+        before = pending.pop(name, {})
+        if name not in marks:
+            continue
+        mark = marks[name]
+        still = {}
+        for when in rows.loc[~scored & (rows["timestamp"] < mark), "timestamp"]:
+            runs = next((n for t, n in before.items() if t == when), 0) + 1
+            if runs <= PENDING_RUNS:
+                still[when] = runs
+        if still:
+            pending[name] = still
+    return AlertState(marks, pending, state.model)
 
 
-def write_marks(path: str | os.PathLike, marks: Mapping[str, Any], frame: Any) -> dict[str, Any]:
-    """Write ``marks`` moved on to the newest scored points of ``frame``, the rows the run
-    wrote, atomically; series not in ``frame`` keep their mark (a host missing from one
-    export does not lose its place). Returns the marks written."""
+def _like(when: Any, other: Any):
+    """``when`` comparable with ``other`` (both with a zone or both without)."""
+    from .forecasting import time_like
+
+    import pandas as pd
+
+    return time_like(when, pd.DatetimeIndex([other]))
+
+
+def write_state(path: str | os.PathLike, state: AlertState, frame: Any) -> AlertState:
+    """Write :func:`updated_state` to ``path`` atomically; returns it."""
     from .outputs import atomic_output
 
-    updated = {**marks, **newest_scored(frame)}
-    content = {"kind": KIND, "version": VERSION,
-               "newest_scored": {str(name): when.isoformat() for name, when in updated.items()}}
+    updated = updated_state(state, frame)
+    content = {"kind": KIND, "version": VERSION, "model": updated.model,
+               "newest_scored": {str(name): when.isoformat() for name, when in updated.marks.items()},
+               "unscored": {str(name): {when.isoformat(): runs for when, runs in points.items()}
+                            for name, points in updated.pending.items()}}
     with atomic_output(path) as handle:
         json.dump(content, handle, indent=1, ensure_ascii=False)
         handle.write("\n")

@@ -88,6 +88,7 @@ import numpy as np
 from .artifacts import ANOMALY_SCORING_VERSION
 from .data import true_runs
 from .errors import ArtifactError, ConfigError
+from .alert_state import as_times
 from .report import QUIET, Reporter, reporter_given
 from .windows import input_windows
 
@@ -1290,15 +1291,16 @@ class AnomalyResult:
         return AnomalyResult(self.frame.groupby("series", sort=False).tail(n).reset_index(drop=True),
                              self.threshold, self.targets, self.unscored)
 
-    def since(self, after: Mapping[str, Any], last: int | None = None, reporter: Reporter = QUIET) -> AnomalyResult:
-        """The points ``detect_anomalies(after=after, last=last)`` returns, from a result with
-        every point."""
+    def since(self, after: Mapping[str, Any], last: int | None = None, reporter: Reporter = QUIET,
+              again: Mapping[str, list] | None = None) -> AnomalyResult:
+        """The points ``detect_anomalies(after=after, last=last, again=again)`` returns, from
+        a result with every point."""
         import pandas as pd
 
         groups = [(name, pd.DatetimeIndex(rows["timestamp"]), rows["score"].notna().to_numpy(), rows.index)
                   for name, rows in self.frame.groupby("series", sort=False)]
-        firsts = first_points_written([group[:3] for group in groups], last, after, reporter)
-        kept = [group[3][first:] for group, first in zip(groups, firsts)]
+        positions = points_written([group[:3] for group in groups], last, after, reporter, again)
+        kept = [group[3][points] for group, points in zip(groups, positions)]
         frame = self.frame.loc[np.concatenate(kept) if kept else []].reset_index(drop=True)
         return AnomalyResult(frame, self.threshold, self.targets, self.unscored)
 
@@ -1323,6 +1325,7 @@ def detect_anomalies(
     last: int | None = None,
     reading: Mapping[str, Any] | None = None,
     after: Mapping[str, Any] | None = None,
+    again: Mapping[str, Any] | None = None,
 ) -> AnomalyResult:
     """Score every point that has ``lookback`` points of history and flag the unusual ones.
 
@@ -1339,8 +1342,11 @@ def detect_anomalies(
             (:func:`forecaster.forecasting.series_inputs`), e.g. ``{"dayfirst": True}``.
         after: return only the points later than these times, by series name (the newest
             points an earlier run scored: :func:`forecaster.alert_state.read_marks`); a
-            series not in it is returned whole. With ``last`` as well, the last ``last`` of
-            those, and ``reporter`` warns of each series that had more.
+            series not in it is returned whole. With ``last`` as well, the newest ``last``
+            scored ones of those and the points without a value after them, and
+            ``reporter`` warns of each series that had more scored ones.
+        again: points to return again, where the data has them, by series name (a
+            state's ``pending``: points an earlier run wrote without a value).
 
     Raises:
         ArtifactError: the model was calibrated by a newer forecaster's anomaly scoring.
@@ -1364,9 +1370,14 @@ def detect_anomalies(
         raise ConfigError(f"--threshold must be 0 or more, got {threshold}")
     if last is not None and last < 1:
         raise ConfigError(f"--last must be at least 1, got {last}")
-    if after is not None and not isinstance(after, Mapping):
-        raise TypeError(f"detect_anomalies(): after must be a mapping of series names to times (read_marks gives "
-                        f"one), got {type(after).__name__}")
+    if after is not None:
+        after = as_times(after, "detect_anomalies")
+    if again is not None:
+        if not isinstance(again, Mapping):
+            raise TypeError(f"detect_anomalies(): again must be a mapping of series names to times, got "
+                            f"{type(again).__name__}")
+        again = {name: list(as_times(dict(enumerate(times)), "detect_anomalies", f"again['{name}']").values())
+                 for name, times in again.items()}
     artifact = load_artifact(model_dir)
     reporter.detail(loaded_model_text(artifact))
     metadata = artifact.metadata
@@ -1409,14 +1420,14 @@ def detect_anomalies(
         histories = [np.where(absent, np.nan, item.raw[:, 0]) for item, absent in zip(inputs, missing)]
         scores, reasons = score_batches(list(residuals), calibrations, list(steps), histories)
 
-    firsts = first_points_written([(item.meta["name"], item.index[lookback:], np.isfinite(series_scores))
-                                   for item, series_scores in zip(inputs, scores)], last, after, reporter)
-    kept_values = [history[lookback:][first:] for history, first in zip(histories, firsts)]
+    kept = points_written([(item.meta["name"], item.index[lookback:], np.isfinite(series_scores))
+                           for item, series_scores in zip(inputs, scores)], last, after, reporter, again)
+    kept_values = [history[lookback:][points] for history, points in zip(histories, kept)]
     values = np.concatenate(kept_values)
-    expected_values = np.concatenate([item.scaler.target_to_original(exp)[first:]
-                                      for item, exp, first in zip(inputs, expected, firsts)])
-    score = np.concatenate([series_scores[first:] for series_scores, first in zip(scores, firsts)])
-    stamps = [item.index[lookback:][first:] for item, first in zip(inputs, firsts)]
+    expected_values = np.concatenate([item.scaler.target_to_original(exp)[points]
+                                      for item, exp, points in zip(inputs, expected, kept)])
+    score = np.concatenate([series_scores[points] for series_scores, points in zip(scores, kept)])
+    stamps = [item.index[lookback:][points] for item, points in zip(inputs, kept)]
     frame = pd.DataFrame(
         {
             "series": np.repeat(np.array([item.meta["name"] for item in inputs], dtype=object),
@@ -1427,7 +1438,7 @@ def detect_anomalies(
             "residual": values - expected_values,
             "score": score,
             "is_anomaly": (np.nan_to_num(score, nan=0.0) >= threshold).astype(np.int8),
-            "reason": pd.Categorical.from_codes(np.concatenate([r[first:] for r, first in zip(reasons, firsts)]),
+            "reason": pd.Categorical.from_codes(np.concatenate([r[points] for r, points in zip(reasons, kept)]),
                                                 categories=REASONS),
         }
     )
@@ -1437,22 +1448,24 @@ def detect_anomalies(
                          unscored=tuple(meta["name"] for meta in metadata["series"] if meta["name"] not in scored))
 
 
-def first_points_written(named_points: list[tuple[str, Any, np.ndarray]], last: int | None,
-                         after: Mapping[str, Any] | None, reporter: Reporter = QUIET) -> list[int]:
-    """Where the points to return start in each series' times (``(name, times, scored)``,
-    the times in order, ``scored`` True where a point has a score): the last ``last``;
+def points_written(named_points: list[tuple[str, Any, np.ndarray]], last: int | None,
+                   after: Mapping[str, Any] | None, reporter: Reporter = QUIET,
+                   again: Mapping[str, list] | None = None) -> list[np.ndarray]:
+    """The positions of the points to return in each series' times (``(name, times,
+    scored)``, the times in order, ``scored`` True where a point has a score): the last ``last``;
     or, given ``after`` (a state's marks, ``{}`` on the first run), the points after the
     series' time in it, among which at most the newest ``last`` scored ones and the points
     without a score after them. Points without a value do not count against ``last`` there:
     a host whose rows come four hours late would otherwise have only its empty newest hours
-    written, run after run, and never a scored one. ``reporter`` warns of each series whose
+    written, run after run, and never a scored one. Before them, the series' points at the
+    times ``again`` gives, where there are such. ``reporter`` warns of each series whose
     earlier scored points are left out, and of each whose data ends before its mark."""
     from .forecasting import time_like
 
-    firsts, cut, behind = [], [], []
+    written, cut, behind = [], [], []
     for name, stamps, scored in named_points:
         if after is None:
-            firsts.append(max(0, len(stamps) - last) if last else 0)
+            written.append(np.arange(max(0, len(stamps) - last) if last else 0, len(stamps)))
             continue
         first = 0
         if name in after:
@@ -1465,7 +1478,11 @@ def first_points_written(named_points: list[tuple[str, Any, np.ndarray]], last: 
             if name in after:
                 cut.append((name, len(newer)))
             first += int(newer[-last])
-        firsts.append(first)
+        points = np.arange(first, len(stamps))
+        if again and again.get(name):
+            where = stamps.get_indexer([time_like(when, stamps) for when in again[name]])
+            points = np.concatenate([np.unique(where[(where >= 0) & (where < first)]), points])
+        written.append(points)
     if cut:
         reporter.warn(f"more points arrived since the last run than --last {last} writes, so the earlier ones are "
                       f"not written: {_some(f'{name} ({n:,})' for name, n in cut)}; pass a larger --last to write them "
@@ -1474,7 +1491,7 @@ def first_points_written(named_points: list[tuple[str, Any, np.ndarray]], last: 
         reporter.warn("the data ends before the newest point an earlier run with this --state scored, so nothing is "
                       f"written for {_some(f'{name} (ends {end}, the mark is {mark})' for name, end, mark in behind)}: "
                       "an older export, or a clock that ran ahead; remove the state file to check them again")
-    return firsts
+    return written
 
 
 def _some(texts: Any) -> str:

@@ -896,6 +896,9 @@ def _checked_outputs(output: Optional[str], plot: Optional[Path], state: Optiona
     if output not in (None, "-"):
         check_writable(output)
     if state is not None:
+        if str(state) in ("", "-"):
+            raise typer.BadParameter(f"'{state}' is not a file name; the state is read and written, so name a file "
+                                     "(anomalies.state)", param_hint="--state")
         for other, option in ((output, "-o"), (plot, "--plot")):
             if other not in (None, "-") and os.path.realpath(other) == os.path.realpath(state):
                 raise typer.BadParameter(f"'{state}' is also the {option} file; give each its own name",
@@ -965,11 +968,12 @@ def detect_anomalies(
 
     def action():
         plot_path = _checked_outputs(output, plot, state)
-        marks = _state_marks(state)
+        earlier = _alert_state(state, model_dir)
+        marks, again = (earlier.marks, earlier.pending) if earlier else (None, None)
         if plot_path and marks:
             # the points written differ from series to series: score them all, draw some before
             shown = detect(model_dir, data, threshold, reporter, reading=reading)
-            result = shown.since(marks, last, reporter)
+            result = shown.since(marks, last, reporter, again)
             written = result.frame.groupby("series", sort=False).size().to_dict()
             from_end = shown.frame.groupby("series", sort=False).cumcount(ascending=False)
             drawn = shown.frame["series"].map(written).fillna(0).clip(lower=_context_points())
@@ -977,14 +981,14 @@ def detect_anomalies(
         else:
             # a plot of the last few points shows the days before them too
             drawn = last if last is None or plot_path is None else max(last, _context_points())
-            shown = detect(model_dir, data, threshold, reporter, last=drawn, reading=reading, after=marks)
+            shown = detect(model_dir, data, threshold, reporter, last=drawn, reading=reading, after=marks, again=again)
             result = shown if drawn == last else shown.tail(last)
             written = last
         write_csv(result.frame, output, times_of_day=times_of_day)
         if state:
-            from .alert_state import write_marks
+            from .alert_state import write_state
 
-            write_marks(state, marks, result.frame)
+            write_state(state, earlier, result.frame)
         if plot_path:
             from .plots import plot_anomalies
 
@@ -1030,13 +1034,13 @@ def detect_anomalies(
         raise typer.Exit(EXIT_ANOMALIES)
 
 
-def _state_marks(state: Optional[Path]) -> Optional[dict]:
-    """The newest points the runs before wrote, from --state; None without it."""
+def _alert_state(state: Optional[Path], model_dir: Path):
+    """What the runs before wrote, from --state; None without it."""
     if state is None:
         return None
-    from .alert_state import read_marks
+    from .alert_state import read_state
 
-    return read_marks(state)
+    return read_state(state, model_dir)
 
 
 #: The most series the alert line of --fail-on-anomaly names.

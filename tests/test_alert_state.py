@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from forecaster.alert_state import read_marks
+from forecaster.alert_state import read_marks, read_state
 from forecaster.anomaly import detect_anomalies
 from forecaster.errors import ForecasterError
 
@@ -155,7 +155,11 @@ def test_a_plot_with_state_shades_the_points_written(hosts_model, tmp_path):
 @pytest.mark.parametrize("content, said", [
     ("not json", "is not JSON (Expecting value at line 1)"),
     ('{"kind": "something else"}', "is not a detect-anomalies state file"),
-    ('{"kind": "forecaster detect-anomalies state", "version": 9, "newest_scored": {}}', "is of version 9, which this forecaster does not read (it reads 1 and before)"),
+    ('{"kind": "forecaster detect-anomalies state", "version": 9, "newest_scored": {}}', "is of version 9, which this forecaster does not read (it reads 1 to 2)"),
+    ('{"kind": "forecaster detect-anomalies state", "version": true, "newest_scored": {}}',
+     "is of version True, which this forecaster does not read (it reads 1 to 2)"),
+    ('{"kind": "forecaster detect-anomalies state", "version": 1, "newest_scored": {"web1": "now"}}',
+     "has 'now' for series 'web1', not a time"),
     ('{"kind": "forecaster detect-anomalies state", "version": 1, "newest_scored": {"web1": "soon"}}',
      "has 'soon' for series 'web1', not a time"),
 ])
@@ -206,3 +210,52 @@ def test_a_host_later_than_last_is_still_checked_and_one_behind_its_mark_is_name
     assert older.exit_code == 0 and len(pd.read_csv(io.StringIO(older.stdout))) == 0
     assert ("the data ends before the newest point an earlier run with this --state scored, so nothing is written for "
             "web1 (ends 2024-03-13 01:00:00, the mark is 2024-03-13 18:00:00)") in " ".join(older.stderr.split())
+
+
+def test_a_gap_filled_in_after_a_later_point_is_written_once_it_has_a_value(hosts_model, tmp_path):
+    """A collector flushing its buffer: 02:00 was empty while 03:00 had a value, and the mark
+    moved past it, so its spike, filled in later, was never checked."""
+    frame = hosts_frame(24 * 14)
+    data, state = tmp_path / "export.csv", tmp_path / "state.json"
+    args = ["detect-anomalies", data, "-m", hosts_model, "--state", state, "--fail-on-anomaly", "-q"]
+    export(data, frame, {"web1": 290, "web2": 290})
+    assert run_cli(*args, "--last", 2).exit_code == 0
+    gap = (frame["host"] == "web1") & (frame["timestamp"] == "2024-03-13 02:00:00")
+    export(data, frame[~gap], {"web1": 292, "web2": 292})
+    first = pd.read_csv(io.StringIO(run_cli(*args).stdout))
+    assert first.loc[first["series"] == "web1", "value"].isna().tolist() == [True, False]
+    assert read_state(state).pending == {"web1": {pd.Timestamp("2024-03-13 02:00"): 1}}
+    spiked = frame.copy()
+    spiked.loc[gap, "load"] += 400
+    export(data, spiked, {"web1": 293, "web2": 293})
+    second = run_cli(*args)
+    assert second.exit_code == 3, second.stderr
+    rows = pd.read_csv(io.StringIO(second.stdout))
+    assert rows.loc[rows["is_anomaly"] == 1, ["series", "timestamp"]].values.tolist() == [
+        ["web1", "2024-03-13 02:00:00"]]
+    assert rows.groupby("series").size().to_dict() == {"web1": 2, "web2": 1}  # 02:00 again, then 05:00
+    assert read_state(state).pending == {}
+    assert run_cli(*args).stdout.count("\n") == 1  # nothing new: the header alone
+
+
+def test_a_state_file_of_another_model_is_refused(hosts_model, tmp_path):
+    data = export(tmp_path / "export.csv", hosts_frame(24 * 14), {"web1": 300, "web2": 300})
+    state = tmp_path / "state.json"
+    assert run_cli("detect-anomalies", data, "-m", hosts_model, "--state", state, "-q").exit_code == 0
+    other = tmp_path / "staging"
+    other.symlink_to(hosts_model)
+    refused = run_cli("detect-anomalies", data, "-m", other, "--state", state, "-q")
+    assert refused.exit_code == 1
+    assert refused.stderr == (f"Error: --state '{state}' is the state of the job with the model '{hosts_model}', "
+                              f"not '{other}'; give each job its own --state file (sharing one, each would skip the "
+                              "points the other wrote)\n")
+    assert run_cli("detect-anomalies", data, "-m", hosts_model, "--state", "-").exit_code == 2  # not stdout
+
+
+def test_marks_given_in_python_are_taken_as_times_or_refused_by_name(hosts_model, tmp_path):
+    data = export(tmp_path / "export.csv", hosts_frame(24 * 14), {"web1": 300, "web2": 300})
+    as_text = detect_anomalies(hosts_model, data, after={"web1": "2024-03-13 08:00", "web2": "2024-03-13 10:00"})
+    assert as_text.frame.groupby("series").size().to_dict() == {"web1": 3, "web2": 1}
+    for bad in (pd.NaT, 3, "soon"):
+        with pytest.raises(TypeError, match=r"detect_anomalies\(\): after\['web1'\] must be a time"):
+            detect_anomalies(hosts_model, data, after={"web1": bad})
