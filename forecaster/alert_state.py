@@ -145,7 +145,7 @@ def updated_state(state: AlertState, frame: Any) -> AlertState:
         before = pending.pop(name, {})
         if name not in marks:
             continue
-        mark = marks[name]
+        mark = _like(marks[name], rows["timestamp"].iloc[0])  # an old mark may be of the other kind
         still = {}
         for when in rows.loc[~scored & (rows["timestamp"] < mark), "timestamp"]:
             runs = next((n for t, n in before.items() if t == when), 0) + 1

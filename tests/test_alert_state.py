@@ -259,3 +259,15 @@ def test_marks_given_in_python_are_taken_as_times_or_refused_by_name(hosts_model
     for bad in (pd.NaT, 3, "soon"):
         with pytest.raises(TypeError, match=r"detect_anomalies\(\): after\['web1'\] must be a time"):
             detect_anomalies(hosts_model, data, after={"web1": bad})
+
+
+def test_a_mark_without_a_zone_meets_times_with_one_without_failing():
+    """An export read with --tz after runs without it: the old mark is compared, not refused by
+    pandas (a TypeError once the run had written its output)."""
+    from forecaster.alert_state import AlertState, updated_state
+
+    frame = pd.DataFrame({"series": ["a", "a"], "score": [np.nan, np.nan],
+                          "timestamp": pd.to_datetime(["2024-03-01 10:00", "2024-03-01 11:00"]).tz_localize("UTC")})
+    updated = updated_state(AlertState(marks={"a": pd.Timestamp("2024-03-01 12:00")}), frame)
+    assert updated.marks == {"a": pd.Timestamp("2024-03-01 12:00")}
+    assert list(updated.pending["a"]) == list(frame["timestamp"])  # before the mark, still without a value
