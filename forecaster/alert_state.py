@@ -113,20 +113,34 @@ def as_times(marks: Mapping[str, Any], caller: str, name: str = "after") -> dict
     Raises:
         TypeError: naming ``caller``'s argument, for what is not such a mapping.
     """
+    return {series: _given_time(when, caller, f"{name}['{series}']")
+            for series, when in _given_mapping(marks, caller, name).items()}
+
+
+def as_time_lists(points: Mapping[str, Any], caller: str, name: str = "again") -> dict[str, list]:
+    """``points`` (series name -> times, such as :attr:`AlertState.pending`) as lists of
+    ``pandas.Timestamp``s, refused as :func:`as_times` refuses."""
+    return {series: [_given_time(when, caller, f"{name}['{series}']") for when in times]
+            for series, times in _given_mapping(points, caller, name).items()}
+
+
+def _given_mapping(value: Any, caller: str, name: str) -> Mapping:
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{caller}(): {name} must be a mapping of series names to times (read_state gives one), got "
+                        f"{type(value).__name__}")
+    return value
+
+
+def _given_time(when: Any, caller: str, label: str):
     import pandas as pd
 
-    if not isinstance(marks, Mapping):
-        raise TypeError(f"{caller}(): {name} must be a mapping of series names to times (read_state gives one), got "
-                        f"{type(marks).__name__}")
-    times = {}
-    for series, when in marks.items():
-        try:
-            times[series] = pd.Timestamp(when)
-        except (TypeError, ValueError):
-            times[series] = pd.NaT
-        if pd.isna(times[series]) or isinstance(when, (bool, int, float)):
-            raise TypeError(f"{caller}(): {name}['{series}'] must be a time, got {type(when).__name__} {when!r}")
-    return times
+    try:
+        stamp = pd.Timestamp(when)
+    except (TypeError, ValueError):
+        stamp = pd.NaT
+    if pd.isna(stamp) or isinstance(when, (bool, int, float)):
+        raise TypeError(f"{caller}(): {label} must be a time, got {type(when).__name__} {when!r}")
+    return stamp
 
 
 def updated_state(state: AlertState, frame: Any) -> AlertState:
@@ -158,9 +172,9 @@ def updated_state(state: AlertState, frame: Any) -> AlertState:
 
 def _like(when: Any, other: Any):
     """``when`` comparable with ``other`` (both with a zone or both without)."""
-    from .forecasting import time_like
-
     import pandas as pd
+
+    from .forecasting import time_like
 
     return time_like(when, pd.DatetimeIndex([other]))
 

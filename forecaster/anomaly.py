@@ -85,11 +85,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .alert_state import as_time_lists, as_times
 from .artifacts import ANOMALY_SCORING_VERSION
 from .data import true_runs
 from .errors import ArtifactError, ConfigError
-from .alert_state import as_times
-from .report import QUIET, Reporter, reporter_given
+from .report import QUIET, Reporter, first_few, reporter_given
 from .windows import input_windows
 
 #: MAD times this estimates the standard deviation of Gaussian noise.
@@ -1373,11 +1373,7 @@ def detect_anomalies(
     if after is not None:
         after = as_times(after, "detect_anomalies")
     if again is not None:
-        if not isinstance(again, Mapping):
-            raise TypeError(f"detect_anomalies(): again must be a mapping of series names to times, got "
-                            f"{type(again).__name__}")
-        again = {name: list(as_times(dict(enumerate(times)), "detect_anomalies", f"again['{name}']").values())
-                 for name, times in again.items()}
+        again = as_time_lists(again, "detect_anomalies")
     artifact = load_artifact(model_dir)
     reporter.detail(loaded_model_text(artifact))
     metadata = artifact.metadata
@@ -1485,19 +1481,13 @@ def points_written(named_points: list[tuple[str, Any, np.ndarray]], last: int | 
         written.append(points)
     if cut:
         reporter.warn(f"more points arrived since the last run than --last {last} writes, so the earlier ones are "
-                      f"not written: {_some(f'{name} ({n:,})' for name, n in cut)}; pass a larger --last to write them "
+                      f"not written: {first_few(f'{name} ({n:,})' for name, n in cut)}; pass a larger --last to write them "
                       "all")
     if behind:
         reporter.warn("the data ends before the newest point an earlier run with this --state scored, so nothing is "
-                      f"written for {_some(f'{name} (ends {end}, the mark is {mark})' for name, end, mark in behind)}: "
+                      f"written for {first_few(f'{name} (ends {end}, the mark is {mark})' for name, end, mark in behind)}: "
                       "an older export, or a clock that ran ahead; remove the state file to check them again")
     return written
-
-
-def _some(texts: Any) -> str:
-    """The first three of ``texts`` and how many more: "a, b, c and 4 more"."""
-    texts = list(texts)
-    return ", ".join(texts[:3]) + (f" and {len(texts) - 3:,} more" if len(texts) > 3 else "")
 
 
 def _log_scale(item) -> float | None:

@@ -20,7 +20,7 @@ from . import forecasting, metrics
 from .data import DataOptions, Dataset, check_data_argument, read_data, seasonal_period, time_text
 from .errors import ConfigError, DataError
 from .features import series_features
-from .report import QUIET, Reporter, counted, epochs_text, reporter_given, unscaled_mase_warning
+from .report import QUIET, Reporter, counted, epochs_text, first_few, reporter_given, unscaled_mase_warning
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
                        method_forecasts, plain_values, resolve_shape, unused_options_warning, warn_of_lone_extremes,
                        without_short_series, wrong_kind)
@@ -213,7 +213,6 @@ def evaluate(
         ConfigError: the options cannot work together.
     """
     _check_types(data_path, data_options, options, backtest)
-    reporter = reporter_given("evaluate", reporter)
     (evaluation,) = evaluate_coverages(data_path, data_options, options, backtest, (backtest.coverage,), reporter)
     return evaluation
 
@@ -440,10 +439,9 @@ def _without_short_series(dataset: Dataset, earliest: int, options: TrainOptions
     if not short or len(short) == len(dataset.series) or not [s for s in dataset.series
                                                               if len(s.values) < _rows_needed(earliest, shape)]:
         return dataset, None
-    named = ", ".join(f"'{series.name}' ({len(series.values)} rows)" for series in short[:NAMED_SHORT])
-    more = f" and {len(short) - NAMED_SHORT:,} more" if len(short) > NAMED_SHORT else ""
+    named = first_few((f"'{series.name}' ({len(series.values)} rows)" for series in short), NAMED_SHORT)
     warning = (f"left out {counted(len(short), 'series')} too short for the backtest, which needs {needed} rows "
-               f"(training before the first cut-off, {earliest} steps from the end): {named}{more}; fewer --folds, "
+               f"(training before the first cut-off, {earliest} steps from the end): {named}; fewer --folds, "
                "a smaller --stride or a shorter --horizon would keep them")
     return replace(dataset, series=[series for series in dataset.series if len(series.values) >= needed]), warning
 

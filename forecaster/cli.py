@@ -7,7 +7,6 @@ Exit codes: 0 success; 1 a data, model or configuration error (one line on stder
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 import sys
@@ -932,7 +931,7 @@ def detect_anomalies(
     state: Annotated[
         Optional[Path],
         typer.Option(metavar="FILE", help="Write only the points after those written by the runs before with this "
-                     "--state (with --last N, at most N of them), and remember the newest scored in FILE: a cron job "
+                     "--state (with --last N, at most the newest N scored), and remember them in FILE: a cron job "
                      "then sees every point once, after missed runs and late rows too.", show_default="none"),
     ] = None,
     fail_on_anomaly: Annotated[
@@ -975,9 +974,6 @@ def detect_anomalies(
             shown = detect(model_dir, data, threshold, reporter, reading=reading)
             result = shown.since(marks, last, reporter, again)
             written = result.frame.groupby("series", sort=False).size().to_dict()
-            from_end = shown.frame.groupby("series", sort=False).cumcount(ascending=False)
-            drawn = shown.frame["series"].map(written).fillna(0).clip(lower=_context_points())
-            shown = dataclasses.replace(shown, frame=shown.frame[from_end < drawn])
         else:
             # a plot of the last few points shows the days before them too
             drawn = last if last is None or plot_path is None else max(last, _context_points())

@@ -385,8 +385,9 @@ def plot_anomalies(
             series name; "value" for a series not in it.
         last: the points a run wrote are each series' last ``last`` (``detect-anomalies
             --last``), or as many as ``last`` gives by series name (``--state``: those
-            after the earlier runs'), the earlier ones drawn for context: that span is
-            shaded, and the counts in the titles are of its points, as the run reported them.
+            after the earlier runs'), the earlier ones drawn for context (up to
+            :data:`CONTEXT_POINTS` in all): that span is shaded, and the counts in the titles
+            are of its points, as the run reported them.
 
     Returns:
         The path written.
@@ -404,11 +405,13 @@ def plot_anomalies(
     scores, tz = _with_times(scores)
     flagged_all = scores["is_anomaly"].fillna(0).astype(bool)
     scores = scores.assign(is_anomaly=flagged_all)
-    if isinstance(last, Mapping):
+    if last:
+        counts = scores["series"].map(last).fillna(0) if isinstance(last, Mapping) else last
         from_end = scores.groupby("series", sort=False).cumcount(ascending=False)
-        written = scores[from_end < scores["series"].map(last).fillna(0)]
+        written = scores[from_end < counts]
+        scores = scores[from_end < np.maximum(counts, CONTEXT_POINTS)]  # the weeks before them, for context
     else:
-        written = scores.groupby("series", sort=False).tail(last) if last else scores
+        written = scores
     all_names = _series_order(scores)
     names = all_names
     if len(all_names) > max_series:

@@ -350,6 +350,12 @@ def unscaled_mase_warning(names: Sequence[str], before: str) -> str | None:
 NAMED_SERIES = 5
 
 
+def first_few(texts: Any, shown: int = 3) -> str:
+    """The first ``shown`` of ``texts`` and how many more: "a, b, c and 4 more"."""
+    texts = list(texts)
+    return ", ".join(texts[:shown]) + (f" and {len(texts) - shown:,} more" if len(texts) > shown else "")
+
+
 def series_text(names: Sequence[str]) -> str:
     """"2 series (load, temperature)": how many series, and which (the first few of many, "30
     series (a, b, c, d, e, ...)"), so that a run that took every numeric column of a file for

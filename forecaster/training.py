@@ -21,7 +21,7 @@ from .data import DataOptions, Dataset, check_data_argument, lone_extreme, read_
 from .errors import ConfigError, DataError
 from .metrics import error_summary, json_number, mean_scaled_error, seasonal_scale
 from .models import CELLS, NETWORK_ONLY, NetworkSpec, build_network, check_segment, start_from_linear
-from .report import QUIET, Reporter, reporter_given, series_text, unscaled_mase_warning
+from .report import QUIET, Reporter, first_few, reporter_given, series_text, unscaled_mase_warning
 from .features import CYCLE_LENGTHS, calendar_cycles, series_features
 from .locking import model_lock
 from .scaling import TARGET_TRANSFORMS, SeriesScaler, require_positive_target
@@ -383,8 +383,7 @@ def without_short_series(dataset: Dataset, options: TrainOptions, reporter: Repo
     short = [series for series in dataset.series if len(series.values) < needed]
     if not short or 2 * len(short) >= len(dataset.series):
         return dataset
-    named = ", ".join(f"'{series.name}' ({len(series.values)} rows)" for series in short[:3])
-    more = f" and {len(short) - 3:,} more" if len(short) > 3 else ""
+    named = first_few(f"'{series.name}' ({len(series.values)} rows)" for series in short)
     if options.lookback is not None and options.horizon is not None:
         why = f"too short for lookback {shape.lookback} + horizon {shape.horizon}, which need {needed} rows"
     else:
@@ -392,7 +391,7 @@ def without_short_series(dataset: Dataset, options: TrainOptions, reporter: Repo
                "every series' lookback and horizon")
     then = (f"train leaves {'it' if len(short) == 1 else 'them'} out too" if backtest else
             "each is trained on once it is longer (until then predict and detect-anomalies skip it)")
-    reporter.warn(f"left out {len(short)} series {why}: {named}{more}; {then}")
+    reporter.warn(f"left out {len(short)} series {why}: {named}; {then}")
     return replace(dataset, series=[series for series in dataset.series if len(series.values) >= needed])
 
 
