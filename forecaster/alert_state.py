@@ -20,7 +20,7 @@ from .errors import ForecasterError
 
 #: Written into the file so that another JSON file given by mistake is recognised.
 KIND = "forecaster detect-anomalies state"
-VERSION = 2
+VERSION = 3
 #: A point written without a value before a later scored one (a gap a collector fills in
 #: later) is written again by this many runs at most, then given up.
 PENDING_RUNS = 24
@@ -30,11 +30,13 @@ PENDING_RUNS = 24
 class AlertState:
     """Each series' newest scored point written (``marks``), and the points before it written
     without a value, each with how many runs wrote it (``pending``); ``model`` is the model
-    directory the runs used."""
+    directory the runs used, ``zone`` the time zone (``--tz``) this run reads timestamps
+    written without an offset in."""
 
     marks: dict[str, Any] = field(default_factory=dict)
     pending: dict[str, dict[Any, int]] = field(default_factory=dict)
     model: str | None = None
+    zone: str | None = None
 
 
 def _unreadable(path: str | os.PathLike, why: str) -> ForecasterError:
@@ -58,9 +60,32 @@ def _time(path: str | os.PathLike, name: str, when: Any):
         raise _unreadable(path, f"has {when!r} for series '{name}', not a time") from None
 
 
-def read_state(path: str | os.PathLike, model_dir: str | os.PathLike | None = None) -> AlertState:
+def run_zone(model_dir: str | os.PathLike | None, reading: Mapping[str, Any] | None = None) -> str | None:
+    """The time zone a run reads timestamps written without an offset in: ``reading``'s
+    ``tz`` if it has one (None for ``--tz none``), else the model's."""
+    if reading and "tz" in reading:
+        return reading["tz"]
+    if model_dir is None:
+        return None
+    from .artifacts import read_metadata
+
+    try:
+        zone = read_metadata(model_dir)["data_options"].get("tz")
+    except (ForecasterError, OSError, KeyError, TypeError, AttributeError, ValueError):
+        return None  # the run itself then says what is wrong with the model
+    return zone if isinstance(zone, str) else None
+
+
+def read_state(path: str | os.PathLike, model_dir: str | os.PathLike | None = None,
+               reading: Mapping[str, Any] | None = None) -> AlertState:
     """What earlier runs recorded in ``path``; empty when the file does not exist yet (the
     first run).
+
+    The times are made comparable with this run's (``reading`` as given to
+    :func:`forecaster.anomaly.detect_anomalies`) where ``--tz`` was added, dropped or
+    changed since the file was written: a time recorded without a zone is a local time in
+    the zone the file records, or else in this run's; one with a zone is put in the zone
+    the file records, so that it gives the local time the runs before read.
 
     Raises:
         ForecasterError: the file cannot be read, was not written by ``--state``, or was
@@ -70,7 +95,7 @@ def read_state(path: str | os.PathLike, model_dir: str | os.PathLike | None = No
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return AlertState(model=None if model_dir is None else model_key(model_dir))
+        return AlertState(model=None if model_dir is None else model_key(model_dir), zone=run_zone(model_dir, reading))
     except (OSError, UnicodeDecodeError) as error:
         raise _unreadable(path, f"cannot be read ({getattr(error, 'strerror', None) or error})") from None
     try:
@@ -93,12 +118,31 @@ def read_state(path: str | os.PathLike, model_dir: str | os.PathLike | None = No
         raise ForecasterError(f"--state '{path}' is the state of the job with the model '{recorded}', not "
                               f"'{model_key(model_dir)}'; give each job its own --state file (sharing one, each "
                               "would skip the points the other wrote)")
-    return AlertState(
-        marks={name: _time(path, name, when) for name, when in marks.items()},
-        pending={name: {_time(path, name, when): int(runs) for when, runs in points.items()}
-                 for name, points in pending.items()},
-        model=model_key(model_dir) if model_dir is not None else recorded,
-    )
+    written_in = content.get("zone")
+    if written_in is not None and not isinstance(written_in, str):
+        raise _unreadable(path, f"has {written_in!r} as its zone, not a zone name")
+    zone = run_zone(model_dir, reading)
+    try:
+        return AlertState(
+            marks={name: _comparable(_time(path, name, when), written_in, zone) for name, when in marks.items()},
+            pending={name: {_comparable(_time(path, name, when), written_in, zone): int(runs)
+                            for when, runs in points.items()}
+                     for name, points in pending.items()},
+            model=model_key(model_dir) if model_dir is not None else recorded,
+            zone=zone,
+        )
+    except (KeyError, ValueError) as error:  # pytz / zoneinfo: an unknown zone
+        raise _unreadable(path, f"has a zone this machine does not know ({error})") from None
+
+
+def _comparable(when: Any, written_in: str | None, zone: str | None):
+    """A recorded time as this run's times will compare with it (see :func:`read_state`)."""
+    if when.tz is not None:
+        return when.tz_convert(written_in) if written_in else when
+    local = written_in or zone
+    # the earlier of a repeated autumn hour, and the hour before a skipped spring one: a
+    # point written twice rather than one never written
+    return when if local is None else when.tz_localize(local, ambiguous=True, nonexistent="shift_backward")
 
 
 def read_marks(path: str | os.PathLike) -> dict[str, Any]:
@@ -167,7 +211,7 @@ def updated_state(state: AlertState, frame: Any) -> AlertState:
                 still[when] = runs
         if still:
             pending[name] = still
-    return AlertState(marks, pending, state.model)
+    return AlertState(marks, pending, state.model, state.zone)
 
 
 def _like(when: Any, other: Any):
@@ -184,7 +228,7 @@ def write_state(path: str | os.PathLike, state: AlertState, frame: Any) -> Alert
     from .outputs import atomic_output
 
     updated = updated_state(state, frame)
-    content = {"kind": KIND, "version": VERSION, "model": updated.model,
+    content = {"kind": KIND, "version": VERSION, "model": updated.model, "zone": updated.zone,
                "newest_scored": {str(name): when.isoformat() for name, when in updated.marks.items()},
                "unscored": {str(name): {when.isoformat(): runs for when, runs in points.items()}
                             for name, points in updated.pending.items()}}

@@ -941,6 +941,14 @@ def detect_anomalies(
         bool, typer.Option(help="Exit with code 3 when a point written has no value (a host gone silent) or a trained "
                                 "series is not in DATA, so cron can alert.")
     ] = False,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0, metavar="SECONDS", callback=_a_number,
+            help="With --state: wait this long for another run with the same state file to finish; by default fail "
+                 "at once (writing nothing; the next run writes those points).",
+        ),
+    ] = 0.0,
     plot: Plot = None,
     sep: ReadSep = None,
     decimal: ReadDecimal = None,
@@ -966,8 +974,20 @@ def detect_anomalies(
     times_of_day = _times_of_day(model_dir)  # read once for the CSV, the table and the alert lines
 
     def action():
+        if wait and state is None:
+            raise typer.BadParameter("waits only for another run with the same --state; give --state FILE or leave "
+                                     "--wait out", param_hint="--wait")
         plot_path = _checked_outputs(output, plot, state)
-        earlier = _alert_state(state, model_dir)
+        if state is None:
+            return detected(plot_path, None)
+        from .locking import state_lock
+
+        with state_lock(state, wait):  # a run started while another runs would write its points again
+            from .alert_state import read_state
+
+            return detected(plot_path, read_state(state, model_dir, reading))
+
+    def detected(plot_path, earlier):
         marks, again = (earlier.marks, earlier.pending) if earlier else (None, None)
         if plot_path and marks:
             # the points written differ from series to series: score them all, draw some before
@@ -1028,15 +1048,6 @@ def detect_anomalies(
     if news:
         _report_exit(reporter, "\n".join(news), EXIT_ANOMALIES, "anomalies")
         raise typer.Exit(EXIT_ANOMALIES)
-
-
-def _alert_state(state: Optional[Path], model_dir: Path):
-    """What the runs before wrote, from --state; None without it."""
-    if state is None:
-        return None
-    from .alert_state import read_state
-
-    return read_state(state, model_dir)
 
 
 #: The most series the alert line of --fail-on-anomaly names.

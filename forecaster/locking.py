@@ -1,4 +1,5 @@
-"""One writer per model directory: an exclusive ``flock`` on a lock file beside it.
+"""One writer per model directory, and one run per ``detect-anomalies --state`` file: an
+exclusive ``flock`` on a lock file beside it.
 
 The lock file is ``.NAME.lock`` in the model directory's parent, not inside the directory,
 so that it outlives the directory being swapped for a new one. It holds the holder's pid,
@@ -21,7 +22,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -33,11 +34,11 @@ POLL = 0.1
 
 
 class LockedError(ForecasterError):
-    """Another process is writing the same model directory."""
+    """Another process is writing the same model directory, or using the same state file."""
 
 
 def lock_path(model_dir: str | os.PathLike) -> Path:
-    """The lock file of a model directory: ``.NAME.lock`` beside it."""
+    """The lock file of a model directory (or a state file): ``.NAME.lock`` beside it."""
     target = link_target(model_dir)  # one lock whichever name of the directory is used
     return target.parent / f".{target.name}.lock"
 
@@ -52,22 +53,57 @@ def model_lock(model_dir: str | os.PathLike, wait: float = 0) -> Iterator[Path]:
     Raises:
         LockedError: another process still holds the lock after ``wait`` seconds.
     """
+    target = Path(model_dir)
+    cannot = (f"cannot write model directory '{target}'", target, "choose one you may write to with -m")
+    with _named_errors(*cannot):
+        created = _make_parents(target.parent)
+    try:
+        with _held(lock_path(target), wait, lambda who, path: _busy_message(target, who, path, wait), cannot) as path:
+            yield path
+    finally:
+        for directory in created:  # made for nothing if training failed: leave no trace
+            with contextlib.suppress(OSError):
+                directory.rmdir()
+
+
+@contextlib.contextmanager
+def state_lock(state: str | os.PathLike, wait: float = 0) -> Iterator[Path]:
+    """Hold the lock of a ``detect-anomalies --state`` file (``.NAME.lock`` beside it) for the
+    ``with`` block, from reading the state to writing it: a run that started while another
+    still ran would otherwise write the same points again.
+
+    Raises:
+        LockedError: another run with this state file still holds it after ``wait`` seconds.
+    """
+    target = Path(state)
+
+    def busy(who: str, path: Path) -> str:
+        waited = f" after waiting {wait:g} s" if wait > 0 else ""
+        return (f"--state '{target}' is still in use by another detect-anomalies run ({who}; lock {path}){waited}; "
+                "this run wrote nothing, and the next run writes its points; pass --wait SECONDS to wait for it")
+
+    cannot = (f"cannot lock --state '{target}'", target, "name a state file in a directory you may write to")
+    with _held(lock_path(target), wait, busy, cannot) as path:
+        yield path
+
+
+@contextlib.contextmanager
+def _held(path: Path, wait: float, busy: Callable[[str, Path], str], cannot: tuple[str, Path, str]) -> Iterator[Path]:
+    """Hold the ``flock`` of the lock file ``path`` for the ``with`` block, waiting up to
+    ``wait`` seconds for another holder; ``busy(who, path)`` words the error if it is still
+    held then, ``cannot`` (see :func:`_named_errors`) one if the file cannot be made."""
     import fcntl
 
-    target = Path(model_dir)
-    path = lock_path(target)
-    with _named_errors(target):
-        created = _make_parents(target.parent)
     deadline = time.monotonic() + max(0.0, wait)
     fd = None
     try:
         while fd is None:
-            with _named_errors(target):
+            with _named_errors(*cannot):
                 fd = _try_lock(path, fcntl)
             if fd is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise LockedError(_busy_message(target, path, wait))
+                    raise LockedError(busy(_holder_text(path), path))
                 time.sleep(min(POLL, remaining))
         yield path
     finally:
@@ -75,20 +111,16 @@ def model_lock(model_dir: str | os.PathLike, wait: float = 0) -> Iterator[Path]:
             with contextlib.suppress(OSError):
                 os.unlink(path)  # while still holding it: see the module docstring
             os.close(fd)
-        for directory in created:  # made for nothing if training failed: leave no trace
-            with contextlib.suppress(OSError):
-                directory.rmdir()
 
 
 @contextlib.contextmanager
-def _named_errors(target: Path) -> Iterator[None]:
-    """A directory that cannot be written (read-only, not ours) as one line naming the model
-    directory and what to do, not the bare ``Read-only file system: .model.lock``."""
+def _named_errors(what: str, target: Path, remedy: str) -> Iterator[None]:
+    """A place that cannot be written (read-only, not ours) as one line, ``what`` and the
+    reason, then ``remedy``, not the bare ``Read-only file system: .model.lock``."""
     try:
         yield
     except OSError as exc:
-        raise ForecasterError(f"cannot write model directory '{target}' ({exc.strerror or exc}: "
-                              f"{exc.filename or target}); choose one you may write to with -m") from None
+        raise ForecasterError(f"{what} ({exc.strerror or exc}: {exc.filename or target}); {remedy}") from None
 
 
 def _try_lock(path: Path, fcntl) -> int | None:
@@ -130,12 +162,15 @@ def holder(path: str | os.PathLike) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
-def _busy_message(target: Path, path: Path, wait: float) -> str:
+def _holder_text(path: Path) -> str:
+    """Who holds the lock, as its file says: "pid 12 on host, since 2026-01-05T10:00:00+01:00"."""
     info = holder(path)
     if info:
-        who = f"pid {info.get('pid', '?')} on {info.get('host', '?')}, since {info.get('since', '?')}"
-    else:
-        who = "another process"
+        return f"pid {info.get('pid', '?')} on {info.get('host', '?')}, since {info.get('since', '?')}"
+    return "another process"
+
+
+def _busy_message(target: Path, who: str, path: Path, wait: float) -> str:
     if wait > 0:
         return (
             f"model directory '{target}' is still being written by another train ({who}) after waiting "

@@ -155,9 +155,9 @@ def test_a_plot_with_state_shades_the_points_written(hosts_model, tmp_path):
 @pytest.mark.parametrize("content, said", [
     ("not json", "is not JSON (Expecting value at line 1)"),
     ('{"kind": "something else"}', "is not a detect-anomalies state file"),
-    ('{"kind": "forecaster detect-anomalies state", "version": 9, "newest_scored": {}}', "is of version 9, which this forecaster does not read (it reads 1 to 2)"),
+    ('{"kind": "forecaster detect-anomalies state", "version": 9, "newest_scored": {}}', "is of version 9, which this forecaster does not read (it reads 1 to 3)"),
     ('{"kind": "forecaster detect-anomalies state", "version": true, "newest_scored": {}}',
-     "is of version True, which this forecaster does not read (it reads 1 to 2)"),
+     "is of version True, which this forecaster does not read (it reads 1 to 3)"),
     ('{"kind": "forecaster detect-anomalies state", "version": 1, "newest_scored": {"web1": "now"}}',
      "has 'now' for series 'web1', not a time"),
     ('{"kind": "forecaster detect-anomalies state", "version": 1, "newest_scored": {"web1": "soon"}}',
@@ -271,3 +271,49 @@ def test_a_mark_without_a_zone_meets_times_with_one_without_failing():
     updated = updated_state(AlertState(marks={"a": pd.Timestamp("2024-03-01 12:00")}), frame)
     assert updated.marks == {"a": pd.Timestamp("2024-03-01 12:00")}
     assert list(updated.pending["a"]) == list(frame["timestamp"])  # before the mark, still without a value
+
+
+def test_a_run_while_another_holds_the_state_writes_nothing_and_the_next_writes_its_points(hosts_model, tmp_path):
+    from forecaster.locking import state_lock
+
+    frame = hosts_frame(24 * 14)
+    data, state, out = tmp_path / "export.csv", tmp_path / "state.json", tmp_path / "anomalies.csv"
+    args = ["detect-anomalies", data, "-m", hosts_model, "--state", state, "-o", out, "-q"]
+    export(data, frame, {"web1": 290, "web2": 290})
+    assert run_cli(*args).exit_code == 0
+    before = state.read_text()
+    export(data, frame, {"web1": 292, "web2": 292})
+    out.write_text("the last run's\n")
+    with state_lock(state):  # a run that has not finished yet
+        refused = run_cli(*args)
+        waited = run_cli(*args, "--wait", "0.3")
+    assert refused.exit_code == waited.exit_code == 1
+    assert re.fullmatch(rf"Error: --state '{re.escape(str(state))}' is still in use by another detect-anomalies run "
+                        rf"\(pid \d+ on .+, since .+; lock .+\.state\.json\.lock\); this run wrote nothing, and the "
+                        r"next run writes its points; pass --wait SECONDS to wait for it\n", refused.stderr)
+    assert "after waiting 0.3 s" in waited.stderr
+    assert state.read_text() == before and out.read_text() == "the last run's\n"
+    assert run_cli(*args).exit_code == 0
+    assert pd.read_csv(out)["timestamp"].tolist() == ["2024-03-13 02:00:00", "2024-03-13 03:00:00"] * 2
+    assert not list(tmp_path.glob(".*.lock"))
+    alone = run_cli("detect-anomalies", data, "-m", hosts_model, "--wait", "5")
+    assert alone.exit_code == 2 and "--wait" in alone.stderr and "--state" in alone.stderr
+
+
+@pytest.mark.parametrize("first, then", [((), ("--tz", "Europe/Berlin")), (("--tz", "Europe/Berlin"), ("--tz", "none"))])
+def test_adding_or_dropping_tz_between_runs_neither_skips_nor_repeats_a_point(hosts_model, tmp_path, first, then):
+    """The exports' times are Berlin local times, named as such with --tz in one run only."""
+    frame = hosts_frame(24 * 14)
+    data, state = tmp_path / "export.csv", tmp_path / "state.json"
+    args = ["detect-anomalies", data, "-m", hosts_model, "--state", state, "-q"]
+    export(data, frame, {"web1": 290, "web2": 290})
+    assert run_cli(*args, "--last", 2, *first).exit_code == 0
+    export(data, frame, {"web1": 293, "web2": 293})
+    later = run_cli(*args, *then)
+    assert later.exit_code == 0, later.stderr
+    written = pd.to_datetime(pd.read_csv(io.StringIO(later.stdout))["timestamp"], utc=then[-1] != "none")
+    local = written.dt.tz_convert("Europe/Berlin").dt.tz_localize(None) if then[-1] != "none" else written
+    # hours 290 to 292 of the hosts' data, Berlin time: the three new ones, each once
+    assert local.dt.strftime("%d %H:%M").tolist() == ["13 02:00", "13 03:00", "13 04:00"] * 2
+    recorded = json.loads(state.read_text())
+    assert recorded["version"] == 3 and recorded["zone"] == (None if then[-1] == "none" else "Europe/Berlin")
