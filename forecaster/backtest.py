@@ -272,7 +272,7 @@ def evaluate_coverages(
         replace(backtest, coverage=coverage)  # raises ConfigError for a level outside (0, 1)
     # the series train would fit: a host trained on from after an outage, a few short ones left out
     dataset = read_data(data_path, data_options, reporter, caller="evaluate", long_gaps="recent-per-id")
-    dataset = without_short_series(dataset, options, reporter, backtest=True)
+    dataset, options = without_short_series(dataset, options, reporter, backtest=True)
     warn_of_lone_extremes(dataset, reporter)
     shape = resolve_shape(dataset, options, QUIET)  # said below, of the series kept
     horizon = shape.horizon

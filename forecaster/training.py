@@ -362,7 +362,7 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
 
 
 def without_short_series(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET,
-                         backtest: bool = False) -> Dataset:
+                         backtest: bool = False) -> tuple[Dataset, TrainOptions]:
     """``dataset`` without the few series too short for the model the others support, with a
     warning naming them: a host added yesterday must neither stop a nightly training that
     gives ``--lookback`` and ``--horizon`` nor, left to choose them, shorten them for every
@@ -371,28 +371,46 @@ def without_short_series(dataset: Dataset, options: TrainOptions, reporter: Repo
     while they are fewer than half of the series; many new ones get a shape that suits them
     all instead. Unchanged where every series fits, or none would be left. ``backtest``: for
     ``evaluate``, which backtests what ``train`` would fit (the warning says so).
+
+    The shape chosen for the series kept rests on the shortest of them, and can be shorter
+    than the longest's alone; for ``train``, a series left out that fits it after all is then
+    kept, and the options returned fix that shape (said as ``resolve_shape`` says it).
+
+    Returns:
+        the series to fit, and the options to fit them with.
     """
     if len(dataset.series) < 2:
-        return dataset
+        return dataset, options
     longest = max(dataset.series, key=lambda series: len(series.values))
     try:
         shape = resolve_shape(replace(dataset, series=[longest]), options, QUIET)
     except (DataError, ConfigError):
-        return dataset  # said, with the remedies, when every series is resolved
+        return dataset, options  # said, with the remedies, when every series is resolved
     needed = min_length(shape.lookback, shape.horizon, options.val_fraction)
     short = [series for series in dataset.series if len(series.values) < needed]
     if not short or 2 * len(short) >= len(dataset.series):
-        return dataset
+        return dataset, options
+    if not backtest and (options.lookback is None or options.horizon is None):
+        kept = replace(dataset, series=[series for series in dataset.series if len(series.values) >= needed])
+        settled = resolve_shape(kept, options, QUIET)
+        needed_then = min_length(settled.lookback, settled.horizon, options.val_fraction)
+        if needed_then < needed:
+            resolve_shape(kept, options, reporter)  # says why the shape is shorter
+            options = replace(options, lookback=settled.lookback, horizon=settled.horizon)
+            needed = needed_then
+            short = [series for series in short if len(series.values) < needed]
+            if not short:
+                return dataset, options
     named = first_few(f"'{series.name}' ({len(series.values)} rows)" for series in short)
-    if options.lookback is not None and options.horizon is not None:
-        why = f"too short for lookback {shape.lookback} + horizon {shape.horizon}, which need {needed} rows"
+    if options.lookback is not None and options.horizon is not None:  # given, or settled on above
+        why = f"too short for lookback {options.lookback} + horizon {options.horizon}, which need {needed} rows"
     else:
         why = (f"much shorter than the others (the longest has {len(longest.values)} rows), which would shorten "
                "every series' lookback and horizon")
     then = (f"train leaves {'it' if len(short) == 1 else 'them'} out too" if backtest else
             "each is trained on once it is longer (until then predict and detect-anomalies skip it)")
     reporter.warn(f"left out {len(short)} series {why}: {named}; {then}")
-    return replace(dataset, series=[series for series in dataset.series if len(series.values) >= needed])
+    return replace(dataset, series=[series for series in dataset.series if len(series.values) >= needed]), options
 
 
 @dataclass
@@ -1132,7 +1150,7 @@ def train(
             reporter.warn(note)
         # one host's outage longer than --max-gap: that host is trained on from after it
         dataset = read_data(data_path, data_options, reporter, long_gaps="recent-per-id")
-        dataset = without_short_series(dataset, options, reporter)
+        dataset, options = without_short_series(dataset, options, reporter)
         warn_of_lone_extremes(dataset, reporter)
         fitted = fit(dataset, options, reporter)
         calibrator, numpy_network, gap, matches = fitted.validated_predictor, None, 0.0, False

@@ -299,8 +299,9 @@ def test_a_few_series_too_short_for_the_others_shape_are_left_out_not_shortening
     data = weekly_long_csv(tmp_path / "weekly.csv", {"a": 200, "b": 210, "c": 60, "d": 220})
     result = run_cli("train", data, "--id-col", "store", "-m", tmp_path / "auto", "--model", "linear")
     assert result.exit_code == 0, result.stderr
-    assert ("left out 1 series much shorter than the others (the longest has 220 rows), which would shorten every "
-            "series' lookback and horizon: 'c' (60 rows); each is trained on once it is longer") in result.stderr
+    # named against the shape the others settle on (the lookback shortened for 'a', 200 rows)
+    assert ("left out 1 series too short for lookback 52 + horizon 48, which need 148 rows: 'c' (60 rows); each is "
+            "trained on once it is longer") in result.stderr
     assert "not 48" not in result.stderr
     metadata = read_metadata(tmp_path / "auto")
     assert [s["name"] for s in metadata["series"]] == ["a", "b", "d"]
@@ -314,6 +315,28 @@ def test_a_few_series_too_short_for_the_others_shape_are_left_out_not_shortening
     data = weekly_long_csv(tmp_path / "half.csv", {"a": 200, "b": 60, "c": 60, "d": 220})
     result = run_cli("train", data, "--id-col", "store", "-m", tmp_path / "half", "--model", "linear")
     assert result.exit_code == 0 and "Horizon 15 steps, not 48" in result.stderr and "left out" not in result.stderr
+
+
+def test_a_series_left_out_that_fits_the_shape_the_others_settle_on_is_kept(tmp_path):
+    """Monthly stores of 30 to 18 rows: the two shortest were left out as too short for the
+    longest's shape, but the 24-row one then shortened the shape to 6 and 6, which they fit:
+    they were left without a forecast for nothing."""
+    rng = np.random.default_rng(2)
+    frames = [pd.DataFrame({"month": pd.date_range(end="2024-12-01", periods=n, freq="MS").strftime("%Y-%m-%d"),
+                            "store": f"s{k}", "sales": 50 * (k + 1) + np.arange(n) + rng.normal(0, 2, n)})
+              for k, n in enumerate([30, 28, 26, 24, 20, 18, 12])]
+    pd.concat(frames).to_csv(tmp_path / "stores.csv", index=False, float_format="%.2f")
+    result = run_cli("train", tmp_path / "stores.csv", "--id-col", "store", "-m", tmp_path / "model", "--model",
+                     "linear")
+    assert result.exit_code == 0, result.stderr
+    metadata = read_metadata(tmp_path / "model")
+    assert [s["name"] for s in metadata["series"]] == ["s0", "s1", "s2", "s3", "s4", "s5"]
+    assert (metadata["train_options"]["lookback"], metadata["train_options"]["horizon"]) == (6, 6)
+    assert "Horizon 6 steps, not 12: series 's3' has 24 rows" in result.stderr
+    # the one still too short is named against the shape used
+    assert "left out 1 series too short for lookback 6 + horizon 6, which need 18 rows: 's6' (12 rows)" in result.stderr
+    forecast = run_cli("predict", "-m", tmp_path / "model", "-q")
+    assert sorted(set(pd.read_csv(io.StringIO(forecast.stdout))["series"])) == [f"s{k}" for k in range(6)]
 
 
 @pytest.mark.parametrize(("freq", "n_steps", "horizon"), [
