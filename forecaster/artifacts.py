@@ -130,8 +130,8 @@ def check_replaceable(model_dir: str | os.PathLike) -> Path:
     Called before training as well as when saving, so that a wrong ``--model-dir`` fails in
     a second rather than after the whole training run. A directory is replaced only if it is
     empty or its ``metadata.json`` is forecaster's, or cannot be read as JSON at all (cut
-    short by a full disk, emptied) beside another of forecaster's files: the damaged model
-    that ``predict``'s error asks to retrain.
+    short by a full disk, emptied) or is missing, beside another of forecaster's files: the
+    damaged model that ``predict``'s error asks to retrain.
 
     Raises:
         ArtifactError: ``model_dir`` exists but is not a model directory nor an empty one.
@@ -142,12 +142,12 @@ def check_replaceable(model_dir: str | os.PathLike) -> Path:
     if target.is_dir() and not any(target.iterdir()):
         return target
     metadata = target / METADATA_FILE
-    if not target.is_dir() or not metadata.is_file():
+    if not target.is_dir() or not (metadata.is_file() or not metadata.exists() and _holds_own_files(target)):
         raise ArtifactError(f"{target} exists and is not a forecaster model directory; choose another --model-dir")
     try:
         ours = _is_ours(json.loads(metadata.read_text(encoding="utf-8")))
-    except (UnicodeDecodeError, ValueError):
-        ours = any(path.name in OWN_FILES - {METADATA_FILE} for path in target.iterdir())
+    except (UnicodeDecodeError, ValueError, FileNotFoundError):
+        ours = _holds_own_files(target)
     except OSError:
         ours = False
     if not ours:
@@ -171,6 +171,15 @@ def newer_model_note(model_dir: str | os.PathLike) -> str | None:
         return None
     return (f"replacing the model in {model_dir}, written by forecaster {metadata.get('forecaster_version')} (model "
             f"schema {version}), with one of this older version ({__version__}, schema {SCHEMA_VERSION})")
+
+
+def _holds_own_files(directory: Path) -> bool:
+    """Whether ``directory`` holds one of forecaster's model files besides the metadata: a
+    model whose metadata was cut short, emptied or deleted, and so one to retrain."""
+    try:
+        return any(path.name in OWN_FILES - {METADATA_FILE} for path in directory.iterdir())
+    except OSError:
+        return False
 
 
 def _is_ours(metadata: Any) -> bool:
@@ -319,8 +328,9 @@ def _is_retired(leftover: Path) -> bool:
 
 
 def leftovers(model_dir: str | os.PathLike) -> list[Path]:
-    """The staging (``.NAME.tmp-*``) and retired (``.NAME.old-*``) directories beside ``model_dir``."""
-    target = Path(model_dir)
+    """The staging (``.NAME.tmp-*``) and retired (``.NAME.old-*``) directories beside ``model_dir``
+    (beside what it links to, where ``save_artifact`` writes them)."""
+    target = link_target(model_dir)
     pattern = _leftover_pattern(target)
     try:
         return sorted(p for p in target.parent.iterdir() if pattern.fullmatch(p.name))
@@ -334,7 +344,7 @@ def clean_leftovers(model_dir: str | os.PathLike) -> None:
     Only call it holding the model directory's lock. If ``model_dir`` is missing because the
     process died between the two renames of the swap, the previous model is put back first.
     """
-    target = Path(model_dir)
+    target = link_target(model_dir)
     found = leftovers(target)
     if not target.exists() and not target.is_symlink():
         retired = [p for p in found if _is_retired(p) and (p / METADATA_FILE).is_file()]
@@ -466,6 +476,9 @@ def _read_files(path: Path, directory: int) -> tuple[dict[str, Any], dict[str, b
     try:
         text = _read_at(directory, METADATA_FILE).decode("utf-8")
     except FileNotFoundError:
+        if _holds_own_files(path):
+            raise ArtifactError(f"{path}: no {METADATA_FILE} beside the model's other files (deleted, or a copy cut "
+                                "short); retrain the model") from None
         raise ArtifactError(f"{path}: no {METADATA_FILE}, so this is not a forecaster model directory") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ArtifactError(f"{file}: unreadable ({_reason(exc)}); retrain the model") from None

@@ -22,6 +22,7 @@ from forecaster.artifacts import (
     MODEL_FILE,
     NETWORK_FILE,
     SCHEMA_VERSION,
+    check_replaceable,
     clean_leftovers,
     leftovers,
     load_artifact,
@@ -180,7 +181,9 @@ DAMAGE = {
 
 
 def test_a_directory_without_metadata_is_not_a_model(model):
-    (model / METADATA_FILE).unlink()
+    for path in model.iterdir():
+        path.unlink()
+    (model / "notes.txt").write_text("not a model")
     with pytest.raises(ArtifactError, match=f"{model}: no {METADATA_FILE}, so this is not a forecaster model"):
         load_artifact(model)
 
@@ -569,6 +572,40 @@ def test_a_swap_cut_between_its_two_renames_is_undone_by_the_next_train(model):
     assert {p.name: p.read_bytes() for p in model.iterdir()} == before
     assert leftovers(model) == []
     load_artifact(model)
+
+
+def test_through_a_link_the_leftovers_beside_its_target_are_cleaned_and_a_cut_swap_undone(model):
+    """``-m current`` linking to ``models/2024-06``: save_artifact stages and retires beside the
+    target, so that is where the leftovers of a killed run are; they were looked for beside
+    the link, and each killed run left a model-sized directory for good."""
+    link = model.parent / "current"
+    link.symlink_to(model.name)
+    before = {p.name: p.read_bytes() for p in model.iterdir()}
+    staging = model.parent / ".model.tmp-0f0f0f0f"
+    shutil.copytree(model, staging)
+    assert leftovers(link) == [staging]
+    clean_leftovers(link)
+    assert not staging.exists() and link.is_symlink()
+    retired = model.parent / ".model.old-a1b2c3d4"
+    os.replace(model, retired)  # killed between the two renames: the link dangles
+    clean_leftovers(link)
+    assert {p.name: p.read_bytes() for p in link.iterdir()} == before and link.is_symlink()
+    load_artifact(link)
+
+
+def test_a_model_without_its_metadata_is_named_damaged_and_replaced_by_train(model, tmp_path):
+    (model / METADATA_FILE).unlink()  # a copy cut short, or a hand deleting the wrong file
+    with pytest.raises(ArtifactError, match=r"no metadata.json beside the model's other files \(deleted, or a copy "
+                                            r"cut short\); retrain the model"):
+        load_artifact(model)
+    assert check_replaceable(model) == model
+    train(HOURLY, HOURLY_OPTIONS, TrainOptions(model="naive", lookback=24, horizon=6, seed=0), model)
+    load_artifact(model)
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"meow")
+    with pytest.raises(ArtifactError, match="is not a forecaster model directory"):
+        check_replaceable(foreign)
 
 
 def test_leftovers_of_another_model_directory_are_not_touched(model):
