@@ -859,7 +859,7 @@ def predict(
                        max_gap=max_gap, on_duplicate=on_duplicate)
 
     def action():
-        plot_path = _checked_outputs(output, plot)
+        plot_path = _checked_outputs(output, plot, data=data, model_dir=model_dir)
         frame, history = forecast_with_history(model_dir, data, coverage, reporter,
                                                  history_steps=_context_points() if plot else 0,
                                                  recalibrate=recalibrate, reading=reading)
@@ -886,11 +886,27 @@ def _context_points() -> int:
     return CONTEXT_POINTS
 
 
-def _checked_outputs(output: Optional[str], plot: Optional[Path], state: Optional[Path] = None) -> Optional[Path]:
+def _checked_outputs(output: Optional[str], plot: Optional[Path], state: Optional[Path] = None, *,
+                     data: Optional[Path] = None, model_dir: Optional[Path] = None) -> Optional[Path]:
     """Check the -o, --plot and --state paths before any work is done, so a typo fails in a
-    second (and a compression that cannot be written, not after a long run); returns the plot's."""
+    second (and a compression that cannot be written, not after a long run); returns the plot's.
+    None of them may be DATA or a file of the model, which they would replace (``-o
+    export.csv`` on the export it reads: the next run then read forecasts)."""
+    from .artifacts import OWN_FILES
     from .outputs import check_writable, output_compression
 
+    for path, option in ((output, "-o"), (plot, "--plot"), (state, "--state")):
+        if path in (None, "-", "") or str(path) == "-":
+            continue
+        written = os.path.realpath(path)
+        if data is not None and str(data) != "-" and written == os.path.realpath(data):
+            raise typer.BadParameter(f"'{path}' is DATA, which this would replace; give it another name",
+                                     param_hint=option)
+        model = None if model_dir is None else os.path.realpath(model_dir)
+        if written == model or (os.path.dirname(written) == model and os.path.basename(written) in OWN_FILES):
+            what = "the model directory" if written == model else "a file of the model"
+            raise typer.BadParameter(f"'{path}' is {what} '{model_dir}', which this would damage; write it elsewhere",
+                                     param_hint=option)
     output_compression(output)
     if output not in (None, "-"):
         check_writable(output)
@@ -977,7 +993,7 @@ def detect_anomalies(
         if wait and state is None:
             raise typer.BadParameter("waits only for another run with the same --state; give --state FILE or leave "
                                      "--wait out", param_hint="--wait")
-        plot_path = _checked_outputs(output, plot, state)
+        plot_path = _checked_outputs(output, plot, state, data=data, model_dir=model_dir)
         if state is None:
             return detected(plot_path, None)
         from .locking import state_lock
@@ -1184,7 +1200,7 @@ def evaluate(
     reporter = _reporter(quiet, verbose, log_format)
 
     def action():
-        plot_path = _checked_outputs(output, plot)
+        plot_path = _checked_outputs(output, plot, data=data)
         data_options, options = _config_named(ctx, lambda: _training_options(**settings))
         result = merged_coverages(evaluate_coverages(data, data_options, options, BacktestOptions(**backtest_args),
                                                      coverages, reporter))

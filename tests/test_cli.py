@@ -481,6 +481,28 @@ def test_a_plot_named_as_the_csv_output_is_refused_before_it_replaces_it(stores_
     assert out.read_text() == "yesterday's forecast\n"
 
 
+@pytest.mark.parametrize("command", ["predict", "detect-anomalies"])
+def test_an_output_named_as_data_or_as_a_file_of_the_model_is_refused_before_it_replaces_it(stores_model, tmp_path,
+                                                                                            command):
+    """``-o export.csv`` on the export it reads replaced it with forecasts (the next run then
+    failed), and ``-o model/metadata.json`` destroyed the model."""
+    model = tmp_path / "model"
+    shutil.copytree(stores_model, model)
+    data = tmp_path / "export.csv"
+    shutil.copy(STORES, data)
+    before = data.read_bytes(), (model / "metadata.json").read_bytes()
+    for option, path, said in (("-o", data, "is DATA, which this would replace"),
+                               ("--plot", tmp_path / "." / "export.csv", "is DATA, which this would replace"),
+                               ("-o", model / "metadata.json", f"is a file of the model '{model}'"),
+                               ("-o", model, f"is the model directory '{model}'")):
+        refused = run_cli(command, data, "-m", model, option, path)
+        assert refused.exit_code == 2, refused.stderr
+        assert f"Invalid value for {option}: '{path}' {said}" in refused.stderr
+    assert (data.read_bytes(), (model / "metadata.json").read_bytes()) == before
+    kept = run_cli(command, data, "-m", model, "-o", model / "notes.csv", "-q")  # a file of one's own is fine
+    assert kept.exit_code == 0, kept.stderr
+
+
 def test_a_plot_of_the_last_points_shows_the_weeks_before_them(stores_model, tmp_path, monkeypatch):
     from forecaster import plots
 
