@@ -287,17 +287,19 @@ def _steps_per_week(freq: str) -> int:
     return steps if steps <= MAX_AUTO_LOOKBACK else 0
 
 
-def automatic_horizon(freq: str, n_steps: int, val_fraction: float) -> int:
+def automatic_horizon(freq: str, n_steps: int, val_fraction: float, lookback: int = 0) -> int:
     """The horizon when none is given, for data whose shortest series has ``n_steps``.
 
     :func:`default_horizon`, shortened where it would leave that series no room for a
     lookback as long as the horizon and as many training windows (a weekly series of 60
-    rows cannot learn to forecast 48 weeks): then the longest horizon that does, if any.
+    rows cannot learn to forecast 48 weeks), or for the ``lookback`` the model needs at
+    least (seasonal naive's season): then the longest horizon that does, if any.
     """
     preferred = default_horizon(freq)
 
     def fits(horizon: int) -> bool:
-        return max_lookback(n_steps, horizon, val_fraction) >= 2 * horizon
+        room = max_lookback(n_steps, horizon, val_fraction)
+        return room >= 2 * horizon and room >= lookback
 
     if fits(preferred):
         return preferred
@@ -321,7 +323,8 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
     horizon = options.horizon
     if horizon is None:
         freq = dataset.series[0].freq
-        horizon = automatic_horizon(freq, len(shortest.values), options.val_fraction)
+        needs = (options.lookback or season) if options.model == "seasonal-naive" else 0
+        horizon = automatic_horizon(freq, len(shortest.values), options.val_fraction, needs)
         if horizon < default_horizon(freq):
             reporter.info(f"Horizon {horizon} steps, not {default_horizon(freq)}: series '{shortest.name}' has "
                           f"{len(shortest.values)} rows, too few to learn a longer one (--horizon sets it)")

@@ -354,6 +354,19 @@ def test_the_automatic_horizon_is_shortened_only_for_a_series_too_short_for_it(f
         assert max_lookback(n_steps, horizon + 1, 0.2) < 2 * (horizon + 1)
 
 
+@pytest.mark.parametrize(("freq", "n_steps", "horizon"), [("W-SUN", 100, 24), ("MS", 18, 2)])
+def test_seasonal_naive_gets_an_automatic_horizon_that_leaves_room_for_its_season(tmp_path, freq, n_steps, horizon):
+    """Its lookback is a whole season however short the data: the automatic horizon, chosen for
+    a lookback as long as itself, left too few rows (100 weekly rows: 'needs at least 102')."""
+    rng = np.random.default_rng(4)
+    pd.DataFrame({"time": pd.date_range("2015-01-04", periods=n_steps, freq=freq).strftime("%Y-%m-%d"),
+                  "sales": 100 + rng.normal(0, 5, n_steps)}).to_csv(tmp_path / "data.csv", index=False)
+    result = run_cli("train", tmp_path / "data.csv", "-m", tmp_path / "model", "--model", "seasonal-naive")
+    assert result.exit_code == 0, result.stderr
+    options = read_metadata(tmp_path / "model")["train_options"]
+    assert (options["horizon"], options["lookback"]) == (horizon, {"W-SUN": 52, "MS": 12}[freq])
+
+
 def test_a_short_weekly_series_trains_with_a_shorter_horizon_and_says_why(tmp_path):
     data = weekly_long_csv(tmp_path / "weekly.csv", {"a": 200, "b": 60})
     model_dir = tmp_path / "model"
