@@ -936,7 +936,15 @@ def _parse_times(
     try:
         nanos = parsed.as_unit("ns").asi8
     except (OverflowError, pd.errors.OutOfBoundsDatetime):
-        raise DataError(f"{shown}: column '{name}' has timestamps outside 1677-2262; fix those values") from None
+        years = np.asarray(parsed.year)
+        outside = np.flatnonzero(((years < 1678) | (years > 2261))[codes])
+        at = outside[0] if len(outside) else 0
+        text = str(column.iloc[at])
+        read = parsed[codes[at]]
+        fix = ("write the year in full (a month with a two-digit year, such as Jan-19, reads as a day of the year 1: "
+               "write Jan-2019 or 2019-01)" if read.year < 100 else "fix that value")
+        raise DataError(f"{shown}: column '{name}', row {rows[at]}: {text!r} reads as {read.date()}, outside the years "
+                        f"1678 to 2261 that timestamps can hold; {fix}") from None
     return nanos[codes], parsed.tz
 
 

@@ -791,3 +791,16 @@ def test_blank_lines_before_the_header_are_skipped(tmp_path, before):
     dataset, _ = load(write(tmp_path, before + text))
     assert np.array_equal(dataset.series[0].values, plain.series[0].values)
     assert dataset.series[0].index.equals(plain.series[0].index)
+
+
+@pytest.mark.parametrize(("texts", "parts"), [
+    (["Jan-19", "Feb-19", "Mar-19"], ["row 2: 'Jan-19' reads as 0001-01-19, outside the years 1678 to 2261",
+                                     "write Jan-2019 or 2019-01"]),
+    (["2024-01-01", "2024-02-01", "3024-03-01"], ["row 4: '3024-03-01' reads as 3024-03-01", "fix that value"]),
+])  # fmt: skip
+def test_a_timestamp_outside_the_years_timestamps_hold_is_named_with_its_row(tmp_path, texts, parts):
+    """Excel's default month format (mmm-yy) read as days of the year 1, and the message named
+    neither a row nor a value: 'has timestamps outside 1677-2262'."""
+    path = tmp_path / "months.csv"
+    pd.DataFrame({"month": texts, "sales": [1.0, 2.0, 3.0]}).to_csv(path, index=False)
+    data_error(path, DataOptions(), "column 'month', ", *parts)
