@@ -551,7 +551,8 @@ def _fit(dataset: Dataset, options: TrainOptions, reporter: Reporter) -> FittedM
         )  # fmt: skip
         spec.update(network_spec.to_dict())
         reporter.info(
-            f"Training {'a bidirectional' if options.bidirectional else 'an' if options.cell == 'lstm' else 'a'} "
+            # "an LSTM", "an RNN" (said letter by letter), "a GRU"
+            f"Training {'a bidirectional' if options.bidirectional else 'a' if options.cell == 'gru' else 'an'} "
             f"{options.cell.upper()} ({options.layers} x {options.units} units"
             f"{f', over segments of {options.segment} steps' if options.segment > 1 else ''}"
             f"{f', ensemble of {options.ensemble}' if options.ensemble > 1 else ''}) on "

@@ -1309,3 +1309,12 @@ def test_the_warning_on_keys_a_model_does_not_know_counts_their_series(tmp_path)
     assert result.exit_code == 0, result.stderr
     told = " ".join(result.stderr.split())
     assert "2 series not in the training data of" in told and "(e.g. 'web4/rps'); skipping them" in told
+
+
+@pytest.mark.parametrize(("cell", "said"), [("rnn", "Training an RNN"), ("lstm", "Training an LSTM"),
+                                            ("gru", "Training a GRU")])
+def test_the_training_line_names_the_cell_with_its_article(tmp_path, cell, said):
+    data = small_hourly_csv(tmp_path / "data.csv")
+    result = run_cli("train", data, "-m", tmp_path / "model", "--seed", 1, *TINY, "--cell", cell)
+    assert result.exit_code == 0, result.stderr
+    assert f"{said} (1 x 4 units)" in result.stderr
