@@ -469,9 +469,13 @@ def series_inputs(
     absent = [name for name in by_name if name not in present]
     if absent:
         reporter.warn(f"{len(absent)} trained series not in {dataset.shown} (e.g. '{absent[0]}'); skipping them")
-    inputs, nonpositive, short = [], [], []
+    inputs, nonpositive, short, other_clock = [], [], [], []
+    calendar = metadata["train_options"].get("calendar", False)
     for series in dataset.series:
         meta = by_name[series.name]
+        series, clock = _on_training_clock(series, meta.get("tz"))
+        if clock and calendar:
+            other_clock.append(clock)
         if pd.tseries.frequencies.to_offset(series.freq) != pd.tseries.frequencies.to_offset(meta["freq"]):
             raise DataError(
                 f"{dataset.shown}: series '{series.name}' has frequency {series.freq} but the model was trained "
@@ -485,9 +489,14 @@ def series_inputs(
         if found:
             nonpositive.append(f"{found}; the model works on the logarithm of the target, so they are read as "
                                f"{scaler.nonpositive_reading:.4g}, far below its training values")
-        raw = series_features(series.values, series.covariates, series.index, series.freq,
-                              metadata["train_options"].get("calendar", False))
+        raw = series_features(series.values, series.covariates, series.index, series.freq, calendar)
         inputs.append(SeriesInput(meta, series.index, raw, series.missing))
+    if other_clock:
+        name, why = other_clock[0]
+        more = f" (and {len(other_clock) - 1} more)" if len(other_clock) > 1 else ""
+        reporter.warn(f"{dataset.shown}: series '{name}'{more} has times {why}, so the time-of-day and weekday inputs "
+                      "are read on the file's clock, not the training data's; export the timestamps as at training, "
+                      "or pass --tz ZONE for times written without an offset")
     if short:
         # One store exported with too little history must not stop the others' forecasts, as
         # one missing from the file does not.
@@ -502,6 +511,27 @@ def series_inputs(
         others = f" (and in {len(nonpositive) - 1} more series)" if len(nonpositive) > 1 else ""
         reporter.warn(f"{nonpositive[0]}{others}; retrain with --target-transform none if such values are normal")
     return inputs
+
+
+def _on_training_clock(series: Any, zone: str | None) -> tuple[Any, tuple[str, str] | None]:
+    """``series`` with its times in the zone its training data had (``zone``, from the model),
+    the same instants: an export written with other offsets (+05:30 where training had UTC)
+    would otherwise give the calendar inputs another clock, and other forecasts without a
+    word. Where that cannot be done (times with a zone for a model trained on times without
+    one, or the reverse), also the series' name and what to warn of."""
+    from dataclasses import replace
+
+    if series.index.tz is None and zone is None:
+        return series, None
+    if series.index.tz is None or zone is None:
+        return series, (series.name, f"{'without' if series.index.tz is None else 'with'} a UTC offset, but the "
+                                     f"model was trained on times {'in ' + zone if zone else 'without one'}")
+    if str(series.index.tz) == zone:
+        return series, None
+    try:
+        return replace(series, index=series.index.tz_convert(zone)), None
+    except (TypeError, ValueError, KeyError):  # a fixed offset the model wrote as "UTC+05:30"
+        return series, (series.name, f"in {series.index.tz}, but the model was trained on times in {zone}")
 
 
 def _report_stale_data(inputs: list[SeriesInput], data_path: str | os.PathLike, reporter: Reporter) -> None:

@@ -1318,3 +1318,26 @@ def test_the_training_line_names_the_cell_with_its_article(tmp_path, cell, said)
     result = run_cli("train", data, "-m", tmp_path / "model", "--seed", 1, *TINY, "--cell", cell)
     assert result.exit_code == 0, result.stderr
     assert f"{said} (1 x 4 units)" in result.stderr
+
+
+def test_an_export_with_other_offsets_is_forecast_on_the_training_clock(tmp_path):
+    """The same readings written with +05:30 where training had UTC: the calendar inputs were
+    taken on the file's clock, five and a half hours off, and the forecast changed without a
+    word. Times without an offset for a model trained on UTC cannot be put right: a warning."""
+    frame = pd.read_csv(small_hourly_csv(tmp_path / "plain.csv", days=20))
+    utc = pd.to_datetime(frame["timestamp"]).dt.tz_localize("UTC")
+    frame.assign(timestamp=utc.dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")).to_csv(tmp_path / "utc.csv", index=False)
+    frame.assign(timestamp=utc.dt.tz_convert("Asia/Kolkata").dt.strftime("%Y-%m-%dT%H:%M:%S+05:30")).to_csv(
+        tmp_path / "ist.csv", index=False)
+    model = tmp_path / "model"
+    trained = run_cli("train", tmp_path / "utc.csv", "-m", model, "--model", "linear", "--calendar", "--lookback", 24,
+                      "--horizon", 6, "-q")
+    assert trained.exit_code == 0, trained.stderr
+    as_trained = run_cli("predict", tmp_path / "utc.csv", "-m", model)
+    other = run_cli("predict", tmp_path / "ist.csv", "-m", model)
+    assert as_trained.exit_code == other.exit_code == 0, other.stderr
+    assert other.stdout == as_trained.stdout and other.stderr == as_trained.stderr
+    plain = run_cli("predict", tmp_path / "plain.csv", "-m", model)
+    assert plain.exit_code == 0, plain.stderr
+    assert ("series 'load' (and 1 more) has times without a UTC offset, but the model was trained on times in UTC, so the "
+            "time-of-day and weekday inputs are read on the file's clock") in " ".join(plain.stderr.split())
