@@ -117,7 +117,8 @@ def read_state(path: str | os.PathLike, model_dir: str | os.PathLike | None = No
     if model_dir is not None and recorded is not None and recorded != model_key(model_dir):
         raise ForecasterError(f"--state '{path}' is the state of the job with the model '{recorded}', not "
                               f"'{model_key(model_dir)}'; give each job its own --state file (sharing one, each "
-                              "would skip the points the other wrote)")
+                              "would skip the points the other wrote), or, if this job's model was moved there, set "
+                              "the file's \"model\" to its new path")
     written_in = content.get("zone")
     if written_in is not None and not isinstance(written_in, str):
         raise _unreadable(path, f"has {written_in!r} as its zone, not a zone name")

@@ -139,6 +139,15 @@ def check_replaceable(model_dir: str | os.PathLike) -> Path:
     target = link_target(model_dir)  # a link to the current model stays a link
     if not target.exists():
         return target
+    try:
+        here = os.getcwd()
+    except OSError:
+        here = None
+    if here is not None and os.path.commonpath([here, os.path.realpath(target)]) == os.path.realpath(target):
+        # replaced whole, it would be swapped out from under the shell (and its staging copy
+        # written inside it)
+        raise ArtifactError(f"--model-dir '{model_dir}' is the current directory or holds it, and train replaces it "
+                            "whole; run train from outside it, naming it with -m")
     if target.is_dir() and not any(target.iterdir()):
         return target
     metadata = target / METADATA_FILE

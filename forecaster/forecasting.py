@@ -501,7 +501,7 @@ def series_inputs(
         # One store exported with too little history must not stop the others' forecasts, as
         # one missing from the file does not.
         first = short[0]
-        others = f" (and {len(short) - 1} more series fewer)" if len(short) > 1 else ""
+        others = f" (and {len(short) - 1} more series too few)" if len(short) > 1 else ""
         text = (f"{dataset.shown}: series '{first.name}' has {len(first.values)} rows after cleaning{others} but the "
                 f"model needs the last {lookback} (its lookback)")
         if not inputs:

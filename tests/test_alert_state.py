@@ -248,7 +248,8 @@ def test_a_state_file_of_another_model_is_refused(hosts_model, tmp_path):
     assert refused.exit_code == 1
     assert refused.stderr == (f"Error: --state '{state}' is the state of the job with the model '{hosts_model}', "
                               f"not '{other}'; give each job its own --state file (sharing one, each would skip the "
-                              "points the other wrote)\n")
+                              "points the other wrote), or, if this job's model was moved there, set the file's "
+                              "\"model\" to its new path\n")
     assert run_cli("detect-anomalies", data, "-m", hosts_model, "--state", "-").exit_code == 2  # not stdout
 
 

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -666,3 +667,14 @@ def test_a_reader_gets_the_old_or_the_new_model_never_a_mix(tmp_path):
     assert not errors
     assert seen == {0, 1}  # the models were really swapped under the reader
     assert leftovers(target) == []
+
+
+def test_the_current_directory_is_refused_as_the_model_directory_to_write(model, monkeypatch):
+    """``cd model && forecaster train ... -m .`` trained for nothing: the swap could not rename
+    the directory the process stood in ('Device or resource busy')."""
+    monkeypatch.chdir(model)
+    for given in (".", str(model), ".."):
+        with pytest.raises(ArtifactError, match=rf"--model-dir '{re.escape(given)}' is the current directory or holds "
+                                                "it, and train replaces it whole; run train from outside it"):
+            check_replaceable(given)
+    load_artifact(".")  # reading it from there is fine

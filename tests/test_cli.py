@@ -843,7 +843,7 @@ def test_a_series_shorter_than_the_lookback_is_skipped_and_the_others_go_on(stor
     pd.concat([stores[stores["store"] == s].tail(lookback - 2) for s in ("store_a", "store_b")]).to_csv(data, index=False)
     refused = run_cli(command, data, "-m", stores_model, *last)
     assert refused.exit_code == 1
-    assert (f"series 'store_a' has {lookback - 2} rows after cleaning (and 1 more series fewer) but the model needs "
+    assert (f"series 'store_a' has {lookback - 2} rows after cleaning (and 1 more series too few) but the model needs "
             f"the last {lookback} (its lookback); export more history") in refused.stderr
 
 
