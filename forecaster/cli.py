@@ -732,8 +732,15 @@ def train(
     verbose: Verbose = False,
     log_format: LogFormat = "text",
     debug: Debug = False,
+    coverage: Annotated[
+        Optional[str], typer.Option(hidden=True, help="Not an option: refused with where the coverage is set.")
+    ] = None,
 ) -> None:
     """Train a model on DATA and write it to the model directory."""
+    if coverage is not None:
+        raise typer.BadParameter("the intervals' coverage is chosen when forecasting, not at training: pass it to "
+                                 f"predict or evaluate (--coverage {coverage}); a model serves every level",
+                                 param_hint="--coverage")
     settings = {k: v for k, v in locals().items() if k not in _NOT_TRAINING}
     from .training import train as train_model
 
@@ -745,7 +752,8 @@ def train(
 
 
 # train's options that are not training options
-_NOT_TRAINING = {"ctx", "data", "model_dir", "config", "quiet", "verbose", "log_format", "debug", "wait"}
+_NOT_TRAINING = {"ctx", "data", "model_dir", "config", "quiet", "verbose", "log_format", "debug", "wait",
+                 "coverage"}
 
 
 def _training_counts(result) -> dict[str, Any]:

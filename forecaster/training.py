@@ -509,6 +509,10 @@ def _fit(dataset: Dataset, options: TrainOptions, reporter: Reporter) -> FittedM
 
     cycles = calendar_cycles(dataset.series[0].freq)
     n_calendar = 2 * len(cycles)
+    if options.calendar and not n_calendar:
+        reporter.warn(f"--calendar has no effect: data at a step of {dataset.series[0].freq} have no calendar cycle "
+                      "within a few steps (time of day, weekday, day of year) to give the model")
+        options = replace(options, calendar=False)
     # By default the calendar inputs are given where there are any, and left out only if they
     # do not earn their place (below): where the window already shows the cycles they only add
     # noise. That is judged only on a validation part that spans their longest cycle; a

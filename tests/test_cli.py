@@ -1341,3 +1341,21 @@ def test_an_export_with_other_offsets_is_forecast_on_the_training_clock(tmp_path
     assert plain.exit_code == 0, plain.stderr
     assert ("series 'load' (and 1 more) has times without a UTC offset, but the model was trained on times in UTC, so the "
             "time-of-day and weekday inputs are read on the file's clock") in " ".join(plain.stderr.split())
+
+
+def test_calendar_inputs_asked_for_where_there_are_none_are_warned_of_and_not_recorded(tmp_path):
+    years = pd.DataFrame({"year": pd.date_range("1980-01-01", periods=40, freq="YS").strftime("%Y-%m-%d"),
+                          "sales": np.arange(40.0) + 100})
+    years.to_csv(tmp_path / "years.csv", index=False)
+    result = run_cli("train", tmp_path / "years.csv", "-m", tmp_path / "model", "--model", "linear", "--calendar")
+    assert result.exit_code == 0, result.stderr
+    assert "--calendar has no effect: data at a step of YS-JAN have no calendar cycle" in " ".join(result.stderr.split())
+    assert read_metadata(tmp_path / "model")["train_options"]["calendar"] is False
+
+
+def test_coverage_given_to_train_says_where_it_belongs(tmp_path):
+    refused = run_cli("train", small_hourly_csv(tmp_path / "data.csv"), "-m", tmp_path / "model", "--coverage", "0.8")
+    assert refused.exit_code == 2
+    assert "coverage is chosen when forecasting, not at training: pass it to predict or evaluate (--coverage 0.8)" \
+        in " ".join(refused.stderr.split())
+    assert not (tmp_path / "model").exists()
