@@ -20,7 +20,8 @@ from . import forecasting, metrics
 from .data import DataOptions, Dataset, check_data_argument, read_data, seasonal_period, time_text
 from .errors import ConfigError, DataError
 from .features import series_features
-from .report import QUIET, Reporter, counted, epochs_text, first_few, reporter_given, unscaled_mase_warning
+from .report import (QUIET, Reporter, counted, epochs_text, first_few, reporter_given, series_text,
+                     unscaled_mase_warning)
 from .training import (BASELINES, FittedModel, TrainOptions, check_argument_types, evaluate_validation, fit,
                        method_forecasts, plain_values, resolve_shape, unused_options_warning, warn_of_lone_extremes,
                        without_short_series, wrong_kind)
@@ -299,10 +300,16 @@ def evaluate_coverages(
     backtest = replace(backtest, stride=stride)
     shape = resolve_shape(dataset, options, reporter)
     _check_room(dataset, offsets[0], shape)
-    scales = _mase_scales(dataset, offsets[0], horizon, backtest.season)  # before any training, not after
-    if warning := unscaled_mase_warning([name for name, scale in scales.items() if scale == 0],
-                                        "the first cut-off"):
+    scales, unseasoned = _mase_scales(dataset, offsets[0], horizon, backtest.season)  # before any training
+    if warning := unscaled_mase_warning([name for name, scale in scales.items() if scale == 0 and
+                                         name not in unseasoned], "the first cut-off"):
         reporter.warn(warning)
+    if unseasoned:
+        period = seasonal_period(dataset.series[0].freq)
+        reporter.warn(f"MASE leaves out {series_text(unseasoned)}: {'its' if len(unseasoned) == 1 else 'their'} history "
+                      f"before the first cut-off is shorter than a season and one step ({period + 1} steps), which "
+                      "leaves no seasonal difference to scale the errors by; MAE and RMSE include them (--season sets "
+                      "a shorter season)")
 
     reporter.info(f"Backtest at {cutoffs_text(backtest.folds, stride)}: {_training_cost(shape, backtest)}")
     if warning := _uneven_ends_warning(dataset):
@@ -573,21 +580,29 @@ def _fold_rows(fitted: FittedModel, linear, calibrations: dict[str, dict], known
     return pd.concat(frames, ignore_index=True)
 
 
-def _mase_scales(dataset: Dataset, earliest: int, horizon: int, season: int | None) -> dict[str, float]:
+def _mase_scales(dataset: Dataset, earliest: int, horizon: int,
+                 season: int | None) -> tuple[dict[str, float], list[str]]:
     """Each series' MASE scale: the mean absolute seasonal difference of its history before
-    the first cut-off (``earliest`` steps before its end), by name in the data's order.
+    the first cut-off (``earliest`` steps before its end), by name in the data's order; and
+    the series whose history is too short for their automatic season (``season`` None), for
+    which the scale is 0 (left out of MASE, as a series without seasonal differences is): 60
+    weeks of sales are backtested, not refused for want of a year before the first cut-off.
 
     Raises:
-        DataError: a series' history before the first cut-off is too short for the season;
-            the message says whether fewer folds (cut-offs at the last ``horizon`` steps alone)
-            would leave enough.
+        DataError: a series' history before the first cut-off is too short for the season
+            given; the message says whether fewer folds (cut-offs at the last ``horizon``
+            steps alone) would leave enough.
     """
-    scales = {}
+    scales, unseasoned = {}, []
     for s in dataset.series:
         period = season or seasonal_period(s.freq)
         try:
             scales[s.name] = metrics.seasonal_scale(s.values[:-earliest], period)
         except ValueError:
+            if season is None:
+                scales[s.name] = 0.0
+                unseasoned.append(s.name)
+                continue
             try:
                 metrics.seasonal_scale(s.values[:-horizon], period)
                 remedy = "pass a smaller --season or fewer --folds"
@@ -597,7 +612,7 @@ def _mase_scales(dataset: Dataset, earliest: int, horizon: int, season: int | No
                 f"{dataset.shown}: series '{s.name}' has too little history before the first cut-off for a "
                 f"season of {period} steps (MASE); {remedy}"
             ) from None
-    return scales
+    return scales, unseasoned
 
 
 def _summaries(rows, scales: dict[str, float]):

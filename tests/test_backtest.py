@@ -321,6 +321,20 @@ def test_a_season_too_long_for_the_history_is_refused_before_any_training(tmp_pa
     assert refused.stderr.endswith(remedy) and "Fold 1" not in refused.stderr and "Training" not in refused.stderr
 
 
+def test_a_history_too_short_for_the_automatic_season_leaves_mase_out_not_the_backtest(tmp_path):
+    """60 weeks: train fits them, but evaluate refused them for want of a year before the
+    first cut-off (MASE's season of 52), after choosing its shape itself."""
+    from .test_cli import weekly_long_csv
+
+    data = weekly_long_csv(tmp_path / "weekly.csv", {"a": 60})
+    result = run_cli("evaluate", data, "--id-col", "store", "--model", "linear", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert ("MASE leaves out 1 series (a): its history before the first cut-off is shorter than a season and one "
+            "step (53 steps)") in " ".join(result.stderr.split())
+    summary = {row["model"]: row for row in json.loads(result.stdout)["summary"]}
+    assert summary["model"]["mase"] is None and summary["model"]["mae"] > 0
+
+
 def test_evaluate_keeps_the_whole_files_automatic_horizon_at_every_cutoff(tmp_path):
     # 150 weeks: the automatic horizon is 37; the data before the cut-off alone would give 28
     from .test_cli import weekly_long_csv
