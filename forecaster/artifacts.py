@@ -64,6 +64,7 @@ import time
 import uuid
 import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -192,7 +193,9 @@ def _holds_own_files(directory: Path) -> bool:
 
 
 def _is_ours(metadata: Any) -> bool:
-    return isinstance(metadata, dict) and "schema_version" in metadata and "forecaster_version" in metadata
+    # a model with one of these edited away is still forecaster's, to replace
+    return isinstance(metadata, dict) and "schema_version" in metadata and (
+        "forecaster_version" in metadata or {"network", "series"} <= set(metadata))
 
 
 def library_versions() -> dict[str, str | None]:
@@ -546,8 +549,8 @@ def _read_plain(path: Path, name: str) -> bytes:
 #: and not as a traceback or an "unexpected" error deep in predict or info.
 _KINDS = {"number": (int, float), "whole number": int, "text": str, "table": dict, "list": list,
           "text or whole number": (str, int)}  # a series name: a whole number from older versions
-_TOP_FIELDS = {"anomaly_threshold": "number", "intervals": "table", "data_options": "table",
-               "train_options": "table", "metrics": "table", "training": "table"}
+_TOP_FIELDS = {"forecaster_version": "text", "anomaly_threshold": "number", "intervals": "table",
+               "data_options": "table", "train_options": "table", "metrics": "table", "training": "table"}
 _NETWORK_FIELDS = {"lookback": "whole number", "horizon": "whole number"}
 _SERIES_FIELDS = {"name": "text or whole number", "freq": "text", "end": "text", "n_steps": "whole number", "scaler": "table",
                   "residual_scale": "number", "anomaly": "table", "last_values": "list", "metrics": "table"}
@@ -578,8 +581,27 @@ def _check_kinds(file: Path, metadata: dict[str, Any]) -> None:
     if len(metadata["intervals"]["abs_quantiles"]) != horizon:
         _edited(file, f"'intervals.abs_quantiles' has {len(metadata['intervals']['abs_quantiles'])} rows for a "
                       f"horizon of {horizon}")
+    if not all(isinstance(row, list) and row and _numbers(row) for row in metadata["intervals"]["abs_quantiles"]):
+        _edited(file, "'intervals.abs_quantiles' must hold lists of numbers")
+    if not isinstance(metadata["data_options"].get("targets"), list):
+        _edited(file, "'data_options.targets' must be a list of column names")
+    lookback = metadata["network"]["lookback"]
     for i, entry in enumerate(metadata["series"]):
+        for name in ("end", "start"):
+            when = entry.get(name)
+            try:
+                if when is not None:
+                    datetime.fromisoformat(when)
+            except ValueError:
+                _edited(file, f"'series[{i}].{name}' must be a time, not {when!r}")
+        if not _known_freq(entry["freq"]):
+            _edited(file, f"'series[{i}].freq' must be a frequency such as h, D or MS, not {entry['freq']!r}")
         scaler = entry["scaler"]
+        if not {"mean", "scale"} <= set(scaler):
+            _edited(file, f"'series[{i}].scaler' must hold 'mean' and 'scale'")
+        anomaly = entry["anomaly"]
+        if not all(_numbers(anomaly.get(name)) for name in ("centre", "spread")):
+            _edited(file, f"'series[{i}].anomaly' must hold the numbers 'centre' and 'spread'")
         if not isinstance(scaler.get("log_target", False), bool):
             _edited(file, f"'series[{i}].scaler.log_target' must be true or false, not {scaler['log_target']!r}")
         for name in ("mean", "scale"):
@@ -588,6 +610,31 @@ def _check_kinds(file: Path, metadata: dict[str, Any]) -> None:
                 _edited(file, f"'series[{i}].scaler.{name}' must be a number or a list of numbers, not {value!r}")
         if not all(_numbers(row) for row in entry["last_values"]):
             _edited(file, f"'series[{i}].last_values' must hold numbers")
+        if len(entry["last_values"]) < lookback:
+            _edited(file, f"'series[{i}].last_values' holds {len(entry['last_values'])} rows, fewer than the "
+                          f"lookback {lookback}")
+
+
+#: What a pandas frequency alias looks like (h, 15min, W-SUN, QE-DEC, SMS-10).
+_FREQ = re.compile(r"\d*[A-Za-z]+(-[A-Za-z0-9]+)?")
+
+
+def _known_freq(freq: str) -> bool:
+    """Whether ``freq`` is a frequency: by pandas where it is loaded already (predict, detect);
+    ``info``, which runs without it, only shows the text, so its shape is enough there."""
+    import sys
+
+    if not _FREQ.fullmatch(freq):
+        return False
+    if "pandas" not in sys.modules:
+        return True
+    from pandas.tseries.frequencies import to_offset
+
+    try:
+        to_offset(freq)
+    except ValueError:
+        return False
+    return True
 
 
 def _numbers(value: Any) -> bool:

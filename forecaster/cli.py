@@ -1439,7 +1439,9 @@ def _describe(metadata: dict[str, Any], reporter) -> None:
         ["anomaly source", _expectation_sources_text(metadata["series"])],
     ]
     reporter.table("Model", ["", ""], rows)
-    _validation_table(reporter, metadata["metrics"], SimpleNamespace(**options))
+    # the model's kind as its network has it, should the options lack it (an edited file)
+    kind = {"model": network.get("model", "network"), "cell": network.get("cell", "lstm")}
+    _validation_table(reporter, metadata["metrics"], SimpleNamespace(**{**kind, **options}))
     series = metadata["series"]
     listed = series[:20]
     shown = short_times([s["start"] for s in listed] + [s["end"] for s in listed])

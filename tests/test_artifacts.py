@@ -444,8 +444,18 @@ def test_a_numpy_network_holding_objects_is_refused_without_unpickling(network, 
     (lambda m: m["network"].__setitem__("horizon", 48), "'intervals.abs_quantiles' has 6 rows for a horizon of 48"),
     (lambda m: m["series"][0]["scaler"].__setitem__("mean", "x"), "'series[0].scaler.mean' must be a number"),
     (lambda m: m["series"][0].__setitem__("last_values", [["a"]]), "'series[0].last_values' must hold numbers"),
+    # from QA round 4: each was an "unexpected" error deep in a command
+    (lambda m: m["series"][0].__setitem__("end", "not a date"), "'series[0].end' must be a time, not 'not a date'"),
+    (lambda m: m["series"][0].__setitem__("freq", "bogus"), "'series[0].freq' must be a frequency such as h"),
+    (lambda m: m["series"][0].__setitem__("last_values", []), "'series[0].last_values' holds 0 rows, fewer than"),
+    (lambda m: m["series"][0].__setitem__("scaler", {}), "'series[0].scaler' must hold 'mean' and 'scale'"),
+    (lambda m: m.pop("forecaster_version"), "'forecaster_version' must be a text, not missing"),
+    (lambda m: m["intervals"].__setitem__("abs_quantiles", [["x"]] * 6), "'intervals.abs_quantiles' must hold lists"),
+    (lambda m: m["series"][0].__setitem__("anomaly", {}), "'series[0].anomaly' must hold the numbers 'centre'"),
+    (lambda m: m["data_options"].pop("targets"), "'data_options.targets' must be a list of column names"),
 ], ids=["threshold", "no intervals", "fractional n", "lookback text", "freq number", "scale boolean",
-        "negative threshold", "log_target text", "floor text", "horizon", "scaler mean", "last values"])
+        "negative threshold", "log_target text", "floor text", "horizon", "scaler mean", "last values", "end",
+        "freq alias", "no last values", "empty scaler", "no version", "quantile text", "empty anomaly", "no targets"])
 def test_a_hand_edited_metadata_is_refused_naming_the_field(model, edit, fragment):
     """metadata.json holds the checksums, so no checksum covers it: an edit surfaced as a
     traceback in info or an "unexpected" error in detect-anomalies."""
@@ -625,11 +635,13 @@ def small_linear(coef_value: float) -> LinearAutoregression:
 
 def small_metadata(tag: int) -> dict:
     """The least a model's metadata must hold to be read."""
-    series = {"name": "a", "freq": "h", "end": "2024-01-01T00:00:00", "n_steps": 2000, "scaler": {},
-              "residual_scale": 1.0, "anomaly": {}, "last_values": [], "metrics": {}}
-    return {"tag": tag, "network": {"model": "linear", "lookback": 3, "horizon": 2}, "model_file": LINEAR_FILE,
-            "series": [series], "anomaly_threshold": 2.0, "intervals": {"n": 1, "abs_quantiles": [[0.0], [0.0]]},
-            "data_options": {}, "train_options": {}, "metrics": {}, "training": {}}  # fmt: skip
+    series = {"name": "a", "freq": "h", "end": "2024-01-01T00:00:00", "n_steps": 2000,
+              "scaler": {"mean": 0.0, "scale": 1.0}, "residual_scale": 1.0, "anomaly": {"centre": 0.0, "spread": 1.0},
+              "last_values": [[0.0]] * 3, "metrics": {}}
+    return {"tag": tag, "forecaster_version": "0", "network": {"model": "linear", "lookback": 3, "horizon": 2},
+            "model_file": LINEAR_FILE, "series": [series], "anomaly_threshold": 2.0,
+            "intervals": {"n": 1, "abs_quantiles": [[0.0], [0.0]]}, "data_options": {"targets": ["a"]},
+            "train_options": {}, "metrics": {}, "training": {}}  # fmt: skip
 
 
 def test_a_reader_gets_the_old_or_the_new_model_never_a_mix(tmp_path):
@@ -678,3 +690,12 @@ def test_the_current_directory_is_refused_as_the_model_directory_to_write(model,
                                                 "it, and train replaces it whole; run train from outside it"):
             check_replaceable(given)
     load_artifact(".")  # reading it from there is fine
+
+
+def test_a_model_with_fields_edited_away_is_still_one_train_replaces_and_info_describes(model):
+    edit_metadata(model, lambda m: m.pop("forecaster_version"))
+    assert check_replaceable(model) == model  # "its metadata.json is not forecaster's" blocked the retraining
+    edit_metadata(model, lambda m: (m.__setitem__("forecaster_version", "0.1"), m.__setitem__("train_options", {})))
+    described = run_cli("info", "-m", model)
+    assert described.exit_code == 0, described.stderr
+    assert "linear model" in described.stdout
