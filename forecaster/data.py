@@ -527,7 +527,8 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
         )
     if trained_model is None and series and len(reader.constant) == len(series):
         raise DataError(f"{shown}: {reader.constant[0]}; a constant series cannot be forecast or scaled; drop it")
-    _check_one_frequency(series, shown)
+    if known_series is None:  # a trained model's series are each checked against their own frequency
+        _check_one_frequency(series, shown)
     pending.replay(reporter)
     reader.report(reporter)
     return Dataset(path=path, options=options, series=series, n_filled=reader.n_filled)

@@ -469,7 +469,7 @@ def series_inputs(
     absent = [name for name in by_name if name not in present]
     if absent:
         reporter.warn(f"{len(absent)} trained series not in {dataset.shown} (e.g. '{absent[0]}'); skipping them")
-    inputs, nonpositive, short, other_clock = [], [], [], []
+    inputs, nonpositive, short, other_clock, other_step = [], [], [], [], []
     calendar = metadata["train_options"].get("calendar", False)
     for series in dataset.series:
         meta = by_name[series.name]
@@ -477,10 +477,10 @@ def series_inputs(
         if clock and calendar:
             other_clock.append(clock)
         if pd.tseries.frequencies.to_offset(series.freq) != pd.tseries.frequencies.to_offset(meta["freq"]):
-            raise DataError(
-                f"{dataset.shown}: series '{series.name}' has frequency {series.freq} but the model was trained "
-                f"on {meta['freq']}; resample the data or retrain"
-            )
+            # one store exported every other day must not stop the others' forecasts
+            other_step.append(f"series '{series.name}' has a step of {series.freq} but the model was trained on "
+                              f"{meta['freq']}")
+            continue
         if len(series.values) < lookback:
             short.append(series)
             continue
@@ -491,6 +491,12 @@ def series_inputs(
                                f"{scaler.nonpositive_reading:.4g}, far below its training values")
         raw = series_features(series.values, series.covariates, series.index, series.freq, calendar)
         inputs.append(SeriesInput(meta, series.index, raw, series.missing))
+    if other_step:
+        more = f" (and {len(other_step) - 1} more series)" if len(other_step) > 1 else ""
+        text = f"{dataset.shown}: {other_step[0]}{more}"
+        if not inputs and not short:
+            raise DataError(f"{text}; resample the data to {by_name[dataset.series[0].name]['freq']} or retrain")
+        reporter.warn(f"{text}; skipping {'them' if len(other_step) > 1 else 'it'}: resample its rows or retrain")
     if other_clock:
         name, why = other_clock[0]
         more = f" (and {len(other_clock) - 1} more)" if len(other_clock) > 1 else ""

@@ -1359,3 +1359,21 @@ def test_coverage_given_to_train_says_where_it_belongs(tmp_path):
     assert "coverage is chosen when forecasting, not at training: pass it to predict or evaluate (--coverage 0.8)" \
         in " ".join(refused.stderr.split())
     assert not (tmp_path / "model").exists()
+
+
+def test_a_series_at_another_step_is_skipped_not_stopping_the_others(stores_model, tmp_path):
+    """One store exported every other day stopped the whole run with train's message."""
+    frame = pd.read_csv(STORES)
+    first = frame["store"].iloc[0]
+    rows = frame[(frame["store"] != first) | (frame.groupby("store").cumcount() % 2 == 0)]
+    rows.to_csv(tmp_path / "export.csv", index=False)
+    result = run_cli("predict", tmp_path / "export.csv", "-m", stores_model)
+    assert result.exit_code == 0, result.stderr
+    assert (f"series '{first}' has a step of 2D but the model was trained on D; skipping it: resample its rows or "
+            "retrain") in " ".join(result.stderr.split())
+    forecast = pd.read_csv(io.StringIO(result.stdout))
+    assert set(forecast["series"]) == set(frame["store"]) - {first}
+    alone = tmp_path / "alone.csv"
+    rows[rows["store"] == first].to_csv(alone, index=False)
+    refused = run_cli("predict", alone, "-m", stores_model)
+    assert refused.exit_code == 1 and "resample the data to D or retrain" in refused.stderr

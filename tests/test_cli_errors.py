@@ -399,7 +399,7 @@ PREDICT_DATA_CASES = [
     (
         "daily data for an hourly model",
         DAILY.to_csv(index=False, lineterminator="\n"),
-        ["series 'load' has frequency", "but the model was trained on", "resample the data or retrain"],
+        ["series 'load' has a step of D but the model was trained on h", "resample the data to h or retrain"],
     ),
     ("fewer rows than the lookback", good_lines(20), ["series 'load' has 20 rows", "lookback", "export more history"]),
 ]
