@@ -452,11 +452,15 @@ def _read_once(path: Path) -> tuple[dict[str, Any], dict[str, bytes]]:
     try:
         directory = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     except FileNotFoundError:
+        retired = [p for p in leftovers(path) if _is_retired(p) and (p / METADATA_FILE).is_file()]
         error = ArtifactError(
+            f"model directory '{path}' not found, but the previous model is at '{retired[-1]}' (a train was killed "
+            f"while swapping in the new one): run train into '{path}' again, which puts it back first, or rename it "
+            f"to '{path}'" if retired else
             f"model directory '{path}' not found; train one with 'forecaster train DATA.csv -m {path}'"
         )
         # between the two renames of a swap; or just after it, the old one already removed
-        if path.is_dir() or any(_is_retired(p) for p in leftovers(path)):
+        if path.is_dir() or retired:
             raise _Retry(error, pause=0.05) from None
         raise error from None
     except NotADirectoryError:

@@ -699,3 +699,12 @@ def test_a_model_with_fields_edited_away_is_still_one_train_replaces_and_info_de
     described = run_cli("info", "-m", model)
     assert described.exit_code == 0, described.stderr
     assert "linear model" in described.stdout
+
+
+def test_a_model_left_retired_by_a_killed_swap_is_named_where_the_model_is_missing(model):
+    retired = model.parent / ".model.old-a1b2c3d4"
+    os.replace(model, retired)
+    with pytest.raises(ArtifactError, match=r"model directory '.*model' not found, but the previous model is at "
+                                            r"'.*\.model\.old-a1b2c3d4' \(a train was killed while swapping in the new "
+                                            r"one\): run train into '.*model' again, which puts it back first"):
+        load_artifact(model)
