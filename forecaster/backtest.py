@@ -298,7 +298,8 @@ def evaluate_coverages(
         stride = backtest.stride or horizon
         offsets = [horizon + (backtest.folds - 1 - k) * stride for k in range(backtest.folds)]
     backtest = replace(backtest, stride=stride)
-    shape = resolve_shape(dataset, options, reporter)
+    # the lookback each fold's training chooses on the data before its cut-off is said there
+    shape = resolve_shape(dataset, options, reporter, say_lookback=False)
     _check_room(dataset, offsets[0], shape)
     scales, unseasoned = _mase_scales(dataset, offsets[0], horizon, backtest.season)  # before any training
     if warning := unscaled_mase_warning([name for name, scale in scales.items() if scale == 0 and

@@ -306,7 +306,8 @@ def automatic_horizon(freq: str, n_steps: int, val_fraction: float, lookback: in
     return next((h for h in range(preferred - 1, 0, -1) if fits(h)), preferred)
 
 
-def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET) -> TrainOptions:
+def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = QUIET,
+                  say_lookback: bool = True) -> TrainOptions:
     """Fill in lookback, horizon and the network's segment, ensemble and learning rate from the
     data, and check every series is long enough.
 
@@ -316,7 +317,8 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
     :data:`MAX_AUTO_LOOKBACK`), shortened when the shortest series could not otherwise give
     training windows (``reporter`` says so too). The automatic segment is the seasonal
     period where the lookback holds :data:`MIN_SEGMENTS` of them, else 1; the ensemble and
-    learning rate not given follow from it.
+    learning rate not given follow from it. ``say_lookback`` False: the lookback is not said
+    (``evaluate``, whose folds each choose their own on the data before their cut-off).
     """
     shortest = min(dataset.series, key=lambda s: len(s.values))
     season = max(seasonal_period(s.freq) for s in dataset.series)
@@ -339,7 +341,8 @@ def resolve_shape(dataset: Dataset, options: TrainOptions, reporter: Reporter = 
             lookback = MIN_AUTO_LOOKBACK
         if options.model == "seasonal-naive":
             lookback = max(lookback, season)
-        elif lookback < preferred and len(shortest.values) >= min_length(lookback, horizon, options.val_fraction):
+        elif say_lookback and lookback < preferred and len(shortest.values) >= min_length(lookback, horizon,
+                                                                                              options.val_fraction):
             reporter.info(f"Lookback {lookback} steps, not {preferred}: series '{shortest.name}' has "
                           f"{len(shortest.values)} rows, which would leave too few training windows (--lookback "
                           "sets it)")

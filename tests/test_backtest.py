@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -548,3 +549,18 @@ def test_the_automatic_horizon_shortens_to_fit_the_cutoffs_of_a_short_series(tmp
     # a horizon given is kept, and refused with what to change
     given = run_cli("evaluate", tmp_path / "weekly.csv", "--model", "linear", "--horizon", 39)
     assert given.exit_code == 1 and "needs at least 234" in given.stderr
+
+
+def test_evaluate_says_the_lookback_each_fold_uses_not_one_no_fold_uses(tmp_path):
+    """24 monthly rows: evaluate said 'Lookback 8 steps' of the whole file, then trained its
+    folds with 5, 6 and 7."""
+    months = pd.DataFrame({"month": pd.date_range("2020-01-01", periods=24, freq="MS").strftime("%Y-%m-%d"),
+                           "sales": 100 + np.arange(24.0) + 10 * np.sin(np.arange(24) * np.pi / 6)})
+    months.to_csv(tmp_path / "months.csv", index=False)
+    result = run_cli("evaluate", tmp_path / "months.csv", "--model", "linear")
+    assert result.exit_code == 0, result.stderr
+    before_folds, folds = result.stderr.split("Fold 1/3", 1)
+    assert "Lookback" not in before_folds
+    said = [int(n) for n in re.findall(r"Lookback (\d+) steps, not", folds)]
+    used = [int(n) for n in re.findall(r"lookback (\d+), horizon", folds)]
+    assert said == used and len(used) == 3
