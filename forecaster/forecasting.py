@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import warnings
@@ -324,8 +325,8 @@ def recalibrated(calibration: dict[str, Any], arrived: np.ndarray, share: float 
 
 def calibrated_coverage(calibration: dict[str, Any]) -> float:
     """The highest coverage the calibration's ``n`` validation windows can vouch for,
-    ``n / (n + 1)``: beyond it the split-conformal interval would be unbounded, and
-    :func:`interval_halfwidths` gives the widest error seen instead, too narrow."""
+    ``n / (n + 1)``: beyond it the split-conformal interval of a step alone would be
+    unbounded, and :func:`interval_halfwidths` pools the steps (:func:`_pooled_over_steps`)."""
     n = calibration["n"]
     return n / (n + 1)
 
@@ -339,8 +340,62 @@ def few_windows_warning(calibration: dict[str, Any], *coverages: float) -> str |
     n, most = calibration["n"], math.floor(100 * calibrated_coverage(calibration))
     above = " and above" if len(coverages) > 1 and beyond[0] < max(coverages) else ""
     return (f"the intervals are calibrated on {counted(n, 'validation window')}, enough for a coverage "
-            f"of at most {most} %; {100 * beyond[0]:g} %{above} intervals are then the widest validation errors, "
-            "likely too narrow: train on more history or with a larger --val-fraction")
+            f"of at most {most} %; {100 * beyond[0]:g} %{above} intervals then pool the errors of every horizon "
+            "step, taken to grow with the square root of the step, a guess: train on more history or with a larger "
+            "--val-fraction")
+
+
+def _pooled_over_steps(table: np.ndarray, n: int, coverage: float) -> np.ndarray:
+    """Half-widths per step from too few windows for ``coverage`` at each step alone: the
+    ``n`` residuals of every step (read back from its quantiles), each over the square root
+    of its step (errors that add up step after step, as a random walk's, grow so), pooled
+    into one split-conformal quantile, times each step's square root again. One window of
+    12 steps then vouches for 92 %, as 12 windows would for one step; beyond what even the
+    pool vouches for, its widest is stretched (:func:`beyond_widest`).
+
+    Args:
+        table: `(horizon, len(INTERVAL_LEVELS))` the absolute residuals' quantiles per step.
+
+    Returns:
+        `(horizon,)`, NaN where a step had no residual.
+    """
+    ranks = np.linspace(0.0, 1.0, n) if n > 1 else np.zeros(1)
+    roots = np.sqrt(np.arange(1, len(table) + 1))
+    residuals = np.array([np.interp(ranks, INTERVAL_LEVELS, row) for row in table]) / roots[:, None]
+    pooled = residuals[np.isfinite(residuals)]
+    if not pooled.size:
+        return np.full(len(table), np.nan)
+    count = pooled.size
+    if coverage > count / (count + 1):
+        quantile = float(pooled.max()) * beyond_widest(count, coverage)
+    else:
+        quantile = float(np.quantile(pooled, math.ceil((count + 1) * coverage) / count))
+    return np.where(np.isnan(table[:, -1]), np.nan, quantile * roots)
+
+
+@functools.lru_cache(maxsize=256)
+def beyond_widest(n: int, coverage: float) -> float:
+    """How many times the widest of ``n`` absolute errors a new one stays below with
+    probability ``coverage``, were the errors normal: ``k`` with ``P(|e| <= k * max(|e_1|,
+    ..., |e_n|)) = coverage`` (1 at ``n / (n + 1)``, the coverage of the widest itself for
+    any exchangeable errors). One window gives ``tan(pi * coverage / 2)``: 6.3 for 90 %.
+    Without it, 90 % intervals from one validation window covered about 70 % (QA, short
+    monthly series)."""
+    from scipy.special import erf
+
+    steps = np.linspace(0.0, 12.0, 24001)[1:]  # the widest of n, in standard deviations
+    spacing = steps[1] - steps[0]
+    below = erf(steps / math.sqrt(2.0))  # P(|e| <= m)
+    density = n * below ** (n - 1) * math.sqrt(2.0 / math.pi) * np.exp(-steps**2 / 2.0)  # of the widest
+
+    def covered(k: float) -> float:
+        return float(np.sum(erf(k * steps / math.sqrt(2.0)) * density) * spacing)
+
+    low, high = 1e-3, 1e4
+    for _ in range(60):  # bisection on the logarithm: monotone in k
+        middle = math.sqrt(low * high)
+        low, high = (middle, high) if covered(middle) < coverage else (low, middle)
+    return math.sqrt(low * high)
 
 
 #: Fewer validation windows than this calibrate each step's half-width too unsteadily to
@@ -352,7 +407,8 @@ def interval_halfwidths(calibration: dict[str, Any], coverage: float) -> np.ndar
     """Normalised half-width per horizon step for a central interval of ``coverage``.
 
     Uses the split-conformal level ``ceil((n + 1) * coverage) / n`` so that the coverage holds
-    in finite samples for exchangeable residuals. From fewer than :data:`STEADY_CALIBRATION`
+    in finite samples for exchangeable residuals. Beyond ``n / (n + 1)`` (too few windows for
+    the coverage) the steps are pooled (:func:`_pooled_over_steps`). From fewer than :data:`STEADY_CALIBRATION`
     windows, a step's half-width is at least that of every earlier step.
 
     Returns:
@@ -362,6 +418,8 @@ def interval_halfwidths(calibration: dict[str, Any], coverage: float) -> np.ndar
     level = min(1.0, math.ceil((n + 1) * coverage) / n)
     table = np.asarray(calibration["abs_quantiles"], dtype=np.float64)
     widths = np.array([np.interp(level, INTERVAL_LEVELS, row) for row in table])
+    if coverage > calibrated_coverage(calibration):
+        widths = _pooled_over_steps(table, n, coverage)
     if n < STEADY_CALIBRATION:
         # a quantile of a handful of errors per step jumps from step to step (a saw-tooth band
         # around a smooth forecast); an interval does not narrow further ahead
