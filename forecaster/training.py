@@ -173,12 +173,14 @@ def unused_options_warning(options: TrainOptions) -> str | None:
     if options.model == "network":
         return None
     defaults = TrainOptions()
-    given = [name for name in NETWORK_ONLY if getattr(options, name) != getattr(defaults, name)]
+    repeats = options.model in ("naive", "seasonal-naive")  # the target's own earlier values, no inputs
+    unused = NETWORK_ONLY + (("calendar", "window_level") if repeats else ())
+    given = [name for name in unused if getattr(options, name) != getattr(defaults, name)]
     if not given:
         return None
     flags = [option_flag(name, getattr(options, name)) for name in given]
-    return (f"{', '.join(flags)} {'has' if len(flags) == 1 else 'have'} no effect with --model {options.model} "
-            "(only the network uses them)")
+    why = "it repeats earlier values of the target" if repeats else "only the network uses them"
+    return f"{', '.join(flags)} {'has' if len(flags) == 1 else 'have'} no effect with --model {options.model} ({why})"
 
 
 def option_flag(name: str, value: Any) -> str:

@@ -432,6 +432,10 @@ def test_a_value_that_dwarfs_the_rest_of_its_series_is_asked_about(tmp_path):
     unused = run_cli("train", data, "-m", tmp_path / "unused", *linear, "--epochs", 5, "--ema", "-v")
     assert unused.exit_code == 0, unused.stderr
     assert "Warning: --ema, --epochs 5 have no effect with --model linear (only the network uses them)" in unused.stderr
+    naive = run_cli("train", data, "-m", tmp_path / "naive", "--model", "naive", "--lookback", 24, "--horizon", 6,
+                    "--calendar", "--window-level", "last")
+    assert naive.exit_code == 0 and ("--calendar, --window-level last have no effect with --model naive (it repeats "
+                                     "earlier values of the target)") in " ".join(naive.stderr.split())
     # and -v's list of the options in effect leaves them out, as info does
     (options,) = [line for line in unused.stderr.splitlines() if line.startswith("Options: ")]
     assert "lookback=24" in options and "epochs=" not in options and "units=" not in options
