@@ -834,6 +834,11 @@ def predict(
         typer.Option(help="Calibrate the intervals also on how the model did on values of DATA that came after "
                           "its training data (the latest replace as many validation errors)."),
     ] = True,
+    fail_on_missing: Annotated[
+        bool, typer.Option(help="Exit with code 3 when a trained series is not forecast (not in DATA, too short, at "
+                                "another step) or its data end before the others' (a host gone silent), naming them, "
+                                "so cron can alert.")
+    ] = False,
     plot: Plot = None,
     sep: ReadSep = None,
     decimal: ReadDecimal = None,
@@ -884,8 +889,28 @@ def predict(
         if plot:
             reporter.info(f"Plot written to {plot}")
 
-    _run(action, debug, reporter, "predict",
-         lambda frame: {"rows": len(frame), "series": int(frame["series"].nunique()), "output": output or "-"}, report)
+    frame = _run(action, debug, reporter, "predict",
+                 lambda frame: {"rows": len(frame), "series": int(frame["series"].nunique()), "output": output or "-"},
+                 report)
+    if fail_on_missing and (missing := _unforecast_text(frame, model_dir, _times_of_day(model_dir))):
+        _report_exit(reporter, f"Missing (--fail-on-missing): {missing}.", EXIT_ANOMALIES, "missing")
+        raise typer.Exit(EXIT_ANOMALIES)
+
+
+def _unforecast_text(frame, model_dir: Path, times_of_day: bool) -> str:
+    """The trained series ``predict`` did not forecast, and those forecast from an end before
+    the others' (a host gone silent), for the alert of --fail-on-missing: "web-09 is not
+    forecast (not in the data, too short or at another step); web-05 ends before the others
+    (forecast from 2024-05-14 22:00)". Empty when there are none."""
+    forecast = set(frame["series"])
+    parts = [f"{name} is not forecast (not in the data, too short or at another step)"
+             for name in (s.get("name") for s in _peeked_metadata(model_dir).get("series", [])) if name not in forecast]
+    starts = frame[frame["step"] == 1].set_index("series")["timestamp"]
+    early = starts[starts < starts.max()] if len(starts) else starts
+    times = short_times([t.isoformat() for t in early], times_of_day)
+    parts += [f"{name} ends before the others (forecast from {when})" for name, when in zip(early.index, times)]
+    more = len(parts) - ALERT_SERIES
+    return "; ".join(parts[:ALERT_SERIES]) + (f"; and {more:,} more series" if more > 0 else "")
 
 
 def _context_points() -> int:

@@ -1381,3 +1381,22 @@ def test_a_series_at_another_step_is_skipped_not_stopping_the_others(stores_mode
     rows[rows["store"] == first].to_csv(alone, index=False)
     refused = run_cli("predict", alone, "-m", stores_model)
     assert refused.exit_code == 1 and "resample the data to D or retrain" in refused.stderr
+
+
+def test_predict_fail_on_missing_alerts_a_series_not_forecast_or_gone_silent(stores_model, tmp_path):
+    """Under --quiet, a store left out of the export, or one whose rows stopped, went unnoticed
+    in a cron job's forecast (detect-anomalies had --fail-on-missing, predict nothing)."""
+    frame = pd.read_csv(STORES)
+    stores = list(dict.fromkeys(frame["store"]))
+    days = pd.to_datetime(frame["date"])
+    silent = frame[(frame["store"] != stores[1]) | (days < days.max() - pd.Timedelta(days=2))]
+    silent[silent["store"] != stores[0]].to_csv(tmp_path / "export.csv", index=False)
+    out = tmp_path / "forecast.csv"
+    alerted = run_cli("predict", tmp_path / "export.csv", "-m", stores_model, "-o", out, "-q", "--fail-on-missing")
+    assert alerted.exit_code == 3
+    assert alerted.stderr.startswith(f"Missing (--fail-on-missing): {stores[0]} is not forecast (not in the data, too "
+                                     f"short or at another step); {stores[1]} ends before the others (forecast from ")
+    assert set(pd.read_csv(out)["series"]) == set(stores) - {stores[0]}  # the forecasts are written all the same
+    assert run_cli("predict", tmp_path / "export.csv", "-m", stores_model, "-q").exit_code == 0  # without the flag
+    whole = run_cli("predict", STORES, "-m", stores_model, "-q", "--fail-on-missing")
+    assert whole.exit_code == 0 and whole.stderr == ""
