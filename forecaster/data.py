@@ -534,6 +534,16 @@ def _load(path: str, options: DataOptions, reporter: Reporter, trained_model: st
     return Dataset(path=path, options=options, series=series, n_filled=reader.n_filled)
 
 
+def _local_dates_hint(index: pd.DatetimeIndex, freq: str) -> str:
+    """For dates exported as times in UTC (a Berlin business's month starts as 23:00Z in winter
+    and 22:00Z in summer: off any grid of whole days), the option that reads them by their
+    local dates; else nothing."""
+    if index.tz is None or within_a_day(freq) or len(set(index.time)) < 2:
+        return ""
+    return ("if these are local dates written as times with an offset (their time of day moves with summer time), "
+            "pass --tz with their zone (--tz Europe/Berlin) to read them by their local dates; else ")
+
+
 def true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Where each run of True in the 1-D ``mask`` starts, and where it stops (one past its
     last step): `(n_runs,)` each, in order."""
@@ -1988,7 +1998,8 @@ class _SeriesBuilder:
             bad = np.argmax(off_grid)
             raise DataError(
                 f"{self.shown}: timestamps{where} are not on a regular grid of step {freq} "
-                f"(row {rows[bad]}: {time_text(index[bad])} is between grid points); resample the data first"
+                f"(row {rows[bad]}: {time_text(index[bad])} is between grid points); "
+                f"{_local_dates_hint(index, freq)}resample the data first"
             )
         if step is not None:
             # A few long holes could ask for a huge grid; the first one is an error anyway.

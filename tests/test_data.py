@@ -804,3 +804,15 @@ def test_a_timestamp_outside_the_years_timestamps_hold_is_named_with_its_row(tmp
     path = tmp_path / "months.csv"
     pd.DataFrame({"month": texts, "sales": [1.0, 2.0, 3.0]}).to_csv(path, index=False)
     data_error(path, DataOptions(), "column 'month', ", *parts)
+
+
+def test_local_month_starts_written_in_utc_get_the_tz_hint(tmp_path):
+    """A Berlin business's month starts exported in UTC (23:00Z in winter, 22:00Z in summer):
+    'resample the data first' was the only remedy, where --tz reads them by their dates."""
+    starts = pd.date_range("2018-01-01", periods=30, freq="MS", tz="Europe/Berlin").tz_convert("UTC")
+    path = tmp_path / "months.csv"
+    pd.DataFrame({"month": starts.strftime("%Y-%m-%dT%H:%M:%SZ"), "sales": np.arange(30.0)}).to_csv(path, index=False)
+    data_error(path, DataOptions(), "is between grid points", "pass --tz with their zone (--tz Europe/Berlin) to read "
+               "them by their local dates; else resample the data first")
+    dataset, _ = load(path, DataOptions(tz="Europe/Berlin"))
+    assert dataset.series[0].freq == "MS" and len(dataset.series[0].values) == 30
