@@ -1969,8 +1969,13 @@ class _SeriesBuilder:
             freq = _fallback_freq(index)
         if freq is None:
             step = pd.Timedelta(int(_most_common_step(index.asi8)), unit="ns")
+            # months of 28 to 31 days, quarters, years: a calendar step, whose dates must
+            # fall on the same day of each period for a grid to be found
+            calendar = ("; monthly, quarterly and yearly dates must each be the period's first or last day (write "
+                        "2024-01-01 or 2024-01-31 for January, not 2024-01-15)"
+                        if pd.Timedelta(days=28) <= step <= pd.Timedelta(days=366) else "")
             raise DataError(
-                f"{self.shown}: cannot infer the frequency of the timestamps{where} (most common step {step}); "
+                f"{self.shown}: cannot infer the frequency of the timestamps{where} (most common step {step}){calendar}; "
                 "resample the data to a regular frequency first"
             )
         return freq

@@ -816,3 +816,11 @@ def test_local_month_starts_written_in_utc_get_the_tz_hint(tmp_path):
                "them by their local dates; else resample the data first")
     dataset, _ = load(path, DataOptions(tz="Europe/Berlin"))
     assert dataset.series[0].freq == "MS" and len(dataset.series[0].values) == 30
+
+
+def test_monthly_dates_in_mid_month_are_told_which_days_a_month_is_read_on(tmp_path):
+    path = tmp_path / "months.csv"
+    days = pd.date_range("2020-01-01", periods=24, freq="MS") + pd.Timedelta(days=14)
+    pd.DataFrame({"month": days.strftime("%Y-%m-%d"), "sales": np.arange(24.0)}).to_csv(path, index=False)
+    data_error(path, DataOptions(), "cannot infer the frequency", "monthly, quarterly and yearly dates must each be the "
+               "period's first or last day (write 2024-01-01 or 2024-01-31 for January, not 2024-01-15)")
