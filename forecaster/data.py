@@ -2242,6 +2242,10 @@ def _fallback_freq(index: pd.DatetimeIndex) -> str | None:
         same_month = bool((index.month == first.month).all())
         year_starts, year_ends = (f"YS-{anchor}", f"AS-{anchor}"), (f"YE-{anchor}", f"A-{anchor}")
         candidate = _month_based(same_month and starts, same_month and ends, year_starts, year_ends)
+    elif 12.9 <= days <= 17.1 and bool(index.day.isin((1, 15)).all()):
+        candidate = "SMS-15"  # the 1st and the 15th: twice a month, which no whole number of days is
+    elif 12.9 <= days <= 17.1 and bool(((index.day == 15) | index.is_month_end).all()):
+        candidate = "SME-15"
     elif step % _NS_PER_DAY == 0:
         n_days = step // _NS_PER_DAY
         weekend = bool((index.day_of_week >= 5).any())

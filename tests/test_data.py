@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
+from pandas.tseries.frequencies import to_offset
 
 from forecaster.data import DataOptions, Dataset, dataset_from_pandas, future_index, load_dataset, seasonal_period
 from forecaster.errors import ConfigError, DataError
@@ -824,3 +825,16 @@ def test_monthly_dates_in_mid_month_are_told_which_days_a_month_is_read_on(tmp_p
     pd.DataFrame({"month": days.strftime("%Y-%m-%d"), "sales": np.arange(24.0)}).to_csv(path, index=False)
     data_error(path, DataOptions(), "cannot infer the frequency", "monthly, quarterly and yearly dates must each be the "
                "period's first or last day (write 2024-01-01 or 2024-01-31 for January, not 2024-01-15)")
+
+
+@pytest.mark.parametrize(("freq", "start"), [("SMS", "2020-01-01"), ("SME", "2020-01-15")])
+def test_semi_monthly_data_are_read_twice_a_month_and_forecast_so(tmp_path, freq, start):
+    """Payroll figures on the 1st and 15th were read on a 2-week grid, and refused as off it."""
+    index = pd.date_range(start, periods=60, freq=freq)
+    path = tmp_path / "semi.csv"
+    pd.DataFrame({"date": index.strftime("%Y-%m-%d"), "paid": np.arange(60.0)}).to_csv(path, index=False)
+    dataset, _ = load(path)
+    (series,) = dataset.series
+    assert to_offset(series.freq) == to_offset(f"{freq}-15") and len(series.values) == 60
+    assert seasonal_period(series.freq) == 24
+    assert list(future_index(index[-1], series.freq, 3)) == list(pd.date_range(index[-1], periods=4, freq=freq)[1:])
