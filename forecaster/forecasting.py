@@ -748,8 +748,11 @@ def _report_early_ends(inputs: list[SeriesInput], reporter: Reporter) -> None:
     steps = len(pd.date_range(ends[first], latest, freq=inputs[first].meta["freq"])) - 1
     end, last = short_times([ends[first].isoformat(), latest.isoformat()])
     more = f" (and {len(early) - 1} more series {'end' if len(early) > 2 else 'ends'} early)" if len(early) > 1 else ""
-    reporter.info(f"Series '{inputs[first].meta['name']}' ends at {end}, {counted(steps, 'step')} before the latest "
-                  f"series ({last}), and is forecast from there{more}")
+    # of series on one grid, a whole number of steps; on grids at other times of day, perhaps none
+    behind = counted(steps, "step") if steps else "less than a step"
+    differ = "" if steps else ": their times of day differ"
+    reporter.info(f"Series '{inputs[first].meta['name']}' ends at {end}, {behind} before the latest "
+                  f"series ({last}{differ}), and is forecast from there{more}")
 
 
 def forecast(

@@ -1400,3 +1400,17 @@ def test_predict_fail_on_missing_alerts_a_series_not_forecast_or_gone_silent(sto
     assert run_cli("predict", tmp_path / "export.csv", "-m", stores_model, "-q").exit_code == 0  # without the flag
     whole = run_cli("predict", STORES, "-m", stores_model, "-q", "--fail-on-missing")
     assert whole.exit_code == 0 and whole.stderr == ""
+
+
+def test_a_series_on_another_time_of_day_is_not_said_to_end_zero_steps_early(stores_model, tmp_path):
+    frame = pd.read_csv(STORES)
+    first = frame["store"].iloc[0]
+    noon = frame["store"] == first
+    frame.loc[noon, "date"] = (pd.to_datetime(frame.loc[noon, "date"]) + pd.Timedelta(hours=12)).dt.strftime(
+        "%Y-%m-%d %H:%M")
+    frame.to_csv(tmp_path / "export.csv", index=False)
+    result = run_cli("predict", tmp_path / "export.csv", "-m", stores_model, "-o", tmp_path / "f.csv")
+    assert result.exit_code == 0, result.stderr
+    said = " ".join(result.stderr.split())
+    assert "0 steps before" not in said
+    assert "less than a step before the latest series" in said and "their times of day differ" in said
