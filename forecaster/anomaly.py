@@ -605,11 +605,11 @@ def surprise(residuals: np.ndarray, calibration: dict[str, Any],
         ``residuals``.
     """
     residuals = np.asarray(residuals, dtype=np.float64)
-    history = residuals if excursions is None else np.where(excursions, np.nan, residuals)
-    spread = np.asarray(calibration["spread"], dtype=np.float64)
-    deviation = residuals - running_centre(history, np.asarray(calibration["centre"], dtype=np.float64))
-    size = np.abs(deviation)
+    # what the running estimates of later steps see: every step but the excursions
     kept = lambda values: values if excursions is None else np.where(excursions, np.nan, values)  # noqa: E731
+    spread = np.asarray(calibration["spread"], dtype=np.float64)
+    deviation = residuals - running_centre(kept(residuals), np.asarray(calibration["centre"], dtype=np.float64))
+    size = np.abs(deviation)
     prior = float(calibration.get("prior_points", PRIOR_POINTS))
     mean, sd = running_mean_sd(kept(size), ABS_MEAN * spread, ABS_SD * spread, prior)
     rms = np.sqrt(mean**2 + sd**2)  # of the residuals as they are: the stillness measures movement in it
