@@ -90,7 +90,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -449,32 +449,37 @@ def beyond_recent_peak(statistic: np.ndarray, hold: int, gap: int = 1, prior: fl
     return np.maximum(statistic - peak, 0.0)
 
 
+def _runs(mask: np.ndarray) -> Iterator[tuple[int, int, int]]:
+    """``(column, start, stop)`` of each run of True in ``mask`` (`(n,)` or `(n, n_series)`,
+    seen as columns), column by column: excursions are rare, so a loop over them is cheap."""
+    from .data import true_runs
+
+    columns = mask.reshape(len(mask), -1)
+    for column in np.flatnonzero(columns.any(axis=0)):
+        for start, stop in zip(*true_runs(columns[:, column])):
+            yield int(column), int(start), int(stop)
+
+
 def _within_runs(values: np.ndarray, runs: np.ndarray, ufunc: np.ufunc) -> np.ndarray:
     """At each step of a run of True in ``runs``, ``ufunc`` (``np.maximum``: the highest)
     accumulated over the run's earlier observed ``values``; NaN elsewhere and at each run's
     first step (the shape of ``values``, `(n,)` or `(n, n_series)`)."""
-    from .data import true_runs
-
     out = np.full(values.shape, np.nan)
-    columns, flat_runs, flat_out = (a.reshape(len(a), -1) for a in (values, runs, out))
-    for column in np.flatnonzero(flat_runs.any(axis=0)):  # excursions are rare: a loop over them
-        for start, stop in zip(*true_runs(flat_runs[:, column])):
-            run = columns[start:stop, column]
-            identity = -np.inf if ufunc is np.maximum else np.inf
-            flat_out[start + 1 : stop, column] = ufunc.accumulate(np.where(np.isfinite(run), run, identity))[:-1]
+    columns, flat_out = values.reshape(len(values), -1), out.reshape(len(out), -1)
+    identity = -np.inf if ufunc is np.maximum else np.inf
+    for column, start, stop in _runs(runs):
+        run = columns[start:stop, column]
+        flat_out[start + 1 : stop, column] = ufunc.accumulate(np.where(np.isfinite(run), run, identity))[:-1]
     return np.where(np.isinf(out), np.nan, out)
 
 
 def _runs_reaching(runs: np.ndarray, x: np.ndarray, level: float) -> np.ndarray:
     """The runs of True in ``runs`` in which ``x`` reaches ``level`` somewhere; the shape of ``runs``."""
-    from .data import true_runs
-
     kept = np.zeros_like(runs)
-    flat_runs, flat_x, flat_kept = (a.reshape(len(a), -1) for a in (runs, x, kept))
-    for column in np.flatnonzero(flat_runs.any(axis=0)):
-        for start, stop in zip(*true_runs(flat_runs[:, column])):
-            if np.nanmax(flat_x[start:stop, column], initial=-np.inf) >= level:
-                flat_kept[start:stop, column] = True
+    flat_x, flat_kept = x.reshape(len(x), -1), kept.reshape(len(kept), -1)
+    for column, start, stop in _runs(runs):
+        if np.nanmax(flat_x[start:stop, column], initial=-np.inf) >= level:
+            flat_kept[start:stop, column] = True
     return kept
 
 
@@ -483,15 +488,12 @@ def incident_runs(excursions: np.ndarray, x: np.ndarray, level: float = THRESHOL
     ``x`` (before the hold-off) is still ``level`` or more: the incident goes on although the
     series is no longer far enough from the forecast made before it to count as part of the
     excursion. The shape of ``excursions``, `(n,)` or `(n, n_series)`."""
-    from .data import true_runs
-
     runs = excursions.copy()
     flat_runs, flat_x = runs.reshape(len(runs), -1), x.reshape(len(x), -1)
-    for column in np.flatnonzero(flat_runs.any(axis=0)):
-        for stop in true_runs(excursions.reshape(len(excursions), -1)[:, column])[1]:
-            while stop < len(flat_x) and flat_x[stop, column] >= level:
-                flat_runs[stop, column] = True
-                stop += 1
+    for column, _, stop in _runs(excursions):
+        while stop < len(flat_x) and flat_x[stop, column] >= level:
+            flat_runs[stop, column] = True
+            stop += 1
     return runs
 
 

@@ -871,12 +871,14 @@ def predict(
     reading = _reading(sep=sep, decimal=decimal, thousands=thousands, dayfirst=dayfirst, time_unit=time_unit, tz=tz,
                        max_gap=max_gap, on_duplicate=on_duplicate)
 
+    times_of_day = _times_of_day(model_dir)  # read once for the CSV and the alert line
+
     def action():
         plot_path = _checked_outputs(output, plot, data=data, model_dir=model_dir)
         frame, history = forecast_with_history(model_dir, data, coverage, reporter,
                                                  history_steps=_context_points() if plot else 0,
                                                  recalibrate=recalibrate, reading=reading)
-        write_csv(frame, output, times_of_day=_times_of_day(model_dir))
+        write_csv(frame, output, times_of_day=times_of_day)
         if plot_path:
             from .plots import plot_forecast
 
@@ -892,7 +894,7 @@ def predict(
     frame = _run(action, debug, reporter, "predict",
                  lambda frame: {"rows": len(frame), "series": int(frame["series"].nunique()), "output": output or "-"},
                  report)
-    if fail_on_missing and (missing := _unforecast_text(frame, model_dir, _times_of_day(model_dir))):
+    if fail_on_missing and (missing := _unforecast_text(frame, model_dir, times_of_day)):
         _report_exit(reporter, f"Missing (--fail-on-missing): {missing}.", EXIT_ANOMALIES, "missing")
         raise typer.Exit(EXIT_ANOMALIES)
 
